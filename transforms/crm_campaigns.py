@@ -1,0 +1,13 @@
+"""The `crm_campaigns` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec
+
+SPEC = ModelSpec(
+    'crm_campaigns',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('name', Kind.TEXT),
+        Field('description', Kind.TEXT, optional=True),
+        Field('status', Kind.TEXT, optional=True),
+    ),
+)

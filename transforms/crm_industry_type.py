@@ -1,0 +1,13 @@
+"""The `crm_Industry_Type` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec
+
+SPEC = ModelSpec(
+    'crm_Industry_Type',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('name', Kind.TEXT),
+    ),
+    indexes=(
+    ),
+)

@@ -1,0 +1,15 @@
+"""The `crm_Opportunities_Sales_Stages` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec
+
+SPEC = ModelSpec(
+    'crm_Opportunities_Sales_Stages',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('name', Kind.TEXT),
+        Field('probability', Kind.INT, optional=True),
+        Field('order', Kind.INT, optional=True),
+    ),
+    indexes=(
+    ),
+)

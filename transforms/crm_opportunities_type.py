@@ -1,0 +1,14 @@
+"""The `crm_Opportunities_Type` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec
+
+SPEC = ModelSpec(
+    'crm_Opportunities_Type',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('name', Kind.TEXT),
+        Field('order', Kind.INT, optional=True),
+    ),
+    indexes=(
+    ),
+)

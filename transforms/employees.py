@@ -1,0 +1,15 @@
+"""The `Employees` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec
+
+SPEC = ModelSpec(
+    'Employees',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('avatar', Kind.TEXT),
+        Field('email', Kind.TEXT, optional=True),
+        Field('name', Kind.TEXT),
+        Field('salary', Kind.INT),
+        Field('status', Kind.TEXT),
+    ),
+)

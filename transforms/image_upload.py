@@ -1,0 +1,9 @@
+"""The `ImageUpload` collection and table."""
+from toolkit.spec import ID, ModelSpec
+
+SPEC = ModelSpec(
+    'ImageUpload',
+    fields=(
+        ID,
+    ),
+)

@@ -1,0 +1,16 @@
+"""The `Sections` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec, Reference
+
+SPEC = ModelSpec(
+    'Sections',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('board', Kind.OBJECT_ID, references=Reference('Boards', on_delete='RESTRICT')),
+        Field('title', Kind.TEXT),
+        Field('position', Kind.INT, optional=True),
+    ),
+    indexes=(
+        ('board',),
+    ),
+)

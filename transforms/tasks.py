@@ -1,0 +1,36 @@
+"""The `Tasks` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec, NOW, Reference
+
+SPEC = ModelSpec(
+    'Tasks',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('content', Kind.TEXT, optional=True),
+        Field('createdAt', Kind.DATETIME, optional=True, default=NOW),
+        Field('createdBy', Kind.OBJECT_ID, optional=True, points_to='Users'),
+        Field('updatedAt', Kind.DATETIME, optional=True),
+        Field('updatedBy', Kind.OBJECT_ID, optional=True, points_to='Users'),
+        Field('dueDateAt', Kind.DATETIME, optional=True, default=NOW),
+        Field('lastEditedAt', Kind.DATETIME, optional=True, default=NOW),
+        Field('position', Kind.INT),
+        Field('priority', Kind.TEXT),
+        Field('section', Kind.OBJECT_ID, optional=True, references=Reference('Sections')),
+        Field('tags', Kind.JSON, optional=True),
+        Field('title', Kind.TEXT),
+        Field('likes', Kind.INT, optional=True, default=0),
+        Field('user', Kind.OBJECT_ID, optional=True, references=Reference('Users')),
+        Field('taskStatus', Kind.ENUM, optional=True, default='ACTIVE', enum='taskStatus'),
+    ),
+    indexes=(
+        ('createdAt',),
+        ('createdBy',),
+        ('dueDateAt',),
+        ('priority',),
+        ('section',),
+        ('taskStatus',),
+        ('updatedBy',),
+        ('user',),
+        ('user', 'taskStatus'),
+    ),
+)

@@ -1,0 +1,20 @@
+"""The `tasksComments` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec, NOW, Reference
+
+SPEC = ModelSpec(
+    'tasksComments',
+    fields=(
+        ID,
+        Field('__v', Kind.INT),
+        Field('comment', Kind.TEXT),
+        Field('createdAt', Kind.DATETIME, default=NOW),
+        Field('task', Kind.OBJECT_ID, references=Reference('Tasks', on_delete='CASCADE')),
+        Field('user', Kind.OBJECT_ID, references=Reference('Users', on_delete='RESTRICT')),
+        Field('assigned_crm_account_task', Kind.OBJECT_ID, optional=True, references=Reference('crm_Accounts_Tasks')),
+    ),
+    indexes=(
+        ('assigned_crm_account_task',),
+        ('task',),
+        ('user',),
+    ),
+)

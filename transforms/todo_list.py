@@ -1,0 +1,14 @@
+"""The `TodoList` collection and table."""
+from toolkit.spec import Field, ID, Kind, ModelSpec
+
+SPEC = ModelSpec(
+    'TodoList',
+    fields=(
+        ID,
+        Field('createdAt', Kind.TEXT),
+        Field('description', Kind.TEXT),
+        Field('title', Kind.TEXT),
+        Field('url', Kind.TEXT),
+        Field('user', Kind.TEXT),
+    ),
+)
