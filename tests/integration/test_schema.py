@@ -1,0 +1,92 @@
+"""The target schema: DDL from the declarations reproduces Prisma's catalog, and checks see drift."""
+import difflib
+import json
+from pathlib import Path
+
+import adbc_driver_postgresql.dbapi as pg
+import pytest
+
+from toolkit import schema
+from transforms import ENUMS, JUNCTIONS, MODELS
+
+TARGET = Path(__file__).parents[1] / "data" / "target-catalog.json"
+
+
+def execute(uri: str, *statements: str) -> None:
+    with pg.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+
+
+def as_text(catalog: dict) -> list[str]:
+    return json.dumps(catalog, sort_keys=True, indent=1).splitlines()
+
+
+def test_create_schema_reproduces_target_catalog(pg_uri):
+    schema.create_schema(pg_uri)
+    expected, actual = json.loads(TARGET.read_text()), schema.read_catalog(pg_uri)
+    diff = "\n".join(difflib.unified_diff(as_text(expected), as_text(actual),
+                                          "target-catalog.json", "live", lineterm=""))
+    assert not diff, f"live catalog differs from {TARGET.name}:\n{diff}"
+
+
+def test_create_schema_is_one_transaction(pg_uri):
+    without_task_status = {name: labels for name, labels in ENUMS.items() if name != "taskStatus"}
+    with pytest.raises(pg.ProgrammingError, match="taskStatus"):  # fails after 24 tables
+        schema.create_schema(pg_uri, enums=without_task_status)
+    assert schema.read_catalog(pg_uri) == {"enums": {}, "tables": {}}
+
+
+def test_read_catalog_ignores_other_schemas(pg_uri):
+    execute(pg_uri, "CREATE SCHEMA m2pg", "CREATE TABLE m2pg.ledger (id int PRIMARY KEY)",
+            "CREATE TYPE m2pg.state AS ENUM ('a')")
+    assert schema.read_catalog(pg_uri) == {"enums": {}, "tables": {}}
+
+
+def test_has_schema_false_then_true(pg_uri):
+    assert not schema.has_schema(pg_uri)
+    schema.create_schema(pg_uri)
+    assert schema.has_schema(pg_uri)
+
+
+def test_check_target_passes_after_create_schema(pg_uri):
+    schema.create_schema(pg_uri)
+    assert schema.check_target(pg_uri, MODELS, JUNCTIONS) == []
+
+
+DRIFT = [  # (statements run after create_schema, problems check_target must report)
+    (['DROP TABLE "tasksComments"'], ['table "tasksComments" is missing']),
+    (['DROP TABLE "BoardWatchers"'], ['table "BoardWatchers" is missing']),
+    (['ALTER TABLE "Users" DROP COLUMN "userLanguage"'],
+     ['column "Users"."userLanguage" is missing']),
+    (['ALTER TABLE "Tasks" ALTER COLUMN "position" TYPE bigint'],
+     ['column "Tasks"."position" has type bigint, declared integer']),
+    (['ALTER TABLE "Documents" ALTER COLUMN connected_documents TYPE uuid[] USING NULL'],
+     ['column "Documents"."connected_documents" has type _uuid, declared _text']),
+    (['ALTER TABLE "Tasks" ALTER COLUMN "taskStatus" TYPE text'],
+     ['column "Tasks"."taskStatus" has type text, declared taskStatus']),
+    (['ALTER TABLE "Users" ALTER COLUMN email DROP NOT NULL'],
+     ['column "Users"."email" is nullable, declared NOT NULL']),
+    (['ALTER TABLE "Users" ALTER COLUMN avatar SET NOT NULL'],
+     ['column "Users"."avatar" is NOT NULL, declared nullable']),
+    (['ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_user_id_fkey"',
+      'ALTER TABLE "AccountWatchers" ALTER COLUMN user_id TYPE text'],
+     ['column "AccountWatchers"."user_id" has type text, declared uuid']),
+    # Prisma's migration makes timestamp(3) columns: same type, other precision, no problem.
+    (['ALTER TABLE "Tasks" ALTER COLUMN "createdAt" TYPE timestamp(3)'], []),
+]
+
+
+@pytest.mark.parametrize(("change", "problems"), DRIFT, ids=[c[-1] for c, _ in DRIFT])
+def test_check_target_names_the_drift(pg_uri, change, problems):
+    schema.create_schema(pg_uri)
+    execute(pg_uri, *change)
+    assert schema.check_target(pg_uri, MODELS, JUNCTIONS) == problems
+
+
+def test_ddl_is_deterministic_and_creates_every_table():
+    statements = schema.ddl(MODELS, JUNCTIONS, ENUMS)
+    assert statements == schema.ddl(MODELS, JUNCTIONS, ENUMS)
+    created = {s.split('"')[1] for s in statements if s.startswith("CREATE TABLE")}
+    assert created == {m.table for m in MODELS} | {j.table for j in JUNCTIONS}
+    assert len(created) == 39
