@@ -72,6 +72,11 @@ class Field:
         return not self.optional and self.default is None and self.kind not in LIST_KINDS
 
     @property
+    def nullable(self) -> bool:
+        """Whether the PostgreSQL column admits NULL (Prisma makes list columns nullable)."""
+        return self.optional or self.kind in LIST_KINDS
+
+    @property
     def pg_type(self) -> str:
         return f'"{self.enum}"' if self.kind is Kind.ENUM else PG_TYPES[self.kind]
 

@@ -1,0 +1,126 @@
+"""The `m2pg` command: parses options, calls a stage, prints its summary, sets the exit code.
+
+Exit codes: 0 everything migrated; 3 completed with quarantined records; 2 usage or
+configuration error; 1 failure; 130 interrupted.
+"""
+from __future__ import annotations
+
+import warnings
+
+warnings.filterwarnings("ignore", message="pyarrow.lib.*size changed")
+
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Optional  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from toolkit import pipeline  # noqa: E402
+from toolkit.errors import ConfigError, M2pgError  # noqa: E402
+
+app = typer.Typer(help=__doc__.split("\n")[0] + "\n\nStages: extract -> transform -> validate -> load "
+                  "-> reconcile; each reads only what the previous one staged.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+MongoUri = Annotated[Optional[str], typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI",
+                                                  help="MongoDB connection URI to read from.")]
+MongoDb = Annotated[Optional[str], typer.Option("--mongo-db", envvar="M2PG_MONGO_DB",
+                                                 help="Database to read (also picks one in a dump).")]
+Dump = Annotated[Optional[Path], typer.Option("--dump", envvar="M2PG_DUMP",
+                                               help="mongodump output: DIR/<db>/<c>.bson or DIR/<c>.bson.")]
+PgUri = Annotated[Optional[str], typer.Option("--pg-uri", envvar="M2PG_PG_URI",
+                                               help="PostgreSQL connection URI to load into.")]
+StagingDir = Annotated[Path, typer.Option("--staging", envvar="M2PG_STAGING",
+                                          help="Folder where stages write and read Parquet and reports.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE", min=1,
+                                        help="Documents per Parquet part and rows per load transaction.")]
+Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
+
+
+def _run(action) -> None:
+    """Run a stage: a user's mistake is one line and exit 2; a bug is a traceback and exit 1."""
+    try:
+        code = action()
+    except KeyboardInterrupt:
+        err.print("[yellow]Interrupted.[/] Re-run the same command to start this stage again.")
+        raise typer.Exit(130)
+    except M2pgError as error:
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(error.exit_code)
+    except Exception:  # a failure of the tool itself
+        err.print("[red]m2pg failed unexpectedly:[/]")
+        err.print(traceback.format_exc(), highlight=False, markup=False)
+        raise typer.Exit(1)
+    raise typer.Exit(code or 0)
+
+
+@app.command()
+def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
+            staging: StagingDir = Path("staging"), batch_size: BatchSize = pipeline.PART_SIZE) -> None:
+    """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
+    _run(lambda: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging, batch_size, out))
+
+
+@app.command()
+def transform(staging: StagingDir = Path("staging")) -> None:
+    """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
+    _run(lambda: pipeline.transform_stage(staging, out))
+
+
+@app.command()
+def validate(staging: StagingDir = Path("staging")) -> None:
+    """Check the clean rows with pandera schemas; report every failing row."""
+    _run(lambda: pipeline.validate_stage(staging, out))
+
+
+@app.command()
+def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
+         batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False) -> None:
+    """Bulk-load the clean rows into PostgreSQL (parents first, one transaction per batch)."""
+    _run(lambda: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out))
+
+
+@app.command()
+def reconcile(pg_uri: PgUri = None, staging: StagingDir = Path("staging")) -> None:
+    """Per table: source = loaded + quarantined, and no orphan reference (DuckDB)."""
+    _run(lambda: pipeline.reconcile_stage(pipeline.need(pg_uri, "--pg-uri"), staging, out))
+
+
+@app.command()
+def schema(pg_uri: PgUri = None) -> None:
+    """Create the enums, tables, keys and indexes that Prisma's migration would create."""
+    _run(lambda: pipeline.schema_stage(pipeline.need(pg_uri, "--pg-uri"), out))
+
+
+@app.command()
+def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
+        pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
+        batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False) -> None:
+    """Every stage in order; creates the target schema first when the database has none."""
+    _run(lambda: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
+                                  pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out))
+
+
+@app.command()
+def status(staging: StagingDir = Path("staging")) -> None:
+    """What each stage has staged so far, per collection."""
+    _run(lambda: pipeline.status(staging, out))
+
+
+@app.command()
+def demo(workdir: Annotated[Optional[Path], typer.Option(help="Keep servers' data and staging here.")] = None,
+         seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7) -> None:
+    """Start embedded MongoDB-compatible and PostgreSQL servers, generate NextCRM data, migrate it."""
+    _run(lambda: pipeline.demo(workdir, seed, out))
+
+
+def main() -> None:  # pragma: no cover - entry point convenience
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

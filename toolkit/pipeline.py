@@ -1,0 +1,166 @@
+"""The stages as plain functions over one staging folder, shared by the CLI and notebooks."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from toolkit import extract as extract_mod
+from toolkit import load as load_mod
+from toolkit import transform as transform_mod
+from toolkit.errors import ConfigError
+from toolkit.sources import DumpSource, MongoSource
+from toolkit.staging import Staging, read_json
+from transforms import ENUMS, JUNCTIONS, MODELS
+
+PART_SIZE = extract_mod.PART_SIZE
+BATCH_SIZE = load_mod.BATCH_SIZE
+MIGRATED, QUARANTINED, FAILED = 0, 3, 1
+
+
+def need(value: str | None, option: str) -> str:
+    if not value:
+        env = "M2PG_" + option.strip("-").replace("-", "_").upper()
+        raise ConfigError(f"{option} is required", hint=f"pass {option} or set {env}")
+    return value
+
+
+def source(mongo_uri: str | None, mongo_db: str | None, dump: Path | None):
+    """The one source the options name: a dump directory or a live server."""
+    if dump and mongo_uri:
+        raise ConfigError("give either --dump or --mongo-uri, not both")
+    if dump:
+        return DumpSource(dump, mongo_db)
+    if mongo_uri:
+        return MongoSource(mongo_uri, need(mongo_db, "--mongo-db"))
+    raise ConfigError("no source given", hint="pass --mongo-uri and --mongo-db, or --dump DIR")
+
+
+def _quarantined(staging: Staging) -> int:
+    path = staging.report("transform.json")
+    return read_json(path)["quarantined"] if path.exists() else 0
+
+
+def _code(staging: Staging) -> int:
+    return QUARANTINED if _quarantined(staging) else MIGRATED
+
+
+def extract_stage(src, root: Path, part_size: int, out: Console) -> int:
+    staging = Staging(root)
+    report = extract_mod.extract(src, staging, MODELS, JUNCTIONS, part_size)
+    table = Table("collection", "documents", "parts", "type problems", "unknown fields",
+                  title=f"extract from {report['source']}")
+    for c in report["collections"]:
+        unknown = ", ".join(f"{k} ({v})" for k, v in c["unknown_fields"].items())
+        table.add_row(c["collection"], str(c["documents"]), str(len(c["parts"])), str(c["type_problems"]), unknown)
+    out.print(table)
+    out.print(f"{report['documents']} documents staged under {staging.root / 'raw'}")
+    return MIGRATED
+
+
+def transform_stage(root: Path, out: Console) -> int:
+    staging = Staging(root)
+    report = transform_mod.transform(staging, MODELS, JUNCTIONS, ENUMS)
+    table = Table("collection", "documents", "clean", "quarantined", "rules", "nulled refs", "dangling ids",
+                  title="transform")
+    for c in report["collections"]:
+        nulled = sum(sum(v.values()) for v in c["nulled_references"].values())
+        table.add_row(c["collection"], str(c["documents"]), str(c["clean"]), str(c["quarantined"]),
+                      ", ".join(f"{k} {v}" for k, v in c["by_rule"].items()), str(nulled),
+                      str(sum(c["dangling_ids"].values())))
+    out.print(table)
+    junctions = Table("junction", "rows", "skipped pairs", "known to one side only", title="junctions")
+    for j in report["junctions"]:
+        junctions.add_row(j["table"], str(j["rows"]), str(sum(j["skipped_pairs"].values())),
+                          str(j["pairs_known_to_one_side_only"]))
+    out.print(junctions)
+    out.print(f"{report['documents']} documents: {report['clean']} clean, {report['quarantined']} quarantined "
+              f"(see {staging.root / 'quarantine'})")
+    return _code(staging)
+
+
+def validate_stage(root: Path, out: Console) -> int:
+    from toolkit import validate as validate_mod
+    staging = Staging(root)
+    report = validate_mod.validate(staging.root)
+    failing = [t for t, r in report["tables"].items() if not r["ok"]]
+    out.print(f"validate: {len(report['tables']) - len(failing)} tables pass"
+              + (f", {len(failing)} fail: {', '.join(failing)}" if failing else ""))
+    return FAILED if failing else _code(staging)
+
+
+def load_stage(pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console) -> int:
+    staging = Staging(root)
+    report = load_mod.load(staging, pg_uri, MODELS, JUNCTIONS, batch_size, replace)
+    out.print(f"load: {report['rows']} rows into {len(report['tables'])} tables of {report['target']}")
+    return _code(staging)
+
+
+def reconcile_stage(pg_uri: str, root: Path, out: Console) -> int:
+    from toolkit import reconcile as reconcile_mod
+    staging = Staging(root)
+    report = reconcile_mod.reconcile(staging.root, pg_uri)
+    reconcile_mod.print_reconcile(report, out)
+    return _code(staging) if report["ok"] else FAILED
+
+
+def schema_stage(pg_uri: str, out: Console) -> int:
+    from toolkit.schema import create_schema, has_schema
+    if has_schema(pg_uri):
+        raise ConfigError("the target database already has NextCRM tables",
+                          hint="use an empty database, or load into the existing schema")
+    create_schema(pg_uri)
+    out.print(f"schema: created {len(MODELS)} tables, {len(JUNCTIONS)} junction tables and {len(ENUMS)} enums")
+    return MIGRATED
+
+
+def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console) -> int:
+    from toolkit.schema import has_schema
+    if not has_schema(pg_uri):
+        schema_stage(pg_uri, out)
+    extract_stage(src, root, part_size, out)
+    transform_stage(root, out)
+    if validate_stage(root, out) == FAILED:
+        return FAILED
+    load_stage(pg_uri, root, part_size, replace, out)
+    return reconcile_stage(pg_uri, root, out)
+
+
+def status(root: Path, out: Console) -> int:
+    staging = Staging(root)
+    table = Table("collection", "extracted", "clean", "quarantined", title=f"staging {root}")
+    transformed = {}
+    if staging.report("transform.json").exists():
+        transformed = {c["collection"]: c for c in read_json(staging.report("transform.json"))["collections"]}
+    for m in MODELS:
+        manifest = staging.manifest(m.source)
+        extracted = str(read_json(manifest)["documents"]) if manifest.exists() else "-"
+        done = transformed.get(m.source)
+        table.add_row(m.source, extracted, str(done["clean"]) if done else "-",
+                      str(done["quarantined"]) if done else "-")
+    out.print(table)
+    for stage in ("extract", "transform", "validate", "load", "reconcile"):
+        path = staging.report(f"{stage}.json")
+        out.print(f"{stage:<10} {'done' if path.exists() else 'not run'}")
+    return MIGRATED
+
+
+def demo(workdir: Path | None, seed: int, out: Console) -> int:
+    from toolkit import generate
+    from toolkit.servers import DATABASE, embedded_mongo, embedded_postgres
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="m2pg-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    with embedded_mongo(root / "mongo") as mongo_uri, embedded_postgres(root / "postgres") as pg_uri:
+        out.print(f"demo: MongoDB-compatible server at {mongo_uri}, PostgreSQL at {pg_uri}")
+        dataset = generate.demo_dataset(seed)
+        from pymongo import MongoClient
+        MongoClient(mongo_uri).drop_database(DATABASE)
+        generate.write_mongo(mongo_uri, DATABASE, dataset)
+        out.print(f"demo: generated {sum(map(len, dataset.values()))} documents in {len(dataset)} collections")
+        code = run_all(MongoSource(mongo_uri, DATABASE), pg_uri, root / "staging", PART_SIZE, True, out)
+    staging = Staging(root / "staging")
+    out.print(f"\nStaged Parquet: {staging.root}/raw, clean, idmap, quarantine\n"
+              f"Reports: {staging.root}/reports (extract, transform, validate, load, reconcile)")
+    return code

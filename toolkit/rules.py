@@ -1,0 +1,96 @@
+"""The quarantine rules: each a vectorised check with a name, the field it names and a fix.
+
+A rule yields, per row, either null or a problem struct {field, rule, reason}; the rules of a
+model are derived from its declaration, never listed per model.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from toolkit.spec import Field, Kind, ModelSpec
+
+INT32 = (-(2**31), 2**31 - 1)
+TIMESTAMP_MS = (-210_866_803_200_000, 9_224_318_016_000_000)  # 4714-11-24 BC .. 294277-01-01 (excl.)
+BTREE_BYTES = 2_700  # a longer text cannot sit in a PostgreSQL btree index entry
+_JSON_NUL = r"(^|[^\\])(\\\\)*\\u0000"
+
+HINTS = {
+    "id_type": "give the document an ObjectId _id (other _id types have no UUID)",
+    "type": "store the value with the BSON type the Prisma schema declares",
+    "required": "set the field: the schema declares it required with no default",
+    "enum": "use one of the enum's values (they are case-sensitive)",
+    "int_range": "an Int must fit PostgreSQL integer (-2147483648..2147483647)",
+    "timestamp_range": "a DateTime must lie between 4714 BC and 294276 AD",
+    "nul": "remove the NUL character (\\u0000): PostgreSQL text cannot hold it",
+    "index_size": "shorten the text: the column is indexed and an index entry holds at most 2,700 bytes",
+    "unique": "make the value unique or remove the duplicate document",
+    "reference": "point the reference at an existing document, or remove the document",
+    "quarantined_reference": "fix the referenced document first; this one then migrates with it",
+}
+
+
+def problem(field: str, rule: str, reason: pl.Expr) -> pl.Expr:
+    return pl.struct(field=pl.lit(field), rule=pl.lit(rule), reason=reason)
+
+
+def _fmt(template: str, *values) -> pl.Expr:
+    return pl.format(template, *values)
+
+
+def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: set[str]) -> list[pl.Expr]:
+    """Row-level rules for every declared field; each expression is a problem or null."""
+    checks = [pl.when(pl.col("m2pg_object_id").is_null()).then(problem(
+        "_id", "id_type", _fmt("_id: {} is not an ObjectId", pl.col("m2pg_source_id"))))]
+    for f in model.fields:
+        if f.key != "_id":
+            checks += _checks(f, enums, f.name in indexed)
+    return checks
+
+
+def _checks(f: Field, enums, indexed: bool) -> list[pl.Expr]:
+    value = pl.col(f.key)
+    out = []
+    if f.required:
+        out.append(pl.when(value.is_null()).then(
+            problem(f.name, "required", pl.lit(f"{f.name}: required field is missing or null"))))
+    if f.kind is Kind.ENUM:
+        allowed = list(enums[f.enum])
+        out.append(pl.when(value.is_not_null() & ~value.is_in(allowed)).then(problem(
+            f.name, "enum", _fmt(f"{f.name}: {{}} is not a value of enum {f.enum} ({', '.join(allowed)})", value))))
+    if f.kind is Kind.INT:
+        out.append(pl.when(~value.is_between(*INT32) & value.is_not_null()).then(problem(
+            f.name, "int_range", _fmt(f"{f.name}: {{}} is outside the PostgreSQL integer range", value))))
+    if f.kind is Kind.DATETIME:
+        ms = value.cast(pl.Int64)
+        out.append(pl.when(((ms < TIMESTAMP_MS[0]) | (ms >= TIMESTAMP_MS[1])) & ms.is_not_null()).then(problem(
+            f.name, "timestamp_range",
+            _fmt(f"{f.name}: {{}} ms since 1970 is outside the PostgreSQL timestamp range", ms))))
+    if f.kind in (Kind.TEXT, Kind.ENUM):
+        out.append(pl.when(value.str.contains("\x00", literal=True)).then(
+            problem(f.name, "nul", pl.lit(f"{f.name}: text holds a NUL character"))))
+    if f.kind is Kind.TEXT_LIST:
+        nul = value.list.eval(pl.element().str.contains("\x00", literal=True)).list.any()
+        out.append(pl.when(nul).then(problem(f.name, "nul", pl.lit(f"{f.name}: an element holds a NUL character"))))
+    if f.kind is Kind.JSON:
+        out.append(pl.when(value.str.contains(_JSON_NUL)).then(
+            problem(f.name, "nul", pl.lit(f"{f.name}: a JSON string holds a NUL character"))))
+    if indexed and f.kind in (Kind.TEXT, Kind.ENUM):
+        out.append(pl.when(value.str.len_bytes() > BTREE_BYTES).then(problem(
+            f.name, "index_size", _fmt(f"{f.name}: {{}} bytes is too long for its index", value.str.len_bytes()))))
+    return out
+
+
+def unique_rules(model: ModelSpec, clean: pl.Expr) -> list[pl.Expr]:
+    """Later documents repeating a unique value (among otherwise clean rows) are quarantined."""
+    out = []
+    for f in model.fields:
+        if f.unique:
+            value = pl.when(clean).then(pl.col(f.key))
+            repeat = value.is_not_null() & ~value.is_first_distinct()
+            out.append(pl.when(repeat).then(problem(
+                f.name, "unique", _fmt(f"{f.name}: {{}} repeats the value of an earlier document", pl.col(f.key)))))
+    return out
+
+
+def indexed_columns(model: ModelSpec) -> set[str]:
+    return {c for index in model.indexes for c in index} | {f.name for f in model.fields if f.unique}
