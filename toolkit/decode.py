@@ -19,7 +19,7 @@ from pymongoarrow.types import ObjectIdType
 from toolkit import bson_index as bt
 from toolkit.spec import Field, Kind, ModelSpec
 
-CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO, tz_aware=True)
+CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 PROBLEM = pl.Struct({"field": pl.String, "rule": pl.String, "reason": pl.String})
 
 _ARROW = {

@@ -1,0 +1,163 @@
+"""Full runs on the embedded servers: sources agree, stages in separate processes equal `m2pg run`."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import bson
+import polars as pl
+import psycopg
+import pytest
+from bson import ObjectId
+from bson.datetime_ms import DatetimeMS
+
+from toolkit import generate
+from toolkit.ids import uuid_for
+from toolkit.servers import embedded_mongo
+from toolkit.sources import DumpSource, MongoSource
+from toolkit.staging import Staging
+from toolkit import extract as extract_mod
+from transforms import JUNCTIONS, MODELS
+
+M2PG = [sys.executable, "-m", "toolkit.cli"]
+DB = "nextcrm"
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate.demo_dataset(7)
+
+
+@pytest.fixture(scope="module")
+def mongo_uri(tmp_path_factory, dataset):
+    with embedded_mongo(tmp_path_factory.mktemp("mongo")) as uri:
+        generate.write_mongo(uri, DB, dataset)
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def dump_dir(tmp_path_factory, dataset):
+    folder = tmp_path_factory.mktemp("dump")
+    generate.write_dump(folder, DB, dataset)
+    return folder
+
+
+def m2pg(*args: str, expect: int) -> str:
+    env = {**os.environ, "COLUMNS": "200"}
+    done = subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == expect, done.stdout + done.stderr
+    return done.stdout
+
+
+def rows(uri: str, table: str, columns) -> list[tuple]:
+    """Every row, timestamps as epoch milliseconds (they may lie outside Python's datetime)."""
+    select = ", ".join(
+        f'(extract(epoch from "{c}") * 1000)::bigint' if kind == "DateTime" else f'"{c}"::text'
+        for c, kind in columns)
+    with psycopg.connect(uri) as conn:
+        return sorted(conn.execute(f'SELECT {select} FROM "{table}"').fetchall(), key=repr)
+
+
+def table_columns(table: str):
+    for m in MODELS:
+        if m.table == table:
+            return [(f.name, str(f.kind)) for f in m.fields]
+    j = next(j for j in JUNCTIONS if j.table == table)
+    return [(j.left.column, "ObjectId"), (j.right.column, "ObjectId")]
+
+
+ALL_TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+
+
+def test_dump_and_live_server_stage_identical_parquet(tmp_path, mongo_uri, dump_dir):
+    from_server, from_dump = Staging(tmp_path / "server"), Staging(tmp_path / "dump")
+    extract_mod.extract(MongoSource(mongo_uri, DB), from_server, MODELS, JUNCTIONS, 250)
+    extract_mod.extract(DumpSource(dump_dir), from_dump, MODELS, JUNCTIONS, 250)
+    for m in MODELS:
+        server_parts = sorted(from_server.raw_dir(m.source).glob("*.parquet"))
+        dump_parts = sorted(from_dump.raw_dir(m.source).glob("*.parquet"))
+        assert [p.name for p in server_parts] == [p.name for p in dump_parts]
+        for a, b in zip(server_parts, dump_parts):
+            assert pl.read_parquet(a).equals(pl.read_parquet(b)), f"{m.source} {a.name}"
+        assert pl.read_parquet(from_server.idmap(m.source)).equals(pl.read_parquet(from_dump.idmap(m.source)))
+
+
+def test_stages_one_by_one_equal_run_and_account_for_every_document(tmp_path, pg_server, mongo_uri, dataset):
+    uris = {}
+    for name in ("stages", "whole"):
+        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        uris[name] = pg_server.get_uri(name)
+    one, whole = str(tmp_path / "one"), str(tmp_path / "whole")
+    source = ["--mongo-uri", mongo_uri, "--mongo-db", DB]
+    m2pg("schema", "--pg-uri", uris["stages"], expect=0)
+    m2pg("extract", *source, "--staging", one, expect=0)
+    m2pg("transform", "--staging", one, expect=3)
+    m2pg("validate", "--staging", one, expect=3)
+    m2pg("load", "--pg-uri", uris["stages"], "--staging", one, expect=3)
+    summary = m2pg("reconcile", "--pg-uri", uris["stages"], "--staging", one, expect=3)
+    m2pg("run", *source, "--pg-uri", uris["whole"], "--staging", whole, expect=3)
+    for table in ALL_TABLES:
+        columns = table_columns(table)
+        assert rows(uris["stages"], table, columns) == rows(uris["whole"], table, columns), table
+    assert all(t in summary for t in ALL_TABLES)
+    report = json.loads((Path(one) / "reports" / "transform.json").read_text())
+    for c in report["collections"]:
+        assert c["documents"] == len(dataset[c["collection"]]) == c["clean"] + c["quarantined"]
+    loaded = {t["table"]: t["rows"] for t in json.loads((Path(one) / "reports" / "load.json").read_text())["tables"]}
+    assert all(loaded[m.table] > 0 for m in MODELS) and all(loaded[j.table] > 0 for j in JUNCTIONS)
+
+
+def test_bad_records_are_quarantined_by_their_rule(tmp_path, dump_dir):
+    staging = tmp_path / "st"
+    m2pg("extract", "--dump", str(dump_dir), "--staging", str(staging), expect=0)
+    m2pg("transform", "--staging", str(staging), expect=3)
+    found = pl.read_parquet(sorted((staging / "quarantine").glob("*.parquet")))
+    for collection, document, rule in generate.bad_records(7):
+        hit = found.filter((pl.col("collection") == collection)
+                           & (pl.col("source_id") == bson.json_util.dumps(document["_id"])))
+        assert hit.height == 1, (collection, document["_id"], rule)
+        assert hit["rule"][0] == rule, hit.to_dicts()
+
+
+def test_values_arrive_exactly_including_dates_python_cannot_hold(tmp_path, pg_uri):
+    """Written as BSON files: the embedded server refuses such dates, a real MongoDB does not."""
+    user, board = ObjectId(), ObjectId()
+    docs = {
+        "Users": [{"_id": user, "email": "ünïcode@x", "name": "e\u0301  ", "password": "\\N"}],
+        "Boards": [{"_id": board, "__v": 0, "description": "", "title": "NULL", "user": user,
+                    "sharedWith": [user, user], "createdAt": DatetimeMS(-63_198_755_200_000),
+                    "updatedAt": DatetimeMS(569_001_811_200_123)}],
+        "Tasks": [{"_id": ObjectId(), "__v": 0, "position": 75.0, "priority": "p", "title": "t",
+                   "tags": {"a.b": {"$c": [1, 2.5, None]}, "when": DatetimeMS(0), "big": bson.Int64(2**40)}}],
+    }
+    dump = tmp_path / "dump"
+    generate.write_dump(dump, DB, docs)
+    m2pg("schema", "--pg-uri", pg_uri, expect=0)
+    m2pg("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path / "st"), expect=0)
+    with psycopg.connect(pg_uri) as conn:
+        assert conn.execute('SELECT email, name, password FROM "Users"').fetchone() == ("ünïcode@x", "e\u0301  ", "\\N")
+        board_row = conn.execute(
+            'SELECT description, title, "sharedWith"::text[], (extract(epoch from "createdAt")*1000)::bigint,'
+            ' (extract(epoch from "updatedAt")*1000)::bigint, "createdAt"::text FROM "Boards"').fetchone()
+        assert board_row[:5] == ("", "NULL", [uuid_for(str(user))] * 2, -63_198_755_200_000, 569_001_811_200_123)
+        assert board_row[5].endswith(" BC")
+        tags, position = conn.execute('SELECT tags, position FROM "Tasks"').fetchone()
+        assert position == 75
+        assert tags == {"a.b": {"$c": [1, 2.5, None]}, "when": {"$date": "1970-01-01T00:00:00Z"}, "big": 2**40}
+
+
+def test_user_mistakes_get_one_line_and_exit_2(tmp_path):
+    out = subprocess.run([*M2PG, "extract", "--dump", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "does not exist" in out.stderr
+    out = subprocess.run([*M2PG, "load", "--staging", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "--pg-uri" in out.stderr
+    out = subprocess.run([*M2PG, "transform", "--staging", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "m2pg extract" in out.stderr
+
+
+def test_password_never_printed():
+    out = subprocess.run([*M2PG, "extract", "--mongo-uri", "mongodb://u:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=200",
+                          "--mongo-db", "x"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "s3cret" not in out.stdout + out.stderr and "***" in out.stderr

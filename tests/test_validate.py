@@ -1,0 +1,232 @@
+"""Validate: schemas derived from the declarations report every value PostgreSQL would refuse,
+with its table, column, check and source `_id`, and pass what PostgreSQL accepts."""
+import uuid
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from toolkit.spec import Kind
+from toolkit.staging import Staging, read_json, write_parquet
+from toolkit.validate import PG_TIMESTAMP_MS, is_jsonb, validate
+from transforms import ENUMS, JUNCTIONS, MODELS, boards, documents, open_ai_keys, users
+
+# The clean layout of /tmp/interfaces.md, stated independently of toolkit.validate.
+ARROW = {Kind.OBJECT_ID: pa.string(), Kind.TEXT: pa.string(), Kind.ENUM: pa.string(),
+         Kind.JSON: pa.string(), Kind.INT: pa.int32(), Kind.BOOL: pa.bool_(),
+         Kind.DATETIME: pa.timestamp("ms"), Kind.TEXT_LIST: pa.list_(pa.string()),
+         Kind.UUID_LIST: pa.list_(pa.string())}
+
+
+def epoch_ms(date: str) -> int:
+    """numpy's datetime64 is proleptic Gregorian over any year, unlike Python's datetime."""
+    return int(np.datetime64(date, "ms").astype(np.int64))
+
+
+YEAR_MINUS_44 = epoch_ms("-0044-03-15")
+YEAR_20000 = epoch_ms("20000-01-01")
+YEAR_300000 = epoch_ms("300000-01-01")
+JSON_TEXTS = ['["a", {"b": [1, null]}]', '{"k": null, "n": 1e400}', r'"\\u0000 is text"']
+ROWS = 3
+
+
+def uuid_text(n: int) -> str:
+    return str(uuid.UUID(int=n))
+
+
+def object_id(row: int) -> str:
+    return f"{row + 1:024x}"
+
+
+def valid(field, row: int):
+    """A value PostgreSQL accepts, derived from the field's kind; the last row leaves every
+    nullable scalar column null."""
+    if field.nullable and row == ROWS - 1 and field.kind not in (Kind.TEXT_LIST, Kind.UUID_LIST):
+        return None
+    match field.kind:
+        case Kind.OBJECT_ID:
+            return uuid_text((1 << 64) * (field.name == "id") + row + 1)
+        case Kind.TEXT:
+            return f"{field.name} {row} ✓"
+        case Kind.INT:
+            return -(2**31) if row == 0 else 2**31 - 1
+        case Kind.BOOL:
+            return row % 2 == 0
+        case Kind.DATETIME:
+            return (YEAR_MINUS_44, YEAR_20000, 0)[row]
+        case Kind.JSON:
+            return JSON_TEXTS[row]
+        case Kind.ENUM:
+            labels = ENUMS[field.enum]
+            return labels[row % len(labels)]
+        case Kind.TEXT_LIST:
+            return [f"t{row}", "", None]
+        case Kind.UUID_LIST:
+            return [uuid_text(row + 1), uuid_text(row + 1)]
+
+
+def clean_table(model, column=None, value=None, arrow_type=None) -> pa.Table:
+    """ROWS valid rows of `model`, with `column` of row 1 set to `value` when given."""
+    columns, types = {}, {}
+    for f in model.fields:
+        columns[f.name] = [valid(f, row) for row in range(ROWS)]
+        types[f.name] = ARROW[f.kind]
+    columns["_object_id"], types["_object_id"] = [object_id(r) for r in range(ROWS)], pa.string()
+    if column is not None:
+        columns[column][1] = value
+        types[column] = arrow_type or types[column]
+    return pa.table({c: pa.array(v, type=types[c]) for c, v in columns.items()})
+
+
+def run(tmp_path, tables: dict[str, pa.Table]) -> tuple[dict, pl.DataFrame]:
+    staging = Staging(tmp_path)
+    for name, table in tables.items():
+        write_parquet(table, staging.clean(name))
+    summary = validate(tmp_path)
+    assert read_json(staging.report("validate.json")) == summary
+    return summary, pl.read_parquet(staging.report("validate_failures.parquet"))
+
+
+def value_of(model, column: str, row: int):
+    return valid(model.field(column), row)
+
+
+BREAKAGES = [
+    # model, column, value of row 1, arrow type, check
+    (users.SPEC, "userStatus", "active", None, "enum ActiveStatus"),
+    (users.SPEC, "userLanguage", "EN", None, "enum Language"),
+    (users.SPEC, "__v", 2**31, pa.int64(), "int32_range"),
+    (users.SPEC, "__v", -(2**31) - 1, pa.int64(), "int32_range"),
+    (users.SPEC, "name", "Ada\x00Lovelace", None, "no_nul"),
+    (users.SPEC, "email", None, None, "not_nullable"),
+    (open_ai_keys.SPEC, "api_key", None, None, "not_nullable"),
+    (open_ai_keys.SPEC, "user", "not-a-uuid", None, "canonical_uuid"),
+    (open_ai_keys.SPEC, "user", uuid_text(0xABCDEF).upper(), None, "canonical_uuid"),
+    (open_ai_keys.SPEC, "id", uuid_text(7).replace("-", ""), None, "canonical_uuid"),
+    (users.SPEC, "created_on", YEAR_300000, None, "pg_timestamp_range"),
+    (users.SPEC, "lastLoginAt", PG_TIMESTAMP_MS[0] - 1, None, "pg_timestamp_range"),
+    (users.SPEC, "id", value_of(users.SPEC, "id", 0), None, "unique"),
+    (users.SPEC, "email", value_of(users.SPEC, "email", 0), None, "unique"),
+    (users.SPEC, "_object_id", "5F0000000000000000000001", None, "object_id_hex"),
+    (documents.SPEC, "tags", "NaN", None, "jsonb"),
+    (documents.SPEC, "tags", '{"a": 1,}', None, "jsonb"),
+    (documents.SPEC, "tags", r'["\u0000"]', None, "jsonb"),
+    (documents.SPEC, "tags", '"unterminated', None, "jsonb"),
+    (documents.SPEC, "connected_documents", ["ok", "a\x00"], None, "no_nul_elements"),
+    (boards.SPEC, "sharedWith", [uuid_text(1), "nope"], None, "canonical_uuid_elements"),
+    (boards.SPEC, "sharedWith", [uuid_text(1), None], None, "canonical_uuid_elements"),
+]
+
+
+@pytest.mark.parametrize("model, column, value, arrow_type, check", BREAKAGES,
+                         ids=[f"{b[0].name}.{b[1]}-{b[4]}-{i}" for i, b in enumerate(BREAKAGES)])
+def test_a_breakage_is_reported_with_its_column_and_object_id(tmp_path, model, column, value,
+                                                               arrow_type, check):
+    summary, failures = run(tmp_path, {model.table: clean_table(model, column, value, arrow_type)})
+
+    mine = failures.filter(pl.col("schema") == model.table)
+    row_level = mine.filter(pl.col("object_id").is_not_null())
+    broken_id = value if column == "_object_id" else object_id(1)
+    assert {"column": column, "check": check, "object_id": broken_id} in row_level.select(
+        "column", "check", "object_id").to_dicts()
+    assert set(mine["column"]) == {column}, "only the broken column fails"
+    assert summary["tables"][model.table]["ok"] is False
+    assert summary["tables"][model.table]["failures"] == mine.height
+
+
+def test_a_duplicate_names_both_rows(tmp_path):
+    duplicate = value_of(users.SPEC, "email", 0)
+    _, failures = run(tmp_path, {"Users": clean_table(users.SPEC, "email", duplicate)})
+
+    assert sorted(failures.filter(check="unique")["object_id"]) == [object_id(0), object_id(1)]
+
+
+def test_failure_cases_are_text(tmp_path):
+    _, failures = run(tmp_path, {"Users": clean_table(users.SPEC, "created_on", YEAR_300000)})
+
+    assert failures.schema == pl.Schema({"schema": pl.String, "column": pl.String, "check": pl.String,
+                                         "failure_case": pl.String, "object_id": pl.String})
+    assert failures.filter(column="created_on")["failure_case"].to_list() == [str(YEAR_300000)]
+
+
+def test_valid_frames_pass_including_44_bc_and_year_20000(tmp_path):
+    junction = JUNCTIONS[0]
+    pairs = pa.table({junction.left.column: [uuid_text(1), uuid_text(1)],
+                      junction.right.column: [uuid_text(1), uuid_text(2)]})
+    models = (users.SPEC, open_ai_keys.SPEC, documents.SPEC, boards.SPEC)
+    summary, failures = run(tmp_path, {m.table: clean_table(m) for m in models} | {junction.table: pairs})
+
+    written = [m.table for m in models] + [junction.table]
+    assert failures.filter(pl.col("schema").is_in(written)).is_empty()
+    assert all(summary["tables"][t]["ok"] for t in written)
+    assert summary["tables"]["Users"]["rows"] == ROWS
+    assert pl.read_parquet(tmp_path / "clean" / "Users.parquet")["created_on"].dt.year().to_list()[:2] == [-44, 20000]
+
+
+def test_missing_clean_files_are_failures(tmp_path):
+    summary, failures = run(tmp_path, {"Users": clean_table(users.SPEC)})
+
+    assert summary["ok"] is False
+    assert summary["tables"]["Users"]["ok"] is True
+    assert summary["tables"]["Tasks"] == {"rows": None, "failures": 1, "ok": False, "missing": True}
+    expected = {m.table for m in MODELS} - {"Users"} | {j.table for j in JUNCTIONS}
+    assert set(failures.filter(check="clean_file_exists")["schema"]) == expected
+
+
+@pytest.mark.parametrize("pairs, check", [
+    ({"left": [uuid_text(1), uuid_text(1)], "right": [uuid_text(2), uuid_text(2)]},
+     "multiple_fields_uniqueness"),
+    ({"left": [uuid_text(1), None], "right": [uuid_text(2), uuid_text(3)]}, "not_nullable"),
+    ({"left": [uuid_text(1), "x"], "right": [uuid_text(2), uuid_text(3)]}, "canonical_uuid"),
+])
+def test_junction_breakages(tmp_path, pairs, check):
+    junction = JUNCTIONS[1]
+    table = pa.table({junction.left.column: pa.array(pairs["left"], pa.string()),
+                      junction.right.column: pa.array(pairs["right"], pa.string())})
+    summary, failures = run(tmp_path, {junction.table: table})
+
+    assert check in failures.filter(schema=junction.table)["check"].to_list()
+    assert summary["tables"][junction.table]["ok"] is False
+
+
+DATETIME_MS = "dtype('Datetime(time_unit='ms', time_zone=None)')"
+
+
+@pytest.mark.parametrize("change, column, check, failure_case", [
+    (lambda t: t.drop_columns(["avatar"]), "avatar", "column_in_dataframe", "avatar"),
+    (lambda t: t.append_column("extra", pa.array([1, 2, 3])), "extra", "column_in_schema", "extra"),
+    (lambda t: t.set_column(t.schema.get_field_index("is_admin"), "is_admin",
+                            pa.array(["no"] * ROWS)), "is_admin", "dtype('Boolean')", "String"),
+    (lambda t: t.set_column(t.schema.get_field_index("created_on"), "created_on",
+                            t["created_on"].cast(pa.timestamp("us"))),
+     "created_on", DATETIME_MS, "Datetime(time_unit='us', time_zone=None)"),
+    (lambda t: t.set_column(t.schema.get_field_index("created_on"), "created_on",
+                            t["created_on"].cast(pa.timestamp("ms", tz="UTC"))),
+     "created_on", DATETIME_MS, "Datetime(time_unit='ms', time_zone='UTC')"),
+])
+def test_a_wrong_column_set_or_type_is_a_table_level_failure(tmp_path, change, column, check,
+                                                             failure_case):
+    _, failures = run(tmp_path, {"Users": change(clean_table(users.SPEC))})
+
+    found = failures.filter(schema="Users", check=check)
+    assert found.to_dicts() == [{"schema": "Users", "column": column, "check": check,
+                                 "failure_case": failure_case, "object_id": None}]
+
+
+@pytest.mark.parametrize("text, accepted", [
+    # what PostgreSQL 18's ::jsonb accepted or refused, checked on the embedded server
+    ('{"a": 1}', True), ('[1, "x", {"b": [null]}]', True), ('"s"', True), ("null", True),
+    ("1e400", True), ("-0", True), (' [1] ', True), ('\t1\n', True), ('{"a": 1, "a": 2}', True),
+    (r'"\ud83d\ude00"', True), (r'"\\u0000"', True),
+    ("NaN", False), ("Infinity", False), ("-Infinity", False), ("[1, 2,]", False),
+    ('{"a": 1,}', False), ("{a: 1}", False), (r'"\ud800"', False), (r'"\udc00"', False),
+    (r'"\u0000"', False), (r'"\\\u0000"', False), (r'{"\u0000": 1}', False), ('"tab\there"', False),
+    ("1.", False), ("\u00a01", False), ("", False), ("'a'", False),
+])
+def test_jsonb_text_is_judged_as_postgresql_does(text, accepted):
+    assert is_jsonb(text) is accepted
+
+
+def test_timestamp_range_is_postgresqls():
+    assert PG_TIMESTAMP_MS == (epoch_ms("-4713-11-24"), epoch_ms("294277-01-01"))

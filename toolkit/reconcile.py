@@ -1,0 +1,143 @@
+"""Reconcile: staging and the live database add up, and no foreign key dangles.
+
+Every source document is loaded or quarantined (source = loaded + quarantined), every staged
+junction pair is loaded, and no key names a missing row. DuckDB reads both sides: the staged
+Parquet with read_parquet, PostgreSQL through the read-only attached scanner.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from toolkit import duck
+from toolkit.redact import redact
+from toolkit.schema import quote
+from toolkit.spec import Junction, ModelSpec
+from toolkit.staging import Staging, write_json
+from transforms import JUNCTIONS, MODELS
+
+PG = "pg"  # the attached database's name in DuckDB
+
+
+def measure(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[int | None, str | None]:
+    """(count, None), or (None, DuckDB's first line) when a table or column is not there."""
+    try:
+        return con.execute(sql, list(params)).fetchone()[0], None
+    except duckdb.Error as error:
+        return None, str(error).splitlines()[0]
+
+
+def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
+    """Rows of the Parquet files matching `glob`; 0 when none does."""
+    if not any(glob.parent.glob(glob.name)):
+        return 0, None
+    return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob))
+
+
+def loaded_rows(con, table: str) -> tuple[int | None, str | None]:
+    return measure(con, f"SELECT count(*) FROM {PG}.{quote(table)}")
+
+
+def model_row(con, staging: Staging, model: ModelSpec) -> dict:
+    source, source_error = parquet_rows(con, staging.raw_dir(model.source) / "part-*.parquet")
+    quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source))
+    loaded, loaded_error = loaded_rows(con, model.table)
+    row = {"table": model.table, "kind": "model", "collection": model.source, "source": source,
+           "quarantined": quarantined, "loaded": loaded,
+           "ok": None not in (source, quarantined, loaded) and source == loaded + quarantined}
+    return _with_error(row, source_error or quarantine_error or loaded_error)
+
+
+def junction_row(con, staging: Staging, junction: Junction) -> dict:
+    path = staging.clean(junction.table)
+    if path.exists():
+        staged, staged_error = parquet_rows(con, path)
+    else:
+        staged, staged_error = None, f"{path} is missing: run `m2pg transform`"
+    loaded, loaded_error = loaded_rows(con, junction.table)
+    row = {"table": junction.table, "kind": "junction", "staged": staged, "loaded": loaded,
+           "ok": None not in (staged, loaded) and staged == loaded}
+    return _with_error(row, staged_error or loaded_error)
+
+
+def orphan_check(con, table: str, column: str, target: str, null_is_orphan: bool) -> dict:
+    """Rows of `table` whose `column` names no `target`.id (a NULL key counts only in a junction,
+    where both ends are NOT NULL)."""
+    child, key = f"{PG}.{quote(table)}", f"c.{quote(column)}"
+    present = "" if null_is_orphan else f"{key} IS NOT NULL AND "
+    orphans, error = measure(con, f"SELECT count(*) FROM {child} AS c WHERE {present}NOT EXISTS "
+                                  f"(SELECT 1 FROM {PG}.{quote(target)} AS t WHERE t.id = {key})")
+    row = {"table": table, "column": column, "references": target, "orphans": orphans,
+           "ok": orphans == 0}
+    return _with_error(row, error)
+
+
+def orphan_checks(con, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[dict]:
+    tables = {m.name: m.table for m in (*MODELS, *models)}
+    return ([orphan_check(con, m.table, f.name, tables[f.references.model], False)
+             for m in models for f in m.references]
+            + [orphan_check(con, j.table, side.column, tables[side.model], True)
+               for j in junctions for side in (j.left, j.right)])
+
+
+def _with_error(row: dict, error: str | None) -> dict:
+    return row | {"error": error} if error else row
+
+
+def reconcile(staging_root: Path | str, pg_uri: str, models: Sequence[ModelSpec] = MODELS,
+              junctions: Sequence[Junction] = JUNCTIONS) -> dict:
+    """Count both sides; write reports/reconcile.json (the URI's password redacted)."""
+    staging = Staging(Path(staging_root))
+    with duck.connect(pg_uri, alias=PG) as con:
+        rows = ([model_row(con, staging, m) for m in models]
+                + [junction_row(con, staging, j) for j in junctions])
+        orphans = orphan_checks(con, models, junctions)
+    report = {"ok": all(r["ok"] for r in rows + orphans), "database": redact(pg_uri),
+              "tables": rows, "orphans": orphans}
+    write_json(report, staging.report("reconcile.json"))
+    return report
+
+
+def print_reconcile(report: dict, console: Console) -> None:
+    table = Table("table", "source", "loaded", "quarantined", "orphans", "status",
+                  title=f"reconcile against {report['database']}")
+    failing = []
+    for row in report["tables"]:
+        checks = [o for o in report["orphans"] if o["table"] == row["table"]]
+        why = reasons(row, checks)
+        if why:
+            failing.append(row["table"])
+        orphans = None if any(o["orphans"] is None for o in checks) else sum(o["orphans"] for o in checks)
+        table.add_row(row["table"], _text(row.get("source", row.get("staged"))), _text(row["loaded"]),
+                      _text(row.get("quarantined")) if row["kind"] == "model" else "-",
+                      _text(orphans) if checks else "-",
+                      Text.assemble(("FAIL ", "red"), "; ".join(why)) if why else Text("ok", "green"))
+    console.print(table)
+    if report["ok"]:
+        console.print("reconcile: every document is loaded or quarantined; no orphans")
+    else:
+        console.print(Text.assemble("reconcile: ", ("FAILED", "red"), f" in {', '.join(failing)}"))
+
+
+def reasons(row: dict, checks: list[dict]) -> list[str]:
+    """Why a table fails, in words: its counts, then each dangling or unreadable key."""
+    why = [row["error"]] if "error" in row else []
+    if not why and not row["ok"]:
+        why.append(f"source {row['source']} != loaded {row['loaded']} + quarantined {row['quarantined']}"
+                   if row["kind"] == "model" else f"staged {row['staged']} != loaded {row['loaded']}")
+    for check in checks:
+        if "error" in check:
+            if check["error"] != row.get("error"):  # a missing table is said once
+                why.append(f"{check['column']}: {check['error']}")
+        elif not check["ok"]:
+            why.append(f"{check['orphans']} {check['column']} name no {check['references']}")
+    return why
+
+
+def _text(value) -> str:
+    return "?" if value is None else str(value)

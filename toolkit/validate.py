@@ -1,0 +1,218 @@
+"""Validate: pandera schemas derived from the declarations, run over every clean table.
+
+A schema states what PostgreSQL would accept for a column (type, NULL, enum label, uuid text,
+integer and timestamp range, jsonb text), so a row that would break the load is reported here
+with its table, column, check and source `_id`, before any row is written.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+import polars.selectors as cs
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrors
+
+from toolkit.spec import Field, Junction, Kind, ModelSpec
+from toolkit.staging import Staging, write_json, write_parquet
+from transforms import ENUMS, JUNCTIONS, MODELS
+
+OBJECT_ID = "_object_id"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
+INT32 = (-(2**31), 2**31 - 1)
+PG_TIMESTAMP_MS = (-210_866_803_200_000, 9_224_318_016_000_000)
+"""PostgreSQL's timestamp range as Unix epoch milliseconds: [4714-11-24 00:00 BC, 294277-01-01)."""
+
+DTYPES = {
+    Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.JSON: pl.String,
+    Kind.INT: pl.Int32, Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Datetime("ms"),
+    Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String),
+}
+FAILURES_SCHEMA = {"schema": pl.String, "column": pl.String, "check": pl.String,
+                   "failure_case": pl.String, "object_id": pl.String}
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+def row_check(name: str, passes: Callable[[pl.Expr], pl.Expr]) -> pa.Check:
+    """A vectorised check: `passes` maps the column to one boolean per row (null values pass)."""
+    return pa.Check(lambda data: data.lazyframe.select(passes(pl.col(data.key))), name=name)
+
+
+def each(passes: Callable[[pl.Expr], pl.Expr], null_element_passes: bool) -> Callable[[pl.Expr], pl.Expr]:
+    """Lift an element predicate to list columns: every element must pass."""
+    return lambda col: col.list.eval(passes(pl.element()).fill_null(null_element_passes)).list.all()
+
+
+def is_uuid(col: pl.Expr) -> pl.Expr:
+    return col.str.contains(UUID_PATTERN)
+
+
+def no_nul(col: pl.Expr) -> pl.Expr:
+    """PostgreSQL text cannot hold U+0000."""
+    return ~col.str.contains("\x00", literal=True)
+
+
+def unique(col: pl.Expr) -> pl.Expr:
+    """PostgreSQL's UNIQUE: NULLs never collide."""
+    return col.is_null() | ~col.is_duplicated()
+
+
+def in_timestamp_range(col: pl.Expr) -> pl.Expr:
+    """Compared as int64 epoch milliseconds (the physical value of timestamp[ms]): a Python
+    datetime stops at years 1..9999, PostgreSQL does not."""
+    return col.to_physical().is_between(*PG_TIMESTAMP_MS, closed="left")
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def is_jsonb(text: str) -> bool:
+    """What `::jsonb` accepts: strict JSON (no NaN/Infinity, no trailing comma), no lone
+    surrogate escape, and no \\u0000 (jsonb cannot store it; JSON forbids a raw control
+    character in a string, so a NUL in the parsed value can only come from that escape)."""
+    try:
+        value = json.loads(text, parse_constant=_refuse)
+        dumped = json.dumps(value, ensure_ascii=False)
+        dumped.encode("utf-8")  # a lone surrogate escape cannot be encoded
+    except (ValueError, UnicodeEncodeError, RecursionError):
+        return False
+    return "\\u0000" not in dumped.replace("\\\\", "")
+
+
+def jsonb_check() -> pa.Check:
+    """Python's parser, not polars' `str.json_decode` (which wants one shape per column and
+    misjudges 1e400 and lone surrogates), run once per distinct text."""
+    def check(data) -> pl.LazyFrame:
+        col = pl.col(data.key)
+        texts = data.lazyframe.select(col.drop_nulls().unique()).collect().to_series()
+        bad = texts.filter(~texts.map_elements(is_jsonb, return_dtype=pl.Boolean))
+        return data.lazyframe.select(~col.is_in(bad.implode()))
+    return pa.Check(check, name="jsonb")
+
+
+def field_checks(field: Field) -> list[pa.Check]:
+    kind = field.kind
+    checks = []
+    if kind is Kind.OBJECT_ID:
+        checks.append(row_check("canonical_uuid", is_uuid))
+    if kind is Kind.UUID_LIST:
+        checks.append(row_check("canonical_uuid_elements", each(is_uuid, null_element_passes=False)))
+    if kind is Kind.TEXT:
+        checks.append(row_check("no_nul", no_nul))
+    if kind is Kind.TEXT_LIST:
+        checks.append(row_check("no_nul_elements", each(no_nul, null_element_passes=True)))
+    if kind is Kind.ENUM:
+        labels = ENUMS[field.enum]
+        checks.append(row_check(f"enum {field.enum}", lambda col: col.is_in(labels)))
+    if kind is Kind.INT:
+        checks.append(row_check("int32_range", lambda col: col.is_between(*INT32)))
+    if kind is Kind.DATETIME:
+        checks.append(row_check("pg_timestamp_range", in_timestamp_range))
+    if kind is Kind.JSON:
+        checks.append(jsonb_check())
+    if field.unique or field.key == "_id":
+        checks.append(row_check("unique", unique))
+    return checks
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+def column(field: Field) -> pa.Column:
+    return pa.Column(DTYPES[field.kind], checks=field_checks(field), nullable=field.nullable,
+                     name=field.name)
+
+
+def schema_for(model: ModelSpec) -> pa.DataFrameSchema:
+    """The clean frame of `model`: its declared columns plus the source `_object_id`."""
+    columns = {f.name: column(f) for f in model.fields}
+    columns[OBJECT_ID] = pa.Column(pl.String, nullable=False, name=OBJECT_ID, checks=[
+        row_check("object_id_hex", lambda col: col.str.contains(OBJECT_ID_PATTERN)),
+        row_check("unique", unique)])
+    return pa.DataFrameSchema(columns, strict=True, name=model.table)
+
+
+def junction_schema(junction: Junction) -> pa.DataFrameSchema:
+    """Two non-null uuid columns; a pair appears once (it is the primary key)."""
+    sides = (junction.left.column, junction.right.column)
+    columns = {c: pa.Column(pl.String, nullable=False, name=c,
+                            checks=[row_check("canonical_uuid", is_uuid)]) for c in sides}
+    return pa.DataFrameSchema(columns, strict=True, unique=list(sides), name=junction.table)
+
+
+# --- the stage --------------------------------------------------------------------------------
+
+def failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """Every failing check of `frame`, one row per failing value, with the row's `_object_id`.
+
+    Two passes: the schema pass sees the frame as it is; the data pass sees timestamps as epoch
+    milliseconds, because pandera turns failing values into Python objects, and a Python
+    datetime cannot hold the year 300000 that the range check exists to catch.
+    """
+    as_epoch_ms = frame.with_columns(cs.datetime().dt.epoch("ms"))
+    cases = pl.concat([failure_cases(frame, schema, ValidationDepth.SCHEMA_ONLY),
+                       failure_cases(as_epoch_ms, schema, ValidationDepth.DATA_ONLY)]
+                      ).unique(maintain_order=True)  # column-set failures come from both passes
+    if OBJECT_ID in frame.columns:
+        ids = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), pl.col(OBJECT_ID))
+    else:
+        ids = pl.DataFrame(schema={"index": pl.Int64, OBJECT_ID: pl.String})
+    table_level = pl.col("schema_context") == "DataFrameSchema"
+    names_column = pl.col("check").is_in(["column_in_dataframe", "column_in_schema"])
+    column = (pl.when(~table_level).then("column")  # pandera puts the table's name there
+              .when(names_column).then("failure_case"))
+    return (cases.join(ids, on="index", how="left", maintain_order="left")
+            .select(pl.lit(schema.name).alias("schema"),
+                    column.alias("column"),
+                    pl.col("check"),
+                    pl.col("failure_case"),
+                    pl.col(OBJECT_ID).alias("object_id"))
+            .cast(FAILURES_SCHEMA))
+
+
+def failure_cases(frame: pl.DataFrame, schema: pa.DataFrameSchema,
+                  depth: ValidationDepth) -> pl.DataFrame:
+    """pandera's failure cases (lazy: all of them), `index` being the row number or null."""
+    try:
+        with config_context(validation_depth=depth):
+            schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        return (errors.failure_cases
+                .select("schema_context", "column", "check",
+                        pl.col("failure_case").cast(pl.String), pl.col("index").cast(pl.Int64)))
+    return pl.DataFrame(schema={"schema_context": pl.String, "column": pl.String,
+                                "check": pl.String, "failure_case": pl.String, "index": pl.Int64})
+
+
+def missing(table: str, path: Path) -> pl.DataFrame:
+    return pl.DataFrame({"schema": [table], "column": [None], "check": ["clean_file_exists"],
+                         "failure_case": [str(path)], "object_id": [None]}, schema=FAILURES_SCHEMA)
+
+
+def validate(staging_root: Path | str) -> dict:
+    """Check every clean table; write reports/validate.json and validate_failures.parquet."""
+    staging = Staging(Path(staging_root))
+    schemas = [schema_for(m) for m in MODELS] + [junction_schema(j) for j in JUNCTIONS]
+    tables, found = {}, []
+    for schema in schemas:
+        path = staging.clean(schema.name)
+        if path.exists():
+            frame = pl.read_parquet(path)
+            failed = failures(frame, schema)
+            tables[schema.name] = {"rows": frame.height, "failures": failed.height,
+                                   "ok": failed.is_empty()}
+        else:
+            failed = missing(schema.name, path)
+            tables[schema.name] = {"rows": None, "failures": 1, "ok": False, "missing": True}
+        found.append(failed)
+    failures_frame = pl.concat(found)
+    write_parquet(failures_frame.to_arrow(), staging.report("validate_failures.parquet"))
+    summary = {"ok": all(t["ok"] for t in tables.values()), "failures": failures_frame.height,
+               "tables": tables}
+    write_json(summary, staging.report("validate.json"))
+    return summary
