@@ -79,8 +79,8 @@ def _flaws(collection: str, doc: dict, known: set, quarantined: set) -> set[str]
         "int_range": any(f.kind is Kind.INT and isinstance(v, int) and v not in INT32 for f, v in values),
         "nul": any("\x00" in s for s in _strings(doc)),
         "id_type": not isinstance(doc["_id"], ObjectId),
-        "reference": any(f.references and isinstance(v, ObjectId) and v not in known | quarantined
-                         for f, v in values),
+        "reference": any(f.references and isinstance(v, ObjectId) and v not in known
+                         and v not in quarantined for f, v in values),
         "quarantined_reference": any(f.references and v in quarantined for f, v in values),
     }
     return {rule for rule, broken in checks.items() if broken}

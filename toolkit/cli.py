@@ -24,7 +24,7 @@ app = typer.Typer(help=__doc__.split("\n")[0] + "\n\nStages: extract -> transfor
                   "-> reconcile; each reads only what the previous one staged.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 MongoUri = Annotated[Optional[str], typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI",
                                                   help="MongoDB connection URI to read from.")]

@@ -40,7 +40,8 @@ def connect(pg_uri: str, alias: str = "pg") -> duckdb.DuckDBPyConnection:
         con.execute(f"ATTACH {_literal(pg_uri)} AS {alias} (TYPE postgres, READ_ONLY)")
     except duckdb.Error as error:
         con.close()
-        raise ConfigError(f"cannot attach PostgreSQL at {redact(pg_uri)}: {scrub(str(error), pg_uri).strip()}",
+        reason = scrub(str(error), pg_uri).strip()
+        raise ConfigError(f"cannot attach PostgreSQL at {redact(pg_uri)}: {reason}",
                           hint="check --pg-uri (or M2PG_PG_URI)") from None
     return con
 

@@ -135,7 +135,7 @@ def reasons(row: dict, checks: list[dict]) -> list[str]:
             if check["error"] != row.get("error"):  # a missing table is said once
                 why.append(f"{check['column']}: {check['error']}")
         elif not check["ok"]:
-            why.append(f"{check['orphans']} {check['column']} name no {check['references']}")
+            why.append(f"{check['orphans']} orphan {check['column']} (no such {check['references']})")
     return why
 
 

@@ -78,11 +78,13 @@ def is_jsonb(text: str) -> bool:
     character in a string, so a NUL in the parsed value can only come from that escape)."""
     try:
         value = json.loads(text, parse_constant=_refuse)
+        if "\\u" not in text:  # only a \u escape can make a NUL or a lone surrogate
+            return True
         dumped = json.dumps(value, ensure_ascii=False)
-        dumped.encode("utf-8")  # a lone surrogate escape cannot be encoded
+        dumped.encode("utf-8")  # a lone surrogate cannot be encoded
     except (ValueError, UnicodeEncodeError, RecursionError):
         return False
-    return "\\u0000" not in dumped.replace("\\\\", "")
+    return "\\u0000" not in dumped.replace("\\\\", "")  # dumps escapes NUL, and \ as \\
 
 
 def jsonb_check() -> pa.Check:
