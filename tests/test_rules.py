@@ -153,6 +153,15 @@ def test_unique_duplicates_after_the_first():
     assert rules == [[], [], ["unique"], []]
 
 
+def test_a_repeated_id_from_a_dump_is_quarantined_after_the_first():
+    spec = SPECS["Boards"]
+    same = ObjectId()
+    raw = pl.from_arrow(decode_chunk(b"".join(bson.encode({"_id": same, **BOARD, "title": t}) for t in "ab"),
+                                     spec, feeds_of(spec, JUNCTIONS)))
+    judged = judge(raw, spec, ENUMS, outcome())
+    assert judged["problems"].list.eval(pl.element().struct.field("rule")).to_list() == [[], ["unique"]]
+
+
 def test_unknown_fields_are_listed_not_loaded():
     spec = SPECS["Boards"]
     raw = pl.from_arrow(decode_chunk(bson.encode({"_id": ObjectId(), **BOARD, "id": 1, "v": 2, "extra": {}}),

@@ -51,8 +51,7 @@ def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = ()) -
     elements = ix.elements.unique(subset=["doc", "key"], keep="first", maintain_order=True)
     object_ids = _object_ids(ix, elements)
     problems = pl.concat([_type_problems(elements, fields), _double_problems(ix, elements, fields)])
-    bad = set(problems["doc"].to_list())
-    good = np.array([i for i in range(n) if i not in bad], dtype=np.int64) if bad else np.arange(n)
+    good = np.setdiff1d(np.arange(n), problems["doc"].to_numpy())
     typed, failed = _convert(ix, good, fields)
     problems = pl.concat([problems, failed])
     converted = np.full(n, -1, dtype=np.int64)
@@ -63,7 +62,7 @@ def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = ()) -
     out = {
         "m2pg_object_id": object_ids.to_arrow(),
         "m2pg_source_id": _source_ids(ix, object_ids).to_arrow(),
-        "m2pg_document": pa.array([ix.document(i) for i in range(n)], pa.large_binary()),
+        "m2pg_document": _documents(ix),
         "m2pg_problems": _per_doc(problems, n, ["field", "rule", "reason"]).to_arrow(),
         "m2pg_unknown_fields": _unknown(elements, fields, n).to_arrow(),
     }
@@ -73,6 +72,13 @@ def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = ()) -
         else:
             out[key] = _plain(table.column(key) if key in table.column_names else None, field, n)
     return pa.table(out)
+
+
+def _documents(ix: bt.BsonIndex) -> pa.Array:
+    """Each original document's bytes, sliced from the chunk without copying per row."""
+    offsets = np.append(ix.starts, ix.ends[-1] if len(ix) else 0).astype(np.int64)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ix),
+                                            [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(ix.buffer)])
 
 
 def _object_ids(ix: bt.BsonIndex, elements: pl.DataFrame) -> pl.Series:

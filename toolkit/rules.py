@@ -23,7 +23,7 @@ HINTS = {
     "timestamp_range": "a DateTime must lie between 4714 BC and 294276 AD",
     "nul": "remove the NUL character (\\u0000): PostgreSQL text cannot hold it",
     "index_size": "shorten the text: the column is indexed and an index entry holds at most 2,700 bytes",
-    "unique": "make the value unique or remove the duplicate document",
+    "unique": "make the value unique or remove the duplicate document (a dump can repeat an _id)",
     "reference": "point the reference at an existing document, or remove the document",
     "quarantined_reference": "fix the referenced document first; this one then migrates with it",
 }
@@ -82,7 +82,9 @@ def _checks(f: Field, enums, indexed: bool) -> list[pl.Expr]:
 
 def unique_rules(model: ModelSpec, clean: pl.Expr) -> list[pl.Expr]:
     """Later documents repeating a unique value (among otherwise clean rows) are quarantined."""
-    out = []
+    oid = pl.col("m2pg_object_id")
+    out = [pl.when(oid.is_not_null() & ~oid.is_first_distinct()).then(problem(
+        "_id", "unique", pl.format("_id: {} repeats the _id of an earlier document", oid)))]
     for f in model.fields:
         if f.unique:
             value = pl.when(clean).then(pl.col(f.key))

@@ -59,8 +59,7 @@ def judge(raw: pl.DataFrame, model: ModelSpec, enums, outcome: Outcome) -> pl.Da
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
     clean = pl.col("problems").list.len() == 0
     uniques = unique_rules(model, clean)
-    if uniques:
-        frame = frame.with_columns(problems=pl.concat_list(["problems", *uniques]).list.drop_nulls())
+    frame = frame.with_columns(problems=pl.concat_list(["problems", *uniques]).list.drop_nulls())
     for f in model.references:
         frame = _reference(frame, f, outcome)
     return frame
