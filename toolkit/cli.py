@@ -17,7 +17,7 @@ from typing import Annotated, Optional  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-from toolkit import pipeline  # noqa: E402
+from toolkit import interrupt, pipeline  # noqa: E402
 from toolkit.errors import ConfigError, M2pgError  # noqa: E402
 
 app = typer.Typer(help=__doc__.split("\n")[0] + "\n\nStages: extract -> transform -> validate -> load "
@@ -44,9 +44,14 @@ Replace = Annotated[bool, typer.Option("--replace", help="Empty the target table
 def _run(action) -> None:
     """Run a stage: a user's mistake is one line and exit 2; a bug is a traceback and exit 1."""
     try:
-        code = action()
+        with interrupt.graceful():
+            code = action()
+    except interrupt.Interrupted as stop:
+        err.print(f"[yellow]Checkpoint saved[/] ({stop.stage}: {stop.done}; left: {stop.left}). "
+                  "Re-run the same command to resume.")
+        raise typer.Exit(130)
     except KeyboardInterrupt:
-        err.print("[yellow]Interrupted.[/] Re-run the same command to start this stage again.")
+        err.print("[yellow]Stopped at once.[/] Everything written is whole; re-run the same command to resume.")
         raise typer.Exit(130)
     except M2pgError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)

@@ -1,16 +1,20 @@
 """Load: staged clean rows -> PostgreSQL by ADBC bulk ingest (binary COPY), parents first.
 
-Each batch is one transaction. The target is checked against the declarations before any
-row is written, so a missing table or a mismatched column stops the stage up front.
+Each batch is copied into a temporary table and inserted with ON CONFLICT DO NOTHING, and the
+batch is recorded in the ledger `m2pg.ledger` in the same transaction: a batch is either
+loaded and recorded or not at all, a resumed load skips recorded batches, and a re-run never
+duplicates a row (the UUIDs are deterministic).
 """
 from __future__ import annotations
 
+import hashlib
 import time
 
 import adbc_driver_postgresql.dbapi as pgdbapi
 import polars as pl
 import pyarrow as pa
 
+from toolkit import interrupt
 from toolkit.errors import ConfigError
 from toolkit.ids import uuid_text_to_binary
 from toolkit.progress import bars
@@ -21,6 +25,13 @@ from toolkit.staging import Staging, write_json
 
 BATCH_SIZE = 20_000
 UUID = pa.binary(16)
+LEDGER = "m2pg.ledger"
+LEDGER_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS m2pg",
+    f"CREATE TABLE IF NOT EXISTS {LEDGER} (table_name text NOT NULL, digest text NOT NULL,"
+    " rows integer NOT NULL, inserted integer NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (table_name, digest))",
+)
 
 
 def connect(pg_uri: str):
@@ -63,6 +74,7 @@ def _expr(name: str, kind: Kind) -> pl.Expr:
 
 
 def ensure_target(conn, pg_uri: str, models, junctions, replace: bool) -> None:
+    """Check the target before any row is written; create the ledger; empty it all on --replace."""
     if not has_schema(pg_uri, models, junctions):
         raise ConfigError("the target database has no NextCRM tables", stage="load",
                           hint="create them with `m2pg schema` (or Prisma's migration), or use `m2pg run`")
@@ -70,48 +82,69 @@ def ensure_target(conn, pg_uri: str, models, junctions, replace: bool) -> None:
     if problems:
         raise ConfigError("the target schema does not match the declarations:\n  " + "\n  ".join(problems),
                           stage="load", hint="fix the target schema; no row was written")
-    tables = [m.table for m in models] + [j.table for j in junctions]
     with conn.cursor() as cur:
-        filled = []
-        for table in tables:
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")
-            if cur.fetchone()[0]:
-                filled.append(table)
-        if filled and not replace:
-            raise ConfigError(f"target tables already hold rows: {', '.join(filled)}", stage="load",
-                              hint="load into empty tables, or pass --replace to empty them first")
-        if filled:
+        for statement in LEDGER_DDL:
+            cur.execute(statement)
+        if replace:
+            tables = [m.table for m in models] + [j.table for j in junctions]
             cur.execute("TRUNCATE " + ", ".join(quote(t) for t in tables) + " CASCADE")
+            cur.execute(f"TRUNCATE {LEDGER}")
     conn.commit()
+
+
+def recorded(conn, table: str) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT digest FROM {LEDGER} WHERE table_name = $1", parameters=(table,))
+        return {row[0] for row in cur.fetchall()}
+
+
+def load_batch(conn, table: str, batch: pa.Table, digest: str) -> int:
+    """One transaction: copy into a temporary table, insert what is new, record the batch."""
+    scratch = f"m2pg_{hashlib.md5(table.encode()).hexdigest()[:12]}"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {quote(table)}) ON COMMIT DELETE ROWS")
+        cur.adbc_ingest(scratch, batch, mode="append", temporary=True)
+        cur.execute(f"INSERT INTO {quote(table)} SELECT * FROM {scratch} ON CONFLICT DO NOTHING")
+        inserted = cur.rowcount
+        cur.execute(f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted) VALUES ($1, $2, $3, $4)",
+                    parameters=(table, digest, batch.num_rows, inserted))
+    conn.commit()
+    return inserted
 
 
 def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progress) -> dict:
     path = staging.clean(table)
     if not path.exists():
         raise ConfigError(f"{path} is missing", stage="load", hint="run `m2pg transform` first")
+    content = hashlib.sha256(path.read_bytes()).hexdigest()
     frame = pl.read_parquet(path)
+    done = recorded(conn, table)
     task = progress.add_task(f"load {table}", total=frame.height)
-    started, loaded = time.perf_counter(), 0
-    with conn.cursor() as cur:
-        for offset in range(0, frame.height, batch_size):
-            batch = to_arrow(frame.slice(offset, batch_size), kinds)
-            cur.adbc_ingest(table, batch, mode="append")
-            conn.commit()
-            loaded += batch.num_rows
-            progress.update(task, advance=batch.num_rows)
-    return {"table": table, "rows": loaded, "seconds": round(time.perf_counter() - started, 3)}
+    started, inserted, skipped = time.perf_counter(), 0, 0
+    for offset in range(0, frame.height, batch_size):
+        rows = min(batch_size, frame.height - offset)
+        digest = f"{content}:{offset}:{rows}"
+        if digest in done:
+            skipped += rows
+        else:
+            inserted += load_batch(conn, table, to_arrow(frame.slice(offset, rows), kinds), digest)
+        progress.update(task, advance=rows)
+        interrupt.check("load", f"{table}: {offset + rows} of {frame.height} rows committed",
+                        "the remaining batches and tables")
+    return {"table": table, "rows": frame.height, "inserted": inserted, "already_loaded": skipped,
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
 def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BATCH_SIZE,
          replace: bool = False) -> dict:
     with connect(pg_uri) as conn:
         ensure_target(conn, pg_uri, models, junctions, replace)
+        targets = [(m.table, load_types(m, [])) for m in models]
+        targets += [(j.table, load_types(None, [j.left.column, j.right.column])) for j in junctions]
         with bars() as progress:
-            tables = [load_table(conn, staging, m.table, load_types(m, []), batch_size, progress)
-                      for m in models]
-            for j in junctions:
-                kinds = load_types(None, [j.left.column, j.right.column])
-                tables.append(load_table(conn, staging, j.table, kinds, batch_size, progress))
-    report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables)}
+            tables = [load_table(conn, staging, table, kinds, batch_size, progress) for table, kinds in targets]
+    report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
+              "inserted": sum(t["inserted"] for t in tables),
+              "already_loaded": sum(t["already_loaded"] for t in tables)}
     write_json(report, staging.report("load.json"))
     return report

@@ -94,7 +94,9 @@ def validate_stage(root: Path, out: Console) -> int:
 def load_stage(pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console) -> int:
     staging = Staging(root)
     report = load_mod.load(staging, pg_uri, MODELS, JUNCTIONS, batch_size, replace)
-    out.print(f"load: {report['rows']} rows into {len(report['tables'])} tables of {report['target']}")
+    out.print(f"load: {report['inserted']} rows inserted into {len(report['tables'])} tables of {report['target']}"
+              + (f"; {report['already_loaded']} rows of batches already loaded were skipped"
+                 if report["already_loaded"] else ""))
     return _code(staging)
 
 
