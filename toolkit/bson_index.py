@@ -81,13 +81,13 @@ def document_bounds(buffer: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts_arr, ends.astype(np.int64)
 
 
-def _int32_at(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def int32_at(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     raw = data[offsets[:, None] + np.arange(4)].astype(np.int64)
     value = raw[:, 0] | raw[:, 1] << 8 | raw[:, 2] << 16 | raw[:, 3] << 24
     return np.where(value >= 1 << 31, value - (1 << 32), value)
 
 
-def _strings(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
+def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
     """Byte ranges of `data` as one Arrow string array, gathered without a row loop."""
     lengths = end - begin
     offsets = np.zeros(len(begin) + 1, dtype=np.int64)
@@ -116,9 +116,9 @@ def index(buffer: bytes) -> BsonIndex:
         size = _FIXED[kind].copy()
         prefixed, self_sized = _PREFIXED[kind], _SELF_SIZED[kind]
         if prefixed.any():
-            size[prefixed] = 4 + _int32_at(data, value[prefixed])
+            size[prefixed] = 4 + int32_at(data, value[prefixed])
         if self_sized.any():
-            size[self_sized] = _int32_at(data, value[self_sized])
+            size[self_sized] = int32_at(data, value[self_sized])
         size = _variable_sizes(data, zeros, kind, value, size)
         if (size < 0).any() or (value + size > ends[doc]).any():
             bad = doc[(size < 0) | (value + size > ends[doc])][0]
@@ -132,7 +132,7 @@ def index(buffer: bytes) -> BsonIndex:
         kind = np.empty(0, np.uint8)
     elements = pl.DataFrame({
         "doc": pl.Series(doc, dtype=pl.UInt32),
-        "key": pl.from_arrow(_strings(data, key_begin, key_end)).cast(pl.String),
+        "key": pl.from_arrow(byte_ranges(data, key_begin, key_end)).cast(pl.String),
         "type": pl.Series(kind, dtype=pl.UInt8),
         "value": pl.Series(value, dtype=pl.Int64),
     })
@@ -148,8 +148,8 @@ def _variable_sizes(data, zeros, kind, value, size):
         size[regex] = second + 1 - value[regex]
     binary = kind == BINARY
     if binary.any():
-        size[binary] = 5 + _int32_at(data, value[binary])
+        size[binary] = 5 + int32_at(data, value[binary])
     pointer = kind == DBPOINTER
     if pointer.any():
-        size[pointer] = 4 + _int32_at(data, value[pointer]) + 12
+        size[pointer] = 4 + int32_at(data, value[pointer]) + 12
     return size

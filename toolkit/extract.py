@@ -6,12 +6,14 @@ from collections import Counter
 
 import polars as pl
 
+from toolkit import interrupt
 from toolkit.bson_index import document_bounds
 from toolkit.decode import decode_chunk
 from toolkit.ids import idmap_frame
 from toolkit.progress import bars
+from toolkit.sources import Position, last_id
 from toolkit.spec import Junction, ModelSpec
-from toolkit.staging import Staging, write_json, write_parquet
+from toolkit.staging import Staging, read_json, write_json, write_parquet
 
 PART_SIZE = 20_000
 
@@ -40,30 +42,56 @@ def parts(chunks, part_size: int):
         yield b"".join(pending)
 
 
+def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> dict | None:
+    """The checkpoint of an interrupted extract of this collection from this source, if any."""
+    path = staging.manifest(model.source)
+    if not path.exists():
+        return None
+    manifest = read_json(path)
+    same = manifest.get("source") == source.describe() and manifest.get("part_size") == part_size
+    return manifest if same and not manifest.get("complete") else None
+
+
 def extract_collection(source, staging: Staging, model: ModelSpec, junctions, part_size: int,
                        progress=None) -> dict:
-    """Stage one collection; the manifest is written last, so a half run never looks done."""
+    """Stage one collection part by part; the manifest after each part is the checkpoint."""
     folder = staging.raw_dir(model.source)
-    shutil.rmtree(folder, ignore_errors=True)
+    checkpoint = _resumable(staging, model, source, part_size)
+    if checkpoint is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    files = checkpoint["parts"] if checkpoint else []
+    position = Position(checkpoint["documents"], checkpoint["last_id"]) if checkpoint else Position()
+    resumed = len(files)
     feeds = feeds_of(model, junctions)
     task = progress.add_task(model.source, total=source.count(model.source)) if progress else None
-    files, unknown, documents, problems, object_ids = [], Counter(), 0, 0, []
-    for number, buffer in enumerate(parts(source.chunks(model.source, min(part_size, 10_000)), part_size)):
+    if task is not None:
+        progress.update(task, advance=position.documents)
+    manifest = {"collection": model.source, "source": source.describe(), "part_size": part_size,
+                "complete": False, "parts": files}
+    for buffer in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
         table = decode_chunk(buffer, model, feeds)
-        name = f"part-{number:05d}.parquet"
+        name = f"part-{len(files):05d}.parquet"
         write_parquet(table, folder / name)
-        frame = pl.from_arrow(table.select(["m2pg_object_id", "m2pg_problems", "m2pg_unknown_fields"]))
-        unknown.update(frame["m2pg_unknown_fields"].explode().drop_nulls().to_list())
-        problems += int((frame["m2pg_problems"].list.len() > 0).sum())
-        object_ids.append(frame["m2pg_object_id"])
-        files.append({"file": name, "rows": table.num_rows})
-        documents += table.num_rows
+        frame = pl.from_arrow(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
+        position = Position(position.documents + table.num_rows, last_id(buffer))
+        files.append({"file": name, "rows": table.num_rows, "last_id": position.last_id,
+                      "type_problems": int((frame["m2pg_problems"].list.len() > 0).sum()),
+                      "unknown_fields": dict(Counter(frame["m2pg_unknown_fields"].explode().drop_nulls().to_list()))})
+        write_json({**manifest, "documents": position.documents, "last_id": position.last_id},
+                   staging.manifest(model.source))
         if task is not None:
             progress.update(task, advance=table.num_rows)
-    ids = pl.concat(object_ids) if object_ids else pl.Series("m2pg_object_id", [], pl.String)
+        interrupt.check("extract", f"{model.source}: {position.documents} documents in {len(files)} parts",
+                        "the rest of this collection and the collections after it")
+    ids = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]
+    ids = pl.concat(ids) if ids else pl.Series("m2pg_object_id", [], pl.String)
     write_parquet(idmap_frame(model.source, ids).to_arrow(), staging.idmap(model.source))
-    summary = {"collection": model.source, "documents": documents, "parts": files,
-               "type_problems": problems, "unknown_fields": dict(sorted(unknown.items()))}
+    unknown = Counter()
+    for f in files:
+        unknown.update(f["unknown_fields"])
+    summary = {**manifest, "complete": True, "documents": position.documents, "last_id": position.last_id,
+               "parts_resumed": resumed, "parts_written": len(files) - resumed,
+               "type_problems": sum(f["type_problems"] for f in files), "unknown_fields": dict(sorted(unknown.items()))}
     write_json(summary, staging.manifest(model.source))
     return summary
 

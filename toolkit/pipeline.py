@@ -50,11 +50,12 @@ def _code(staging: Staging) -> int:
 def extract_stage(src, root: Path, part_size: int, out: Console) -> int:
     staging = Staging(root)
     report = extract_mod.extract(src, staging, MODELS, JUNCTIONS, part_size)
-    table = Table("collection", "documents", "parts", "type problems", "unknown fields",
+    table = Table("collection", "documents", "parts", "resumed", "type problems", "unknown fields",
                   title=f"extract from {report['source']}")
     for c in report["collections"]:
         unknown = ", ".join(f"{k} ({v})" for k, v in c["unknown_fields"].items())
-        table.add_row(c["collection"], str(c["documents"]), str(len(c["parts"])), str(c["type_problems"]), unknown)
+        table.add_row(c["collection"], str(c["documents"]), str(len(c["parts"])), str(c["parts_resumed"]),
+                      str(c["type_problems"]), unknown)
     out.print(table)
     out.print(f"{report['documents']} documents staged under {staging.root / 'raw'}")
     return MIGRATED

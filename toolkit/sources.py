@@ -1,19 +1,45 @@
 """Where documents come from: a live MongoDB or a mongodump directory, as raw BSON chunks.
 
-Both yield the same bytes in the same (natural) order, so extract stages the same Parquet
-from either; neither ever holds a whole collection in memory.
+Both yield the same documents in the same order, `_id` order bracket by bracket (see
+id_order), so extract stages the same Parquet from either and can resume after the last
+complete part; neither ever holds a whole collection's documents in memory.
 """
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+from bson import decode as bson_decode
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.json_util import CANONICAL_JSON_OPTIONS, dumps, loads
+
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from toolkit import bson_index, id_order
 from toolkit.errors import ConfigError
 from toolkit.redact import redact
+
+
+_CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+@dataclass(frozen=True)
+class Position:
+    """How far a collection was read: documents done and the last `_id` (canonical extended JSON)."""
+
+    documents: int = 0
+    last_id: str | None = None
+
+
+def last_id(chunk: bytes) -> str:
+    """The `_id` of a chunk's last document, as canonical extended JSON, for resuming after it."""
+    starts, ends = bson_index.document_bounds(chunk)
+    document = bson_decode(chunk[starts[-1]:ends[-1]], _CODEC)
+    return dumps(document.get("_id"), json_options=CANONICAL_JSON_OPTIONS)
 
 
 @dataclass
@@ -37,10 +63,18 @@ class MongoSource:
     def count(self, collection: str) -> int:
         return self.client[self.database][collection].estimated_document_count()
 
-    def chunks(self, collection: str, batch_size: int) -> Iterator[bytes]:
-        cursor = self.client[self.database][collection].find_raw_batches(
-            {}, batch_size=batch_size, sort=[("$natural", 1)])
-        yield from cursor
+    def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
+        """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`."""
+        start, resume = 0, None
+        if after.last_id is not None:
+            resume = loads(after.last_id)
+            start = id_order.bracket_of(resume)
+        for rank in range(start, len(id_order.BRACKETS)):
+            query = {"$type": list(id_order.BRACKETS[rank])}
+            if rank == start and resume is not None:
+                query["$gt"] = resume
+            yield from self.client[self.database][collection].find_raw_batches(
+                {"_id": query}, batch_size=batch_size, sort=[("_id", 1)])
 
 
 @dataclass
@@ -66,24 +100,47 @@ class DumpSource:
         path = self.file(collection)
         return path.stat().st_size if path.exists() else 0
 
-    def chunks(self, collection: str, batch_size: int) -> Iterator[bytes]:
+    def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
+        """Documents in the server's `_id` order, read by offset from the memory-mapped file."""
         path = self.file(collection)
-        if not path.exists():
+        if not path.exists() or path.stat().st_size == 0:
             return
-        with path.open("rb", buffering=1 << 20) as fh:
-            pending: list[bytes] = []
-            while header := fh.read(4):
-                length = int.from_bytes(header, "little", signed=True)
-                body = fh.read(length - 4) if length >= 5 else b""
-                if length < 5 or len(body) != length - 4:
-                    raise ConfigError(f"{path}: truncated or corrupt BSON after {len(pending)} documents",
-                                      hint="re-run mongodump for this collection")
-                pending.append(header + body)
-                if len(pending) == batch_size:
-                    yield b"".join(pending)
-                    pending = []
-            if pending:
-                yield b"".join(pending)
+        order = self.order(path)
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for first in range(after.documents, order.height, batch_size):
+                batch = order.slice(first, batch_size)
+                yield b"".join(data[o:o + n] for o, n in zip(batch["offset"], batch["length"]))
+
+    def order(self, path: Path, block: int = 1 << 24) -> pl.DataFrame:
+        """Offsets and lengths of the file's documents, sorted as MongoDB sorts their `_id`."""
+        keys, offset = [], 0
+        with path.open("rb") as fh:
+            tail = b""
+            while chunk := fh.read(block):
+                data = tail + chunk
+                whole = _whole_documents(data)
+                if whole:
+                    keys.append(id_order.sort_keys(bson_index.index(data[:whole]), offset))
+                offset += whole
+                tail = data[whole:]
+            if tail:
+                raise ConfigError(f"{path}: truncated or corrupt BSON at byte {offset}",
+                                  hint="re-run mongodump for this collection")
+        frame = pl.concat(keys) if keys else pl.DataFrame(schema={"offset": pl.Int64, "length": pl.Int64})
+        return frame.sort(["rank", "number", "key"], maintain_order=True).select("offset", "length")
+
+
+def _whole_documents(data: bytes) -> int:
+    """How many leading bytes of `data` are complete documents."""
+    position = 0
+    while position + 4 <= len(data):
+        length = int.from_bytes(data[position:position + 4], "little", signed=True)
+        if length < 5:
+            raise ConfigError(f"corrupt BSON: document length {length}", hint="re-run mongodump")
+        if position + length > len(data):
+            break
+        position += length
+    return position
 
 
 def resolve_dump(path: Path, database: str | None) -> Path:
