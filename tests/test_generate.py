@@ -20,12 +20,17 @@ from transforms import ENUMS, JUNCTIONS, MODELS
 BY_NAME = {m.name: m for m in MODELS}
 RULES = ("required", "enum", "type", "int_range", "nul", "id_type", "reference",
          "quarantined_reference")
-INT32 = range(-2**31, 2**31)
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
 @pytest.fixture(scope="module")
 def data():
     return generate.sample()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return generate.demo_dataset()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +81,8 @@ def _flaws(collection: str, doc: dict, known: set, quarantined: set) -> set[str]
         "required": any(f.required and v is None for f, v in values),
         "enum": any(f.enum and isinstance(v, str) and v not in ENUMS[f.enum] for f, v in values),
         "type": any(_wrong_type(f, v) for f, v in values),
-        "int_range": any(f.kind is Kind.INT and isinstance(v, int) and v not in INT32 for f, v in values),
+        "int_range": any(f.kind is Kind.INT and isinstance(v, int)
+                         and not INT32_MIN <= v <= INT32_MAX for f, v in values),
         "nul": any("\x00" in s for s in _strings(doc)),
         "id_type": not isinstance(doc["_id"], ObjectId),
         "reference": any(f.references and isinstance(v, ObjectId) and v not in known
@@ -99,9 +105,9 @@ def test_another_seed_gives_other_documents(data):
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
-def test_every_collection_holds_100_to_1000_documents(data, model):
+def test_every_collection_holds_100_to_1000_documents(data, demo, model):
     assert 100 <= len(data[model.source]) <= 1000
-    assert 100 <= len(generate.demo_dataset()[model.source]) <= 1000
+    assert 100 <= len(demo[model.source]) <= 1000
 
 
 def test_object_ids_are_unique_and_spread_over_years(data):
@@ -247,7 +253,7 @@ def test_some_documents_carry_undeclared_fields(data):
 
 def test_bad_records_cover_every_rule(bad):
     assert sorted({rule for _, _, rule in bad}) == sorted(RULES)
-    assert all(n <= 3 for n in (sum(r == rule for *_, r in bad) for rule in RULES))
+    assert max(sum(r == rule for *_, r in bad) for rule in RULES) <= 5  # "type" has 5 shapes
 
 
 def test_each_bad_record_breaks_exactly_its_rule(data, bad):
@@ -256,17 +262,18 @@ def test_each_bad_record_breaks_exactly_its_rule(data, bad):
     assert [_flaws(c, d, known, quarantined) for c, d, _ in bad] == [{r} for *_, r in bad]
 
 
-def test_demo_dataset_is_sample_plus_bad_records(data, bad):
-    demo = generate.demo_dataset()
-    for collection, docs in data.items():
-        extra = [bson.encode(d) for c, d, _ in bad if c == collection]
-        assert sorted(_encoded(demo)[collection]) == sorted(_encoded(data)[collection] + extra)
+def test_demo_dataset_is_sample_plus_bad_records(data, demo, bad):
+    expected = _encoded(data)
+    for collection, doc, _ in bad:
+        expected[collection].append(bson.encode(doc))
+    assert {c: sorted(docs) for c, docs in _encoded(demo).items()} == {
+        c: sorted(docs) for c, docs in expected.items()}
 
 
 # --- writers -------------------------------------------------------------------------------
 
-def test_dump_round_trips(tmp_path):
-    dataset = generate.demo_dataset()
+def test_dump_round_trips(tmp_path, demo):
+    dataset = demo
     folder = generate.write_dump(tmp_path, "nextcrm", dataset)
     assert folder == tmp_path / "nextcrm"
     assert {p.name for p in folder.iterdir()} == {
@@ -280,8 +287,8 @@ def test_dump_round_trips(tmp_path):
                             "collectionName": collection}
 
 
-def test_write_mongo_round_trips(tmp_path):
-    dataset = generate.demo_dataset()
+def test_write_mongo_round_trips(tmp_path, demo):
+    dataset = demo
     with servers.embedded_mongo(tmp_path / "mongo") as uri:
         generate.write_mongo(uri, "nextcrm", dataset)
         generate.write_mongo(uri, "nextcrm", {"invoice_States": dataset["invoice_States"]})
@@ -290,7 +297,7 @@ def test_write_mongo_round_trips(tmp_path):
             assert sorted(db.list_collection_names()) == sorted(dataset)
             for collection, docs in dataset.items():
                 assert db[collection].count_documents({}) == len(docs)
-                stored = sorted(d.raw for d in db[collection].find())
+                stored = sorted(bytes(d.raw) for d in db[collection].find())
                 assert stored == sorted(bson.encode(d) for d in docs)
 
 

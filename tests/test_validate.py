@@ -82,7 +82,7 @@ def clean_table(model, column=None, value=None, arrow_type=None) -> pa.Table:
 def run(tmp_path, tables: dict[str, pa.Table]) -> tuple[dict, pl.DataFrame]:
     staging = Staging(tmp_path)
     for name, table in tables.items():
-        write_parquet(table, staging.clean(name))
+        write_parquet(table, staging.clean(name) / "part-00000.parquet")
     summary = validate(tmp_path)
     assert read_json(staging.report("validate.json")) == summary
     return summary, pl.read_parquet(staging.report("validate_failures.parquet"))
@@ -161,7 +161,7 @@ def test_valid_frames_pass_including_44_bc_and_year_20000(tmp_path):
     assert failures.filter(pl.col("schema").is_in(written)).is_empty()
     assert all(summary["tables"][t]["ok"] for t in written)
     assert summary["tables"]["Users"]["rows"] == ROWS
-    years = pl.read_parquet(tmp_path / "clean" / "Users.parquet")["created_on"].dt.year()
+    years = pl.read_parquet(tmp_path / "clean" / "Users" / "part-00000.parquet")["created_on"].dt.year()
     assert years.to_list()[:2] == [-44, 20000]
 
 

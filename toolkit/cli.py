@@ -17,11 +17,15 @@ from typing import Annotated, Optional  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-from toolkit import interrupt, pipeline  # noqa: E402
+from toolkit import error_log, interrupt, pipeline  # noqa: E402
 from toolkit.errors import ConfigError, M2pgError  # noqa: E402
+from toolkit.redact import redact  # noqa: E402
 
-app = typer.Typer(help=__doc__.split("\n")[0] + "\n\nStages: extract -> transform -> validate -> load "
-                  "-> reconcile; each reads only what the previous one staged.",
+app = typer.Typer(help="Move NextCRM's data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"
+                  "Stages: extract -> transform -> validate -> load -> reconcile; each reads only what the "
+                  "previous one staged and can be re-run. `m2pg run` does them all; `m2pg demo` shows them.",
+                  epilog="Exit codes: 0 everything migrated; 3 completed with quarantined records; "
+                  "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
@@ -41,8 +45,9 @@ BatchSize = Annotated[int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE"
 Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
 
 
-def _run(action) -> None:
-    """Run a stage: a user's mistake is one line and exit 2; a bug is a traceback and exit 1."""
+def _run(action, staging: Path | None = None) -> None:
+    """Run a stage: a user's mistake is one line and exit 2; a bug is a traceback and exit 1,
+    also written to the staging folder's errors.log."""
     try:
         with interrupt.graceful():
             code = action()
@@ -57,8 +62,12 @@ def _run(action) -> None:
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(error.exit_code)
     except Exception:  # a failure of the tool itself
+        text = traceback.format_exc()
         err.print("[red]m2pg failed unexpectedly:[/]")
-        err.print(traceback.format_exc(), highlight=False, markup=False)
+        err.print(redact(text), highlight=False, markup=False)
+        if staging is not None:
+            log = error_log.log_failure(staging, sys.argv[1] if len(sys.argv) > 1 else "m2pg", text)
+            err.print(f"The traceback is also in {log}")
         raise typer.Exit(1)
     raise typer.Exit(code or 0)
 
@@ -67,32 +76,32 @@ def _run(action) -> None:
 def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
             staging: StagingDir = Path("staging"), batch_size: BatchSize = pipeline.PART_SIZE) -> None:
     """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
-    _run(lambda: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging, batch_size, out))
+    _run(lambda: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging, batch_size, out), staging)
 
 
 @app.command()
 def transform(staging: StagingDir = Path("staging")) -> None:
     """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
-    _run(lambda: pipeline.transform_stage(staging, out))
+    _run(lambda: pipeline.transform_stage(staging, out), staging)
 
 
 @app.command()
 def validate(staging: StagingDir = Path("staging")) -> None:
     """Check the clean rows with pandera schemas; report every failing row."""
-    _run(lambda: pipeline.validate_stage(staging, out))
+    _run(lambda: pipeline.validate_stage(staging, out), staging)
 
 
 @app.command()
 def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
          batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False) -> None:
     """Bulk-load the clean rows into PostgreSQL (parents first, one transaction per batch)."""
-    _run(lambda: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out))
+    _run(lambda: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out), staging)
 
 
 @app.command()
 def reconcile(pg_uri: PgUri = None, staging: StagingDir = Path("staging")) -> None:
     """Per table: source = loaded + quarantined, and no orphan reference (DuckDB)."""
-    _run(lambda: pipeline.reconcile_stage(pipeline.need(pg_uri, "--pg-uri"), staging, out))
+    _run(lambda: pipeline.reconcile_stage(pipeline.need(pg_uri, "--pg-uri"), staging, out), staging)
 
 
 @app.command()
@@ -107,13 +116,41 @@ def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
         batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False) -> None:
     """Every stage in order; creates the target schema first when the database has none."""
     _run(lambda: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
-                                  pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out))
+                                  pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out), staging)
 
 
 @app.command()
 def status(staging: StagingDir = Path("staging")) -> None:
     """What each stage has staged so far, per collection."""
-    _run(lambda: pipeline.status(staging, out))
+    _run(lambda: pipeline.status(staging, out), staging)
+
+
+@app.command()
+def errors(staging: StagingDir = Path("staging")) -> None:
+    """Summarise the quarantine: totals, by collection, by rule with sample ids and a fix hint."""
+    _run(lambda: pipeline.errors(staging, out), staging)
+
+
+@app.command()
+def reset(stage: Annotated[str, typer.Option(help="extract, transform, validate, load or all.")] = "all",
+          pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
+          yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing.")] = False) -> None:
+    """Start over cleanly: remove a stage's staged files (and later stages'); load empties the tables."""
+    if stage not in ("extract", "transform", "validate", "load", "all"):
+        err.print(f"[red]error:[/] unknown stage {stage!r}: choose extract, transform, validate, load or all")
+        raise typer.Exit(2)
+    _run(lambda: pipeline.reset(staging, stage, pg_uri, _confirmer(yes), out), staging)
+
+
+def _confirmer(yes: bool):
+    """Ask on a terminal; without one, only --yes may drop data."""
+    def confirm(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError(question + " (pass --yes to confirm without a terminal)")
+        return typer.confirm(question, default=False)
+    return confirm
 
 
 @app.command()

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from toolkit.redact import redact
 from toolkit.rules import HINTS
-from toolkit.staging import Staging, _atomic
+from toolkit.staging import Staging, write_text
 from toolkit.transform import QUARANTINE_SCHEMA
 
 ERRORS_LOG = "errors.log"
@@ -36,7 +36,7 @@ def write_error_log(staging_root: Path) -> Path:
     records = read_quarantine(staging.root)
     text = _title(staging.root) + _records_section(records) + _failures_section(staging)
     path = staging.report(ERRORS_LOG)
-    _write_text(path, text)
+    write_text(text, path)
     return path
 
 
@@ -49,18 +49,18 @@ def log_failure(staging_root: Path, stage: str, traceback_text: str) -> Path:
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     block = f"### {when} stage {_line(stage)}\n" + "".join(
         f"    {_line(line)}\n" for line in traceback_text.rstrip("\n").split("\n")) + "\n"
-    _write_text(staging.report(FAILURES_LOG), _failures(staging) + block)
+    write_text(_failures(staging) + block, staging.report(FAILURES_LOG))
     errors = staging.report(ERRORS_LOG)
     head = _records_part(errors.read_text(encoding="utf-8")) if errors.exists() else (
         _title(staging.root) + "## Quarantined records: not listed yet (errors.log is rewritten after "
         "`m2pg transform`)\n\n")
-    _write_text(errors, head + _failures_section(staging))
+    write_text(head + _failures_section(staging), errors)
     return errors
 
 
 def read_quarantine(staging_root: Path) -> pl.DataFrame:
     """Every quarantined record, collections in name order; an empty frame when there is none."""
-    files = sorted((Path(staging_root) / "quarantine").glob("*.parquet"))
+    files = sorted((Path(staging_root) / "quarantine").glob("*/part-*.parquet"))
     frames = [pl.read_parquet(f, columns=list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA) for f in files]
     return pl.concat(frames) if frames else pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
@@ -179,8 +179,3 @@ def _line(text: str | None) -> str:
         return ""
     return redact(_CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
 
-
-def _write_text(path: Path, text: str) -> None:
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text, encoding="utf-8", errors="backslashreplace")
-    _atomic(path, write)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections import Counter
 
 import polars as pl
@@ -43,13 +44,17 @@ def parts(chunks, part_size: int):
 
 
 def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> dict | None:
-    """The checkpoint of an interrupted extract of this collection from this source, if any."""
+    """The checkpoint this collection left in an interrupted extract from this source, if any.
+
+    A collection the interrupted run finished is kept whole; after a run that finished,
+    extract starts over, since the source may have changed (records fixed in MongoDB).
+    """
     path = staging.manifest(model.source)
-    if not path.exists():
+    run = staging.root / "raw" / "run.json"
+    if not path.exists() or not run.exists():
         return None
-    manifest = read_json(path)
-    same = manifest.get("source") == source.describe() and manifest.get("part_size") == part_size
-    return manifest if same and not manifest.get("complete") else None
+    manifest, marker = read_json(path), read_json(run)
+    return manifest if manifest.get("run") == marker["run"] and not marker.get("complete") else None
 
 
 def extract_collection(source, staging: Staging, model: ModelSpec, junctions, part_size: int,
@@ -57,8 +62,12 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     """Stage one collection part by part; the manifest after each part is the checkpoint."""
     folder = staging.raw_dir(model.source)
     checkpoint = _resumable(staging, model, source, part_size)
+    if checkpoint and checkpoint.get("complete"):
+        return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}
     if checkpoint is None:
         shutil.rmtree(folder, ignore_errors=True)
+    for leftover in folder.glob(".*.tmp"):
+        leftover.unlink()
     files = checkpoint["parts"] if checkpoint else []
     position = Position(checkpoint["documents"], checkpoint["last_id"]) if checkpoint else Position()
     resumed = len(files)
@@ -67,11 +76,12 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     if task is not None:
         progress.update(task, advance=position.documents)
     manifest = {"collection": model.source, "source": source.describe(), "part_size": part_size,
-                "complete": False, "parts": files}
+                "run": read_json(staging.root / "raw" / "run.json")["run"], "complete": False, "parts": files}
     for buffer in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
         table = decode_chunk(buffer, model, feeds)
         name = f"part-{len(files):05d}.parquet"
         write_parquet(table, folder / name)
+        interrupt.crash_point("extract-part")
         frame = pl.from_arrow(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
         position = Position(position.documents + table.num_rows, last_id(buffer))
         files.append({"file": name, "rows": table.num_rows, "last_id": position.last_id,
@@ -97,10 +107,21 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
 
 
 def extract(source, staging: Staging, models, junctions, part_size: int = PART_SIZE) -> dict:
+    """Extract every collection; resumes an interrupted run of the same source and part size."""
+    run = staging.root / "raw" / "run.json"
+    marker = {"source": source.describe(), "part_size": part_size, "complete": False}
+    previous = read_json(run) if run.exists() else {}
+    if previous.get("complete") or any(previous.get(k) != marker[k] for k in ("source", "part_size")):
+        previous = {**marker, "run": uuid.uuid4().hex}  # a new run: earlier checkpoints do not count
+        write_json(previous, run)
+    marker = previous
     with bars() as progress:
         collections = [extract_collection(source, staging, m, junctions, part_size, progress)
                        for m in models]
     report = {"source": source.describe(), "collections": collections,
-              "documents": sum(c["documents"] for c in collections)}
+              "documents": sum(c["documents"] for c in collections),
+              "parts_resumed": sum(c["parts_resumed"] for c in collections),
+              "parts_written": sum(c["parts_written"] for c in collections)}
     write_json(report, staging.report("extract.json"))
+    write_json({**marker, "complete": True}, run)
     return report

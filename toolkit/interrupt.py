@@ -5,12 +5,15 @@ stopping at either point leaves a checkpoint that the same command resumes from.
 """
 from __future__ import annotations
 
+import os
 import signal
+from collections import Counter
 from contextlib import contextmanager
 
 from toolkit.progress import console
 
 _requested = False
+_passed: Counter = Counter()
 
 
 class Interrupted(Exception):
@@ -49,3 +52,18 @@ def check(stage: str, done: str, left: str) -> None:
     """Stop here, at a safe point, if Ctrl+C was pressed."""
     if _requested:
         raise Interrupted(stage, done, left)
+
+
+def crash_point(name: str) -> None:
+    """Where crash tests kill the process: M2PG_KILL_AT="name:n" sends SIGKILL at the n-th pass.
+
+    Off unless the variable is set; it lets tests stop a real process at exact moments
+    (between a part and its manifest, inside a COPY's transaction) instead of guessing times.
+    """
+    target = os.environ.get("M2PG_KILL_AT")
+    if not target:
+        return
+    point, _, count = target.rpartition(":")
+    _passed[name] += 1
+    if point == name and _passed[name] == int(count):
+        os.kill(os.getpid(), signal.SIGKILL)

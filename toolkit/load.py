@@ -108,30 +108,36 @@ def load_batch(conn, table: str, batch: pa.Table, digest: str) -> int:
         inserted = cur.rowcount
         cur.execute(f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted) VALUES ($1, $2, $3, $4)",
                     parameters=(table, digest, batch.num_rows, inserted))
+        interrupt.crash_point("load-copy")
     conn.commit()
+    interrupt.crash_point("load-batch")
     return inserted
 
 
 def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progress) -> dict:
-    path = staging.clean(table)
-    if not path.exists():
-        raise ConfigError(f"{path} is missing", stage="load", hint="run `m2pg transform` first")
-    content = hashlib.sha256(path.read_bytes()).hexdigest()
-    frame = pl.read_parquet(path)
+    """Load a table's clean parts batch by batch; batches the ledger records are skipped."""
+    parts = staging.clean_parts(table)
+    if not parts:
+        raise ConfigError(f"{staging.clean(table)} holds no clean parts", stage="load",
+                          hint="run `m2pg transform` first")
+    frames = [(hashlib.sha256(p.read_bytes()).hexdigest(), pl.read_parquet(p)) for p in parts]
     done = recorded(conn, table)
-    task = progress.add_task(f"load {table}", total=frame.height)
-    started, inserted, skipped = time.perf_counter(), 0, 0
-    for offset in range(0, frame.height, batch_size):
-        rows = min(batch_size, frame.height - offset)
-        digest = f"{content}:{offset}:{rows}"
-        if digest in done:
-            skipped += rows
-        else:
-            inserted += load_batch(conn, table, to_arrow(frame.slice(offset, rows), kinds), digest)
-        progress.update(task, advance=rows)
-        interrupt.check("load", f"{table}: {offset + rows} of {frame.height} rows committed",
-                        "the remaining batches and tables")
-    return {"table": table, "rows": frame.height, "inserted": inserted, "already_loaded": skipped,
+    total = sum(f.height for _, f in frames)
+    task = progress.add_task(f"load {table}", total=total)
+    started, inserted, skipped, committed = time.perf_counter(), 0, 0, 0
+    for content, frame in frames:
+        for offset in range(0, frame.height, batch_size):
+            rows = min(batch_size, frame.height - offset)
+            digest = f"{content}:{offset}:{rows}"
+            if digest in done:
+                skipped += rows
+            else:
+                inserted += load_batch(conn, table, to_arrow(frame.slice(offset, rows), kinds), digest)
+            committed += rows
+            progress.update(task, advance=rows)
+            interrupt.check("load", f"{table}: {committed} of {total} rows committed",
+                            "the remaining batches and tables")
+    return {"table": table, "rows": total, "inserted": inserted, "already_loaded": skipped,
             "seconds": round(time.perf_counter() - started, 3)}
 
 

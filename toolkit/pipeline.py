@@ -1,16 +1,20 @@
 """The stages as plain functions over one staging folder, shared by the CLI and notebooks."""
 from __future__ import annotations
 
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from toolkit import error_log
 from toolkit import extract as extract_mod
 from toolkit import load as load_mod
 from toolkit import transform as transform_mod
 from toolkit.errors import ConfigError
+from toolkit.redact import redact
 from toolkit.sources import DumpSource, MongoSource
 from toolkit.staging import Staging, read_json
 from transforms import ENUMS, JUNCTIONS, MODELS
@@ -57,7 +61,8 @@ def extract_stage(src, root: Path, part_size: int, out: Console) -> int:
         table.add_row(c["collection"], str(c["documents"]), str(len(c["parts"])), str(c["parts_resumed"]),
                       str(c["type_problems"]), unknown)
     out.print(table)
-    out.print(f"{report['documents']} documents staged under {staging.root / 'raw'}")
+    out.print(f"{report['documents']} documents staged under {staging.root / 'raw'}; "
+              f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}")
     return MIGRATED
 
 
@@ -77,8 +82,10 @@ def transform_stage(root: Path, out: Console) -> int:
         junctions.add_row(j["table"], str(j["rows"]), str(sum(j["skipped_pairs"].values())),
                           str(j["pairs_known_to_one_side_only"]))
     out.print(junctions)
+    log = error_log.write_error_log(staging.root)
     out.print(f"{report['documents']} documents: {report['clean']} clean, {report['quarantined']} quarantined "
-              f"(see {staging.root / 'quarantine'})")
+              f"(see {log} and {staging.root / 'quarantine'}); "
+              f"parts done {report['parts_done']}, parts skipped (unchanged) {report['parts_skipped']}")
     return _code(staging)
 
 
@@ -131,23 +138,73 @@ def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Co
     return reconcile_stage(pg_uri, root, out)
 
 
+def _age(path: Path) -> str:
+    seconds = int(time.time() - path.stat().st_mtime)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 def status(root: Path, out: Console) -> int:
+    """Per collection: what extract and transform have done, what is left, and how old it is."""
     staging = Staging(root)
-    table = Table("collection", "extracted", "clean", "quarantined", title=f"staging {root}")
-    transformed = {}
-    if staging.report("transform.json").exists():
-        transformed = {c["collection"]: c for c in read_json(staging.report("transform.json"))["collections"]}
+    table = Table("collection", "extracted", "parts", "transformed parts", "clean", "quarantined", "checkpoint age",
+                  title=f"staging {root}")
     for m in MODELS:
         manifest = staging.manifest(m.source)
-        extracted = str(read_json(manifest)["documents"]) if manifest.exists() else "-"
-        done = transformed.get(m.source)
-        table.add_row(m.source, extracted, str(done["clean"]) if done else "-",
-                      str(done["quarantined"]) if done else "-")
+        raw = read_json(manifest) if manifest.exists() else None
+        cleaned = staging.clean(m.table) / "manifest.json"
+        parts = read_json(cleaned)["parts"] if cleaned.exists() else {}
+        extracted = "-" if raw is None else f"{raw['documents']}" + ("" if raw.get("complete") else " (interrupted)")
+        total = len(raw["parts"]) if raw else 0
+        latest = max((p for p in (manifest, cleaned) if p.exists()), key=lambda p: p.stat().st_mtime, default=None)
+        table.add_row(m.source, extracted, str(total) if raw else "-", f"{len(parts)} of {max(total, 1)}" if raw else "-",
+                      str(sum(p["report"]["clean"] for p in parts.values())) if parts else "-",
+                      str(sum(p["report"]["quarantined"] for p in parts.values())) if parts else "-",
+                      _age(latest) if latest else "-")
     out.print(table)
     for stage in ("extract", "transform", "validate", "load", "reconcile"):
         path = staging.report(f"{stage}.json")
-        out.print(f"{stage:<10} {'done' if path.exists() else 'not run'}")
+        out.print(f"{stage:<10} " + (f"last finished {_age(path)} ago" if path.exists() else "not finished"))
     return MIGRATED
+
+
+STAGE_FILES = {  # what resetting a stage removes, with everything the later stages made from it
+    "extract": ("raw", "idmap", "clean", "quarantine", "reports"),
+    "transform": ("clean", "quarantine", "reports/transform.json", "reports/validate.json",
+                  "reports/validate_failures.parquet", "reports/errors.log"),
+    "validate": ("reports/validate.json", "reports/validate_failures.parquet"),
+}
+
+
+def reset(root: Path, stage: str, pg_uri: str | None, confirm, out: Console) -> int:
+    """Start a stage over: remove what it staged (and what depends on it); `load` empties the tables."""
+    staging = Staging(root)
+    if stage == "load":
+        target = need(pg_uri, "--pg-uri")
+        if not confirm(f"Empty every NextCRM table and the load ledger in {redact(target)}?"):
+            raise ConfigError("reset cancelled: nothing was dropped")
+        with load_mod.connect(target) as conn:
+            load_mod.ensure_target(conn, target, MODELS, JUNCTIONS, replace=True)
+        out.print("reset: target tables and ledger emptied")
+        return MIGRATED
+    stages = list(STAGE_FILES) if stage == "all" else [stage]
+    doomed = [staging.root / name for s in stages for name in STAGE_FILES[s] if (staging.root / name).exists()]
+    if not doomed:
+        out.print("reset: nothing to remove")
+        return MIGRATED
+    if not confirm("Remove " + ", ".join(str(p) for p in doomed) + "?"):
+        raise ConfigError("reset cancelled: nothing was removed")
+    for path in doomed:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    out.print(f"reset: removed {len(doomed)} staged item(s)")
+    return MIGRATED
+
+
+def errors(root: Path, out: Console) -> int:
+    staging = Staging(root)
+    error_log.write_error_log(staging.root)
+    found = error_log.summary(staging.root)
+    error_log.print_summary(found, out)
+    return QUARANTINED if found["quarantined"] else MIGRATED
 
 
 def demo(workdir: Path | None, seed: int, out: Console) -> int:

@@ -45,7 +45,7 @@ def loaded_rows(con, table: str) -> tuple[int | None, str | None]:
 
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
     source, source_error = parquet_rows(con, staging.raw_dir(model.source) / "part-*.parquet")
-    quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source))
+    quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source) / "part-*.parquet")
     loaded, loaded_error = loaded_rows(con, model.table)
     row = {"table": model.table, "kind": "model", "collection": model.source, "source": source,
            "quarantined": quarantined, "loaded": loaded,
@@ -55,8 +55,8 @@ def model_row(con, staging: Staging, model: ModelSpec) -> dict:
 
 def junction_row(con, staging: Staging, junction: Junction) -> dict:
     path = staging.clean(junction.table)
-    if path.exists():
-        staged, staged_error = parquet_rows(con, path)
+    if staging.clean_parts(junction.table):
+        staged, staged_error = parquet_rows(con, path / "part-*.parquet")
     else:
         staged, staged_error = None, f"{path} is missing: run `m2pg transform`"
     loaded, loaded_error = loaded_rows(con, junction.table)

@@ -80,18 +80,23 @@ def _checks(f: Field, enums, indexed: bool) -> list[pl.Expr]:
     return out
 
 
-def unique_rules(model: ModelSpec, clean: pl.Expr) -> list[pl.Expr]:
-    """Later documents repeating a unique value (among otherwise clean rows) are quarantined."""
+def repeats(keys: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
+    """Rows (by collection-wide number) that repeat an earlier `_id` or unique value.
+
+    `keys` holds every document's `m2pg_row`, `m2pg_object_id`, `m2pg_converted` (no type
+    problem) and the unique fields; the earliest document keeps the value.
+    """
     oid = pl.col("m2pg_object_id")
-    out = [pl.when(oid.is_not_null() & ~oid.is_first_distinct()).then(problem(
-        "_id", "unique", pl.format("_id: {} repeats the _id of an earlier document", oid)))]
+    found = [keys.filter(oid.is_not_null() & ~oid.is_first_distinct()).select(
+        "m2pg_row", problem("_id", "unique", pl.format("_id: {} repeats the _id of an earlier document", oid))
+        .alias("repeat"))]
     for f in model.fields:
         if f.unique:
-            value = pl.when(clean).then(pl.col(f.key))
-            repeat = value.is_not_null() & ~value.is_first_distinct()
-            out.append(pl.when(repeat).then(problem(
-                f.name, "unique", _fmt(f"{f.name}: {{}} repeats the value of an earlier document", pl.col(f.key)))))
-    return out
+            value = pl.when(pl.col("m2pg_converted")).then(pl.col(f.key))
+            found.append(keys.filter(value.is_not_null() & ~value.is_first_distinct()).select(
+                "m2pg_row", problem(f.name, "unique", pl.format(
+                    f"{f.name}: {{}} repeats the value of an earlier document", pl.col(f.key))).alias("repeat")))
+    return pl.concat(found).group_by("m2pg_row", maintain_order=True).agg(pl.col("repeat").alias("repeats"))
 
 
 def indexed_columns(model: ModelSpec) -> set[str]:

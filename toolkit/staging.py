@@ -3,8 +3,9 @@
 <staging>/raw/<collection>/part-NNNNN.parquet   extract: typed columns + original BSON
 <staging>/raw/<collection>/manifest.json        written last, lists the parts
 <staging>/idmap/<collection>.parquet            collection, object_id, id
-<staging>/clean/<table>.parquet                 transform: rows exactly as loaded
-<staging>/quarantine/<collection>.parquet       records that cannot be migrated
+<staging>/clean/<table>/part-NNNNN.parquet      transform: rows exactly as loaded, one file per raw part
+<staging>/clean/<table>/manifest.json           what each clean part was made from (its checkpoint)
+<staging>/quarantine/<collection>/part-NNNNN.parquet   records that cannot be migrated
 <staging>/reports/<stage>.json                  what each stage did
 """
 from __future__ import annotations
@@ -33,10 +34,16 @@ class Staging:
         return self.root / "idmap" / f"{collection}.parquet"
 
     def clean(self, table: str) -> Path:
-        return self.root / "clean" / f"{table}.parquet"
+        return self.root / "clean" / table
+
+    def clean_parts(self, table: str) -> list[Path]:
+        return sorted(self.clean(table).glob("part-*.parquet"))
 
     def quarantine(self, collection: str) -> Path:
-        return self.root / "quarantine" / f"{collection}.parquet"
+        return self.root / "quarantine" / collection
+
+    def quarantine_parts(self, collection: str) -> list[Path]:
+        return sorted(self.quarantine(collection).glob("part-*.parquet"))
 
     def report(self, name: str) -> Path:
         return self.root / "reports" / name
@@ -63,6 +70,13 @@ def write_json(data: object, path: Path) -> None:
     def dump(tmp: str) -> None:
         with open(tmp, "w") as fh:
             json.dump(data, fh, indent=2, default=str)
+    _atomic(path, dump)
+
+
+def write_text(text: str, path: Path) -> None:
+    def dump(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(text)
     _atomic(path, dump)
 
 

@@ -1,10 +1,13 @@
 """Transform: staged documents -> rows exactly as loaded, quarantine, and junction rows.
 
-Models run in load order, so a reference is judged against what its target collection
-kept: present and clean (remapped by a join on the ID lookup frame), quarantined, or missing.
+Models run in load order, so a reference is judged against what its target collection kept:
+present and clean (remapped by a join on the ID lookup frame), quarantined, or missing. Work
+goes part by part; a part whose inputs (its raw part, the outcome of the collections it
+references, its repeated values) are unchanged since the last run is skipped.
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -13,17 +16,20 @@ import pyarrow as pa
 from bson import decode as bson_decode
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
+from toolkit import interrupt
 from toolkit.decode import CODEC, decode_chunk
+from toolkit.errors import ConfigError
 from toolkit.extract import feeds_of
 from toolkit.ids import uuids_of
 from toolkit.progress import bars
-from toolkit.rules import field_rules, indexed_columns, problem, unique_rules
+from toolkit.rules import field_rules, indexed_columns, problem, repeats
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
-from toolkit.staging import Staging, write_json, write_parquet
-from toolkit.errors import ConfigError
+from toolkit.staging import Staging, read_json, write_json, write_parquet
 
+RULES_VERSION = "1"  # part of every fingerprint: bump when the rules change what they produce
 QUARANTINE_SCHEMA = {"collection": pl.String, "object_id": pl.String, "source_id": pl.String,
                      "field": pl.String, "rule": pl.String, "reason": pl.String, "document": pl.String}
+IDS = {"object_id": pl.String, "id": pl.String}
 
 
 @dataclass
@@ -35,34 +41,41 @@ class Outcome:
     idmaps: dict[str, pl.DataFrame] = field(default_factory=dict)
     feeds: dict[str, pl.DataFrame] = field(default_factory=dict)  # clean owners' junction arrays
     lost_feeds: dict[str, pl.DataFrame] = field(default_factory=dict)  # quarantined owners' arrays
+    digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
 
 
-def read_raw(staging: Staging, model: ModelSpec, feeds: tuple[str, ...]) -> pl.DataFrame:
-    folder = staging.raw_dir(model.source)
-    if not staging.manifest(model.source).exists():
-        raise ConfigError(f"{model.source} has not been extracted to {folder}",
+def raw_manifest(staging: Staging, model: ModelSpec) -> dict:
+    path = staging.manifest(model.source)
+    if not path.exists():
+        raise ConfigError(f"{model.source} has not been extracted to {staging.raw_dir(model.source)}",
                           stage="transform", hint="run `m2pg extract` first")
-    files = sorted(folder.glob("part-*.parquet"))
-    if files:
-        return pl.read_parquet(files)
-    return _empty_raw(model, feeds)
+    manifest = read_json(path)
+    if not manifest.get("complete"):
+        raise ConfigError(f"the extract of {model.source} was interrupted", stage="transform",
+                          hint="re-run `m2pg extract` to finish it")
+    return manifest
 
 
-def _empty_raw(model: ModelSpec, feeds) -> pl.DataFrame:
-    return pl.from_arrow(decode_chunk(b"", model, feeds))
-
-
-def judge(raw: pl.DataFrame, model: ModelSpec, enums, outcome: Outcome) -> pl.DataFrame:
+def judge(raw: pl.DataFrame, model: ModelSpec, enums, outcome: Outcome,
+          repeated: pl.DataFrame | None = None) -> pl.DataFrame:
     """Attach `problems` (a list of {field, rule, reason}) and the remapped references."""
     extracted = pl.col("m2pg_problems").list.len() > 0
     rules = pl.concat_list(field_rules(model, enums, indexed_columns(model))).list.drop_nulls()
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
-    clean = pl.col("problems").list.len() == 0
-    uniques = unique_rules(model, clean)
-    frame = frame.with_columns(problems=pl.concat_list(["problems", *uniques]).list.drop_nulls())
+    if repeated is None:
+        repeated = repeats(_keys(frame.with_row_index("m2pg_row"), model), model)
+        frame = frame.with_row_index("m2pg_row")
+    frame = frame.join(repeated, on="m2pg_row", how="left", maintain_order="left").with_columns(
+        problems=pl.concat_list(["problems", pl.col("repeats").fill_null([])]).list.drop_nulls())
     for f in model.references:
         frame = _reference(frame, f, outcome)
     return frame
+
+
+def _keys(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
+    unique = [f.key for f in model.fields if f.unique]
+    return frame.select("m2pg_row", "m2pg_object_id",
+                        (pl.col("m2pg_problems").list.len() == 0).alias("m2pg_converted"), *unique)
 
 
 def _reference(frame: pl.DataFrame, f: Field, outcome: Outcome) -> pl.DataFrame:
@@ -103,7 +116,7 @@ def clean_rows(good: pl.DataFrame, model: ModelSpec, idmaps, report: dict) -> pl
         else:
             out[f.name] = good.select(_value(f, created)).to_series()
     frame = pl.DataFrame(out).with_columns(_object_id=good["m2pg_object_id"])
-    return frame.select([pl.col(f.name).cast(_clean_type(f)) for f in model.fields] + ["_object_id"])
+    return frame.select([pl.col(f.name).cast(clean_type(f)) for f in model.fields] + ["_object_id"])
 
 
 def _value(f: Field, created: pl.Expr) -> pl.Expr:
@@ -117,7 +130,7 @@ def _value(f: Field, created: pl.Expr) -> pl.Expr:
     return value.fill_null(pl.lit(f.default))
 
 
-def _clean_type(f: Field) -> pl.DataType:
+def clean_type(f: Field) -> pl.DataType:
     return {Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.INT: pl.Int32,
             Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Datetime("ms"), Kind.JSON: pl.String,
             Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String)}[f.kind]
@@ -153,41 +166,142 @@ def quarantine_rows(bad: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
     ).cast(QUARANTINE_SCHEMA)
 
 
-def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcome: Outcome) -> dict:
-    feeds = feeds_of(model, junctions)
-    raw = read_raw(staging, model, feeds)
-    judged = judge(raw, model, enums, outcome)
+def _digest(*parts: str | bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else part.encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()
+
+
+def _ids_digest(ids: pl.Series) -> str:
+    return _digest("\n".join(ids.drop_nulls().sort().to_list()))
+
+
+def _context(model: ModelSpec, outcome: Outcome) -> str:
+    """What a part's result depends on beyond its own documents: the referenced collections."""
+    targets = sorted({f.references.model for f in model.references})
+    return _digest(RULES_VERSION, *(f"{t}={outcome.digests[t]}" for t in targets))
+
+
+class _Sum:
+    """Adds up the per-part reports of one collection."""
+
+    def __init__(self) -> None:
+        self.counts = {"documents": 0, "clean": 0, "quarantined": 0}
+        self.maps = {k: Counter() for k in ("by_rule", "dangling_ids", "unknown_fields")}
+        self.nulled: dict[str, Counter] = {}
+
+    def add(self, part: dict) -> None:
+        for key in self.counts:
+            self.counts[key] += part[key]
+        for key, counter in self.maps.items():
+            counter.update(part[key])
+        for name, reasons in part["nulled_references"].items():
+            self.nulled.setdefault(name, Counter()).update(reasons)
+
+    def report(self, collection: str) -> dict:
+        return {"collection": collection, **self.counts,
+                **{k: dict(sorted(v.items())) for k, v in self.maps.items()},
+                "nulled_references": {k: dict(v) for k, v in self.nulled.items()}}
+
+
+def transform_part(staging: Staging, model: ModelSpec, raw: pl.DataFrame, repeated: pl.DataFrame,
+                   enums, outcome: Outcome, name: str) -> dict:
+    judged = judge(raw, model, enums, outcome, repeated)
     failed = judged["problems"].list.len() > 0
     good, bad = judged.filter(~failed), judged.filter(failed)
-    report = {"collection": model.source, "documents": raw.height, "clean": good.height,
-              "quarantined": bad.height, "by_rule": _count_rules(bad), "nulled_references": {},
-              "dangling_ids": {}, "unknown_fields": _count_unknown(raw)}
+    report = {"documents": raw.height, "clean": good.height, "quarantined": bad.height,
+              "by_rule": _count_rules(bad), "nulled_references": {}, "dangling_ids": {},
+              "unknown_fields": dict(Counter(raw["m2pg_unknown_fields"].explode().drop_nulls().to_list()))}
     for f in model.references:
         if not f.required:
             counts = good[f"m2pg_miss_{f.name}"].drop_nulls().value_counts()
             if counts.height:
                 report["nulled_references"][f.name] = dict(zip(*counts.to_dict(as_series=False).values()))
-    write_parquet(clean_rows(good, model, lambda c: _idmap(staging, c, outcome), report).to_arrow(),
-                  staging.clean(model.table))
-    quarantine_path = staging.quarantine(model.source)
+    rows = clean_rows(good, model, lambda c: _idmap(staging, c, outcome), report)
+    write_parquet(rows.to_arrow(), staging.clean(model.table) / name)
+    quarantine_path = staging.quarantine(model.source) / name
     if bad.height:
         write_parquet(quarantine_rows(bad, model).to_arrow(), quarantine_path)
-    elif quarantine_path.exists():
-        quarantine_path.unlink()
-    outcome.kept[model.name] = pl.DataFrame({"object_id": good["m2pg_object_id"],
-                                             "id": uuids_of(good["m2pg_object_id"])})
-    outcome.quarantined[model.name] = bad["m2pg_object_id"].drop_nulls()
-    if feeds:
-        outcome.feeds[model.name] = good.select("m2pg_object_id", *feeds)
-        outcome.lost_feeds[model.name] = bad.select("m2pg_object_id", *feeds)
+    else:
+        quarantine_path.unlink(missing_ok=True)
     return report
+
+
+def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcome: Outcome) -> dict:
+    """Transform a collection part by part, skipping parts whose inputs have not changed."""
+    manifest = raw_manifest(staging, model)
+    feeds = feeds_of(model, junctions)
+    files = [staging.raw_dir(model.source) / p["file"] for p in manifest["parts"]] or [None]
+    unique = [f.key for f in model.fields if f.unique]
+    keys = [pl.read_parquet(p, columns=["m2pg_object_id", "m2pg_problems", *unique]) if p else
+            pl.from_arrow(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
+            for p in files]
+    offsets = [0]
+    for frame in keys:
+        offsets.append(offsets[-1] + frame.height)
+    repeated = repeats(_keys(pl.concat(keys).with_row_index("m2pg_row"), model), model)
+    context = _context(model, outcome)
+    folder = staging.clean(model.table)
+    previous = read_json(folder / "manifest.json") if (folder / "manifest.json").exists() else {"parts": {}}
+    done, total, skipped = {}, _Sum(), 0
+    for number, path in enumerate(files):
+        name = f"part-{number:05d}.parquet"
+        mine = repeated.filter(pl.col("m2pg_row").is_between(offsets[number], offsets[number + 1] - 1))
+        fingerprint = _digest(context, path.read_bytes() if path else b"",
+                              str(mine.with_columns(pl.col("m2pg_row") - offsets[number]).rows()))
+        earlier = previous["parts"].get(name)
+        if earlier and earlier["fingerprint"] == fingerprint and (folder / name).exists():
+            report, skipped = earlier["report"], skipped + 1
+        else:
+            raw = (pl.read_parquet(path) if path else pl.from_arrow(decode_chunk(b"", model, feeds)))
+            raw = raw.with_row_index("m2pg_row", offset=offsets[number])
+            report = transform_part(staging, model, raw, mine, enums, outcome, name)
+            interrupt.crash_point("transform-part")
+        done[name] = {"fingerprint": fingerprint, "report": report}
+        total.add(report)
+        write_json({"parts": {**previous["parts"], **done}}, folder / "manifest.json")
+        interrupt.check("transform", f"{model.source}: part {number + 1} of {len(files)} done",
+                        "the remaining parts and collections")
+    _drop_stale(staging, model, set(done))
+    write_json({"parts": done}, folder / "manifest.json")
+    _remember(staging, model, feeds, outcome)
+    return {**total.report(model.source), "parts_skipped": skipped, "parts_done": len(files) - skipped}
+
+
+def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:
+    """Parts left from an earlier run with more parts would be read as current: remove them."""
+    for path in staging.clean_parts(model.table) + staging.quarantine_parts(model.source):
+        if path.name not in names:
+            path.unlink()
+
+
+def _remember(staging: Staging, model: ModelSpec, feeds, outcome: Outcome) -> None:
+    """Record what the model kept and refused, from its staged parts, for later models."""
+    clean = pl.read_parquet(staging.clean_parts(model.table), columns=["_object_id", "id"])
+    kept = clean.rename({"_object_id": "object_id"}).cast(IDS)
+    quarantine = staging.quarantine_parts(model.source)
+    refused = (pl.read_parquet(quarantine, columns=["object_id"])["object_id"] if quarantine
+               else pl.Series("object_id", [], pl.String)).drop_nulls()
+    outcome.kept[model.name] = kept
+    outcome.quarantined[model.name] = refused
+    outcome.digests[model.name] = _digest(_ids_digest(kept["object_id"]), _ids_digest(refused))
+    if feeds:
+        raw = [p for p in staging.raw_dir(model.source).glob("part-*.parquet")]
+        arrays = (pl.read_parquet(sorted(raw), columns=["m2pg_object_id", *feeds]) if raw
+                  else pl.DataFrame(schema={"m2pg_object_id": pl.String, **{k: pl.List(pl.String) for k in feeds}}))
+        owners = arrays.filter(pl.col("m2pg_object_id").is_not_null())
+        is_kept = pl.col("m2pg_object_id").is_in(kept["object_id"].implode())
+        outcome.feeds[model.name] = owners.filter(is_kept).unique("m2pg_object_id", keep="first", maintain_order=True)
+        outcome.lost_feeds[model.name] = owners.filter(~is_kept)
 
 
 def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.DataFrame:
     if collection not in outcome.idmaps:
         path = staging.idmap(collection)
         outcome.idmaps[collection] = pl.read_parquet(path) if path.exists() else pl.DataFrame(
-            {"collection": [], "object_id": [], "id": []}, schema={"collection": pl.String, "object_id": pl.String, "id": pl.String})
+            schema={"collection": pl.String, "object_id": pl.String, "id": pl.String})
     return outcome.idmaps[collection]
 
 
@@ -196,17 +310,13 @@ def _count_rules(bad: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(Counter(rules.to_list()).items()))
 
 
-def _count_unknown(raw: pl.DataFrame) -> dict[str, int]:
-    return dict(sorted(Counter(raw["m2pg_unknown_fields"].explode().drop_nulls().to_list()).items()))
-
-
 def junction_rows(j: Junction, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
     """One row per distinct pair named on either side; pairs with a missing end are skipped."""
     pairs, skipped, per_feed = [], Counter(), {}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
-        owners = outcome.feeds[feed.model]
-        exploded = owners.select("m2pg_object_id", pl.col(feed.key).alias("other")).explode("other").drop_nulls("other")
+        exploded = (outcome.feeds[feed.model].select("m2pg_object_id", pl.col(feed.key).alias("other"))
+                    .explode("other").drop_nulls("other"))
         lost = outcome.lost_feeds[feed.model].select(pl.col(feed.key).list.len().sum()).item() or 0
         skipped["owner_quarantined"] += int(lost)
         kept = outcome.kept[other_side.model]
@@ -219,8 +329,7 @@ def junction_rows(j: Junction, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
         per_feed[f"{feed.model}.{feed.key}"] = found.height
         pairs.append(pl.DataFrame({owner_side.column: uuids_of(found["m2pg_object_id"]),
                                    other_side.column: found["other_id"]}).select(j.left.column, j.right.column))
-    frame = pl.concat(pairs).unique(maintain_order=True) if pairs else pl.DataFrame(
-        schema={j.left.column: pl.String, j.right.column: pl.String})
+    frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
     sides = [set(map(tuple, p.rows())) for p in pairs]
     one_sided = len(sides[0] ^ sides[1]) if len(sides) == 2 else 0
     return frame, {"table": j.table, "rows": frame.height, "pairs_by_feed": per_feed,
@@ -237,12 +346,21 @@ def transform(staging: Staging, models, junctions, enums) -> dict:
             progress.update(task, advance=1, description=f"transform {model.name}")
         for j in junctions:
             frame, summary = junction_rows(j, outcome)
-            write_parquet(frame.to_arrow(), staging.clean(j.table))
+            _drop_stale_junction(staging, j)
+            write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
             tables.append(summary)
             progress.update(task, advance=1, description=f"transform {j.table}")
     report = {"collections": reports, "junctions": tables,
               "documents": sum(r["documents"] for r in reports),
               "clean": sum(r["clean"] for r in reports),
-              "quarantined": sum(r["quarantined"] for r in reports)}
+              "quarantined": sum(r["quarantined"] for r in reports),
+              "parts_skipped": sum(r["parts_skipped"] for r in reports),
+              "parts_done": sum(r["parts_done"] for r in reports)}
     write_json(report, staging.report("transform.json"))
     return report
+
+
+def _drop_stale_junction(staging: Staging, j: Junction) -> None:
+    for path in staging.clean_parts(j.table):
+        if path.name != "part-00000.parquet":
+            path.unlink()

@@ -203,8 +203,9 @@ def validate(staging_root: Path | str) -> dict:
     tables, found = {}, []
     for schema in schemas:
         path = staging.clean(schema.name)
-        if path.exists():
-            frame = pl.read_parquet(path)
+        parts = staging.clean_parts(schema.name)
+        if parts:
+            frame = pl.read_parquet(parts)
             failed = failures(frame, schema)
             tables[schema.name] = {"rows": frame.height, "failures": failed.height,
                                    "ok": failed.is_empty()}

@@ -116,7 +116,7 @@ def test_bad_records_are_quarantined_by_their_rule(tmp_path, dump_dir):
     staging = tmp_path / "st"
     m2pg("extract", "--dump", str(dump_dir), "--staging", str(staging), expect=0)
     m2pg("transform", "--staging", str(staging), expect=3)
-    found = pl.read_parquet(sorted((staging / "quarantine").glob("*.parquet")))
+    found = pl.read_parquet(sorted((staging / "quarantine").glob("*/part-*.parquet")))
     for collection, document, rule in generate.bad_records(7):
         hit = found.filter((pl.col("collection") == collection)
                            & (pl.col("source_id") == bson.json_util.dumps(document["_id"])))

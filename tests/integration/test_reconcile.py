@@ -51,11 +51,11 @@ def stage(root: Path) -> None:
                            schema=pa.schema([(c, pa.string()) for c in (
                                "collection", "object_id", "source_id", "field", "rule", "reason",
                                "document")])),
-                  staging.quarantine("Users"))
+                  staging.quarantine("Users") / "part-00000.parquet")
     for j in JUNCTIONS:
         pairs = [[ACCOUNT, ACCOUNT], USERS] if j.table == "AccountWatchers" else [[], []]
         write_parquet(pa.table({j.left.column: pa.array(pairs[0], pa.string()),
-                                j.right.column: pa.array(pairs[1], pa.string())}), staging.clean(j.table))
+                                j.right.column: pa.array(pairs[1], pa.string())}), staging.clean(j.table) / "part-00000.parquet")
 
 
 def load(uri: str) -> None:
@@ -143,14 +143,14 @@ def test_an_orphan_key_is_counted(tmp_path, database, statement, table, column):
 def test_a_missing_staged_junction_or_table_fails_with_a_reason(tmp_path, database):
     stage(tmp_path)
     load(database)
-    (tmp_path / "clean" / "BoardWatchers.parquet").unlink()
+    (tmp_path / "clean" / "BoardWatchers" / "part-00000.parquet").unlink()
     run_sql(database, 'DROP TABLE "DocumentsToTasks"')
 
     report = reconcile(tmp_path, database)
 
     failing = {r["table"]: r for r in report["tables"] if not r["ok"]}
     assert set(failing) == {"BoardWatchers", "DocumentsToTasks"}
-    assert "BoardWatchers.parquet is missing" in failing["BoardWatchers"]["error"]
+    assert "BoardWatchers is missing" in failing["BoardWatchers"]["error"]
     assert failing["DocumentsToTasks"]["loaded"] is None
     assert "DocumentsToTasks" in failing["DocumentsToTasks"]["error"]
 

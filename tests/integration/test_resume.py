@@ -1,0 +1,128 @@
+"""Stop a real `m2pg` process anywhere (Ctrl+C, SIGKILL), resume, and end with the same database."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import psycopg
+import pytest
+from bson import ObjectId
+from pymongo import MongoClient
+
+from toolkit import generate
+from toolkit.ids import uuid_for
+from toolkit.servers import embedded_mongo
+from transforms import JUNCTIONS, MODELS
+
+M2PG = [sys.executable, "-m", "toolkit.cli"]
+DB = "nextcrm"
+BATCH = "200"  # many parts and batches, so there are many places to stop at
+TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+
+
+def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "M2PG_KILL_AT"}
+    if kill_at:
+        env["M2PG_KILL_AT"] = kill_at
+    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def snapshot(uri: str) -> dict[str, list[tuple]]:
+    """Every table's rows as text, sorted: equal snapshots mean equal databases."""
+    with psycopg.connect(uri) as conn:
+        return {t: sorted(conn.execute(f'SELECT t::text FROM "{t}" t').fetchall()) for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dump")
+    generate.write_dump(folder, DB, generate.demo_dataset(7))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def expected(pg_server, dump, tmp_path_factory):
+    """The database an uninterrupted run leaves."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE uninterrupted")
+    uri = pg_server.get_uri("uninterrupted")
+    done = m2pg("run", "--dump", str(dump), "--pg-uri", uri, "--staging",
+                str(tmp_path_factory.mktemp("staging")), "--batch-size", BATCH)
+    assert done.returncode == 3, done.stderr
+    return snapshot(uri)
+
+
+@pytest.mark.parametrize("point", [
+    "extract-part:1", "extract-part:17", "transform-part:1", "transform-part:20",
+    "load-copy:1", "load-copy:25", "load-batch:40",
+])
+def test_sigkill_then_resume_equals_an_uninterrupted_run(point, dump, pg_uri, tmp_path, expected):
+    args = ("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--batch-size", BATCH)
+    killed = m2pg(*args, kill_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    resumed = m2pg(*args)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    assert "no orphans" in resumed.stdout
+    assert snapshot(pg_uri) == expected
+    again = m2pg(*args)
+    assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout
+    assert snapshot(pg_uri) == expected
+
+
+def test_resuming_costs_only_the_unfinished_work(dump, pg_uri, tmp_path, expected):
+    args = ("--staging", str(tmp_path), "--batch-size", BATCH)
+    assert m2pg("extract", "--dump", str(dump), *args, kill_at="extract-part:30").returncode == -signal.SIGKILL
+    resumed = m2pg("extract", "--dump", str(dump), *args)
+    assert resumed.returncode == 0, resumed.stderr
+    kept = int(resumed.stdout.split("parts kept from the interrupted run ")[1].split()[0])
+    assert kept >= 29
+    assert m2pg("transform", "--staging", str(tmp_path), kill_at="transform-part:10").returncode == -signal.SIGKILL
+    transformed = m2pg("transform", "--staging", str(tmp_path))
+    assert transformed.returncode == 3 and "parts skipped (unchanged) 9" in transformed.stdout, transformed.stdout
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected):
+    args = [*M2PG, "run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--batch-size", "50"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(list((tmp_path / "raw").glob("*/manifest.json"))) < 9 and time.time() < deadline:
+        time.sleep(0.02)  # about 30% of the 29 collections extracted
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, out + err
+    assert "Checkpoint saved" in err and "re-run the same command to resume" in err.lower()
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 3, resumed.stderr
+    assert snapshot(pg_uri) == expected
+
+
+def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
+    dataset = generate.demo_dataset(7)
+    fixes = {("Users", "enum"): ("userStatus", "ACTIVE"), ("crm_Contracts", "enum"): ("status", "SIGNED"),
+             ("Employees", "int_range"): ("salary", 52_000), ("Tasks", "type"): ("position", 3)}
+    broken = [(c, d, fixes[c, rule]) for c, d, rule in generate.bad_records(7) if (c, rule) in fixes]
+    assert len(broken) == len(fixes)
+    with embedded_mongo(tmp_path / "mongo") as uri:
+        generate.write_mongo(uri, DB, dataset)
+        args = ("run", "--mongo-uri", uri, "--mongo-db", DB, "--pg-uri", pg_uri, "--staging", str(tmp_path / "st"))
+        assert m2pg(*args).returncode == 3
+        before = {t: len(rows) for t, rows in snapshot(pg_uri).items()}
+        database = MongoClient(uri)[DB]
+        for collection, document, (field, value) in broken:
+            assert database[collection].update_one({"_id": document["_id"]}, {"$set": {field: value}}).modified_count
+        rerun = m2pg(*args)
+        assert rerun.returncode == 3, rerun.stderr
+    after = snapshot(pg_uri)
+    for table in TABLES:
+        fixed = sum(1 for c, _, _ in broken if c == table)
+        assert len(after[table]) == before[table] + fixed, table
+        assert len(set(after[table])) == len(after[table])
+    with psycopg.connect(pg_uri) as conn:
+        for collection, document, _ in broken:
+            assert conn.execute(f'SELECT count(*) FROM "{collection}" WHERE id = %s',
+                                (uuid_for(str(document["_id"])),)).fetchone()[0] == 1
+    quarantined = {str(d["_id"]) for c, d, _ in generate.bad_records(7) if isinstance(d["_id"], ObjectId)}
+    still = pl.read_parquet(sorted((tmp_path / "st" / "quarantine").glob("*/part-*.parquet")))["object_id"]
+    assert set(still.drop_nulls()) == quarantined - {str(d["_id"]) for _, d, _ in broken}
