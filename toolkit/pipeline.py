@@ -95,7 +95,8 @@ def validate_stage(root: Path, out: Console) -> int:
     report = validate_mod.validate(staging.root)
     failing = [t for t, r in report["tables"].items() if not r["ok"]]
     out.print(f"validate: {len(report['tables']) - len(failing)} tables pass"
-              + (f", {len(failing)} fail: {', '.join(failing)}" if failing else ""))
+              + (f", {len(failing)} fail: {', '.join(failing)}" if failing else "")
+              + f" ({report['skipped']} unchanged since the last check, not checked again)")
     return FAILED if failing else _code(staging)
 
 
@@ -135,6 +136,8 @@ def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Co
     if validate_stage(root, out) == FAILED:
         return FAILED
     load_stage(pg_uri, root, part_size, replace, out)
+    if not read_json(Staging(root).report("load.json"))["inserted"]:
+        out.print("run: nothing changed in the target: it already holds every row of this migration")
     return reconcile_stage(pg_uri, root, out)
 
 

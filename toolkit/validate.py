@@ -6,6 +6,7 @@ with its table, column, check and source `_id`, before any row is written.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
 from toolkit.spec import Field, Junction, Kind, ModelSpec
-from toolkit.staging import Staging, write_json, write_parquet
+from toolkit.staging import Staging, read_json, write_json, write_parquet
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 OBJECT_ID = "_object_id"
@@ -196,19 +197,33 @@ def missing(table: str, path: Path) -> pl.DataFrame:
                          "failure_case": [str(path)], "object_id": [None]}, schema=FAILURES_SCHEMA)
 
 
+def _previous(staging: Staging) -> tuple[dict, pl.DataFrame]:
+    """The last run's results, so tables whose clean parts have not changed are not checked again."""
+    report, rows = staging.report("validate.json"), staging.report("validate_failures.parquet")
+    if not (report.exists() and rows.exists()):
+        return {}, pl.DataFrame(schema=FAILURES_SCHEMA)
+    return read_json(report).get("tables", {}), pl.read_parquet(rows)
+
+
 def validate(staging_root: Path | str) -> dict:
     """Check every clean table; write reports/validate.json and validate_failures.parquet."""
     staging = Staging(Path(staging_root))
     schemas = [schema_for(m) for m in MODELS] + [junction_schema(j) for j in JUNCTIONS]
+    earlier, earlier_rows = _previous(staging)
     tables, found = {}, []
     for schema in schemas:
         path = staging.clean(schema.name)
         parts = staging.clean_parts(schema.name)
         if parts:
+            fingerprint = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in parts)).hexdigest()
+            if earlier.get(schema.name, {}).get("fingerprint") == fingerprint:
+                tables[schema.name] = {**earlier[schema.name], "skipped": True}
+                found.append(earlier_rows.filter(pl.col("schema") == schema.name))
+                continue
             frame = pl.read_parquet(parts)
             failed = failures(frame, schema)
             tables[schema.name] = {"rows": frame.height, "failures": failed.height,
-                                   "ok": failed.is_empty()}
+                                   "ok": failed.is_empty(), "fingerprint": fingerprint}
         else:
             failed = missing(schema.name, path)
             tables[schema.name] = {"rows": None, "failures": 1, "ok": False, "missing": True}
@@ -216,6 +231,6 @@ def validate(staging_root: Path | str) -> dict:
     failures_frame = pl.concat(found)
     write_parquet(failures_frame.to_arrow(), staging.report("validate_failures.parquet"))
     summary = {"ok": all(t["ok"] for t in tables.values()), "failures": failures_frame.height,
-               "tables": tables}
+               "tables": tables, "skipped": sum(1 for t in tables.values() if t.get("skipped"))}
     write_json(summary, staging.report("validate.json"))
     return summary
