@@ -18,3 +18,8 @@ test:
 # Unit tests only (no server)
 unit:
     {{venv}}/python -m pytest -q tests --ignore=tests/integration
+
+# Benchmark on the large profile at scales 1 and 10, with the hardware limit and the peers
+bench *ARGS:
+    {{venv}}/pip install --quiet -e '.[dev,bench]'
+    {{venv}}/python bench/bench.py {{ARGS}}

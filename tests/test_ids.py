@@ -27,6 +27,11 @@ def test_uuid_is_version_7_with_the_object_id_seconds_as_milliseconds():
     assert int.from_bytes(value.bytes[:6], "big") == int(oid.generation_time.timestamp()) * 1000
 
 
+def test_scalar_and_vectorised_forms_agree():
+    hexes = [str(ObjectId()) for _ in range(200)] + ["0" * 24, "f" * 24]
+    assert uuids_of(pl.Series(hexes)).to_list() == [uuid_for(h) for h in hexes]
+
+
 def test_same_object_id_same_uuid_and_nulls_stay_null():
     ids = pl.Series(["6b064c82833346aaba78a43f", None, "6B064C82833346AABA78A43F"])
     first, second = uuids_of(ids), uuids_of(ids)

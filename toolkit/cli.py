@@ -154,6 +154,17 @@ def _confirmer(yes: bool):
 
 
 @app.command()
+def generate(profile: Annotated[str, typer.Argument(help="sample, bad or large.")],
+             scale: Annotated[float, typer.Option(help="Volume multiplier of the large profile.")] = 1.0,
+             seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,
+             mongo_uri: MongoUri = None, mongo_db: MongoDb = None,
+             dump_out: Annotated[Optional[Path], typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None
+             ) -> None:
+    """Generate NextCRM data (sample, bad or large) into MongoDB or a mongodump layout."""
+    _run(lambda: pipeline.generate_data(profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
+
+
+@app.command()
 def demo(workdir: Annotated[Optional[Path], typer.Option(help="Keep servers' data and staging here.")] = None,
          seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7) -> None:
     """Start embedded MongoDB-compatible and PostgreSQL servers, generate NextCRM data, migrate it."""

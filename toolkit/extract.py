@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections import Counter
 
@@ -60,6 +61,7 @@ def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> di
 def extract_collection(source, staging: Staging, model: ModelSpec, junctions, part_size: int,
                        progress=None) -> dict:
     """Stage one collection part by part; the manifest after each part is the checkpoint."""
+    started = time.perf_counter()
     folder = staging.raw_dir(model.source)
     checkpoint = _resumable(staging, model, source, part_size)
     if checkpoint and checkpoint.get("complete"):
@@ -101,6 +103,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         unknown.update(f["unknown_fields"])
     summary = {**manifest, "complete": True, "documents": position.documents, "last_id": position.last_id,
                "parts_resumed": resumed, "parts_written": len(files) - resumed,
+               "seconds": round(time.perf_counter() - started, 3),
                "type_problems": sum(f["type_problems"] for f in files), "unknown_fields": dict(sorted(unknown.items()))}
     write_json(summary, staging.manifest(model.source))
     return summary

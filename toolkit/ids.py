@@ -64,8 +64,13 @@ def _binary16(matrix: np.ndarray) -> pl.Series:
 
 
 def uuid_for(object_id: str) -> str:
-    """One ObjectId (24 hex) -> its UUID text; for docs, tests and ad-hoc lookups."""
-    return uuids_of(pl.Series([object_id]))[0]
+    """One ObjectId (24 hex) -> its UUID text, in plain Python; for docs, tests and lookups."""
+    value = int(object_id, 16)
+    seconds, tail = value >> 64, value & ((1 << 64) - 1)
+    high = (seconds * 1000) << 16 | 0x7000 | tail >> 52
+    low = 1 << 63 | (tail & ((1 << 52) - 1)) << 10
+    text = f"{high:016x}{low:016x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def object_id_of(uuid: str) -> str:

@@ -16,7 +16,9 @@ from toolkit import transform as transform_mod
 from toolkit.errors import ConfigError
 from toolkit.redact import redact
 from toolkit.sources import DumpSource, MongoSource
-from toolkit.staging import Staging, read_json
+from bson import json_util
+
+from toolkit.staging import Staging, read_json, write_json
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 PART_SIZE = extract_mod.PART_SIZE
@@ -208,6 +210,39 @@ def errors(root: Path, out: Console) -> int:
     found = error_log.summary(staging.root)
     error_log.print_summary(found, out)
     return QUARANTINED if found["quarantined"] else MIGRATED
+
+
+PROFILES = ("sample", "bad", "large")
+
+
+def generate_data(profile: str, scale: float, seed: int, mongo_uri: str | None, mongo_db: str | None,
+                  dump_out: Path | None, out: Console) -> int:
+    """Write a NextCRM dataset into a MongoDB or straight into a mongodump layout."""
+    from toolkit import generate
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}", hint=f"choose one of {', '.join(PROFILES)}")
+    if bool(mongo_uri) == bool(dump_out):
+        raise ConfigError("give exactly one target", hint="--dump-out DIR, or --mongo-uri and --mongo-db")
+    database = mongo_db or "nextcrm"
+    if profile == "large":
+        if mongo_uri:
+            raise ConfigError("the large profile is written to a dump", hint="use --dump-out DIR, then mongorestore")
+        from toolkit.generate_large import large
+        counts = large(scale=scale, seed=seed, dump_out=Path(dump_out), db=database)
+    else:
+        dataset = generate.sample(seed) if profile == "sample" else generate.demo_dataset(seed)
+        if mongo_uri:
+            generate.write_mongo(mongo_uri, need(mongo_db, "--mongo-db"), dataset)
+        else:
+            generate.write_dump(dump_out, database, dataset)
+        counts = {c: len(d) for c, d in dataset.items()}
+    if profile == "bad" and dump_out:
+        expected = [{"collection": c, "source_id": json_util.dumps(d["_id"]), "rule": rule}
+                    for c, d, rule in generate.bad_records(seed)]
+        write_json({"quarantined": expected}, Path(dump_out) / "expected.json")
+    where = redact(mongo_uri) + f" database {database}" if mongo_uri else f"{dump_out}/{database}"
+    out.print(f"generate: {sum(counts.values())} documents in {len(counts)} collections ({profile}) to {where}")
+    return MIGRATED
 
 
 def demo(workdir: Path | None, seed: int, out: Console) -> int:

@@ -118,7 +118,7 @@ class DumpSource:
             tail = b""
             while chunk := fh.read(block):
                 data = tail + chunk
-                whole = _whole_documents(data)
+                whole = whole_documents(data)
                 if whole:
                     keys.append(id_order.sort_keys(bson_index.index(data[:whole]), offset))
                 offset += whole
@@ -130,7 +130,7 @@ class DumpSource:
         return frame.sort(["rank", "number", "key"], maintain_order=True).select("offset", "length")
 
 
-def _whole_documents(data: bytes) -> int:
+def whole_documents(data: bytes) -> int:
     """How many leading bytes of `data` are complete documents."""
     position = 0
     while position + 4 <= len(data):

@@ -8,6 +8,7 @@ references, its repeated values) are unchanged since the last run is skipped.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -231,6 +232,7 @@ def transform_part(staging: Staging, model: ModelSpec, raw: pl.DataFrame, repeat
 
 def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcome: Outcome) -> dict:
     """Transform a collection part by part, skipping parts whose inputs have not changed."""
+    started = time.perf_counter()
     manifest = raw_manifest(staging, model)
     feeds = feeds_of(model, junctions)
     files = [staging.raw_dir(model.source) / p["file"] for p in manifest["parts"]] or [None]
@@ -267,7 +269,8 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     _drop_stale(staging, model, set(done))
     write_json({"parts": done}, folder / "manifest.json")
     _remember(staging, model, feeds, outcome)
-    return {**total.report(model.source), "parts_skipped": skipped, "parts_done": len(files) - skipped}
+    return {**total.report(model.source), "parts_skipped": skipped, "parts_done": len(files) - skipped,
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:

@@ -1,0 +1,172 @@
+"""`just bench`: m2pg on the large profile, side by side with the hardware limit and the peers.
+
+Writes bench/results/<stamp>.json and latest.json, bench/results/latest.md and a PNG chart.
+Usage: python bench/bench.py [--scales 1 10] [--sweep-scale 1] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from limits import conversion_alone, copy_alone  # noqa: E402
+from measure import measure  # noqa: E402
+from peers import row_by_row  # noqa: E402
+
+import adbc_driver_postgresql.dbapi as pg  # noqa: E402
+
+from toolkit.schema import create_schema  # noqa: E402
+from toolkit.servers import embedded_mongo, embedded_postgres  # noqa: E402
+from toolkit.staging import read_json  # noqa: E402
+
+M2PG = [sys.executable, "-m", "toolkit.cli"]
+STAGES = ("extract", "transform", "validate", "load", "reconcile")
+SWEEP = (500, 1_000, 2_000, 5_000, 20_000, 100_000)
+
+
+class Databases:
+    """Fresh databases on one embedded PostgreSQL, one per measurement."""
+
+    def __init__(self, base_uri: str):
+        self.base, self.count = base_uri, 0
+
+    def fresh(self, schema: bool = True) -> str:
+        self.count += 1
+        name = f"bench_{self.count}"
+        with pg.connect(self.base, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        uri = self.base.rsplit("/", 1)[0] + f"/{name}" + ("?" + self.base.split("?", 1)[1] if "?" in self.base else "")
+        if schema:
+            create_schema(uri)
+        return uri
+
+
+def stages(source: list[str], uri: str, staging: Path, batch: int) -> dict:
+    """Each stage in its own process, measured alone."""
+    common = ["--staging", str(staging)]
+    out = {}
+    for stage in STAGES:
+        extra = {"extract": [*source, "--batch-size", str(batch)], "load": ["--pg-uri", uri, "--batch-size", str(batch)],
+                 "reconcile": ["--pg-uri", uri]}.get(stage, [])
+        out[stage] = measure([*M2PG, stage, *extra, *common]).as_dict()
+    return out
+
+
+def per_table(staging: Path) -> list[dict]:
+    extract = {c["collection"]: c for c in read_json(staging / "reports" / "extract.json")["collections"]}
+    transform = {c["collection"]: c for c in read_json(staging / "reports" / "transform.json")["collections"]}
+    load = {t["table"]: t for t in read_json(staging / "reports" / "load.json")["tables"]}
+    rows = []
+    for name, e in extract.items():
+        docs = e["documents"]
+        rate = lambda s: round(docs / s) if s else None  # noqa: E731
+        rows.append({"table": name, "documents": docs, "extract_per_s": rate(e.get("seconds")),
+                     "transform_per_s": rate(transform[name].get("seconds")),
+                     "load_per_s": rate(load[name]["seconds"])})
+    return rows
+
+
+def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server: bool, peers: bool) -> dict:
+    dump = work / f"dump-{scale}"
+    result = {"scale": scale}
+    result["generate"] = measure([*M2PG, "generate", "large", "--scale", str(scale), "--dump-out", str(dump)]).as_dict()
+    staging = work / f"staging-{scale}"
+    result["stages"] = stages(["--dump", str(dump)], dbs.fresh(), staging, batch)
+    documents = read_json(staging / "reports" / "extract.json")["documents"]
+    junction_rows = sum(j["rows"] for j in read_json(staging / "reports" / "transform.json")["junctions"])
+    seconds = sum(s["seconds"] for s in result["stages"].values())
+    result["documents"], result["junction_rows"] = documents, junction_rows
+    result["end_to_end"] = {"seconds": round(seconds, 3), "per_second": round(documents / seconds),
+                            "peak_rss_mb": max(s["peak_rss_mb"] for s in result["stages"].values())}
+    result["tables"] = per_table(staging)
+    conversion = conversion_alone(dump)
+    copy = copy_alone(staging, dbs.fresh())
+    limit_seconds = conversion["seconds"] + copy["seconds"] * documents / max(copy["rows"], 1)
+    result["limit"] = {"conversion_alone": conversion, "copy_alone": copy,
+                       "per_second": round(documents / limit_seconds)}
+    result["ours_over_limit"] = round(result["end_to_end"]["per_second"] / result["limit"]["per_second"], 3)
+    if peers:
+        naive = row_by_row(dump / "nextcrm", dbs.fresh())
+        result["peers"] = {"row_by_row": naive}
+        result["ours_over_row_by_row"] = round(result["end_to_end"]["per_second"] / naive["per_second"], 2)
+    if with_server:
+        result["from_server"] = from_server(dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch)
+    return result
+
+
+def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:
+    """Extract from the embedded MongoDB-compatible server holding the same documents."""
+    from bson.raw_bson import RawBSONDocument
+    from pymongo import MongoClient
+    import bson
+    with embedded_mongo(folder) as uri:
+        database = MongoClient(uri, document_class=RawBSONDocument)["nextcrm"]
+        for path in sorted(dump.glob("*.bson")):
+            with path.open("rb") as fh:
+                docs = list(bson.decode_file_iter(fh, bson.CodecOptions(document_class=RawBSONDocument)))
+            for start in range(0, len(docs), 10_000):
+                database[path.stem].insert_many(docs[start:start + 10_000], ordered=False)
+        extract = measure([*M2PG, "extract", "--mongo-uri", uri, "--mongo-db", "nextcrm",
+                           "--staging", str(staging), "--batch-size", str(batch)]).as_dict()
+    documents = read_json(staging / "reports" / "extract.json")["documents"]
+    return {"extract": extract, "documents": documents, "per_second": round(documents / extract["seconds"])}
+
+
+def sweep(scale: float, dbs: Databases, work: Path) -> list[dict]:
+    dump = work / f"dump-{scale}"
+    out = []
+    for size in SWEEP:
+        staging = work / f"sweep-{size}"
+        run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", dbs.fresh(), "--staging", str(staging),
+                       "--batch-size", str(size)]).as_dict()
+        documents = read_json(staging / "reports" / "extract.json")["documents"]
+        out.append({"batch_size": size, **run, "per_second": round(documents / run["seconds"])})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[1, 10])
+    parser.add_argument("--sweep-scale", type=float, default=1)
+    parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--no-server", action="store_true", help="skip the runs from the embedded server")
+    args = parser.parse_args()
+    results = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), "scales": []}
+    with tempfile.TemporaryDirectory(prefix="m2pg-bench-") as tmp, embedded_postgres(Path(tmp) / "pg") as uri:
+        work, dbs = Path(tmp), Databases(uri)
+        for scale in args.scales:
+            print(f"scale {scale} ...", flush=True)
+            results["scales"].append(run_scale(scale, dbs, work, args.batch_size, not args.no_server, True))
+        print("batch-size sweep ...", flush=True)
+        results["sweep"] = sweep(args.sweep_scale, dbs, work)
+        best = max(results["sweep"], key=lambda r: r["per_second"])
+        results["recommended_batch_size"] = best["batch_size"]
+    write(results)
+
+
+def machine() -> dict:
+    import os
+    import platform
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write(results: dict) -> None:
+    from report import chart, markdown
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    stamp = results["started"].replace(":", "")
+    for name in (f"{stamp}.json", "latest.json"):
+        (out / name).write_text(json.dumps(results, indent=2))
+    (out / "latest.md").write_text(markdown(results))
+    chart(results, out / "latest.png")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

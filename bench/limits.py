@@ -1,0 +1,67 @@
+"""The hardware limit of this design, measured on the same data: BSON -> Arrow alone, COPY alone."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from toolkit.decode import _schema, columns
+from toolkit.extract import feeds_of
+from toolkit.load import connect, load_types, to_arrow
+from toolkit.schema import quote
+from toolkit.sources import DumpSource, whole_documents
+from toolkit.staging import Staging
+from transforms import JUNCTIONS, MODELS
+
+
+def conversion_alone(dump: Path, batch: int = 20_000) -> dict:
+    """pymongoarrow's BSON -> Arrow conversion of every collection, with no checks and no writes."""
+    from pymongoarrow.context import PyMongoArrowContext
+    source, documents, started = DumpSource(dump), 0, time.perf_counter()
+    for model in MODELS:
+        schema = _schema(columns(model, feeds_of(model, JUNCTIONS)))
+        path = source.file(model.source)
+        if not path.exists():
+            continue
+        with path.open("rb") as fh:
+            tail = b""
+            while block := fh.read(1 << 24):
+                data = tail + block
+                whole = whole_documents(data)
+                context = PyMongoArrowContext(schema)
+                context.process_bson_stream(data[:whole])
+                documents += context.finish().num_rows
+                tail = data[whole:]
+    seconds = time.perf_counter() - started
+    return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds)}
+
+
+def copy_alone(staging_root: Path, pg_uri: str, batch: int = 100_000) -> dict:
+    """Binary COPY of the final rows into unconstrained copies of the tables (no keys, no indexes)."""
+    staging, rows, seconds = Staging(staging_root), 0, 0.0
+    targets = [(m.table, load_types(m, [])) for m in MODELS]
+    targets += [(j.table, load_types(None, [j.left.column, j.right.column])) for j in JUNCTIONS]
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS m2pg_limit")
+        for table, kinds in targets:
+            cur.execute(f"DROP TABLE IF EXISTS m2pg_limit.{quote(table)}")
+            cur.execute(f"CREATE TABLE m2pg_limit.{quote(table)} (LIKE public.{quote(table)})")
+        conn.commit()
+        for table, kinds in targets:
+            frame = pl.read_parquet(staging.clean_parts(table))
+            arrow = [to_arrow(frame.slice(o, batch), kinds) for o in range(0, frame.height, batch)]
+            started = time.perf_counter()
+            for part in arrow:
+                cur.adbc_ingest(table, part, mode="append", db_schema_name="m2pg_limit")
+            conn.commit()
+            seconds += time.perf_counter() - started
+            rows += frame.height
+        cur.execute("DROP SCHEMA m2pg_limit CASCADE")
+        conn.commit()
+    return {"rows": rows, "seconds": round(seconds, 3), "per_second": round(rows / seconds)}
+
+
+if __name__ == "__main__":
+    print(conversion_alone(Path(sys.argv[1])))

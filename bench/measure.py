@@ -1,0 +1,33 @@
+"""Run a command as a child process and measure it: wall time, peak RSS and CPU of that child alone."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Measured:
+    command: str
+    seconds: float
+    peak_rss_mb: float
+    cpu_percent: float
+    exit_code: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Measured:
+    """os.wait4 gives the rusage of exactly this child, so stages are measured one by one."""
+    started = time.perf_counter()
+    sink = subprocess.DEVNULL if quiet else None
+    child = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.PIPE if quiet else None)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3) and quiet:
+        raise RuntimeError(f"{' '.join(argv)} exited {code}: {child.stderr.read().decode()[-2000:]}")
+    return Measured(" ".join(argv), round(seconds, 3), round(usage.ru_maxrss / 1024, 1),
+                    round(100 * (usage.ru_utime + usage.ru_stime) / seconds, 1), code)

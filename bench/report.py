@@ -1,0 +1,64 @@
+"""The benchmark's Markdown table and PNG chart, from its JSON results."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def markdown(results: dict) -> str:
+    lines = [f"# m2pg benchmark, {results['started']}", "",
+             f"Machine: {results['machine']['cpus']} cores, Python {results['machine']['python']}.", ""]
+    for s in results["scales"]:
+        e2e = s["end_to_end"]
+        lines += [f"## large profile, scale {s['scale']:g}: {s['documents']:,} documents + {s['junction_rows']:,} junction rows",
+                  "", "| stage | seconds | docs/s | peak RSS MB | CPU % |", "|---|---:|---:|---:|---:|"]
+        for name, m in s["stages"].items():
+            lines.append(f"| {name} | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
+                         f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")
+        lines += [f"| **end to end (from a dump)** | {e2e['seconds']:.2f} | **{e2e['per_second']:,}** | "
+                  f"{e2e['peak_rss_mb']:.0f} | |", ""]
+        limit = s["limit"]
+        lines += ["| compared with | docs/s | ours / it |", "|---|---:|---:|",
+                  f"| hardware limit (BSON->Arrow {limit['conversion_alone']['per_second']:,}/s + COPY "
+                  f"{limit['copy_alone']['per_second']:,} rows/s) | {limit['per_second']:,} | {s['ours_over_limit']:.2f} |"]
+        for name, peer in s.get("peers", {}).items():
+            ratio = s["end_to_end"]["per_second"] / peer["per_second"]
+            lines.append(f"| {name.replace('_', ' ')} | {peer['per_second']:,} | {ratio:.1f} |")
+        if "from_server" in s:
+            fs = s["from_server"]
+            lines.append(f"| extract from the embedded server (not a peer) | {fs['per_second']:,} | |")
+        lines += ["", "| table | documents | extract/s | transform/s | load/s |", "|---|---:|---:|---:|---:|"]
+        for t in sorted(s["tables"], key=lambda t: -t["documents"])[:12]:
+            lines.append(f"| {t['table']} | {t['documents']:,} | {t['extract_per_s'] or '-'} | "
+                         f"{t['transform_per_s'] or '-'} | {t['load_per_s'] or '-'} |")
+        lines.append("")
+    lines += [f"## batch-size sweep (scale {results.get('sweep_scale', 1)}, `m2pg run` from a dump)", "",
+              "| batch size | seconds | docs/s | peak RSS MB |", "|---:|---:|---:|---:|"]
+    for r in results.get("sweep", []):
+        lines.append(f"| {r['batch_size']:,} | {r['seconds']:.2f} | {r['per_second']:,} | {r['peak_rss_mb']:.0f} |")
+    if "recommended_batch_size" in results:
+        lines += ["", f"Recommended batch size: {results['recommended_batch_size']:,}"]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    """Documents per second: ours, the limit and the peers, per scale."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels, ours, limit, naive = [], [], [], []
+    for s in results["scales"]:
+        labels.append(f"scale {s['scale']:g}")
+        ours.append(s["end_to_end"]["per_second"])
+        limit.append(s["limit"]["per_second"])
+        naive.append(s.get("peers", {}).get("row_by_row", {}).get("per_second", 0))
+    figure, axis = plt.subplots(figsize=(7, 4))
+    width = 0.25
+    for offset, values, name in ((-width, limit, "hardware limit"), (0, ours, "m2pg end to end"),
+                                 (width, naive, "row-by-row loader")):
+        axis.bar([i + offset for i in range(len(labels))], values, width, label=name)
+    axis.set_xticks(range(len(labels)), labels)
+    axis.set_ylabel("documents per second")
+    axis.set_title("m2pg on the large NextCRM profile")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
