@@ -77,7 +77,8 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result = {"scale": scale}
     result["generate"] = measure([*M2PG, "generate", "large", "--scale", str(scale), "--dump-out", str(dump)]).as_dict()
     staging = work / f"staging-{scale}"
-    result["stages"] = stages(["--dump", str(dump)], dbs.fresh(), staging, batch)
+    target = dbs.fresh()
+    result["stages"] = stages(["--dump", str(dump)], target, staging, batch)
     documents = read_json(staging / "reports" / "extract.json")["documents"]
     junction_rows = sum(j["rows"] for j in read_json(staging / "reports" / "transform.json")["junctions"])
     seconds = sum(s["seconds"] for s in result["stages"].values())
@@ -85,6 +86,7 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result["end_to_end"] = {"seconds": round(seconds, 3), "per_second": round(documents / seconds),
                             "peak_rss_mb": max(s["peak_rss_mb"] for s in result["stages"].values())}
     result["tables"] = per_table(staging)
+    result["queries"] = plan_queries(target)
     conversion = conversion_alone(dump)
     copy = copy_alone(staging, dbs.fresh())
     limit_seconds = conversion["seconds"] + copy["seconds"] * documents / max(copy["rows"], 1)
@@ -98,6 +100,17 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     if with_server:
         result["from_server"] = from_server(dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch)
     return result
+
+
+def plan_queries(uri: str) -> list[dict]:
+    """The plan's queries on the loaded data, after `m2pg indexes --extra`, with EXPLAIN ANALYZE."""
+    from toolkit.indexes import add_extra_indexes
+    from toolkit.queries import run_queries
+    add_extra_indexes(uri)
+    with pg.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("ANALYZE")
+    return [{k: q[k] for k in ("name", "simple", "execution_ms", "planning_ms", "uses_index", "indexes", "rows")}
+            for q in run_queries(uri)]
 
 
 def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:

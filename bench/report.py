@@ -30,6 +30,10 @@ def markdown(results: dict) -> str:
         for t in sorted(s["tables"], key=lambda t: -t["documents"])[:12]:
             lines.append(f"| {t['table']} | {t['documents']:,} | {t['extract_per_s'] or '-'} | "
                          f"{t['transform_per_s'] or '-'} | {t['load_per_s'] or '-'} |")
+        lines += ["", "| query (EXPLAIN ANALYZE, best of 3) | simple | ms | index used |", "|---|---|---:|---|"]
+        for q in s.get("queries", []):
+            lines.append(f"| {q['name']} | {'yes' if q['simple'] else 'no'} | {q['execution_ms']:.2f} | "
+                         f"{', '.join(q['indexes']) or 'none'} |")
         lines.append("")
     lines += [f"## batch-size sweep (scale {results.get('sweep_scale', 1)}, `m2pg run` from a dump)", "",
               "| batch size | seconds | docs/s | peak RSS MB |", "|---:|---:|---:|---:|"]

@@ -154,6 +154,14 @@ def _confirmer(yes: bool):
 
 
 @app.command()
+def indexes(pg_uri: PgUri = None,
+            extra: Annotated[bool, typer.Option("--extra", help="Add full-text and jsonb GIN indexes.")] = False,
+            drop: Annotated[bool, typer.Option("--drop", help="Remove the indexes --extra added.")] = False) -> None:
+    """Add (or drop) the optional indexes for the plan's queries that Prisma's schema lacks."""
+    _run(lambda: pipeline.indexes_stage(pipeline.need(pg_uri, "--pg-uri"), extra, drop, out))
+
+
+@app.command()
 def generate(profile: Annotated[str, typer.Argument(help="sample, bad or large.")],
              scale: Annotated[float, typer.Option(help="Volume multiplier of the large profile.")] = 1.0,
              seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,

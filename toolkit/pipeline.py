@@ -212,6 +212,16 @@ def errors(root: Path, out: Console) -> int:
     return QUARANTINED if found["quarantined"] else MIGRATED
 
 
+def indexes_stage(pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
+    """Optional indexes for the plan's query patterns that Prisma's schema lacks."""
+    from toolkit import indexes
+    if extra == drop:
+        raise ConfigError("choose --extra (add the optional indexes) or --drop (remove them)")
+    names = indexes.add_extra_indexes(pg_uri) if extra else indexes.drop_extra_indexes(pg_uri)
+    out.print(f"indexes: {'added' if extra else 'dropped'} {', '.join(names) or 'none'}")
+    return MIGRATED
+
+
 PROFILES = ("sample", "bad", "large")
 
 
