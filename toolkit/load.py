@@ -92,20 +92,36 @@ def ensure_target(conn, pg_uri: str, models, junctions, replace: bool) -> None:
     conn.commit()
 
 
-def recorded(conn, table: str) -> set[str]:
+def recorded(conn, table: str) -> dict[str, int]:
+    """Digest -> rows inserted, for every batch of `table` the ledger holds."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT digest FROM {LEDGER} WHERE table_name = $1", parameters=(table,))
-        return {row[0] for row in cur.fetchall()}
+        cur.execute(f"SELECT digest, inserted FROM {LEDGER} WHERE table_name = $1", parameters=(table,))
+        return dict(cur.fetchall())
 
 
-def load_batch(conn, table: str, batch: pa.Table, digest: str) -> int:
-    """One transaction: copy into a temporary table, insert what is new, record the batch."""
+def only_ours(conn, table: str, done: dict[str, int], digests: set[str]) -> bool:
+    """Whether every row in the table came from recorded batches of the current clean parts.
+
+    Then no row of an unrecorded batch can be there yet, and the batch may be copied straight
+    into the table; otherwise (a re-run over changed parts) new rows go through ON CONFLICT.
+    """
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {quote(table)}")
+        present = cur.fetchone()[0]
+    return present == sum(n for d, n in done.items() if d in digests)
+
+
+def load_batch(conn, table: str, batch: pa.Table, digest: str, direct: bool) -> int:
+    """One transaction: insert the batch's new rows and record the batch in the ledger."""
     scratch = f"m2pg_{hashlib.md5(table.encode()).hexdigest()[:12]}"
     with conn.cursor() as cur:
-        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {quote(table)}) ON COMMIT DELETE ROWS")
-        cur.adbc_ingest(scratch, batch, mode="append", temporary=True)
-        cur.execute(f"INSERT INTO {quote(table)} SELECT * FROM {scratch} ON CONFLICT DO NOTHING")
-        inserted = cur.rowcount
+        if direct:
+            inserted = cur.adbc_ingest(table, batch, mode="append")
+        else:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {quote(table)}) ON COMMIT DELETE ROWS")
+            cur.adbc_ingest(scratch, batch, mode="append", temporary=True)
+            cur.execute(f"INSERT INTO {quote(table)} SELECT * FROM {scratch} ON CONFLICT DO NOTHING")
+            inserted = cur.rowcount
         cur.execute(f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted) VALUES ($1, $2, $3, $4)",
                     parameters=(table, digest, batch.num_rows, inserted))
         interrupt.crash_point("load-copy")
@@ -122,6 +138,9 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
                           hint="run `m2pg transform` first")
     frames = [(hashlib.sha256(p.read_bytes()).hexdigest(), pl.read_parquet(p)) for p in parts]
     done = recorded(conn, table)
+    digests = {f"{content}:{offset}:{min(batch_size, frame.height - offset)}"
+               for content, frame in frames for offset in range(0, frame.height, batch_size)}
+    direct = only_ours(conn, table, done, digests)
     total = sum(f.height for _, f in frames)
     task = progress.add_task(f"load {table}", total=total)
     started, inserted, skipped, committed = time.perf_counter(), 0, 0, 0
@@ -132,7 +151,7 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
             if digest in done:
                 skipped += rows
             else:
-                inserted += load_batch(conn, table, to_arrow(frame.slice(offset, rows), kinds), digest)
+                inserted += load_batch(conn, table, to_arrow(frame.slice(offset, rows), kinds), digest, direct)
             committed += rows
             progress.update(task, advance=rows)
             interrupt.check("load", f"{table}: {committed} of {total} rows committed",
