@@ -17,7 +17,7 @@ from toolkit.sources import Position, last_id
 from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, read_json, write_json, write_parquet
 
-PART_SIZE = 20_000
+PART_SIZE = 5_000
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from toolkit import bson_index as bt
-from toolkit.generate import (DAYS_AFTER_CREATION, END, INT_RANGES, START, TAGS, TRUE_SHARE, _sentence,
-                              _text, dump_metadata)
+from toolkit.generate import (DAYS_AFTER_CREATION, END, INT_RANGES, PATTERNS, START, TAGS, TEXT, TRUE_SHARE,
+                              WORDS, _sentence, dump_metadata)
 from toolkit.spec import LIST_KINDS, Field, Junction, Kind, ModelSpec
 from transforms import ENUMS, JUNCTIONS, MODELS
 
@@ -51,6 +51,7 @@ ABSENT_SHARES = {  # (null, missing) shares of a value that may be left out
     "optional": (0.08, 0.17), "defaulted": (0.0, 0.10), "list": (0.02, 0.08)}
 POOL = 512  # distinct values drawn per text field
 CHUNK = 100_000  # documents encoded and written at once
+BLOCK = 1 << 18  # bytes copied per numpy step: small enough to stay in cache
 
 ABSENT, NULLED, SET = 0, 1, 2  # what a document holds under a key
 MS_PER_DAY = 86_400_000
@@ -121,21 +122,27 @@ def concat_rows(parts: list[Bytes], sizes: np.ndarray | None = None) -> Bytes:
 
 
 def _scatter(out: np.ndarray, at: np.ndarray, part: Bytes) -> None:
-    """Copy each non-empty row of `part` to `out[at[i]:]`."""
-    filled = part.sizes > 0
-    rows = slice(None) if filled.all() else np.flatnonzero(filled)
-    if part.width:
-        span = np.arange(part.width)
-        if part.data.size == part.width:  # one string for every row
-            out[at[rows, None] + span] = part.data
-        else:
-            out[at[rows, None] + span] = part.data.reshape(-1, part.width)[part.starts[rows] // part.width]
+    """Copy each non-empty row of `part` to `out[at[i]:]`, a cache-sized block of rows at a time."""
+    rows = np.flatnonzero(part.sizes)
+    if not len(rows):
         return
-    sizes = part.sizes[rows]
+    sizes, starts, at = part.sizes[rows], part.starts[rows], at[rows]
+    ends = np.cumsum(sizes)
+    cuts = np.searchsorted(ends, np.arange(1, ends[-1] // BLOCK + 1) * BLOCK, side="right")
+    bounds = np.unique(np.concatenate([[0], cuts, [len(rows)]]))
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        _copy(out, at[lo:hi], part.data, starts[lo:hi], sizes[lo:hi], part.width)
+
+
+def _copy(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+          width: int | None) -> None:
+    if width:  # whole rows of a (-1, width) matrix
+        span = np.arange(width)
+        out[at[:, None] + span] = data if data.size == width else data.reshape(-1, width)[starts // width]
+        return
     before = _exclusive_sum(sizes)
     step = np.arange(int(sizes.sum()), dtype=np.int64)
-    source = np.repeat(part.starts[rows] - before, sizes) + step
-    out[np.repeat(at[rows] - before, sizes) + step] = part.data[source]
+    out[np.repeat(at - before, sizes) + step] = data[np.repeat(starts - before, sizes) + step]
 
 
 def _exclusive_sum(sizes: np.ndarray) -> np.ndarray:
@@ -233,7 +240,8 @@ class World:
         key = (model, name, size)
         if key not in self.pools:
             r = random.Random(f"{self.seed}:{model}:{name}:pool")
-            self.pools[key] = [make(r) if make else _text(r, model, name) for _ in range(size)]
+            make = make or _maker(model, name)
+            self.pools[key] = [make(r) for _ in range(size)]
         return self.pools[key]
 
     def texts(self, model: str, name: str, size: int, make: Callable[[random.Random], str] | None = None) -> Bytes:
@@ -242,6 +250,13 @@ class World:
         if key not in self.pools:
             self.pools[key] = pool([bson_string(v) for v in self.values(model, name, size, make)])
         return self.pools[key]
+
+
+def _maker(model: str, name: str) -> Callable[[random.Random], str]:
+    """`generate._text`'s maker for a field, looked up once for a whole pool."""
+    make = TEXT.get(f"{model}.{name}") or TEXT.get(name)
+    make = make or next((m for part, m in PATTERNS if part in name.lower()), None)
+    return make or (lambda r: r.choice(WORDS))
 
 
 def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndarray, Bytes]:

@@ -80,7 +80,7 @@ def stage_times(staging_root: Path | str) -> list[dict]:
 def _header(staging: Staging, reports: dict, quarantine: dict) -> str:
     extract, load, verify, reconcile = (reports[s] for s in ("extract", "load", "verify", "reconcile"))
     facts = [
-        ("staging", staging.root),
+        ("staging", staging.root.resolve()),
         ("source", extract["source"] if extract else "not extracted"),
         ("target", (reconcile or {}).get("database") or (load or {}).get("target") or "not loaded"),
         ("written", datetime.now(timezone.utc).isoformat(timespec="seconds")),
@@ -275,7 +275,9 @@ def _badge(value: object) -> str:
     return f'<span class="badge {kind}">{_t(word)}</span>'
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, badge: bool = False) -> str:
+    if badge and value is not None:
+        return f"<td>{_badge(value)}</td>"
     if isinstance(value, bool) or value is None:
         return f"<td>{_badge(value)}</td>" if isinstance(value, bool) else "<td>-</td>"
     if isinstance(value, (int, float)):
@@ -288,10 +290,12 @@ def _cell(value: object) -> str:
 
 
 def _table(columns: list[str], rows: list, failed: list[bool] | None = None) -> str:
+    """Rows under `columns`, failing rows tinted; a status or ok column is drawn as badges."""
     failed = failed or [False] * len(rows)
+    badges = [c in {"status", "ok"} for c in columns]
     head = "".join(f"<th>{_t(c)}</th>" for c in columns)
-    body = "".join(('<tr class="failed">' if bad else "<tr>") + "".join(_cell(v) for v in row) + "</tr>"
-                   for row, bad in zip(rows, failed))
+    body = "".join(('<tr class="failed">' if bad else "<tr>") + "".join(_cell(v, b) for v, b in zip(row, badges))
+                   + "</tr>" for row, bad in zip(rows, failed))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

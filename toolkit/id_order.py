@@ -40,13 +40,31 @@ def bracket_of(value) -> int:
     return _RANK["binData"]
 
 
-def sort_keys(ix: bt.BsonIndex, file_offset: int) -> pl.DataFrame:
+def id_elements(buffer: bytes) -> tuple[bt.BsonIndex, np.ndarray, np.ndarray]:
+    """Each document's `_id` type and value offset. MongoDB stores `_id` first, so that one
+    element is read directly; only documents where it is not first are indexed in full."""
+    starts, ends = bt.document_bounds(buffer)
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    kind = np.full(len(starts), bt.NULL, dtype=np.uint8)
+    value = np.zeros(len(starts), dtype=np.int64)
+    if len(starts):
+        head = data[(starts + 5)[:, None] + np.arange(4)] if (ends - starts >= 9).all() else None
+        first = (head == np.frombuffer(b"_id\0", dtype=np.uint8)).all(axis=1) if head is not None else np.zeros(len(starts), bool)
+        kind[first], value[first] = data[starts[first] + 4], starts[first] + 9
+        others = np.flatnonzero(~first)
+        if len(others):
+            ix = bt.index(b"".join(buffer[starts[i]:ends[i]] for i in others))
+            ids = ix.elements.filter(pl.col("key") == "_id")
+            rows = ids["doc"].to_numpy()
+            kind[others[rows]] = ids["type"].to_numpy()
+            value[others[rows]] = ids["value"].to_numpy() - ix.starts[rows] + starts[others[rows]]
+    return bt.BsonIndex(buffer, starts, ends, pl.DataFrame()), kind, value
+
+
+def sort_keys(buffer: bytes, file_offset: int) -> pl.DataFrame:
     """Per document: where it lies in the file and its `_id` sort key (rank, number, bytes)."""
-    ids = ix.elements.filter(pl.col("key") == "_id")
+    ix, kind, value = id_elements(buffer)
     every = pl.DataFrame({"doc": pl.Series(range(len(ix)), dtype=pl.UInt32)})
-    ids = every.join(ids, on="doc", how="left", maintain_order="left")
-    kind = ids["type"].fill_null(bt.NULL).to_numpy().astype(np.uint8)
-    value = ids["value"].fill_null(0).to_numpy()
     number = np.zeros(len(ix))
     for code, dtype in ((bt.INT32, "<i4"), (bt.INT64, "<i8"), (bt.DOUBLE, "<f8"), (bt.DATETIME, "<i8")):
         rows = kind == code

@@ -106,10 +106,24 @@ class DumpSource:
         if not path.exists() or path.stat().st_size == 0:
             return
         order = self.order(path)
+        offsets = order["offset"].to_numpy()
+        if (offsets[1:] > offsets[:-1]).all():  # already in _id order: read straight through
+            yield from self._sequential(path, order, after.documents, batch_size)
+            return
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             for first in range(after.documents, order.height, batch_size):
                 batch = order.slice(first, batch_size)
                 yield b"".join(data[o:o + n] for o, n in zip(batch["offset"], batch["length"]))
+                data.madvise(mmap.MADV_DONTNEED)  # keep the resident set to the batch in hand
+
+    @staticmethod
+    def _sequential(path: Path, order: pl.DataFrame, skip: int, batch_size: int) -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            for first in range(skip, order.height, batch_size):
+                batch = order.slice(first, batch_size)
+                start = batch["offset"][0]
+                fh.seek(start)
+                yield fh.read(batch["offset"][-1] + batch["length"][-1] - start)
 
     def order(self, path: Path, block: int = 1 << 24) -> pl.DataFrame:
         """Offsets and lengths of the file's documents, sorted as MongoDB sorts their `_id`."""
@@ -120,7 +134,7 @@ class DumpSource:
                 data = tail + chunk
                 whole = whole_documents(data)
                 if whole:
-                    keys.append(id_order.sort_keys(bson_index.index(data[:whole]), offset))
+                    keys.append(id_order.sort_keys(data[:whole], offset))
                 offset += whole
                 tail = data[whole:]
             if tail:

@@ -63,7 +63,7 @@ def _atomic(path: Path, write) -> None:
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="lz4"))
 
 
 def write_json(data: object, path: Path) -> None:
