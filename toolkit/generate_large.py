@@ -3,9 +3,9 @@
 `generate.sample` builds every document as a dict and encodes it: right for a thousand
 documents, far too slow for a million. Here each field of a collection is a numpy column
 (picks from small value pools, int ranges, int64 milliseconds, rows of a target's ObjectId
-matrix), and a chunk of documents is encoded at once, as `bson_index` reads them: each
-document's element sizes, offsets across fields and documents, and every field's bytes
-scattered into one buffer. Values follow the declarations and `generate`'s value pools; every
+matrix), and a chunk of documents is encoded at once, the mirror of `bson_index`: each
+document's element sizes, offsets across elements and documents, and every element's bytes
+scattered into one buffer. Values follow the declarations and `generate`'s value tables; every
 reference names a document of its target, and JUNCTIONS decide arrays of 0-5 ObjectIds kept on
 one side of a relation, the other, or both.
 """
@@ -46,12 +46,14 @@ LINKED = frozenset({  # optional references that every document of a working CRM
     "Invoices.assigned_account_id", "Tasks.section", "Tasks.user",
 })
 LINKS = (0.35, 0.30, 0.15, 0.10, 0.06, 0.04)  # share of documents with 0..5 partners in a junction
-FEED_SIDES = (0.4, 0.3, 0.3)  # a pair is kept in the left array, the right array, or both
+FEED_SIDES = (0.4, 0.3, 0.3)  # a pair is kept in the first feed's array, the second's, or both
+BOTH = 2
+EMPTY_ARRAY = 0.5  # share of documents without partners that still hold [] under a junction key
 ABSENT_SHARES = {  # (null, missing) shares of a value that may be left out
     "optional": (0.08, 0.17), "defaulted": (0.0, 0.10), "list": (0.02, 0.08)}
 POOL = 512  # distinct values drawn per text field
 CHUNK = 100_000  # documents encoded and written at once
-BLOCK = 1 << 18  # bytes copied per numpy step: small enough to stay in cache
+BLOCK = 1 << 18  # bytes copied per numpy step, so the index arrays stay in cache
 
 ABSENT, NULLED, SET = 0, 1, 2  # what a document holds under a key
 MS_PER_DAY = 86_400_000
@@ -61,6 +63,24 @@ def counts(scale: float = 1.0) -> dict[str, int]:
     """Documents per collection at `scale`; a scaled collection keeps at least one."""
     return {m.source: max(1, round(COUNTS[m.name][0] * scale)) if COUNTS[m.name][1] else COUNTS[m.name][0]
             for m in MODELS}
+
+
+def large(scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: str = "nextcrm") -> dict[str, int]:
+    """Write `dump_out/<db>/<collection>.bson` + metadata for every collection; return the counts.
+
+    The same (scale, seed) writes the same bytes.
+    """
+    sizes = counts(scale)
+    world = World.create(seed, sizes)
+    folder = Path(dump_out) / db
+    folder.mkdir(parents=True, exist_ok=True)
+    for model in MODELS:
+        total = sizes[model.source]
+        with (folder / f"{model.source}.bson").open("wb") as fh:
+            for start in range(0, total, CHUNK):
+                fh.write(encode_chunk(model, start, min(start + CHUNK, total), world))
+        (folder / f"{model.source}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
+    return sizes
 
 
 # --- byte columns and their BSON encoding --------------------------------------------------
@@ -85,10 +105,6 @@ class Bytes:
     def take(self, rows: np.ndarray) -> Bytes:
         return Bytes(self.data, self.starts[rows], self.sizes[rows], self.width)
 
-    def keep(self, rows: np.ndarray) -> Bytes:
-        """The same strings where `rows` is true, empty elsewhere."""
-        return Bytes(self.data, self.starts, np.where(rows, self.sizes, 0), self.width)
-
 
 def pool(blobs: list[bytes]) -> Bytes:
     """The blobs as rows, to `take` from."""
@@ -97,21 +113,81 @@ def pool(blobs: list[bytes]) -> Bytes:
     return Bytes(np.frombuffer(b"".join(blobs), np.uint8), _exclusive_sum(sizes), sizes, width)
 
 
+def rows_of(matrix: np.ndarray, picks: np.ndarray) -> Bytes:
+    """Rows `picks` of an (m, width) uint8 matrix, such as a collection's ObjectIds."""
+    width = matrix.shape[1]
+    return Bytes(matrix.reshape(-1), picks * width, np.broadcast_to(np.int64(width), picks.shape), width)
+
+
 def fixed(values: np.ndarray) -> Bytes:
-    """Each value's bytes (e.g. a '<i4' array, or an (n, 12) uint8 matrix of ObjectIds)."""
-    n = len(values)
-    width = values.nbytes // n if n else 1
-    data = np.ascontiguousarray(values).view(np.uint8).reshape(-1)
-    return Bytes(data, np.arange(n, dtype=np.int64) * width, np.full(n, width, np.int64), width)
+    """Each value's bytes, e.g. of a '<i4' or '<f8' array."""
+    matrix = np.ascontiguousarray(values).view(np.uint8).reshape(len(values), -1)
+    return rows_of(matrix, np.arange(len(values), dtype=np.int64))
 
 
 def constant(blob: bytes, n: int) -> Bytes:
-    return Bytes(np.frombuffer(blob, np.uint8), np.zeros(n, np.int64), np.full(n, len(blob), np.int64), len(blob))
+    return Bytes(np.frombuffer(blob, np.uint8), np.broadcast_to(np.int64(0), (n,)),
+                 np.broadcast_to(np.int64(len(blob)), (n,)), len(blob))
 
 
-def concat_rows(parts: list[Bytes], sizes: np.ndarray | None = None) -> Bytes:
-    """Row i of the result is row i of every part, one after the other, in one new buffer."""
-    sizes = sum(p.sizes for p in parts) if sizes is None else sizes
+Element = tuple[str, int, Bytes, np.ndarray | None]  # key, BSON type, values, states (None: all SET)
+
+
+def documents(elements: list[Element], n: int) -> Bytes:
+    """Encode n documents at once: int32 size, elements (type, key, NUL, value), closing NUL.
+
+    Each element's size per document (0 when absent, no value when null) gives the documents'
+    sizes and, summed element after element, where each element starts; every element's bytes
+    are then scattered into one buffer.
+    """
+    sizes = np.full(n, 5, np.int64)  # int32 size and closing NUL
+    for key, _, values, states in elements:
+        sizes += _element_sizes(key, values, states)
+    starts = _exclusive_sum(sizes)
+    out = np.empty(int(sizes.sum()), np.uint8)
+    _scatter(out, starts, fixed(sizes.astype("<i4")))
+    at = starts + 4
+    for key, kind, values, states in elements:
+        name = key.encode() + b"\0"
+        filled = True if states is None else states == SET
+        if values.width:  # type, key and value as one block per document
+            _scatter(out, at, _prefixed(bytes([kind]) + name, values), filled)
+        else:
+            _scatter(out, at, constant(bytes([kind]) + name, n), filled)
+            _scatter(out, at + 1 + len(name), values, filled)
+        if states is not None:
+            _scatter(out, at, constant(bytes([bt.NULL]) + name, n), states == NULLED)
+        at += _element_sizes(key, values, states)
+    out[starts + sizes - 1] = 0
+    return Bytes(out, starts, sizes)
+
+
+def _element_sizes(key: str, values: Bytes, states: np.ndarray | None) -> np.ndarray:
+    """Per document: type, key, NUL and value; without the value when null; 0 when absent."""
+    header = 2 + len(key.encode())
+    if states is None:
+        return header + values.sizes
+    return np.where(states == SET, header + values.sizes, np.where(states == NULLED, header, 0))
+
+
+def _prefixed(header: bytes, values: Bytes) -> Bytes:
+    """Fixed-width values with the same bytes before each."""
+    n, width = len(values), values.width
+    block = np.empty((n, len(header) + width), np.uint8)
+    block[:, :len(header)] = np.frombuffer(header, np.uint8)
+    block[:, len(header):] = values.data.reshape(-1, width)[values.starts // width]
+    return rows_of(block, np.arange(n, dtype=np.int64))
+
+
+def array(slots: list[tuple[int, Bytes]], lengths: np.ndarray) -> Bytes:
+    """BSON arrays: row i holds the first lengths[i] slots, under keys "0", "1", ..."""
+    return documents([(str(j), kind, values, np.where(j < lengths, SET, ABSENT).astype(np.uint8))
+                      for j, (kind, values) in enumerate(slots)], len(lengths))
+
+
+def concat_rows(parts: list[Bytes]) -> Bytes:
+    """Row i of the result is row i of every part, one after the other."""
+    sizes = sum(p.sizes for p in parts)
     starts = _exclusive_sum(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
     at = starts.copy()
@@ -121,9 +197,9 @@ def concat_rows(parts: list[Bytes], sizes: np.ndarray | None = None) -> Bytes:
     return Bytes(out, starts, sizes)
 
 
-def _scatter(out: np.ndarray, at: np.ndarray, part: Bytes) -> None:
-    """Copy each non-empty row of `part` to `out[at[i]:]`, a cache-sized block of rows at a time."""
-    rows = np.flatnonzero(part.sizes)
+def _scatter(out: np.ndarray, at: np.ndarray, part: Bytes, where: np.ndarray | bool = True) -> None:
+    """Copy each non-empty row of `part` (where `where`) to `out[at[i]:]`, block by block."""
+    rows = np.flatnonzero((part.sizes > 0) & where)
     if not len(rows):
         return
     sizes, starts, at = part.sizes[rows], part.starts[rows], at[rows]
@@ -136,11 +212,11 @@ def _scatter(out: np.ndarray, at: np.ndarray, part: Bytes) -> None:
 
 def _copy(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
           width: int | None) -> None:
-    if width:  # whole rows of a (-1, width) matrix
-        span = np.arange(width)
-        out[at[:, None] + span] = data if data.size == width else data.reshape(-1, width)[starts // width]
+    if width:  # whole rows of a (-1, width) matrix: one 2-d assignment
+        rows = data if data.size == width else data.reshape(-1, width)[starts // width]
+        out[at[:, None] + np.arange(width)] = rows
         return
-    before = _exclusive_sum(sizes)
+    before = _exclusive_sum(sizes)  # byte ranges, as bson_index.byte_ranges gathers them
     step = np.arange(int(sizes.sum()), dtype=np.int64)
     out[np.repeat(at - before, sizes) + step] = data[np.repeat(starts - before, sizes) + step]
 
@@ -151,29 +227,6 @@ def _exclusive_sum(sizes: np.ndarray) -> np.ndarray:
     return starts
 
 
-Element = tuple[str, int, Bytes, np.ndarray | None]  # key, BSON type, values, states (None: all SET)
-
-
-def documents(elements: list[Element], n: int) -> Bytes:
-    """Encode n documents at once: int32 size, each element (type, key, NUL, value), NUL."""
-    parts = []
-    for key, kind, values, states in elements:
-        name = key.encode() + b"\0"
-        if states is None:
-            parts += [constant(bytes([kind]) + name, n), values]
-        else:
-            header = pool([bytes([kind]) + name, bytes([bt.NULL]) + name]).take((states == NULLED).astype(np.int64))
-            parts += [header.keep(states != ABSENT), values.keep(states == SET)]
-    sizes = sum((p.sizes for p in parts), np.full(n, 5, np.int64))
-    return concat_rows([fixed(sizes.astype("<i4")), *parts, constant(b"\0", n)], sizes)
-
-
-def array(slots: list[tuple[int, Bytes]], lengths: np.ndarray) -> Bytes:
-    """BSON arrays: row i holds the first lengths[i] slots (keys "0", "1", ...)."""
-    return documents([(str(j), kind, values, np.where(j < lengths, SET, ABSENT).astype(np.uint8))
-                      for j, (kind, values) in enumerate(slots)], len(lengths))
-
-
 def bson_string(text: str) -> bytes:
     raw = text.encode()
     return (len(raw) + 1).to_bytes(4, "little") + raw + b"\0"
@@ -181,20 +234,19 @@ def bson_string(text: str) -> bytes:
 
 def string_values(text: Bytes) -> Bytes:
     """BSON string values (int32 size, UTF-8, NUL) of raw UTF-8 rows."""
-    n = len(text)
-    return concat_rows([fixed((text.sizes + 1).astype("<i4")), text, constant(b"\0", n)])
+    return concat_rows([fixed((text.sizes + 1).astype("<i4")), text, constant(b"\0", len(text))])
 
 
 def decimal(values: np.ndarray) -> Bytes:
     """Non-negative integers as decimal ASCII."""
-    width = 19  # int64 holds 19 digits
+    width = 19  # digits an int64 holds
     digits = (values[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
     sizes = 1 + sum((values >= 10 ** k).astype(np.int64) for k in range(1, width))
     starts = np.arange(len(values), dtype=np.int64) * width + width - sizes
     return Bytes((digits + ord("0")).astype(np.uint8).reshape(-1), starts, sizes)
 
 
-# --- the collections: ids, junction arrays and value pools ----------------------------------
+# --- what documents point at: ids, creation times, junction arrays, value pools --------------
 
 
 def _rng(seed: int, *words: str) -> np.random.Generator:
@@ -207,7 +259,7 @@ class Links:
 
     owner: str
     key: str
-    target: str  # model whose ids the elements are
+    target: str  # the model whose documents the elements are
     lengths: np.ndarray
     offsets: np.ndarray
     elements: np.ndarray  # row numbers in the target
@@ -215,18 +267,18 @@ class Links:
 
 @dataclass
 class World:
-    """Everything one document may point at: each model's ids, creation times and junction arrays."""
+    """Every collection's ids and creation times, the junction arrays, and the value pools."""
 
     seed: int
-    sizes: dict[str, int]
-    ids: dict[str, Bytes] = field(default_factory=dict)  # model -> its ObjectIds, oldest first
-    seconds: dict[str, np.ndarray] = field(default_factory=dict)
-    links: dict[str, list[Links]] = field(default_factory=dict)
+    ids: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (n, 12) ObjectIds, ascending
+    seconds: dict[str, np.ndarray] = field(default_factory=dict)  # model -> creation times, ascending
+    links: dict[str, list[Links]] = field(default_factory=dict)  # owner model -> its junction arrays
     pools: dict[tuple, Bytes | list[str]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, seed: int, sizes: dict[str, int]) -> World:
-        world = cls(seed, sizes)
+        """`sizes`: documents per collection."""
+        world = cls(seed)
         for number, model in enumerate(MODELS):
             world.seconds[model.name], world.ids[model.name] = _object_ids(
                 _rng(seed, model.name, "ids"), sizes[model.source], number)
@@ -235,8 +287,12 @@ class World:
                 world.links.setdefault(links.owner, []).append(links)
         return world
 
-    def values(self, model: str, name: str, size: int, make: Callable[[random.Random], str] | None = None) -> list[str]:
-        """`size` realistic values of a text field, as `generate` makes them."""
+    def count(self, model: str) -> int:
+        return len(self.ids[model])
+
+    def values(self, model: str, name: str, size: int,
+               make: Callable[[random.Random], str] | None = None) -> list[str]:
+        """`size` realistic values of a text field, made as `generate` makes them."""
         key = (model, name, size)
         if key not in self.pools:
             r = random.Random(f"{self.seed}:{model}:{name}:pool")
@@ -245,7 +301,7 @@ class World:
         return self.pools[key]
 
     def texts(self, model: str, name: str, size: int, make: Callable[[random.Random], str] | None = None) -> Bytes:
-        """The same values as BSON strings, to pick from."""
+        """The same values as BSON strings."""
         key = (model, name, size, "bson")
         if key not in self.pools:
             self.pools[key] = pool([bson_string(v) for v in self.values(model, name, size, make)])
@@ -259,48 +315,48 @@ def _maker(model: str, name: str) -> Callable[[random.Random], str]:
     return make or (lambda r: r.choice(WORDS))
 
 
-def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndarray, Bytes]:
+def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndarray, np.ndarray]:
     """n ascending ObjectIds created over 2019-2025: seconds, a 5-byte machine id, a counter."""
     if n >= 1 << 24:
         raise ValueError(f"{n} documents overflow the 3-byte ObjectId counter: use a smaller scale")
     seconds = np.sort(rng.integers(int(START.timestamp()), int(END.timestamp()), n))
     ids = np.empty((n, 12), np.uint8)
     ids[:, :4] = seconds.astype(">u4").view(np.uint8).reshape(n, 4)
-    ids[:, 4] = machine  # one per collection, so no two collections share an id
+    ids[:, 4] = machine  # the model's number: no two collections share an id
     ids[:, 5:9] = rng.integers(0, 256, 4, dtype=np.uint8)
     ids[:, 9:] = np.arange(n, dtype=">u4").view(np.uint8).reshape(n, 4)[:, 1:]
-    return seconds, fixed(ids)
+    return seconds, ids
 
 
 def _junction(rng: np.random.Generator, junction: Junction, world: World) -> list[Links]:
-    """Pairs where no document has more than 5 partners, each kept on one side, the other or both."""
+    """Distinct pairs where no document has over 5 partners, each kept on one side, the other or both."""
     left, right = junction.left.model, junction.right.model
-    slots = [np.repeat(np.arange(world.sizes[m]), rng.choice(len(LINKS), world.sizes[m], p=LINKS))
+    slots = [np.repeat(np.arange(world.count(m)), rng.choice(len(LINKS), world.count(m), p=LINKS))
              for m in (left, right)]
-    m = min(len(s) for s in slots)
-    pairs = np.stack([rng.permutation(s)[:m] for s in slots])
-    _, first = np.unique(pairs[0] * world.sizes[right] + pairs[1], return_index=True)
+    count = min(len(s) for s in slots)
+    pairs = np.stack([rng.permutation(s)[:count] for s in slots])
+    _, first = np.unique(pairs[0] * world.count(right) + pairs[1], return_index=True)
     pairs = pairs[:, np.sort(first)]
-    side = rng.choice(3, pairs.shape[1], p=FEED_SIDES) if len(junction.feeds) == 2 else np.zeros(pairs.shape[1], int)
+    side = (rng.choice(3, pairs.shape[1], p=FEED_SIDES) if len(junction.feeds) == 2
+            else np.zeros(pairs.shape[1], np.int64))
     out = []
     for number, feed in enumerate(junction.feeds):
         owner_is_left = feed.model == left
-        kept = (side == number) | (side == 2)
+        kept = (side == number) | (side == BOTH)
         owners, elements = (pairs[0], pairs[1]) if owner_is_left else (pairs[1], pairs[0])
         owners, elements = owners[kept], elements[kept]
-        order = np.argsort(owners, kind="stable")
-        lengths = np.bincount(owners, minlength=world.sizes[feed.model]).astype(np.int64)
+        lengths = np.bincount(owners, minlength=world.count(feed.model)).astype(np.int64)
         out.append(Links(feed.model, feed.key, right if owner_is_left else left, lengths,
-                         _exclusive_sum(lengths), elements[order]))
+                         _exclusive_sum(lengths), elements[np.argsort(owners, kind="stable")]))
     return out
 
 
-# --- values of one chunk of a collection ----------------------------------------------------
+# --- the values of one chunk of a collection ------------------------------------------------
 
 
 @dataclass
 class Chunk:
-    """Rows `start`..`stop` of a collection, with the generator drawing their values."""
+    """Documents `start`..`stop` of a collection, and the generator drawing their values."""
 
     model: ModelSpec
     start: int
@@ -316,22 +372,45 @@ class Chunk:
     def seconds(self) -> np.ndarray:
         return self.world.seconds[self.model.name][self.start:self.stop]
 
+    @property
+    def pool_size(self) -> int:
+        return min(POOL, max(self.world.count(self.model.name), 8))
+
     def older(self, target: str) -> Bytes:
         """Ids of `target` documents that existed when each document was created (any, if none did)."""
-        pool_seconds = self.world.seconds[target]
-        existing = np.searchsorted(pool_seconds, self.seconds, side="right")
-        span = np.where(existing > 0, existing, len(pool_seconds))
-        return self.world.ids[target].take((self.rng.random(self.n) * span).astype(np.int64))
+        target_seconds = self.world.seconds[target]
+        existing = np.searchsorted(target_seconds, self.seconds, side="right")
+        span = np.where(existing > 0, existing, len(target_seconds))
+        return rows_of(self.world.ids[target], (self.rng.random(self.n) * span).astype(np.int64))
 
     def picks(self, values: Bytes) -> Bytes:
         return values.take(self.rng.integers(0, len(values), self.n))
+
+    def distinct(self, values: Bytes, slots: int) -> list[Bytes]:
+        """`slots` picks per document, all different while the pool has enough values."""
+        size = len(values)
+        first = self.rng.integers(0, size, self.n)
+        step = self.rng.integers(1, max(2, (size - 1) // max(slots - 1, 1) + 1), self.n)
+        return [values.take((first + j * step) % size) for j in range(slots)]
 
     def lengths(self, low: int, high: int) -> np.ndarray:
         return self.rng.integers(low, high + 1, self.n)
 
 
+def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> memoryview:
+    """The BSON of documents `start`..`stop` of a collection, one after the other."""
+    chunk = Chunk(model, start, stop, world, _rng(world.seed, model.name, str(start)))
+    elements: list[Element] = [("_id", bt.OBJECT_ID, rows_of(world.ids[model.name], np.arange(start, stop)), None)]
+    for f in model.fields:
+        if f.key != "_id":
+            kind, values = VALUES[f.kind](chunk, f)
+            elements.append((f.key, kind, values, _states(chunk, f)))
+    elements += [_feed(chunk, links) for links in world.links.get(model.name, ())]
+    return memoryview(documents(elements, chunk.n).data)
+
+
 def _states(chunk: Chunk, f: Field) -> np.ndarray | None:
-    """Per document: the value, null, or no key at all, as the declaration allows."""
+    """Per document: a value, null, or no key at all, as the declaration allows."""
     if f.required or f"{chunk.model.name}.{f.name}" in LINKED:
         return None
     shares = ABSENT_SHARES["list" if f.kind in LIST_KINDS else "optional" if f.optional else "defaulted"]
@@ -339,8 +418,29 @@ def _states(chunk: Chunk, f: Field) -> np.ndarray | None:
     return np.where(roll < shares[0], NULLED, np.where(roll < sum(shares), ABSENT, SET)).astype(np.uint8)
 
 
-def _target(f: Field) -> str | None:
+def _feed(chunk: Chunk, links: Links) -> Element:
+    """A junction array: the owner's 0-5 partners; an owner without any holds [] or no key."""
+    lengths = links.lengths[chunk.start:chunk.stop]
+    offsets = links.offsets[chunk.start:chunk.stop]
+    elements = links.elements if len(links.elements) else np.zeros(1, np.int64)
+    ids = chunk.world.ids[links.target]
+    slots = [(bt.OBJECT_ID, rows_of(ids, elements[np.minimum(offsets + j, len(elements) - 1)]))
+             for j in range(len(LINKS) - 1)]
+    states = np.where((lengths > 0) | (chunk.rng.random(chunk.n) < EMPTY_ARRAY), SET, ABSENT).astype(np.uint8)
+    return links.key, bt.ARRAY, array(slots, lengths), states
+
+
+def _target(f: Field) -> str:
     return f.references.model if f.references else f.points_to
+
+
+def _object_id(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
+    return bt.OBJECT_ID, chunk.older(_target(f))
+
+
+def _id_list(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
+    """0-4 ids of the target; some repeat, as sharing a board twice does."""
+    return bt.ARRAY, array([(bt.OBJECT_ID, chunk.older(_target(f))) for _ in range(4)], chunk.lengths(0, 4))
 
 
 def _int(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
@@ -360,61 +460,50 @@ def _datetime(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     return bt.DATETIME, fixed(ms.astype("<i8"))
 
 
-def _text_values(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    size = min(POOL, max(chunk.world.sizes[chunk.model.source], 8))
+def _enum(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
+    return bt.STRING, chunk.picks(pool([bson_string(v) for v in ENUMS[f.enum]]))
+
+
+def _text(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     if not f.unique:
-        return bt.STRING, chunk.picks(chunk.world.texts(chunk.model.name, f.name, size))
+        return bt.STRING, chunk.picks(chunk.world.texts(chunk.model.name, f.name, chunk.pool_size))
     # unique at any count: the document's number joins the value, as in generate
-    values = chunk.world.values(chunk.model.name, f.name, size)
+    values = chunk.world.values(chunk.model.name, f.name, chunk.pool_size)
     local = pool([v.partition("@")[0].encode() for v in values])
-    rest = pool([("".join(v.partition("@")[1:])).encode() for v in values])
-    picks = chunk.rng.integers(0, size, chunk.n)
+    rest = pool(["".join(v.partition("@")[1:]).encode() for v in values])
+    picks = chunk.rng.integers(0, len(values), chunk.n)
     number = decimal(np.arange(chunk.start, chunk.stop, dtype=np.int64))
     text = concat_rows([local.take(picks), constant(b".", chunk.n), number, rest.take(picks)])
     return bt.STRING, string_values(text)
 
 
-def _enum(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return bt.STRING, chunk.picks(pool([bson_string(v) for v in ENUMS[f.enum]]))
-
-
-def _object_id(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return bt.OBJECT_ID, chunk.older(_target(f))
-
-
-def _id_list(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    """0-4 ids of the target; a small target repeats some, as sharing twice does."""
-    slots = [(bt.OBJECT_ID, chunk.older(_target(f))) for _ in range(4)]
-    return bt.ARRAY, array(slots, chunk.lengths(0, 4))
-
-
 def _text_list(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    size = min(POOL, max(chunk.world.sizes[chunk.model.source], 8))
-    values = (pool([bson_string(t) for t in TAGS]) if f.name == "tags"
-              else chunk.world.texts(chunk.model.name, f.name, size))
-    return bt.ARRAY, array([(bt.STRING, chunk.picks(values)) for _ in range(3)], chunk.lengths(0, 3))
+    values = _tags() if f.name == "tags" else chunk.world.texts(chunk.model.name, f.name, chunk.pool_size)
+    return bt.ARRAY, array([(bt.STRING, v) for v in chunk.distinct(values, 3)], chunk.lengths(0, 3))
+
+
+def _tags() -> Bytes:
+    return pool([bson_string(t) for t in TAGS])
 
 
 def _tag_names(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """Json ["vip", "q1"]."""
-    tags = pool([bson_string(t) for t in TAGS])
-    return bt.ARRAY, array([(bt.STRING, chunk.picks(tags)) for _ in range(3)], chunk.lengths(0, 3))
+    return bt.ARRAY, array([(bt.STRING, v) for v in chunk.distinct(_tags(), 3)], chunk.lengths(0, 3))
 
 
 def _labels(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """Json [{"name": "vip", "color": "#a1b2c3"}, ...]."""
-    tags = pool([bson_string(t) for t in TAGS])
     colors = chunk.world.texts("json", "color", 64, lambda r: f"#{r.randbytes(3).hex()}")
-    slots = [(bt.DOCUMENT, documents([("name", bt.STRING, chunk.picks(tags), None),
+    slots = [(bt.DOCUMENT, documents([("name", bt.STRING, name, None),
                                       ("color", bt.STRING, chunk.picks(colors), None)], chunk.n))
-             for _ in range(3)]
+             for name in chunk.distinct(_tags(), 3)]
     return bt.ARRAY, array(slots, chunk.lengths(1, 3))
 
 
 def _invoice_items(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """Json [{"description", "quantity", "unit_price", "vat_rate"}, ...]."""
     sentences = chunk.world.texts("json", "description", POOL, _sentence)
-    rates = pool([r.to_bytes(4, "little") for r in (0, 12, 21)])
+    rates = pool([rate.to_bytes(4, "little") for rate in (0, 12, 21)])
 
     def item() -> Bytes:
         price = np.round(chunk.rng.uniform(1, 10_000, chunk.n), 2)
@@ -426,49 +515,16 @@ def _invoice_items(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     return bt.ARRAY, array([(bt.DOCUMENT, item()) for _ in range(4)], chunk.lengths(1, 4))
 
 
-JSON: dict[str, Callable[[Chunk, Field], tuple[int, Bytes]]] = {  # by "model.field", then field
+JSON: dict[str, Callable[[Chunk, Field], tuple[int, Bytes]]] = {  # by "model.field", then by field
     "crm_Accounts_Tasks.tags": _labels, "tags": _tag_names, "invoice_items": _invoice_items,
 }
+
+
+def _json(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
+    return JSON.get(f"{chunk.model.name}.{f.name}", JSON.get(f.name, _tag_names))(chunk, f)
+
+
 VALUES: dict[Kind, Callable[[Chunk, Field], tuple[int, Bytes]]] = {
-    Kind.OBJECT_ID: _object_id, Kind.TEXT: _text_values, Kind.INT: _int, Kind.BOOL: _bool,
-    Kind.DATETIME: _datetime, Kind.ENUM: _enum, Kind.TEXT_LIST: _text_list, Kind.UUID_LIST: _id_list,
-    Kind.JSON: lambda chunk, f: JSON.get(f"{chunk.model.name}.{f.name}", JSON.get(f.name, _tag_names))(chunk, f),
+    Kind.OBJECT_ID: _object_id, Kind.UUID_LIST: _id_list, Kind.INT: _int, Kind.BOOL: _bool,
+    Kind.DATETIME: _datetime, Kind.ENUM: _enum, Kind.TEXT: _text, Kind.TEXT_LIST: _text_list, Kind.JSON: _json,
 }
-
-
-def _feed(chunk: Chunk, links: Links) -> Element:
-    """A junction array: the owner's 0-5 partners; an owner without any has [] or no key."""
-    lengths = links.lengths[chunk.start:chunk.stop]
-    offsets = links.offsets[chunk.start:chunk.stop]
-    last = max(len(links.elements) - 1, 0)
-    elements = links.elements if len(links.elements) else np.zeros(1, np.int64)
-    slots = [(bt.OBJECT_ID, chunk.world.ids[links.target].take(elements[np.minimum(offsets + j, last)]))
-             for j in range(len(LINKS) - 1)]
-    states = np.where((lengths > 0) | (chunk.rng.random(chunk.n) < 0.5), SET, ABSENT).astype(np.uint8)
-    return links.key, bt.ARRAY, array(slots, lengths), states
-
-
-def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> bytes | memoryview:
-    """The BSON of documents `start`..`stop` of a collection, concatenated."""
-    chunk = Chunk(model, start, stop, world, _rng(world.seed, model.name, str(start)))
-    elements: list[Element] = [("_id", bt.OBJECT_ID, world.ids[model.name].take(np.arange(start, stop)), None)]
-    for f in model.fields:
-        if f.key != "_id":
-            kind, values = VALUES[f.kind](chunk, f)
-            elements.append((f.key, kind, values, _states(chunk, f)))
-    elements += [_feed(chunk, links) for links in world.links.get(model.name, ())]
-    return memoryview(documents(elements, chunk.n).data)
-
-
-def large(scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: str = "nextcrm") -> dict[str, int]:
-    """Write `dump_out/<db>/<collection>.bson` + metadata for every collection; return the counts."""
-    sizes = counts(scale)
-    world = World.create(seed, sizes)
-    folder = Path(dump_out) / db
-    folder.mkdir(parents=True, exist_ok=True)
-    for model in MODELS:
-        with (folder / f"{model.source}.bson").open("wb") as fh:
-            for start in range(0, sizes[model.source], CHUNK):
-                fh.write(encode_chunk(model, start, min(start + CHUNK, sizes[model.source]), world))
-        (folder / f"{model.source}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
-    return sizes

@@ -22,6 +22,7 @@ from toolkit.staging import Staging, read_json, write_text
 REPORT = "report.html"
 STAGES = ("extract", "transform", "validate", "load", "reconcile", "verify")  # in run order
 PER_PART_SECONDS = {"extract": "collections", "transform": "collections", "load": "tables"}
+"""Where a stage's report lists the seconds it spent per collection or table."""
 PASSED = {"true", "ok", "pass", "passed", "success", "succeeded"}
 FAILED = {"false", "fail", "failed", "error", "errors", "failure"}
 LONGEST_CELL = 300  # characters of a nested value shown in a cell
@@ -48,9 +49,9 @@ def render_report(staging_root: Path | str) -> Path:
 def stage_times(staging_root: Path | str) -> list[dict]:
     """Per finished stage: seconds and how they were measured.
 
-    extract, transform and load add up the seconds they recorded per collection or table; the
-    others take the time between the previous stage's report and their own (None when the
-    previous report is newer, as after re-running an earlier stage).
+    extract, transform and load add up the seconds they recorded per collection or table, verify
+    reports its own; the others take the time between the previous stage's report and theirs
+    (None when the previous report is newer, as after re-running an earlier stage).
     """
     staging = Staging(Path(staging_root))
     times, previous = [], None
@@ -58,11 +59,13 @@ def stage_times(staging_root: Path | str) -> list[dict]:
         path = staging.report(f"{stage}.json")
         if not path.exists():
             continue
-        key = PER_PART_SECONDS.get(stage)
+        key, report = PER_PART_SECONDS.get(stage), read_json(path)
+        recorded = (report.get("summary") or {}).get("seconds") if isinstance(report.get("summary"), dict) else None
         if key:
-            items = read_json(path).get(key, [])
-            seconds = sum(item.get("seconds") or 0 for item in items)
+            seconds = sum(item.get("seconds") or 0 for item in report.get(key, []))
             how = f"sum of the seconds recorded per {'table' if key == 'tables' else 'collection'}"
+        elif isinstance(recorded, (int, float)):
+            seconds, how = recorded, "recorded by the stage"
         elif previous is None:
             seconds, how = None, "unknown: no earlier report to measure from"
         else:
@@ -81,16 +84,16 @@ def _header(staging: Staging, reports: dict, quarantine: dict) -> str:
     extract, load, verify, reconcile = (reports[s] for s in ("extract", "load", "verify", "reconcile"))
     facts = [
         ("staging", staging.root.resolve()),
-        ("source", extract["source"] if extract else "not extracted"),
+        ("source", (extract or {}).get("source") or "not extracted"),
         ("target", (reconcile or {}).get("database") or (load or {}).get("target") or "not loaded"),
         ("written", datetime.now(timezone.utc).isoformat(timespec="seconds")),
     ]
     cards = [
-        ("documents extracted", _number(extract["documents"]) if extract else "-"),
-        ("rows loaded", _number(load["rows"]) if load else "-"),
+        ("documents extracted", _number((extract or {}).get("documents"))),
+        ("rows loaded", _number((load or {}).get("rows"))),
         ("quarantined", _number(quarantine["quarantined"])),
-        ("verification", _badge(verify["status"]) if verify else _badge("not run")),
-        ("reconciliation", _badge(reconcile["ok"]) if reconcile else _badge("not run")),
+        ("verification", _badge(verify.get("status")) if verify else _badge("not run")),
+        ("reconciliation", _badge(reconcile.get("ok")) if reconcile else _badge("not run")),
     ]
     return ("<header><h1>m2pg migration report</h1>" + _facts(facts)
             + '<div class="cards">' + "".join(
@@ -103,14 +106,27 @@ def _verification(verify: dict | None) -> str:
     if verify is None:
         return head + _muted("not run: reports/verify.json is absent") + "</section>"
     parts = [f"<p>status {_badge(verify.get('status'))}</p>"]
-    summary = verify.get("summary")
-    if isinstance(summary, (dict, list)):
-        parts.append(_keyed_table(summary, "item"))
+    summary, layers, tables = verify.get("summary"), verify.get("layers"), verify.get("tables")
+    if isinstance(summary, dict):
+        parts.append(_table(["item", "value"], list(_flatten(summary).items())))
     elif summary is not None:
         parts.append(f"<p>{_t(summary)}</p>")
-    for name in ("layers", "tables"):
-        if verify.get(name):
-            parts.append(f"<h3>{_t(name.capitalize())}</h3>" + _keyed_table(verify[name], name[:-1]))
+    if isinstance(layers, dict) and layers:
+        overview = {name: {k: v for k, v in layer.items() if k != "tables"} if isinstance(layer, dict) else layer
+                    for name, layer in layers.items()}
+        parts.append("<h3>Layers</h3>" + _keyed_table(overview, "layer"))
+        for name, layer in layers.items():
+            per_table = layer.get("tables") if isinstance(layer, dict) else None
+            failing = {t: r for t, r in per_table.items() if _failed(r)} if isinstance(per_table, dict) else {}
+            if failing:
+                parts.append(f"<details open><summary>{_t(name)}: {len(failing)} failing table(s)</summary>"
+                             + _keyed_table(failing, "table") + "</details>")
+    elif layers:
+        parts.append("<h3>Layers</h3>" + _keyed_table(layers, "layer"))
+    if tables:
+        failing = isinstance(tables, dict) and any(_failed(r) for r in tables.values())
+        parts.append(f"<details{' open' if failing else ''}><summary>tables ({len(tables)})</summary>"
+                     + _keyed_table(tables, "table") + "</details>")
     others = {k: v for k, v in verify.items() if k not in {"status", "summary", "layers", "tables"}}
     if others:
         parts.append("<h3>Other facts</h3>" + _keyed_table(others, "fact"))
@@ -136,7 +152,8 @@ def _reconciliation(reconcile: dict | None) -> str:
                           [[c["table"], c["column"], c["references"], c["orphans"], c.get("ok"), c.get("error", "")]
                            for c in checks], failed=[not c.get("ok") for c in checks])
     return (head + f"<p>{_badge(reconcile.get('ok'))} against {_t(reconcile.get('database', ''))}: "
-            f"{len(rows)} tables, {len(checks)} foreign key checks, {len(failing)} failing</p>"
+            f"{sum(not r.get('ok') for r in rows)} of {len(rows)} tables and {len(failing)} of {len(checks)} "
+            f"foreign key checks fail</p>"
             + _chart("records per table: loaded and quarantined", _records_chart(rows))
             + table
             + f"<details{' open' if failing else ''}><summary>foreign key checks ({len(checks)})</summary>"
@@ -276,12 +293,14 @@ def _badge(value: object) -> str:
 
 
 def _cell(value: object, badge: bool = False) -> str:
-    if badge and value is not None:
+    if value is not None and (badge or isinstance(value, str) and value.lower() in PASSED | FAILED):
         return f"<td>{_badge(value)}</td>"
     if isinstance(value, bool) or value is None:
         return f"<td>{_badge(value)}</td>" if isinstance(value, bool) else "<td>-</td>"
     if isinstance(value, (int, float)):
         return f'<td class="num">{_number(value)}</td>'
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return f"<td>{_t(', '.join(map(str, value)) or '-')}</td>"
     if isinstance(value, (dict, list)):
         text = json.dumps(value, default=str, ensure_ascii=False)
         text = text if len(text) <= LONGEST_CELL else text[:LONGEST_CELL] + " ..."
@@ -311,9 +330,18 @@ def _keyed_table(value: object, key: str) -> str:
     fields.sort(key=lambda f: f not in {"status", "ok"})
     rows = [[name] + ([record.get(f) for f in fields] if isinstance(record, dict)
                       else [record if f == "value" else None for f in fields]) for name, record in items]
-    failed = [isinstance(r, dict) and (str(r.get("status")).lower() in FAILED or r.get("ok") is False)
-              for _, r in items]
-    return _table([key, *fields], rows, failed)
+    return _table([key, *fields], rows, [_failed(r) for _, r in items])
+
+
+def _failed(record: object) -> bool:
+    return isinstance(record, dict) and (str(record.get("status")).lower() in FAILED or record.get("ok") is False)
+
+
+def _flatten(mapping: dict) -> dict:
+    """Nested mappings one level up, under dotted keys: {"layers": {"counts": "pass"}} -> layers.counts."""
+    return {f"{key}.{inner}" if isinstance(value, dict) else key: v
+            for key, value in mapping.items()
+            for inner, v in (value.items() if isinstance(value, dict) else [(None, value)])}
 
 
 def _facts(facts: list[tuple[str, object]]) -> str:

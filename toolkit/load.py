@@ -19,7 +19,7 @@ from toolkit.errors import ConfigError
 from toolkit.ids import uuid_text_to_binary
 from toolkit.progress import bars
 from toolkit.redact import redact
-from toolkit.schema import check_target, has_schema, quote
+from toolkit.schema import check_target, has_schema, quote, secondary_indexes
 from toolkit.spec import Kind, ModelSpec
 from toolkit.staging import Staging, write_json
 
@@ -36,10 +36,15 @@ LEDGER_DDL = (
 
 def connect(pg_uri: str):
     try:
-        return pgdbapi.connect(pg_uri)
+        conn = pgdbapi.connect(pg_uri)
     except Exception as error:  # the driver raises several types for a bad URI or server
         raise ConfigError(f"cannot connect to PostgreSQL at {redact(pg_uri)}: {error}",
                           hint="check --pg-uri (or M2PG_PG_URI)") from None
+    with conn.cursor() as cur:
+        # a commit lost to an OS crash loses its ledger row too, and the batch is loaded again
+        cur.execute("SET synchronous_commit = off")
+    conn.commit()
+    return conn
 
 
 def load_types(model: ModelSpec | None, columns: list[str]) -> dict[str, Kind]:
@@ -130,7 +135,35 @@ def load_batch(conn, table: str, batch: pa.Table, digest: str, direct: bool) -> 
     return inserted
 
 
-def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progress) -> dict:
+def _live_indexes(conn, table: str) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1",
+                    parameters=(table,))
+        return {row[0] for row in cur.fetchall()}
+
+
+def _bulk(conn, table: str, indexes: dict[str, str], empty: bool) -> bool:
+    """Into an empty table (or one whose plain indexes a crashed bulk load dropped), drop the
+    plain indexes now and build them once the rows are in."""
+    missing = set(indexes) - _live_indexes(conn, table)
+    if not (empty or missing):
+        return False
+    with conn.cursor() as cur:
+        for name in indexes:
+            cur.execute(f"DROP INDEX IF EXISTS {quote(name)}")
+    conn.commit()
+    return True
+
+
+def _rebuild(conn, indexes: dict[str, str]) -> None:
+    with conn.cursor() as cur:
+        for statement in indexes.values():
+            cur.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+    conn.commit()
+
+
+def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progress,
+               indexes: dict[str, str]) -> dict:
     """Load a table's clean parts batch by batch; batches the ledger records are skipped."""
     parts = staging.clean_parts(table)
     if not parts:
@@ -141,6 +174,7 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
     digests = {f"{content}:{offset}:{min(batch_size, frame.height - offset)}"
                for content, frame in frames for offset in range(0, frame.height, batch_size)}
     direct = only_ours(conn, table, done, digests)
+    bulk = _bulk(conn, table, indexes, empty=not done and direct)
     total = sum(f.height for _, f in frames)
     task = progress.add_task(f"load {table}", total=total)
     started, inserted, skipped, committed = time.perf_counter(), 0, 0, 0
@@ -156,6 +190,8 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
             progress.update(task, advance=rows)
             interrupt.check("load", f"{table}: {committed} of {total} rows committed",
                             "the remaining batches and tables")
+    if bulk:
+        _rebuild(conn, indexes)
     return {"table": table, "rows": total, "inserted": inserted, "already_loaded": skipped,
             "seconds": round(time.perf_counter() - started, 3)}
 
@@ -166,8 +202,10 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
         ensure_target(conn, pg_uri, models, junctions, replace)
         targets = [(m.table, load_types(m, [])) for m in models]
         targets += [(j.table, load_types(None, [j.left.column, j.right.column])) for j in junctions]
+        plain = secondary_indexes(models, junctions)
         with bars() as progress:
-            tables = [load_table(conn, staging, table, kinds, batch_size, progress) for table, kinds in targets]
+            tables = [load_table(conn, staging, table, kinds, batch_size, progress, plain[table])
+                      for table, kinds in targets]
     report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
               "inserted": sum(t["inserted"] for t in tables),
               "already_loaded": sum(t["already_loaded"] for t in tables)}

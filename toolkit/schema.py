@@ -56,11 +56,24 @@ def create_table(table: str, columns: Iterable[str], key: Sequence[str]) -> str:
     return f"CREATE TABLE {quote(table)} (\n  " + ",\n  ".join([*columns, pkey]) + "\n)"
 
 
+def index_name(table: str, columns: Sequence[str], unique: bool = False) -> str:
+    return "_".join((table, *columns, "key" if unique else "idx"))
+
+
 def create_index(table: str, columns: Sequence[str], unique: bool = False) -> str:
-    suffix = "key" if unique else "idx"
-    name = "_".join((table, *columns, suffix))
-    return (f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(name)} ON {quote(table)} "
-            f"({', '.join(map(quote, columns))})")
+    return (f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(index_name(table, columns, unique))} "
+            f"ON {quote(table)} ({', '.join(map(quote, columns))})")
+
+
+def secondary_indexes(models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> dict[str, dict[str, str]]:
+    """Table -> {name: CREATE INDEX} of the plain (not unique) indexes, which a bulk load
+    may drop and build again afterwards: one sort instead of a tree insert per row."""
+    out = {m.table: {index_name(m.table, cols): create_index(m.table, cols) for cols in m.indexes}
+           for m in models}
+    for j in junctions:
+        out[j.table] = {index_name(j.table, (s.column,)): create_index(j.table, (s.column,))
+                        for s in (j.left, j.right)}
+    return out
 
 
 def foreign_key(table: str, column: str, target: str, on_delete: str, on_update: str) -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 import bson
 import duckdb
+import numpy as np
 import polars as pl
 import psycopg
 import pyarrow as pa
@@ -276,9 +277,14 @@ class Failures:
                 "failures": self.kept.get((layer, table), [])}
 
 
-def show(value, width: int = 80) -> str:
-    text = "NULL" if value is None else repr(value)
-    return text if len(text) <= width else f"{text[:width]}… ({len(text)} characters)"
+def show(value: str | None, kind: Kind | None = None, width: int = 80) -> str:
+    """A canonical value for a reader: cut when long, timestamps also as a date (any year)."""
+    if value is None:
+        return "NULL"
+    if kind is Kind.DATETIME:
+        return f"{value} ms ({np.datetime64(int(value), 'ms')})"
+    text = repr(value)
+    return text if len(text) <= width else f"{text[:width]}… ({len(value)} characters)"
 
 
 # --- Layer 1: counts ------------------------------------------------------------------------
@@ -347,7 +353,7 @@ def as_text(kind: Kind, value) -> str | None:
     return str(value)
 
 
-def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: int, fails: Failures) -> tuple[dict, pl.DataFrame]:
+def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: int, fails: Failures) -> dict:
     """Compare a seeded random sample of expected rows with PostgreSQL, field by field."""
     chosen = rows.sample(n=min(size, rows.height), seed=seed)
     fetched = conn.execute(f"SELECT {pg_select(model)} WHERE id = ANY(%s::uuid[])", [chosen["id"].to_list()])
@@ -363,13 +369,15 @@ def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: 
             if not same(f.kind, expected[f.name], value):
                 differences.append((expected["_object_id"], expected["id"], f.name,
                                     as_text(f.kind, expected[f.name]), as_text(f.kind, value)))
-    return {"mode": "sample", "compared": chosen.height, "seed": seed}, _differences(model, differences, fails)
+    return {"mode": "sample", "compared": chosen.height, "seed": seed,
+            "differences": _differences(model, differences, fails)}
 
 
 def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema=["object_id", "id", "field", "expected", "actual"], orient="row")
+    kinds = {f.name: f.kind for f in model.fields}
     for object_id, _, name, expected, actual in frame.iter_rows():
-        fails.add("records", model.table, f"expected {show(expected)}, found {show(actual)}",
+        fails.add("records", model.table, f"expected {show(expected, kinds[name])}, found {show(actual, kinds[name])}",
                   object_id=object_id, field=name)
     return frame
 
@@ -387,7 +395,7 @@ def _canonical_arrow(texts: pa.Array) -> pa.Array:
     return pa.array([canonical_json(t) for t in texts.to_pylist()], pa.string())
 
 
-def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> tuple[dict, pl.DataFrame]:
+def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> dict:
     """Every row: canonical text per column and an md5 per row on both sides, joined on id."""
     names = [f"c{i}" for i in range(len(model.fields))]
     row_hash = f"md5(CAST(to_json([{', '.join(names)}]) AS VARCHAR)) AS m2pg_hash"
@@ -421,9 +429,8 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> 
     for (uuid,) in extra:
         fails.add("records", model.table, "in PostgreSQL but not expected from the source",
                   object_id=object_id_of(uuid), id=uuid)
-    result = {"mode": "full", "compared": compared, "differing_rows": differing,
-              "missing": len(missing), "extra": len(extra)}
-    return result, _differences(model, diff, fails)
+    return {"mode": "full", "compared": compared, "differing_rows": differing, "missing": len(missing),
+            "extra": len(extra), "differences": _differences(model, diff, fails)}
 
 
 def sql_literal(text: str) -> str:
@@ -446,7 +453,7 @@ def junction_records(con, j: Junction, expected: pl.DataFrame, fails: Failures) 
     for a, b in missing:
         fails.add("records", j.table, "pair missing in PostgreSQL", pair={left: a, right: b})
     for a, b in extra:
-        fails.add("records", j.table, "pair in PostgreSQL but named by neither side in the source",
+        fails.add("records", j.table, "pair in PostgreSQL that no loaded source document names",
                   pair={left: object_id_of(a), right: object_id_of(b)}, ids={left: a, right: b})
     return {"mode": "full", "compared": expected.height, "missing": len(missing), "extra": len(extra)}
 
@@ -628,19 +635,29 @@ def row_types(model: ModelSpec, differences: pl.DataFrame, fails: Failures) -> N
 
 
 def model_types(conn, model: ModelSpec, rows: pl.DataFrame, live: dict[str, str] | None,
-                differences: pl.DataFrame | None, fails: Failures) -> dict:
+                differences: pl.DataFrame | None, full: bool, loaded: int | None, fails: Failures) -> dict:
+    """Declared column types and enum labels; each differing value classified; in sample mode,
+    whole-column profiles stand in for the rows the sample did not reach."""
     column_types(model, live, fails)
     if differences is not None:
         row_types(model, differences, fails)
     if live is None:
         return {}
+    model = replace(model, fields=tuple(f for f in model.fields if live.get(f.name) == catalog_type(f)))
     enum_values(conn, model, fails)
+    if full:
+        return {"profile": "not needed: every value was compared"}
+    if loaded != rows.height:
+        return {"profile": f"not compared: PostgreSQL holds {loaded} rows, {rows.height} expected (see counts)"}
     return {"profile": profile(conn, model, rows, fails)}
 
 
 def junction_types(j: Junction, live: dict[str, str] | None, fails: Failures) -> None:
+    if live is None:
+        fails.add("types", j.table, "table missing in PostgreSQL")
+        return
     for side in (j.left, j.right):
-        found = (live or {}).get(side.column)
+        found = live.get(side.column)
         if found != "uuid":
             fails.add("types", j.table, f"column has type {found or 'none (missing)'}, declared uuid", field=side.column)
 
@@ -658,53 +675,85 @@ def connect(pg_uri: str):
     return conn
 
 
-def guarded(layer: str, table: str, fails: Failures, pg_uri: str, check, *args) -> dict:
-    """Run one check; a database error (a missing table, a dropped column) fails it, named."""
-    try:
-        return check(*args) or {}
-    except (psycopg.Error, duckdb.Error) as error:
-        message = duck.scrub(str(error), pg_uri).strip().splitlines()[0]
-        fails.add(layer, table, f"cannot check: {message}")
-        return {"error": message}
+@dataclass
+class Run:
+    """One verification: the connections, its options, and what outlives a collection."""
+
+    source: object
+    staging: Staging
+    pg_uri: str
+    conn: psycopg.Connection
+    con: duckdb.DuckDBPyConnection
+    full: bool
+    sample: int
+    seed: int
+    live: dict[str, dict[str, str]]
+    loaded: Loaded
+    fails: Failures = field(default_factory=Failures)
+    results: dict[str, dict] = field(default_factory=lambda: {layer: {} for layer in LAYERS})
+    pairs: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)  # (model, feed key) -> pairs
+    kinds: dict[str, str] = field(default_factory=dict)
+    totals: Counter = field(default_factory=Counter)
+    tables: dict[str, str] = field(default_factory=lambda: {m.name: m.table for m in MODELS})
+
+    def check(self, layer: str, table: str, check, *args) -> dict:
+        """Run one check; a database error (a missing table, a dropped column) fails it, named."""
+        try:
+            result = check(*args) or {}
+        except (psycopg.Error, duckdb.Error) as error:
+            message = duck.scrub(str(error), self.pg_uri).strip().splitlines()[0]
+            message = message.rsplit("ERROR:", 1)[-1].strip()  # DuckDB quotes the whole query before it
+            self.fails.add(layer, table, f"cannot check: {message}")
+            result = {"error": message}
+        self.results[layer][table] = result
+        return result
+
+
+def check_model(run: Run, model: ModelSpec) -> None:
+    """All four layers for one collection; its expected rows die with this call."""
+    t, fails = model.table, run.fails
+    run.kinds[t] = "model"
+    quarantine = read_quarantine(run.staging, model.source)
+    feeds = tuple(f.key for j in JUNCTIONS for f in j.feeds if f.model == model.name)
+    found = read_collection(run.source, model, quarantine, feeds)
+    rows, nulled = resolve(found.rows, model, run.loaded)
+    run.loaded.ids[model.name] = rows["_object_id"]
+    run.pairs |= {(model.name, key): frame for key, frame in found.pairs.items()}
+    run.totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
+    counts = run.check("counts", t, count_model, run.conn, model, found, quarantine, fails)
+    if run.full:
+        records = run.check("records", t, full_records, run.con, model, rows, fails)
+    else:
+        records = run.check("records", t, sample_records, run.conn, model, rows, run.sample, run.seed, fails)
+    differences = records.pop("differences", None)
+    run.check("integrity", t, model_integrity, run.conn, model, run.tables, nulled, fails)
+    run.check("types", t, model_types, run.conn, model, rows, run.live.get(t), differences, run.full,
+              counts.get("loaded"), fails)
+
+
+def check_junction(run: Run, j: Junction) -> None:
+    t, fails = j.table, run.fails
+    run.kinds[t] = "junction"
+    expected, by_feed = junction_pairs(j, run.pairs, run.loaded)
+    run.check("counts", t, count_junction, run.conn, j, expected, by_feed, fails)
+    run.check("records", t, junction_records, run.con, j, expected, fails)
+    run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
+    run.check("types", t, junction_types, j, run.live.get(t), fails)
 
 
 def verify(source, staging_root, pg_uri: str, sample: int = 100, full: bool = False, seed: int = 7) -> dict:
     """Compare the source with PostgreSQL; write reports/verify.json; return the report."""
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
-    fails, results = Failures(), {layer: {} for layer in LAYERS}
-    tables = {m.name: m.table for m in MODELS}
-    kinds, totals = {}, Counter()
-    loaded, pairs = Loaded(source, staging, MODELS), {}
     with connect(pg_uri) as conn, duck.connect(pg_uri) as con:
         con.create_function("m2pg_canonical_json", _canonical_arrow, ["VARCHAR"], "VARCHAR", type="arrow")
-        live = live_columns(conn)
+        run = Run(source, staging, pg_uri, conn, con, full, sample, seed, live_columns(conn),
+                  Loaded(source, staging, MODELS))
         for model in MODELS:
-            t, kinds[model.table] = model.table, "model"
-            quarantine = read_quarantine(staging, model.source)
-            feeds = tuple(f.key for j in JUNCTIONS for f in j.feeds if f.model == model.name)
-            found = read_collection(source, model, quarantine, feeds)
-            rows, nulled = resolve(found.rows, model, loaded)
-            loaded.ids[model.name] = rows["_object_id"]
-            pairs |= {(model.name, key): frame for key, frame in found.pairs.items()}
-            totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
-            results["counts"][t] = guarded("counts", t, fails, pg_uri, count_model, conn, model, found, quarantine, fails)
-            compare = (lambda: full_records(con, model, rows, fails)) if full else (
-                lambda: sample_records(conn, model, rows, sample, seed, fails))
-            outcome = guarded("records", t, fails, pg_uri, lambda: dict(zip(("result", "differences"), compare())))
-            results["records"][t] = outcome.get("result", outcome)
-            results["integrity"][t] = guarded("integrity", t, fails, pg_uri, model_integrity, conn, model, tables, nulled, fails)
-            results["types"][t] = guarded("types", t, fails, pg_uri, model_types, conn, model, rows,
-                                          live.get(t), outcome.get("differences"), fails)
+            check_model(run, model)
         for j in JUNCTIONS:
-            t, kinds[j.table] = j.table, "junction"
-            expected, by_feed = junction_pairs(j, pairs, loaded)
-            results["counts"][t] = guarded("counts", t, fails, pg_uri, count_junction, conn, j, expected, by_feed, fails)
-            results["records"][t] = guarded("records", t, fails, pg_uri, junction_records, con, j, expected, fails)
-            results["integrity"][t] = guarded("integrity", t, fails, pg_uri, junction_integrity, conn, j, tables, by_feed, fails)
-            junction_types(j, live.get(t), fails)
-            results["types"][t] = {}
-    report = assemble(results, kinds, fails, totals)
+            check_junction(run, j)
+    report = assemble(run)
     report["summary"] |= {"mode": "full" if full else "sample", "sample": None if full else sample, "seed": seed,
                           "source": source.describe(), "database": redact(pg_uri),
                           "seconds": round(time.perf_counter() - started, 3)}
@@ -712,10 +761,12 @@ def verify(source, staging_root, pg_uri: str, sample: int = 100, full: bool = Fa
     return report
 
 
-def assemble(results: dict, kinds: dict[str, str], fails: Failures, totals: Counter) -> dict:
+def assemble(run: Run) -> dict:
+    """Per layer and table: the measurements and the failures; then per table and overall."""
+    fails, kinds, totals = run.fails, run.kinds, run.totals
     layers = {}
     for layer in LAYERS:
-        per_table = {t: result | fails.of(layer, t) for t, result in results[layer].items()}
+        per_table = {t: result | fails.of(layer, t) for t, result in run.results[layer].items()}
         failing = [t for t, r in per_table.items() if r["status"] == "fail"]
         layers[layer] = {"status": "fail" if failing else "pass", "failing_tables": failing, "tables": per_table}
     tables = {t: {"kind": kind, **{layer: layers[layer]["tables"][t]["status"] for layer in LAYERS}} for t, kind in kinds.items()}
@@ -746,7 +797,7 @@ def print_verify(report: dict, console: Console) -> None:
     for layer in LAYERS:
         for t, result in layers[layer]["tables"].items():
             for failure in result["failures"]:
-                console.print(Text.assemble(("FAIL ", "red"), f"{layer} {t} ", describe(failure)))
+                console.print(Text.assemble(("FAIL ", "red"), f"{layer} {t} ", describe(failure)), soft_wrap=True)
             if result["failure_count"] > len(result["failures"]):
                 console.print(f"  … {result['failure_count'] - len(result['failures'])} more {layer} failures in {t}")
     for t, result in layers["integrity"]["tables"].items():

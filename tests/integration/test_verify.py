@@ -1,0 +1,208 @@
+"""Verify on a real migration: the clean database passes, in full and sampled; each deliberate
+corruption in PostgreSQL fails and is named (table, ObjectId or pair, field)."""
+import io
+import itertools
+import json
+
+import psycopg
+import pytest
+from rich.console import Console
+
+from toolkit import generate
+from toolkit.ids import object_id_of
+from toolkit.pipeline import QUARANTINED, run_all
+from toolkit.sources import DumpSource
+from toolkit.spec import Kind
+from toolkit.staging import Staging, read_json
+from toolkit.verify import canonical_json, print_verify, type_issue, verify
+
+BASE = "verify_base"
+PASSWORD = "Ver1fy-s3cret"
+_copies = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory, pg_server):
+    """The demo dump migrated once by the real pipeline into a database the cases copy."""
+    root = tmp_path_factory.mktemp("verify")
+    generate.write_dump(root / "dump", "nextcrm", generate.demo_dataset(7))
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {BASE}")
+    code = run_all(DumpSource(root / "dump"), pg_server.get_uri(BASE), root / "staging", 20000, False,
+                   Console(file=io.StringIO()))
+    assert code == QUARANTINED
+    return {"dump": root / "dump", "staging": root / "staging"}
+
+
+@pytest.fixture
+def database(pg_server, migrated) -> str:
+    """A fresh copy of the migrated database, so a corruption never leaks into another case."""
+    name = f"verify_case_{next(_copies)}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {BASE}")
+    return pg_server.get_uri(name)
+
+
+def run_verify(migrated, uri: str, **options) -> tuple[dict, str]:
+    report = verify(DumpSource(migrated["dump"]), migrated["staging"], uri, **options)
+    console = Console(file=io.StringIO(), width=240, color_system=None)
+    print_verify(report, console)
+    return report, console.file.getvalue()
+
+
+def one(conn, sql: str, *params):
+    return conn.execute(sql, params or None).fetchone()
+
+
+# --- corruptions: each changes PostgreSQL and says what verify must name ----------------------
+
+def changed_text(conn):
+    (uuid,) = one(conn, """SELECT id::text FROM "crm_Accounts" WHERE name NOT LIKE 'X%' ORDER BY id LIMIT 1""")
+    conn.execute("""UPDATE "crm_Accounts" SET name = 'X' || substr(name, 2) WHERE id = %s""", [uuid])
+    oid = object_id_of(uuid)
+    return {"full": [("records", "crm_Accounts", {"object_id": oid, "field": "name"})],
+            "sample": None}  # same length: only a row-by-row comparison can see it
+
+
+def deleted_row(conn):
+    (uuid,) = one(conn, 'SELECT id::text FROM "crm_Contracts" ORDER BY id LIMIT 1')
+    conn.execute('DELETE FROM "crm_Contracts" WHERE id = %s', [uuid])
+    oid = object_id_of(uuid)
+    return {"full": [("counts", "crm_Contracts", {}),
+                     ("records", "crm_Contracts", {"object_id": oid, "problem": "missing in PostgreSQL"})],
+            "sample": [("counts", "crm_Contracts", {})]}
+
+
+def extra_junction_row(conn):
+    account, user = one(conn, """
+        SELECT a.id::text, u.id::text FROM "crm_Accounts" a CROSS JOIN "Users" u
+        WHERE NOT EXISTS (SELECT 1 FROM "AccountWatchers" w WHERE w.account_id = a.id AND w.user_id = u.id)
+        ORDER BY a.id, u.id LIMIT 1""")
+    conn.execute('INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)', [account, user])
+    pair = {"account_id": object_id_of(account), "user_id": object_id_of(user)}
+    named = [("counts", "AccountWatchers", {}), ("records", "AccountWatchers", {"pair": pair})]
+    return {"full": named, "sample": named}
+
+
+def shifted_timestamp(conn):
+    (uuid,) = one(conn, """SELECT id::text FROM "Tasks" WHERE "createdAt" IS NOT NULL ORDER BY id LIMIT 1""")
+    conn.execute("""UPDATE "Tasks" SET "createdAt" = "createdAt" + interval '1 hour' WHERE id = %s""", [uuid])
+    oid = object_id_of(uuid)
+    return {"full": [("records", "Tasks", {"object_id": oid, "field": "createdAt"}),
+                     ("types", "Tasks", {"object_id": oid, "field": "createdAt",
+                                         "problem": "timestamp shifted by +1 h (a time zone applied?)"})],
+            "sample": [("types", "Tasks", {"field": "createdAt"})]}
+
+
+def truncated_text(conn):
+    (uuid,) = one(conn, 'SELECT id::text FROM "Documents" WHERE length(description) = 100000')
+    conn.execute('UPDATE "Documents" SET description = left(description, 65535) WHERE id = %s', [uuid])
+    oid = object_id_of(uuid)
+    return {"full": [("records", "Documents", {"object_id": oid, "field": "description"}),
+                     ("types", "Documents", {"object_id": oid, "field": "description",
+                                             "problem": "text truncated from 100000 to 65535 characters"})],
+            "sample": [("types", "Documents", {"field": "description"})]}
+
+
+CORRUPTIONS = [changed_text, deleted_row, extra_junction_row, shifted_timestamp, truncated_text]
+
+
+def failures(report: dict, layer: str, table: str, where: dict) -> list[dict]:
+    return [f for f in report["layers"][layer]["tables"][table]["failures"]
+            if all(f.get(k) == v for k, v in where.items())]
+
+
+def assert_named(report: dict, text: str, expected: list[tuple[str, str, dict]]) -> None:
+    assert report["status"] == "fail"
+    assert set(report["summary"]["failed_tables"]) == {table for _, table, _ in expected}
+    for layer, table, where in expected:
+        assert failures(report, layer, table, where), (layer, table, where)
+        assert report["tables"][table][layer] == "fail"
+        for value in where.values():
+            shown = " ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+            assert shown in text, shown
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+def test_full_verify_passes_on_the_clean_migration_and_hides_the_password(migrated, database):
+    uri = database.replace("postgres:@", f"postgres:{PASSWORD}@", 1)
+    assert PASSWORD in uri
+    report, text = run_verify(migrated, uri, full=True)
+    assert report["status"] == "pass", text
+    assert report["summary"]["layers"] == dict.fromkeys(("counts", "records", "integrity", "types"), "pass")
+    assert report["summary"]["quarantined"] == 18
+    records = report["layers"]["records"]["tables"]
+    assert records["Documents"]["compared"] == 800 and records["Documents"]["differing_rows"] == 0
+    users = report["layers"]["counts"]["tables"]["Users"]
+    assert (users["source"], users["quarantined"], users["loaded"]) == (402, 2, 400)
+    one_sided = report["layers"]["integrity"]["tables"]["AccountWatchers"]["one_sided"]
+    transform = {j["table"]: j for j in read_json(Staging(migrated["staging"]).report("transform.json"))["junctions"]}
+    assert one_sided["count"] == transform["AccountWatchers"]["pairs_known_to_one_side_only"] > 0
+    written = Staging(migrated["staging"]).report("verify.json").read_text()
+    assert json.loads(written)["status"] == "pass"
+    assert PASSWORD not in written and PASSWORD not in text
+    assert "verify: PASS" in text
+
+
+def test_sampled_verify_passes_on_the_clean_migration(migrated, database):
+    report, text = run_verify(migrated, database, sample=100, seed=7)
+    assert report["status"] == "pass", text
+    assert report["summary"]["mode"] == "sample"
+    assert report["layers"]["records"]["tables"]["Tasks"]["compared"] == 100
+    assert report["layers"]["records"]["tables"]["crm_Industry_Type"]["compared"] == 100
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=[c.__name__ for c in CORRUPTIONS])
+def test_full_verify_names_each_corruption(migrated, database, corrupt):
+    with psycopg.connect(database, autocommit=True) as conn:
+        expected = corrupt(conn)
+    report, text = run_verify(migrated, database, full=True)
+    assert_named(report, text, expected["full"])
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS[1:], ids=[c.__name__ for c in CORRUPTIONS[1:]])
+def test_sampled_verify_catches_corruptions_that_change_counts_or_profiles(migrated, database, corrupt):
+    with psycopg.connect(database, autocommit=True) as conn:
+        expected = corrupt(conn)
+    report, text = run_verify(migrated, database, sample=20)
+    assert_named(report, text, expected["sample"])
+
+
+# --- the oracle's pieces, as tables ----------------------------------------------------------
+
+@pytest.mark.parametrize("source, loaded", [
+    ('{"b": 1, "a": [1.0, "x"]}', '{"a": [1.0, "x"], "b": 1}'),  # jsonb reorders keys
+    ('{"big": 1e+300}', '{"big": 1' + "0" * 300 + "}"),  # jsonb spells numbers out
+    ('{"n": 1}', '{"n": 1.0}'),  # the same number for jsonb
+    ('{"price": {"$numberDecimal": "-0.00"}}', '{"price": {"$numberDecimal": "-0.00"}}'),
+])
+def test_canonical_json_equal(source, loaded):
+    assert canonical_json(source) == canonical_json(loaded)
+
+
+@pytest.mark.parametrize("source, loaded", [
+    ('{"a": true}', '{"a": 1}'),
+    ('{"a": "1"}', '{"a": 1}'),
+    ('[1, 2]', '[2, 1]'),
+    ('{"a.b": 1}', '{"a": {"b": 1}}'),
+])
+def test_canonical_json_different(source, loaded):
+    assert canonical_json(source) != canonical_json(loaded)
+
+
+@pytest.mark.parametrize("kind, expected, actual, issue", [
+    (Kind.DATETIME, "1700000000000", "1700003600000", "timestamp shifted by +1 h (a time zone applied?)"),
+    (Kind.DATETIME, "1700000000000", "1699980200000", "timestamp shifted by -5.5 h (a time zone applied?)"),
+    (Kind.DATETIME, "1700000000000", "1700000000001", "timestamp 1700000000001 ms instead of 1700000000000 ms"),
+    (Kind.TEXT, "Zoë Ångström", "Zoë Å", "text truncated from 12 to 5 characters"),
+    (Kind.TEXT, "Acme", "Xcme", None),
+    (Kind.INT, "2147483647", "32767", "number 32767 instead of 2147483647"),
+    (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
+    (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
+    (Kind.JSON, '{"a":1,"b":2}', '{"a":1}', "jsonb object of 1 instead of object of 2"),
+    (Kind.JSON, '{"a":1}', '{"a":2}', None),
+    (Kind.BOOL, "true", "false", None),
+])
+def test_type_issue(kind, expected, actual, issue):
+    assert type_issue(kind, expected, actual) == issue
