@@ -19,8 +19,10 @@ with app.setup:
     import bson
     import marimo as mo
     import polars as pl
+    import polars.selectors as cs
     import pyarrow.parquet as pq
     from bson import json_util
+    from bson.codec_options import CodecOptions, DatetimeConversion
 
     from toolkit.errors import ConfigError
     from toolkit.staging import Staging, read_json
@@ -28,6 +30,7 @@ with app.setup:
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))
     LAYERS = ("raw", "clean", "quarantine")
+    ANY_DATE = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)  # years < 1 or > 9999 too
 
 
 @app.function
@@ -140,11 +143,13 @@ def _(dataset, null_rates):
 @app.cell
 def _(chosen, dataset, samples):
     def readable(frame: pl.DataFrame) -> pl.DataFrame:
-        """The original BSON document of a raw part as relaxed extended JSON."""
+        """Timestamps as text (Python's datetime holds no year before 1 or after 9999), and the
+        original BSON document of a raw part as relaxed extended JSON."""
+        frame = frame.with_columns(cs.datetime().dt.to_string("%Y-%m-%d %H:%M:%S%.3f"))
         if "m2pg_document" not in frame.columns:
             return frame
         return frame.with_columns(pl.col("m2pg_document").map_elements(
-            lambda raw: json_util.dumps(bson.decode(raw)), return_dtype=pl.String))
+            lambda raw: json_util.dumps(bson.decode(raw, ANY_DATE)), return_dtype=pl.String))
 
     show(f"First {samples.value} rows of {dataset.value}",
          readable(pl.scan_parquet(chosen).head(samples.value).collect()), by_column=True)

@@ -154,6 +154,12 @@ def _confirmer(yes: bool):
 
 
 @app.command()
+def report(staging: StagingDir = Path("staging")) -> None:
+    """Render verification, reconciliation, quarantine and timings as one HTML page with charts."""
+    _run(lambda: pipeline.report_stage(staging, out), staging)
+
+
+@app.command()
 def indexes(pg_uri: PgUri = None,
             extra: Annotated[bool, typer.Option("--extra", help="Add full-text and jsonb GIN indexes.")] = False,
             drop: Annotated[bool, typer.Option("--drop", help="Remove the indexes --extra added.")] = False) -> None:

@@ -27,18 +27,18 @@ from toolkit.spec import LIST_KINDS, Field, Junction, Kind, ModelSpec
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 SCALED, FIXED = True, False
-COUNTS: dict[str, tuple[int, bool]] = {  # documents at scale 1; FIXED collections ignore the scale
-    "Users": (1_000, SCALED), "crm_Industry_Type": (40, FIXED), "crm_campaigns": (200, SCALED),
+COUNTS: dict[str, tuple[int, bool]] = {  # documents at scale 1 (about 90k); FIXED ones ignore the scale
+    "Users": (1_000, SCALED), "crm_Industry_Type": (40, FIXED), "crm_campaigns": (50, SCALED),
     "crm_Opportunities_Sales_Stages": (24, FIXED), "crm_Opportunities_Type": (20, FIXED),
-    "Documents_Types": (30, FIXED), "invoice_States": (20, FIXED), "Employees": (300, SCALED),
-    "ImageUpload": (500, SCALED), "MyAccount": (1, FIXED), "modulStatus": (12, FIXED),
-    "TodoList": (2_000, SCALED), "system_Modules_Enabled": (10, FIXED), "systemServices": (8, FIXED),
+    "Documents_Types": (30, FIXED), "invoice_States": (20, FIXED), "Employees": (100, SCALED),
+    "ImageUpload": (100, SCALED), "MyAccount": (1, FIXED), "modulStatus": (12, FIXED),
+    "TodoList": (300, SCALED), "system_Modules_Enabled": (10, FIXED), "systemServices": (8, FIXED),
     "gpt_models": (6, FIXED), "crm_Accounts": (10_000, SCALED), "crm_Leads": (5_000, SCALED),
     "crm_Opportunities": (15_000, SCALED), "crm_Contacts": (25_000, SCALED),
-    "crm_Contracts": (3_000, SCALED), "Boards": (500, SCALED), "Invoices": (5_000, SCALED),
-    "Documents": (10_000, SCALED), "Sections": (2_000, SCALED), "Tasks": (20_000, SCALED),
-    "crm_Accounts_Tasks": (8_000, SCALED), "tasksComments": (30_000, SCALED),
-    "secondBrain_notions": (200, SCALED), "openAi_keys": (300, SCALED),
+    "crm_Contracts": (500, SCALED), "Boards": (100, SCALED), "Invoices": (800, SCALED),
+    "Documents": (10_000, SCALED), "Sections": (300, SCALED), "Tasks": (20_000, SCALED),
+    "crm_Accounts_Tasks": (800, SCALED), "tasksComments": (1_500, SCALED),
+    "secondBrain_notions": (50, SCALED), "openAi_keys": (50, SCALED),
 }
 LINKED = frozenset({  # optional references that every document of a working CRM fills in
     "crm_Contacts.accountsIDs", "crm_Leads.accountsIDs", "crm_Opportunities.account",

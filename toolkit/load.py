@@ -8,7 +8,9 @@ duplicates a row (the UUIDs are deterministic).
 from __future__ import annotations
 
 import hashlib
+import queue
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import adbc_driver_postgresql.dbapi as pgdbapi
 import polars as pl
@@ -24,6 +26,7 @@ from toolkit.spec import Kind, ModelSpec
 from toolkit.staging import Staging, write_json
 
 BATCH_SIZE = 20_000
+WORKERS = 2
 UUID = pa.binary(16)
 LEDGER = "m2pg.ledger"
 LEDGER_DDL = (
@@ -196,16 +199,50 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
             "seconds": round(time.perf_counter() - started, 3)}
 
 
+def parents(models, junctions) -> dict[str, set[str]]:
+    """Table -> the tables its foreign keys point to, which must be loaded before it."""
+    tables = {m.name: m.table for m in models}
+    needs = {m.table: {tables[f.references.model] for f in m.references} - {m.table} for m in models}
+    needs.update({j.table: {tables[j.left.model], tables[j.right.model]} for j in junctions})
+    return needs
+
+
 def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BATCH_SIZE,
-         replace: bool = False) -> dict:
+         replace: bool = False, workers: int = WORKERS) -> dict:
+    """Load every table, parents before children; tables whose parents are in load side by side,
+    each worker on a connection of its own, so PostgreSQL works on both cores."""
     with connect(pg_uri) as conn:
         ensure_target(conn, pg_uri, models, junctions, replace)
-        targets = [(m.table, load_types(m, [])) for m in models]
-        targets += [(j.table, load_types(None, [j.left.column, j.right.column])) for j in junctions]
-        plain = secondary_indexes(models, junctions)
-        with bars() as progress:
-            tables = [load_table(conn, staging, table, kinds, batch_size, progress, plain[table])
-                      for table, kinds in targets]
+    kinds = {m.table: load_types(m, []) for m in models}
+    kinds.update({j.table: load_types(None, [j.left.column, j.right.column]) for j in junctions})
+    plain, needs = secondary_indexes(models, junctions), parents(models, junctions)
+    order = list(kinds)
+    connections = queue.SimpleQueue()
+    for _ in range(workers):
+        connections.put(connect(pg_uri))
+
+    def one(table: str, progress) -> dict:
+        conn = connections.get()
+        try:
+            return load_table(conn, staging, table, kinds[table], batch_size, progress, plain[table])
+        finally:
+            connections.put(conn)
+
+    done: dict[str, dict] = {}
+    try:
+        with bars() as progress, ThreadPoolExecutor(workers) as pool:
+            running: dict = {}
+            while len(done) < len(order):
+                for table in order:
+                    if table not in done and table not in running.values() and needs[table] <= set(done):
+                        running[pool.submit(one, table, progress)] = table
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done[running.pop(future)] = future.result()
+    finally:
+        while not connections.empty():
+            connections.get().close()
+    tables = [done[t] for t in order]
     report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
               "inserted": sum(t["inserted"] for t in tables),
               "already_loaded": sum(t["already_loaded"] for t in tables)}

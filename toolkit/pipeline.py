@@ -222,6 +222,13 @@ def indexes_stage(pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
     return MIGRATED
 
 
+def report_stage(root: Path, out: Console) -> int:
+    from toolkit.html_report import render_report
+    path = render_report(Staging(root).root)
+    out.print(f"report: {path} (one self-contained page: open it in a browser)")
+    return MIGRATED
+
+
 PROFILES = ("sample", "bad", "large")
 
 

@@ -105,8 +105,8 @@ def test_stages_one_by_one_equal_run_and_account_for_every_document(tmp_path, pg
     report = json.loads((Path(one) / "reports" / "transform.json").read_text())
     for c in report["collections"]:
         assert c["documents"] == len(dataset[c["collection"]]) == c["clean"] + c["quarantined"]
-    notebook = subprocess.run([sys.executable, "notebooks/staging_overview.py", one], capture_output=True,
-                              text=True, cwd=Path(__file__).parents[2], timeout=120)
+    notebook = subprocess.run([sys.executable, "notebooks/staging.py"], capture_output=True, text=True,
+                              cwd=Path(__file__).parents[2], env={**os.environ, "M2PG_STAGING": one}, timeout=120)
     assert notebook.returncode == 0 and "crm_Accounts" in notebook.stdout, notebook.stderr
     loaded = {t["table"]: t["rows"] for t in json.loads((Path(one) / "reports" / "load.json").read_text())["tables"]}
     assert all(loaded[m.table] > 0 for m in MODELS) and all(loaded[j.table] > 0 for j in JUNCTIONS)
