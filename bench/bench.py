@@ -86,6 +86,9 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result["end_to_end"] = {"seconds": round(seconds, 3), "per_second": round(documents / seconds),
                             "peak_rss_mb": max(s["peak_rss_mb"] for s in result["stages"].values())}
     result["tables"] = per_table(staging)
+    result["verify"] = {mode: measure([*M2PG, "verify", "--dump", str(dump), "--pg-uri", target, "--staging",
+                                       str(staging), *flags]).as_dict()
+                        for mode, flags in (("sampled", []), ("full", ["--full"]))}
     result["queries"] = plan_queries(target)
     conversion = conversion_alone(dump)
     copy = copy_alone(staging, dbs.fresh())

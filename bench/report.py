@@ -15,7 +15,11 @@ def markdown(results: dict) -> str:
             lines.append(f"| {name} | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
                          f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")
         lines += [f"| **end to end (from a dump)** | {e2e['seconds']:.2f} | **{e2e['per_second']:,}** | "
-                  f"{e2e['peak_rss_mb']:.0f} | |", ""]
+                  f"{e2e['peak_rss_mb']:.0f} | |"]
+        for mode, m in s.get("verify", {}).items():
+            lines.append(f"| verify ({mode}) | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
+                         f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")
+        lines.append("")
         limit = s["limit"]
         lines += ["| compared with | docs/s | ours / it |", "|---|---:|---:|",
                   f"| hardware limit (BSON->Arrow {limit['conversion_alone']['per_second']:,}/s + COPY "

@@ -154,6 +154,17 @@ def _confirmer(yes: bool):
 
 
 @app.command()
+def verify(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None, pg_uri: PgUri = None,
+           staging: StagingDir = Path("staging"),
+           sample: Annotated[int, typer.Option(min=0, help="Records compared per table.")] = 100,
+           full: Annotated[bool, typer.Option("--full", help="Compare every record (per-row hashes).")] = False,
+           seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7) -> None:
+    """Prove the migration against the source: counts, records, integrity, types (exit 0 pass, 1 fail)."""
+    _run(lambda: pipeline.verify_stage(pipeline.source(mongo_uri, mongo_db, dump), pipeline.need(pg_uri, "--pg-uri"),
+                                       staging, sample, full, seed, out), staging)
+
+
+@app.command()
 def report(staging: StagingDir = Path("staging")) -> None:
     """Render verification, reconciliation, quarantine and timings as one HTML page with charts."""
     _run(lambda: pipeline.report_stage(staging, out), staging)

@@ -222,6 +222,14 @@ def indexes_stage(pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
     return MIGRATED
 
 
+def verify_stage(src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console) -> int:
+    """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
+    from toolkit.verify import print_verify, verify
+    report = verify(src, Staging(root).root, pg_uri, sample=sample, full=full, seed=seed)
+    print_verify(report, out)
+    return MIGRATED if report["status"] == "pass" else FAILED
+
+
 def report_stage(root: Path, out: Console) -> int:
     from toolkit.html_report import render_report
     path = render_report(Staging(root).root)

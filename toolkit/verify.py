@@ -299,7 +299,8 @@ def count_model(conn, model: ModelSpec, found: Collection, quarantine: Quarantin
               "expected": found.rows.height, "loaded": loaded,
               "quarantine_rows_without_source": quarantine.rows - found.quarantined}
     if found.documents != loaded + found.quarantined:
-        fails.add("counts", model.table, f"source {found.documents} != loaded {loaded} + quarantined {found.quarantined}")
+        fails.add("counts", model.table,
+                  f"source {found.documents} != loaded {loaded} + quarantined {found.quarantined}")
     for doc in found.unloadable:
         fails.add("counts", model.table, f"not quarantined, yet cannot be loaded: {doc['problem']}",
                   object_id=doc.get("object_id"), source_id=doc.get("source_id"))
@@ -407,8 +408,9 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> 
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_e AS SELECT *, {row_hash} FROM "
                     f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)")
+        loaded = f"postgres_query('pg', {sql_literal('SELECT ' + pg_select(model))})"  # run by PostgreSQL
         con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT *, {row_hash} FROM "
-                    f"(SELECT {canonical('pg')} FROM postgres_query('pg', {sql_literal('SELECT ' + pg_select(model))}))")
+                    f"(SELECT {canonical('pg')} FROM {loaded})")
         missing = con.execute("SELECT m2pg_oid FROM m2pg_e ANTI JOIN m2pg_a USING (c0) ORDER BY 1").fetchall()
         extra = con.execute("SELECT c0 FROM m2pg_a ANTI JOIN m2pg_e USING (c0) ORDER BY 1").fetchall()
         compared, differing = con.execute(
@@ -551,7 +553,8 @@ def measures(f: Field) -> dict[str, tuple[str, pl.Expr]]:
 
 def json_shape(text: str) -> dict:
     value = json.loads(text)
-    kind = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    kind = names.get(type(value), "number")
     return {"type": kind, "size": len(value) if kind in ("object", "array") else 0}
 
 
@@ -659,7 +662,8 @@ def junction_types(j: Junction, live: dict[str, str] | None, fails: Failures) ->
     for side in (j.left, j.right):
         found = live.get(side.column)
         if found != "uuid":
-            fails.add("types", j.table, f"column has type {found or 'none (missing)'}, declared uuid", field=side.column)
+            fails.add("types", j.table, f"column has type {found or 'none (missing)'}, declared uuid",
+                      field=side.column)
 
 
 # --- The run --------------------------------------------------------------------------------
@@ -769,7 +773,8 @@ def assemble(run: Run) -> dict:
         per_table = {t: result | fails.of(layer, t) for t, result in run.results[layer].items()}
         failing = [t for t, r in per_table.items() if r["status"] == "fail"]
         layers[layer] = {"status": "fail" if failing else "pass", "failing_tables": failing, "tables": per_table}
-    tables = {t: {"kind": kind, **{layer: layers[layer]["tables"][t]["status"] for layer in LAYERS}} for t, kind in kinds.items()}
+    tables = {t: {"kind": kind, **{layer: layers[layer]["tables"][t]["status"] for layer in LAYERS}}
+              for t, kind in kinds.items()}
     for row in tables.values():
         row["status"] = "fail" if "fail" in (row[layer] for layer in LAYERS) else "pass"
     failed = [t for t, row in tables.items() if row["status"] == "fail"]
@@ -785,7 +790,8 @@ def assemble(run: Run) -> dict:
 def print_verify(report: dict, console: Console) -> None:
     """A table per table and layer, then every failure named: layer, table, ObjectId or pair, field."""
     s, layers = report["summary"], report["layers"]
-    what = "every row" if s.get("mode") == "full" else f"a sample of {s.get('sample')} rows per table (seed {s.get('seed')})"
+    what = ("every row" if s.get("mode") == "full"
+            else f"a sample of {s.get('sample')} rows per table (seed {s.get('seed')})")
     grid = Table("table", "source", "quarantined", "loaded", *LAYERS, "status",
                  title=f"verify {s.get('source', '')} against {s.get('database', '')}: {what}")
     for t, row in report["tables"].items():
@@ -806,7 +812,8 @@ def print_verify(report: dict, console: Console) -> None:
             console.print(f"info: {t}: {info['count']} pairs known to one side only ({sides})")
     if report["status"] == "pass":
         console.print(Text.assemble("verify: ", ("PASS", "green"), f" — {s['documents']} documents, "
-                                    f"{s['quarantined']} quarantined, {s['tables']} tables checked in {s.get('seconds')} s"))
+                                    f"{s['quarantined']} quarantined, {s['tables']} tables checked "
+                                    f"in {s.get('seconds')} s"))
     else:
         console.print(Text.assemble("verify: ", ("FAILED", "red"), f" — {s['failures']} failures in "
                                     + ", ".join(s["failed_tables"])))
