@@ -6,6 +6,7 @@ Usage: python bench/bench.py [--scales 1 10] [--sweep-scale 1] [--quick]
 from __future__ import annotations
 
 import argparse
+from urllib.parse import urlsplit, urlunsplit
 import json
 import sys
 import tempfile
@@ -17,7 +18,7 @@ sys.path.insert(0, str(HERE))
 
 from limits import conversion_alone, copy_alone  # noqa: E402
 from measure import measure  # noqa: E402
-from peers import row_by_row  # noqa: E402
+from peers import dlt_pipeline, row_by_row  # noqa: E402
 
 import adbc_driver_postgresql.dbapi as pg  # noqa: E402
 
@@ -41,7 +42,7 @@ class Databases:
         name = f"bench_{self.count}"
         with pg.connect(self.base, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE {name}")
-        uri = self.base.rsplit("/", 1)[0] + f"/{name}" + ("?" + self.base.split("?", 1)[1] if "?" in self.base else "")
+        uri = urlunsplit(urlsplit(self.base)._replace(path=f"/{name}"))
         if schema:
             create_schema(uri)
         return uri
@@ -98,8 +99,10 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result["ours_over_limit"] = round(result["end_to_end"]["per_second"] / result["limit"]["per_second"], 3)
     if peers:
         naive = row_by_row(dump / "nextcrm", dbs.fresh())
-        result["peers"] = {"row_by_row": naive}
-        result["ours_over_row_by_row"] = round(result["end_to_end"]["per_second"] / naive["per_second"], 2)
+        dlt = dlt_pipeline(dump / "nextcrm", dbs.fresh(schema=False), work / f"dlt-{scale}")
+        result["peers"] = {"row_by_row": naive, "dlt": dlt}
+        for name, peer in result["peers"].items():
+            result[f"ours_over_{name}"] = round(result["end_to_end"]["per_second"] / peer["per_second"], 2)
     if with_server:
         result["from_server"] = from_server(dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch)
     return result

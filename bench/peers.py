@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import time
 import uuid
 from pathlib import Path
@@ -63,3 +64,72 @@ def row_by_row(dump: Path, pg_uri: str, rows_per_insert: int = 1_000) -> dict:
             conn.commit()
     seconds = time.perf_counter() - started
     return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds)}
+
+
+def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
+    """A dlt pipeline: a pymongoarrow resource per collection into dlt's postgres destination."""
+    os.environ.setdefault("SCHEMA__NAMING", "direct")  # keep createdBy and created_by apart
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    import dlt
+    import pyarrow as pa
+    from pymongoarrow.context import PyMongoArrowContext
+
+    from toolkit.decode import _schema, columns
+    from toolkit.extract import feeds_of
+    from toolkit.sources import whole_documents
+    from transforms import JUNCTIONS
+
+    def plain(table: pa.Table) -> pa.Table:
+        """dlt cannot store pymongoarrow's ObjectId extension type: give it the 24-hex text."""
+        arrays = []
+        for column in table.columns:
+            column = column.combine_chunks()
+            if isinstance(column.type, pa.ExtensionType):
+                column = _hex(column.storage)
+            elif pa.types.is_list(column.type) and isinstance(column.type.value_type, pa.ExtensionType):
+                column = pa.ListArray.from_arrays(column.offsets, _hex(column.values.storage), mask=column.is_null())
+            arrays.append(column)
+        return pa.Table.from_arrays(arrays, names=table.column_names)
+
+    def collection(model):
+        schema = _schema(columns(model, feeds_of(model, JUNCTIONS)))
+        path = DumpSource(dump).file(model.source)
+
+        @dlt.resource(name=model.table.lower(), write_disposition="append")
+        def read():
+            if not path.exists():
+                return
+            with path.open("rb") as fh:
+                tail = b""
+                while block := fh.read(1 << 24):
+                    data = tail + block
+                    whole = whole_documents(data)
+                    context = PyMongoArrowContext(schema)
+                    context.process_bson_stream(data[:whole])
+                    yield plain(context.finish())
+                    tail = data[whole:]
+        return read
+
+    started = time.perf_counter()
+    pipeline = dlt.pipeline(pipeline_name="m2pg_peer", pipelines_dir=str(work / "dlt"),
+                            destination=dlt.destinations.postgres(credentials=_socket_host(pg_uri)),
+                            dataset_name="dlt_peer")
+    info = pipeline.run([collection(m) for m in MODELS], loader_file_format="insert_values")
+    seconds = time.perf_counter() - started
+    documents = sum(pipeline.last_trace.last_normalize_info.row_counts.get(m.table.lower(), 0) for m in MODELS)
+    return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds),
+            "loads": len(info.loads_ids)}
+
+
+def _hex(storage):
+    import polars as pl
+    return pl.from_arrow(storage.cast("binary")).bin.encode("hex").to_arrow()
+
+
+def _socket_host(uri: str) -> str:
+    """dlt wants the host in the URI's address part; a socket directory goes there, escaped."""
+    from urllib.parse import parse_qs, quote, urlsplit
+    parts = urlsplit(uri)
+    host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
+    user = parts.username or "postgres"
+    return f"postgresql://{user}:{parts.password or ''}@{quote(host, safe='')}{parts.path}"

@@ -53,16 +53,17 @@ def chart(results: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    labels, ours, limit, naive = [], [], [], []
+    labels, ours, limit, naive, dlt = [], [], [], [], []
     for s in results["scales"]:
         labels.append(f"scale {s['scale']:g}")
         ours.append(s["end_to_end"]["per_second"])
         limit.append(s["limit"]["per_second"])
         naive.append(s.get("peers", {}).get("row_by_row", {}).get("per_second", 0))
+        dlt.append(s.get("peers", {}).get("dlt", {}).get("per_second", 0))
     figure, axis = plt.subplots(figsize=(7, 4))
-    width = 0.25
-    for offset, values, name in ((-width, limit, "hardware limit"), (0, ours, "m2pg end to end"),
-                                 (width, naive, "row-by-row loader")):
+    width = 0.2
+    for offset, values, name in ((-1.5 * width, limit, "hardware limit"), (-0.5 * width, ours, "m2pg end to end"),
+                                 (0.5 * width, dlt, "dlt pipeline"), (1.5 * width, naive, "row-by-row loader")):
         axis.bar([i + offset for i in range(len(labels))], values, width, label=name)
     axis.set_xticks(range(len(labels)), labels)
     axis.set_ylabel("documents per second")
