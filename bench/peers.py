@@ -1,7 +1,6 @@
 """What a user would pick instead, run on the same dump: a row-by-row loader and a dlt pipeline."""
 from __future__ import annotations
 
-import datetime
 import os
 import time
 import uuid
@@ -17,14 +16,15 @@ from toolkit.spec import Kind
 from transforms import MODELS
 
 _CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO, tz_aware=False)
-_EPOCH = datetime.datetime(1970, 1, 1)
 
 
 def _value(field, document):
     """The per-row Python mapping such a script does, one value at a time."""
     value = document.get(field.key)
+    if value is None and field.default == "now()" and not field.optional:
+        return document["_id"].generation_time.replace(tzinfo=None)
     if value is None:
-        return field.default if field.default not in (None, "now()") else None
+        return None if field.optional or field.default == "now()" else field.default
     if field.kind is Kind.OBJECT_ID:
         return uuid.UUID(uuid_for(str(value)))
     if field.kind is Kind.UUID_LIST:

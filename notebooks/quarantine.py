@@ -22,27 +22,11 @@ with app.setup:
 
     from toolkit import error_log
     from toolkit.errors import ConfigError
+    from toolkit.notebook_view import say, show
     from toolkit.staging import Staging
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))
     ALL = "(all)"
-
-
-@app.function
-def show(title: str, frame: pl.DataFrame):
-    """An interactive table in the notebook; the whole frame printed when run headless."""
-    if mo.running_in_notebook():
-        return mo.vstack([mo.md(f"### {title}"), mo.ui.table(frame, selection=None, page_size=15)])
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=220, fmt_str_lengths=120):
-        print(f"\n== {title}\n{frame}")
-
-
-@app.function
-def say(text: str):
-    """Markdown in the notebook; a line of text when run headless."""
-    if mo.running_in_notebook():
-        return mo.md(text)
-    print(text.replace("`", ""))
 
 
 @app.function

@@ -25,33 +25,13 @@ with app.setup:
     from bson.codec_options import CodecOptions, DatetimeConversion
 
     from toolkit.errors import ConfigError
+    from toolkit.notebook_view import say, show
     from toolkit.staging import Staging, read_json
     from transforms import JUNCTIONS, MODELS
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))
     LAYERS = ("raw", "clean", "quarantine")
     ANY_DATE = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)  # years < 1 or > 9999 too
-
-
-@app.function
-def show(title: str, frame: pl.DataFrame, by_column: bool = False):
-    """An interactive table in the notebook; the whole frame printed when run headless
-    (`by_column`: one line per column, for frames too wide for a terminal)."""
-    if mo.running_in_notebook():
-        return mo.vstack([mo.md(f"### {title}"), mo.ui.table(frame, selection=None, page_size=15)])
-    if by_column:
-        frame = pl.DataFrame({"column": frame.columns} | {
-            f"row {n}": [str(v) for v in row] for n, row in enumerate(frame.rows(), start=1)})
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=220, fmt_str_lengths=80):
-        print(f"\n== {title}\n{frame}")
-
-
-@app.function
-def say(text: str):
-    """Markdown in the notebook; a line of text when run headless."""
-    if mo.running_in_notebook():
-        return mo.md(text)
-    print(text.replace("`", ""))
 
 
 @app.function

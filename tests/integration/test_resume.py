@@ -126,3 +126,32 @@ def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
     quarantined = {str(d["_id"]) for c, d, _ in generate.bad_records(7) if isinstance(d["_id"], ObjectId)}
     still = pl.read_parquet(sorted((tmp_path / "st" / "quarantine").glob("*/part-*.parquet")))["object_id"]
     assert set(still.drop_nulls()) == quarantined - {str(d["_id"]) for _, d, _ in broken}
+
+
+def test_status_shows_done_and_left_and_reset_starts_over(dump, tmp_path):
+    staging = str(tmp_path / "st")
+    assert m2pg("extract", "--dump", str(dump), "--staging", staging, "--batch-size", BATCH,
+                kill_at="extract-part:12").returncode == -signal.SIGKILL
+    status = m2pg("status", "--staging", staging)
+    assert status.returncode == 0
+    assert "(interrupted)" in status.stdout and "not finished" in status.stdout
+    refused = m2pg("reset", "--staging", staging)  # no terminal, no --yes: nothing is removed
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert (tmp_path / "st" / "raw").exists()
+    assert m2pg("reset", "--stage", "extract", "--staging", staging, "--yes").returncode == 0
+    assert not (tmp_path / "st" / "raw").exists()
+    again = m2pg("extract", "--dump", str(dump), "--staging", staging, "--batch-size", BATCH)
+    assert again.returncode == 0 and "parts kept from the interrupted run 0" in again.stdout
+
+
+def test_errors_summarises_the_quarantine_and_logs_every_record(dump, tmp_path):
+    staging = str(tmp_path / "st")
+    assert m2pg("extract", "--dump", str(dump), "--staging", staging).returncode == 0
+    assert m2pg("transform", "--staging", staging).returncode == 3
+    summary = m2pg("errors", "--staging", staging)
+    assert summary.returncode == 3
+    for rule in ("required", "enum", "type", "int_range", "nul", "id_type", "reference", "quarantined_reference"):
+        assert rule in summary.stdout
+    log = (tmp_path / "st" / "reports" / "errors.log").read_text()
+    for collection, document, rule in generate.bad_records(7):
+        assert (str(document["_id"]) in log) and rule in log
