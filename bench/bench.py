@@ -74,7 +74,7 @@ def per_table(staging: Path) -> list[dict]:
 
 
 def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server: bool, peers: bool) -> dict:
-    dump = work / f"dump-{scale}"
+    dump = work / f"dump-{scale:g}"
     result = {"scale": scale}
     result["generate"] = measure([*M2PG, "generate", "large", "--scale", str(scale), "--dump-out", str(dump)]).as_dict()
     staging = work / f"staging-{scale}"
@@ -138,7 +138,9 @@ def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:
 
 
 def sweep(scale: float, dbs: Databases, work: Path) -> list[dict]:
-    dump = work / f"dump-{scale}"
+    dump = work / f"dump-{scale:g}"
+    if not dump.exists():
+        measure([*M2PG, "generate", "large", "--scale", str(scale), "--dump-out", str(dump)])
     out = []
     for size in SWEEP:
         staging = work / f"sweep-{size}"
@@ -162,8 +164,9 @@ def main() -> None:
         for scale in args.scales:
             print(f"scale {scale} ...", flush=True)
             results["scales"].append(run_scale(scale, dbs, work, args.batch_size, not args.no_server, True))
+            (HERE / "results" / "partial.json").write_text(json.dumps(results, indent=2))
         print("batch-size sweep ...", flush=True)
-        results["sweep"] = sweep(args.sweep_scale, dbs, work)
+        results["sweep"], results["sweep_scale"] = sweep(args.sweep_scale, dbs, work), args.sweep_scale
         best = max(results["sweep"], key=lambda r: r["per_second"])
         results["recommended_batch_size"] = best["batch_size"]
     write(results)
