@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 
@@ -32,7 +33,8 @@ def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Mea
     """os.wait4 gives the CPU time of exactly this child; its peak RSS is polled from /proc."""
     started = time.perf_counter()
     sink = subprocess.DEVNULL if quiet else None
-    child = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.PIPE if quiet else None)
+    errors = tempfile.TemporaryFile() if quiet else None  # a pipe could fill up while we poll
+    child = subprocess.Popen(argv, env=env, stdout=sink, stderr=errors)
     peak = 0
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -43,6 +45,7 @@ def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Mea
     seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3) and quiet:
-        raise RuntimeError(f"{' '.join(argv)} exited {code}: {child.stderr.read().decode()[-2000:]}")
+        errors.seek(0)
+        raise RuntimeError(f"{' '.join(argv)} exited {code}: {errors.read().decode()[-2000:]}")
     return Measured(" ".join(argv), round(seconds, 3), round(peak / 1024, 1),
                     round(100 * (usage.ru_utime + usage.ru_stime) / seconds, 1), code)

@@ -131,7 +131,7 @@ def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
 def test_status_shows_done_and_left_and_reset_starts_over(dump, tmp_path):
     staging = str(tmp_path / "st")
     assert m2pg("extract", "--dump", str(dump), "--staging", staging, "--batch-size", BATCH,
-                kill_at="extract-part:12").returncode == -signal.SIGKILL
+                kill_at="extract-part:2").returncode == -signal.SIGKILL  # inside Users
     status = m2pg("status", "--staging", staging)
     assert status.returncode == 0
     assert "(interrupted)" in status.stdout and "not finished" in status.stdout
