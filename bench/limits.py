@@ -11,7 +11,7 @@ from toolkit.decode import _schema, columns
 from toolkit.extract import feeds_of
 from toolkit.load import connect, load_types, to_arrow
 from toolkit.schema import quote
-from toolkit.sources import DumpSource, whole_documents
+from toolkit.sources import DumpSource, file_blocks
 from toolkit.staging import Staging
 from transforms import JUNCTIONS, MODELS
 
@@ -25,15 +25,10 @@ def conversion_alone(dump: Path, batch: int = 20_000) -> dict:
         path = source.file(model.source)
         if not path.exists():
             continue
-        with path.open("rb") as fh:
-            tail = b""
-            while block := fh.read(1 << 24):
-                data = tail + block
-                whole = whole_documents(data)
-                context = PyMongoArrowContext(schema)
-                context.process_bson_stream(data[:whole])
-                documents += context.finish().num_rows
-                tail = data[whole:]
+        for _, data in file_blocks(path):
+            context = PyMongoArrowContext(schema)
+            context.process_bson_stream(data)
+            documents += context.finish().num_rows
     seconds = time.perf_counter() - started
     return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds)}
 

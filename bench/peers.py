@@ -76,7 +76,7 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
 
     from toolkit.decode import _schema, columns
     from toolkit.extract import feeds_of
-    from toolkit.sources import whole_documents
+    from toolkit.sources import file_blocks
     from transforms import JUNCTIONS
 
     def plain(table: pa.Table) -> pa.Table:
@@ -99,15 +99,10 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
         def read():
             if not path.exists():
                 return
-            with path.open("rb") as fh:
-                tail = b""
-                while block := fh.read(1 << 24):
-                    data = tail + block
-                    whole = whole_documents(data)
-                    context = PyMongoArrowContext(schema)
-                    context.process_bson_stream(data[:whole])
-                    yield plain(context.finish())
-                    tail = data[whole:]
+            for _, data in file_blocks(path):
+                context = PyMongoArrowContext(schema)
+                context.process_bson_stream(data)
+                yield plain(context.finish())
         return read
 
     started = time.perf_counter()

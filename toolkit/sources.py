@@ -125,23 +125,27 @@ class DumpSource:
                 fh.seek(start)
                 yield fh.read(batch["offset"][-1] + batch["length"][-1] - start)
 
-    def order(self, path: Path, block: int = 1 << 24) -> pl.DataFrame:
+    def order(self, path: Path) -> pl.DataFrame:
         """Offsets and lengths of the file's documents, sorted as MongoDB sorts their `_id`."""
-        keys, offset = [], 0
-        with path.open("rb") as fh:
-            tail = b""
-            while chunk := fh.read(block):
-                data = tail + chunk
-                whole = whole_documents(data)
-                if whole:
-                    keys.append(id_order.sort_keys(data[:whole], offset))
-                offset += whole
-                tail = data[whole:]
-            if tail:
-                raise ConfigError(f"{path}: truncated or corrupt BSON at byte {offset}",
-                                  hint="re-run mongodump for this collection")
+        keys = [id_order.sort_keys(data, offset) for offset, data in file_blocks(path)]
         frame = pl.concat(keys) if keys else pl.DataFrame(schema={"offset": pl.Int64, "length": pl.Int64})
         return frame.sort(["rank", "number", "key"], maintain_order=True).select("offset", "length")
+
+
+def file_blocks(path: Path, block: int = 1 << 24) -> Iterator[tuple[int, bytes]]:
+    """(file offset, bytes) of whole documents in file order, about `block` bytes at a time."""
+    offset, tail = 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            data = tail + chunk
+            whole = whole_documents(data)
+            if whole:
+                yield offset, data[:whole]
+            offset += whole
+            tail = data[whole:]
+    if tail:
+        raise ConfigError(f"{path}: truncated or corrupt BSON at byte {offset}",
+                          hint="re-run mongodump for this collection")
 
 
 def whole_documents(data: bytes) -> int:
