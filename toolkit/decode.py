@@ -33,7 +33,6 @@ _ALLOWED = {
     Kind.TEXT_LIST: {bt.ARRAY}, Kind.UUID_LIST: {bt.ARRAY}, Kind.JSON: set(bt.TYPE_NAMES),
 }
 _EMPTY = {bt.NULL, bt.UNDEFINED}
-META = ("m2pg_object_id", "m2pg_source_id", "m2pg_document", "m2pg_problems", "m2pg_unknown_fields")
 
 
 def columns(model: ModelSpec, feeds: tuple[str, ...] = ()) -> dict[str, Field]:
@@ -157,10 +156,10 @@ def _run(buffer: bytes, schema: Schema) -> pa.Table:
 
 def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tuple[pa.Table, pl.DataFrame]:
     """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects."""
-    schema = _schema(fields)
     failed: list[tuple[int, str, str]] = []
-    if not len(schema.typemap.keys() if hasattr(schema, "typemap") else schema):
+    if all(f.kind is Kind.JSON for f in fields.values()):  # nothing for pymongoarrow to convert
         return pa.table({}), _problem_frame(failed)
+    schema = _schema(fields)
     tables = []
 
     def attempt(part: np.ndarray) -> None:

@@ -44,10 +44,6 @@ def graceful():
         signal.signal(signal.SIGINT, previous)
 
 
-def requested() -> bool:
-    return _requested
-
-
 def check(stage: str, done: str, left: str) -> None:
     """Stop here, at a safe point, if Ctrl+C was pressed."""
     if _requested:

@@ -96,10 +96,6 @@ class DumpSource:
     def count(self, collection: str) -> int | None:
         return None
 
-    def size(self, collection: str) -> int:
-        path = self.file(collection)
-        return path.stat().st_size if path.exists() else 0
-
     def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
         """Documents in the server's `_id` order, read by offset from the memory-mapped file."""
         path = self.file(collection)

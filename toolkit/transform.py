@@ -63,9 +63,9 @@ def judge(raw: pl.DataFrame, model: ModelSpec, enums, outcome: Outcome,
     extracted = pl.col("m2pg_problems").list.len() > 0
     rules = pl.concat_list(field_rules(model, enums, indexed_columns(model))).list.drop_nulls()
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
-    if repeated is None:
-        repeated = repeats(_keys(frame.with_row_index("m2pg_row"), model), model)
+    if repeated is None:  # the whole collection is in this frame
         frame = frame.with_row_index("m2pg_row")
+        repeated = repeats(_keys(frame, model), model)
     frame = frame.join(repeated, on="m2pg_row", how="left", maintain_order="left").with_columns(
         problems=pl.concat_list(["problems", pl.col("repeats").fill_null([])]).list.drop_nulls())
     for f in model.references:
