@@ -20,17 +20,44 @@ class Measured:
         return asdict(self)
 
 
-def _high_water(pid: int) -> int:
-    """VmHWM of the child's own address space in kB (ru_maxrss would count the parent's at fork)."""
+def _status(pid: int, field: str) -> int:
+    """A kB figure from /proc/<pid>/status; 0 once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as fh:
-            return next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), 0)
+            return next((int(line.split()[1]) for line in fh if line.startswith(field)), 0)
     except OSError:
         return 0
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and all its descendants (a stage may run worker processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    todo.extend(int(child) for child in fh.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def _resident(pid: int) -> int:
+    """kB in memory now for the whole tree: every process's own (anonymous) pages, plus the
+    file-backed pages (the libraries the workers share) once; or the child's own high-water
+    mark if that is more. /proc/<pid>/status is cheap to read, unlike smaps, which stalls
+    the process it walks."""
+    tree = _tree(pid)
+    own = sum(_status(p, "RssAnon:") for p in tree)
+    shared = max((_status(p, "RssFile:") + _status(p, "RssShmem:") for p in tree), default=0)
+    return max(_status(pid, "VmHWM:"), own + shared)
+
+
 def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Measured:
-    """os.wait4 gives the CPU time of exactly this child; its peak RSS is polled from /proc."""
+    """os.wait4 gives the CPU time of this child and the workers it waited for; the peak RSS of
+    the child and its workers together is polled from /proc."""
     started = time.perf_counter()
     sink = subprocess.DEVNULL if quiet else None
     errors = tempfile.TemporaryFile() if quiet else None  # a pipe could fill up while we poll
@@ -40,7 +67,7 @@ def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Mea
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             break
-        peak = max(peak, _high_water(child.pid))
+        peak = max(peak, _resident(child.pid))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)

@@ -14,8 +14,12 @@ def markdown(results: dict) -> str:
         for name, m in s["stages"].items():
             lines.append(f"| {name} | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
                          f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")
-        lines += [f"| **end to end (from a dump)** | {e2e['seconds']:.2f} | **{e2e['per_second']:,}** | "
-                  f"{e2e['peak_rss_mb']:.0f} | |"]
+        if "stages_sum" in s:
+            total = s["stages_sum"]
+            lines.append(f"| the five stages above, one by one | {total['seconds']:.2f} | {total['per_second']:,} | "
+                         f"{total['peak_rss_mb']:.0f} | |")
+        lines += [f"| **end to end: `m2pg run` from a dump** | {e2e['seconds']:.2f} | **{e2e['per_second']:,}** | "
+                  f"{e2e['peak_rss_mb']:.0f} | {e2e.get('cpu_percent', 0):.0f} |"]
         for mode, m in s.get("verify", {}).items():
             lines.append(f"| verify ({mode}) | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
                          f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")

@@ -56,6 +56,8 @@ class BsonIndex:
 
     def documents(self, rows: np.ndarray) -> bytes:
         """The concatenated bytes of the chosen documents, in order."""
+        if len(rows) == len(self.starts) and (len(rows) == 0 or rows[-1] == len(rows) - 1):
+            return self.buffer  # every document, as rows are ascending and distinct
         view = memoryview(self.buffer)
         return b"".join(view[self.starts[i]:self.ends[i]] for i in rows)
 
@@ -101,7 +103,6 @@ def index(buffer: bytes) -> BsonIndex:
     """Index every top-level element of every document in `buffer`."""
     starts, ends = document_bounds(buffer)
     data = np.frombuffer(buffer, dtype=np.uint8)
-    zeros = np.flatnonzero(data == 0)
     cursor = starts + 4
     doc = np.arange(len(starts), dtype=np.int64)
     found: list[tuple[np.ndarray, ...]] = []
@@ -111,7 +112,7 @@ def index(buffer: bytes) -> BsonIndex:
         doc, cursor, kind = doc[live], cursor[live], kind[live]
         if not len(doc):
             break
-        key_end = zeros[np.searchsorted(zeros, cursor + 1)]
+        key_end = _next_zero(data, cursor + 1)
         value = key_end + 1
         size = _FIXED[kind].copy()
         prefixed, self_sized = _PREFIXED[kind], _SELF_SIZED[kind]
@@ -119,7 +120,7 @@ def index(buffer: bytes) -> BsonIndex:
             size[prefixed] = 4 + int32_at(data, value[prefixed])
         if self_sized.any():
             size[self_sized] = int32_at(data, value[self_sized])
-        size = _variable_sizes(data, zeros, kind, value, size)
+        size = _variable_sizes(data, kind, value, size)
         if (size < 0).any() or (value + size > ends[doc]).any():
             bad = doc[(size < 0) | (value + size > ends[doc])][0]
             raise MalformedBSON(f"document {bad} holds an element of unknown type or size")
@@ -139,12 +140,26 @@ def index(buffer: bytes) -> BsonIndex:
     return BsonIndex(buffer, starts, ends, elements)
 
 
-def _variable_sizes(data, zeros, kind, value, size):
+def _next_zero(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Where the C string starting at each offset ends: all strings step a byte at a time
+    together, so the work is the strings' length, whatever the buffer's size."""
+    end = offsets.copy()
+    try:
+        active = np.flatnonzero(data[end] != 0)
+        while len(active):
+            end[active] += 1
+            active = active[data[end[active]] != 0]
+    except IndexError:
+        raise MalformedBSON("a key or string runs past the end of the documents") from None
+    return end
+
+
+def _variable_sizes(data, kind, value, size):
     """Sizes of the rare types whose width needs more than one read."""
     regex = kind == REGEX
     if regex.any():
-        first = zeros[np.searchsorted(zeros, value[regex])]
-        second = zeros[np.searchsorted(zeros, first + 1)]
+        first = _next_zero(data, value[regex])
+        second = _next_zero(data, first + 1)
         size[regex] = second + 1 - value[regex]
     binary = kind == BINARY
     if binary.any():

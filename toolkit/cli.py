@@ -42,6 +42,10 @@ StagingDir = Annotated[Path, typer.Option("--staging", envvar="M2PG_STAGING",
                                           help="Folder where stages write and read Parquet and reports.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE", min=1,
                                         help="Documents per Parquet part and rows per load transaction.")]
+Workers = Annotated[Optional[int], typer.Option(
+    "--workers", envvar="M2PG_WORKERS", min=1,
+    help="Worker processes that extract or transform collections side by side. "
+         "Default: every core for 32 MB of data or more, one for less.")]
 Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
 
 
@@ -74,15 +78,17 @@ def _run(action, staging: Path | None = None) -> None:
 
 @app.command()
 def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
-            staging: StagingDir = Path("staging"), batch_size: BatchSize = pipeline.PART_SIZE) -> None:
+            staging: StagingDir = Path("staging"), batch_size: BatchSize = pipeline.PART_SIZE,
+            workers: Workers = None) -> None:
     """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
-    _run(lambda: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging, batch_size, out), staging)
+    _run(lambda: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging, batch_size, out,
+                                        workers), staging)
 
 
 @app.command()
-def transform(staging: StagingDir = Path("staging")) -> None:
+def transform(staging: StagingDir = Path("staging"), workers: Workers = None) -> None:
     """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
-    _run(lambda: pipeline.transform_stage(staging, out), staging)
+    _run(lambda: pipeline.transform_stage(staging, out, workers), staging)
 
 
 @app.command()
@@ -113,10 +119,11 @@ def schema(pg_uri: PgUri = None) -> None:
 @app.command()
 def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
         pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-        batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False) -> None:
+        batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False, workers: Workers = None) -> None:
     """Every stage in order; creates the target schema first when the database has none."""
     _run(lambda: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
-                                  pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out), staging)
+                                  pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out,
+                                  workers), staging)
 
 
 @app.command()

@@ -12,6 +12,9 @@ class M2pgError(Exception):
         self.stage = stage
         self.hint = hint
 
+    def __reduce__(self):  # raised in a worker process, re-raised in the parent
+        return _rebuild, (type(self), self.args[0], self.stage, self.hint)
+
     def __str__(self) -> str:
         text = super().__str__()
         prefix = f"{self.stage}: " if self.stage else ""
@@ -22,3 +25,7 @@ class ConfigError(M2pgError):
     """Wrong options, unreachable source, missing staging: a usage or configuration error."""
 
     exit_code = 2
+
+
+def _rebuild(kind: type, message: str, stage: str | None, hint: str | None) -> M2pgError:
+    return kind(message, stage=stage, hint=hint)

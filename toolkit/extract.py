@@ -1,6 +1,8 @@
 """Extract: each collection -> Parquet parts of typed columns plus the original documents."""
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import time
 import uuid
@@ -8,7 +10,7 @@ from collections import Counter
 
 import polars as pl
 
-from toolkit import interrupt
+from toolkit import interrupt, parallel
 from toolkit.bson_index import document_bounds
 from toolkit.decode import decode_chunk
 from toolkit.ids import idmap_frame
@@ -17,7 +19,8 @@ from toolkit.sources import Position, last_id
 from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, read_json, write_json, write_parquet
 
-PART_SIZE = 5_000
+PART_SIZE = 20_000
+PARALLEL_FROM = 32 << 20  # bytes of source: below this, starting worker processes costs more than it saves
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:
@@ -82,11 +85,12 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     for buffer in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
         table = decode_chunk(buffer, model, feeds)
         name = f"part-{len(files):05d}.parquet"
-        write_parquet(table, folder / name)
+        write_parquet(table, folder / name, compression="none")  # raw parts are written once, read once
         interrupt.crash_point("extract-part")
         frame = pl.from_arrow(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
         position = Position(position.documents + table.num_rows, last_id(buffer))
         files.append({"file": name, "rows": table.num_rows, "last_id": position.last_id,
+                      "digest": hashlib.sha256(buffer).hexdigest(),
                       "type_problems": int((frame["m2pg_problems"].list.len() > 0).sum()),
                       "unknown_fields": dict(Counter(frame["m2pg_unknown_fields"].explode().drop_nulls().to_list()))})
         write_json({**manifest, "documents": position.documents, "last_id": position.last_id},
@@ -109,8 +113,18 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     return summary
 
 
-def extract(source, staging: Staging, models, junctions, part_size: int = PART_SIZE) -> dict:
-    """Extract every collection; resumes an interrupted run of the same source and part size."""
+def workers_for(source, models, workers: int | None) -> int:
+    """All cores for a large source, one for a small one, unless the caller chose."""
+    if workers is not None:
+        return max(1, workers)
+    volume = sum(source.volume(m.source) for m in models)
+    return os.cpu_count() or 1 if volume >= PARALLEL_FROM else 1
+
+
+def extract(source, staging: Staging, models, junctions, part_size: int = PART_SIZE,
+            workers: int | None = None) -> dict:
+    """Extract every collection, the largest first, on `workers` processes (None: by source size);
+    resumes an interrupted run of the same source and part size."""
     run = staging.root / "raw" / "run.json"
     marker = {"source": source.describe(), "part_size": part_size, "complete": False}
     previous = read_json(run) if run.exists() else {}
@@ -118,9 +132,12 @@ def extract(source, staging: Staging, models, junctions, part_size: int = PART_S
         previous = {**marker, "run": uuid.uuid4().hex}  # a new run: earlier checkpoints do not count
         write_json(previous, run)
     marker = previous
+    largest_first = sorted(models, key=lambda m: -source.volume(m.source))
+    jobs = [(extract_collection, (source, staging, m, junctions, part_size)) for m in largest_first]
     with bars() as progress:
-        collections = [extract_collection(source, staging, m, junctions, part_size, progress)
-                       for m in models]
+        done = parallel.run_jobs(jobs, workers_for(source, models, workers), progress, "extract")
+    by_name = {c["collection"]: c for c in done}
+    collections = [by_name[m.source] for m in models]
     report = {"source": source.describe(), "collections": collections,
               "documents": sum(c["documents"] for c in collections),
               "parts_resumed": sum(c["parts_resumed"] for c in collections),

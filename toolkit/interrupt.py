@@ -14,6 +14,8 @@ from toolkit.progress import console
 
 _requested = False
 _passed: Counter = Counter()
+_parent_stop = None  # in a worker process: the parent's stop event
+_parent_pid: int | None = None
 
 
 class Interrupted(Exception):
@@ -22,6 +24,9 @@ class Interrupted(Exception):
     def __init__(self, stage: str, done: str, left: str):
         super().__init__(f"{stage}: {done}; {left}")
         self.stage, self.done, self.left = stage, done, left
+
+    def __reduce__(self):  # raised in a worker process, re-raised in the parent
+        return Interrupted, (self.stage, self.done, self.left)
 
 
 def _handle(signum, frame) -> None:
@@ -44,9 +49,25 @@ def graceful():
         signal.signal(signal.SIGINT, previous)
 
 
+def join_parent(stop, parent: int) -> None:
+    """In a worker process: stop when the parent's event is set, and crash with the parent."""
+    global _parent_stop, _parent_pid
+    _parent_stop, _parent_pid = stop, parent
+
+
+def requested() -> bool:
+    """Whether Ctrl+C was pressed in this process."""
+    return _requested
+
+
+def stopping() -> bool:
+    """Whether this process, or the parent of this worker, was asked to stop."""
+    return _requested or (_parent_stop is not None and _parent_stop.is_set())
+
+
 def check(stage: str, done: str, left: str) -> None:
     """Stop here, at a safe point, if Ctrl+C was pressed."""
-    if _requested:
+    if stopping():
         raise Interrupted(stage, done, left)
 
 
@@ -62,4 +83,6 @@ def crash_point(name: str) -> None:
     point, _, count = target.rpartition(":")
     _passed[name] += 1
     if point == name and _passed[name] == int(count):
+        if _parent_pid is not None:  # the whole command dies, as in a power cut
+            os.kill(_parent_pid, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

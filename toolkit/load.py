@@ -4,6 +4,12 @@ Each batch is copied into a temporary table and inserted with ON CONFLICT DO NOT
 batch is recorded in the ledger `m2pg.ledger` in the same transaction: a batch is either
 loaded and recorded or not at all, a resumed load skips recorded batches, and a re-run never
 duplicates a row (the UUIDs are deterministic).
+
+Into empty tables the foreign keys are deferred: row-level RI triggers take half the time of
+a bulk load, while validating a whole table once at the end is a single join. One transaction
+stores the definitions in `m2pg.deferred_constraints` and drops the constraints; a constraint's
+row is deleted only in the transaction that validates it again. A crash at any moment thus
+leaves every foreign key live or stored, and the next `m2pg load` restores what is stored.
 """
 from __future__ import annotations
 
@@ -15,13 +21,14 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import adbc_driver_postgresql.dbapi as pgdbapi
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from toolkit import interrupt
 from toolkit.errors import ConfigError
 from toolkit.ids import uuid_text_to_binary
-from toolkit.progress import bars
+from toolkit.progress import bars, console
 from toolkit.redact import redact
-from toolkit.schema import check_target, has_schema, quote, secondary_indexes
+from toolkit.schema import check_target, has_schema, literal, quote, secondary_indexes
 from toolkit.spec import Kind, ModelSpec
 from toolkit.staging import Staging, write_json
 
@@ -29,12 +36,30 @@ BATCH_SIZE = 20_000
 WORKERS = 2
 UUID = pa.binary(16)
 LEDGER = "m2pg.ledger"
+DEFERRED = "m2pg.deferred_constraints"
 LEDGER_DDL = (
     "CREATE SCHEMA IF NOT EXISTS m2pg",
     f"CREATE TABLE IF NOT EXISTS {LEDGER} (table_name text NOT NULL, digest text NOT NULL,"
     " rows integer NOT NULL, inserted integer NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(),"
     " PRIMARY KEY (table_name, digest))",
+    f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
+    " definition text NOT NULL, PRIMARY KEY (table_name, name))",
 )
+FOREIGN_KEYS_SQL = """
+SELECT r.relname::text, k.conname::text, pg_get_constraintdef(k.oid)
+FROM pg_constraint k
+JOIN pg_class r ON r.oid = k.conrelid
+JOIN pg_class f ON f.oid = k.confrelid
+WHERE k.contype = 'f' AND r.relnamespace = 'public'::regnamespace
+  AND f.relnamespace = 'public'::regnamespace AND r.relname IN ({0}) AND f.relname IN ({0})
+"""
+STORED_SQL = f"""
+SELECT d.table_name, d.name, d.definition, EXISTS (
+    SELECT FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid
+    WHERE r.relnamespace = 'public'::regnamespace AND r.relname = d.table_name AND k.conname = d.name)
+FROM {DEFERRED} d ORDER BY d.table_name, d.name
+"""
+NOT_VALID = " NOT VALID"
 
 
 def connect(pg_uri: str):
@@ -172,22 +197,24 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
     if not parts:
         raise ConfigError(f"{staging.clean(table)} holds no clean parts", stage="load",
                           hint="run `m2pg transform` first")
-    frames = [(hashlib.sha256(p.read_bytes()).hexdigest(), pl.read_parquet(p)) for p in parts]
+    contents = [(hashlib.sha256(p.read_bytes()).hexdigest(), p, pq.read_metadata(p).num_rows) for p in parts]
     done = recorded(conn, table)
-    digests = {f"{content}:{offset}:{min(batch_size, frame.height - offset)}"
-               for content, frame in frames for offset in range(0, frame.height, batch_size)}
+    digests = {f"{content}:{offset}:{min(batch_size, height - offset)}"
+               for content, _, height in contents for offset in range(0, height, batch_size)}
     direct = only_ours(conn, table, done, digests)
     bulk = _bulk(conn, table, indexes, empty=not done and direct)
-    total = sum(f.height for _, f in frames)
+    total = sum(height for *_, height in contents)
     task = progress.add_task(f"load {table}", total=total)
     started, inserted, skipped, committed = time.perf_counter(), 0, 0, 0
-    for content, frame in frames:
-        for offset in range(0, frame.height, batch_size):
-            rows = min(batch_size, frame.height - offset)
+    for content, path, height in contents:  # one part in memory at a time
+        frame = None
+        for offset in range(0, height, batch_size):
+            rows = min(batch_size, height - offset)
             digest = f"{content}:{offset}:{rows}"
             if digest in done:
                 skipped += rows
             else:
+                frame = pl.read_parquet(path) if frame is None else frame
                 inserted += load_batch(conn, table, to_arrow(frame.slice(offset, rows), kinds), digest, direct)
             committed += rows
             progress.update(task, advance=rows)
@@ -197,6 +224,116 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
         _rebuild(conn, indexes)
     return {"table": table, "rows": total, "inserted": inserted, "already_loaded": skipped,
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def defer_foreign_keys(conn, tables: list[str]) -> bool:
+    """Whether this load runs without the foreign keys among `tables`.
+
+    Into empty tables, yes: the live ones are stored and dropped in one transaction (a
+    stopped restore may have put some back). Into tables holding rows, only if a deferred
+    load stopped before restoring them; otherwise they stay, and check each row.
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT " + " OR ".join(f"EXISTS (SELECT FROM {quote(t)})" for t in tables))
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT EXISTS (SELECT FROM {DEFERRED})")
+            return cur.fetchone()[0]
+        live = FOREIGN_KEYS_SQL.format(", ".join(map(literal, tables)))
+        cur.execute(f"INSERT INTO {DEFERRED} {live} ON CONFLICT DO NOTHING")
+        cur.execute(live)
+        for table, name, _ in cur.fetchall():
+            cur.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    conn.commit()
+    return True
+
+
+def _attempt(conn, statements: list[tuple[str, tuple | None]]) -> str | None:
+    """Run the statements in one transaction; PostgreSQL's message if it rolled back."""
+    try:
+        with conn.cursor() as cur:
+            for sql, parameters in statements:
+                cur.execute(sql, parameters=parameters)
+        conn.commit()
+    except pgdbapi.Error as error:
+        conn.rollback()
+        return _message(error)
+    return None
+
+
+def _message(error: pgdbapi.Error) -> str:
+    """PostgreSQL's own message and detail, without the driver's wrapping."""
+    fields = {key.decode(): value.decode(errors="replace") for key, value in error.details or []}
+    said = [fields.get(f"PG_DIAG_MESSAGE_{part}") for part in ("PRIMARY", "DETAIL")]
+    return ". ".join(filter(None, said)) or str(error).strip()
+
+
+def _add_not_valid(conn) -> tuple[list[tuple], dict]:
+    """The stored foreign keys, each added back NOT VALID unless a stopped restore did so
+    already; and PostgreSQL's message for each that could not be added."""
+    with conn.cursor() as cur:
+        cur.execute(STORED_SQL)
+        stored = cur.fetchall()
+    failed = {}
+    for table, name, definition, live in stored:
+        if not live:
+            add = definition if definition.endswith(NOT_VALID) else definition + NOT_VALID
+            failed[table, name] = _attempt(
+                conn, [(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {add}", None)])
+    return stored, {key: message for key, message in failed.items() if message}
+
+
+def _validate(conn, table: str, constraints: list[tuple[str, str]], progress, task) -> dict:
+    """Validate a table's foreign keys, each deleting its stored row in its transaction."""
+    failed = {}
+    for name, definition in constraints:
+        forget = (f"DELETE FROM {DEFERRED} WHERE table_name = $1 AND name = $2", (table, name))
+        check = [] if definition.endswith(NOT_VALID) else [  # else it was NOT VALID before the load
+            (f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(name)}", None)]
+        failed[table, name] = _attempt(conn, [*check, forget])
+        if not failed[table, name]:
+            interrupt.crash_point("load-restore")
+        progress.update(task, advance=1)
+        interrupt.check("load", f"foreign keys of {table} restored", "the remaining foreign keys")
+    return {key: message for key, message in failed.items() if message}
+
+
+def restore_foreign_keys(connections: queue.SimpleQueue, workers: int, progress,
+                         rows: dict[str, int]) -> int:
+    """Add every stored foreign key back, or fail naming those PostgreSQL refused; the number restored.
+
+    All are added NOT VALID first (no scan; new rows are checked from then on), then validated.
+    ADD FOREIGN KEY locks the referenced table against any other ADD, and most point to "Users";
+    VALIDATE locks only its own table, so tables validate side by side, biggest first.
+    """
+    conn = connections.get()
+    try:
+        stored, failed = _add_not_valid(conn)
+    finally:
+        connections.put(conn)
+    by_table: dict[str, list] = {}
+    for table, name, definition, _ in stored:
+        if (table, name) not in failed:
+            by_table.setdefault(table, []).append((name, definition))
+    task = progress.add_task("restore foreign keys", total=sum(map(len, by_table.values())))
+
+    def one(table: str) -> dict:
+        conn = connections.get()
+        try:
+            return _validate(conn, table, by_table[table], progress, task)
+        finally:
+            connections.put(conn)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for problems in pool.map(one, sorted(by_table, key=lambda t: -rows.get(t, 0))):
+            failed.update(problems)
+    if failed:
+        raise ConfigError(
+            f"{len(failed)} of {len(stored)} foreign keys could not be restored after the load:\n  "
+            + "\n  ".join(f"{quote(t)}.{quote(n)}: {m}" for (t, n), m in sorted(failed.items())),
+            stage="load", hint="fix or delete the rows PostgreSQL names, then run `m2pg load` again; "
+                               f"the definitions stay in {DEFERRED} until restored (meanwhile a key "
+                               "PostgreSQL could add is in place NOT VALID: it checks new rows only)")
+    return len(stored)
 
 
 def parents(models, junctions) -> dict[str, set[str]]:
@@ -210,9 +347,11 @@ def parents(models, junctions) -> dict[str, set[str]]:
 def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BATCH_SIZE,
          replace: bool = False, workers: int = WORKERS) -> dict:
     """Load every table, parents before children; tables whose parents are in load side by side,
-    each worker on a connection of its own, so PostgreSQL works on both cores."""
+    each worker on a connection of its own, so PostgreSQL works on both cores. Foreign keys
+    deferred for the load are restored last, on the same connections."""
     with connect(pg_uri) as conn:
         ensure_target(conn, pg_uri, models, junctions, replace)
+        deferred = defer_foreign_keys(conn, [m.table for m in models] + [j.table for j in junctions])
     kinds = {m.table: load_types(m, []) for m in models}
     kinds.update({j.table: load_types(None, [j.left.column, j.right.column]) for j in junctions})
     plain, needs = secondary_indexes(models, junctions), parents(models, junctions)
@@ -239,12 +378,22 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     done[running.pop(future)] = future.result()
+            started = time.perf_counter()
+            restored = restore_foreign_keys(connections, workers, progress,
+                                            {t: r["rows"] for t, r in done.items()})
+            restore_seconds = round(time.perf_counter() - started, 3)
+    except BaseException:
+        if deferred:
+            console.print(f"[yellow]load: foreign keys not yet restored stay in {DEFERRED}; "
+                          "the next `m2pg load` restores them[/]")
+        raise
     finally:
         while not connections.empty():
             connections.get().close()
     tables = [done[t] for t in order]
     report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
               "inserted": sum(t["inserted"] for t in tables),
-              "already_loaded": sum(t["already_loaded"] for t in tables)}
+              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restored,
+              "restore_seconds": restore_seconds}
     write_json(report, staging.report("load.json"))
     return report

@@ -53,9 +53,9 @@ def _code(staging: Staging) -> int:
     return QUARANTINED if _quarantined(staging) else MIGRATED
 
 
-def extract_stage(src, root: Path, part_size: int, out: Console) -> int:
+def extract_stage(src, root: Path, part_size: int, out: Console, workers: int | None = None) -> int:
     staging = Staging(root)
-    report = extract_mod.extract(src, staging, MODELS, JUNCTIONS, part_size)
+    report = extract_mod.extract(src, staging, MODELS, JUNCTIONS, part_size, workers)
     table = Table("collection", "documents", "parts", "resumed", "type problems", "unknown fields",
                   title=f"extract from {report['source']}")
     for c in report["collections"]:
@@ -68,9 +68,9 @@ def extract_stage(src, root: Path, part_size: int, out: Console) -> int:
     return MIGRATED
 
 
-def transform_stage(root: Path, out: Console) -> int:
+def transform_stage(root: Path, out: Console, workers: int | None = None) -> int:
     staging = Staging(root)
-    report = transform_mod.transform(staging, MODELS, JUNCTIONS, ENUMS)
+    report = transform_mod.transform(staging, MODELS, JUNCTIONS, ENUMS, workers)
     table = Table("collection", "documents", "clean", "quarantined", "rules", "nulled refs", "dangling ids",
                   title="transform")
     for c in report["collections"]:
@@ -129,12 +129,13 @@ def schema_stage(pg_uri: str, out: Console) -> int:
     return MIGRATED
 
 
-def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console) -> int:
+def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console,
+            workers: int | None = None) -> int:
     from toolkit.schema import has_schema
     if not has_schema(pg_uri):
         schema_stage(pg_uri, out)
-    extract_stage(src, root, part_size, out)
-    transform_stage(root, out)
+    extract_stage(src, root, part_size, out, workers)
+    transform_stage(root, out, workers)
     if validate_stage(root, out) == FAILED:
         return FAILED
     load_stage(pg_uri, root, part_size, replace, out)

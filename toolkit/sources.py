@@ -60,8 +60,18 @@ class MongoSource:
     def describe(self) -> str:
         return f"MongoDB {redact(self.uri)} database {self.database}"
 
+    def __reduce__(self):  # a worker process opens a client of its own
+        return MongoSource, (self.uri, self.database)
+
     def count(self, collection: str) -> int:
         return self.client[self.database][collection].estimated_document_count()
+
+    def volume(self, collection: str) -> int:
+        """Bytes the collection's documents take, as the server reports them."""
+        try:
+            return int(self.client[self.database].command("collStats", collection).get("size", 0))
+        except PyMongoError:  # servers without collStats: a kilobyte a document
+            return self.count(collection) * 1024
 
     def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
         """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`."""
@@ -95,6 +105,11 @@ class DumpSource:
 
     def count(self, collection: str) -> int | None:
         return None
+
+    def volume(self, collection: str) -> int:
+        """Bytes of the collection's file."""
+        path = self.file(collection)
+        return path.stat().st_size if path.exists() else 0
 
     def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
         """Documents in the server's `_id` order, read by offset from the memory-mapped file."""

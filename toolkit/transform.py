@@ -1,13 +1,16 @@
 """Transform: staged documents -> rows exactly as loaded, quarantine, and junction rows.
 
-Models run in load order, so a reference is judged against what its target collection kept:
-present and clean (remapped by a join on the ID lookup frame), quarantined, or missing. Work
-goes part by part; a part whose inputs (its raw part, the outcome of the collections it
-references, its repeated values) are unchanged since the last run is skipped.
+A model runs after the collections it references, so a reference is judged against what its
+target kept: present and clean (remapped by a join on the ID lookup frame), quarantined, or
+missing. Work goes part by part; a part whose inputs (its raw part, the outcome of the
+collections it references, its repeated values) are unchanged since the last run is skipped.
+On several worker processes, models whose references are done run side by side; a worker reads
+the outcome of the referenced collections from their staged files, as a resumed run does.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,10 +20,10 @@ import pyarrow as pa
 from bson import decode as bson_decode
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
-from toolkit import interrupt
+from toolkit import interrupt, parallel
 from toolkit.decode import CODEC, decode_chunk
 from toolkit.errors import ConfigError
-from toolkit.extract import feeds_of
+from toolkit.extract import PARALLEL_FROM, feeds_of
 from toolkit.ids import uuids_of
 from toolkit.progress import bars
 from toolkit.rules import field_rules, indexed_columns, problem, repeats
@@ -31,6 +34,7 @@ RULES_VERSION = "1"  # part of every fingerprint: bump when the rules change wha
 QUARANTINE_SCHEMA = {"collection": pl.String, "object_id": pl.String, "source_id": pl.String,
                      "field": pl.String, "rule": pl.String, "reason": pl.String, "document": pl.String}
 IDS = {"object_id": pl.String, "id": pl.String}
+_WITHOUT_DOCUMENTS = pl.exclude("m2pg_document")  # the original BSON is read only for refused rows
 
 
 @dataclass
@@ -208,10 +212,14 @@ class _Sum:
 
 
 def transform_part(staging: Staging, model: ModelSpec, raw: pl.DataFrame, repeated: pl.DataFrame,
-                   enums, outcome: Outcome, name: str) -> dict:
+                   enums, outcome: Outcome, name: str, documents=None) -> dict:
+    """`documents` reads the part's original documents, which only quarantined rows need."""
     judged = judge(raw, model, enums, outcome, repeated)
     failed = judged["problems"].list.len() > 0
     good, bad = judged.filter(~failed), judged.filter(failed)
+    if bad.height and "m2pg_document" not in bad.columns:
+        first = raw["m2pg_row"][0]
+        bad = bad.with_columns(m2pg_document=documents().gather(bad["m2pg_row"] - first))
     report = {"documents": raw.height, "clean": good.height, "quarantined": bad.height,
               "by_rule": _count_rules(bad), "nulled_references": {}, "dangling_ids": {},
               "unknown_fields": dict(Counter(raw["m2pg_unknown_fields"].explode().drop_nulls().to_list()))}
@@ -230,12 +238,15 @@ def transform_part(staging: Staging, model: ModelSpec, raw: pl.DataFrame, repeat
     return report
 
 
-def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcome: Outcome) -> dict:
+def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcome: Outcome,
+                    progress=None) -> dict:
     """Transform a collection part by part, skipping parts whose inputs have not changed."""
     started = time.perf_counter()
     manifest = raw_manifest(staging, model)
     feeds = feeds_of(model, junctions)
     files = [staging.raw_dir(model.source) / p["file"] for p in manifest["parts"]] or [None]
+    task = progress.add_task(model.source, total=len(files)) if progress else None
+    contents = [_content(staging, model, p) for p in manifest["parts"]] or [b""]
     unique = [f.key for f in model.fields if f.unique]
     keys = [pl.read_parquet(p, columns=["m2pg_object_id", "m2pg_problems", *unique]) if p else
             pl.from_arrow(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
@@ -251,19 +262,23 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     for number, path in enumerate(files):
         name = f"part-{number:05d}.parquet"
         mine = repeated.filter(pl.col("m2pg_row").is_between(offsets[number], offsets[number + 1] - 1))
-        fingerprint = _digest(context, path.read_bytes() if path else b"",
+        fingerprint = _digest(context, contents[number],
                               str(mine.with_columns(pl.col("m2pg_row") - offsets[number]).rows()))
         earlier = previous["parts"].get(name)
         if earlier and earlier["fingerprint"] == fingerprint and (folder / name).exists():
             report, skipped = earlier["report"], skipped + 1
         else:
-            raw = (pl.read_parquet(path) if path else pl.from_arrow(decode_chunk(b"", model, feeds)))
+            raw = (pl.read_parquet(path, columns=_WITHOUT_DOCUMENTS) if path
+                   else pl.from_arrow(decode_chunk(b"", model, feeds)))
             raw = raw.with_row_index("m2pg_row", offset=offsets[number])
-            report = transform_part(staging, model, raw, mine, enums, outcome, name)
+            report = transform_part(staging, model, raw, mine, enums, outcome, name,
+                                    lambda: pl.read_parquet(path, columns=["m2pg_document"])["m2pg_document"])
             interrupt.crash_point("transform-part")
         done[name] = {"fingerprint": fingerprint, "report": report}
         total.add(report)
         write_json({"parts": {**previous["parts"], **done}}, folder / "manifest.json")
+        if task is not None:
+            progress.update(task, advance=1)
         interrupt.check("transform", f"{model.source}: part {number + 1} of {len(files)} done",
                         "the remaining parts and collections")
     _drop_stale(staging, model, set(done))
@@ -271,6 +286,15 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     _remember(staging, model, feeds, outcome)
     return {**total.report(model.source), "parts_skipped": skipped, "parts_done": len(files) - skipped,
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _content(staging: Staging, model: ModelSpec, part: dict) -> bytes:
+    """What identifies a raw part's content: the digest extract took of its documents, with the
+    file's size; the file's bytes for a part staged without one."""
+    path = staging.raw_dir(model.source) / part["file"]
+    if "digest" not in part:
+        return path.read_bytes()
+    return f"{part['digest']}:{path.stat().st_size}".encode()
 
 
 def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:
@@ -333,26 +357,25 @@ def junction_rows(j: Junction, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
         pairs.append(pl.DataFrame({owner_side.column: uuids_of(found["m2pg_object_id"]),
                                    other_side.column: found["other_id"]}).select(j.left.column, j.right.column))
     frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
-    sides = [set(map(tuple, p.rows())) for p in pairs]
-    one_sided = len(sides[0] ^ sides[1]) if len(sides) == 2 else 0
+    one_sided = 0
+    if len(pairs) == 2:  # pairs named by one side's array and not by the other's
+        a, b = (p.unique() for p in pairs)
+        key = [j.left.column, j.right.column]
+        one_sided = a.join(b, on=key, how="anti").height + b.join(a, on=key, how="anti").height
     return frame, {"table": j.table, "rows": frame.height, "pairs_by_feed": per_feed,
                    "skipped_pairs": dict(skipped), "pairs_known_to_one_side_only": one_sided}
 
 
-def transform(staging: Staging, models, junctions, enums) -> dict:
-    outcome = Outcome()
-    reports, tables = [], []
+def transform(staging: Staging, models, junctions, enums, workers: int | None = None) -> dict:
+    """Every model, then every junction table; on `workers` processes (None: by the size of the
+    raw parts), each as soon as what it reads is done."""
+    manifests = {m.name: raw_manifest(staging, m) for m in models}
+    count = workers_for(staging, models, manifests, workers)
     with bars() as progress:
-        task = progress.add_task("transform", total=len(models) + len(junctions))
-        for model in models:
-            reports.append(transform_model(staging, model, junctions, enums, outcome))
-            progress.update(task, advance=1, description=f"transform {model.name}")
-        for j in junctions:
-            frame, summary = junction_rows(j, outcome)
-            _drop_stale_junction(staging, j)
-            write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
-            tables.append(summary)
-            progress.update(task, advance=1, description=f"transform {j.table}")
+        if count <= 1:
+            reports, tables = _in_order(staging, models, junctions, enums, progress)
+        else:
+            reports, tables = _side_by_side(staging, models, junctions, enums, manifests, count, progress)
     report = {"collections": reports, "junctions": tables,
               "documents": sum(r["documents"] for r in reports),
               "clean": sum(r["clean"] for r in reports),
@@ -361,6 +384,91 @@ def transform(staging: Staging, models, junctions, enums) -> dict:
               "parts_done": sum(r["parts_done"] for r in reports)}
     write_json(report, staging.report("transform.json"))
     return report
+
+
+def workers_for(staging: Staging, models, manifests: dict, workers: int | None) -> int:
+    """All cores for large raw parts, one for small ones, unless the caller chose (as extract)."""
+    if workers is not None:
+        return max(1, workers)
+    volume = sum((staging.raw_dir(m.source) / p["file"]).stat().st_size
+                 for m in models for p in manifests[m.name]["parts"])
+    return os.cpu_count() or 1 if volume >= PARALLEL_FROM else 1
+
+
+def _in_order(staging: Staging, models, junctions, enums, progress) -> tuple[list, list]:
+    """One process, models in load order, each judged against the outcome the earlier ones left."""
+    outcome = Outcome()
+    reports = [transform_model(staging, m, junctions, enums, outcome, progress) for m in models]
+    tables = [write_junction(staging, j, outcome, progress) for j in junctions]
+    return reports, tables
+
+
+def _side_by_side(staging: Staging, models, junctions, enums, manifests: dict, workers: int,
+                  progress) -> tuple[list, list]:
+    """Models and junctions as jobs on worker processes, each started once the models it reads
+    are done; the largest ready model first, junctions when no model is ready."""
+    by_name = {m.name: m for m in models}
+    rows = {m.name: sum(p["rows"] for p in manifests[m.name]["parts"]) for m in models}
+    jobs, needs = {}, {}
+    for m in sorted(models, key=lambda m: -rows[m.name]):
+        targets = sorted({f.references.model for f in m.references})
+        jobs[m.name] = (_model_job, (staging, m, junctions, enums, tuple(by_name[t] for t in targets)))
+        needs[m.name] = set(targets)
+    for j in junctions:
+        ends = sorted({j.left.model, j.right.model})  # the models whose arrays feed it are among them
+        jobs[_junction_job_name(j)] = (_junction_job, (staging, j, junctions, tuple(by_name[e] for e in ends)))
+        needs[_junction_job_name(j)] = set(ends)
+    done = parallel.run_graph(jobs, needs, workers, progress, "transform")
+    return [done[m.name] for m in models], [done[_junction_job_name(j)] for j in junctions]
+
+
+def _junction_job_name(j: Junction) -> str:
+    return f"junction {j.table}"  # apart from the model names
+
+
+_seen: dict[tuple, tuple[bytes, bool]] = {}  # in a worker: (staging, model) -> what its outcome was read from
+_known = Outcome()  # in a worker: the outcome of the models its jobs have read or made
+
+
+def _recall(staging: Staging, models, junctions, with_feeds: bool) -> Outcome:
+    """In a worker: the outcome of `models`, read from their staged files once per process
+    (again only if a model's clean manifest changed, or its junction arrays are wanted now)."""
+    for model in models:
+        state = _staged(staging, model)
+        seen = _seen.get((staging.root, model.name))
+        if seen is None or seen[0] != state or (with_feeds and not seen[1]):
+            _remember(staging, model, feeds_of(model, junctions) if with_feeds else (), _known)
+            _seen[staging.root, model.name] = (state, with_feeds)
+    return _known
+
+
+def _model_job(staging: Staging, model: ModelSpec, junctions, enums, targets: tuple, progress) -> dict:
+    """In a worker: one model, judged against the staged outcome of the models it references."""
+    outcome = _recall(staging, targets, junctions, with_feeds=False)
+    report = transform_model(staging, model, junctions, enums, outcome, progress)
+    _seen[staging.root, model.name] = (_staged(staging, model), True)  # transform_model remembered it
+    return report
+
+
+def _junction_job(staging: Staging, j: Junction, junctions, ends: tuple, progress) -> dict:
+    """In a worker: one junction table, from the staged outcome of the models at its ends."""
+    return write_junction(staging, j, _recall(staging, ends, junctions, with_feeds=True), progress)
+
+
+def _staged(staging: Staging, model: ModelSpec) -> bytes:
+    """What a model's staged outcome was made from: its clean manifest, written last."""
+    return (staging.clean(model.table) / "manifest.json").read_bytes()
+
+
+def write_junction(staging: Staging, j: Junction, outcome: Outcome, progress=None) -> dict:
+    """Stage one junction table as a single part; returns its summary."""
+    task = progress.add_task(j.table, total=1) if progress else None
+    frame, summary = junction_rows(j, outcome)
+    _drop_stale_junction(staging, j)
+    write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
+    if task is not None:
+        progress.update(task, advance=1)
+    return summary
 
 
 def _drop_stale_junction(staging: Staging, j: Junction) -> None:

@@ -1,0 +1,179 @@
+"""Foreign keys deferred during a bulk load: dropped and stored in one transaction, restored
+after, whatever moment a SIGKILL picks; kept when the target holds rows of its own."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from toolkit import generate, schema
+from transforms import JUNCTIONS, MODELS
+
+M2PG = [sys.executable, "-m", "toolkit.cli"]
+BATCH = "200"  # many batches, so there are many places to stop at
+TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+CATALOG = json.loads((Path(__file__).parents[1] / "data" / "target-catalog.json").read_text())
+FOREIGN_KEYS = {(table, c["name"]): c["definition"] for table, t in CATALOG["tables"].items()
+                for c in t["constraints"] if c["kind"] == "foreign key"}
+ORPHAN = 'INSERT INTO "DocumentsToTasks" VALUES (md5(\'no document\')::uuid, md5(\'no task\')::uuid)'
+ORPHAN_KEYS = {("DocumentsToTasks", "DocumentsToTasks_document_id_fkey"),
+               ("DocumentsToTasks", "DocumentsToTasks_task_id_fkey")}
+
+
+def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "M2PG_KILL_AT"}
+    if kill_at:
+        env["M2PG_KILL_AT"] = kill_at
+    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def sql(uri: str, statement: str) -> list[tuple]:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        cursor = conn.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def snapshot(uri: str) -> dict[str, list[tuple]]:
+    """Every table's rows as text, sorted: equal snapshots mean equal databases."""
+    return {t: sorted(sql(uri, f'SELECT t::text FROM "{t}" t')) for t in TABLES}
+
+
+def live_foreign_keys(uri: str) -> dict[tuple[str, str], str]:
+    """(table, name) -> definition, as read_catalog shows them ("... NOT VALID" if unchecked)."""
+    return {(table, c["name"]): c["definition"] for table, t in schema.read_catalog(uri)["tables"].items()
+            for c in t["constraints"] if c["kind"] == "foreign key"}
+
+
+def stored(uri: str) -> set[tuple[str, str]]:
+    return set(sql(uri, "SELECT table_name, name FROM m2pg.deferred_constraints"))
+
+
+def restored_count(staging: Path) -> int:
+    return json.loads((staging / "reports" / "load.json").read_text())["foreign_keys_restored"]
+
+
+@pytest.fixture(scope="module")
+def staging(tmp_path_factory) -> Path:
+    """Extracted, transformed and validated once; each test loads it into a new database."""
+    dump, folder = tmp_path_factory.mktemp("dump"), tmp_path_factory.mktemp("staging")
+    generate.write_dump(dump, "nextcrm", generate.demo_dataset(7))
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(folder), "--batch-size", BATCH).returncode == 0
+    assert m2pg("transform", "--staging", str(folder)).returncode == 3  # the demo has bad records
+    assert m2pg("validate", "--staging", str(folder)).returncode == 3
+    return folder
+
+
+@pytest.fixture
+def target(pg_uri) -> str:
+    schema.create_schema(pg_uri)
+    return pg_uri
+
+
+@pytest.fixture(scope="module")
+def expected(pg_server, staging) -> dict:
+    """The database an uninterrupted load into a fresh target leaves."""
+    sql(pg_server.get_uri(), "CREATE DATABASE uninterrupted")
+    uri = pg_server.get_uri("uninterrupted")
+    schema.create_schema(uri)
+    done = m2pg("load", "--staging", str(staging), "--pg-uri", uri, "--batch-size", BATCH)
+    assert done.returncode == 3, done.stderr
+    assert restored_count(staging) == len(FOREIGN_KEYS)
+    return snapshot(uri)
+
+
+def load(staging: Path, uri: str, *extra: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    return m2pg("load", "--staging", str(staging), "--pg-uri", uri, "--batch-size", BATCH, *extra, kill_at=kill_at)
+
+
+def assert_complete(uri: str, expected: dict) -> None:
+    assert snapshot(uri) == expected
+    assert live_foreign_keys(uri) == FOREIGN_KEYS
+    assert stored(uri) == set()
+
+
+def test_a_deferred_load_ends_with_exactly_the_catalogs_foreign_keys(staging, target, expected):
+    done = load(staging, target)
+    assert done.returncode == 3, done.stderr
+    assert restored_count(staging) == len(FOREIGN_KEYS) == 52
+    assert_complete(target, expected)
+    again = load(staging, target)  # a no-op: nothing to load, nothing deferred
+    assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout + again.stderr
+    assert restored_count(staging) == 0
+    assert_complete(target, expected)
+
+
+KILLS = [  # (SIGKILL at, foreign keys still stored afterwards: (fewest, most))
+    ("load-copy:1", (52, 52)),  # in the first batch's transaction, keys dropped
+    ("load-copy:25", (52, 52)),  # mid-load
+    # restored ones; the other connection may commit one more before the kill lands
+    ("load-restore:1", (50, 51)),
+    ("load-restore:3", (48, 49)),
+]
+
+
+@pytest.mark.parametrize(("point", "left"), KILLS, ids=[k for k, _ in KILLS])
+def test_sigkill_then_resume_restores_every_foreign_key(point, left, staging, target, expected):
+    killed = load(staging, target, kill_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    pending = stored(target)
+    assert left[0] <= len(pending) <= left[1]
+    live = live_foreign_keys(target)
+    if point.startswith("load-copy"):
+        assert live == {}  # dropped and stored in one transaction: nothing else is possible
+    else:
+        assert set(live) == set(FOREIGN_KEYS)  # restored, or added back NOT VALID and pending
+        assert {k for k, d in live.items() if d.endswith(" NOT VALID")} == pending
+    resumed = load(staging, target)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    assert restored_count(staging) == len(pending)
+    assert_complete(target, expected)
+    again = load(staging, target)
+    assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout + again.stderr
+    assert_complete(target, expected)
+
+
+def test_a_target_holding_a_foreign_row_keeps_its_foreign_keys(staging, target, expected):
+    sql(target, """INSERT INTO "crm_Industry_Type" (id, __v, name) VALUES (md5('theirs')::uuid, 0, 'Theirs')""")
+    killed = load(staging, target, kill_at="load-copy:25")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert live_foreign_keys(target) == FOREIGN_KEYS and stored(target) == set()  # mid-load, not deferred
+    resumed = load(staging, target)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    assert restored_count(staging) == 0
+    sql(target, """DELETE FROM "crm_Industry_Type" WHERE id = md5('theirs')::uuid""")
+    assert_complete(target, expected)
+
+
+def test_an_orphan_written_while_deferred_fails_the_load_until_fixed(staging, target, expected):
+    assert load(staging, target, kill_at="load-copy:25").returncode == -signal.SIGKILL
+    sql(target, ORPHAN)  # a foreign writer, while the foreign keys are dropped
+    failed = load(staging, target)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "2 of 52 foreign keys could not be restored" in failed.stderr
+    for _, name in ORPHAN_KEYS:
+        assert f'"DocumentsToTasks"."{name}"' in failed.stderr
+    assert "is not present in table" in failed.stderr  # PostgreSQL's own message
+    assert stored(target) == ORPHAN_KEYS
+    live = live_foreign_keys(target)
+    assert {k for k, d in live.items() if d.endswith(" NOT VALID")} == ORPHAN_KEYS
+    assert {k: d for k, d in live.items() if k not in ORPHAN_KEYS} == {
+        k: d for k, d in FOREIGN_KEYS.items() if k not in ORPHAN_KEYS}
+    sql(target, """DELETE FROM "DocumentsToTasks" WHERE document_id = md5('no document')::uuid""")
+    fixed = load(staging, target)
+    assert fixed.returncode == 3 and "0 rows inserted" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert restored_count(staging) == 2
+    assert_complete(target, expected)
+
+
+@pytest.mark.parametrize("before", [None, "load-copy:25", "load-restore:2"])
+def test_replace_empties_the_tables_and_restores_every_foreign_key(before, staging, target, expected):
+    first = load(staging, target, kill_at=before)
+    assert first.returncode == (-signal.SIGKILL if before else 3), first.stdout + first.stderr
+    replaced = load(staging, target, "--replace")
+    assert replaced.returncode == 3, replaced.stdout + replaced.stderr
+    assert restored_count(staging) == 52
+    assert_complete(target, expected)

@@ -1,0 +1,125 @@
+"""Transform on worker processes stages exactly what one process stages, and stops and resumes alike."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+
+from toolkit.staging import Staging, read_json
+from toolkit.transform import raw_manifest, workers_for
+from transforms import JUNCTIONS, MODELS
+
+M2PG = [sys.executable, "-m", "toolkit.cli"]
+QUARANTINED = 3
+
+
+def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("M2PG_KILL_AT", "M2PG_WORKERS")}
+    if kill_at:
+        env["M2PG_KILL_AT"] = kill_at
+    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory) -> Staging:
+    """The `bad` profile (every quarantine rule, references to quarantined records) in many parts."""
+    dump = tmp_path_factory.mktemp("dump")
+    assert m2pg("generate", "bad", "--dump-out", str(dump)).returncode == 0
+    staging = Staging(tmp_path_factory.mktemp("extracted"))
+    done = m2pg("extract", "--dump", str(dump), "--staging", str(staging.root), "--batch-size", "100")
+    assert done.returncode == 0, done.stderr
+    return staging
+
+
+def copy_of(extracted: Staging, folder) -> Staging:
+    for name in ("raw", "idmap"):
+        shutil.copytree(extracted.root / name, folder / name)
+    return Staging(folder)
+
+
+@pytest.fixture(scope="module")
+def serial(extracted, tmp_path_factory) -> Staging:
+    staging = copy_of(extracted, tmp_path_factory.mktemp("serial"))
+    done = m2pg("transform", "--staging", str(staging.root), "--workers", "1")
+    assert done.returncode == QUARANTINED, done.stderr
+    return staging
+
+
+def transform_report(staging: Staging) -> dict:
+    report = read_json(staging.report("transform.json"))
+    for collection in report["collections"]:
+        del collection["seconds"], collection["parts_skipped"], collection["parts_done"]
+    del report["parts_skipped"], report["parts_done"]
+    return report
+
+
+def assert_same_transform(a: Staging, b: Staging) -> None:
+    folders = [a.clean(m.table) for m in MODELS] + [a.quarantine(m.source) for m in MODELS] + \
+              [a.clean(j.table) for j in JUNCTIONS]
+    for folder in folders:
+        other = b.root / folder.relative_to(a.root)
+        parts_a, parts_b = sorted(folder.glob("part-*.parquet")), sorted(other.glob("part-*.parquet"))
+        assert [p.name for p in parts_a] == [p.name for p in parts_b], folder
+        for x, y in zip(parts_a, parts_b):
+            assert pl.read_parquet(x).equals(pl.read_parquet(y)), x
+    report_a, report_b = transform_report(a), transform_report(b)
+    assert [c["collection"] for c in report_a["collections"]] == [m.source for m in MODELS]
+    assert [j["table"] for j in report_a["junctions"]] == [j.table for j in JUNCTIONS]
+    assert report_a == report_b
+
+
+def test_the_dataset_has_every_kind_of_refusal_and_junctions(serial):
+    report = transform_report(serial)
+    rules = {rule for c in report["collections"] for rule in c["by_rule"]}
+    assert {"reference", "quarantined_reference", "enum", "required", "type"} <= rules
+    assert all(j["rows"] for j in report["junctions"])
+
+
+def test_two_workers_transform_what_one_transforms(extracted, serial, tmp_path):
+    staging = copy_of(extracted, tmp_path)
+    done = m2pg("transform", "--staging", str(tmp_path), "--workers", "2")
+    assert done.returncode == QUARANTINED, done.stderr
+    assert_same_transform(staging, serial)
+    again = m2pg("transform", "--staging", str(tmp_path), "--workers", "2")
+    assert again.returncode == QUARANTINED, again.stderr
+    assert read_json(staging.report("transform.json"))["parts_done"] == 0  # nothing changed: every part skipped
+    assert_same_transform(staging, serial)
+
+
+def test_a_crash_in_a_worker_kills_the_command_and_resume_finishes_the_same(extracted, serial, tmp_path):
+    staging = copy_of(extracted, tmp_path)
+    args = ["transform", "--staging", str(tmp_path), "--workers", "2"]
+    assert m2pg(*args, kill_at="transform-part:3").returncode == -signal.SIGKILL
+    assert list((tmp_path / "clean").glob("*/manifest.json"))
+    assert not staging.report("transform.json").exists()
+    resumed = m2pg(*args)
+    assert resumed.returncode == QUARANTINED, resumed.stderr
+    assert read_json(staging.report("transform.json"))["parts_skipped"] > 0
+    assert_same_transform(staging, serial)
+
+
+def test_ctrl_c_stops_every_worker_at_a_checkpoint(extracted, serial, tmp_path):
+    staging = copy_of(extracted, tmp_path)
+    args = [*M2PG, "transform", "--staging", str(tmp_path), "--workers", "2"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((tmp_path / "clean").glob("*/manifest.json")) and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, out + err
+    assert "Checkpoint saved" in err
+    assert not staging.report("transform.json").exists()
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == QUARANTINED, resumed.stderr
+    assert_same_transform(staging, serial)
+
+
+def test_workers_follow_the_size_of_the_raw_parts(extracted):
+    manifests = {m.name: raw_manifest(extracted, m) for m in MODELS}
+    assert workers_for(extracted, MODELS, manifests, None) == 1
+    assert workers_for(extracted, MODELS, manifests, 3) == 3

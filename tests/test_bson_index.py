@@ -1,0 +1,74 @@
+"""The BSON element index agrees with pymongo's decoder on keys, order and types, for any key."""
+import datetime
+import random
+
+import bson
+import pytest
+from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson.codec_options import CodecOptions
+from bson.son import SON
+
+from toolkit import bson_index as bt
+
+RAW = CodecOptions(document_class=SON)
+VALUES = [
+    (1.5, bt.DOUBLE), ("text", bt.STRING), ("", bt.STRING), ({"a": {"b": 1}}, bt.DOCUMENT), ([1, "x", []], bt.ARRAY),
+    (Binary(b"\x00\x01", 4), bt.BINARY), (ObjectId(), bt.OBJECT_ID), (True, bt.BOOL),
+    (datetime.datetime(2020, 1, 2), bt.DATETIME), (None, bt.NULL), (Regex("a.*b", "i"), bt.REGEX),
+    (Code("f()"), bt.CODE), (Code("g()", {"x": 1}), bt.CODE_W_SCOPE), (7, bt.INT32), (Timestamp(5, 1), bt.TIMESTAMP),
+    (Int64(1 << 40), bt.INT64), (Decimal128("3.25"), bt.DECIMAL128), (MinKey(), bt.MINKEY), (MaxKey(), bt.MAXKEY),
+]
+KEYS = ["_id", "a", "", "name", "exactly8", "sixteen_chars_ok", "seventeen_chars_k", "a" * 24, "b" * 25,
+        "ключ", "日本語のキー", "emoji😀key", "key with spaces", "x" * 100, "\u00e9t\u00e9", "$dollar", "dot.ted"]
+
+
+def documents(seed: int, count: int) -> list[SON]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        keys = rng.sample(KEYS, rng.randint(0, len(KEYS)))
+        out.append(SON((k, rng.choice(VALUES)[0]) for k in keys))
+    return out
+
+
+def expected(docs: list[SON]) -> list[tuple[int, str, int]]:
+    types = {repr(v): t for v, t in VALUES}
+    return [(i, k, types[repr(v)]) for i, d in enumerate(docs) for k, v in d.items()]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_index_lists_every_top_level_element_with_its_type(seed):
+    docs = documents(seed, 300)
+    buffer = b"".join(bson.encode(d) for d in docs)
+    ix = bt.index(buffer)
+    found = sorted(ix.elements.select("doc", "key", "type").rows())
+    assert found == sorted(expected(docs))
+    assert len(ix) == len(docs)
+    assert [ix.document(i) for i in range(len(docs))] == [bson.encode(d) for d in docs]
+    in_order = ix.elements.filter(ix.elements["doc"] == 1)["key"].to_list()
+    assert in_order == list(bson.decode(ix.document(1), RAW))
+
+
+def test_values_offsets_point_at_the_values():
+    docs = [SON([("_id", ObjectId("0123456789abcdef01234567")), ("n", 42), ("emoji😀key", "v")])] * 3
+    ix = bt.index(b"".join(bson.encode(d) for d in docs))
+    ids = ix.elements.filter(ix.elements["key"] == "_id")["value"].to_numpy()
+    assert [ix.buffer[o:o + 12].hex() for o in ids] == ["0123456789abcdef01234567"] * 3
+    numbers = ix.elements.filter(ix.elements["key"] == "n")["value"].to_numpy()
+    assert [int.from_bytes(ix.buffer[o:o + 4], "little") for o in numbers] == [42] * 3
+
+
+@pytest.mark.parametrize("buffer", [
+    b"\x05\x00\x00",  # truncated length
+    b"\x10\x00\x00\x00\x02abc",  # shorter than it says
+    b"\x0c\x00\x00\x00\x10abcdefg",  # a key with no end
+    b"\x0d\x00\x00\x00\x99ab\x00\x00\x00\x00\x00\x00",  # unknown type
+])
+def test_malformed_bytes_are_refused(buffer):
+    with pytest.raises(bt.MalformedBSON):
+        bt.index(buffer)
+
+
+def test_an_empty_buffer_has_no_documents():
+    ix = bt.index(b"")
+    assert len(ix) == 0 and ix.elements.height == 0
