@@ -158,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 10])
     parser.add_argument("--sweep-scale", type=float, default=1)
-    parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--no-server", action="store_true", help="skip the runs from the embedded server")
     args = parser.parse_args()
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), "scales": []}

@@ -19,7 +19,7 @@ from toolkit.sources import Position, last_id
 from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, read_json, write_json, write_parquet
 
-PART_SIZE = 20_000
+PART_SIZE = 10_000
 PARALLEL_FROM = 32 << 20  # bytes of source: below this, starting worker processes costs more than it saves
 
 

@@ -432,7 +432,15 @@ _known = Outcome()  # in a worker: the outcome of the models its jobs have read 
 
 def _recall(staging: Staging, models, junctions, with_feeds: bool) -> Outcome:
     """In a worker: the outcome of `models`, read from their staged files once per process
-    (again only if a model's clean manifest changed, or its junction arrays are wanted now)."""
+    (again only if a model's clean manifest changed, or its junction arrays are wanted now).
+    What this job does not read is let go, so a worker's memory stays that of one job."""
+    wanted = {m.name for m in models}
+    for held in (_known.kept, _known.quarantined, _known.feeds, _known.lost_feeds, _known.digests):
+        for name in set(held) - wanted:
+            del held[name]
+    for key in [key for key in _seen if key[1] not in wanted]:
+        del _seen[key]
+    _known.idmaps.clear()
     for model in models:
         state = _staged(staging, model)
         seen = _seen.get((staging.root, model.name))

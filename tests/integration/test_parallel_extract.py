@@ -1,35 +1,17 @@
 """Extract on worker processes stages exactly what one process stages, and stops and resumes alike."""
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import polars as pl
 import pytest
 
-from toolkit import generate
 from toolkit.extract import PARALLEL_FROM, workers_for
 from toolkit.sources import DumpSource
 from toolkit.staging import Staging, read_json
 from transforms import MODELS
 
-M2PG = [sys.executable, "-m", "toolkit.cli"]
+from processes import ctrl_c_when, m2pg
+
 DB = "nextcrm"
-
-
-def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "M2PG_KILL_AT"}
-    if kill_at:
-        env["M2PG_KILL_AT"] = kill_at
-    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def dump(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dump")
-    generate.write_dump(folder, DB, generate.demo_dataset(11))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +55,12 @@ def test_a_crash_in_a_worker_kills_the_command_and_resume_finishes_the_same(dump
 
 
 def test_ctrl_c_stops_every_worker_at_a_checkpoint(dump, serial, tmp_path):
-    args = [*M2PG, "extract", "--dump", str(dump), "--staging", str(tmp_path), "--batch-size", "5", "--workers", "2"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not list((tmp_path / "raw").glob("*/manifest.json")) and time.time() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 130, out + err
-    assert "Checkpoint saved" in err
+    args = ["extract", "--dump", str(dump), "--staging", str(tmp_path), "--workers", "2"]
+    code, output = ctrl_c_when([*args, "--batch-size", "5"], tmp_path / "raw", "*/manifest.json")
+    assert code == 130, output
+    assert "Checkpoint saved" in output
     assert not (tmp_path / "reports" / "extract.json").exists()
-    resumed = subprocess.run([*args[:-4], "--batch-size", "100", "--workers", "2"], capture_output=True, text=True)
+    resumed = m2pg(*args, "--batch-size", "100")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_staging(Staging(tmp_path), serial)
 

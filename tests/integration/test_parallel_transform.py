@@ -1,10 +1,6 @@
 """Transform on worker processes stages exactly what one process stages, and stops and resumes alike."""
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import polars as pl
 import pytest
@@ -13,15 +9,9 @@ from toolkit.staging import Staging, read_json
 from toolkit.transform import raw_manifest, workers_for
 from transforms import JUNCTIONS, MODELS
 
-M2PG = [sys.executable, "-m", "toolkit.cli"]
+from processes import ctrl_c_when, m2pg
+
 QUARANTINED = 3
-
-
-def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("M2PG_KILL_AT", "M2PG_WORKERS")}
-    if kill_at:
-        env["M2PG_KILL_AT"] = kill_at
-    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -104,17 +94,12 @@ def test_a_crash_in_a_worker_kills_the_command_and_resume_finishes_the_same(extr
 
 def test_ctrl_c_stops_every_worker_at_a_checkpoint(extracted, serial, tmp_path):
     staging = copy_of(extracted, tmp_path)
-    args = [*M2PG, "transform", "--staging", str(tmp_path), "--workers", "2"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not list((tmp_path / "clean").glob("*/manifest.json")) and time.time() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 130, out + err
-    assert "Checkpoint saved" in err
+    args = ["transform", "--staging", str(tmp_path), "--workers", "2"]
+    code, output = ctrl_c_when(args, tmp_path / "clean", "*/manifest.json")
+    assert code == 130, output
+    assert "Checkpoint saved" in output
     assert not staging.report("transform.json").exists()
-    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    resumed = m2pg(*args)
     assert resumed.returncode == QUARANTINED, resumed.stderr
     assert_same_transform(staging, serial)
 

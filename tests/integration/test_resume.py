@@ -1,9 +1,5 @@
 """Stop a real `m2pg` process anywhere (Ctrl+C, SIGKILL), resume, and end with the same database."""
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import polars as pl
 import psycopg
@@ -16,30 +12,17 @@ from toolkit.ids import uuid_for
 from toolkit.servers import embedded_mongo
 from transforms import JUNCTIONS, MODELS
 
-M2PG = [sys.executable, "-m", "toolkit.cli"]
+from processes import ctrl_c_when, m2pg
+
 DB = "nextcrm"
 BATCH = "200"  # many parts and batches, so there are many places to stop at
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
-
-
-def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "M2PG_KILL_AT"}
-    if kill_at:
-        env["M2PG_KILL_AT"] = kill_at
-    return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def snapshot(uri: str) -> dict[str, list[tuple]]:
     """Every table's rows as text, sorted: equal snapshots mean equal databases."""
     with psycopg.connect(uri) as conn:
         return {t: sorted(conn.execute(f'SELECT t::text FROM "{t}" t').fetchall()) for t in TABLES}
-
-
-@pytest.fixture(scope="module")
-def dump(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dump")
-    generate.write_dump(folder, DB, generate.demo_dataset(7))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +67,11 @@ def test_resuming_costs_only_the_unfinished_work(dump, pg_uri, tmp_path, expecte
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected):
-    args = [*M2PG, "run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--batch-size", "50"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while len(list((tmp_path / "raw").glob("*/manifest.json"))) < 9 and time.time() < deadline:
-        time.sleep(0.02)  # about 30% of the 29 collections extracted
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 130, out + err
-    assert "Checkpoint saved" in err and "re-run the same command to resume" in err.lower()
-    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    args = ["run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--batch-size", "50"]
+    code, output = ctrl_c_when(args, tmp_path / "raw", "*/manifest.json", 9)  # about 30% of the collections
+    assert code == 130, output
+    assert "Checkpoint saved" in output and "re-run the same command to resume" in output.lower()
+    resumed = m2pg(*args)
     assert resumed.returncode == 3, resumed.stderr
     assert snapshot(pg_uri) == expected
 
