@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from toolkit.decode import _schema, columns
+from toolkit.decode import _run, _schema, columns
 from toolkit.extract import feeds_of
 from toolkit.load import connect, load_types, to_arrow
 from toolkit.schema import quote
@@ -18,7 +18,6 @@ from transforms import JUNCTIONS, MODELS
 
 def conversion_alone(dump: Path, batch: int = 20_000) -> dict:
     """pymongoarrow's BSON -> Arrow conversion of every collection, with no checks and no writes."""
-    from pymongoarrow.context import PyMongoArrowContext
     source, documents, started = DumpSource(dump), 0, time.perf_counter()
     for model in MODELS:
         schema = _schema(columns(model, feeds_of(model, JUNCTIONS)))
@@ -26,9 +25,7 @@ def conversion_alone(dump: Path, batch: int = 20_000) -> dict:
         if not path.exists():
             continue
         for _, data in file_blocks(path):
-            context = PyMongoArrowContext(schema)
-            context.process_bson_stream(data)
-            documents += context.finish().num_rows
+            documents += _run(data, schema).num_rows
     seconds = time.perf_counter() - started
     return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds)}
 

@@ -72,9 +72,8 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     import dlt
     import pyarrow as pa
-    from pymongoarrow.context import PyMongoArrowContext
 
-    from toolkit.decode import _schema, columns
+    from toolkit.decode import _run, _schema, columns
     from toolkit.extract import feeds_of
     from toolkit.sources import file_blocks
     from transforms import JUNCTIONS
@@ -100,9 +99,7 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
             if not path.exists():
                 return
             for _, data in file_blocks(path):
-                context = PyMongoArrowContext(schema)
-                context.process_bson_stream(data)
-                yield plain(context.finish())
+                yield plain(_run(data, schema))
         return read
 
     started = time.perf_counter()

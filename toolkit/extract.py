@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 import uuid
@@ -20,7 +19,6 @@ from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, read_json, write_json, write_parquet
 
 PART_SIZE = 10_000
-PARALLEL_FROM = 32 << 20  # bytes of source: below this, starting worker processes costs more than it saves
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:
@@ -113,14 +111,6 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     return summary
 
 
-def workers_for(source, models, workers: int | None) -> int:
-    """All cores for a large source, one for a small one, unless the caller chose."""
-    if workers is not None:
-        return max(1, workers)
-    volume = sum(source.volume(m.source) for m in models)
-    return os.cpu_count() or 1 if volume >= PARALLEL_FROM else 1
-
-
 def extract(source, staging: Staging, models, junctions, part_size: int = PART_SIZE,
             workers: int | None = None) -> dict:
     """Extract every collection, the largest first, on `workers` processes (None: by source size);
@@ -132,10 +122,11 @@ def extract(source, staging: Staging, models, junctions, part_size: int = PART_S
         previous = {**marker, "run": uuid.uuid4().hex}  # a new run: earlier checkpoints do not count
         write_json(previous, run)
     marker = previous
-    largest_first = sorted(models, key=lambda m: -source.volume(m.source))
+    volumes = {m.source: source.volume(m.source) for m in models}
+    largest_first = sorted(models, key=lambda m: -volumes[m.source])
     jobs = [(extract_collection, (source, staging, m, junctions, part_size)) for m in largest_first]
     with bars() as progress:
-        done = parallel.run_jobs(jobs, workers_for(source, models, workers), progress, "extract")
+        done = parallel.run_jobs(jobs, parallel.workers_for(sum(volumes.values()), workers), progress, "extract")
     by_name = {c["collection"]: c for c in done}
     collections = [by_name[m.source] for m in models]
     report = {"source": source.describe(), "collections": collections,

@@ -17,6 +17,7 @@ import hashlib
 import queue
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import adbc_driver_postgresql.dbapi as pgdbapi
 import polars as pl
@@ -297,6 +298,16 @@ def _validate(conn, table: str, constraints: list[tuple[str, str]], progress, ta
     return {key: message for key, message in failed.items() if message}
 
 
+@contextmanager
+def borrowed(connections: queue.SimpleQueue):
+    """One of the load's connections, given back when the work with it ends, however it ends."""
+    conn = connections.get()
+    try:
+        yield conn
+    finally:
+        connections.put(conn)
+
+
 def restore_foreign_keys(connections: queue.SimpleQueue, workers: int, progress,
                          rows: dict[str, int]) -> int:
     """Add every stored foreign key back, or fail naming those PostgreSQL refused; the number restored.
@@ -305,11 +316,8 @@ def restore_foreign_keys(connections: queue.SimpleQueue, workers: int, progress,
     ADD FOREIGN KEY locks the referenced table against any other ADD, and most point to "Users";
     VALIDATE locks only its own table, so tables validate side by side, biggest first.
     """
-    conn = connections.get()
-    try:
+    with borrowed(connections) as conn:
         stored, failed = _add_not_valid(conn)
-    finally:
-        connections.put(conn)
     by_table: dict[str, list] = {}
     for table, name, definition, _ in stored:
         if (table, name) not in failed:
@@ -317,11 +325,8 @@ def restore_foreign_keys(connections: queue.SimpleQueue, workers: int, progress,
     task = progress.add_task("restore foreign keys", total=sum(map(len, by_table.values())))
 
     def one(table: str) -> dict:
-        conn = connections.get()
-        try:
+        with borrowed(connections) as conn:
             return _validate(conn, table, by_table[table], progress, task)
-        finally:
-            connections.put(conn)
 
     with ThreadPoolExecutor(workers) as pool:
         for problems in pool.map(one, sorted(by_table, key=lambda t: -rows.get(t, 0))):
@@ -361,11 +366,8 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
         connections.put(connect(pg_uri))
 
     def one(table: str, progress) -> dict:
-        conn = connections.get()
-        try:
+        with borrowed(connections) as conn:
             return load_table(conn, staging, table, kinds[table], batch_size, progress, plain[table])
-        finally:
-            connections.put(conn)
 
     done: dict[str, dict] = {}
     try:

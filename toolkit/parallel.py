@@ -17,6 +17,14 @@ from collections.abc import Callable, Hashable, Sequence
 from toolkit import interrupt
 
 Job = tuple[Callable, tuple]
+PARALLEL_FROM = 32 << 20  # bytes of data: below this, starting worker processes costs more than it saves
+
+
+def workers_for(volume: int, workers: int | None) -> int:
+    """All cores for `volume` bytes of work or more, one below, unless the caller chose."""
+    if workers is not None:
+        return max(1, workers)
+    return (os.cpu_count() or 1) if volume >= PARALLEL_FROM else 1
 
 
 class _RemoteBars:

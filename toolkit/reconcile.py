@@ -90,6 +90,7 @@ def orphan_checks(con, models: Sequence[ModelSpec], junctions: Sequence[Junction
     tables = {m.name: m.table for m in (*MODELS, *models)}
     checks = ([(m.table, f.name, tables[f.references.model], False) for m in models for f in m.references]
               + [(j.table, side.column, tables[side.model], True) for j in junctions for side in (j.left, j.right)])
+
     def run(check: tuple) -> dict:
         with con.cursor() as cursor:  # a DuckDB connection of its own, for this thread
             return orphan_check(cursor, *check)

@@ -10,7 +10,6 @@ the outcome of the referenced collections from their staged files, as a resumed 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from toolkit import interrupt, parallel
 from toolkit.decode import CODEC, decode_chunk
 from toolkit.errors import ConfigError
-from toolkit.extract import PARALLEL_FROM, feeds_of
+from toolkit.extract import feeds_of
 from toolkit.ids import uuids_of
 from toolkit.progress import bars
 from toolkit.rules import field_rules, indexed_columns, problem, repeats
@@ -370,7 +369,7 @@ def transform(staging: Staging, models, junctions, enums, workers: int | None = 
     """Every model, then every junction table; on `workers` processes (None: by the size of the
     raw parts), each as soon as what it reads is done."""
     manifests = {m.name: raw_manifest(staging, m) for m in models}
-    count = workers_for(staging, models, manifests, workers)
+    count = parallel.workers_for(raw_volume(staging, models, manifests), workers)
     with bars() as progress:
         if count <= 1:
             reports, tables = _in_order(staging, models, junctions, enums, progress)
@@ -386,13 +385,10 @@ def transform(staging: Staging, models, junctions, enums, workers: int | None = 
     return report
 
 
-def workers_for(staging: Staging, models, manifests: dict, workers: int | None) -> int:
-    """All cores for large raw parts, one for small ones, unless the caller chose (as extract)."""
-    if workers is not None:
-        return max(1, workers)
-    volume = sum((staging.raw_dir(m.source) / p["file"]).stat().st_size
-                 for m in models for p in manifests[m.name]["parts"])
-    return os.cpu_count() or 1 if volume >= PARALLEL_FROM else 1
+def raw_volume(staging: Staging, models, manifests: dict) -> int:
+    """Bytes of the raw parts to transform, which decide how many workers pay."""
+    return sum((staging.raw_dir(m.source) / p["file"]).stat().st_size
+               for m in models for p in manifests[m.name]["parts"])
 
 
 def _in_order(staging: Staging, models, junctions, enums, progress) -> tuple[list, list]:

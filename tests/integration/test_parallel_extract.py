@@ -4,7 +4,7 @@ import signal
 import polars as pl
 import pytest
 
-from toolkit.extract import PARALLEL_FROM, workers_for
+from toolkit.parallel import PARALLEL_FROM, workers_for
 from toolkit.sources import DumpSource
 from toolkit.staging import Staging, read_json
 from transforms import MODELS
@@ -79,6 +79,7 @@ def test_a_bad_file_in_a_worker_is_one_clear_line(dump, tmp_path):
 
 def test_workers_follow_the_size_of_the_source(dump):
     source = DumpSource(dump)
-    assert sum(source.volume(m.source) for m in MODELS) < PARALLEL_FROM
-    assert workers_for(source, MODELS, None) == 1
-    assert workers_for(source, MODELS, 3) == 3
+    volume = sum(source.volume(m.source) for m in MODELS)
+    assert volume < PARALLEL_FROM
+    assert workers_for(volume, None) == 1
+    assert workers_for(volume, 3) == 3

@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from toolkit.staging import Staging, read_json
-from toolkit.transform import raw_manifest, workers_for
+from toolkit.parallel import workers_for
+from toolkit.transform import raw_manifest, raw_volume
 from transforms import JUNCTIONS, MODELS
 
 from processes import ctrl_c_when, m2pg
@@ -106,5 +107,6 @@ def test_ctrl_c_stops_every_worker_at_a_checkpoint(extracted, serial, tmp_path):
 
 def test_workers_follow_the_size_of_the_raw_parts(extracted):
     manifests = {m.name: raw_manifest(extracted, m) for m in MODELS}
-    assert workers_for(extracted, MODELS, manifests, None) == 1
-    assert workers_for(extracted, MODELS, manifests, 3) == 3
+    volume = raw_volume(extracted, MODELS, manifests)
+    assert workers_for(volume, None) == 1
+    assert workers_for(volume, 3) == 3
