@@ -72,3 +72,37 @@ def test_malformed_bytes_are_refused(buffer):
 def test_an_empty_buffer_has_no_documents():
     ix = bt.index(b"")
     assert len(ix) == 0 and ix.elements.height == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_values_wrapped_as_documents_decode_to_the_stored_values(seed):
+    docs = documents(seed, 200)
+    ix = bt.index(b"".join(bson.encode(d) for d in docs))
+    chosen = ix.elements.filter(ix.elements["doc"] % 3 == 0)
+    wrapped = bt.values_as_documents(ix.buffer, chosen["type"].to_numpy(), chosen["value"].to_numpy())
+    decoded = [d["v"] for d in bson.decode_all(wrapped, RAW)]
+    stored = [docs[d][k] for d, k in zip(chosen["doc"].to_list(), chosen["key"].to_list())]
+    assert len(decoded) == chosen.height > 0
+    assert [bson.encode({"v": v}) for v in decoded] == [bson.encode({"v": v}) for v in stored]
+
+
+def _ids_buffer(ids, key="_id"):
+    return b"".join(bson.encode(SON([(key, i), ("x", 1)])) for i in ids)
+
+
+def test_in_id_order_finds_a_buffer_already_sorted_by_object_id():
+    ids = sorted(ObjectId() for _ in range(50))
+    buffer = _ids_buffer(ids + [ids[-1]])  # a repeated id keeps its place, as a stable sort would
+    starts, ends = bt.in_id_order(buffer)
+    assert [bson.decode(buffer[s:e])["_id"] for s, e in zip(starts, ends)] == ids + [ids[-1]]
+
+
+@pytest.mark.parametrize("buffer", [
+    _ids_buffer([ObjectId("0123456789abcdef01234568"), ObjectId("0123456789abcdef01234567")]),  # descending
+    _ids_buffer([ObjectId("00000002" + "0" * 16), ObjectId("00000001" + "f" * 16)]),  # later tail, earlier second
+    _ids_buffer([ObjectId(), "text id"]),  # not an ObjectId
+    _ids_buffer([ObjectId(), ObjectId()], key="_ie"),  # no _id first (pymongo would move one there)
+    _ids_buffer([ObjectId(), ObjectId()])[:-3],  # truncated
+])
+def test_in_id_order_leaves_anything_else_to_the_sort(buffer):
+    assert bt.in_id_order(buffer) is None

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from bson import ObjectId
 
-from toolkit.ids import idmap_frame, object_id_of, uuid_for, uuids_of
+from toolkit.ids import idmap_frame, object_id_of, uuid_binary, uuid_for, uuids_of
 
 
 @pytest.mark.parametrize("object_id, expected", [
@@ -59,3 +59,22 @@ def test_idmap_frame_columns():
     frame = idmap_frame("Users", pl.Series(["6b064c82833346aaba78a43f", None]))
     assert frame.columns == ["collection", "object_id", "id"]
     assert frame.rows() == [("Users", "6b064c82833346aaba78a43f", "01a2109a-dbd0-7833-8d1a-aae9e290fc00")]
+
+
+def test_uuid_binary_gives_each_uuid_s_bytes_and_keeps_nulls():
+    texts = [uuid_for(str(ObjectId())) for _ in range(50)] + [None, "00000000-0000-7000-8000-000000000000"]
+    sliced = pa.array(["not a uuid", *texts], pa.large_string()).slice(1)  # an offset into the buffers
+    raw = uuid_binary(sliced).to_pylist()
+    assert raw == [uuid.UUID(t).bytes if t else None for t in texts]
+
+
+@pytest.mark.parametrize("bad", ["0123", "0000000g-0000-7000-8000-000000000000", "x" * 36])
+def test_uuid_binary_refuses_what_is_not_a_uuid(bad):
+    with pytest.raises(ValueError, match="a UUID is 36 characters"):
+        uuid_binary(pa.array([uuid_for("0" * 24), bad]))
+
+
+@pytest.mark.parametrize("bad", ["0123", "zz" * 12])
+def test_uuids_of_refuses_what_is_not_an_object_id(bad):
+    with pytest.raises(ValueError, match="an ObjectId is 24 hex digits"):
+        uuids_of(pl.Series(["0" * 24, bad]))

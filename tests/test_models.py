@@ -31,7 +31,7 @@ def outcome(sample):
         frame = idmap_frame(m.source, ids)
         state.kept[m.name] = frame.select("object_id", "id")
         state.quarantined[m.name] = pl.Series([], dtype=pl.String)
-        state.idmaps[m.source] = frame
+        state.idmaps[m.source] = frame["object_id"].sort()
     return state
 
 

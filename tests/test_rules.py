@@ -28,8 +28,7 @@ def outcome() -> Outcome:
     users = pl.Series([str(USER)])
     result.kept["Users"] = pl.DataFrame({"object_id": users, "id": uuids_of(users)})
     result.quarantined["Users"] = pl.Series([str(BAD_USER)])
-    result.idmaps["Users"] = pl.DataFrame({"collection": ["Users"] * 2, "object_id": [str(USER), str(BAD_USER)],
-                                           "id": [uuid_for(str(USER)), uuid_for(str(BAD_USER))]})
+    result.idmaps["Users"] = pl.Series([str(USER), str(BAD_USER)]).sort()
     return result
 
 

@@ -2,12 +2,14 @@
 
 pymongoarrow converts values but hides their BSON types: it truncates 3.5 to 3 in an int
 column, turns a string into [] in a list column and true into 1. The index records every
-top-level element's key, BSON type and value offset, for all documents at once (one numpy
-step per element position), so each stored type can be checked before conversion.
+top-level element's key, BSON type and value offset, for all documents at once (a compiled
+walk over the bytes), so each stored type can be checked before conversion.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -29,10 +31,6 @@ _FIXED = np.full(256, -1, dtype=np.int64)  # value size of fixed-width types
 for _t, _n in ((DOUBLE, 8), (UNDEFINED, 0), (OBJECT_ID, 12), (BOOL, 1), (DATETIME, 8), (NULL, 0),
                (INT32, 4), (TIMESTAMP, 8), (INT64, 8), (DECIMAL128, 16), (MINKEY, 0), (MAXKEY, 0)):
     _FIXED[_t] = _n
-_PREFIXED = np.zeros(256, dtype=bool)  # int32 length, then that many bytes
-_PREFIXED[[STRING, CODE, SYMBOL]] = True
-_SELF_SIZED = np.zeros(256, dtype=bool)  # the int32 at the start is the whole size
-_SELF_SIZED[[DOCUMENT, ARRAY, CODE_W_SCOPE]] = True
 
 
 class MalformedBSON(ValueError):
@@ -46,7 +44,7 @@ class BsonIndex:
     buffer: bytes
     starts: np.ndarray  # int64, per document
     ends: np.ndarray  # int64, exclusive
-    elements: pl.DataFrame  # doc (u32), key (str), type (u8), value (i64 offset)
+    elements: pl.DataFrame  # doc (u32), key (str), type (u8), value (i64 offset), field (i16), first (bool)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -67,20 +65,29 @@ class BsonIndex:
         return data[offsets[:, None] + np.arange(width)]
 
 
+def _walk():
+    from toolkit import bson_walk  # numba loads on first use, not with every command
+    return bson_walk
+
+
 def document_bounds(buffer: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end of each document; the only sequential walk, one step per document."""
-    starts, pos, size = [], 0, len(buffer)
-    while pos < size:
-        if pos + 5 > size:
-            raise MalformedBSON(f"truncated document at byte {pos}")
-        length = int.from_bytes(buffer[pos:pos + 4], "little", signed=True)
-        if length < 5 or pos + length > size:
-            raise MalformedBSON(f"bad document length {length} at byte {pos}")
-        starts.append(pos)
-        pos += length
-    starts_arr = np.asarray(starts, dtype=np.int64)
-    ends = np.append(starts_arr[1:], size) if len(starts) else starts_arr
-    return starts_arr, ends.astype(np.int64)
+    """Start and end (exclusive) of each document; the buffer must hold whole documents only."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    starts, ends, stop = _walk().bounds(data)
+    if stop < len(data):
+        if stop + 5 > len(data):
+            raise MalformedBSON(f"truncated document at byte {stop}")
+        raise MalformedBSON(f"bad document length {_walk().int32(data, stop)} at byte {stop}")
+    return starts, ends
+
+
+def whole_length(buffer: bytes) -> int:
+    """How many leading bytes of `buffer` are whole documents (a read may end mid-document)."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    stop = int(_walk().bounds(data)[2])
+    if stop + 4 <= len(data) and _walk().int32(data, stop) < 5:
+        raise MalformedBSON(f"bad document length {_walk().int32(data, stop)} at byte {stop}")
+    return stop
 
 
 def int32_at(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -94,77 +101,69 @@ def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Arra
     lengths = end - begin
     offsets = np.zeros(len(begin) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    positions = np.repeat(begin - offsets[:-1], lengths) + np.arange(offsets[-1])
     return pa.LargeStringArray.from_buffers(
-        len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data[positions].tobytes()))
+        len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(_walk().gather(data, begin, offsets)))
 
 
-def index(buffer: bytes) -> BsonIndex:
-    """Index every top-level element of every document in `buffer`."""
+def index(buffer: bytes, keys: Sequence[str] = ()) -> BsonIndex:
+    """Index every top-level element of every document in `buffer`.
+
+    With `keys`, an element whose key is one of them gets its position in `field` (else -1)
+    and no `key` text (null): building text for every element costs more than the rest of
+    the index. `first` tells whether it is its document's first element of that key.
+    """
     starts, ends = document_bounds(buffer)
     data = np.frombuffer(buffer, dtype=np.uint8)
-    cursor = starts + 4
-    doc = np.arange(len(starts), dtype=np.int64)
-    found: list[tuple[np.ndarray, ...]] = []
-    while len(doc):
-        kind = data[cursor]
-        live = kind != 0
-        doc, cursor, kind = doc[live], cursor[live], kind[live]
-        if not len(doc):
-            break
-        key_end = _next_zero(data, cursor + 1)
-        value = key_end + 1
-        size = _FIXED[kind].copy()
-        prefixed, self_sized = _PREFIXED[kind], _SELF_SIZED[kind]
-        if prefixed.any():
-            size[prefixed] = 4 + int32_at(data, value[prefixed])
-        if self_sized.any():
-            size[self_sized] = int32_at(data, value[self_sized])
-        size = _variable_sizes(data, kind, value, size)
-        if (size < 0).any() or (value + size > ends[doc]).any():
-            bad = doc[(size < 0) | (value + size > ends[doc])][0]
-            raise MalformedBSON(f"document {bad} holds an element of unknown type or size")
-        found.append((doc, cursor + 1, key_end, kind, value))
-        cursor = value + size
-    if found:
-        doc, key_begin, key_end, kind, value = (np.concatenate(c) for c in zip(*found))
-    else:
-        doc = key_begin = key_end = value = np.empty(0, np.int64)
-        kind = np.empty(0, np.uint8)
+    walk = _walk()
+    count, bad = walk.count_elements(data, starts, ends, _FIXED)
+    if bad >= 0:
+        raise MalformedBSON(f"document {bad} holds an element of unknown type or size, or a key with no end")
+    doc, key_begin, key_end = np.empty(count, np.uint32), np.empty(count, np.int64), np.empty(count, np.int64)
+    kind, value = np.empty(count, np.uint8), np.empty(count, np.int64)
+    walk.fill_elements(data, starts, ends, _FIXED, doc, key_begin, key_end, kind, value)
+    names, offsets, slots = _key_table(tuple(keys))
+    field, first = walk.match_keys(data, doc, key_begin, key_end, names, offsets, slots)
+    known = field >= 0
+    text = byte_ranges(data, key_begin, np.where(known, key_begin, key_end))
+    if known.any():
+        text = pa.LargeStringArray.from_buffers(count, text.buffers()[1], text.buffers()[2],
+                                                pa.py_buffer(np.packbits(~known, bitorder="little")))
     elements = pl.DataFrame({
         "doc": pl.Series(doc, dtype=pl.UInt32),
-        "key": pl.from_arrow(byte_ranges(data, key_begin, key_end)).cast(pl.String),
+        "key": pl.from_arrow(text).cast(pl.String),
         "type": pl.Series(kind, dtype=pl.UInt8),
         "value": pl.Series(value, dtype=pl.Int64),
+        "field": pl.Series(field, dtype=pl.Int16),
+        "first": pl.Series(first, dtype=pl.Boolean),
     })
     return BsonIndex(buffer, starts, ends, elements)
 
 
-def _next_zero(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Where the C string starting at each offset ends: all strings step a byte at a time
-    together, so the work is the strings' length, whatever the buffer's size."""
-    end = offsets.copy()
-    try:
-        active = np.flatnonzero(data[end] != 0)
-        while len(active):
-            end[active] += 1
-            active = active[data[end[active]] != 0]
-    except IndexError:
-        raise MalformedBSON("a key or string runs past the end of the documents") from None
-    return end
+@lru_cache(maxsize=64)
+def _key_table(keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The names' bytes, their offsets, and an open-addressing table of their hashes."""
+    encoded = [k.encode() for k in keys]
+    names = np.frombuffer(b"".join(encoded), dtype=np.uint8) if encoded else np.zeros(0, np.uint8)
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    slots = np.full(max(8, 1 << (4 * len(keys)).bit_length()), -1, dtype=np.int64)
+    for position, key in enumerate(encoded):
+        slot = int(_walk().key_hash(np.frombuffer(key, dtype=np.uint8), 0, len(key))) & (len(slots) - 1)
+        while slots[slot] >= 0:
+            slot = (slot + 1) & (len(slots) - 1)
+        slots[slot] = position
+    return names, offsets, slots
 
 
-def _variable_sizes(data, kind, value, size):
-    """Sizes of the rare types whose width needs more than one read."""
-    regex = kind == REGEX
-    if regex.any():
-        first = _next_zero(data, value[regex])
-        second = _next_zero(data, first + 1)
-        size[regex] = second + 1 - value[regex]
-    binary = kind == BINARY
-    if binary.any():
-        size[binary] = 5 + int32_at(data, value[binary])
-    pointer = kind == DBPOINTER
-    if pointer.any():
-        size[pointer] = 4 + int32_at(data, value[pointer]) + 12
-    return size
+def in_id_order(buffer) -> tuple[np.ndarray, np.ndarray] | None:
+    """Starts and ends of the documents when the buffer is already in `_id` order with ObjectId
+    ids first in each document (what a collection of ObjectId ids holds), else None."""
+    starts, ends, ordered = _walk().ascending_object_ids(np.frombuffer(buffer, dtype=np.uint8))
+    return (starts, ends) if ordered else None
+
+
+def values_as_documents(buffer: bytes, kinds: np.ndarray, offsets: np.ndarray) -> bytes:
+    """Each chosen value wrapped as a one-element document `{"v": value}`, all concatenated,
+    so one `bson.decode_all` call decodes just those values."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    return _walk().wrap_values(data, kinds.astype(np.uint8), offsets.astype(np.int64), _FIXED).tobytes()

@@ -6,10 +6,13 @@ the documents at fault leave the vectorised path.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
 from bson import decode as bson_decode
+from bson import decode_all
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from pymongoarrow.api import Schema
@@ -17,10 +20,10 @@ from pymongoarrow.context import PyMongoArrowContext
 from pymongoarrow.types import ObjectIdType
 
 from toolkit import bson_index as bt
+from toolkit.rules import NO_PROBLEMS
 from toolkit.spec import Field, Kind, ModelSpec
 
 CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
-PROBLEM = pl.Struct({"field": pl.String, "rule": pl.String, "reason": pl.String})
 
 _ARROW = {
     Kind.OBJECT_ID: ObjectIdType(), Kind.TEXT: pa.string(), Kind.ENUM: pa.string(),
@@ -45,9 +48,10 @@ def columns(model: ModelSpec, feeds: tuple[str, ...] = ()) -> dict[str, Field]:
 def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = ()) -> pa.Table:
     """Every document of the chunk becomes one row, in order; none is dropped."""
     fields = columns(model, feeds)
-    ix = bt.index(buffer)
+    keys = ["_id", *fields]  # an element's `field` is its key's position here
+    ix = bt.index(buffer, keys)
     n = len(ix)
-    elements = _first_of_each_key(ix.elements)
+    elements = ix.elements.filter(pl.col("first"))  # a key repeated in a document counts once
     object_ids = _object_ids(ix, elements)
     problems = pl.concat([_type_problems(elements, fields), _double_problems(ix, elements, fields)])
     good = np.setdiff1d(np.arange(n), problems["doc"].to_numpy())
@@ -63,23 +67,14 @@ def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = ()) -
         "m2pg_source_id": _source_ids(ix, object_ids).to_arrow(),
         "m2pg_document": _documents(ix),
         "m2pg_problems": _per_doc(problems, n, ["field", "rule", "reason"]).to_arrow(),
-        "m2pg_unknown_fields": _unknown(elements, fields, n).to_arrow(),
+        "m2pg_unknown_fields": _unknown(elements, n).to_arrow(),
     }
     for key, field in fields.items():
         if field.kind is Kind.JSON:
-            out[key] = _json_values(ix, elements, key, exclude=problems["doc"]).to_arrow()
+            out[key] = _json_values(ix, elements, keys.index(key), exclude=problems["doc"]).to_arrow()
         else:
             out[key] = _plain(table.column(key) if key in table.column_names else None, field, n)
     return pa.table(out)
-
-
-def _first_of_each_key(elements: pl.DataFrame) -> pl.DataFrame:
-    """A key repeated within a document counts once, its first value. Repeats are rare, so a count
-    of hashes decides whether the exact pass is needed (a collision only triggers that pass)."""
-    mixed = pl.col("key").hash() ^ (pl.col("doc").cast(pl.UInt64) * 0x9E3779B97F4A7C15)
-    if elements.select(mixed.n_unique()).item() == elements.height:
-        return elements
-    return elements.unique(subset=["doc", "key"], keep="first", maintain_order=True)
 
 
 def _documents(ix: bt.BsonIndex) -> pa.Array:
@@ -90,7 +85,7 @@ def _documents(ix: bt.BsonIndex) -> pa.Array:
 
 
 def _object_ids(ix: bt.BsonIndex, elements: pl.DataFrame) -> pl.Series:
-    ids = elements.filter((pl.col("key") == "_id") & (pl.col("type") == bt.OBJECT_ID))
+    ids = elements.filter((pl.col("field") == 0) & (pl.col("type") == bt.OBJECT_ID))
     raw = ix.gather(ids["value"].to_numpy(), 12)
     hexes = pl.from_arrow(pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(12), len(raw), [None, pa.py_buffer(raw.tobytes())]).cast(pa.binary())).bin.encode("hex")
@@ -112,36 +107,36 @@ def _source_ids(ix: bt.BsonIndex, object_ids: pl.Series) -> pl.Series:
     return text.alias("m2pg_source_id")
 
 
-def _allowed(fields: dict[str, Field]) -> pl.DataFrame:
-    pairs = [(key, t) for key, f in fields.items() for t in _ALLOWED[f.kind] | _EMPTY]
-    return pl.DataFrame(pairs, schema={"key": pl.String, "type": pl.UInt8}, orient="row")
+def _allowed(fields: dict[str, Field]) -> np.ndarray:
+    """By field position (0 is `_id`, never checked here) and BSON type: whether it may be stored."""
+    allowed = np.ones((len(fields) + 1, 256), dtype=bool)
+    for position, field in enumerate(fields.values(), start=1):
+        allowed[position] = False
+        allowed[position, list(_ALLOWED[field.kind] | _EMPTY)] = True
+    return allowed
 
 
 def _type_problems(elements: pl.DataFrame, fields: dict[str, Field]) -> pl.DataFrame:
-    declared = pl.DataFrame({"key": list(fields), "name": [f.name for f in fields.values()],
-                             "kind": [str(f.kind) for f in fields.values()]},
-                            schema={"key": pl.String, "name": pl.String, "kind": pl.String})
-    names = pl.DataFrame({"type": list(bt.TYPE_NAMES), "found": list(bt.TYPE_NAMES.values())},
-                         schema={"type": pl.UInt8, "found": pl.String})
-    wrong = (elements.join(declared, on="key").join(_allowed(fields), on=["key", "type"], how="anti")
-             .join(names, on="type", how="left"))
-    return wrong.select(
-        "doc",
-        pl.col("name").alias("field"),
-        pl.lit("type").alias("rule"),
-        pl.format("{}: expected {} but the document holds a BSON {}", "name", "kind", "found").alias("reason"),
-    )
+    position, kind = elements["field"].to_numpy(), elements["type"].to_numpy()
+    wrong = elements.filter(pl.Series((position > 0) & ~_allowed(fields)[np.maximum(position, 0), kind]))
+    declared = list(fields.values())
+    names = pl.Series([declared[p - 1].name for p in wrong["field"].to_list()], dtype=pl.String)
+    kinds = pl.Series([str(declared[p - 1].kind) for p in wrong["field"].to_list()], dtype=pl.String)
+    found = pl.Series([bt.TYPE_NAMES.get(t, f"type {t}") for t in wrong["type"].to_list()], dtype=pl.String)
+    return pl.DataFrame({"doc": wrong["doc"], "field": names, "rule": pl.Series(["type"] * wrong.height, dtype=pl.String),
+                         "reason": pl.select(pl.format("{}: expected {} but the document holds a BSON {}",
+                                                       pl.lit(names), pl.lit(kinds), pl.lit(found))).to_series()})
 
 
 def _double_problems(ix: bt.BsonIndex, elements: pl.DataFrame, fields: dict[str, Field]) -> pl.DataFrame:
     """Doubles in Int fields: 75.0 and -0.0 convert; 3.5, NaN and 1e300 do not."""
-    ints = [k for k, f in fields.items() if f.kind is Kind.INT]
-    found = elements.filter(pl.col("key").is_in(ints) & (pl.col("type") == bt.DOUBLE))
+    ints = {position: f.name for position, f in enumerate(fields.values(), start=1) if f.kind is Kind.INT}
+    found = elements.filter(pl.col("field").is_in(list(ints)) & (pl.col("type") == bt.DOUBLE))
     values = ix.gather(found["value"].to_numpy(), 8).copy().view("<f8").ravel() if found.height else np.empty(0)
     found = found.with_columns(number=pl.Series(values, dtype=pl.Float64))
     whole = pl.col("number").is_finite() & (pl.col("number") == pl.col("number").floor())
     fits = pl.col("number").abs() < 2.0**63
-    name = pl.col("key").replace_strict({k: fields[k].name for k in ints}, default=pl.col("key"))
+    name = pl.col("field").replace_strict(ints, return_dtype=pl.String) if ints else pl.lit(None, pl.String)
     return found.filter(~whole | ~fits).select(
         "doc",
         name.alias("field"),
@@ -210,26 +205,42 @@ def _per_doc(frame: pl.DataFrame, n: int, names: list[str]) -> pl.Series:
     grouped = frame.group_by("doc", maintain_order=True).agg(pl.struct(names).alias("items"))
     every = pl.DataFrame({"doc": pl.Series(range(n), dtype=pl.UInt32)})
     joined = every.join(grouped, on="doc", how="left", maintain_order="left")
-    return joined["items"].fill_null(pl.lit([], dtype=pl.List(PROBLEM)))
+    return joined["items"].fill_null(NO_PROBLEMS)
 
 
-def _unknown(elements: pl.DataFrame, fields: dict[str, Field], n: int) -> pl.Series:
-    extra = elements.filter(~pl.col("key").is_in([*fields, "_id"]))
+def _unknown(elements: pl.DataFrame, n: int) -> pl.Series:
+    extra = (elements.filter(pl.col("field") < 0)
+             .unique(subset=["doc", "key"], keep="first", maintain_order=True))
     grouped = extra.group_by("doc", maintain_order=True).agg(pl.col("key").alias("keys"))
     every = pl.DataFrame({"doc": pl.Series(range(n), dtype=pl.UInt32)})
     joined = every.join(grouped, on="doc", how="left", maintain_order="left")
     return joined["keys"].fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("m2pg_unknown_fields")
 
 
-def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, key: str, exclude: pl.Series) -> pl.Series:
-    """Json values as relaxed extended JSON, keys kept byte for byte; decoded per document."""
-    present = elements.filter((pl.col("key") == key) & ~pl.col("type").is_in(list(_EMPTY))
+def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, position: int, exclude: pl.Series) -> pl.Series:
+    """Json values as relaxed extended JSON, keys kept byte for byte; only the values are decoded."""
+    present = elements.filter((pl.col("field") == position) & ~pl.col("type").is_in(list(_EMPTY))
                               & ~pl.col("doc").is_in(exclude.implode()))
-    values: list[str | None] = [None] * len(ix)
-    for i in present["doc"].to_list():
-        document = bson_decode(ix.document(i), CODEC)
-        values[i] = dumps(document[key], json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
-    return pl.Series(key, values, dtype=pl.String)
+    wrapped = bt.values_as_documents(ix.buffer, present["type"].to_numpy(), present["value"].to_numpy())
+    texts = [json_text(d["v"]) for d in decode_all(wrapped, CODEC)]
+    out = pl.Series([None] * len(ix), dtype=pl.String)
+    if texts:
+        out.scatter(present["doc"].to_numpy().astype(np.int64), pl.Series(texts, dtype=pl.String))
+    return out
+
+
+def json_text(value) -> str:
+    """Relaxed extended JSON of a decoded value. Plain JSON values (the common case) take the
+    standard library's encoder, which writes the same text; any other BSON type, NaN or
+    infinity takes the extended JSON encoder."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_not_plain)
+    except (TypeError, ValueError):
+        return dumps(value, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
+
+
+def _not_plain(value):
+    raise TypeError(type(value).__name__)
 
 
 def _plain(column, field: Field, n: int) -> pa.Array:

@@ -83,7 +83,8 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     for buffer in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
         table = decode_chunk(buffer, model, feeds)
         name = f"part-{len(files):05d}.parquet"
-        write_parquet(table, folder / name, compression="none")  # raw parts are written once, read once
+        # raw parts are written once and read once: no compression, dictionaries or statistics
+        write_parquet(table, folder / name, compression="none", use_dictionary=False, write_statistics=False)
         interrupt.crash_point("extract-part")
         frame = pl.from_arrow(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
         position = Position(position.documents + table.num_rows, last_id(buffer))

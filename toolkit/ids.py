@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _LOW52 = np.uint64((1 << 52) - 1)
 
@@ -33,34 +34,34 @@ def uuid_bytes(object_ids: np.ndarray) -> np.ndarray:
     return out.view(np.uint8).reshape(len(oid), 16)
 
 
-def _hex_to_matrix(hexes: pl.Series, width: int) -> np.ndarray:
-    """Hex strings of one width -> an (n, width) byte matrix, without a row loop."""
-    raw = hexes.str.decode("hex").to_arrow().cast(pa.large_binary())
-    if len(raw) == 0:
-        return np.empty((0, width), dtype=np.uint8)
-    start = np.frombuffer(raw.buffers()[1], dtype=np.int64)[raw.offset]
-    data = np.frombuffer(raw.buffers()[2], dtype=np.uint8)
-    return data[start:start + len(raw) * width].reshape(len(raw), width)
-
-
-def _canonical(hex32: pl.Expr) -> pl.Expr:
-    parts = [hex32.str.slice(a, b - a) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
-    return pl.concat_str(parts, separator="-")
+_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_NIBBLE = np.full(256, 255, dtype=np.uint8)  # hex digit -> its value; 255 for anything else
+for _value, _digit in enumerate(b"0123456789abcdef"):
+    _NIBBLE[_digit] = _NIBBLE[ord(chr(_digit).upper())] = _value
+_DIGIT_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # canonical text, bar dashes
 
 
 def uuids_of(object_ids: pl.Series) -> pl.Series:
-    """24-hex ObjectId strings -> canonical UUID text; nulls stay null."""
-    valid = object_ids.is_not_null()
-    filled = object_ids.fill_null("0" * 24).str.to_lowercase()
-    matrix = uuid_bytes(_hex_to_matrix(filled, 12))
-    binary = _binary16(matrix)
-    text = pl.select(_canonical(pl.lit(binary).bin.encode("hex"))).to_series()
-    return pl.select(pl.when(valid).then(text)).to_series().alias(object_ids.name)
-
-
-def _binary16(matrix: np.ndarray) -> pl.Series:
-    arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(matrix), [None, pa.py_buffer(matrix.tobytes())])
-    return pl.from_arrow(arr.cast(pa.binary()))
+    """24-hex ObjectId strings -> canonical UUID text; nulls stay null. Byte matrices throughout:
+    no string is built or parsed one at a time."""
+    text = object_ids.fill_null("0" * 24).to_arrow()
+    text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_string())
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + n + 1]
+    if n and not (np.diff(offsets) == 24).all():
+        raise ValueError("an ObjectId is 24 hex digits")
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8)
+    nibbles = _NIBBLE[data].reshape(n, 24)
+    if (nibbles == 255).any():
+        raise ValueError("an ObjectId is 24 hex digits")
+    uuid = uuid_bytes(nibbles[:, 0::2] << 4 | nibbles[:, 1::2])
+    canonical = np.full((n, 36), ord("-"), dtype=np.uint8)
+    canonical[:, _DIGIT_AT[0::2]], canonical[:, _DIGIT_AT[1::2]] = _DIGITS[uuid >> 4], _DIGITS[uuid & 15]
+    valid = object_ids.is_not_null().to_numpy()
+    array = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(np.arange(0, 36 * n + 1, 36, dtype=np.int64)), pa.py_buffer(canonical),
+        pa.py_buffer(np.packbits(valid, bitorder="little")), int((~valid).sum()))
+    return pl.Series(object_ids.name, array, dtype=pl.String)
 
 
 def uuid_for(object_id: str) -> str:
@@ -81,9 +82,26 @@ def object_id_of(uuid: str) -> str:
     return f"{seconds:08x}{tail:016x}"
 
 
-def uuid_text_to_binary(uuids: pl.Expr) -> pl.Expr:
-    """Canonical UUID text -> 16 raw bytes, the form PostgreSQL's binary COPY takes."""
-    return uuids.str.replace_all("-", "", literal=True).str.decode("hex")
+_NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def uuid_binary(texts: pa.Array) -> pa.Array:
+    """Canonical UUID text -> 16 raw bytes each, the form PostgreSQL's binary COPY takes;
+    nulls stay null. Like `uuids_of`, a byte-matrix operation."""
+    texts = texts.cast(pa.large_string())
+    n, valid = len(texts), texts.is_valid().to_numpy(zero_copy_only=False)
+    filled = pc.fill_null(texts, _NIL) if texts.null_count else texts
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[filled.offset:filled.offset + n + 1]
+    if n and not (np.diff(offsets) == 36).all():
+        raise ValueError("a UUID is 36 characters: 32 hex digits and 4 dashes")
+    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8)
+    nibbles = _NIBBLE[data.reshape(n, 36)[:, _DIGIT_AT]]
+    if (nibbles == 255).any():
+        raise ValueError("a UUID is 36 characters: 32 hex digits and 4 dashes")
+    raw = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if texts.null_count else None
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [bitmap, pa.py_buffer(raw.tobytes())],
+                                                texts.null_count)
 
 
 def idmap_frame(collection: str, object_ids: pl.Series) -> pl.DataFrame:

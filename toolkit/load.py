@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from toolkit import interrupt
 from toolkit.errors import ConfigError
-from toolkit.ids import uuid_text_to_binary
+from toolkit.ids import uuid_binary
 from toolkit.progress import bars, console
 from toolkit.redact import redact
 from toolkit.schema import check_target, has_schema, literal, quote, secondary_indexes
@@ -85,26 +85,21 @@ def load_types(model: ModelSpec | None, columns: list[str]) -> dict[str, Kind]:
 
 def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
     """The Arrow types PostgreSQL's binary COPY accepts for each column kind."""
-    converted = frame.select([_expr(c, k) for c, k in kinds.items()]).to_arrow()
     arrays = []
     for name, kind in kinds.items():
-        column = converted.column(name).combine_chunks()
+        column = frame[name].to_arrow()
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         if kind is Kind.OBJECT_ID:
-            column = column.cast(UUID)
+            column = uuid_binary(column)
         elif kind is Kind.UUID_LIST:
-            column = column.cast(pa.large_list(UUID))
+            offsets = column.offsets.to_numpy()
+            values = column.values.slice(offsets[0], offsets[-1] - offsets[0])
+            column = pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0]), uuid_binary(values),
+                                                   mask=column.is_null())
         elif kind is Kind.JSON:
             column = pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), column.cast(pa.large_string()))
         arrays.append(column)
     return pa.Table.from_arrays(arrays, names=list(kinds))
-
-
-def _expr(name: str, kind: Kind) -> pl.Expr:
-    if kind is Kind.OBJECT_ID:
-        return uuid_text_to_binary(pl.col(name)).alias(name)
-    if kind is Kind.UUID_LIST:
-        return pl.col(name).list.eval(uuid_text_to_binary(pl.element())).alias(name)
-    return pl.col(name)
 
 
 def ensure_target(conn, pg_uri: str, models, junctions, replace: bool) -> None:

@@ -1,9 +1,13 @@
 """The quarantine rules: each a vectorised check with a name, the field it names and a fix.
 
-A rule yields, per row, either null or a problem struct {field, rule, reason}; the rules of a
-model are derived from its declaration, never listed per model.
+A rule is a condition (true where a row breaks it) and the problem struct {field, rule,
+reason} that row gets; the rules of a model are derived from its declaration, never listed
+per model. Conditions are cheap and run on every row; problems are built only for rows that
+break a rule, which in a healthy collection are few.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -29,17 +33,38 @@ HINTS = {
 }
 
 
+PROBLEM = pl.Struct({"field": pl.String, "rule": pl.String, "reason": pl.String})
+NO_PROBLEMS = pl.lit([], dtype=pl.List(PROBLEM))
+
+
+@dataclass(frozen=True)
+class Rule:
+    broken: pl.Expr  # true (or null, read as false) where a row breaks the rule
+    problem: pl.Expr
+
+
 def problem(field: str, rule: str, reason: pl.Expr) -> pl.Expr:
     return pl.struct(field=pl.lit(field), rule=pl.lit(rule), reason=reason)
+
+
+def problems_of(frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
+    """Per row, the list of problems the rules find, in rule order."""
+    every = pl.DataFrame({"row": pl.int_range(frame.height, dtype=pl.UInt32, eager=True)})
+    hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if rules
+                       else pl.repeat(False, frame.height)).to_series()
+    found = frame.with_columns(every["row"]).filter(hit).select(
+        "row", pl.concat_list([pl.when(r.broken).then(r.problem) for r in rules]).list.drop_nulls().alias("problems"))
+    joined = every.join(found, on="row", how="left", maintain_order="left")
+    return joined["problems"].fill_null(NO_PROBLEMS)
 
 
 def _fmt(template: str, *values) -> pl.Expr:
     return pl.format(template, *values)
 
 
-def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: set[str]) -> list[pl.Expr]:
-    """Row-level rules for every declared field; each expression is a problem or null."""
-    checks = [pl.when(pl.col("m2pg_object_id").is_null()).then(problem(
+def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: set[str]) -> list[Rule]:
+    """Row-level rules for every declared field."""
+    checks = [Rule(pl.col("m2pg_object_id").is_null(), problem(
         "_id", "id_type", _fmt("_id: {} is not an ObjectId", pl.col("m2pg_source_id"))))]
     for f in model.fields:
         if f.key != "_id":
@@ -47,35 +72,35 @@ def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: se
     return checks
 
 
-def _checks(f: Field, enums, indexed: bool) -> list[pl.Expr]:
+def _checks(f: Field, enums, indexed: bool) -> list[Rule]:
     value = pl.col(f.key)
     out = []
     if f.required:
-        out.append(pl.when(value.is_null()).then(
-            problem(f.name, "required", pl.lit(f"{f.name}: required field is missing or null"))))
+        out.append(Rule(value.is_null(), problem(
+            f.name, "required", pl.lit(f"{f.name}: required field is missing or null"))))
     if f.kind is Kind.ENUM:
         allowed = list(enums[f.enum])
-        out.append(pl.when(value.is_not_null() & ~value.is_in(allowed)).then(problem(
+        out.append(Rule(value.is_not_null() & ~value.is_in(allowed), problem(
             f.name, "enum", _fmt(f"{f.name}: {{}} is not a value of enum {f.enum} ({', '.join(allowed)})", value))))
     if f.kind is Kind.INT:
-        out.append(pl.when(~value.is_between(*INT32) & value.is_not_null()).then(problem(
+        out.append(Rule(~value.is_between(*INT32) & value.is_not_null(), problem(
             f.name, "int_range", _fmt(f"{f.name}: {{}} is outside the PostgreSQL integer range", value))))
     if f.kind is Kind.DATETIME:
         ms = value.cast(pl.Int64)
-        out.append(pl.when(((ms < TIMESTAMP_MS[0]) | (ms >= TIMESTAMP_MS[1])) & ms.is_not_null()).then(problem(
+        out.append(Rule(((ms < TIMESTAMP_MS[0]) | (ms >= TIMESTAMP_MS[1])) & ms.is_not_null(), problem(
             f.name, "timestamp_range",
             _fmt(f"{f.name}: {{}} ms since 1970 is outside the PostgreSQL timestamp range", ms))))
     if f.kind in (Kind.TEXT, Kind.ENUM):
-        out.append(pl.when(value.str.contains("\x00", literal=True)).then(
-            problem(f.name, "nul", pl.lit(f"{f.name}: text holds a NUL character"))))
+        out.append(Rule(value.str.contains("\x00", literal=True), problem(
+            f.name, "nul", pl.lit(f"{f.name}: text holds a NUL character"))))
     if f.kind is Kind.TEXT_LIST:
         nul = value.list.eval(pl.element().str.contains("\x00", literal=True)).list.any()
-        out.append(pl.when(nul).then(problem(f.name, "nul", pl.lit(f"{f.name}: an element holds a NUL character"))))
+        out.append(Rule(nul, problem(f.name, "nul", pl.lit(f"{f.name}: an element holds a NUL character"))))
     if f.kind is Kind.JSON:
-        out.append(pl.when(value.str.contains(_JSON_NUL)).then(
-            problem(f.name, "nul", pl.lit(f"{f.name}: a JSON string holds a NUL character"))))
+        out.append(Rule(value.str.contains(_JSON_NUL), problem(
+            f.name, "nul", pl.lit(f"{f.name}: a JSON string holds a NUL character"))))
     if indexed and f.kind in (Kind.TEXT, Kind.ENUM):
-        out.append(pl.when(value.str.len_bytes() > BTREE_BYTES).then(problem(
+        out.append(Rule(value.str.len_bytes() > BTREE_BYTES, problem(
             f.name, "index_size", _fmt(f"{f.name}: {{}} bytes is too long for its index", value.str.len_bytes()))))
     return out
 

@@ -138,6 +138,11 @@ class DumpSource:
 
     def order(self, path: Path) -> pl.DataFrame:
         """Offsets and lengths of the file's documents, sorted as MongoDB sorts their `_id`."""
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            ordered = bson_index.in_id_order(data)  # one compiled pass; the sort below is for the rest
+            if ordered is not None:
+                starts, ends = ordered
+                return pl.DataFrame({"offset": starts, "length": ends - starts})
         keys = [id_order.sort_keys(data, offset) for offset, data in file_blocks(path)]
         frame = pl.concat(keys) if keys else pl.DataFrame(schema={"offset": pl.Int64, "length": pl.Int64})
         return frame.sort(["rank", "number", "key"], maintain_order=True).select("offset", "length")
@@ -149,7 +154,11 @@ def file_blocks(path: Path, block: int = 1 << 24) -> Iterator[tuple[int, bytes]]
     with path.open("rb") as fh:
         while chunk := fh.read(block):
             data = tail + chunk
-            whole = whole_documents(data)
+            try:
+                whole = bson_index.whole_length(data)
+            except bson_index.MalformedBSON as error:
+                raise ConfigError(f"{path}: truncated or corrupt BSON after byte {offset}: {error}",
+                                  hint="re-run mongodump for this collection") from None
             if whole:
                 yield offset, data[:whole]
             offset += whole
@@ -157,19 +166,6 @@ def file_blocks(path: Path, block: int = 1 << 24) -> Iterator[tuple[int, bytes]]
     if tail:
         raise ConfigError(f"{path}: truncated or corrupt BSON at byte {offset}",
                           hint="re-run mongodump for this collection")
-
-
-def whole_documents(data: bytes) -> int:
-    """How many leading bytes of `data` are complete documents."""
-    position = 0
-    while position + 4 <= len(data):
-        length = int.from_bytes(data[position:position + 4], "little", signed=True)
-        if length < 5:
-            raise ConfigError(f"corrupt BSON: document length {length}", hint="re-run mongodump")
-        if position + length > len(data):
-            break
-        position += length
-    return position
 
 
 def resolve_dump(path: Path, database: str | None) -> Path:

@@ -62,8 +62,8 @@ def _atomic(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_parquet(table: pa.Table, path: Path, compression: str = "lz4") -> None:
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression=compression))
+def write_parquet(table: pa.Table, path: Path, compression: str = "lz4", **options) -> None:
+    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression=compression, **options))
 
 
 def write_json(data: object, path: Path) -> None:

@@ -25,7 +25,7 @@ from toolkit.errors import ConfigError
 from toolkit.extract import feeds_of
 from toolkit.ids import uuids_of
 from toolkit.progress import bars
-from toolkit.rules import field_rules, indexed_columns, problem, repeats
+from toolkit.rules import field_rules, indexed_columns, problem, problems_of, repeats
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
 from toolkit.staging import Staging, read_json, write_json, write_parquet
 
@@ -42,7 +42,7 @@ class Outcome:
 
     kept: dict[str, pl.DataFrame] = field(default_factory=dict)  # object_id, id
     quarantined: dict[str, pl.Series] = field(default_factory=dict)
-    idmaps: dict[str, pl.DataFrame] = field(default_factory=dict)
+    idmaps: dict[str, pl.Series] = field(default_factory=dict)  # every extracted ObjectId, sorted
     feeds: dict[str, pl.DataFrame] = field(default_factory=dict)  # clean owners' junction arrays
     lost_feeds: dict[str, pl.DataFrame] = field(default_factory=dict)  # quarantined owners' arrays
     digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
@@ -64,13 +64,15 @@ def judge(raw: pl.DataFrame, model: ModelSpec, enums, outcome: Outcome,
           repeated: pl.DataFrame | None = None) -> pl.DataFrame:
     """Attach `problems` (a list of {field, rule, reason}) and the remapped references."""
     extracted = pl.col("m2pg_problems").list.len() > 0
-    rules = pl.concat_list(field_rules(model, enums, indexed_columns(model))).list.drop_nulls()
+    rules = problems_of(raw, field_rules(model, enums, indexed_columns(model)))
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
     if repeated is None:  # the whole collection is in this frame
         frame = frame.with_row_index("m2pg_row")
         repeated = repeats(_keys(frame, model), model)
-    frame = frame.join(repeated, on="m2pg_row", how="left", maintain_order="left").with_columns(
-        problems=pl.concat_list(["problems", pl.col("repeats").fill_null([])]).list.drop_nulls())
+    if repeated.height:  # most parts repeat nothing
+        frame = frame.join(repeated, on="m2pg_row", how="left", maintain_order="left").with_columns(
+            problems=pl.when(pl.col("repeats").is_null()).then("problems")
+            .otherwise(pl.concat_list(["problems", "repeats"])))
     for f in model.references:
         frame = _reference(frame, f, outcome)
     return frame
@@ -149,9 +151,13 @@ def _uuid_lists(lists: pl.Series) -> pl.Series:
     return pl.from_arrow(pa.LargeListArray.from_arrays(array.offsets.cast(pa.int64()), values))
 
 
-def _dangling(object_ids: pl.Series, idmap: pl.DataFrame) -> int:
+def _dangling(object_ids: pl.Series, known: pl.Series) -> int:
+    """How many of the ids are not among `known` (sorted)."""
     present = object_ids.drop_nulls()
-    return int((~present.is_in(idmap["object_id"].implode())).sum())
+    if known.is_empty():
+        return present.len()
+    at = known.search_sorted(present, side="left").clip(0, known.len() - 1)
+    return int((known.gather(at) != present).sum())
 
 
 def quarantine_rows(bad: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
@@ -323,11 +329,13 @@ def _remember(staging: Staging, model: ModelSpec, feeds, outcome: Outcome) -> No
         outcome.lost_feeds[model.name] = owners.filter(~is_kept)
 
 
-def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.DataFrame:
+def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.Series:
+    """The collection's extracted ObjectIds, sorted once so each part looks its ids up by a
+    binary search instead of hashing the whole collection again."""
     if collection not in outcome.idmaps:
         path = staging.idmap(collection)
-        outcome.idmaps[collection] = pl.read_parquet(path) if path.exists() else pl.DataFrame(
-            schema={"collection": pl.String, "object_id": pl.String, "id": pl.String})
+        ids = pl.read_parquet(path, columns=["object_id"])["object_id"] if path.exists() else pl.Series([], dtype=pl.String)
+        outcome.idmaps[collection] = ids.sort()
     return outcome.idmaps[collection]
 
 
