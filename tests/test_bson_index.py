@@ -93,8 +93,11 @@ def _ids_buffer(ids, key="_id"):
 def test_in_id_order_finds_a_buffer_already_sorted_by_object_id():
     ids = sorted(ObjectId() for _ in range(50))
     buffer = _ids_buffer(ids + [ids[-1]])  # a repeated id keeps its place, as a stable sort would
-    starts, ends = bt.in_id_order(buffer)
+    starts, ends, last = bt.in_id_order(buffer)
     assert [bson.decode(buffer[s:e])["_id"] for s, e in zip(starts, ends)] == ids + [ids[-1]]
+    assert bytes.fromhex(f"{last[0]:08x}{last[1]:016x}") == ids[-1].binary
+    assert bt.in_id_order(_ids_buffer([ObjectId()]), last) is not None  # a later block goes on from there
+    assert bt.in_id_order(_ids_buffer(ids[:1]), last) is None
 
 
 @pytest.mark.parametrize("buffer", [

@@ -155,11 +155,13 @@ def _key_table(keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return names, offsets, slots
 
 
-def in_id_order(buffer) -> tuple[np.ndarray, np.ndarray] | None:
-    """Starts and ends of the documents when the buffer is already in `_id` order with ObjectId
-    ids first in each document (what a collection of ObjectId ids holds), else None."""
-    starts, ends, ordered = _walk().ascending_object_ids(np.frombuffer(buffer, dtype=np.uint8))
-    return (starts, ends) if ordered else None
+def in_id_order(buffer, after: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
+    """Starts and ends of the documents, and the last id, when the buffer is in `_id` order from
+    the ObjectId `after` (its 4-byte seconds and 8-byte tail) with ObjectId ids first in each
+    document (what a collection of ObjectId ids holds); else None."""
+    high, low = np.uint64(after[0]), np.uint64(after[1])
+    starts, ends, ordered, high, low = _walk().ascending_object_ids(np.frombuffer(buffer, dtype=np.uint8), high, low)
+    return (starts, ends, (int(high), int(low))) if ordered else None
 
 
 def values_as_documents(buffer: bytes, kinds: np.ndarray, offsets: np.ndarray) -> bytes:

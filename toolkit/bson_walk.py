@@ -116,28 +116,27 @@ def wrap_values(data, kinds, offsets, fixed):
 
 
 @njit(cache=True, nogil=True)
-def ascending_object_ids(data):
-    """Starts and ends of every document, and whether the file is already in `_id` order: each
-    document a whole one whose first element is an ObjectId `_id`, no id below the one before
-    (equal ids keep file order, as a stable sort would)."""
+def ascending_object_ids(data, high, low):
+    """Starts and ends of every document; whether they are in `_id` order, each document whole
+    with an ObjectId `_id` as its first element and none below the one before (equal ids keep
+    file order, as a stable sort would), starting from the id (high, low); and the last id."""
     starts, ends, stop = bounds(data)
     if stop != len(data):
-        return starts, ends, False
-    high, low = np.uint64(0), np.uint64(0)
+        return starts, ends, False, high, low
     for i in range(len(starts)):
         at = starts[i]
         if ends[i] - at < 21 or data[at + 4] != 7 or data[at + 5] != 95 or data[at + 6] != 105 \
                 or data[at + 7] != 100 or data[at + 8] != 0:  # type 7, key "_id"
-            return starts, ends, False
+            return starts, ends, False, high, low
         seconds, tail = np.uint64(0), np.uint64(0)
         for k in range(4):
             seconds = seconds << np.uint64(8) | np.uint64(data[at + 9 + k])
         for k in range(8):
             tail = tail << np.uint64(8) | np.uint64(data[at + 13 + k])
-        if i and (seconds < high or (seconds == high and tail < low)):
-            return starts, ends, False
+        if seconds < high or (seconds == high and tail < low):
+            return starts, ends, False, high, low
         high, low = seconds, tail
-    return starts, ends, True
+    return starts, ends, True, high, low
 
 
 @njit(cache=True, nogil=True)

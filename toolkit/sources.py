@@ -138,11 +138,15 @@ class DumpSource:
 
     def order(self, path: Path) -> pl.DataFrame:
         """Offsets and lengths of the file's documents, sorted as MongoDB sorts their `_id`."""
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            ordered = bson_index.in_id_order(data)  # one compiled pass; the sort below is for the rest
-            if ordered is not None:
-                starts, ends = ordered
-                return pl.DataFrame({"offset": starts, "length": ends - starts})
+        found, last = [], (0, 0)
+        for offset, data in file_blocks(path):  # one compiled pass; the sort below is for the rest
+            ordered = bson_index.in_id_order(data, last)
+            if ordered is None:
+                break
+            starts, ends, last = ordered
+            found.append(pl.DataFrame({"offset": starts + offset, "length": ends - starts}))
+        else:
+            return pl.concat(found) if found else pl.DataFrame(schema={"offset": pl.Int64, "length": pl.Int64})
         keys = [id_order.sort_keys(data, offset) for offset, data in file_blocks(path)]
         frame = pl.concat(keys) if keys else pl.DataFrame(schema={"offset": pl.Int64, "length": pl.Int64})
         return frame.sort(["rank", "number", "key"], maintain_order=True).select("offset", "length")
