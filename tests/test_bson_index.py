@@ -109,3 +109,13 @@ def test_in_id_order_finds_a_buffer_already_sorted_by_object_id():
 ])
 def test_in_id_order_leaves_anything_else_to_the_sort(buffer):
     assert bt.in_id_order(buffer) is None
+
+
+def test_known_keys_get_their_position_no_text_and_repeats_are_marked():
+    pairs = [("_id", ObjectId()), ("a", 1), ("ключ", "x"), ("a", 2.5), ("b", None)]
+    body = b"".join(bson.encode({k: v})[4:-1] for k, v in pairs)  # a repeated key needs raw bytes
+    document = (len(body) + 5).to_bytes(4, "little") + body + b"\0"
+    ix = bt.index(document * 2, keys=["_id", "a", "b", "unused"])
+    one = [(None, 0, True), (None, 1, True), ("ключ", -1, True), (None, 1, False), (None, 2, True)]
+    assert ix.elements.select("key", "field", "first").rows() == one * 2
+    assert ix.elements["doc"].to_list() == [0] * 5 + [1] * 5

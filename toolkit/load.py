@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -263,19 +264,38 @@ def _message(error: pgdbapi.Error) -> str:
     return ". ".join(filter(None, said)) or str(error).strip()
 
 
-def _add_not_valid(conn) -> tuple[list[tuple], dict]:
-    """The stored foreign keys, each added back NOT VALID unless a stopped restore did so
-    already; and PostgreSQL's message for each that could not be added."""
+def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:
+    """Table -> (name, definition, live) of each foreign key that waits in the store."""
     with conn.cursor() as cur:
         cur.execute(STORED_SQL)
-        stored = cur.fetchall()
-    failed = {}
-    for table, name, definition, live in stored:
-        if not live:
+        rows = cur.fetchall()
+    by_table: dict[str, list] = {}
+    for table, name, definition, live in rows:
+        by_table.setdefault(table, []).append((name, definition, live))
+    return by_table
+
+
+def restore_table(conn, table: str, stored: list[tuple[str, str, bool]], adding: threading.Lock,
+                  progress, task) -> dict:
+    """Put a table's stored foreign keys back; PostgreSQL's message for each it refused.
+
+    Each is added NOT VALID first (no scan; new rows are checked from then on), then validated
+    in the transaction that deletes its stored row. ADD FOREIGN KEY locks the table and the one
+    it points to, so the additions of all tables take turns (`adding`); VALIDATE locks only its
+    own table, so tables validate side by side with each other and with the loading.
+    """
+    failed, valid = {}, []
+    with adding:
+        for name, definition, live in stored:
             add = definition if definition.endswith(NOT_VALID) else definition + NOT_VALID
-            failed[table, name] = _attempt(
+            failed[table, name] = None if live else _attempt(
                 conn, [(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {add}", None)])
-    return stored, {key: message for key, message in failed.items() if message}
+            if failed[table, name]:
+                progress.update(task, advance=1)
+            else:
+                valid.append((name, definition))
+    failed.update(_validate(conn, table, valid, progress, task))
+    return {key: message for key, message in failed.items() if message}
 
 
 def _validate(conn, table: str, constraints: list[tuple[str, str]], progress, task) -> dict:
@@ -303,37 +323,13 @@ def borrowed(connections: queue.SimpleQueue):
         connections.put(conn)
 
 
-def restore_foreign_keys(connections: queue.SimpleQueue, workers: int, progress,
-                         rows: dict[str, int]) -> int:
-    """Add every stored foreign key back, or fail naming those PostgreSQL refused; the number restored.
-
-    All are added NOT VALID first (no scan; new rows are checked from then on), then validated.
-    ADD FOREIGN KEY locks the referenced table against any other ADD, and most point to "Users";
-    VALIDATE locks only its own table, so tables validate side by side, biggest first.
-    """
-    with borrowed(connections) as conn:
-        stored, failed = _add_not_valid(conn)
-    by_table: dict[str, list] = {}
-    for table, name, definition, _ in stored:
-        if (table, name) not in failed:
-            by_table.setdefault(table, []).append((name, definition))
-    task = progress.add_task("restore foreign keys", total=sum(map(len, by_table.values())))
-
-    def one(table: str) -> dict:
-        with borrowed(connections) as conn:
-            return _validate(conn, table, by_table[table], progress, task)
-
-    with ThreadPoolExecutor(workers) as pool:
-        for problems in pool.map(one, sorted(by_table, key=lambda t: -rows.get(t, 0))):
-            failed.update(problems)
-    if failed:
-        raise ConfigError(
-            f"{len(failed)} of {len(stored)} foreign keys could not be restored after the load:\n  "
-            + "\n  ".join(f"{quote(t)}.{quote(n)}: {m}" for (t, n), m in sorted(failed.items())),
-            stage="load", hint="fix or delete the rows PostgreSQL names, then run `m2pg load` again; "
-                               f"the definitions stay in {DEFERRED} until restored (meanwhile a key "
-                               "PostgreSQL could add is in place NOT VALID: it checks new rows only)")
-    return len(stored)
+def refused(failed: dict, total: int) -> ConfigError:
+    return ConfigError(
+        f"{len(failed)} of {total} foreign keys could not be restored after the load:\n  "
+        + "\n  ".join(f"{quote(t)}.{quote(n)}: {m}" for (t, n), m in sorted(failed.items())),
+        stage="load", hint="fix or delete the rows PostgreSQL names, then run `m2pg load` again; "
+                           f"the definitions stay in {DEFERRED} until restored (meanwhile a key "
+                           "PostgreSQL could add is in place NOT VALID: it checks new rows only)")
 
 
 def parents(models, junctions) -> dict[str, set[str]]:
@@ -347,8 +343,9 @@ def parents(models, junctions) -> dict[str, set[str]]:
 def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BATCH_SIZE,
          replace: bool = False, workers: int = WORKERS) -> dict:
     """Load every table, parents before children; tables whose parents are in load side by side,
-    each worker on a connection of its own, so PostgreSQL works on both cores. Foreign keys
-    deferred for the load are restored last, on the same connections."""
+    each worker on a connection of its own, so PostgreSQL works on both cores. A table's deferred
+    foreign keys are restored on the same connections as soon as it and the tables they point to
+    are loaded, beside the loading of the rest."""
     with connect(pg_uri) as conn:
         ensure_target(conn, pg_uri, models, junctions, replace)
         deferred = defer_foreign_keys(conn, [m.table for m in models] + [j.table for j in junctions])
@@ -359,26 +356,34 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
     connections = queue.SimpleQueue()
     for _ in range(workers):
         connections.put(connect(pg_uri))
+    with borrowed(connections) as conn:
+        stored = stored_foreign_keys(conn) if deferred else {}
+    # a table's foreign keys go back once it and the tables they point to are loaded
+    jobs = [("load", t) for t in order] + [("restore", t) for t in stored]
+    waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
+    waits.update({("restore", t): {("load", p) for p in {t, *needs[t]} if p in kinds} if t in needs
+                  else {("load", p) for p in order} for t in stored})
+    adding, failed = threading.Lock(), {}
 
-    def one(table: str, progress) -> dict:
+    def one(job: tuple[str, str], progress, task) -> dict:
+        kind, table = job
         with borrowed(connections) as conn:
-            return load_table(conn, staging, table, kinds[table], batch_size, progress, plain[table])
+            if kind == "load":
+                return load_table(conn, staging, table, kinds[table], batch_size, progress, plain[table])
+            return restore_table(conn, table, stored[table], adding, progress, task)
 
-    done: dict[str, dict] = {}
+    done: dict[tuple[str, str], dict] = {}
     try:
         with bars() as progress, ThreadPoolExecutor(workers) as pool:
+            task = progress.add_task("restore foreign keys", total=sum(map(len, stored.values())))
             running: dict = {}
-            while len(done) < len(order):
-                for table in order:
-                    if table not in done and table not in running.values() and needs[table] <= set(done):
-                        running[pool.submit(one, table, progress)] = table
+            while len(done) < len(jobs):
+                for job in jobs:  # loads first: they come first in `jobs`
+                    if job not in done and job not in running.values() and waits[job] <= set(done):
+                        running[pool.submit(one, job, progress, task)] = job
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     done[running.pop(future)] = future.result()
-            started = time.perf_counter()
-            restored = restore_foreign_keys(connections, workers, progress,
-                                            {t: r["rows"] for t, r in done.items()})
-            restore_seconds = round(time.perf_counter() - started, 3)
     except BaseException:
         if deferred:
             console.print(f"[yellow]load: foreign keys not yet restored stay in {DEFERRED}; "
@@ -387,10 +392,16 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
     finally:
         while not connections.empty():
             connections.get().close()
+    for job, result in done.items():
+        if job[0] == "restore":
+            failed.update(result)
+    if failed:
+        raise refused(failed, sum(map(len, stored.values())))
+    restored = sum(map(len, stored.values()))
+    done = {table: result for (kind, table), result in done.items() if kind == "load"}
     tables = [done[t] for t in order]
     report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
               "inserted": sum(t["inserted"] for t in tables),
-              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restored,
-              "restore_seconds": restore_seconds}
+              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restored}
     write_json(report, staging.report("load.json"))
     return report

@@ -100,7 +100,7 @@ def test_a_deferred_load_ends_with_exactly_the_catalogs_foreign_keys(staging, ta
 
 KILLS = [  # (SIGKILL at, foreign keys still stored afterwards: (fewest, most))
     ("load-copy:1", (52, 52)),  # in the first batch's transaction, keys dropped
-    ("load-copy:25", (52, 52)),  # mid-load
+    ("load-copy:25", (40, 52)),  # mid-load: tables loaded by then may have their keys back
     # restored ones; the other connection may commit one more before the kill lands
     ("load-restore:1", (50, 51)),
     ("load-restore:3", (48, 49)),
@@ -114,11 +114,12 @@ def test_sigkill_then_resume_restores_every_foreign_key(point, left, staging, ta
     pending = stored(target)
     assert left[0] <= len(pending) <= left[1]
     live = live_foreign_keys(target)
-    if point.startswith("load-copy"):
+    if point.startswith("load-copy:1"):
         assert live == {}  # dropped and stored in one transaction: nothing else is possible
-    else:
-        assert set(live) == set(FOREIGN_KEYS)  # restored, or added back NOT VALID and pending
-        assert {k for k, d in live.items() if d.endswith(" NOT VALID")} == pending
+    else:  # each key restored, or stored (and perhaps added back NOT VALID by then)
+        assert set(live) | pending == set(FOREIGN_KEYS)
+        assert {k for k, d in live.items() if d.endswith(" NOT VALID")} <= pending
+        assert not {k for k, d in live.items() if not d.endswith(" NOT VALID")} & pending
     resumed = load(staging, target)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert restored_count(staging) == len(pending)
