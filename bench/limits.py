@@ -16,7 +16,7 @@ from toolkit.staging import Staging
 from transforms import JUNCTIONS, MODELS
 
 
-def conversion_alone(dump: Path, batch: int = 20_000) -> dict:
+def conversion_alone(dump: Path) -> dict:
     """pymongoarrow's BSON -> Arrow conversion of every collection, with no checks and no writes."""
     source, documents, started = DumpSource(dump), 0, time.perf_counter()
     for model in MODELS:
