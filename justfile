@@ -23,3 +23,8 @@ unit:
 bench *ARGS:
     {{venv}}/pip install --quiet -e '.[dev,bench]'
     {{venv}}/python bench/bench.py {{ARGS}}
+
+# Where each stage spends its time at scale 10 (py-spy, PostgreSQL CPU): bench/results/profile.md
+profile *ARGS:
+    {{venv}}/pip install --quiet -e '.[dev,bench]'
+    {{venv}}/python bench/profile.py {{ARGS}}
