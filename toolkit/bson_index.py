@@ -96,13 +96,16 @@ def int32_at(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.where(value >= 1 << 31, value - (1 << 32), value)
 
 
-def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
-    """Byte ranges of `data` as one Arrow string array, gathered without a row loop."""
+def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Byte ranges of `data` as one Arrow string array, gathered without a row loop; where
+    `valid` is false the string is null (give it an empty range)."""
     lengths = end - begin
     offsets = np.zeros(len(begin) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    nulls = 0 if valid is None else int((~valid).sum())
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
     return pa.LargeStringArray.from_buffers(
-        len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(_walk().gather(data, begin, offsets)))
+        len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(_walk().gather(data, begin, offsets)), bitmap, nulls)
 
 
 def index(buffer: bytes, keys: Sequence[str] = ()) -> BsonIndex:
@@ -124,10 +127,7 @@ def index(buffer: bytes, keys: Sequence[str] = ()) -> BsonIndex:
     names, offsets, slots = _key_table(tuple(keys))
     field, first = walk.match_keys(data, doc, key_begin, key_end, names, offsets, slots)
     known = field >= 0
-    text = byte_ranges(data, key_begin, np.where(known, key_begin, key_end))
-    if known.any():
-        text = pa.LargeStringArray.from_buffers(count, text.buffers()[1], text.buffers()[2],
-                                                pa.py_buffer(np.packbits(~known, bitorder="little")))
+    text = byte_ranges(data, key_begin, np.where(known, key_begin, key_end), valid=~known)
     elements = pl.DataFrame({
         "doc": pl.Series(doc, dtype=pl.UInt32),
         "key": pl.from_arrow(text).cast(pl.String),

@@ -41,26 +41,43 @@ for _value, _digit in enumerate(b"0123456789abcdef"):
 _DIGIT_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # canonical text, bar dashes
 
 
+def _characters(texts: pa.Array, width: int, filler: str, rule: str) -> np.ndarray:
+    """Strings that all have `width` bytes -> an (n, width) byte matrix, nulls read as `filler`."""
+    texts = texts.cast(pa.large_string())
+    texts = pc.fill_null(texts, filler) if texts.null_count else texts
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + n + 1]
+    if n and not (np.diff(offsets) == width).all():
+        raise ValueError(rule)
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8)
+    return data.reshape(n, width)
+
+
+def _hex_bytes(digits: np.ndarray, rule: str) -> np.ndarray:
+    """(n, 2k) hex digit characters -> (n, k) bytes."""
+    nibbles = _NIBBLE[digits]
+    if (nibbles == 255).any():
+        raise ValueError(rule)
+    return (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
+
+
+def _validity(texts: pa.Array) -> pa.Buffer | None:
+    return pa.py_buffer(np.packbits(texts.is_valid().to_numpy(zero_copy_only=False), bitorder="little")) \
+        if texts.null_count else None
+
+
 def uuids_of(object_ids: pl.Series) -> pl.Series:
     """24-hex ObjectId strings -> canonical UUID text; nulls stay null. Byte matrices throughout:
     no string is built or parsed one at a time."""
-    text = object_ids.fill_null("0" * 24).to_arrow()
-    text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_string())
-    n = len(text)
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + n + 1]
-    if n and not (np.diff(offsets) == 24).all():
-        raise ValueError("an ObjectId is 24 hex digits")
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8)
-    nibbles = _NIBBLE[data].reshape(n, 24)
-    if (nibbles == 255).any():
-        raise ValueError("an ObjectId is 24 hex digits")
-    uuid = uuid_bytes(nibbles[:, 0::2] << 4 | nibbles[:, 1::2])
-    canonical = np.full((n, 36), ord("-"), dtype=np.uint8)
+    texts = object_ids.to_arrow()
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    rule = "an ObjectId is 24 hex digits"
+    uuid = uuid_bytes(_hex_bytes(_characters(texts, 24, "0" * 24, rule), rule))
+    canonical = np.full((len(uuid), 36), ord("-"), dtype=np.uint8)
     canonical[:, _DIGIT_AT[0::2]], canonical[:, _DIGIT_AT[1::2]] = _DIGITS[uuid >> 4], _DIGITS[uuid & 15]
-    valid = object_ids.is_not_null().to_numpy()
     array = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(np.arange(0, 36 * n + 1, 36, dtype=np.int64)), pa.py_buffer(canonical),
-        pa.py_buffer(np.packbits(valid, bitorder="little")), int((~valid).sum()))
+        len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical),
+        _validity(texts), texts.null_count)
     return pl.Series(object_ids.name, array, dtype=pl.String)
 
 
@@ -88,20 +105,19 @@ _NIL = "00000000-0000-0000-0000-000000000000"
 def uuid_binary(texts: pa.Array) -> pa.Array:
     """Canonical UUID text -> 16 raw bytes each, the form PostgreSQL's binary COPY takes;
     nulls stay null. Like `uuids_of`, a byte-matrix operation."""
-    texts = texts.cast(pa.large_string())
-    n, valid = len(texts), texts.is_valid().to_numpy(zero_copy_only=False)
-    filled = pc.fill_null(texts, _NIL) if texts.null_count else texts
-    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int64)[filled.offset:filled.offset + n + 1]
-    if n and not (np.diff(offsets) == 36).all():
-        raise ValueError("a UUID is 36 characters: 32 hex digits and 4 dashes")
-    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8)
-    nibbles = _NIBBLE[data.reshape(n, 36)[:, _DIGIT_AT]]
-    if (nibbles == 255).any():
-        raise ValueError("a UUID is 36 characters: 32 hex digits and 4 dashes")
-    raw = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if texts.null_count else None
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [bitmap, pa.py_buffer(raw.tobytes())],
-                                                texts.null_count)
+    rule = "a UUID is 36 characters: 32 hex digits and 4 dashes"
+    raw = _hex_bytes(_characters(texts, 36, _NIL, rule)[:, _DIGIT_AT], rule)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(texts),
+                                                [_validity(texts), pa.py_buffer(raw.tobytes())], texts.null_count)
+
+
+def in_lists(convert, lists: pa.Array) -> pa.LargeListArray:
+    """`convert` (an array -> an array of the same length) applied to every element of a list
+    array, keeping each list's order, duplicates and nulls."""
+    offsets = lists.offsets.to_numpy()
+    values = lists.values.slice(offsets[0], offsets[-1] - offsets[0])
+    return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], pa.int64()), convert(values),
+                                         mask=lists.is_null())
 
 
 def idmap_frame(collection: str, object_ids: pl.Series) -> pl.DataFrame:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from toolkit import interrupt
 from toolkit.errors import ConfigError
-from toolkit.ids import uuid_binary
+from toolkit.ids import in_lists, uuid_binary
 from toolkit.progress import bars, console
 from toolkit.redact import redact
 from toolkit.schema import check_target, has_schema, literal, quote, secondary_indexes
@@ -36,7 +36,6 @@ from toolkit.staging import Staging, write_json
 
 BATCH_SIZE = 20_000
 WORKERS = 2
-UUID = pa.binary(16)
 LEDGER = "m2pg.ledger"
 DEFERRED = "m2pg.deferred_constraints"
 LEDGER_DDL = (
@@ -93,10 +92,7 @@ def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
         if kind is Kind.OBJECT_ID:
             column = uuid_binary(column)
         elif kind is Kind.UUID_LIST:
-            offsets = column.offsets.to_numpy()
-            values = column.values.slice(offsets[0], offsets[-1] - offsets[0])
-            column = pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0]), uuid_binary(values),
-                                                   mask=column.is_null())
+            column = in_lists(uuid_binary, column)
         elif kind is Kind.JSON:
             column = pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), column.cast(pa.large_string()))
         arrays.append(column)
@@ -363,7 +359,7 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
     waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
     waits.update({("restore", t): {("load", p) for p in {t, *needs[t]} if p in kinds} if t in needs
                   else {("load", p) for p in order} for t in stored})
-    adding, failed = threading.Lock(), {}
+    adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
 
     def one(job: tuple[str, str], progress, task) -> dict:
         kind, table = job
@@ -375,7 +371,7 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
     done: dict[tuple[str, str], dict] = {}
     try:
         with bars() as progress, ThreadPoolExecutor(workers) as pool:
-            task = progress.add_task("restore foreign keys", total=sum(map(len, stored.values())))
+            task = progress.add_task("restore foreign keys", total=restoring)
             running: dict = {}
             while len(done) < len(jobs):
                 for job in jobs:  # loads first: they come first in `jobs`
@@ -396,12 +392,11 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
         if job[0] == "restore":
             failed.update(result)
     if failed:
-        raise refused(failed, sum(map(len, stored.values())))
-    restored = sum(map(len, stored.values()))
+        raise refused(failed, restoring)
     done = {table: result for (kind, table), result in done.items() if kind == "load"}
     tables = [done[t] for t in order]
     report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
               "inserted": sum(t["inserted"] for t in tables),
-              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restored}
+              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restoring}
     write_json(report, staging.report("load.json"))
     return report

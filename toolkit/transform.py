@@ -23,7 +23,7 @@ from toolkit import interrupt, parallel
 from toolkit.decode import CODEC, decode_chunk
 from toolkit.errors import ConfigError
 from toolkit.extract import feeds_of
-from toolkit.ids import uuids_of
+from toolkit.ids import in_lists, uuids_of
 from toolkit.progress import bars
 from toolkit.rules import field_rules, indexed_columns, problem, problems_of, repeats
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
@@ -147,8 +147,7 @@ def _uuid_lists(lists: pl.Series) -> pl.Series:
     array = lists.to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    values = uuids_of(pl.from_arrow(array.values).cast(pl.String)).to_arrow()
-    return pl.from_arrow(pa.LargeListArray.from_arrays(array.offsets.cast(pa.int64()), values))
+    return pl.from_arrow(in_lists(lambda values: uuids_of(pl.from_arrow(values).cast(pl.String)).to_arrow(), array))
 
 
 def _dangling(object_ids: pl.Series, known: pl.Series) -> int:
