@@ -231,3 +231,41 @@ def test_jsonb_text_is_judged_as_postgresql_does(text, accepted):
 
 def test_timestamp_range_is_postgresqls():
     assert PG_TIMESTAMP_MS == (epoch_ms("-4713-11-24"), epoch_ms("294277-01-01"))
+
+
+def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_them(tmp_path, monkeypatch):
+    """Groups of one part each: a duplicate split over two parts is still found, a row failure
+    keeps its own part's `_id`, and a wrong column type is reported once, not once a group."""
+    monkeypatch.setattr("toolkit.validate.GROUP_ROWS", 1)
+    first = clean_table(users.SPEC)
+    second = clean_table(users.SPEC, "userStatus", "active")
+    replaced = {"_object_id": [object_id(row + ROWS) for row in range(ROWS)],
+                "id": [uuid_text(100 + row) for row in range(ROWS)],
+                "email": [first["email"][0].as_py(), "second@example.com", "third@example.com"]}
+    for name, values in replaced.items():  # only the first email repeats the first part's
+        second = second.set_column(second.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    wrong = clean_table(open_ai_keys.SPEC)
+    wrong = wrong.set_column(wrong.schema.get_field_index("api_key"), "api_key", pa.array([1] * ROWS))
+    staging = Staging(tmp_path)
+    write_parquet(first, staging.clean("Users") / "part-00000.parquet")
+    write_parquet(second, staging.clean("Users") / "part-00001.parquet")
+    for number in range(3):
+        ids = {"_object_id": [object_id(10 * number + row) for row in range(ROWS)],
+               "id": [uuid_text(10 * number + row) for row in range(ROWS)]}
+        part = wrong
+        for name, values in ids.items():
+            part = part.set_column(part.schema.get_field_index(name), name, pa.array(values, pa.string()))
+        write_parquet(part, staging.clean(open_ai_keys.SPEC.table) / f"part-{number:05d}.parquet")
+
+    summary = validate(tmp_path)
+    failures = pl.read_parquet(staging.report("validate_failures.parquet"))
+
+    users_failed = failures.filter(schema="Users")
+    assert summary["tables"]["Users"]["rows"] == 2 * ROWS
+    assert sorted(users_failed.filter(check="unique")["object_id"]) == [object_id(0), object_id(ROWS)]
+    assert users_failed.filter(check="enum ActiveStatus")["object_id"].to_list() == [object_id(ROWS + 1)]
+    assert users_failed.height == summary["tables"]["Users"]["failures"] == 3
+    keys_failed = failures.filter(schema=open_ai_keys.SPEC.table)
+    assert keys_failed.filter(check="dtype('String')")["column"].to_list() == ["api_key"]
+    assert keys_failed.filter(check="unique").is_empty()
+    assert summary["tables"][open_ai_keys.SPEC.table]["rows"] == 3 * ROWS

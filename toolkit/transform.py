@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -43,8 +44,6 @@ class Outcome:
     kept: dict[str, pl.DataFrame] = field(default_factory=dict)  # object_id, id
     quarantined: dict[str, pl.Series] = field(default_factory=dict)
     idmaps: dict[str, pl.Series] = field(default_factory=dict)  # every extracted ObjectId, sorted
-    feeds: dict[str, pl.DataFrame] = field(default_factory=dict)  # clean owners' junction arrays
-    lost_feeds: dict[str, pl.DataFrame] = field(default_factory=dict)  # quarantined owners' arrays
     digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
 
 
@@ -287,7 +286,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
                         "the remaining parts and collections")
     _drop_stale(staging, model, set(done))
     write_json({"parts": done}, folder / "manifest.json")
-    _remember(staging, model, feeds, outcome)
+    _remember(staging, model, outcome)
     return {**total.report(model.source), "parts_skipped": skipped, "parts_done": len(files) - skipped,
             "seconds": round(time.perf_counter() - started, 3)}
 
@@ -308,7 +307,7 @@ def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:
             path.unlink()
 
 
-def _remember(staging: Staging, model: ModelSpec, feeds, outcome: Outcome) -> None:
+def _remember(staging: Staging, model: ModelSpec, outcome: Outcome) -> None:
     """Record what the model kept and refused, from its staged parts, for later models."""
     clean = pl.read_parquet(staging.clean_parts(model.table), columns=["_object_id", "id"])
     kept = clean.rename({"_object_id": "object_id"}).cast(IDS)
@@ -318,14 +317,6 @@ def _remember(staging: Staging, model: ModelSpec, feeds, outcome: Outcome) -> No
     outcome.kept[model.name] = kept
     outcome.quarantined[model.name] = refused
     outcome.digests[model.name] = _digest(_ids_digest(kept["object_id"]), _ids_digest(refused))
-    if feeds:
-        raw = [p for p in staging.raw_dir(model.source).glob("part-*.parquet")]
-        arrays = (pl.read_parquet(sorted(raw), columns=["m2pg_object_id", *feeds]) if raw
-                  else pl.DataFrame(schema={"m2pg_object_id": pl.String, **{k: pl.List(pl.String) for k in feeds}}))
-        owners = arrays.filter(pl.col("m2pg_object_id").is_not_null())
-        is_kept = pl.col("m2pg_object_id").is_in(kept["object_id"].implode())
-        outcome.feeds[model.name] = owners.filter(is_kept).unique("m2pg_object_id", keep="first", maintain_order=True)
-        outcome.lost_feeds[model.name] = owners.filter(~is_kept)
 
 
 def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.Series:
@@ -343,25 +334,44 @@ def _count_rules(bad: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(Counter(rules.to_list()).items()))
 
 
-def junction_rows(j: Junction, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
-    """One row per distinct pair named on either side; pairs with a missing end are skipped."""
+def feed_pairs(staging: Staging, model: ModelSpec, key: str, kept: pl.Series) -> Iterator[tuple[pl.DataFrame, int]]:
+    """A raw part at a time: the (owner, other) ObjectIds that the arrays under `key` of kept
+    owners name (an owner's first copy only), and how many elements refused owners' arrays hold."""
+    kept, seen = kept.implode(), pl.Series("m2pg_object_id", [], pl.String)
+    for path in sorted(staging.raw_dir(model.source).glob("part-*.parquet")):
+        arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id")
+        is_kept = pl.col("m2pg_object_id").is_in(kept)
+        lost = arrays.filter(~is_kept).select(pl.col(key).list.len().sum()).item() or 0
+        owners = (arrays.filter(is_kept).unique("m2pg_object_id", keep="first", maintain_order=True)
+                  .filter(~pl.col("m2pg_object_id").is_in(seen.implode())))
+        seen = pl.concat([seen, owners["m2pg_object_id"]])
+        yield owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other").drop_nulls("other"), int(lost)
+
+
+def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
+    """One row per distinct pair named on either side; pairs with a missing end are skipped.
+    The owners' arrays are read a raw part at a time, so memory holds the pairs, not the arrays."""
     pairs, skipped, per_feed = [], Counter(), {}
+    by_name = {m.name: m for m in ends}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
-        exploded = (outcome.feeds[feed.model].select("m2pg_object_id", pl.col(feed.key).alias("other"))
-                    .explode("other").drop_nulls("other"))
-        lost = outcome.lost_feeds[feed.model].select(pl.col(feed.key).list.len().sum()).item() or 0
-        skipped["owner_quarantined"] += int(lost)
-        kept = outcome.kept[other_side.model]
-        joined = exploded.join(kept.rename({"object_id": "other", "id": "other_id"}), on="other", how="left")
-        missing = joined.filter(pl.col("other_id").is_null())
-        in_quarantine = missing["other"].is_in(outcome.quarantined[other_side.model].implode())
-        skipped["other_end_quarantined"] += int(in_quarantine.sum())
-        skipped["other_end_missing"] += int((~in_quarantine).sum())
-        found = joined.filter(pl.col("other_id").is_not_null())
+        kept = outcome.kept[other_side.model].rename({"object_id": "other", "id": "other_id"})
+        found_parts = []
+        for exploded, lost in feed_pairs(staging, by_name[feed.model], feed.key,
+                                         outcome.kept[feed.model]["object_id"]):
+            skipped["owner_quarantined"] += lost
+            joined = exploded.join(kept, on="other", how="left")
+            missing = joined.filter(pl.col("other_id").is_null())
+            in_quarantine = missing["other"].is_in(outcome.quarantined[other_side.model].implode())
+            skipped["other_end_quarantined"] += int(in_quarantine.sum())
+            skipped["other_end_missing"] += int((~in_quarantine).sum())
+            found = joined.filter(pl.col("other_id").is_not_null())
+            found_parts.append(pl.DataFrame({owner_side.column: uuids_of(found["m2pg_object_id"]),
+                                             other_side.column: found["other_id"]}))
+        found = (pl.concat(found_parts) if found_parts else
+                 pl.DataFrame(schema={owner_side.column: pl.String, other_side.column: pl.String}))
         per_feed[f"{feed.model}.{feed.key}"] = found.height
-        pairs.append(pl.DataFrame({owner_side.column: uuids_of(found["m2pg_object_id"]),
-                                   other_side.column: found["other_id"]}).select(j.left.column, j.right.column))
+        pairs.append(found.select(j.left.column, j.right.column))
     frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
     one_sided = 0
     if len(pairs) == 2:  # pairs named by one side's array and not by the other's
@@ -402,7 +412,7 @@ def _in_order(staging: Staging, models, junctions, enums, progress) -> tuple[lis
     """One process, models in load order, each judged against the outcome the earlier ones left."""
     outcome = Outcome()
     reports = [transform_model(staging, m, junctions, enums, outcome, progress) for m in models]
-    tables = [write_junction(staging, j, outcome, progress) for j in junctions]
+    tables = [write_junction(staging, j, models, outcome, progress) for j in junctions]
     return reports, tables
 
 
@@ -419,7 +429,7 @@ def _side_by_side(staging: Staging, models, junctions, enums, manifests: dict, w
         needs[m.name] = set(targets)
     for j in junctions:
         ends = sorted({j.left.model, j.right.model})  # the models whose arrays feed it are among them
-        jobs[_junction_job_name(j)] = (_junction_job, (staging, j, junctions, tuple(by_name[e] for e in ends)))
+        jobs[_junction_job_name(j)] = (_junction_job, (staging, j, tuple(by_name[e] for e in ends)))
         needs[_junction_job_name(j)] = set(ends)
     done = parallel.run_graph(jobs, needs, workers, progress, "transform")
     return [done[m.name] for m in models], [done[_junction_job_name(j)] for j in junctions]
@@ -429,16 +439,16 @@ def _junction_job_name(j: Junction) -> str:
     return f"junction {j.table}"  # apart from the model names
 
 
-_seen: dict[tuple, tuple[bytes, bool]] = {}  # in a worker: (staging, model) -> what its outcome was read from
+_seen: dict[tuple, bytes] = {}  # in a worker: (staging, model) -> what its outcome was read from
 _known = Outcome()  # in a worker: the outcome of the models its jobs have read or made
 
 
-def _recall(staging: Staging, models, junctions, with_feeds: bool) -> Outcome:
+def _recall(staging: Staging, models) -> Outcome:
     """In a worker: the outcome of `models`, read from their staged files once per process
-    (again only if a model's clean manifest changed, or its junction arrays are wanted now).
-    What this job does not read is let go, so a worker's memory stays that of one job."""
+    (again only if a model's clean manifest changed). What this job does not read is let go,
+    so a worker's memory stays that of one job."""
     wanted = {m.name for m in models}
-    for held in (_known.kept, _known.quarantined, _known.feeds, _known.lost_feeds, _known.digests):
+    for held in (_known.kept, _known.quarantined, _known.digests):
         for name in set(held) - wanted:
             del held[name]
     for key in [key for key in _seen if key[1] not in wanted]:
@@ -446,24 +456,23 @@ def _recall(staging: Staging, models, junctions, with_feeds: bool) -> Outcome:
     _known.idmaps.clear()
     for model in models:
         state = _staged(staging, model)
-        seen = _seen.get((staging.root, model.name))
-        if seen is None or seen[0] != state or (with_feeds and not seen[1]):
-            _remember(staging, model, feeds_of(model, junctions) if with_feeds else (), _known)
-            _seen[staging.root, model.name] = (state, with_feeds)
+        if _seen.get((staging.root, model.name)) != state:
+            _remember(staging, model, _known)
+            _seen[staging.root, model.name] = state
     return _known
 
 
 def _model_job(staging: Staging, model: ModelSpec, junctions, enums, targets: tuple, progress) -> dict:
     """In a worker: one model, judged against the staged outcome of the models it references."""
-    outcome = _recall(staging, targets, junctions, with_feeds=False)
+    outcome = _recall(staging, targets)
     report = transform_model(staging, model, junctions, enums, outcome, progress)
-    _seen[staging.root, model.name] = (_staged(staging, model), True)  # transform_model remembered it
+    _seen[staging.root, model.name] = _staged(staging, model)  # transform_model remembered it
     return report
 
 
-def _junction_job(staging: Staging, j: Junction, junctions, ends: tuple, progress) -> dict:
+def _junction_job(staging: Staging, j: Junction, ends: tuple, progress) -> dict:
     """In a worker: one junction table, from the staged outcome of the models at its ends."""
-    return write_junction(staging, j, _recall(staging, ends, junctions, with_feeds=True), progress)
+    return write_junction(staging, j, ends, _recall(staging, ends), progress)
 
 
 def _staged(staging: Staging, model: ModelSpec) -> bytes:
@@ -471,10 +480,11 @@ def _staged(staging: Staging, model: ModelSpec) -> bytes:
     return (staging.clean(model.table) / "manifest.json").read_bytes()
 
 
-def write_junction(staging: Staging, j: Junction, outcome: Outcome, progress=None) -> dict:
-    """Stage one junction table as a single part; returns its summary."""
+def write_junction(staging: Staging, j: Junction, ends, outcome: Outcome, progress=None) -> dict:
+    """Stage one junction table as a single part; returns its summary. `ends`: the models at
+    its two ends (the owners of the arrays are among them)."""
     task = progress.add_task(j.table, total=1) if progress else None
-    frame, summary = junction_rows(j, outcome)
+    frame, summary = junction_rows(staging, j, ends, outcome)
     _drop_stale_junction(staging, j)
     write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
     if task is not None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandera.polars as pa
 import polars as pl
 import polars.selectors as cs
+import pyarrow.parquet as pq
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
@@ -33,6 +35,8 @@ DTYPES = {
     Kind.INT: pl.Int32, Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Datetime("ms"),
     Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String),
 }
+GROUP_ROWS = 100_000
+"""Rows checked at once: memory stays bounded, and pandera's cost per call is paid a few times a table."""
 FAILURES_SCHEMA = {"schema": pl.String, "column": pl.String, "check": pl.String,
                    "failure_case": pl.String, "object_id": pl.String}
 
@@ -100,6 +104,7 @@ def jsonb_check() -> pa.Check:
 
 
 def field_checks(field: Field) -> list[pa.Check]:
+    """What each value must be on its own; uniqueness, which spans the table, is `keyed`."""
     kind = field.kind
     checks = []
     if kind is Kind.OBJECT_ID:
@@ -119,33 +124,45 @@ def field_checks(field: Field) -> list[pa.Check]:
         checks.append(row_check("pg_timestamp_range", in_timestamp_range))
     if kind is Kind.JSON:
         checks.append(jsonb_check())
-    if field.unique or field.key == "_id":
-        checks.append(row_check("unique", unique))
     return checks
 
 
 # --- schemas ----------------------------------------------------------------------------------
 
-def column(field: Field) -> pa.Column:
-    return pa.Column(DTYPES[field.kind], checks=field_checks(field), nullable=field.nullable,
-                     name=field.name)
+@dataclass(frozen=True)
+class TableSchemas:
+    """A clean table's checks in two parts: `rows` judges any slice of the table on its own;
+    `keys` judges uniqueness over the whole table, reading only the columns it names."""
+
+    name: str
+    rows: pa.DataFrameSchema
+    keys: pa.DataFrameSchema | None
 
 
-def schema_for(model: ModelSpec) -> pa.DataFrameSchema:
+def _unique_columns(names: list[str], name: str) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema({c: pa.Column(None, checks=[row_check("unique", unique)], name=c, nullable=True)
+                               for c in names}, name=name)
+
+
+def schema_for(model: ModelSpec) -> TableSchemas:
     """The clean frame of `model`: its declared columns plus the source `_object_id`."""
-    columns = {f.name: column(f) for f in model.fields}
+    columns = {f.name: pa.Column(DTYPES[f.kind], checks=field_checks(f), nullable=f.nullable, name=f.name)
+               for f in model.fields}
     columns[OBJECT_ID] = pa.Column(pl.String, nullable=False, name=OBJECT_ID, checks=[
-        row_check("object_id_hex", lambda col: col.str.contains(OBJECT_ID_PATTERN)),
-        row_check("unique", unique)])
-    return pa.DataFrameSchema(columns, strict=True, name=model.table)
+        row_check("object_id_hex", lambda col: col.str.contains(OBJECT_ID_PATTERN))])
+    keyed = [f.name for f in model.fields if f.unique or f.key == "_id"] + [OBJECT_ID]
+    return TableSchemas(model.table, pa.DataFrameSchema(columns, strict=True, name=model.table),
+                        _unique_columns(keyed, model.table))
 
 
-def junction_schema(junction: Junction) -> pa.DataFrameSchema:
+def junction_schema(junction: Junction) -> TableSchemas:
     """Two non-null uuid columns; a pair appears once (it is the primary key)."""
-    sides = (junction.left.column, junction.right.column)
+    sides = [junction.left.column, junction.right.column]
     columns = {c: pa.Column(pl.String, nullable=False, name=c,
                             checks=[row_check("canonical_uuid", is_uuid)]) for c in sides}
-    return pa.DataFrameSchema(columns, strict=True, unique=list(sides), name=junction.table)
+    return TableSchemas(junction.table, pa.DataFrameSchema(columns, strict=True, name=junction.table),
+                        pa.DataFrameSchema({c: pa.Column(None, name=c, nullable=True) for c in sides},
+                                           unique=sides, name=junction.table))
 
 
 # --- the stage --------------------------------------------------------------------------------
@@ -205,28 +222,64 @@ def _previous(staging: Staging) -> tuple[dict, pl.DataFrame]:
     return read_json(report).get("tables", {}), pl.read_parquet(rows)
 
 
+def _groups(parts: list[Path]) -> Iterator[list[Path]]:
+    """Consecutive parts of up to GROUP_ROWS rows together (a larger part alone)."""
+    group, rows = [], 0
+    for part in parts:
+        height = pq.read_metadata(part).num_rows
+        if group and rows + height > GROUP_ROWS:
+            yield group
+            group, rows = [], 0
+        group.append(part)
+        rows += height
+    if group:
+        yield group
+
+
+def _keys_present(keys: pa.DataFrameSchema, present: set[str]) -> pa.DataFrameSchema | None:
+    """The uniqueness checks on the key columns the parts have (a missing one is a rows failure)."""
+    names = [c for c in keys.columns if c in present]
+    if not names or not set(keys.unique or ()) <= set(names):
+        return None
+    return keys.select_columns(names)
+
+
+def check_table(parts: list[Path], schemas: TableSchemas) -> tuple[int, pl.DataFrame]:
+    """Rows and failures of a clean table: the per-row checks a group of parts at a time, then
+    uniqueness over the key columns of every part, so memory does not grow with the table."""
+    found, rows = [], 0
+    for group in _groups(parts):
+        frame = pl.read_parquet(group)
+        rows += frame.height
+        found.append(failures(frame, schemas.rows))
+        del frame
+    keys = _keys_present(schemas.keys, set(pq.read_schema(parts[0]).names))
+    if keys is not None:
+        found.append(failures(pl.read_parquet(parts, columns=list(keys.columns)), keys))
+    return rows, pl.concat(found).unique(maintain_order=True)  # table-level ones repeat per group
+
+
 def validate(staging_root: Path | str) -> dict:
     """Check every clean table; write reports/validate.json and validate_failures.parquet."""
     staging = Staging(Path(staging_root))
     schemas = [schema_for(m) for m in MODELS] + [junction_schema(j) for j in JUNCTIONS]
     earlier, earlier_rows = _previous(staging)
     tables, found = {}, []
-    for schema in schemas:
-        path = staging.clean(schema.name)
-        parts = staging.clean_parts(schema.name)
+    for table in schemas:
+        path = staging.clean(table.name)
+        parts = staging.clean_parts(table.name)
         if parts:
             fingerprint = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in parts)).hexdigest()
-            if earlier.get(schema.name, {}).get("fingerprint") == fingerprint:
-                tables[schema.name] = {**earlier[schema.name], "skipped": True}
-                found.append(earlier_rows.filter(pl.col("schema") == schema.name))
+            if earlier.get(table.name, {}).get("fingerprint") == fingerprint:
+                tables[table.name] = {**earlier[table.name], "skipped": True}
+                found.append(earlier_rows.filter(pl.col("schema") == table.name))
                 continue
-            frame = pl.read_parquet(parts)
-            failed = failures(frame, schema)
-            tables[schema.name] = {"rows": frame.height, "failures": failed.height,
-                                   "ok": failed.is_empty(), "fingerprint": fingerprint}
+            rows, failed = check_table(parts, table)
+            tables[table.name] = {"rows": rows, "failures": failed.height,
+                                  "ok": failed.is_empty(), "fingerprint": fingerprint}
         else:
-            failed = missing(schema.name, path)
-            tables[schema.name] = {"rows": None, "failures": 1, "ok": False, "missing": True}
+            failed = missing(table.name, path)
+            tables[table.name] = {"rows": None, "failures": 1, "ok": False, "missing": True}
         found.append(failed)
     failures_frame = pl.concat(found)
     write_parquet(failures_frame.to_arrow(), staging.report("validate_failures.parquet"))
