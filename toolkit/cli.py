@@ -16,6 +16,7 @@ from typing import Annotated, Optional  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from toolkit import error_log, interrupt, pipeline  # noqa: E402
 from toolkit.errors import ConfigError, M2pgError  # noqa: E402
@@ -63,7 +64,7 @@ def _run(action, staging: Path | None = None) -> None:
         err.print("[yellow]Stopped at once.[/] Everything written is whole; re-run the same command to resume.")
         raise typer.Exit(130)
     except M2pgError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(error.exit_code)
     except Exception:  # a failure of the tool itself
         text = traceback.format_exc()

@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from toolkit import interrupt
+from toolkit import interrupt, postgres
 from toolkit.errors import ConfigError
 from toolkit.ids import in_lists, uuid_binary
 from toolkit.progress import bars, console
@@ -72,16 +72,7 @@ SESSION = (
 
 
 def connect(pg_uri: str):
-    try:
-        conn = pgdbapi.connect(pg_uri)
-    except Exception as error:  # the driver raises several types for a bad URI or server
-        raise ConfigError(f"cannot connect to PostgreSQL at {redact(pg_uri)}: {error}",
-                          hint="check --pg-uri (or M2PG_PG_URI)") from None
-    with conn.cursor() as cur:
-        for setting in SESSION:
-            cur.execute(setting)
-    conn.commit()
-    return conn
+    return postgres.connect(pg_uri, SESSION)
 
 
 def load_types(model: ModelSpec | None, columns: list[str]) -> dict[str, Kind]:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import adbc_driver_postgresql.dbapi as pg
-
+from toolkit.postgres import connect
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
 from transforms import ENUMS, JUNCTIONS, MODELS
 
@@ -120,7 +119,7 @@ def create_schema(pg_uri: str, models: Sequence[ModelSpec] = MODELS,
                   junctions: Sequence[Junction] = JUNCTIONS,
                   enums: dict[str, Sequence[str]] = ENUMS) -> None:
     """Create the target in one transaction: a failure leaves the database untouched."""
-    with pg.connect(pg_uri) as conn, conn.cursor() as cur:
+    with connect(pg_uri) as conn, conn.cursor() as cur:
         for statement in ddl(models, junctions, enums):
             cur.execute(statement)
         conn.commit()
@@ -169,7 +168,7 @@ def read_catalog(pg_uri: str) -> dict:
     """The live `public` schema as target-catalog.json shapes it: columns in table order,
     constraints and indexes by name (code point order, so the result does not depend on the
     database's collation)."""
-    with pg.connect(pg_uri) as conn, conn.cursor() as cur:
+    with connect(pg_uri) as conn, conn.cursor() as cur:
         columns, constraints, indexes, labels = [
             fetch(cur, sql) for sql in (COLUMNS_SQL, CONSTRAINTS_SQL, INDEXES_SQL, ENUMS_SQL)]
     tables = {name: {"columns": [], "constraints": [], "indexes": []}
@@ -196,7 +195,7 @@ def has_schema(pg_uri: str, models: Sequence[ModelSpec] = MODELS,
                junctions: Sequence[Junction] = JUNCTIONS) -> bool:
     """Whether the target already holds any declared table, so creating the schema would clash."""
     declared = {m.table for m in models} | {j.table for j in junctions}
-    with pg.connect(pg_uri) as conn, conn.cursor() as cur:
+    with connect(pg_uri) as conn, conn.cursor() as cur:
         live = {row[0] for row in fetch(cur, COLUMNS_SQL)}
     return bool(declared & live)
 
@@ -235,7 +234,7 @@ def check_target(pg_uri: str, models: Sequence[ModelSpec],
                  junctions: Sequence[Junction]) -> list[str]:
     """Why the target would reject the load (missing table or column, other type or
     nullability), found before any row is written; [] when it matches the declarations."""
-    with pg.connect(pg_uri) as conn, conn.cursor() as cur:
+    with connect(pg_uri) as conn, conn.cursor() as cur:
         rows = fetch(cur, COLUMNS_SQL)
     live: dict[str, dict] = {}
     for table, column, type_, _array, _default, nullable in rows:

@@ -159,6 +159,19 @@ def test_user_mistakes_get_one_line_and_exit_2(tmp_path):
     assert out.returncode == 2 and "m2pg extract" in out.stderr
 
 
+def test_a_database_that_does_not_exist_is_one_line_and_exit_2(tmp_path, pg_uri, dump_dir):
+    """Every command that opens the target says which URI failed and PostgreSQL's words,
+    brackets included, with no traceback."""
+    missing = pg_uri.replace("/test_", "/no_such_db_")
+    for command in (["schema"], ["load", "--staging", str(tmp_path)], ["indexes", "--extra"],
+                    ["run", "--dump", str(dump_dir), "--staging", str(tmp_path / "st")]):
+        out = subprocess.run([*M2PG, *command, "--pg-uri", missing], capture_output=True, text=True, timeout=120)
+        said = " ".join(out.stderr.split())
+        assert out.returncode == 2, (command, out.stderr)
+        assert "Traceback" not in out.stderr and "cannot connect to PostgreSQL" in said, (command, out.stderr)
+        assert "[libpq]" in said and "does not exist" in said, (command, out.stderr)
+
+
 def test_password_never_printed():
     out = subprocess.run([*M2PG, "extract", "--mongo-uri", "mongodb://u:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=200",
                           "--mongo-db", "x"], capture_output=True, text=True, timeout=60)
