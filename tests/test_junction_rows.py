@@ -6,7 +6,7 @@ from bson import ObjectId
 
 from toolkit.decode import decode_chunk
 from toolkit.extract import feeds_of
-from toolkit.ids import uuids_of
+from toolkit.ids import idmap_frame, uuids_of
 from toolkit.staging import Staging, write_parquet
 from toolkit.transform import Outcome, junction_rows
 from transforms import JUNCTIONS, MODELS
@@ -25,10 +25,15 @@ KEPT_DOC, REFUSED_DOC, OTHER_DOC = oid(1), oid(2), oid(3)
 TASK_1, TASK_2, TASK_3, GONE_TASK, REFUSED_TASK = oid(11), oid(12), oid(13), oid(14), oid(15)
 
 
-def write_part(staging: Staging, number: int, documents: list[dict]) -> None:
-    buffer = b"".join(bson.encode(d) for d in documents)
-    table = decode_chunk(buffer, DOCUMENTS, feeds_of(DOCUMENTS, JUNCTIONS))
-    write_parquet(table, staging.raw_dir(DOCUMENTS.source) / f"part-{number:05d}.parquet")
+def write_parts(staging: Staging, parts: list[list[dict]]) -> None:
+    """Raw parts and the ID lookup of every extracted `_id`, as extract stages them."""
+    ids = []
+    for number, documents in enumerate(parts):
+        buffer = b"".join(bson.encode(d) for d in documents)
+        table = decode_chunk(buffer, DOCUMENTS, feeds_of(DOCUMENTS, JUNCTIONS))
+        write_parquet(table, staging.raw_dir(DOCUMENTS.source) / f"part-{number:05d}.parquet")
+        ids.append(pl.from_arrow(table["m2pg_object_id"]))
+    write_parquet(idmap_frame(DOCUMENTS.source, pl.concat(ids)).to_arrow(), staging.idmap(DOCUMENTS.source))
 
 
 def kept(*ids: ObjectId) -> pl.DataFrame:
@@ -38,10 +43,10 @@ def kept(*ids: ObjectId) -> pl.DataFrame:
 
 def test_pairs_skips_and_an_owner_repeated_in_a_later_part(tmp_path):
     staging = Staging(tmp_path)
-    write_part(staging, 0, [{"_id": KEPT_DOC, KEY: [TASK_1, TASK_2, TASK_1]},
-                            {"_id": REFUSED_DOC, KEY: [TASK_1, TASK_3, TASK_3]}])
-    write_part(staging, 1, [{"_id": KEPT_DOC, KEY: [TASK_3]},  # a second copy: not read
-                            {"_id": OTHER_DOC, KEY: [TASK_1, GONE_TASK, REFUSED_TASK, None]}])
+    write_parts(staging, [[{"_id": KEPT_DOC, KEY: [TASK_1, TASK_2, TASK_1]},
+                           {"_id": REFUSED_DOC, KEY: [TASK_1, TASK_3, TASK_3]}],
+                          [{"_id": KEPT_DOC, KEY: [TASK_3]},  # a second copy: not read
+                           {"_id": OTHER_DOC, KEY: [TASK_1, GONE_TASK, REFUSED_TASK, None]}]])
     outcome = Outcome()
     outcome.kept = {"Documents": kept(KEPT_DOC, OTHER_DOC), "crm_Accounts_Tasks": kept(TASK_1, TASK_2, TASK_3)}
     outcome.quarantined = {"Documents": pl.Series([str(REFUSED_DOC)]),
@@ -69,4 +74,5 @@ def test_an_owner_collection_with_no_parts_gives_no_rows(tmp_path):
     frame, summary = junction_rows(Staging(tmp_path), JUNCTION, (DOCUMENTS, TASKS), outcome)
 
     assert frame.is_empty() and frame.columns == [JUNCTION.left.column, JUNCTION.right.column]
-    assert summary["rows"] == 0 and summary["skipped_pairs"] == {}
+    assert summary["rows"] == 0
+    assert summary["skipped_pairs"] == {"owner_quarantined": 0, "other_end_quarantined": 0, "other_end_missing": 0}

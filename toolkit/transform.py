@@ -334,42 +334,65 @@ def _count_rules(bad: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(Counter(rules.to_list()).items()))
 
 
-def feed_pairs(staging: Staging, model: ModelSpec, key: str, kept: pl.Series) -> Iterator[tuple[pl.DataFrame, int]]:
+def feed_pairs(staging: Staging, model: ModelSpec, key: str, outcome: Outcome) -> Iterator[tuple[pl.DataFrame, int]]:
     """A raw part at a time: the (owner, other) ObjectIds that the arrays under `key` of kept
-    owners name (an owner's first copy only), and how many elements refused owners' arrays hold."""
-    kept, seen = kept.implode(), pl.Series("m2pg_object_id", [], pl.String)
-    for path in sorted(staging.raw_dir(model.source).glob("part-*.parquet")):
+    owners name, and how many elements the arrays of refused owners hold. An owner whose `_id`
+    repeats counts once, by its first copy. Only these two columns of each part are read."""
+    known = outcome.kept[model.name]["object_id"].sort()
+    paths = sorted(staging.raw_dir(model.source).glob("part-*.parquet"))
+    extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)
+    repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String)
+    del extracted
+    for path in paths:
         arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id")
-        is_kept = pl.col("m2pg_object_id").is_in(kept)
+        is_kept = is_among(arrays["m2pg_object_id"], known)
         lost = arrays.filter(~is_kept).select(pl.col(key).list.len().sum()).item() or 0
-        owners = (arrays.filter(is_kept).unique("m2pg_object_id", keep="first", maintain_order=True)
-                  .filter(~pl.col("m2pg_object_id").is_in(seen.implode())))
-        seen = pl.concat([seen, owners["m2pg_object_id"]])
+        owners = arrays.filter(is_kept)
+        twice = owners["m2pg_object_id"].is_in(repeated)
+        if twice.any():
+            first = owners["m2pg_object_id"].is_first_distinct() & ~owners["m2pg_object_id"].is_in(claimed.implode())
+            owners = owners.filter(~twice | first)
+            claimed = pl.concat([claimed, owners.filter(twice.filter(~twice | first))["m2pg_object_id"]])
         yield owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other").drop_nulls("other"), int(lost)
+
+
+def is_among(values: pl.Series, known: pl.Series) -> pl.Series:
+    """Whether each value is in `known` (sorted): a binary search, so no hash table of `known`
+    is built again for every part."""
+    return _position(values, known).is_not_null()
+
+
+def _position(values: pl.Series, known: pl.Series) -> pl.Series:
+    """Where each value is in `known` (sorted), or null."""
+    if known.is_empty():
+        return pl.Series([None] * values.len(), dtype=pl.UInt32)
+    at = known.search_sorted(values, side="left").clip(0, known.len() - 1)
+    return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=at.dtype))
 
 
 def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
     """One row per distinct pair named on either side; pairs with a missing end are skipped.
     The owners' arrays are read a raw part at a time, so memory holds the pairs, not the arrays."""
-    pairs, skipped, per_feed = [], Counter(), {}
+    pairs, per_feed = [], {}
+    skipped = Counter(dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing"), 0))
     by_name = {m.name: m for m in ends}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
-        kept = outcome.kept[other_side.model].rename({"object_id": "other", "id": "other_id"})
-        found_parts = []
-        for exploded, lost in feed_pairs(staging, by_name[feed.model], feed.key,
-                                         outcome.kept[feed.model]["object_id"]):
+        others = outcome.kept[other_side.model].sort("object_id")
+        refused = outcome.quarantined[other_side.model].implode()
+        found = []
+        for exploded, lost in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
+            at = _position(exploded["other"], others["object_id"])
+            missing = exploded["other"].filter(at.is_null())
+            in_quarantine = missing.is_in(refused)
             skipped["owner_quarantined"] += lost
-            joined = exploded.join(kept, on="other", how="left")
-            missing = joined.filter(pl.col("other_id").is_null())
-            in_quarantine = missing["other"].is_in(outcome.quarantined[other_side.model].implode())
             skipped["other_end_quarantined"] += int(in_quarantine.sum())
             skipped["other_end_missing"] += int((~in_quarantine).sum())
-            found = joined.filter(pl.col("other_id").is_not_null())
-            found_parts.append(pl.DataFrame({owner_side.column: uuids_of(found["m2pg_object_id"]),
-                                             other_side.column: found["other_id"]}))
-        found = (pl.concat(found_parts) if found_parts else
-                 pl.DataFrame(schema={owner_side.column: pl.String, other_side.column: pl.String}))
+            hit = at.is_not_null()
+            found.append(pl.DataFrame({owner_side.column: uuids_of(exploded["m2pg_object_id"].filter(hit)),
+                                       other_side.column: others["id"].gather(at.filter(hit))}))
+        found = pl.concat(found) if found else pl.DataFrame(schema={owner_side.column: pl.String,
+                                                                    other_side.column: pl.String})
         per_feed[f"{feed.model}.{feed.key}"] = found.height
         pairs.append(found.select(j.left.column, j.right.column))
     frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
