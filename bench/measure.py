@@ -15,6 +15,8 @@ class Measured:
     peak_rss_mb: float
     cpu_percent: float
     exit_code: int
+    cores_busy: float = 0.0  # the whole machine's, PostgreSQL included, averaged over the run
+
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,10 +57,18 @@ def _resident(pid: int) -> int:
     return max(_status(pid, "VmHWM:"), own + shared)
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, in ticks, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
+
+
 def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Measured:
     """os.wait4 gives the CPU time of this child and the workers it waited for; the peak RSS of
-    the child and its workers together is polled from /proc."""
-    started = time.perf_counter()
+    the child and its workers together is polled from /proc; /proc/stat gives how many cores
+    the whole machine kept busy meanwhile, which counts the PostgreSQL server's work too."""
+    started, ticks = time.perf_counter(), _machine_ticks()
     sink = subprocess.DEVNULL if quiet else None
     errors = tempfile.TemporaryFile() if quiet else None  # a pipe could fill up while we poll
     child = subprocess.Popen(argv, env=env, stdout=sink, stderr=errors)
@@ -70,9 +80,11 @@ def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Mea
         peak = max(peak, _resident(child.pid))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    busy, total = (after - before for after, before in zip(_machine_ticks(), ticks))
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3) and quiet:
         errors.seek(0)
         raise RuntimeError(f"{' '.join(argv)} exited {code}: {errors.read().decode()[-2000:]}")
     return Measured(" ".join(argv), round(seconds, 3), round(peak / 1024, 1),
-                    round(100 * (usage.ru_utime + usage.ru_stime) / seconds, 1), code)
+                    round(100 * (usage.ru_utime + usage.ru_stime) / seconds, 1), code,
+                    round((os.cpu_count() or 1) * busy / max(total, 1), 2))

@@ -10,20 +10,26 @@ def markdown(results: dict) -> str:
     for s in results["scales"]:
         e2e = s["end_to_end"]
         lines += [f"## large profile, scale {s['scale']:g}: {s['documents']:,} documents + {s['junction_rows']:,} junction rows",
-                  "", "| stage | seconds | docs/s | peak RSS MB | CPU % |", "|---|---:|---:|---:|---:|"]
+                  "", "| stage | seconds | docs/s | peak RSS MB | CPU % | cores busy |", "|---|---:|---:|---:|---:|---:|"]
         for name, m in s["stages"].items():
             lines.append(f"| {name} | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
-                         f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")
+                         f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} | {_busy(m)} |")
         if "stages_sum" in s:
             total = s["stages_sum"]
             lines.append(f"| the five stages above, one by one | {total['seconds']:.2f} | {total['per_second']:,} | "
-                         f"{total['peak_rss_mb']:.0f} | |")
+                         f"{total['peak_rss_mb']:.0f} | | |")
         lines += [f"| **end to end: `m2pg run` from a dump** | {e2e['seconds']:.2f} | **{e2e['per_second']:,}** | "
-                  f"{e2e['peak_rss_mb']:.0f} | {e2e.get('cpu_percent', 0):.0f} |"]
+                  f"{e2e['peak_rss_mb']:.0f} | {e2e.get('cpu_percent', 0):.0f} | {_busy(e2e)} |"]
         for mode, m in s.get("verify", {}).items():
             lines.append(f"| verify ({mode}) | {m['seconds']:.2f} | {round(s['documents'] / m['seconds']):,} | "
-                         f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} |")
+                         f"{m['peak_rss_mb']:.0f} | {m['cpu_percent']:.0f} | {_busy(m)} |")
         lines.append("")
+        if e2e.get("cores_busy"):
+            work, cores = e2e["cores_busy"] * e2e["seconds"], results["machine"]["cpus"]
+            lines += [f"CPU % is m2pg's own processes; cores busy is the whole machine's, PostgreSQL included. "
+                      f"`m2pg run` kept {e2e['cores_busy']:.2f} of {cores} cores busy: {work:.1f} core-seconds "
+                      f"of work, so with this much work no schedule finishes in less than {work / cores:.1f} s "
+                      f"({round(s['documents'] / (work / cores)):,} documents/s).", ""]
         limit = s["limit"]
         lines += ["| compared with | docs/s | ours / it |", "|---|---:|---:|",
                   f"| hardware limit (BSON->Arrow {limit['conversion_alone']['per_second']:,}/s + COPY "
@@ -50,6 +56,10 @@ def markdown(results: dict) -> str:
     if "recommended_batch_size" in results:
         lines += ["", f"Recommended batch size: {results['recommended_batch_size']:,}"]
     return "\n".join(lines) + "\n"
+
+
+def _busy(measured: dict) -> str:
+    return f"{measured['cores_busy']:.2f}" if measured.get("cores_busy") else "-"
 
 
 def chart(results: dict, path: Path) -> None:
