@@ -3,6 +3,7 @@ import datetime
 import random
 
 import bson
+import numpy as np
 import pytest
 from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from bson.codec_options import CodecOptions
@@ -119,3 +120,19 @@ def test_known_keys_get_their_position_no_text_and_repeats_are_marked():
     one = [(None, 0, True), (None, 1, True), ("ключ", -1, True), (None, 1, False), (None, 2, True)]
     assert ix.elements.select("key", "field", "first").rows() == one * 2
     assert ix.elements["doc"].to_list() == [0] * 5 + [1] * 5
+
+
+def test_scatter_copies_each_range_to_its_place():
+    """Ranges of any length, a source range used twice and an empty one, as a Python loop would."""
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, 200, dtype=np.uint8)
+    starts, sizes = np.array([0, 10, 10, 150, 7]), np.array([5, 40, 40, 0, 1])
+    at = np.array([0, 5, 45, 85, 85])
+    out = np.zeros(86, np.uint8)
+    expected = out.copy()
+    for a, s, n in zip(at, starts, sizes):
+        expected[a:a + n] = data[s:s + n]
+
+    bt.scatter(out, at, data, starts, sizes)
+
+    assert out.tobytes() == expected.tobytes()

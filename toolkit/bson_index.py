@@ -108,6 +108,12 @@ def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray, valid: np.
         len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(_walk().gather(data, begin, offsets)), bitmap, nulls)
 
 
+def scatter(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
+    """Copy byte range i of `data` (`starts[i]`, `sizes[i]` bytes) to `out[at[i]:]`, compiled."""
+    _walk().scatter(out, np.ascontiguousarray(at, np.int64), data, np.ascontiguousarray(starts, np.int64),
+                    np.ascontiguousarray(sizes, np.int64))
+
+
 def index(buffer: bytes, keys: Sequence[str] = ()) -> BsonIndex:
     """Index every top-level element of every document in `buffer`.
 

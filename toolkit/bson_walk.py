@@ -99,6 +99,12 @@ def gather(data, begin, offsets):
 
 
 @njit(cache=True, nogil=True)
+def scatter(out, at, data, starts, sizes):
+    for i in range(len(at)):
+        out[at[i]:at[i] + sizes[i]] = data[starts[i]:starts[i] + sizes[i]]
+
+
+@njit(cache=True, nogil=True)
 def wrap_values(data, kinds, offsets, fixed):
     sizes = np.empty(len(kinds), np.int64)
     for i in range(len(kinds)):

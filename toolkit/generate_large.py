@@ -53,7 +53,6 @@ ABSENT_SHARES = {  # (null, missing) shares of a value that may be left out
     "optional": (0.08, 0.17), "defaulted": (0.0, 0.10), "list": (0.02, 0.08)}
 POOL = 512  # distinct values drawn per text field
 CHUNK = 100_000  # documents encoded and written at once
-BLOCK = 1 << 18  # bytes copied per numpy step, so the index arrays stay in cache
 
 ABSENT, NULLED, SET = 0, 1, 2  # what a document holds under a key
 MS_PER_DAY = 86_400_000
@@ -198,27 +197,10 @@ def concat_rows(parts: list[Bytes]) -> Bytes:
 
 
 def _scatter(out: np.ndarray, at: np.ndarray, part: Bytes, where: np.ndarray | bool = True) -> None:
-    """Copy each non-empty row of `part` (where `where`) to `out[at[i]:]`, block by block."""
+    """Copy each non-empty row of `part` (where `where`) to `out[at[i]:]`."""
     rows = np.flatnonzero((part.sizes > 0) & where)
-    if not len(rows):
-        return
-    sizes, starts, at = part.sizes[rows], part.starts[rows], at[rows]
-    ends = np.cumsum(sizes)
-    cuts = np.searchsorted(ends, np.arange(1, ends[-1] // BLOCK + 1) * BLOCK, side="right")
-    bounds = np.unique(np.concatenate([[0], cuts, [len(rows)]]))
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        _copy(out, at[lo:hi], part.data, starts[lo:hi], sizes[lo:hi], part.width)
-
-
-def _copy(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
-          width: int | None) -> None:
-    if width:  # whole rows of a (-1, width) matrix: one 2-d assignment
-        rows = data if data.size == width else data.reshape(-1, width)[starts // width]
-        out[at[:, None] + np.arange(width)] = rows
-        return
-    before = _exclusive_sum(sizes)  # byte ranges, as bson_index.byte_ranges gathers them
-    step = np.arange(int(sizes.sum()), dtype=np.int64)
-    out[np.repeat(at - before, sizes) + step] = data[np.repeat(starts - before, sizes) + step]
+    if len(rows):
+        bt.scatter(out, at[rows], part.data, part.starts[rows], part.sizes[rows])
 
 
 def _exclusive_sum(sizes: np.ndarray) -> np.ndarray:
