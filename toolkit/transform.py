@@ -152,10 +152,7 @@ def _uuid_lists(lists: pl.Series) -> pl.Series:
 def _dangling(object_ids: pl.Series, known: pl.Series) -> int:
     """How many of the ids are not among `known` (sorted)."""
     present = object_ids.drop_nulls()
-    if known.is_empty():
-        return present.len()
-    at = known.search_sorted(present, side="left").clip(0, known.len() - 1)
-    return int((known.gather(at) != present).sum())
+    return int((~is_among(present, known)).sum())
 
 
 def quarantine_rows(bad: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
@@ -348,11 +345,12 @@ def feed_pairs(staging: Staging, model: ModelSpec, key: str, outcome: Outcome) -
         is_kept = is_among(arrays["m2pg_object_id"], known)
         lost = arrays.filter(~is_kept).select(pl.col(key).list.len().sum()).item() or 0
         owners = arrays.filter(is_kept)
-        twice = owners["m2pg_object_id"].is_in(repeated)
-        if twice.any():
-            first = owners["m2pg_object_id"].is_first_distinct() & ~owners["m2pg_object_id"].is_in(claimed.implode())
-            owners = owners.filter(~twice | first)
-            claimed = pl.concat([claimed, owners.filter(twice.filter(~twice | first))["m2pg_object_id"]])
+        ids = owners["m2pg_object_id"]
+        twice = ids.is_in(repeated)
+        if twice.any():  # the first copy of a repeated owner, in this part and before it
+            keep = ~twice | (ids.is_first_distinct() & ~ids.is_in(claimed.implode()))
+            claimed = pl.concat([claimed, ids.filter(twice & keep)])
+            owners = owners.filter(keep)
         yield owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other").drop_nulls("other"), int(lost)
 
 
