@@ -128,9 +128,10 @@ def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
 
 
 @app.command()
-def status(staging: StagingDir = Path("staging")) -> None:
-    """What each stage has staged so far, per collection."""
-    _run(lambda: pipeline.status(staging, out), staging)
+def status(staging: StagingDir = Path("staging"), pg_uri: PgUri = None) -> None:
+    """What each stage has staged so far, per collection; with --pg-uri, also what the load left
+    in the target (rows recorded, foreign keys waiting to be restored)."""
+    _run(lambda: pipeline.status(staging, out, pg_uri), staging)
 
 
 @app.command()

@@ -270,6 +270,21 @@ def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:
     return by_table
 
 
+def target_progress(pg_uri: str) -> dict:
+    """What loads have left in the target: batches and rows the ledger records per table, and
+    the foreign keys stored by a load that stopped before putting them back."""
+    with connect(pg_uri) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL", parameters=(LEDGER, DEFERRED))
+            has_ledger, has_store = cur.fetchone()
+            loaded = {}
+            if has_ledger:
+                cur.execute(f"SELECT table_name, count(*), sum(inserted) FROM {LEDGER} GROUP BY 1 ORDER BY 1")
+                loaded = {table: {"batches": batches, "rows": int(rows)} for table, batches, rows in cur.fetchall()}
+        waiting = stored_foreign_keys(conn) if has_store else {}
+    return {"loaded": loaded, "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()}}
+
+
 def restore_table(conn, table: str, stored: list[tuple[str, str, bool]], adding: threading.Lock,
                   progress, task) -> dict:
     """Put a table's stored foreign keys back; PostgreSQL's message for each it refused.

@@ -149,8 +149,9 @@ def _age(path: Path) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def status(root: Path, out: Console) -> int:
-    """Per collection: what extract and transform have done, what is left, and how old it is."""
+def status(root: Path, out: Console, pg_uri: str | None = None) -> int:
+    """Per collection: what extract and transform have done, what is left, and how old it is;
+    with a target, what the load left there."""
     staging = Staging(root)
     table = Table("collection", "extracted", "parts", "transformed parts", "clean", "quarantined", "checkpoint age",
                   title=f"staging {root}")
@@ -170,7 +171,25 @@ def status(root: Path, out: Console) -> int:
     for stage in ("extract", "transform", "validate", "load", "reconcile"):
         path = staging.report(f"{stage}.json")
         out.print(f"{stage:<10} " + (f"last finished {_age(path)} ago" if path.exists() else "not finished"))
+    if pg_uri:
+        target_status(pg_uri, out)
     return MIGRATED
+
+
+def target_status(pg_uri: str, out: Console) -> None:
+    found = load_mod.target_progress(pg_uri)
+    loaded, waiting = found["loaded"], found["stored_foreign_keys"]
+    out.print(f"target {redact(pg_uri)}: " + (
+        f"{sum(t['rows'] for t in loaded.values())} rows in {sum(t['batches'] for t in loaded.values())} "
+        f"batches recorded in {load_mod.LEDGER}, {len(loaded)} tables" if loaded else "no batch loaded yet"))
+    if waiting:
+        count = sum(map(len, waiting.values()))
+        tables = ", ".join(f"{t} ({len(keys)})" for t, keys in waiting.items())
+        out.print(f"[yellow]{count} foreign keys are stored in {load_mod.DEFERRED}, not yet restored "
+                  f"(a load stopped before putting them back), of: {tables}[/]\n"
+                  "run `m2pg load` to restore them", highlight=False)
+    else:
+        out.print("foreign keys: none waiting to be restored")
 
 
 STAGE_FILES = {  # what resetting a stage removes, with everything the later stages made from it

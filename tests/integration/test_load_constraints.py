@@ -81,6 +81,13 @@ def load(staging: Path, uri: str, *extra: str, kill_at: str | None = None) -> su
     return m2pg("load", "--staging", str(staging), "--pg-uri", uri, "--batch-size", BATCH, *extra, kill_at=kill_at)
 
 
+def status(staging: Path, uri: str) -> str:
+    """What `m2pg status --pg-uri` says, its lines joined as one."""
+    done = m2pg("status", "--staging", str(staging), "--pg-uri", uri)
+    assert done.returncode == 0, done.stderr
+    return " ".join(done.stdout.split())
+
+
 def assert_complete(uri: str, expected: dict) -> None:
     assert snapshot(uri) == expected
     assert live_foreign_keys(uri) == FOREIGN_KEYS
@@ -120,10 +127,13 @@ def test_sigkill_then_resume_restores_every_foreign_key(point, left, staging, ta
         assert set(live) | pending == set(FOREIGN_KEYS)
         assert {k for k, d in live.items() if d.endswith(" NOT VALID")} <= pending
         assert not {k for k, d in live.items() if not d.endswith(" NOT VALID")} & pending
+    said = status(staging, target)
+    assert f"{len(pending)} foreign keys are stored in m2pg.deferred_constraints, not yet restored" in said, said
     resumed = load(staging, target)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert restored_count(staging) == len(pending)
     assert_complete(target, expected)
+    assert "foreign keys: none waiting to be restored" in status(staging, target)
     again = load(staging, target)
     assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout + again.stderr
     assert_complete(target, expected)
