@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import duckdb
 
 from toolkit.errors import ConfigError
-from toolkit.redact import redact
+from toolkit.redact import redact, scrub
 
 DISTRIBUTION = "duckdb-extension-postgres-scanner"
 EXTENSION = "postgres_scanner.duckdb_extension"
@@ -44,18 +43,6 @@ def connect(pg_uri: str, alias: str = "pg") -> duckdb.DuckDBPyConnection:
         raise ConfigError(f"cannot attach PostgreSQL at {redact(pg_uri)}: {reason}",
                           hint="check --pg-uri (or M2PG_PG_URI)") from None
     return con
-
-
-def scrub(text: str, pg_uri: str) -> str:
-    """`text` without the URI's password: DuckDB's ATTACH errors quote the whole URI."""
-    text = text.replace(pg_uri, redact(pg_uri))
-    try:
-        password = urlsplit(pg_uri).password
-    except ValueError:
-        password = None
-    for secret in filter(None, {password, password and unquote(password)}):
-        text = text.replace(secret, "***")
-    return text
 
 
 def _literal(text: str) -> str:

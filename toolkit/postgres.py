@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import adbc_driver_postgresql.dbapi as pgdbapi
 
-from toolkit.duck import scrub
 from toolkit.errors import ConfigError
-from toolkit.redact import redact
+from toolkit.redact import redact, scrub
 
 
 def connect(pg_uri: str, settings: tuple[str, ...] = ()):

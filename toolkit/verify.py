@@ -32,7 +32,7 @@ from rich.text import Text
 from toolkit import duck
 from toolkit.errors import ConfigError
 from toolkit.ids import object_id_of, uuid_for, uuids_of
-from toolkit.redact import redact
+from toolkit.redact import redact, scrub
 from toolkit.schema import COLUMNS_SQL, catalog_type, quote
 from toolkit.spec import LIST_KINDS, NOW, Field, Junction, Kind, ModelSpec
 from toolkit.staging import Staging, write_json
@@ -673,7 +673,7 @@ def connect(pg_uri: str):
         conn = psycopg.connect(pg_uri, autocommit=True)
     except psycopg.Error as error:
         raise ConfigError(f"cannot connect to PostgreSQL at {redact(pg_uri)}: "
-                          f"{duck.scrub(str(error), pg_uri).strip()}", stage="verify",
+                          f"{scrub(str(error), pg_uri).strip()}", stage="verify",
                           hint="check --pg-uri (or M2PG_PG_URI)") from None
     conn.execute("SET default_transaction_read_only = on")
     return conn
@@ -705,7 +705,7 @@ class Run:
         try:
             result = check(*args) or {}
         except (psycopg.Error, duckdb.Error) as error:
-            message = duck.scrub(str(error), self.pg_uri).strip().splitlines()[0]
+            message = scrub(str(error), self.pg_uri).strip().splitlines()[0]
             message = message.rsplit("ERROR:", 1)[-1].strip()  # DuckDB quotes the whole query before it
             self.fails.add(layer, table, f"cannot check: {message}")
             result = {"error": message}
