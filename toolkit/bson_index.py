@@ -104,8 +104,10 @@ def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray, valid: np.
     np.cumsum(lengths, out=offsets[1:])
     nulls = 0 if valid is None else int((~valid).sum())
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    text = np.empty(offsets[-1], np.uint8)
+    scatter(text, offsets[:-1], data, begin, lengths)
     return pa.LargeStringArray.from_buffers(
-        len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(_walk().gather(data, begin, offsets)), bitmap, nulls)
+        len(begin), pa.py_buffer(offsets.tobytes()), pa.py_buffer(text), bitmap, nulls)
 
 
 def scatter(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:

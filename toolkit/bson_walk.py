@@ -91,14 +91,6 @@ def fill_elements(data, starts, ends, fixed, doc, key_begin, key_end, kind, valu
 
 
 @njit(cache=True, nogil=True)
-def gather(data, begin, offsets):
-    out = np.empty(offsets[-1], np.uint8)
-    for i in range(len(begin)):
-        out[offsets[i]:offsets[i + 1]] = data[begin[i]:begin[i] + offsets[i + 1] - offsets[i]]
-    return out
-
-
-@njit(cache=True, nogil=True)
 def scatter(out, at, data, starts, sizes):
     for i in range(len(at)):
         out[at[i]:at[i] + sizes[i]] = data[starts[i]:starts[i] + sizes[i]]
