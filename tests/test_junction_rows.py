@@ -37,8 +37,9 @@ def write_parts(staging: Staging, parts: list[list[dict]]) -> None:
 
 
 def kept(*ids: ObjectId) -> pl.DataFrame:
+    """What a model kept, as the outcome holds it: sorted by ObjectId."""
     text = pl.Series([str(i) for i in ids], dtype=pl.String)
-    return pl.DataFrame({"object_id": text, "id": uuids_of(text)})
+    return pl.DataFrame({"object_id": text, "id": uuids_of(text)}).sort("object_id")
 
 
 def test_pairs_skips_and_an_owner_repeated_in_a_later_part(tmp_path):

@@ -41,7 +41,7 @@ _WITHOUT_DOCUMENTS = pl.exclude("m2pg_document")  # the original BSON is read on
 class Outcome:
     """What earlier models left behind, for judging the references of later ones."""
 
-    kept: dict[str, pl.DataFrame] = field(default_factory=dict)  # object_id, id
+    kept: dict[str, pl.DataFrame] = field(default_factory=dict)  # object_id, id; sorted by object_id
     quarantined: dict[str, pl.Series] = field(default_factory=dict)
     idmaps: dict[str, pl.Series] = field(default_factory=dict)  # every extracted ObjectId, sorted
     digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
@@ -307,7 +307,7 @@ def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:
 def _remember(staging: Staging, model: ModelSpec, outcome: Outcome) -> None:
     """Record what the model kept and refused, from its staged parts, for later models."""
     clean = pl.read_parquet(staging.clean_parts(model.table), columns=["_object_id", "id"])
-    kept = clean.rename({"_object_id": "object_id"}).cast(IDS)
+    kept = clean.rename({"_object_id": "object_id"}).cast(IDS).sort("object_id")  # for binary searches
     quarantine = staging.quarantine_parts(model.source)
     refused = (pl.read_parquet(quarantine, columns=["object_id"])["object_id"] if quarantine
                else pl.Series("object_id", [], pl.String)).drop_nulls()
@@ -335,7 +335,7 @@ def feed_pairs(staging: Staging, model: ModelSpec, key: str, outcome: Outcome) -
     """A raw part at a time: the (owner, other) ObjectIds that the arrays under `key` of kept
     owners name, and how many elements the arrays of refused owners hold. An owner whose `_id`
     repeats counts once, by its first copy. Only these two columns of each part are read."""
-    known = outcome.kept[model.name]["object_id"].sort()
+    known = outcome.kept[model.name]["object_id"]
     paths = sorted(staging.raw_dir(model.source).glob("part-*.parquet"))
     extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)
     repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String)
@@ -376,7 +376,7 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
     by_name = {m.name: m for m in ends}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
-        others = outcome.kept[other_side.model].sort("object_id")
+        others = outcome.kept[other_side.model]
         refused = outcome.quarantined[other_side.model].implode()
         found = []
         for exploded, lost in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
