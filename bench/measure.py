@@ -17,7 +17,6 @@ class Measured:
     exit_code: int
     cores_busy: float = 0.0  # the whole machine's, PostgreSQL included, averaged over the run
 
-
     def as_dict(self) -> dict:
         return asdict(self)
 

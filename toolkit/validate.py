@@ -104,7 +104,7 @@ def jsonb_check() -> pa.Check:
 
 
 def field_checks(field: Field) -> list[pa.Check]:
-    """What each value must be on its own; uniqueness, which spans the table, is `keyed`."""
+    """What each value must be on its own; uniqueness, which spans the table, is `TableSchemas.keys`."""
     kind = field.kind
     checks = []
     if kind is Kind.OBJECT_ID:
@@ -136,7 +136,7 @@ class TableSchemas:
 
     name: str
     rows: pa.DataFrameSchema
-    keys: pa.DataFrameSchema | None
+    keys: pa.DataFrameSchema
 
 
 def _unique_columns(names: list[str], name: str) -> pa.DataFrameSchema:
