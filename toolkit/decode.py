@@ -20,7 +20,7 @@ from pymongoarrow.context import PyMongoArrowContext
 from pymongoarrow.types import ObjectIdType
 
 from toolkit import bson_index as bt
-from toolkit.rules import NO_PROBLEMS
+from toolkit.rules import NO_PROBLEMS, per_row
 from toolkit.spec import Field, Kind, ModelSpec
 
 CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
@@ -90,8 +90,7 @@ def _object_ids(ix: bt.BsonIndex, elements: pl.DataFrame) -> pl.Series:
     hexes = pl.from_arrow(pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(12), len(raw), [None, pa.py_buffer(raw.tobytes())]).cast(pa.binary())).bin.encode("hex")
     found = pl.DataFrame({"doc": ids["doc"], "oid": hexes})
-    every = pl.DataFrame({"doc": pl.Series(range(len(ix)), dtype=pl.UInt32)})
-    return every.join(found, on="doc", how="left", maintain_order="left")["oid"].alias("m2pg_object_id")
+    return per_row(found, "doc", "oid", len(ix)).alias("m2pg_object_id")
 
 
 def _source_ids(ix: bt.BsonIndex, object_ids: pl.Series) -> pl.Series:
@@ -203,18 +202,14 @@ def _problem_frame(failed: list[tuple[int, str, str]]) -> pl.DataFrame:
 
 def _per_doc(frame: pl.DataFrame, n: int, names: list[str]) -> pl.Series:
     grouped = frame.group_by("doc", maintain_order=True).agg(pl.struct(names).alias("items"))
-    every = pl.DataFrame({"doc": pl.Series(range(n), dtype=pl.UInt32)})
-    joined = every.join(grouped, on="doc", how="left", maintain_order="left")
-    return joined["items"].fill_null(NO_PROBLEMS)
+    return per_row(grouped, "doc", "items", n, NO_PROBLEMS)
 
 
 def _unknown(elements: pl.DataFrame, n: int) -> pl.Series:
     extra = (elements.filter(pl.col("field") < 0)
              .unique(subset=["doc", "key"], keep="first", maintain_order=True))
     grouped = extra.group_by("doc", maintain_order=True).agg(pl.col("key").alias("keys"))
-    every = pl.DataFrame({"doc": pl.Series(range(n), dtype=pl.UInt32)})
-    joined = every.join(grouped, on="doc", how="left", maintain_order="left")
-    return joined["keys"].fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("m2pg_unknown_fields")
+    return per_row(grouped, "doc", "keys", n, pl.lit([], dtype=pl.List(pl.String))).alias("m2pg_unknown_fields")
 
 
 def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, position: int, exclude: pl.Series) -> pl.Series:

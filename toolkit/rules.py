@@ -47,15 +47,21 @@ def problem(field: str, rule: str, reason: pl.Expr) -> pl.Expr:
     return pl.struct(field=pl.lit(field), rule=pl.lit(rule), reason=reason)
 
 
+def per_row(found: pl.DataFrame, key: str, column: str, n: int, empty: pl.Expr | None = None) -> pl.Series:
+    """`found`'s `column` spread over rows 0..n-1 by their number in `key`: only the few rows
+    that have a value are computed, and the others get `empty` (null if none is given)."""
+    every = pl.DataFrame({key: pl.int_range(n, dtype=pl.UInt32, eager=True)})
+    spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column]
+    return spread if empty is None else spread.fill_null(empty)
+
+
 def problems_of(frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
     """Per row, the list of problems the rules find, in rule order."""
-    every = pl.DataFrame({"row": pl.int_range(frame.height, dtype=pl.UInt32, eager=True)})
     hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if rules
                        else pl.repeat(False, frame.height)).to_series()
-    found = frame.with_columns(every["row"]).filter(hit).select(
+    found = frame.with_row_index("row").filter(hit).select(
         "row", pl.concat_list([pl.when(r.broken).then(r.problem) for r in rules]).list.drop_nulls().alias("problems"))
-    joined = every.join(found, on="row", how="left", maintain_order="left")
-    return joined["problems"].fill_null(NO_PROBLEMS)
+    return per_row(found, "row", "problems", frame.height, NO_PROBLEMS)
 
 
 def _fmt(template: str, *values) -> pl.Expr:
