@@ -102,8 +102,10 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result["ours_over_limit"] = round(result["end_to_end"]["per_second"] / result["limit"]["per_second"], 3)
     if peers:
         naive = row_by_row(dump / "nextcrm", dbs.fresh())
-        dlt = dlt_pipeline(dump / "nextcrm", dbs.fresh(schema=False), work / f"dlt-{scale}")
-        result["peers"] = {"row_by_row": naive, "dlt": dlt}
+        result["peers"] = {"row_by_row": naive}
+        for file_format, name in (("insert_values", "dlt"), ("parquet", "dlt_parquet")):
+            result["peers"][name] = dlt_pipeline(dump / "nextcrm", dbs.fresh(schema=False),
+                                                 work / f"{name}-{scale}", file_format)
         for name, peer in result["peers"].items():
             result[f"ours_over_{name}"] = round(result["end_to_end"]["per_second"] / peer["per_second"], 2)
     if with_server:

@@ -12,7 +12,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 
 from toolkit.ids import uuid_for
 from toolkit.sources import DumpSource
-from toolkit.spec import Kind
+from toolkit.spec import ID, Kind
 from transforms import MODELS
 
 _CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO, tz_aware=False)
@@ -66,8 +66,9 @@ def row_by_row(dump: Path, pg_uri: str, rows_per_insert: int = 1_000) -> dict:
     return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds)}
 
 
-def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
-    """A dlt pipeline: a pymongoarrow resource per collection into dlt's postgres destination."""
+def dlt_pipeline(dump: Path, pg_uri: str, work: Path, file_format: str = "insert_values") -> dict:
+    """A dlt pipeline: a pymongoarrow resource per collection into dlt's postgres destination,
+    through one of its loader file formats (insert_values is its default; parquet goes by ADBC)."""
     os.environ.setdefault("SCHEMA__NAMING", "direct")  # keep createdBy and created_by apart
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     import dlt
@@ -79,7 +80,8 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
     from transforms import JUNCTIONS
 
     def plain(table: pa.Table) -> pa.Table:
-        """dlt cannot store pymongoarrow's ObjectId extension type: give it the 24-hex text."""
+        """dlt cannot store pymongoarrow's ObjectId extension type: give it the 24-hex text.
+        Its ADBC copy cannot write a list into the json column dlt makes of it: give it JSON text."""
         arrays = []
         for column in table.columns:
             column = column.combine_chunks()
@@ -87,11 +89,15 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
                 column = _hex(column.storage)
             elif pa.types.is_list(column.type) and isinstance(column.type.value_type, pa.ExtensionType):
                 column = pa.ListArray.from_arrays(column.offsets, _hex(column.values.storage), mask=column.is_null())
+            if file_format == "parquet" and pa.types.is_list(column.type):
+                column = _json_text(column)
             arrays.append(column)
         return pa.Table.from_arrays(arrays, names=table.column_names)
 
     def collection(model):
-        schema = _schema(columns(model, feeds_of(model, JUNCTIONS)))
+        # the key too (m2pg reads `_id` apart from the other keys); Json fields, free-form
+        # documents that pymongoarrow has no type for, are left out: a lighter load for the peer
+        schema = _schema({"_id": ID, **columns(model, feeds_of(model, JUNCTIONS))})
         path = DumpSource(dump).file(model.source)
 
         @dlt.resource(name=model.table.lower(), write_disposition="append")
@@ -103,14 +109,21 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path) -> dict:
         return read
 
     started = time.perf_counter()
-    pipeline = dlt.pipeline(pipeline_name="m2pg_peer", pipelines_dir=str(work / "dlt"),
+    pipeline = dlt.pipeline(pipeline_name=f"m2pg_peer_{file_format}", pipelines_dir=str(work / "dlt"),
                             destination=dlt.destinations.postgres(credentials=_socket_host(pg_uri)),
                             dataset_name="dlt_peer")
-    info = pipeline.run([collection(m) for m in MODELS], loader_file_format="insert_values")
+    info = pipeline.run([collection(m) for m in MODELS], loader_file_format=file_format)
     seconds = time.perf_counter() - started
     documents = sum(pipeline.last_trace.last_normalize_info.row_counts.get(m.table.lower(), 0) for m in MODELS)
     return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds),
-            "loads": len(info.loads_ids)}
+            "loads": len(info.loads_ids), "file_format": file_format}
+
+
+def _json_text(column):
+    import polars as pl
+    wrapped = pl.select(pl.struct(v=pl.lit(pl.from_arrow(column))).struct.json_encode()).to_series()
+    return pl.select(pl.when(pl.lit(column.is_null().to_numpy(zero_copy_only=False)).not_())
+                     .then(pl.lit(wrapped).str.slice(5, pl.lit(wrapped).str.len_chars() - 6))).to_series().to_arrow()
 
 
 def _hex(storage):

@@ -4,6 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
+PEERS = {"row_by_row": "row-by-row loader (one INSERT per 1,000 rows)",
+         "dlt": "dlt pipeline, its default loader file format (insert_values)",
+         "dlt_parquet": "dlt pipeline, parquet files copied by ADBC"}
+
+
 def markdown(results: dict) -> str:
     lines = [f"# m2pg benchmark, {results['started']}", "",
              f"Machine: {results['machine']['cpus']} cores, Python {results['machine']['python']}.", ""]
@@ -36,7 +41,7 @@ def markdown(results: dict) -> str:
                   f"{limit['copy_alone']['per_second']:,} rows/s) | {limit['per_second']:,} | {s['ours_over_limit']:.2f} |"]
         for name, peer in s.get("peers", {}).items():
             ratio = s["end_to_end"]["per_second"] / peer["per_second"]
-            lines.append(f"| {name.replace('_', ' ')} | {peer['per_second']:,} | {ratio:.1f} |")
+            lines.append(f"| {PEERS.get(name, name)} | {peer['per_second']:,} | {ratio:.2f} |")
         if "from_server" in s:
             fs = s["from_server"]
             lines.append(f"| extract from the embedded server (not a peer) | {fs['per_second']:,} | |")
@@ -67,21 +72,20 @@ def chart(results: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    labels, ours, limit, naive, dlt = [], [], [], [], []
-    for s in results["scales"]:
-        labels.append(f"scale {s['scale']:g}")
-        ours.append(s["end_to_end"]["per_second"])
-        limit.append(s["limit"]["per_second"])
-        naive.append(s.get("peers", {}).get("row_by_row", {}).get("per_second", 0))
-        dlt.append(s.get("peers", {}).get("dlt", {}).get("per_second", 0))
-    figure, axis = plt.subplots(figsize=(7, 4))
-    width = 0.2
-    for offset, values, name in ((-1.5 * width, limit, "hardware limit"), (-0.5 * width, ours, "m2pg end to end"),
-                                 (0.5 * width, dlt, "dlt pipeline"), (1.5 * width, naive, "row-by-row loader")):
+    labels = [f"scale {s['scale']:g}" for s in results["scales"]]
+    bars = {"hardware limit": [s["limit"]["per_second"] for s in results["scales"]],
+            "m2pg end to end": [s["end_to_end"]["per_second"] for s in results["scales"]]}
+    for name, label in (("dlt_parquet", "dlt (parquet by ADBC)"), ("dlt", "dlt (insert_values)"),
+                        ("row_by_row", "row-by-row loader")):
+        bars[label] = [s.get("peers", {}).get(name, {}).get("per_second", 0) for s in results["scales"]]
+    figure, axis = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(bars)
+    for position, (name, values) in enumerate(bars.items()):
+        offset = (position - (len(bars) - 1) / 2) * width
         axis.bar([i + offset for i in range(len(labels))], values, width, label=name)
     axis.set_xticks(range(len(labels)), labels)
     axis.set_ylabel("documents per second")
     axis.set_title("m2pg on the large NextCRM profile")
-    axis.legend()
+    axis.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
