@@ -120,10 +120,12 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path, file_format: str = "insert
 
 
 def _json_text(column):
+    """Each list as JSON text (null stays null): polars encodes structs, so the list goes in
+    as a struct's one field `v` and comes out of `{"v":...}`."""
     import polars as pl
-    wrapped = pl.select(pl.struct(v=pl.lit(pl.from_arrow(column))).struct.json_encode()).to_series()
-    return pl.select(pl.when(pl.lit(column.is_null().to_numpy(zero_copy_only=False)).not_())
-                     .then(pl.lit(wrapped).str.slice(5, pl.lit(wrapped).str.len_chars() - 6))).to_series().to_arrow()
+    v = pl.col("v")
+    encoded = pl.struct(v).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}")
+    return pl.DataFrame({"v": pl.from_arrow(column)}).select(pl.when(v.is_not_null()).then(encoded)).to_series().to_arrow()
 
 
 def _hex(storage):

@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-PEERS = {"row_by_row": "row-by-row loader (one INSERT per 1,000 rows)",
-         "dlt": "dlt pipeline, its default loader file format (insert_values)",
-         "dlt_parquet": "dlt pipeline, parquet files copied by ADBC"}
+PEERS = {  # name in the results -> (label in the table, label in the chart)
+    "row_by_row": ("row-by-row loader (one INSERT per 1,000 rows)", "row-by-row loader"),
+    "dlt": ("dlt pipeline, its default loader file format (insert_values)", "dlt (insert_values)"),
+    "dlt_parquet": ("dlt pipeline, parquet files copied by ADBC", "dlt (parquet by ADBC)"),
+}
 
 
 def markdown(results: dict) -> str:
@@ -45,7 +47,7 @@ def markdown(results: dict) -> str:
                   f"{limit['copy_alone']['per_second']:,} rows/s) | {limit['per_second']:,} | {s['ours_over_limit']:.2f} |"]
         for name, peer in s.get("peers", {}).items():
             ratio = s["end_to_end"]["per_second"] / peer["per_second"]
-            lines.append(f"| {PEERS.get(name, name)} | {peer['per_second']:,} | {ratio:.2f} |")
+            lines.append(f"| {PEERS.get(name, (name,))[0]} | {peer['per_second']:,} | {ratio:.2f} |")
         if "from_server" in s:
             fs = s["from_server"]
             lines.append(f"| extract from the embedded server (not a peer) | {fs['per_second']:,} | |")
@@ -81,9 +83,8 @@ def chart(results: dict, path: Path) -> None:
     labels = [f"scale {s['scale']:g}" for s in results["scales"]]
     bars = {"hardware limit": [s["limit"]["per_second"] for s in results["scales"]],
             "m2pg end to end": [s["end_to_end"]["per_second"] for s in results["scales"]]}
-    for name, label in (("dlt_parquet", "dlt (parquet by ADBC)"), ("dlt", "dlt (insert_values)"),
-                        ("row_by_row", "row-by-row loader")):
-        bars[label] = [s.get("peers", {}).get(name, {}).get("per_second", 0) for s in results["scales"]]
+    for name in ("dlt_parquet", "dlt", "row_by_row"):
+        bars[PEERS[name][1]] = [s.get("peers", {}).get(name, {}).get("per_second", 0) for s in results["scales"]]
     figure, axis = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(bars)
     for position, (name, values) in enumerate(bars.items()):
