@@ -44,7 +44,7 @@ def column_default(field: Field) -> str | None:
 def column_sql(field: Field) -> str:
     default = column_default(field)
     return " ".join(filter(None, (
-        quote(field.name), field.pg_type,
+        quote(field.name), field.ddl_type,
         None if field.nullable else "NOT NULL",
         default and f"DEFAULT {default}",
     )))
@@ -125,12 +125,24 @@ def create_schema(pg_uri: str, models: Sequence[ModelSpec] = MODELS,
         conn.commit()
 
 
+def client_drift(models: Sequence[ModelSpec]) -> str | None:
+    """One line naming the columns whose type the app's client declares otherwise than its
+    migration creates them (a drift of the app's own, which the target follows), or None."""
+    drift = [(m.table, f) for m in models for f in m.fields if f.client_type]
+    if not drift:
+        return None
+    names = ", ".join(f"{table}.{f.name}" for table, f in drift)
+    kinds = sorted({f"{f.client_type} in the app's client, {f.pg_type} in its migration" for _, f in drift})
+    return (f"{len(drift)} columns are {'; '.join(kinds)} ({names}): the app's writes beyond the "
+            "column's range will fail; the target follows the migration")
+
+
 # --- Live catalog ---------------------------------------------------------------------------
 
 COLUMNS_SQL = """
 SELECT c.table_name::text, c.column_name::text,
        CASE WHEN c.data_type IN ('ARRAY', 'USER-DEFINED') THEN c.udt_name ELSE c.data_type END::text,
-       c.data_type = 'ARRAY', c.column_default::text, c.is_nullable = 'YES'
+       c.data_type = 'ARRAY', c.column_default::text, c.is_nullable = 'YES', c.datetime_precision::text
 FROM information_schema.columns c
 JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
@@ -173,9 +185,9 @@ def read_catalog(pg_uri: str) -> dict:
             fetch(cur, sql) for sql in (COLUMNS_SQL, CONSTRAINTS_SQL, INDEXES_SQL, ENUMS_SQL)]
     tables = {name: {"columns": [], "constraints": [], "indexes": []}
               for name in sorted({row[0] for row in columns})}
-    for table, name, type_, array, default, nullable in columns:
+    for table, name, type_, array, default, nullable, precision in columns:
         tables[table]["columns"].append({"array": array, "default": default, "name": name,
-                                         "nullable": nullable, "type": type_})
+                                         "nullable": nullable, "precision": precision, "type": type_})
     for table, name, kind, definition in sorted(constraints, key=lambda r: r[1]):
         if table in tables:
             tables[table]["constraints"].append(
@@ -207,23 +219,31 @@ def catalog_type(field: Field) -> str:
     return "_" + field.pg_type.removesuffix("[]") if field.pg_type.endswith("[]") else field.pg_type
 
 
+def catalog_precision(field: Field) -> str | None:
+    """The precision as information_schema gives it (text, like target-catalog.json)."""
+    return None if field.precision is None else str(field.precision)
+
+
 def declared_columns(models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> dict:
-    """{table: {column: (type, nullable)}} for every table the load writes to."""
-    tables = {m.table: {f.name: (catalog_type(f), f.nullable) for f in m.fields} for m in models}
-    tables |= {j.table: {s.column: ("uuid", False) for s in (j.left, j.right)} for j in junctions}
+    """{table: {column: (type, nullable, precision)}} for every table the load writes to."""
+    tables = {m.table: {f.name: (catalog_type(f), f.nullable, catalog_precision(f)) for f in m.fields}
+              for m in models}
+    tables |= {j.table: {s.column: ("uuid", False, None) for s in (j.left, j.right)} for j in junctions}
     return tables
 
 
 def column_problems(table: str, declared: dict, live: dict) -> list[str]:
     problems = []
-    for column, (type_, nullable) in declared.items():
+    for column, (type_, nullable, precision) in declared.items():
         where = f'column "{table}"."{column}"'
         if column not in live:
             problems.append(f"{where} is missing")
             continue
-        live_type, live_nullable = live[column]
+        live_type, live_nullable, live_precision = live[column]
         if live_type != type_:
             problems.append(f"{where} has type {live_type}, declared {type_}")
+        elif live_precision != precision:
+            problems.append(f"{where} has precision {live_precision}, declared {precision}")
         if live_nullable != nullable:
             says = {True: "nullable", False: "NOT NULL"}
             problems.append(f"{where} is {says[live_nullable]}, declared {says[nullable]}")
@@ -237,8 +257,8 @@ def check_target(pg_uri: str, models: Sequence[ModelSpec],
     with connect(pg_uri) as conn, conn.cursor() as cur:
         rows = fetch(cur, COLUMNS_SQL)
     live: dict[str, dict] = {}
-    for table, column, type_, _array, _default, nullable in rows:
-        live.setdefault(table, {})[column] = (type_, nullable)
+    for table, column, type_, _array, _default, nullable, precision in rows:
+        live.setdefault(table, {})[column] = (type_, nullable, precision)
     problems = []
     for table, columns in declared_columns(models, junctions).items():
         if table not in live:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from toolkit.limits import TIMESTAMP_PRECISION
+
 
 class Kind(StrEnum):
     """The value kinds a MongoDB field can hold, each with one PostgreSQL type."""
@@ -60,6 +62,7 @@ class Field:
     points_to: str | None = None  # model an ObjectId with no foreign key names, for reports
     unique: bool = False
     source: str | None = None  # MongoDB key, when it differs from the column name
+    client_type: str | None = None  # the app's client's type, where the app's migration made another
 
     @property
     def key(self) -> str:
@@ -78,7 +81,18 @@ class Field:
 
     @property
     def pg_type(self) -> str:
+        """The type as the catalog names it (precision apart)."""
         return f'"{self.enum}"' if self.kind is Kind.ENUM else PG_TYPES[self.kind]
+
+    @property
+    def precision(self) -> int | None:
+        """Fractional-second digits of a DateTime column; None for every other kind."""
+        return TIMESTAMP_PRECISION if self.kind is Kind.DATETIME else None
+
+    @property
+    def ddl_type(self) -> str:
+        """The type as CREATE TABLE spells it: `timestamp(3)`, as Prisma's migration does."""
+        return f"timestamp({self.precision})" if self.precision is not None else self.pg_type
 
 
 LIST_KINDS = frozenset({Kind.TEXT_LIST, Kind.UUID_LIST})

@@ -15,7 +15,7 @@ SPEC = ModelSpec(
         Field('priority', Kind.TEXT),
         Field('tags', Kind.JSON, optional=True),
         Field('title', Kind.TEXT),
-        Field('likes', Kind.INT, optional=True, default=0),
+        Field('likes', Kind.INT, optional=True, default=0, client_type='BigInt'),
         Field('user', Kind.OBJECT_ID, optional=True, references=Reference('Users')),
         Field('taskStatus', Kind.ENUM, optional=True, default='ACTIVE', enum='taskStatus'),
         Field('account', Kind.OBJECT_ID, optional=True, references=Reference('crm_Accounts')),

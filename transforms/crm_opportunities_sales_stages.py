@@ -7,8 +7,8 @@ SPEC = ModelSpec(
         ID,
         Field('__v', Kind.INT),
         Field('name', Kind.TEXT),
-        Field('probability', Kind.INT, optional=True),
-        Field('order', Kind.INT, optional=True),
+        Field('probability', Kind.INT, optional=True, client_type='BigInt'),
+        Field('order', Kind.INT, optional=True, client_type='BigInt'),
     ),
     indexes=(
     ),

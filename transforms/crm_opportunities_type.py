@@ -7,7 +7,7 @@ SPEC = ModelSpec(
         ID,
         Field('__v', Kind.INT),
         Field('name', Kind.TEXT),
-        Field('order', Kind.INT, optional=True),
+        Field('order', Kind.INT, optional=True, client_type='BigInt'),
     ),
     indexes=(
     ),

@@ -9,7 +9,7 @@ SPEC = ModelSpec(
         Field('avatar', Kind.TEXT),
         Field('email', Kind.TEXT, optional=True),
         Field('name', Kind.TEXT),
-        Field('salary', Kind.INT),
+        Field('salary', Kind.INT, client_type='BigInt'),
         Field('status', Kind.TEXT),
     ),
 )

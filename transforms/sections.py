@@ -8,7 +8,7 @@ SPEC = ModelSpec(
         Field('__v', Kind.INT),
         Field('board', Kind.OBJECT_ID, references=Reference('Boards', on_delete='RESTRICT')),
         Field('title', Kind.TEXT),
-        Field('position', Kind.INT, optional=True),
+        Field('position', Kind.INT, optional=True, client_type='BigInt'),
     ),
     indexes=(
         ('board',),

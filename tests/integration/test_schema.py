@@ -1,6 +1,8 @@
 """The target schema: DDL from the declarations reproduces Prisma's catalog, and checks see drift."""
 import difflib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi as pg
@@ -72,8 +74,11 @@ DRIFT = [  # (statements run after create_schema, problems check_target must rep
     (['ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_user_id_fkey"',
       'ALTER TABLE "AccountWatchers" ALTER COLUMN user_id TYPE text'],
      ['column "AccountWatchers"."user_id" has type text, declared uuid']),
-    # Prisma's migration makes timestamp(3) columns: same type, other precision, no problem.
-    (['ALTER TABLE "Tasks" ALTER COLUMN "createdAt" TYPE timestamp(3)'], []),
+    # Prisma's migration makes timestamp(3) columns; m2pg's earlier `timestamp` means microseconds
+    (['ALTER TABLE "Tasks" ALTER COLUMN "createdAt" TYPE timestamp'],
+     ['column "Tasks"."createdAt" has precision 6, declared 3']),
+    (['ALTER TABLE "Invoices" ALTER COLUMN "date_due" TYPE timestamp(0)'],
+     ['column "Invoices"."date_due" has precision 0, declared 3']),
 ]
 
 
@@ -90,3 +95,11 @@ def test_ddl_is_deterministic_and_creates_every_table():
     created = {s.split('"')[1] for s in statements if s.startswith("CREATE TABLE")}
     assert created == {m.table for m in MODELS} | {j.table for j in JUNCTIONS}
     assert len(created) == 39
+
+
+def test_schema_command_warns_of_the_apps_own_bigint_drift(pg_uri):
+    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "schema", "--pg-uri", pg_uri],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "BigInt" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: 12 columns are BigInt in the app's client")
