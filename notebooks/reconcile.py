@@ -72,8 +72,10 @@ def _():
 @app.cell
 def _(con):
     counts = records([reconcile.model_row(con, STAGING, m) for m in MODELS]
-                     + [reconcile.junction_row(con, STAGING, j) for j in JUNCTIONS],
-                     ["table", "kind", "collection", "source", "staged", "quarantined", "loaded", "ok", "error"])
+                     + [reconcile.junction_row(con, STAGING, j, {m.name: m.source for m in MODELS})
+                        for j in JUNCTIONS],
+                     ["table", "kind", "collection", "source", "staged", "quarantined", "loaded", "other_rows", "ok",
+                      "error"])
     failing = counts.filter(~pl.col("ok"))
     show(f"Counts: source = loaded + quarantined, staged junction pairs = loaded "
          f"({counts.height - failing.height} of {counts.height} tables add up)", counts)

@@ -7,24 +7,73 @@ import pyarrow as pa
 import pytest
 from bson import ObjectId
 
-from toolkit.ids import idmap_frame, object_id_of, uuid_binary, uuid_for, uuids_of
+from toolkit.ids import idmap_frame, in_lists, object_id_of, uuid_binary, uuid_for, uuids_of
 
 
-@pytest.mark.parametrize("object_id, expected", [
+KNOWN = [  # worked out by hand from the layout in toolkit/ids.py's docstring
     ("000000000000000000000000", "00000000-0000-7000-8000-000000000000"),
     ("ffffffffffffffffffffffff", "03e7ffff-fc18-7fff-bfff-fffffffffc00"),
     ("6b064c82833346aaba78a43f", "01a2109a-dbd0-7833-8d1a-aae9e290fc00"),
-])
+    ("0123456789abcdef01234567", "000471c7-1a58-789a-af37-bc048d159c00"),
+    ("00000001000000000000000f", "00000000-03e8-7000-8000-000000003c00"),  # 1 s = 1,000 ms; last bits
+    ("000000000010000000000000", "00000000-0000-7001-8000-000000000000"),  # lowest bit of rand_a
+    ("80000000fff0000000000001", "01f40000-0000-7fff-8000-000000000400"),  # top second bit, full rand_a
+    ("00000000000fffffffffffff", "00000000-0000-7000-bfff-fffffffffc00"),  # full rand_b
+]
+
+
+@pytest.mark.parametrize("object_id, expected", KNOWN)
 def test_known_values(object_id, expected):
     assert uuid_for(object_id) == expected
     assert object_id_of(expected) == object_id
 
 
+def test_known_values_through_the_vectorised_function():
+    """`uuids_of` is what transform and extract use: the same table, as one column, with nulls
+    and upper-case digits among the values."""
+    hexes = [h for h, _ in KNOWN] + [None, KNOWN[2][0].upper()]
+    got = uuids_of(pl.Series("user", hexes))
+    assert got.name == "user" and got.dtype == pl.String
+    assert got.to_list() == [u for _, u in KNOWN] + [None, KNOWN[2][1]]
+
+
+def fields(object_id: bytes) -> dict[str, int]:
+    """The UUIDv7 fields an ObjectId must give, read off its bytes."""
+    tail = int.from_bytes(object_id[4:], "big")
+    return {"unix_ts_ms": int.from_bytes(object_id[:4], "big") * 1000, "ver": 7, "rand_a": tail >> 52,
+            "var": 0b10, "rand_b": (tail & ((1 << 52) - 1)) << 10}
+
+
+def fields_of(text: str) -> dict[str, int]:
+    value = uuid.UUID(text).int
+    return {"unix_ts_ms": value >> 80, "ver": value >> 76 & 0xF, "rand_a": value >> 64 & 0xFFF,
+            "var": value >> 62 & 0b11, "rand_b": value & ((1 << 62) - 1)}
+
+
+def test_vectorised_uuids_have_the_documented_fields():
+    raw = [bytes(b) for b in np.random.default_rng(5).integers(0, 256, (500, 12), dtype=np.uint8)]
+    got = uuids_of(pl.Series([b.hex() for b in raw])).to_list()
+    assert [fields_of(u) for u in got] == [fields(b) for b in raw]
+    assert [object_id_of(u) for u in got] == [b.hex() for b in raw]
+    assert all(u == str(uuid.UUID(u)) for u in got)  # canonical: lower case, dashes in place
+
+
 def test_uuid_is_version_7_with_the_object_id_seconds_as_milliseconds():
     oid = ObjectId()
-    value = uuid.UUID(uuid_for(str(oid)))
+    value = uuid.UUID(uuids_of(pl.Series([str(oid)]))[0])
     assert value.version == 7 and value.variant == uuid.RFC_4122
     assert int.from_bytes(value.bytes[:6], "big") == int(oid.generation_time.timestamp()) * 1000
+
+
+def test_uuids_of_reads_a_slice_or_many_chunks_of_a_column():
+    hexes = [h for h, _ in KNOWN]
+    expected = [u for _, u in KNOWN]
+    assert uuids_of(pl.Series(hexes)[3:6]).to_list() == expected[3:6]
+    chunked = pl.concat([pl.Series(hexes[:4]), pl.Series([None, *hexes[4:]])], rechunk=False)
+    assert chunked.n_chunks() == 2
+    assert uuids_of(chunked).to_list() == expected[:4] + [None] + expected[4:]
+    assert uuids_of(pl.Series([], dtype=pl.String)).to_list() == []
+    assert uuids_of(pl.Series([None, None], dtype=pl.String)).to_list() == [None, None]
 
 
 def test_scalar_and_vectorised_forms_agree():
@@ -55,10 +104,48 @@ def test_collision_free_on_a_million_ids_sharing_timestamps():
     assert uuids_of(hexes).n_unique() == hexes.n_unique()
 
 
-def test_idmap_frame_columns():
-    frame = idmap_frame("Users", pl.Series(["6b064c82833346aaba78a43f", None]))
+def test_idmap_frame_holds_each_object_id_once_in_first_seen_order():
+    (a, ua), (b, ub), (c, uc) = KNOWN[2], KNOWN[3], KNOWN[0]
+    frame = idmap_frame("Users", pl.Series([a, None, b, a, c, b]))
     assert frame.columns == ["collection", "object_id", "id"]
-    assert frame.rows() == [("Users", "6b064c82833346aaba78a43f", "01a2109a-dbd0-7833-8d1a-aae9e290fc00")]
+    assert frame.rows() == [("Users", a, ua), ("Users", b, ub), ("Users", c, uc)]
+    assert frame.schema == pl.Schema({"collection": pl.String, "object_id": pl.String, "id": pl.String})
+
+
+def test_idmap_frame_keeps_the_extracted_order_of_a_large_collection():
+    """The same extract stages the same file: a hash-ordered `unique` would shuffle it."""
+    ids = [f"{n:024x}" for n in range(60_000, 0, -1)]
+    frame = idmap_frame("Users", pl.Series(ids + ids[:10]))
+    assert frame["object_id"].to_list() == ids
+
+
+def test_idmap_frame_of_an_empty_collection_keeps_its_text_columns():
+    frame = idmap_frame("MyAccount", pl.Series([], dtype=pl.String))
+    assert frame.height == 0
+    assert frame.schema == pl.Schema({"collection": pl.String, "object_id": pl.String, "id": pl.String})
+
+
+def test_in_lists_converts_every_element_keeping_order_duplicates_and_nulls():
+    hexes = [h for h, _ in KNOWN]
+    uuids = dict(KNOWN)
+    lists = pa.array([["x"], [hexes[1], hexes[0], hexes[1]], None, [], [hexes[2], None]],
+                     pa.list_(pa.string())).slice(1)  # an offset into the values
+    got = in_lists(lambda values: uuids_of(pl.from_arrow(values)).to_arrow(), lists)
+    assert got.to_pylist() == [[uuids[hexes[1]], uuids[hexes[0]], uuids[hexes[1]]], None, [],
+                               [uuids[hexes[2]], None]]
+
+
+def test_in_lists_converts_only_the_elements_of_its_slice():
+    """A slice's buffers hold the elements before and after it too; those are not its own."""
+    (hexed, uuid), seen = KNOWN[3], []
+
+    def convert(values):
+        seen.append(values.to_pylist())
+        return uuids_of(pl.from_arrow(values)).to_arrow()
+
+    lists = pa.array([["before"], [hexed, hexed], ["after", "more"]], pa.large_list(pa.string())).slice(1, 1)
+    assert in_lists(convert, lists).to_pylist() == [[uuid, uuid]]
+    assert seen == [[hexed, hexed]]
 
 
 def test_uuid_binary_gives_each_uuid_s_bytes_and_keeps_nulls():
@@ -70,11 +157,11 @@ def test_uuid_binary_gives_each_uuid_s_bytes_and_keeps_nulls():
 
 @pytest.mark.parametrize("bad", ["0123", "0000000g-0000-7000-8000-000000000000", "x" * 36])
 def test_uuid_binary_refuses_what_is_not_a_uuid(bad):
-    with pytest.raises(ValueError, match="a UUID is 36 characters"):
+    with pytest.raises(ValueError, match="^a UUID is 36 characters: 32 hex digits and 4 dashes$"):
         uuid_binary(pa.array([uuid_for("0" * 24), bad]))
 
 
 @pytest.mark.parametrize("bad", ["0123", "zz" * 12])
 def test_uuids_of_refuses_what_is_not_an_object_id(bad):
-    with pytest.raises(ValueError, match="an ObjectId is 24 hex digits"):
+    with pytest.raises(ValueError, match="^an ObjectId is 24 hex digits$"):
         uuids_of(pl.Series(["0" * 24, bad]))

@@ -63,7 +63,7 @@ def test_pairs_skips_and_an_owner_repeated_in_a_later_part(tmp_path):
     assert summary["rows"] == 3
     assert summary["pairs_by_feed"] == {f"Documents.{KEY}": 4}  # TASK_1 twice in one array
     assert summary["skipped_pairs"] == {"owner_quarantined": 3, "other_end_quarantined": 1,
-                                        "other_end_missing": 1}
+                                        "other_end_missing": 1, "element_null": 1}
 
 
 def test_an_owner_collection_with_no_parts_gives_no_rows(tmp_path):
@@ -76,4 +76,5 @@ def test_an_owner_collection_with_no_parts_gives_no_rows(tmp_path):
 
     assert frame.is_empty() and frame.columns == [JUNCTION.left.column, JUNCTION.right.column]
     assert summary["rows"] == 0
-    assert summary["skipped_pairs"] == {"owner_quarantined": 0, "other_end_quarantined": 0, "other_end_missing": 0}
+    assert summary["skipped_pairs"] == {"owner_quarantined": 0, "other_end_quarantined": 0, "other_end_missing": 0,
+                                        "element_null": 0}

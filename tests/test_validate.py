@@ -7,9 +7,10 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from toolkit.limits import APP_DATETIME_MS
 from toolkit.spec import Kind
 from toolkit.staging import Staging, read_json, write_parquet
-from toolkit.validate import PG_TIMESTAMP_MS, is_jsonb, validate
+from toolkit.validate import is_jsonb, validate
 from transforms import ENUMS, JUNCTIONS, MODELS, boards, documents, open_ai_keys, users
 
 # The clean layout of /tmp/interfaces.md, stated independently of toolkit.validate.
@@ -24,8 +25,8 @@ def epoch_ms(date: str) -> int:
     return int(np.datetime64(date, "ms").astype(np.int64))
 
 
-YEAR_MINUS_44 = epoch_ms("-0044-03-15")
-YEAR_20000 = epoch_ms("20000-01-01")
+FIRST_READABLE = epoch_ms("0001-01-01T00:00:00.000")
+LAST_READABLE = epoch_ms("9999-12-31T23:59:59.999")
 YEAR_300000 = epoch_ms("300000-01-01")
 JSON_TEXTS = ['["a", {"b": [1, null]}]', '{"k": null, "n": 1e400}', r'"\\u0000 is text"']
 ROWS = 3
@@ -54,7 +55,7 @@ def valid(field, row: int):
         case Kind.BOOL:
             return row % 2 == 0
         case Kind.DATETIME:
-            return (YEAR_MINUS_44, YEAR_20000, 0)[row]
+            return (FIRST_READABLE, LAST_READABLE, 0)[row]
         case Kind.JSON:
             return JSON_TEXTS[row]
         case Kind.ENUM:
@@ -104,8 +105,9 @@ BREAKAGES = [
     (open_ai_keys.SPEC, "user", "not-a-uuid", None, "canonical_uuid"),
     (open_ai_keys.SPEC, "user", uuid_text(0xABCDEF).upper(), None, "canonical_uuid"),
     (open_ai_keys.SPEC, "id", uuid_text(7).replace("-", ""), None, "canonical_uuid"),
-    (users.SPEC, "created_on", YEAR_300000, None, "pg_timestamp_range"),
-    (users.SPEC, "lastLoginAt", PG_TIMESTAMP_MS[0] - 1, None, "pg_timestamp_range"),
+    (users.SPEC, "created_on", YEAR_300000, None, "app_date_range"),
+    (users.SPEC, "lastLoginAt", -62_135_596_800_001, None, "app_date_range"),  # 0000-12-31T23:59:59.999
+    (users.SPEC, "lastLoginAt", 253_402_300_800_000, None, "app_date_range"),  # 10000-01-01T00:00:00.000
     (users.SPEC, "id", value_of(users.SPEC, "id", 0), None, "unique"),
     (users.SPEC, "email", value_of(users.SPEC, "email", 0), None, "unique"),
     (users.SPEC, "_object_id", "5F0000000000000000000001", None, "object_id_hex"),
@@ -150,7 +152,7 @@ def test_failure_cases_are_text(tmp_path):
     assert failures.filter(column="created_on")["failure_case"].to_list() == [str(YEAR_300000)]
 
 
-def test_valid_frames_pass_including_44_bc_and_year_20000(tmp_path):
+def test_valid_frames_pass_including_the_first_and_last_readable_instants(tmp_path):
     junction = JUNCTIONS[0]
     pairs = pa.table({junction.left.column: [uuid_text(1), uuid_text(1)],
                       junction.right.column: [uuid_text(1), uuid_text(2)]})
@@ -162,7 +164,7 @@ def test_valid_frames_pass_including_44_bc_and_year_20000(tmp_path):
     assert all(summary["tables"][t]["ok"] for t in written)
     assert summary["tables"]["Users"]["rows"] == ROWS
     years = pl.read_parquet(tmp_path / "clean" / "Users" / "part-00000.parquet")["created_on"].dt.year()
-    assert years.to_list()[:2] == [-44, 20000]
+    assert years.to_list()[:2] == [1, 9999]
 
 
 def test_missing_clean_files_are_failures(tmp_path):
@@ -229,8 +231,8 @@ def test_jsonb_text_is_judged_as_postgresql_does(text, accepted):
     assert is_jsonb(text) is accepted
 
 
-def test_timestamp_range_is_postgresqls():
-    assert PG_TIMESTAMP_MS == (epoch_ms("-4713-11-24"), epoch_ms("294277-01-01"))
+def test_date_range_is_what_the_apps_client_reads():
+    assert APP_DATETIME_MS == (epoch_ms("0001-01-01"), epoch_ms("9999-12-31") + 86_400_000 - 1)
 
 
 def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_them(tmp_path, monkeypatch):

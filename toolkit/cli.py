@@ -9,8 +9,12 @@ import warnings
 
 warnings.filterwarnings("ignore", message="pyarrow.lib.*size changed")
 
+import json  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
+from importlib.metadata import version as installed_version  # noqa: E402
 import traceback  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
 
@@ -18,9 +22,11 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from toolkit import error_log, interrupt, pipeline  # noqa: E402
-from toolkit.errors import ConfigError, M2pgError  # noqa: E402
-from toolkit.redact import redact  # noqa: E402
+from toolkit import error_log, interrupt, pipeline, progress, servers as servers_mod  # noqa: E402
+from toolkit import lock, preflight  # noqa: E402
+from toolkit.errors import ConfigError, M2pgError, environment_failure, one_line, short_cause  # noqa: E402
+from toolkit.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
+from toolkit.staging import Staging, read_json  # noqa: E402
 
 app = typer.Typer(help="Move NextCRM's data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"
                   "Stages: extract -> transform -> validate -> load -> reconcile; each reads only what the "
@@ -28,15 +34,16 @@ app = typer.Typer(help="Move NextCRM's data from MongoDB into its Prisma Postgre
                   epilog="Exit codes: 0 everything migrated; 3 completed with quarantined records; "
                   "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(file=ScrubbedStream(lambda: sys.stdout), width=None if sys.stdout.isatty() else 160)
+err = Console(file=ScrubbedStream(lambda: sys.stderr), stderr=True, soft_wrap=True)
 
 MongoUri = Annotated[Optional[str], typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI",
                                                   help="MongoDB connection URI to read from.")]
 MongoDb = Annotated[Optional[str], typer.Option("--mongo-db", envvar="M2PG_MONGO_DB",
                                                  help="Database to read (also picks one in a dump).")]
 Dump = Annotated[Optional[Path], typer.Option("--dump", envvar="M2PG_DUMP",
-                                               help="mongodump output: DIR/<db>/<c>.bson or DIR/<c>.bson.")]
+                                               help="mongodump output: DIR/<db>/<c>.bson or DIR/<c>.bson (.bson.gz with "
+                                                    "--gzip), or an --archive file (gzipped or not).")]
 PgUri = Annotated[Optional[str], typer.Option("--pg-uri", envvar="M2PG_PG_URI",
                                                help="PostgreSQL connection URI to load into.")]
 StagingDir = Annotated[Path, typer.Option("--staging", envvar="M2PG_STAGING",
@@ -48,16 +55,29 @@ Workers = Annotated[Optional[int], typer.Option(
     help="Worker processes that extract or transform collections side by side. "
          "Default: every core for 32 MB of data or more, one for less.")]
 Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
+AsJson = Annotated[bool, typer.Option(
+    "--json", help="Print the summary as one JSON object on standard output (the stage's reports and the exit "
+                   "code); the tables go to standard error.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q",
+                                     help="Print nothing but errors; the reports are written as always.")]
+
+
+CREATES_STAGING = {"extract", "run"}  # commands that start a staging folder; the others need one
+READS_STAGING_ONLY = {"status"}  # commands that take no lock: they write nothing there
 
 
 def _run(action, staging: Path | None = None) -> None:
-    """Run a stage: a user's mistake is one line and exit 2; a bug is a traceback and exit 1,
-    also written to the staging folder's errors.log."""
+    """Run a command: its staging folder checked writable and locked first; a user's mistake is
+    one line and exit 2; a failure of the environment (server, disk, folder) one line and exit 1
+    with the command that resumes; the traceback only in the staging folder's errors.log."""
+    remember_given(sys.argv[1:])
+    name = next((a for a in sys.argv[1:] if not a.startswith("-")), "m2pg")
+    command = "m2pg " + " ".join(shlex.quote(redact(a)) for a in sys.argv[1:])
     try:
-        with interrupt.graceful():
+        with interrupt.graceful(), _guarded(staging, name, command):
             code = action()
     except interrupt.Interrupted as stop:
-        err.print(f"[yellow]Checkpoint saved[/] ({stop.stage}: {stop.done}; left: {stop.left}). "
+        err.print(f"[yellow]Checkpoint saved[/] ({escape(stop.stage)}: {escape(stop.done)}; left: {escape(stop.left)}). "
                   "Re-run the same command to resume.")
         raise typer.Exit(130)
     except KeyboardInterrupt:
@@ -66,49 +86,118 @@ def _run(action, staging: Path | None = None) -> None:
     except M2pgError as error:
         err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(error.exit_code)
-    except Exception:  # a failure of the tool itself
+    except Exception as error:  # the environment failed under the command, or a bug of the tool
         text = traceback.format_exc()
-        err.print("[red]m2pg failed unexpectedly:[/]")
-        err.print(redact(text), highlight=False, markup=False)
-        if staging is not None:
-            log = error_log.log_failure(staging, sys.argv[1] if len(sys.argv) > 1 else "m2pg", text)
-            err.print(f"The traceback is also in {log}")
+        log = _log_failure(staging, name, text)
+        where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"
+        cause = environment_failure(error)
+        if cause:
+            err.print(f"[red]error:[/] {escape(one_line(cause))}; fix it, then re-run `{escape(command)}` to resume "
+                      f"({escape(where)})", highlight=False)
+        else:
+            err.print(f"[red]m2pg failed unexpectedly:[/] {escape(type(error).__name__)}: "
+                      f"{escape(short_cause(error))} ({escape(where)}; please report it as a bug)", highlight=False)
+            if not log:
+                err.print(scrub(text), highlight=False, markup=False)
         raise typer.Exit(1)
     raise typer.Exit(code or 0)
+
+
+def _stage(command: str, stage, staging: Path, reports: tuple[str, ...], as_json: bool, quiet: bool):
+    """`stage(console)` printing its tables on standard output, on standard error (--json) or
+    nowhere (--quiet); with --json, one JSON object follows on standard output: the exit code and
+    the reports the stage wrote (each stage already writes reports/<stage>.json)."""
+    def action() -> int:
+        if quiet:
+            progress.silence()
+        console = Console(quiet=True) if quiet else err if as_json else out
+        before = {name: _mtime(staging, name) for name in reports}
+        code = stage(console) or 0
+        if as_json:
+            written = {name: read_json(Staging(staging).report(f"{name}.json")) for name in reports
+                       if _mtime(staging, name) not in (None, before[name])}
+            out.file.write(json.dumps({"command": command, "exit_code": code, "staging": str(staging),
+                                       "reports": written}) + "\n")  # scrubbed of passwords like every output
+            out.file.flush()
+        return code
+    return action
+
+
+def _mtime(staging: Path, name: str) -> int | None:
+    path = Staging(staging).report(f"{name}.json")
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
+@contextmanager
+def _guarded(staging: Path | None, name: str, command: str):
+    """A command that writes to a staging folder holds its lock, once the folder is known writable."""
+    if staging is None or name in READS_STAGING_ONLY:
+        yield
+        return
+    created = not staging.exists()
+    preflight.writable_staging(staging, create=name in CREATES_STAGING)
+    if not staging.is_dir():  # the stage names what to run first
+        yield
+        return
+    try:
+        with lock.held(staging, command):
+            yield
+    finally:
+        if created and not any(staging.iterdir()):  # stopped before writing: leave no trace
+            staging.rmdir()
+
+
+def _log_failure(staging: Path | None, name: str, text: str) -> Path | None:
+    """errors.log in the staging folder, if that folder can take it (it may be what failed)."""
+    if staging is None or not staging.is_dir():
+        return None
+    try:
+        return error_log.log_failure(staging, name, text)
+    except OSError:
+        return None
 
 
 @app.command()
 def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
             staging: StagingDir = Path("staging"), batch_size: BatchSize = pipeline.PART_SIZE,
-            workers: Workers = None) -> None:
+            workers: Workers = None, as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
-    _run(lambda: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging, batch_size, out,
-                                        workers), staging)
+    _run(_stage("extract", lambda out: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging,
+                                                              batch_size, out, workers),
+                staging, ("extract",), as_json, quiet), staging)
 
 
 @app.command()
-def transform(staging: StagingDir = Path("staging"), workers: Workers = None) -> None:
+def transform(staging: StagingDir = Path("staging"), workers: Workers = None, as_json: AsJson = False,
+              quiet: Quiet = False) -> None:
     """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
-    _run(lambda: pipeline.transform_stage(staging, out, workers), staging)
+    _run(_stage("transform", lambda out: pipeline.transform_stage(staging, out, workers), staging, ("transform",),
+                as_json, quiet), staging)
 
 
 @app.command()
-def validate(staging: StagingDir = Path("staging")) -> None:
+def validate(staging: StagingDir = Path("staging"), as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Check the clean rows with pandera schemas; report every failing row."""
-    _run(lambda: pipeline.validate_stage(staging, out), staging)
+    _run(_stage("validate", lambda out: pipeline.validate_stage(staging, out), staging, ("validate",), as_json, quiet),
+         staging)
 
 
 @app.command()
 def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-         batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False) -> None:
+         batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False, as_json: AsJson = False,
+         quiet: Quiet = False) -> None:
     """Bulk-load the clean rows into PostgreSQL (parents first, one transaction per batch)."""
-    _run(lambda: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out), staging)
+    _run(_stage("load", lambda out: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size,
+                                                        replace, out),
+                staging, ("load",), as_json, quiet), staging)
 
 
 @app.command()
-def reconcile(pg_uri: PgUri = None, staging: StagingDir = Path("staging")) -> None:
+def reconcile(pg_uri: PgUri = None, staging: StagingDir = Path("staging"), as_json: AsJson = False,
+              quiet: Quiet = False) -> None:
     """Per table: source = loaded + quarantined, and no orphan reference (DuckDB)."""
-    _run(lambda: pipeline.reconcile_stage(pipeline.need(pg_uri, "--pg-uri"), staging, out), staging)
+    _run(_stage("reconcile", lambda out: pipeline.reconcile_stage(pipeline.need(pg_uri, "--pg-uri"), staging, out),
+                staging, ("reconcile",), as_json, quiet), staging)
 
 
 @app.command()
@@ -120,11 +209,13 @@ def schema(pg_uri: PgUri = None) -> None:
 @app.command()
 def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
         pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-        batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False, workers: Workers = None) -> None:
+        batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False, workers: Workers = None,
+        as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Every stage in order; creates the target schema first when the database has none."""
-    _run(lambda: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
-                                  pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out,
-                                  workers), staging)
+    _run(_stage("run", lambda out: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
+                                                    pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace,
+                                                    out, workers),
+                staging, ("extract", "transform", "validate", "load", "reconcile"), as_json, quiet), staging)
 
 
 @app.command()
@@ -167,10 +258,13 @@ def verify(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = No
            staging: StagingDir = Path("staging"),
            sample: Annotated[int, typer.Option(min=0, help="Records compared per table.")] = 100,
            full: Annotated[bool, typer.Option("--full", help="Compare every record (per-row hashes).")] = False,
-           seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7) -> None:
+           seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7,
+           as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Prove the migration against the source: counts, records, integrity, types (exit 0 pass, 1 fail)."""
-    _run(lambda: pipeline.verify_stage(pipeline.source(mongo_uri, mongo_db, dump), pipeline.need(pg_uri, "--pg-uri"),
-                                       staging, sample, full, seed, out), staging)
+    _run(_stage("verify", lambda out: pipeline.verify_stage(pipeline.source(mongo_uri, mongo_db, dump),
+                                                            pipeline.need(pg_uri, "--pg-uri"), staging, sample, full,
+                                                            seed, out),
+                staging, ("verify",), as_json, quiet), staging)
 
 
 @app.command()
@@ -199,10 +293,34 @@ def generate(profile: Annotated[str, typer.Argument(help="sample, bad or large."
 
 
 @app.command()
-def demo(workdir: Annotated[Optional[Path], typer.Option(help="Keep servers' data and staging here.")] = None,
+def demo(workdir: Annotated[Optional[Path], typer.Option(
+               help="Keep the servers' data and the staging folder here (default: a temporary folder, "
+                    "removed at the end).")] = None,
          seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7) -> None:
-    """Start embedded MongoDB-compatible and PostgreSQL servers, generate NextCRM data, migrate it."""
+    """Start embedded MongoDB-compatible and PostgreSQL servers, generate NextCRM data, migrate it,
+    stop the servers (exit 3: the dataset holds records that must be quarantined)."""
     _run(lambda: pipeline.demo(workdir, seed, out))
+
+
+@app.command()
+def servers(directory: Annotated[Optional[Path], typer.Option(
+                "--dir", help="Keep the servers' data here, to reuse it next time (default: a temporary "
+                              "folder, removed when they stop).")] = None) -> None:
+    """Start an embedded MongoDB-compatible server and PostgreSQL, print their URIs and keep them up
+    until Ctrl+C, to run the stages by hand against them."""
+    _run(lambda: servers_mod.serve(directory, out))
+
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        out.print(f"m2pg {installed_version('m2pg')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                  help="Print m2pg's version and exit.")] = False) -> None:
+    """Options that come before the command."""
 
 
 def main() -> None:  # pragma: no cover - entry point convenience

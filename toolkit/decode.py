@@ -11,8 +11,9 @@ import json
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
+from bson import Binary, decode_all
 from bson import decode as bson_decode
-from bson import decode_all
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from pymongoarrow.api import Schema
@@ -36,6 +37,7 @@ _ALLOWED = {
     Kind.TEXT_LIST: {bt.ARRAY}, Kind.UUID_LIST: {bt.ARRAY}, Kind.JSON: set(bt.TYPE_NAMES),
 }
 _EMPTY = {bt.NULL, bt.UNDEFINED}
+MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
 
 
 def columns(model: ModelSpec, feeds: tuple[str, ...] = ()) -> dict[str, Field]:
@@ -45,26 +47,33 @@ def columns(model: ModelSpec, feeds: tuple[str, ...] = ()) -> dict[str, Field]:
     return keyed
 
 
-def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = ()) -> pa.Table:
-    """Every document of the chunk becomes one row, in order; none is dropped."""
+def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = (),
+                 offsets: np.ndarray | None = None) -> pa.Table:
+    """Every document of the chunk becomes one row, in order; none is dropped. A document the
+    strict walk refuses keeps only its bytes, its `_id` when readable and the defect, located by
+    `offsets` (each document's offset in the file it was read from) when given."""
     fields = columns(model, feeds)
     keys = ["_id", *fields]  # an element's `field` is its key's position here
     ix = bt.index(buffer, keys)
     n = len(ix)
+    malformed = np.flatnonzero(ix.defects != bt.WELL_FORMED)
     elements = ix.elements.filter(pl.col("first"))  # a key repeated in a document counts once
+    if len(malformed):  # of a malformed document, only its _id is read
+        elements = elements.filter(~pl.col("doc").is_in(malformed) | (pl.col("field") == 0))
     object_ids = _object_ids(ix, elements)
-    problems = pl.concat([_type_problems(elements, fields), _double_problems(ix, elements, fields)])
+    problems = pl.concat([_malformed(ix, malformed, offsets), _missing_ids(elements, malformed, n),
+                          _type_problems(elements, fields), _double_problems(ix, elements, fields)])
     good = np.setdiff1d(np.arange(n), problems["doc"].to_numpy())
     typed, failed = _convert(ix, good, fields)
-    problems = pl.concat([problems, failed])
-    converted = np.full(n, -1, dtype=np.int64)
     kept = np.setdiff1d(good, failed["doc"].to_numpy())
+    problems = pl.concat([problems, failed, _null_ids(typed, kept, model)])
+    converted = np.full(n, -1, dtype=np.int64)
     converted[kept] = np.arange(len(kept))
     rows = pa.array(np.where(converted >= 0, converted, 0), mask=converted < 0)
     table = typed.take(rows) if typed.num_columns else pa.table({})
     out = {
         "m2pg_object_id": object_ids.to_arrow(),
-        "m2pg_source_id": _source_ids(ix, object_ids).to_arrow(),
+        "m2pg_source_id": _source_ids(ix, elements, object_ids).to_arrow(),
         "m2pg_document": _documents(ix),
         "m2pg_problems": _per_doc(problems, n, ["field", "rule", "reason"]).to_arrow(),
         "m2pg_unknown_fields": _unknown(elements, n).to_arrow(),
@@ -93,17 +102,51 @@ def _object_ids(ix: bt.BsonIndex, elements: pl.DataFrame) -> pl.Series:
     return per_row(found, "doc", "oid", len(ix)).alias("m2pg_object_id")
 
 
-def _source_ids(ix: bt.BsonIndex, object_ids: pl.Series) -> pl.Series:
-    """The `_id` as relaxed extended JSON; only ids that are not ObjectIds need decoding."""
+def _source_ids(ix: bt.BsonIndex, elements: pl.DataFrame, object_ids: pl.Series) -> pl.Series:
+    """The `_id` as relaxed extended JSON; only ids that are not ObjectIds need decoding, and only
+    the `_id` value of their document is decoded (null when it has none)."""
     text = pl.select(pl.format('{{"$oid": "{}"}}', pl.lit(object_ids))).to_series()
-    odd = object_ids.is_null().to_numpy().nonzero()[0]
-    if len(odd):
-        values = text.to_list()
-        for i in odd:
-            doc = bson_decode(ix.document(i), CODEC)
-            values[i] = dumps(doc["_id"], json_options=RELAXED_JSON_OPTIONS) if "_id" in doc else None
-        text = pl.Series(values, dtype=pl.String)
+    odd = elements.filter((pl.col("field") == 0) & pl.col("doc").is_in(object_ids.is_null().arg_true().implode()))
+    if odd.height:
+        wrapped = bt.values_as_documents(ix.buffer, odd["type"].to_numpy(), odd["value"].to_numpy())
+        ids = [dumps(d["v"], json_options=RELAXED_JSON_OPTIONS) for d in decode_all(wrapped, CODEC)]
+        text = text.scatter(odd["doc"].to_numpy().astype(np.int64), pl.Series(ids, dtype=pl.String))
     return text.alias("m2pg_source_id")
+
+
+def _malformed(ix: bt.BsonIndex, malformed: np.ndarray, offsets: np.ndarray | None) -> pl.DataFrame:
+    """A problem for each document the strict walk refuses: rule `bson` (`utf8` for text that is
+    not UTF-8), the defect and where the document's bytes lie."""
+    found = []
+    for i in malformed.tolist():
+        key, defect = bt.describe_defect(ix, i)
+        size = int(ix.ends[i] - ix.starts[i])
+        where = (f"bytes {offsets[i]} to {offsets[i] + size} of the file ({size} bytes)" if offsets is not None
+                 else f"a document of {size} bytes")
+        found.append((i, key, bt.defect_rule(int(ix.defects[i])),
+                      f"{where}: {defect}" + (f" (in field {key})" if key else "")))
+    return _problem_frame(found)
+
+
+def _missing_ids(elements: pl.DataFrame, malformed: np.ndarray, n: int) -> pl.DataFrame:
+    """Well-formed documents with no `_id` at all."""
+    with_id = elements.filter(pl.col("field") == 0)["doc"].to_numpy()
+    missing = np.setdiff1d(np.arange(n), np.union1d(with_id, malformed))
+    return _problem_frame([(i, "_id", "id_type", "document has no _id") for i in missing.tolist()])
+
+
+def _null_ids(typed: pa.Table, kept: np.ndarray, model: ModelSpec) -> pl.DataFrame:
+    """A null inside a declared ObjectId array: a uuid[] could store it, but the app reads the
+    column as a list of ids, which cannot hold a null. (A junction's array skips and counts it.)"""
+    found = []
+    for f in model.fields:
+        if f.kind is Kind.UUID_LIST and f.key in typed.column_names:
+            nulls = pl.from_arrow(_plain(typed.column(f.key), f, typed.num_rows)).list.eval(pl.element().is_null())
+            hit = nulls.list.any().fill_null(False)
+            for row, at in zip(np.flatnonzero(hit.to_numpy()).tolist(), nulls.filter(hit).list.arg_max().to_list()):
+                found.append((int(kept[row]), f.name, "type",
+                              f"{f.name}: element {at} is null; an ObjectId[] field holds ObjectIds only"))
+    return _problem_frame(found)
 
 
 def _allowed(fields: dict[str, Field]) -> np.ndarray:
@@ -159,7 +202,7 @@ def _run(buffer: bytes, schema: Schema) -> pa.Table:
 
 def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tuple[pa.Table, pl.DataFrame]:
     """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects."""
-    failed: list[tuple[int, str, str]] = []
+    failed: list[tuple[int, str, str, str]] = []
     if all(f.kind is Kind.JSON for f in fields.values()):  # nothing for pymongoarrow to convert
         return pa.table({}), _problem_frame(failed)
     schema = _schema(fields)
@@ -172,7 +215,8 @@ def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tu
             tables.append(_run(ix.documents(part), schema))
         except (TypeError, OverflowError, ValueError) as error:
             if len(part) == 1:
-                failed.append((int(part[0]), *_diagnose(ix.document(int(part[0])), fields, error)))
+                name, reason = _diagnose(ix.document(int(part[0])), fields, error)
+                failed.append((int(part[0]), name, "type", reason))
                 continue
             middle = len(part) // 2
             todo += [part[middle:], part[:middle]]  # the first half is popped first: order kept
@@ -192,9 +236,10 @@ def _diagnose(document: bytes, fields: dict[str, Field], error: Exception) -> tu
     return "", f"the document could not be converted ({error})"
 
 
-def _problem_frame(failed: list[tuple[int, str, str]]) -> pl.DataFrame:
+def _problem_frame(found: list[tuple[int, str, str, str]]) -> pl.DataFrame:
+    """Problems as rows: (doc, field, rule, reason)."""
     return pl.DataFrame(
-        [(d, f, "type", r) for d, f, r in failed],
+        found,
         schema={"doc": pl.UInt32, "field": pl.String, "rule": pl.String, "reason": pl.String},
         orient="row",
     )
@@ -222,6 +267,25 @@ def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, position: int, exclud
     if texts:
         out.scatter(present["doc"].to_numpy().astype(np.int64), pl.Series(texts, dtype=pl.String))
     return out
+
+
+def malformed_bytes(table: pa.Table) -> int:
+    """Bytes of the chunk's documents the strict walk refused (they go to the quarantine whole)."""
+    problems = pl.from_arrow(table.column("m2pg_problems"))
+    refused = problems.list.eval(pl.element().struct.field("rule").is_in(MALFORMED)).list.any().fill_null(False)
+    if not refused.any():
+        return 0
+    sizes = pc.binary_length(table.column("m2pg_document")).to_numpy(zero_copy_only=False)
+    return int(sizes[refused.to_numpy()].sum())
+
+
+def document_text(raw: bytes) -> str:
+    """A quarantined document as text: relaxed extended JSON; bytes the strict walk refuses (they
+    do not decode) as extended JSON binary holding them exactly."""
+    bounds = np.zeros(1, np.int64), np.full(1, len(raw), np.int64)
+    if bt.defects(raw, *bounds)[0][0] != bt.WELL_FORMED:
+        return dumps(Binary(raw), json_options=RELAXED_JSON_OPTIONS)
+    return dumps(bson_decode(raw, CODEC), json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
 
 
 def json_text(value) -> str:

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from toolkit.redact import redact
+from toolkit import coverage
+from toolkit.redact import scrub
 from toolkit.rules import HINTS
 from toolkit.staging import Staging, write_text
 from toolkit.transform import QUARANTINE_SCHEMA
@@ -34,7 +35,8 @@ def write_error_log(staging_root: Path) -> Path:
     """Rewrite errors.log from the quarantine Parquet files, keeping the tool failures."""
     staging = Staging(Path(staging_root))
     records = read_quarantine(staging.root)
-    text = _title(staging.root) + _records_section(records) + _failures_section(staging)
+    text = (_title(staging.root) + _records_section(records) + _not_migrated_section(staging.root)
+            + _failures_section(staging))
     path = staging.report(ERRORS_LOG)
     write_text(text, path)
     return path
@@ -82,6 +84,7 @@ def summary(staging_root: Path) -> dict:
         "rules": {r["rule"]: {"records": r["records"], "samples": r["samples"],
                               "hint": HINTS.get(r["rule"], NO_HINT)} for r in rules.iter_rows(named=True)},
         "tool_failures": _count_blocks(_failures(staging)),
+        "not_migrated": coverage.warnings(coverage.read(staging.root)),
     }
 
 
@@ -89,6 +92,8 @@ def print_summary(summary: dict, console: Console) -> None:
     """Rich tables of the quarantine by collection and by rule, then the total."""
     failures = summary.get("tool_failures", 0)
     failure_line = f"; {failures} tool failure(s) logged" if failures else ""
+    for line in summary.get("not_migrated", []):
+        console.print(Text.assemble(("warning: ", "yellow"), line))
     if not summary["quarantined"]:
         console.print(Text(f"No record was quarantined{failure_line}. Log: {summary['log']}"))
         return
@@ -128,6 +133,16 @@ def _records_section(records: pl.DataFrame) -> str:
             "",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _not_migrated_section(root: Path) -> str:
+    """Collections and fields the source holds that the app does not declare, and declared
+    collections it lacks: not migrated, so listed here beside the refused records."""
+    lines = coverage.warnings(coverage.read(root))
+    if not lines:
+        return ""
+    return (f"## Not migrated: {len(lines)} warning(s) (declare them in the app to migrate them, "
+            "or ignore them knowingly)\n\n" + "".join(f"- {_line(line)}\n" for line in lines) + "\n")
 
 
 def _describe_id(object_id: str | None, source_id: str | None) -> str:
@@ -177,5 +192,5 @@ def _line(text: str | None) -> str:
     """One line of the log: control characters escaped (a NUL stays visible), passwords redacted."""
     if text is None:
         return ""
-    return redact(_CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
+    return scrub(_CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
 

@@ -1,5 +1,12 @@
-"""The tool's own errors: each says what went wrong and how to fix it."""
+"""The tool's own errors: each says what went wrong and how to fix it, in one line."""
 from __future__ import annotations
+
+import errno
+import re
+
+from toolkit.redact import scrub
+
+LONGEST_CAUSE = 240  # characters of a driver's message kept in a one-line error
 
 
 class M2pgError(Exception):
@@ -18,7 +25,7 @@ class M2pgError(Exception):
     def __str__(self) -> str:
         text = super().__str__()
         prefix = f"{self.stage}: " if self.stage else ""
-        return f"{prefix}{text}" + (f"\n  hint: {self.hint}" if self.hint else "")
+        return one_line(f"{prefix}{one_line(text)}" + (f"; hint: {self.hint}" if self.hint else ""))
 
 
 class ConfigError(M2pgError):
@@ -27,5 +34,52 @@ class ConfigError(M2pgError):
     exit_code = 2
 
 
+class EnvironmentFailure(M2pgError):
+    """A server, disk or folder failed under the command: fix it and re-run to resume."""
+
+    exit_code = 1
+
+
 def _rebuild(kind: type, message: str, stage: str | None, hint: str | None) -> M2pgError:
     return kind(message, stage=stage, hint=hint)
+
+
+def one_line(text: str) -> str:
+    """Whitespace (newlines, tabs) folded into single spaces."""
+    return " ".join(text.split())
+
+
+# what is left of a driver's message once the essential cause is said
+_NOISE = re.compile(r"\s*(?:\(configured timeouts:.*|, Timeout: .*|, Topology Description: .*|, full error: .*"
+                    r"|\bIs the server running .*)$", re.S)
+
+
+def short_cause(error: BaseException | str) -> str:
+    """A driver's message as one short line: its essential cause, never a password."""
+    text = _NOISE.sub("", one_line(scrub(str(error))))
+    return text if len(text) <= LONGEST_CAUSE else text[:LONGEST_CAUSE - 1] + "…"
+
+
+_FOLDER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT,
+                  errno.ENOTDIR, errno.EISDIR, errno.EIO, errno.EEXIST}
+_SERVERS = {"psycopg": "PostgreSQL", "adbc_driver": "PostgreSQL", "duckdb": "PostgreSQL (through DuckDB)",
+            "pymongo": "MongoDB", "bson": "MongoDB"}
+_DROPPED = ("OperationalError", "InterfaceError", "AutoReconnect", "ConnectionFailure", "NetworkTimeout",
+            "ServerSelectionTimeoutError", "ConnectionException", "IOException", "ExecutionTimeout")
+
+
+def environment_failure(error: BaseException) -> str | None:
+    """What failed around m2pg (a disk, a folder, a server that dropped), named in one line;
+    None when the error is not one of these (a bug of m2pg)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
+            where = error.filename or "a file"
+            return f"cannot write or read {where}: {error.strerror or error}"
+        kind = type(error)
+        server = next((name for prefix, name in _SERVERS.items() if kind.__module__.startswith(prefix)), None)
+        if server and any(base.__name__ in _DROPPED for base in kind.__mro__):
+            return f"{server} failed: {short_cause(error)}"
+        error = error.__cause__ or error.__context__
+    return None

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import bson
 from bson import Decimal128, Int64, ObjectId
+from bson.datetime_ms import DatetimeMS
 from pymongo import MongoClient
 
+from toolkit.progress import tracked
 from toolkit.spec import LIST_KINDS, Field, Kind, ModelSpec
 from transforms import ENUMS, JUNCTIONS, MODELS
 
@@ -397,7 +399,7 @@ def sample(seed: int = 7) -> Dataset:
     """Clean NextCRM data, keyed by collection, the same for the same seed."""
     ids = _ids(seed)
     data = {}
-    for model in MODELS:
+    for model in tracked(MODELS, "generate", lambda m: m.source):
         r = random.Random(f"{seed}:{model.name}")
         data[model.source] = [_document(r, model, i, oid, ids) for i, oid in enumerate(ids[model.name])]
     _fill_junctions(random.Random(f"{seed}:junctions"), data, ids)
@@ -425,9 +427,16 @@ BREAKS: tuple[tuple[str, str, object, str], ...] = (  # (collection, key, bad va
     ("crm_Leads", "description", "Called back\x00 twice", "nul"),
     ("Documents_Types", "_id", "legacy-invoice", "id_type"),
 )
+BEYOND_DATETIME_BREAKS: tuple[tuple[str, str, object, str], ...] = (  # dates a MongoDB holds, a Python datetime not
+    ("Invoices", "date_due", DatetimeMS(568_971_820_800_000), "timestamp_range"),  # 20000-01-01: a typo
+    ("crm_Opportunities", "close_date", DatetimeMS(-63_549_360_000_000), "timestamp_range"),  # -0044-03-15
+    ("Users", "lastLoginAt", DatetimeMS(-62_135_596_800_001), "timestamp_range"),  # 1 ms before year 1
+    ("crm_Contracts", "endDate", DatetimeMS(253_402_300_800_000), "timestamp_range"),  # 1 ms after 9999
+)
+"""Written only into dumps: the embedded MongoDB-compatible server refuses such dates."""
 
 
-def _bad_records(data: Dataset, seed: int) -> list[tuple[str, dict, str]]:
+def _bad_records(data: Dataset, seed: int, beyond_datetime: bool) -> list[tuple[str, dict, str]]:
     """Valid documents, each then broken in exactly one way."""
     r = random.Random(f"{seed}:bad")
     ids = {m.name: [d["_id"] for d in data[m.source]] for m in MODELS}
@@ -440,7 +449,7 @@ def _bad_records(data: Dataset, seed: int) -> list[tuple[str, dict, str]]:
         return _document(r, BY_NAME[collection], next(index), next(fresh), ids)
 
     records = []
-    for collection, key, value, rule in BREAKS:
+    for collection, key, value, rule in BREAKS + (BEYOND_DATETIME_BREAKS if beyond_datetime else ()):
         doc = valid(collection)
         if value is DROP:
             doc.pop(key, None)
@@ -454,16 +463,17 @@ def _bad_records(data: Dataset, seed: int) -> list[tuple[str, dict, str]]:
                       ("Sections", section, "quarantined_reference")]
 
 
-def bad_records(seed: int = 7) -> list[tuple[str, dict, str]]:
-    """(collection, document, rule that must quarantine it), against `sample(seed)`."""
-    return _bad_records(sample(seed), seed)
+def bad_records(seed: int = 7, beyond_datetime: bool = False) -> list[tuple[str, dict, str]]:
+    """(collection, document, rule that must quarantine it), against `sample(seed)`; with
+    `beyond_datetime`, also dates outside years 1..9999 (for dumps only)."""
+    return _bad_records(sample(seed), seed, beyond_datetime)
 
 
-def demo_dataset(seed: int = 7) -> Dataset:
-    """`sample(seed)` with `bad_records(seed)` slipped in among the good documents."""
+def demo_dataset(seed: int = 7, beyond_datetime: bool = False) -> Dataset:
+    """`sample(seed)` with `bad_records(seed, beyond_datetime)` slipped in among the good documents."""
     data = sample(seed)
     r = random.Random(f"{seed}:demo")
-    for collection, doc, _ in _bad_records(data, seed):
+    for collection, doc, _ in _bad_records(data, seed, beyond_datetime):
         docs = data[collection]
         docs.insert(r.randint(0, len(docs)), doc)
     return data
@@ -478,7 +488,7 @@ def write_mongo(uri: str, db: str, dataset: Dataset) -> None:
     """Replace each collection of `db` by the dataset's documents, inserted in order."""
     with MongoClient(uri) as client:
         database = client[db]
-        for collection, docs in dataset.items():
+        for collection, docs in tracked(dataset.items(), "write", lambda item: item[0]):
             database.drop_collection(collection)
             for start in range(0, len(docs), BATCH):
                 database[collection].insert_many(docs[start:start + BATCH], ordered=True)

@@ -23,6 +23,7 @@ import numpy as np
 from toolkit import bson_index as bt
 from toolkit.generate import (DAYS_AFTER_CREATION, END, INT_RANGES, PATTERNS, START, TAGS, TEXT, TRUE_SHARE,
                               WORDS, _sentence, dump_metadata)
+from toolkit.progress import tracked
 from toolkit.spec import LIST_KINDS, Field, Junction, Kind, ModelSpec
 from transforms import ENUMS, JUNCTIONS, MODELS
 
@@ -73,7 +74,7 @@ def large(scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: str = "nextc
     world = World.create(seed, sizes)
     folder = Path(dump_out) / db
     folder.mkdir(parents=True, exist_ok=True)
-    for model in MODELS:
+    for model in tracked(MODELS, "generate", lambda m: m.source):
         total = sizes[model.source]
         with (folder / f"{model.source}.bson").open("wb") as fh:
             for start in range(0, total, CHUNK):

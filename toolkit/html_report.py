@@ -15,8 +15,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from toolkit import error_log
-from toolkit.redact import redact
+from toolkit import coverage, error_log
+from toolkit.redact import scrub
 from toolkit.staging import Staging, read_json, write_text
 
 REPORT = "report.html"
@@ -40,6 +40,7 @@ def render_report(staging_root: Path | str) -> Path:
             + _verification(reports["verify"])
             + _reconciliation(reports["reconcile"])
             + _quarantine(quarantine)
+            + _not_migrated(coverage.read(staging.root))
             + _timings(times, reports))
     path = staging.report(REPORT)
     write_text(_page(f"m2pg report: {staging.root}", body), path)
@@ -181,6 +182,24 @@ def _quarantine(summary: dict) -> str:
             + "</div></div></section>")
 
 
+def _not_migrated(found: dict | None) -> str:
+    """Warnings: declared collections the source lacks, undeclared collections and fields."""
+    head = '<section id="not-migrated"><h2>Not migrated (warnings)</h2>'
+    if found is None:
+        return head + _muted("not extracted yet: reports/extract.json is absent") + "</section>"
+    absent, collections, fields = (found.get(k, []) for k in
+                                   ("absent_collections", "undeclared_collections", "unknown_fields"))
+    if not (absent or collections or fields):
+        return head + _muted("Every collection and field of the source is declared by the app.") + "</section>"
+    return (head + "<p>The source and the app's declarations differ: what follows is not migrated.</p>"
+            + (_table(["declared collection absent from the source"], [[name] for name in absent]) if absent else "")
+            + (_table(["collection not declared by the app", "documents", "sample ids"],
+                      [[c["collection"], c["documents"], c["sample_ids"]] for c in collections]) if collections else "")
+            + (_table(["collection", "field not declared by the app", "documents", "sample ids"],
+                      [[f["collection"], f["field"], f["documents"], f["sample_ids"]] for f in fields]) if fields else "")
+            + "</section>")
+
+
 def _timings(times: list[dict], reports: dict) -> str:
     head = '<section id="timings"><h2>Timings</h2>'
     if not times:
@@ -195,7 +214,7 @@ def _timings(times: list[dict], reports: dict) -> str:
                                                   [t["seconds"] for t in times], "seconds", TIME))
             + _table(["stage", "seconds", "measured by"],
                      [[t["stage"], _seconds(t["seconds"]), t["how"]] for t in times])
-            + (f"<h3>Slowest collections and tables</h3>"
+            + ("<h3>Slowest collections and tables</h3>"
                + _table(["stage", "collection or table", "seconds"], [[s, n, _seconds(v)] for s, n, v in slowest])
                if slowest else "")
             + "</section>")
@@ -277,8 +296,8 @@ def _page(title: str, body: str) -> str:
 
 
 def _t(value: object) -> str:
-    """Text for the page: any password in a URI redacted, then HTML-escaped."""
-    return html.escape(redact(str(value)))
+    """Text for the page: any password redacted, then HTML-escaped."""
+    return html.escape(scrub(str(value)))
 
 
 def _muted(text: str) -> str:

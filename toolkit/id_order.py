@@ -50,6 +50,18 @@ def id_elements(buffer: bytes) -> tuple[bt.BsonIndex, np.ndarray, np.ndarray]:
     if len(starts):
         head = data[(starts + 5)[:, None] + np.arange(4)] if (ends - starts >= 9).all() else None
         first = (head == np.frombuffer(b"_id\0", dtype=np.uint8)).all(axis=1) if head is not None else np.zeros(len(starts), bool)
+        # an ObjectId first in a span its length field covers is read as is; any other document is
+        # checked by the strict walk, and a malformed one's _id is read only before its defect
+        # (none readable: type 0, which sorts last)
+        sizes, plain = ends - starts, first.copy()
+        plain[first] = ((data[starts[first] + 4] == bt.OBJECT_ID) & (sizes[first] >= 21)
+                        & (bt.int32_at(data, starts[first]) == sizes[first]))
+        check = np.flatnonzero(~plain)
+        malformed = np.zeros(len(starts), dtype=bool)
+        if len(check):
+            malformed[check] = bt.defects(buffer, starts[check], ends[check])[0] != bt.WELL_FORMED
+        kind[malformed] = 0
+        first &= ~malformed
         kind[first], value[first] = data[starts[first] + 4], starts[first] + 9
         others = np.flatnonzero(~first)
         if len(others):

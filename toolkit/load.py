@@ -10,6 +10,9 @@ a bulk load, while validating a whole table once at the end is a single join. On
 stores the definitions in `m2pg.deferred_constraints` and drops the constraints; a constraint's
 row is deleted only in the transaction that validates it again. A crash at any moment thus
 leaves every foreign key live or stored, and the next `m2pg load` restores what is stored.
+
+Nothing is deferred, emptied or created before the staged inputs and the target are checked
+(preflight_target); --replace empties the app's tables only, never cascading.
 """
 from __future__ import annotations
 
@@ -25,14 +28,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from toolkit import interrupt, postgres
+from toolkit import interrupt, postgres, preflight_target
 from toolkit.errors import ConfigError
 from toolkit.ids import in_lists, uuid_binary
 from toolkit.progress import bars, console
 from toolkit.redact import redact
-from toolkit.schema import check_target, has_schema, literal, quote, secondary_indexes
+from toolkit.schema import literal, quote, secondary_indexes
 from toolkit.spec import Kind, ModelSpec
-from toolkit.staging import Staging, write_json
+from toolkit.staging import Staging, checked_digest, write_json
 
 BATCH_SIZE = 20_000
 WORKERS = 2
@@ -98,22 +101,23 @@ def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(kinds))
 
 
-def ensure_target(conn, pg_uri: str, models, junctions, replace: bool) -> None:
-    """Check the target before any row is written; create the ledger; empty it all on --replace."""
-    if not has_schema(pg_uri, models, junctions):
-        raise ConfigError("the target database has no NextCRM tables", stage="load",
-                          hint="create them with `m2pg schema` (or Prisma's migration), or use `m2pg run`")
-    problems = check_target(pg_uri, models, junctions)
-    if problems:
-        raise ConfigError("the target schema does not match the declarations:\n  " + "\n  ".join(problems),
-                          stage="load", hint="fix the target schema; no row was written")
+def ensure_target(conn, pg_uri: str, models, junctions, replace: bool, staging: Staging | None = None,
+                  stage: str = "load") -> None:
+    """Check the target first (its schema; on --replace that emptying the app's tables reaches
+    no other table; else that no row of someone else clashes with a staged one), and only then
+    create the ledger and, on --replace, empty the app's tables and the ledger in one statement
+    that never cascades."""
+    preflight_target.schema_matches(pg_uri, models, junctions, stage)
+    tables = preflight_target.tables_of(models, junctions)
+    if replace:
+        preflight_target.may_empty(conn, tables, stage)
+    elif staging is not None:
+        preflight_target.staged_clash(pg_uri, staging, models)
     with conn.cursor() as cur:
         for statement in LEDGER_DDL:
             cur.execute(statement)
         if replace:
-            tables = [m.table for m in models] + [j.table for j in junctions]
-            cur.execute("TRUNCATE " + ", ".join(quote(t) for t in tables) + " CASCADE")
-            cur.execute(f"TRUNCATE {LEDGER}")
+            cur.execute("TRUNCATE " + ", ".join([*map(quote, tables), LEDGER]))
     conn.commit()
 
 
@@ -189,7 +193,7 @@ def load_table(conn, staging: Staging, table: str, kinds, batch_size: int, progr
     if not parts:
         raise ConfigError(f"{staging.clean(table)} holds no clean parts", stage="load",
                           hint="run `m2pg transform` first")
-    contents = [(hashlib.sha256(p.read_bytes()).hexdigest(), p, pq.read_metadata(p).num_rows) for p in parts]
+    contents = [(checked_digest(p), p, pq.read_metadata(p).num_rows) for p in parts]
     done = recorded(conn, table)
     digests = {f"{content}:{offset}:{min(batch_size, height - offset)}"
                for content, _, height in contents for offset in range(0, height, batch_size)}
@@ -350,40 +354,98 @@ def parents(models, junctions) -> dict[str, set[str]]:
     return needs
 
 
+def put_back_if_untouched(pg_uri: str, models, junctions) -> bool:
+    """After a load that stopped before its first row: the plain indexes a bulk load dropped
+    built again, and every stored foreign key put back as it was, each with its stored row
+    deleted in one transaction. Whether that was the case."""
+    tables = preflight_target.tables_of(models, junctions)
+    try:
+        with connect(pg_uri) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT " + " OR ".join(f"EXISTS (SELECT FROM {quote(t)})" for t in tables))
+                if cur.fetchone()[0]:
+                    return False
+            for indexes in secondary_indexes(models, junctions).values():
+                _rebuild(conn, indexes)
+            for table, keys in stored_foreign_keys(conn).items():
+                for name, definition, live in keys:
+                    alter = f"ALTER TABLE {quote(table)} "
+                    add = [] if live else [(f"{alter}ADD CONSTRAINT {quote(name)} {definition}", None)]
+                    check = [(f"{alter}VALIDATE CONSTRAINT {quote(name)}", None)] if (
+                        live and not definition.endswith(NOT_VALID)) else []
+                    forget = [(f"DELETE FROM {DEFERRED} WHERE table_name = $1 AND name = $2", (table, name))]
+                    if _attempt(conn, add + check + forget):
+                        return False
+    except (pgdbapi.Error, ConfigError):  # the server is gone: the next load restores them
+        return False
+    return True
+
+
 def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BATCH_SIZE,
          replace: bool = False, workers: int = WORKERS) -> dict:
     """Load every table, parents before children; tables whose parents are in load side by side,
     each worker on a connection of its own, so PostgreSQL works on both cores. A table's deferred
     foreign keys are restored on the same connections as soon as it and the tables they point to
-    are loaded, beside the loading of the rest."""
+    are loaded, beside the loading of the rest.
+
+    Nothing is deferred or emptied before the staged inputs and the target are checked; a load
+    that stops before its first row puts the foreign keys back as they were."""
+    preflight_target.staged_inputs(staging, models, junctions)
+    for table in preflight_target.tables_of(models, junctions):  # each part as transform wrote it
+        for part in staging.clean_parts(table):
+            checked_digest(part)
     with connect(pg_uri) as conn:
-        ensure_target(conn, pg_uri, models, junctions, replace)
-        deferred = defer_foreign_keys(conn, [m.table for m in models] + [j.table for j in junctions])
+        ensure_target(conn, pg_uri, models, junctions, replace, staging)
+        deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
+    try:
+        done, failed, restoring, order = _load_all(staging, pg_uri, models, junctions, batch_size, workers,
+                                                   deferred)
+    except BaseException:
+        if deferred and put_back_if_untouched(pg_uri, models, junctions):
+            console.print("[yellow]load: stopped before its first row; the foreign keys are back as they were[/]")
+        elif deferred:
+            console.print(f"[yellow]load: foreign keys not yet restored stay in {DEFERRED}; "
+                          "the next `m2pg load` restores them[/]")
+        raise
+    if failed:
+        raise refused(failed, restoring)
+    tables = [done[t] for t in order]
+    report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
+              "inserted": sum(t["inserted"] for t in tables),
+              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restoring}
+    write_json(report, staging.report("load.json"))
+    return report
+
+
+def _load_all(staging: Staging, pg_uri: str, models, junctions, batch_size: int, workers: int,
+              deferred: bool) -> tuple[dict, dict, int, list[str]]:
+    """Run the loads and restores: (table -> its load's summary, the foreign keys PostgreSQL
+    refused to restore, the number restored or tried, the tables in load order)."""
     kinds = {m.table: load_types(m, []) for m in models}
     kinds.update({j.table: load_types(None, [j.left.column, j.right.column]) for j in junctions})
     plain, needs = secondary_indexes(models, junctions), parents(models, junctions)
     order = list(kinds)
     connections = queue.SimpleQueue()
-    for _ in range(workers):
-        connections.put(connect(pg_uri))
-    with borrowed(connections) as conn:
-        stored = stored_foreign_keys(conn) if deferred else {}
-    # a table's foreign keys go back once it and the tables they point to are loaded
-    jobs = [("load", t) for t in order] + [("restore", t) for t in stored]
-    waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
-    waits.update({("restore", t): {("load", p) for p in {t, *needs[t]} if p in kinds} if t in needs
-                  else {("load", p) for p in order} for t in stored})
-    adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
-
-    def one(job: tuple[str, str], progress, task) -> dict:
-        kind, table = job
-        with borrowed(connections) as conn:
-            if kind == "load":
-                return load_table(conn, staging, table, kinds[table], batch_size, progress, plain[table])
-            return restore_table(conn, table, stored[table], adding, progress, task)
-
-    done: dict[tuple[str, str], dict] = {}
     try:
+        for _ in range(workers):
+            connections.put(connect(pg_uri))
+        with borrowed(connections) as conn:
+            stored = stored_foreign_keys(conn) if deferred else {}
+        # a table's foreign keys go back once it and the tables they point to are loaded
+        jobs = [("load", t) for t in order] + [("restore", t) for t in stored]
+        waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
+        waits.update({("restore", t): {("load", p) for p in {t, *needs[t]} if p in kinds} if t in needs
+                      else {("load", p) for p in order} for t in stored})
+        adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
+
+        def one(job: tuple[str, str], progress, task) -> dict:
+            kind, table = job
+            with borrowed(connections) as conn:
+                if kind == "load":
+                    return load_table(conn, staging, table, kinds[table], batch_size, progress, plain[table])
+                return restore_table(conn, table, stored[table], adding, progress, task)
+
+        done: dict[tuple[str, str], dict] = {}
         with bars() as progress, ThreadPoolExecutor(workers) as pool:
             task = progress.add_task("restore foreign keys", total=restoring)
             running: dict = {}
@@ -394,23 +456,11 @@ def load(staging: Staging, pg_uri: str, models, junctions, batch_size: int = BAT
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     done[running.pop(future)] = future.result()
-    except BaseException:
-        if deferred:
-            console.print(f"[yellow]load: foreign keys not yet restored stay in {DEFERRED}; "
-                          "the next `m2pg load` restores them[/]")
-        raise
     finally:
         while not connections.empty():
             connections.get().close()
     for job, result in done.items():
         if job[0] == "restore":
             failed.update(result)
-    if failed:
-        raise refused(failed, restoring)
-    done = {table: result for (kind, table), result in done.items() if kind == "load"}
-    tables = [done[t] for t in order]
-    report = {"target": redact(pg_uri), "tables": tables, "rows": sum(t["rows"] for t in tables),
-              "inserted": sum(t["inserted"] for t in tables),
-              "already_loaded": sum(t["already_loaded"] for t in tables), "foreign_keys_restored": restoring}
-    write_json(report, staging.report("load.json"))
-    return report
+    loads = {table: result for (kind, table), result in done.items() if kind == "load"}
+    return loads, failed, restoring, order

@@ -33,10 +33,10 @@ class _RemoteBars:
     def __init__(self, messages) -> None:
         self.messages, self.count = messages, 0
 
-    def add_task(self, description: str, total: float | None = None, **_) -> tuple[int, int]:
+    def add_task(self, description: str, total: float | None = None, **fields) -> tuple[int, int]:
         self.count += 1
         key = (os.getpid(), self.count)
-        self.messages.put(("add", key, description, total))
+        self.messages.put(("add", key, description, total, fields))
         return key
 
     def update(self, task, advance: float | None = None, **_) -> None:
@@ -85,7 +85,7 @@ def _relay(messages, progress, tasks: dict) -> None:
         except queue.Empty:
             return
         if kind == "add":
-            tasks[key] = progress.add_task(rest[0], total=rest[1])
+            tasks[key] = progress.add_task(rest[0], total=rest[1], **rest[2])
         elif key in tasks:
             progress.update(tasks[key], advance=rest[0])
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from toolkit import error_log
+from toolkit import coverage, error_log, preflight
 from toolkit import extract as extract_mod
 from toolkit import load as load_mod
 from toolkit import transform as transform_mod
@@ -18,7 +18,8 @@ from toolkit.redact import redact
 from toolkit.sources import DumpSource, MongoSource
 from bson import json_util
 
-from toolkit.staging import Staging, read_json, write_json
+from toolkit.staging import DamagedStaging, Staging, read_json, read_manifest, size_problem, write_json
+from toolkit.staging import damaged as staging_damaged
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 PART_SIZE = extract_mod.PART_SIZE
@@ -34,14 +35,18 @@ def need(value: str | None, option: str) -> str:
 
 
 def source(mongo_uri: str | None, mongo_db: str | None, dump: Path | None):
-    """The one source the options name: a dump directory or a live server."""
+    """The one source the options name, a dump directory or a live server, once it is known to
+    hold the app's collections (checked before any command writes a file or touches the target)."""
     if dump and mongo_uri:
         raise ConfigError("give either --dump or --mongo-uri, not both")
     if dump:
-        return DumpSource(dump, mongo_db)
-    if mongo_uri:
-        return MongoSource(mongo_uri, need(mongo_db, "--mongo-db"))
-    raise ConfigError("no source given", hint="pass --mongo-uri and --mongo-db, or --dump DIR")
+        src = DumpSource(dump, mongo_db)
+    elif mongo_uri:
+        src = MongoSource(mongo_uri, need(mongo_db, "--mongo-db"))
+    else:
+        raise ConfigError("no source given", hint="pass --mongo-uri and --mongo-db, or --dump DIR")
+    preflight.source_holds_app(src, MODELS)
+    return src
 
 
 def _quarantined(staging: Staging) -> int:
@@ -54,21 +59,37 @@ def _code(staging: Staging) -> int:
 
 
 def extract_stage(src, root: Path, part_size: int, out: Console, workers: int | None = None) -> int:
+    for note in preflight.source_holds_app(src, MODELS):
+        out.print(Text(note))
     staging = Staging(root)
     report = extract_mod.extract(src, staging, MODELS, JUNCTIONS, part_size, workers)
     table = Table("collection", "documents", "parts", "resumed", "type problems", "unknown fields",
                   title=f"extract from {report['source']}")
     for c in report["collections"]:
         unknown = ", ".join(f"{k} ({v})" for k, v in c["unknown_fields"].items())
-        table.add_row(c["collection"], str(c["documents"]), str(len(c["parts"])), str(c["parts_resumed"]),
-                      str(c["type_problems"]), unknown)
+        table.add_row(c["collection"], "absent from the source" if c.get("absent") else str(c["documents"]),
+                      str(len(c["parts"])), str(c["parts_resumed"]), str(c["type_problems"]), unknown)
     out.print(table)
+    print_warnings(coverage.warnings(report["not_migrated"]), out)
+    print_warnings([f"{c['collection']}: {c['malformed_bytes']} bytes of the source are not well-formed BSON; "
+                    "they go to the quarantine whole (rules bson and utf8)"
+                    for c in report["collections"] if c.get("malformed_bytes")], out)
     out.print(f"{report['documents']} documents staged under {staging.root / 'raw'}; "
               f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}")
+    if not report["documents"]:
+        raise ConfigError(f"{report['source']} holds no document of the app's collections: nothing to migrate",
+                          stage="extract", hint="check the source (--mongo-uri and --mongo-db, or --dump)")
     return MIGRATED
 
 
+def print_warnings(lines: list[str], out: Console) -> None:
+    """What is not migrated, one line each, before the stage's last line."""
+    for line in lines:
+        out.print(Text.assemble(("warning: ", "yellow"), line))
+
+
 def transform_stage(root: Path, out: Console, workers: int | None = None) -> int:
+    preflight.staging_inputs(root, "transform")
     staging = Staging(root)
     report = transform_mod.transform(staging, MODELS, JUNCTIONS, ENUMS, workers)
     table = Table("collection", "documents", "clean", "quarantined", "rules", "nulled refs", "dangling ids",
@@ -93,6 +114,7 @@ def transform_stage(root: Path, out: Console, workers: int | None = None) -> int
 
 def validate_stage(root: Path, out: Console) -> int:
     from toolkit import validate as validate_mod
+    preflight.staging_inputs(root, "validate")
     staging = Staging(root)
     report = validate_mod.validate(staging.root)
     failing = [t for t, r in report["tables"].items() if not r["ok"]]
@@ -119,27 +141,57 @@ def reconcile_stage(pg_uri: str, root: Path, out: Console) -> int:
     return _code(staging) if report["ok"] else FAILED
 
 
+def warn_client_drift(out: Console) -> None:
+    from toolkit.schema import client_drift
+    drift = client_drift(MODELS)
+    if drift:
+        out.print(f"[yellow]warning:[/] {drift}", highlight=False)
+
+
 def schema_stage(pg_uri: str, out: Console) -> int:
-    from toolkit.schema import create_schema, has_schema
-    if has_schema(pg_uri):
-        raise ConfigError("the target database already has NextCRM tables",
-                          hint="use an empty database, or load into the existing schema")
+    from toolkit.schema import check_target, create_schema, read_catalog
+    declared = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+    existing = [t for t in declared if t in read_catalog(pg_uri)["tables"]]
+    if existing:
+        differences = check_target(pg_uri, MODELS, JUNCTIONS)
+        if not differences:
+            out.print(f"schema: the target already holds the app's schema ({len(declared)} tables, as declared); "
+                      "nothing to create")
+            return MIGRATED
+        raise ConfigError(f"the target already holds {len(existing)} of the app's {len(declared)} table names "
+                          f"({preflight.listed(existing)}) and they differ from the app's schema: "
+                          f"{preflight.listed(differences, 3)}",
+                          stage="schema", hint="create the schema in an empty database, or bring these tables "
+                                               "to the app's schema (its Prisma migration) and load into them")
     create_schema(pg_uri)
     out.print(f"schema: created {len(MODELS)} tables, {len(JUNCTIONS)} junction tables and {len(ENUMS)} enums")
+    warn_client_drift(out)
     return MIGRATED
 
 
 def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console,
             workers: int | None = None) -> int:
+    """Every stage in order, once the target is known to take the load: reachable, its schema
+    the app's (or none, then created), and on --replace no other table referencing the app's,
+    else no row of someone else holding a unique value of a source document."""
+    from toolkit import preflight_target
     from toolkit.schema import has_schema
-    if not has_schema(pg_uri):
+    if has_schema(pg_uri):
+        preflight_target.schema_matches(pg_uri, MODELS, JUNCTIONS, "run")
+        if replace:
+            with load_mod.connect(pg_uri) as conn:
+                preflight_target.may_empty(conn, preflight_target.tables_of(MODELS, JUNCTIONS), "run")
+        else:
+            preflight_target.source_clash(pg_uri, src, MODELS)
+    else:
         schema_stage(pg_uri, out)
     extract_stage(src, root, part_size, out, workers)
     transform_stage(root, out, workers)
     if validate_stage(root, out) == FAILED:
         return FAILED
     load_stage(pg_uri, root, part_size, replace, out)
-    if not read_json(Staging(root).report("load.json"))["inserted"]:
+    loaded = read_json(Staging(root).report("load.json"))
+    if loaded["rows"] and not loaded["inserted"]:
         out.print("run: nothing changed in the target: it already holds every row of this migration")
     return reconcile_stage(pg_uri, root, out)
 
@@ -151,29 +203,61 @@ def _age(path: Path) -> str:
 
 def status(root: Path, out: Console, pg_uri: str | None = None) -> int:
     """Per collection: what extract and transform have done, what is left, and how old it is;
-    with a target, what the load left there."""
+    with a target, what the load left there. A damaged manifest or part (garbled, missing, of
+    another size than recorded) is named with the stage to re-run, and the exit code is 1."""
     staging = Staging(root)
     table = Table("collection", "extracted", "parts", "transformed parts", "clean", "quarantined", "checkpoint age",
                   title=f"staging {root}")
+    damage: list[str] = []
     for m in MODELS:
-        manifest = staging.manifest(m.source)
-        raw = read_json(manifest) if manifest.exists() else None
-        cleaned = staging.clean(m.table) / "manifest.json"
-        parts = read_json(cleaned)["parts"] if cleaned.exists() else {}
-        extracted = "-" if raw is None else f"{raw['documents']}" + ("" if raw.get("complete") else " (interrupted)")
-        total = len(raw["parts"]) if raw else 0
+        manifest, cleaned = staging.manifest(m.source), staging.clean(m.table) / "manifest.json"
+        raw, clean = _readable(manifest, damage), _readable(cleaned, damage)
+        files = [staging.raw_dir(m.source) / p["file"] for p in raw["parts"]] if isinstance(raw, dict) else []
+        files += [cleaned.parent / name for name in clean["parts"]] if isinstance(clean, dict) else []
+        damage += filter(None, map(size_problem, files))
         latest = max((p for p in (manifest, cleaned) if p.exists()), key=lambda p: p.stat().st_mtime, default=None)
-        table.add_row(m.source, extracted, str(total) if raw else "-", f"{len(parts)} of {max(total, 1)}" if raw else "-",
-                      str(sum(p["report"]["clean"] for p in parts.values())) if parts else "-",
-                      str(sum(p["report"]["quarantined"] for p in parts.values())) if parts else "-",
-                      _age(latest) if latest else "-")
+        if isinstance(raw, dict):
+            total = len(raw["parts"])
+            cells = [f"{raw['documents']}" + ("" if raw.get("complete") else " (interrupted)"), str(total)]
+        else:
+            total, cells = None, [raw or "-", "-"]
+        if isinstance(clean, dict) and clean["parts"]:
+            reports = [p["report"] for p in clean["parts"].values()]
+            done = f"{len(reports)} of {max(total, 1)}" if total is not None else str(len(reports))
+            cells += [done, str(sum(r["clean"] for r in reports)), str(sum(r["quarantined"] for r in reports))]
+        elif clean == "damaged":
+            cells += [clean] * 3
+        else:
+            cells += ["-" if total is None else f"0 of {max(total, 1)}", "-", "-"]
+        table.add_row(m.source, *cells, _age(latest) if latest else "-")
     out.print(table)
     for stage in ("extract", "transform", "validate", "load", "reconcile"):
         path = staging.report(f"{stage}.json")
         out.print(f"{stage:<10} " + (f"last finished {_age(path)} ago" if path.exists() else "not finished"))
+    for line in damage:
+        out.print(Text.assemble(("damaged: ", "red"), line), soft_wrap=True)
     if pg_uri:
         target_status(pg_uri, out)
-    return MIGRATED
+    return FAILED if damage else MIGRATED
+
+
+def _readable(path: Path, damage: list[str]) -> dict | str | None:
+    """A manifest whose parts status can list; None when there is none; "damaged" (with a line
+    in `damage` naming it) when it cannot be read."""
+    if not path.exists():
+        return None
+    try:
+        found = read_manifest(path, "parts")
+        if isinstance(found["parts"], list):  # extract's: a list of parts, and the documents read
+            [(p["file"], int(p["rows"])) for p in found["parts"]], int(found["documents"])
+        else:  # transform's: each part's report
+            [(int(p["report"]["clean"]), int(p["report"]["quarantined"])) for p in found["parts"].values()]
+        return found
+    except DamagedStaging as error:
+        damage.append(str(error))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        damage.append(str(staging_damaged(path, "is garbled (its parts cannot be read)")))
+    return "damaged"
 
 
 def target_status(pg_uri: str, out: Console) -> None:
@@ -208,7 +292,7 @@ def reset(root: Path, stage: str, pg_uri: str | None, confirm, out: Console) -> 
         if not confirm(f"Empty every NextCRM table and the load ledger in {redact(target)}?"):
             raise ConfigError("reset cancelled: nothing was dropped")
         with load_mod.connect(target) as conn:
-            load_mod.ensure_target(conn, target, MODELS, JUNCTIONS, replace=True)
+            load_mod.ensure_target(conn, target, MODELS, JUNCTIONS, replace=True, stage="reset")
         out.print("reset: target tables and ledger emptied")
         return MIGRATED
     stages = list(STAGE_FILES) if stage == "all" else [stage]
@@ -225,6 +309,7 @@ def reset(root: Path, stage: str, pg_uri: str | None, confirm, out: Console) -> 
 
 
 def errors(root: Path, out: Console) -> int:
+    preflight.staging_inputs(root, "errors")
     staging = Staging(root)
     error_log.write_error_log(staging.root)
     found = error_log.summary(staging.root)
@@ -245,8 +330,14 @@ def indexes_stage(pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
 def verify_stage(src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console) -> int:
     """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
     from toolkit.verify import print_verify, verify
-    report = verify(src, Staging(root).root, pg_uri, sample=sample, full=full, seed=seed)
+    preflight.staging_inputs(root, "verify")
+    preflight.source_holds_app(src, MODELS)
+    staging = Staging(root)
+    report = verify(src, staging.root, pg_uri, sample=sample, full=full, seed=seed)
+    report["not_migrated"] = coverage.read(staging.root)
+    write_json(report, staging.report("verify.json"))
     print_verify(report, out)
+    print_warnings(coverage.warnings(report["not_migrated"]), out)
     return MIGRATED if report["status"] == "pass" else FAILED
 
 
@@ -275,7 +366,8 @@ def generate_data(profile: str, scale: float, seed: int, mongo_uri: str | None, 
         from toolkit.generate_large import large
         counts = large(scale=scale, seed=seed, dump_out=Path(dump_out), db=database)
     else:
-        dataset = generate.sample(seed) if profile == "sample" else generate.demo_dataset(seed)
+        beyond_datetime = bool(dump_out)  # a server may refuse dates outside years 1..9999
+        dataset = generate.sample(seed) if profile == "sample" else generate.demo_dataset(seed, beyond_datetime)
         if mongo_uri:
             generate.write_mongo(mongo_uri, need(mongo_db, "--mongo-db"), dataset)
         else:
@@ -283,7 +375,7 @@ def generate_data(profile: str, scale: float, seed: int, mongo_uri: str | None, 
         counts = {c: len(d) for c, d in dataset.items()}
     if profile == "bad" and dump_out:
         expected = [{"collection": c, "source_id": json_util.dumps(d["_id"]), "rule": rule}
-                    for c, d, rule in generate.bad_records(seed)]
+                    for c, d, rule in generate.bad_records(seed, beyond_datetime)]
         write_json({"quarantined": expected}, Path(dump_out) / "expected.json")
     where = redact(mongo_uri) + f" database {database}" if mongo_uri else f"{dump_out}/{database}"
     out.print(f"generate: {sum(counts.values())} documents in {len(counts)} collections ({profile}) to {where}")
@@ -291,19 +383,44 @@ def generate_data(profile: str, scale: float, seed: int, mongo_uri: str | None, 
 
 
 def demo(workdir: Path | None, seed: int, out: Console) -> int:
+    """Every stage on a generated dataset between embedded servers, which stop at the end; without
+    `workdir` their data and the staging folder live in a temporary folder, removed at the end."""
+    from pymongo import MongoClient
+
     from toolkit import generate
-    from toolkit.servers import DATABASE, embedded_mongo, embedded_postgres
-    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="m2pg-demo-"))
-    root.mkdir(parents=True, exist_ok=True)
-    with embedded_mongo(root / "mongo") as mongo_uri, embedded_postgres(root / "postgres") as pg_uri:
-        out.print(f"demo: MongoDB-compatible server at {mongo_uri}, PostgreSQL at {pg_uri}")
+    from toolkit.servers import DATABASE, both
+    planned = len(generate.bad_records(seed))
+    with both(workdir) as (root, mongo_uri, pg_uri):
+        out.print(f"demo: started an embedded MongoDB-compatible server and PostgreSQL in {root}; both stop when "
+                  "the demo ends (`m2pg servers` keeps a pair running)")
         dataset = generate.demo_dataset(seed)
-        from pymongo import MongoClient
-        MongoClient(mongo_uri).drop_database(DATABASE)
+        with MongoClient(mongo_uri) as client:
+            client.drop_database(DATABASE)
         generate.write_mongo(mongo_uri, DATABASE, dataset)
-        out.print(f"demo: generated {sum(map(len, dataset.values()))} documents in {len(dataset)} collections")
-        code = run_all(MongoSource(mongo_uri, DATABASE), pg_uri, root / "staging", PART_SIZE, True, out)
-    staging = Staging(root / "staging")
-    out.print(f"\nStaged Parquet: {staging.root}/raw, clean, idmap, quarantine\n"
-              f"Reports: {staging.root}/reports (extract, transform, validate, load, reconcile)")
+        out.print(f"demo: generated {sum(map(len, dataset.values()))} documents in {len(dataset)} collections, "
+                  f"{planned} of them broken on purpose")
+        staging = Staging(root / "staging")
+        code = run_all(MongoSource(mongo_uri, DATABASE), pg_uri, staging.root, PART_SIZE, True, out)
+        quarantined = _quarantined(staging)
+    if workdir:
+        out.print(f"\nThe servers are stopped; their data and the staging folder stay in {root}: staged Parquet "
+                  f"in {staging.root}/raw, clean, idmap, quarantine; reports in {staging.root}/reports")
+        see = f"`m2pg errors --staging {staging.root}` lists them"
+    else:
+        out.print("\nThe servers are stopped and their temporary folder is removed "
+                  "(`m2pg demo --workdir DIR` keeps their data and the staging folder)")
+        see = "the transform table above counts them by collection and rule"
+    out.print(_demo_outcome(code, quarantined, planned, see), highlight=False)
     return code
+
+
+def _demo_outcome(code: int, quarantined: int, planned: int, see: str) -> str:
+    """The demo's last line: what its exit code means."""
+    if code == QUARANTINED and quarantined == planned:
+        return (f"exit 3: the dataset holds {planned} records that must be quarantined, and all {planned} were, "
+                f"as planned; {see}")
+    if code == QUARANTINED:
+        return f"exit 3: {quarantined} records were quarantined where {planned} were planned; {see}"
+    if code == MIGRATED:
+        return f"exit 0: every record migrated, though {planned} were planned to be quarantined"
+    return f"exit {code}: the migration failed a check (see the FAILED lines above)"

@@ -1,19 +1,23 @@
-"""One way to open PostgreSQL over ADBC: an unreachable server, a wrong database or a refused
-login is a clear error naming the (redacted) URI, never a driver traceback."""
+"""One way to open PostgreSQL over ADBC: a URI that cannot be read, an unreachable server, a
+wrong database or a refused login is one clear line naming the (redacted) URI, never a driver
+traceback or a password."""
 from __future__ import annotations
 
 import adbc_driver_postgresql.dbapi as pgdbapi
 
-from toolkit.errors import ConfigError
-from toolkit.redact import redact, scrub
+from toolkit import preflight
+from toolkit.errors import ConfigError, short_cause
+from toolkit.redact import redact, remember
 
 
 def connect(pg_uri: str, settings: tuple[str, ...] = ()):
     """A connection with each `SET` statement in `settings` applied to its session."""
+    preflight.pg_uri(pg_uri)
+    remember(pg_uri)
     try:
         conn = pgdbapi.connect(pg_uri)
     except Exception as error:  # the driver raises several types for a bad URI or server
-        raise ConfigError(f"cannot connect to PostgreSQL at {redact(pg_uri)}: {scrub(str(error), pg_uri).strip()}",
+        raise ConfigError(f"cannot connect to PostgreSQL at {redact(pg_uri)}: {short_cause(error)}",
                           hint="check --pg-uri (or M2PG_PG_URI)") from None
     if settings:
         with conn.cursor() as cur:

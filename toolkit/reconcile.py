@@ -1,9 +1,10 @@
 """Reconcile: staging and the live database add up, and no foreign key dangles.
 
 Every source document is loaded or quarantined (source = loaded + quarantined), every staged
-junction pair is loaded, and no key names a missing row. DuckDB reads both sides: the staged
-Parquet with read_parquet, PostgreSQL through the read-only attached scanner, which hands
-each count to PostgreSQL to compute.
+junction pair is loaded, and no key names a missing row. Only the migration's rows count as
+loaded: those whose id is in the id map (a pair: both its ends); rows the app wrote are counted
+apart as other rows. DuckDB reads both sides: the staged Parquet with read_parquet, PostgreSQL
+through the read-only attached scanner, which hands plain counts to PostgreSQL to compute.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit import duck
+from toolkit.progress import tracked
 from toolkit.redact import redact
-from toolkit.schema import quote
+from toolkit.schema import literal, quote
 from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, write_json
 from transforms import JUNCTIONS, MODELS
@@ -51,26 +53,57 @@ def loaded_rows(con, table: str) -> tuple[int | None, str | None]:
     return in_postgres(con, f"SELECT count(*) FROM {quote(table)}")
 
 
+def owned(staging: Staging, collection: str) -> tuple[str | None, str | None]:
+    """SQL naming the ids of the collection's id map, or why it cannot be read."""
+    path = staging.idmap(collection)
+    if not path.exists():
+        return None, f"{path} is missing: run `m2pg extract`"
+    return f"(SELECT CAST(id AS UUID) FROM read_parquet({literal(str(path))}))", None
+
+
+def migration_rows(con, table: str, ends: dict[str, str]) -> tuple[int | None, str | None]:
+    """Rows of `table` whose `ends` (column -> the SQL of the ids it must be among) are all the
+    migration's."""
+    where = " AND ".join(f"t.{quote(column)} IN {ids}" for column, ids in ends.items())
+    return measure(con, f"SELECT count(*) FROM {PG}.{quote(table)} AS t WHERE {where}")
+
+
+def split(con, table: str, ends: dict[str, str | None], errors: list[str | None]) -> tuple[dict, str | None]:
+    """{"loaded": the migration's rows, "other_rows": the rest}, and the first error."""
+    total, total_error = loaded_rows(con, table)
+    error = next(filter(None, [*errors, total_error]), None)
+    ours = None
+    if error is None:
+        ours, error = migration_rows(con, table, ends)
+    other = None if None in (total, ours) else total - ours
+    return {"loaded": ours, "other_rows": other}, error
+
+
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
     source, source_error = parquet_rows(con, staging.raw_dir(model.source) / "part-*.parquet")
     quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source) / "part-*.parquet")
-    loaded, loaded_error = loaded_rows(con, model.table)
+    ids, ids_error = owned(staging, model.source)
+    counts, error = split(con, model.table, {"id": ids}, [source_error, quarantine_error, ids_error])
+    loaded = counts["loaded"]
     row = {"table": model.table, "kind": "model", "collection": model.source, "source": source,
-           "quarantined": quarantined, "loaded": loaded,
+           "quarantined": quarantined, **counts,
            "ok": None not in (source, quarantined, loaded) and source == loaded + quarantined}
-    return _with_error(row, source_error or quarantine_error or loaded_error)
+    return _with_error(row, error)
 
 
-def junction_row(con, staging: Staging, junction: Junction) -> dict:
+def junction_row(con, staging: Staging, junction: Junction, collections: dict[str, str]) -> dict:
     path = staging.clean(junction.table)
     if staging.clean_parts(junction.table):
         staged, staged_error = parquet_rows(con, path / "part-*.parquet")
     else:
         staged, staged_error = None, f"{path} is missing: run `m2pg transform`"
-    loaded, loaded_error = loaded_rows(con, junction.table)
-    row = {"table": junction.table, "kind": "junction", "staged": staged, "loaded": loaded,
+    sides = {side.column: owned(staging, collections[side.model]) for side in (junction.left, junction.right)}
+    counts, error = split(con, junction.table, {c: ids for c, (ids, _) in sides.items()},
+                          [staged_error, *(e for _, e in sides.values())])
+    loaded = counts["loaded"]
+    row = {"table": junction.table, "kind": "junction", "staged": staged, **counts,
            "ok": None not in (staged, loaded) and staged == loaded}
-    return _with_error(row, staged_error or loaded_error)
+    return _with_error(row, error)
 
 
 def orphan_check(con, table: str, column: str, target: str, null_is_orphan: bool) -> dict:
@@ -96,7 +129,7 @@ def orphan_checks(con, models: Sequence[ModelSpec], junctions: Sequence[Junction
             return orphan_check(cursor, *check)
 
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(run, checks))
+        return list(tracked(pool.map(run, checks), "reconcile: foreign keys", total=len(checks)))
 
 
 def _with_error(row: dict, error: str | None) -> dict:
@@ -108,8 +141,10 @@ def reconcile(staging_root: Path | str, pg_uri: str, models: Sequence[ModelSpec]
     """Count both sides; write reports/reconcile.json (the URI's password redacted)."""
     staging = Staging(Path(staging_root))
     with duck.connect(pg_uri, alias=PG) as con:
-        rows = ([model_row(con, staging, m) for m in models]
-                + [junction_row(con, staging, j) for j in junctions])
+        collections = {m.name: m.source for m in (*MODELS, *models)}
+        rows = ([model_row(con, staging, m) for m in tracked(models, "reconcile", lambda m: m.table)]
+                + [junction_row(con, staging, j, collections)
+                   for j in tracked(junctions, "reconcile", lambda j: j.table)])
         orphans = orphan_checks(con, models, junctions)
     report = {"ok": all(r["ok"] for r in rows + orphans), "database": redact(pg_uri),
               "tables": rows, "orphans": orphans}
@@ -118,7 +153,7 @@ def reconcile(staging_root: Path | str, pg_uri: str, models: Sequence[ModelSpec]
 
 
 def print_reconcile(report: dict, console: Console) -> None:
-    table = Table("table", "source", "loaded", "quarantined", "orphans", "status",
+    table = Table("table", "source", "loaded", "quarantined", "other rows", "orphans", "status",
                   title=f"reconcile against {report['database']}")
     failing = []
     for row in report["tables"]:
@@ -129,13 +164,16 @@ def print_reconcile(report: dict, console: Console) -> None:
         orphans = None if any(o["orphans"] is None for o in checks) else sum(o["orphans"] for o in checks)
         table.add_row(row["table"], _text(row.get("source", row.get("staged"))), _text(row["loaded"]),
                       _text(row.get("quarantined")) if row["kind"] == "model" else "-",
-                      _text(orphans) if checks else "-",
+                      _text(row.get("other_rows")), _text(orphans) if checks else "-",
                       Text.assemble(("FAIL ", "red"), "; ".join(why)) if why else Text("ok", "green"))
     console.print(table)
+    other = sum(row.get("other_rows") or 0 for row in report["tables"])
+    apart = (f"; {other} rows in the target are not this migration's (not in its id map), counted apart"
+             if other else "")
     if report["ok"]:
-        console.print("reconcile: every document is loaded or quarantined; no orphans")
+        console.print(f"reconcile: every document is loaded or quarantined; no orphans{apart}")
     else:
-        console.print(Text.assemble("reconcile: ", ("FAILED", "red"), f" in {', '.join(failing)}"))
+        console.print(Text.assemble("reconcile: ", ("FAILED", "red"), f" in {', '.join(failing)}{apart}"))
 
 
 def reasons(row: dict, checks: list[dict]) -> list[str]:

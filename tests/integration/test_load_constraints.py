@@ -11,7 +11,8 @@ import pytest
 from toolkit import generate, schema
 from transforms import JUNCTIONS, MODELS
 
-from processes import m2pg
+from exactly_once import assert_exactly_once, ledger, staged
+from processes import ctrl_c_once, m2pg
 
 BATCH = "200"  # many batches, so there are many places to stop at
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
@@ -99,10 +100,12 @@ def test_a_deferred_load_ends_with_exactly_the_catalogs_foreign_keys(staging, ta
     assert done.returncode == 3, done.stderr
     assert restored_count(staging) == len(FOREIGN_KEYS) == 52
     assert_complete(target, expected)
+    ledger = assert_exactly_once(target, staging, complete=True, before={})
     again = load(staging, target)  # a no-op: nothing to load, nothing deferred
     assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout + again.stderr
     assert restored_count(staging) == 0
     assert_complete(target, expected)
+    assert_exactly_once(target, staging, complete=True, before=ledger)
 
 
 KILLS = [  # (SIGKILL at, foreign keys still stored afterwards: (fewest, most))
@@ -118,6 +121,7 @@ KILLS = [  # (SIGKILL at, foreign keys still stored afterwards: (fewest, most))
 def test_sigkill_then_resume_restores_every_foreign_key(point, left, staging, target, expected):
     killed = load(staging, target, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    ledger = assert_exactly_once(target, staging)
     pending = stored(target)
     assert left[0] <= len(pending) <= left[1]
     live = live_foreign_keys(target)
@@ -133,10 +137,28 @@ def test_sigkill_then_resume_restores_every_foreign_key(point, left, staging, ta
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert restored_count(staging) == len(pending)
     assert_complete(target, expected)
+    ledger = assert_exactly_once(target, staging, complete=True, before=ledger)
     assert "foreign keys: none waiting to be restored" in status(staging, target)
     again = load(staging, target)
     assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout + again.stderr
     assert_complete(target, expected)
+    assert_exactly_once(target, staging, complete=True, before=ledger)
+
+
+def test_ctrl_c_during_the_load_then_resume_loads_each_row_once(staging, target, expected):
+    def some_batches_loaded() -> bool:
+        return sum(t["batches"] for t in ledger(target).values()) >= 10
+
+    code, output = ctrl_c_once(["load", "--staging", str(staging), "--pg-uri", target, "--batch-size", BATCH],
+                               some_batches_loaded)
+    assert code == 130, output
+    assert "Checkpoint saved" in output
+    recorded = assert_exactly_once(target, staging)
+    assert sum(t["rows"] for t in recorded.values()) < sum(staged(staging).values())  # stopped part-way
+    resumed = load(staging, target)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    assert_complete(target, expected)
+    assert_exactly_once(target, staging, complete=True, before=recorded)
 
 
 def test_a_target_holding_a_foreign_row_keeps_its_foreign_keys(staging, target, expected):
@@ -144,18 +166,23 @@ def test_a_target_holding_a_foreign_row_keeps_its_foreign_keys(staging, target, 
     killed = load(staging, target, kill_at="load-copy:25")
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert live_foreign_keys(target) == FOREIGN_KEYS and stored(target) == set()  # mid-load, not deferred
+    theirs = {"crm_Industry_Type": 1}
+    ledger = assert_exactly_once(target, staging, foreign=theirs)
     resumed = load(staging, target)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert restored_count(staging) == 0
+    assert_exactly_once(target, staging, complete=True, before=ledger, foreign=theirs)
     sql(target, """DELETE FROM "crm_Industry_Type" WHERE id = md5('theirs')::uuid""")
     assert_complete(target, expected)
 
 
 def test_an_orphan_written_while_deferred_fails_the_load_until_fixed(staging, target, expected):
     assert load(staging, target, kill_at="load-copy:25").returncode == -signal.SIGKILL
+    assert_exactly_once(target, staging)
     sql(target, ORPHAN)  # a foreign writer, while the foreign keys are dropped
     failed = load(staging, target)
     assert failed.returncode == 2, failed.stdout + failed.stderr
+    ledger = assert_exactly_once(target, staging, complete=True, foreign={"DocumentsToTasks": 1})
     assert "2 of 52 foreign keys could not be restored" in failed.stderr
     for _, name in ORPHAN_KEYS:
         assert f'"DocumentsToTasks"."{name}"' in failed.stderr
@@ -170,13 +197,16 @@ def test_an_orphan_written_while_deferred_fails_the_load_until_fixed(staging, ta
     assert fixed.returncode == 3 and "0 rows inserted" in fixed.stdout, fixed.stdout + fixed.stderr
     assert restored_count(staging) == 2
     assert_complete(target, expected)
+    assert_exactly_once(target, staging, complete=True, before=ledger)
 
 
 @pytest.mark.parametrize("before", [None, "load-copy:25", "load-restore:2"])
 def test_replace_empties_the_tables_and_restores_every_foreign_key(before, staging, target, expected):
     first = load(staging, target, kill_at=before)
     assert first.returncode == (-signal.SIGKILL if before else 3), first.stdout + first.stderr
+    assert_exactly_once(target, staging, complete=before is None)
     replaced = load(staging, target, "--replace")
     assert replaced.returncode == 3, replaced.stdout + replaced.stderr
     assert restored_count(staging) == 52
     assert_complete(target, expected)
+    assert_exactly_once(target, staging, complete=True, before={})  # --replace empties the ledger too

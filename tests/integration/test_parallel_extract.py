@@ -1,6 +1,8 @@
 """Extract on worker processes stages exactly what one process stages, and stops and resumes alike."""
+import os
 import signal
 
+import bson
 import polars as pl
 import pytest
 
@@ -37,6 +39,15 @@ def assert_same_staging(a: Staging, b: Staging) -> None:
     assert report_a["documents"] == report_b["documents"]
 
 
+def assert_same_documents(a: Staging, b: Staging) -> None:
+    """The same rows in the same order and the same id map, however the parts are cut."""
+    for m in MODELS:
+        rows_a, rows_b = (pl.concat([pl.read_parquet(p) for p in sorted(s.raw_dir(m.source).glob("part-*.parquet"))])
+                          for s in (a, b))
+        assert rows_a.equals(rows_b), m.source
+        assert pl.read_parquet(a.idmap(m.source)).equals(pl.read_parquet(b.idmap(m.source))), m.source
+
+
 def test_two_workers_stage_what_one_stages(dump, serial, tmp_path):
     done = m2pg("extract", "--dump", str(dump), "--staging", str(tmp_path), "--batch-size", "100", "--workers", "2")
     assert done.returncode == 0, done.stderr
@@ -55,31 +66,45 @@ def test_a_crash_in_a_worker_kills_the_command_and_resume_finishes_the_same(dump
 
 
 def test_ctrl_c_stops_every_worker_at_a_checkpoint(dump, serial, tmp_path):
-    args = ["extract", "--dump", str(dump), "--staging", str(tmp_path), "--workers", "2"]
-    code, output = ctrl_c_when([*args, "--batch-size", "5"], tmp_path / "raw", "*/manifest.json")
+    # the same part size as the interrupted run: another one would start the extract over
+    args = ["extract", "--dump", str(dump), "--staging", str(tmp_path), "--batch-size", "20", "--workers", "2"]
+    code, output = ctrl_c_when(args, tmp_path / "raw", "*/manifest.json")
     assert code == 130, output
     assert "Checkpoint saved" in output
     assert not (tmp_path / "reports" / "extract.json").exists()
-    resumed = m2pg(*args, "--batch-size", "100")
+    manifests = [read_json(p) for p in (tmp_path / "raw").glob("*/manifest.json")]
+    assert manifests and not all(m["complete"] for m in manifests)
+    resumed = m2pg(*args)
     assert resumed.returncode == 0, resumed.stderr
-    assert_same_staging(Staging(tmp_path), serial)
+    assert read_json(tmp_path / "reports" / "extract.json")["parts_resumed"] > 0
+    assert_same_documents(Staging(tmp_path), serial)  # in parts of 20 documents, not 100
 
 
-def test_a_bad_file_in_a_worker_is_one_clear_line(dump, tmp_path):
+def test_a_truncated_file_in_a_worker_sends_its_last_document_to_the_quarantine(dump, tmp_path):
     broken = tmp_path / "dump" / DB
     broken.mkdir(parents=True)
     for path in (dump / DB).glob("*.bson"):
         data = path.read_bytes()
         (broken / path.name).write_bytes(data[:-3] if path.stem == "crm_Contacts" else data)
+    last = bson.decode_all((dump / DB / "crm_Contacts.bson").read_bytes())[-1]
     done = m2pg("extract", "--dump", str(tmp_path / "dump"), "--staging", str(tmp_path / "st"), "--workers", "2")
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "crm_Contacts.bson: truncated or corrupt BSON" in done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    size = len(bson.encode(last)) - 3
+    assert f"crm_Contacts: {size} bytes of the source are not well-formed BSON" in said
     assert "Traceback" not in done.stderr
+    done = m2pg("transform", "--staging", str(tmp_path / "st"))
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    refused = pl.read_parquet(sorted((tmp_path / "st" / "quarantine" / "crm_Contacts").glob("part-*.parquet")))
+    assert refused["rule"].to_list() == ["bson"]
 
 
 def test_workers_follow_the_size_of_the_source(dump):
     source = DumpSource(dump)
     volume = sum(source.volume(m.source) for m in MODELS)
     assert volume < PARALLEL_FROM
-    assert workers_for(volume, None) == 1
-    assert workers_for(volume, 3) == 3
+    assert workers_for(volume, None) == 1  # small: worker processes would cost more than they save
+    assert workers_for(PARALLEL_FROM, None) == (os.cpu_count() or 1)  # large: every core
+    chosen = (os.cpu_count() or 1) + 1  # neither of the numbers the size gives: the choice wins
+    assert workers_for(volume, chosen) == workers_for(PARALLEL_FROM, chosen) == chosen
+    assert workers_for(volume, 0) == 1

@@ -14,7 +14,7 @@ from toolkit.errors import ConfigError
 from toolkit.reconcile import print_reconcile, reconcile
 from toolkit.schema import create_schema
 from toolkit.staging import Staging, read_json, write_parquet
-from transforms import JUNCTIONS
+from transforms import JUNCTIONS, MODELS
 
 PASSWORD = "Rec0ncile-s3cret"
 
@@ -33,13 +33,21 @@ def uid(n: int) -> str:
 USERS = [uid(1), uid(2)]
 KEYS = [uid(11), uid(12)]
 ACCOUNT = uid(21)
+QUARANTINED = uid(3)  # the Users document that was quarantined
 MISSING = uid(999)
+APP_USER = uid(50)  # a user the app wrote itself, not the migration
+IDMAP = {"Users": [*USERS, QUARANTINED], "openAi_keys": KEYS, "crm_Accounts": [ACCOUNT]}
 
 
 def stage(root: Path) -> None:
     """Users: 3 documents, 1 quarantined; openAi_keys: 2 in two parts, no quarantine file;
-    crm_Accounts: 1; AccountWatchers: 2 pairs; every other junction staged empty."""
+    crm_Accounts: 1; AccountWatchers: 2 pairs; every other junction staged empty; the id map
+    of every collection."""
     staging = Staging(root)
+    for m in MODELS:
+        ids = IDMAP.get(m.source, [])
+        write_parquet(pa.table({"collection": [m.source] * len(ids), "object_id": ["0" * 24] * len(ids),
+                                "id": pa.array(ids, pa.string())}), staging.idmap(m.source))
     parts = {"Users": [3], "openAi_keys": [1, 1], "crm_Accounts": [1]}
     for collection, sizes in parts.items():
         for n, size in enumerate(sizes):
@@ -92,19 +100,35 @@ def test_a_balanced_migration_passes(tmp_path, database):
     assert read_json(tmp_path / "reports" / "reconcile.json") == report
     rows = {r["table"]: r for r in report["tables"]}
     assert rows["Users"] | {"ok": None} == {"table": "Users", "kind": "model", "collection": "Users",
-                                            "source": 3, "quarantined": 1, "loaded": 2, "ok": None}
+                                            "source": 3, "quarantined": 1, "loaded": 2, "other_rows": 0,
+                                            "ok": None}
     assert (rows["openAi_keys"]["source"], rows["openAi_keys"]["quarantined"]) == (2, 0)
     assert rows["AccountWatchers"] == {"table": "AccountWatchers", "kind": "junction",
-                                       "staged": 2, "loaded": 2, "ok": True}
+                                       "staged": 2, "loaded": 2, "other_rows": 0, "ok": True}
     assert rows["Tasks"]["source"] == rows["Tasks"]["loaded"] == 0
     assert {"table": "openAi_keys", "column": "user", "references": "Users", "orphans": 0,
             "ok": True} in report["orphans"]
     assert "every document is loaded or quarantined" in rendered(report)
 
 
+def test_rows_the_app_wrote_are_counted_apart(tmp_path, database):
+    stage(tmp_path)
+    load(database)
+    run_sql(database, f"""INSERT INTO "Users" (id, email) VALUES ('{APP_USER}', 'app@example.com')""",
+            f"""INSERT INTO "AccountWatchers" VALUES ('{ACCOUNT}', '{APP_USER}')""")
+
+    report = reconcile(tmp_path, database)
+
+    assert report["ok"], report
+    rows = {r["table"]: r for r in report["tables"]}
+    assert (rows["Users"]["loaded"], rows["Users"]["other_rows"]) == (2, 1)
+    assert (rows["AccountWatchers"]["loaded"], rows["AccountWatchers"]["other_rows"]) == (2, 1)
+    assert "2 rows in the target are not this migration's" in rendered(report)
+
+
 @pytest.mark.parametrize("statement, table", [
     (f"""DELETE FROM "openAi_keys" WHERE id = '{KEYS[1]}'""", "openAi_keys"),
-    (f"""INSERT INTO "Users" (id, email) VALUES ('{uid(3)}', 'extra@example.com')""", "Users"),
+    (f"""INSERT INTO "Users" (id, email) VALUES ('{QUARANTINED}', 'extra@example.com')""", "Users"),
     (f"""DELETE FROM "AccountWatchers" WHERE user_id = '{USERS[0]}'""", "AccountWatchers"),
 ])
 def test_a_count_that_does_not_add_up_names_its_table(tmp_path, database, statement, table):
@@ -122,7 +146,8 @@ def test_a_count_that_does_not_add_up_names_its_table(tmp_path, database, statem
 
 @pytest.mark.parametrize("statement, table, column", [
     (f"""UPDATE "openAi_keys" SET "user" = '{MISSING}' WHERE id = '{KEYS[0]}'""", "openAi_keys", "user"),
-    (f"""UPDATE "AccountWatchers" SET user_id = '{MISSING}' WHERE user_id = '{USERS[0]}'""",
+    # a user of the migration, yet not loaded: the pair is still the migration's, and dangles
+    (f"""UPDATE "AccountWatchers" SET user_id = '{QUARANTINED}' WHERE user_id = '{USERS[0]}'""",
      "AccountWatchers", "user_id"),
 ])
 def test_an_orphan_key_is_counted(tmp_path, database, statement, table, column):

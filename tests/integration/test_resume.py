@@ -12,6 +12,7 @@ from toolkit.ids import uuid_for
 from toolkit.servers import embedded_mongo
 from transforms import JUNCTIONS, MODELS
 
+from exactly_once import assert_exactly_once
 from processes import ctrl_c_when, m2pg
 
 DB = "nextcrm"
@@ -45,13 +46,16 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(point, dump, pg_uri, tm
     args = ("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--batch-size", BATCH)
     killed = m2pg(*args, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    ledger = assert_exactly_once(pg_uri, tmp_path)
     resumed = m2pg(*args)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert "no orphans" in resumed.stdout
     assert snapshot(pg_uri) == expected
+    ledger = assert_exactly_once(pg_uri, tmp_path, complete=True, before=ledger)
     again = m2pg(*args)
     assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout
     assert snapshot(pg_uri) == expected
+    assert_exactly_once(pg_uri, tmp_path, complete=True, before=ledger)
 
 
 def test_resuming_costs_only_the_unfinished_work(dump, pg_uri, tmp_path, expected):
@@ -71,9 +75,11 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected)
     code, output = ctrl_c_when(args, tmp_path / "raw", "*/manifest.json", 9)  # about 30% of the collections
     assert code == 130, output
     assert "Checkpoint saved" in output and "re-run the same command to resume" in output.lower()
+    ledger = assert_exactly_once(pg_uri, tmp_path)
     resumed = m2pg(*args)
     assert resumed.returncode == 3, resumed.stderr
     assert snapshot(pg_uri) == expected
+    assert_exactly_once(pg_uri, tmp_path, complete=True, before=ledger)
 
 
 def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):

@@ -1,0 +1,213 @@
+"""A production target is safe: a load whose inputs are missing, a --replace or reset that would
+reach a table the app added, a row of the app that holds a migrated user's email, a target whose
+schema drifted: each stops with exit 2 and one line naming it, and neither the target (catalog
+and row counts) nor the staging folder changes. Rows the app wrote are counted apart."""
+import json
+import uuid
+from pathlib import Path
+
+import polars as pl
+import psycopg
+import pytest
+
+from toolkit import schema
+from transforms import JUNCTIONS, MODELS
+
+from processes import m2pg
+
+PASSWORD = "Safe7-target-secret"
+TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+APP_TABLE = """CREATE TABLE app_notes (id serial PRIMARY KEY, author uuid NOT NULL,
+               CONSTRAINT app_notes_author_fkey FOREIGN KEY (author) REFERENCES "Users" (id))"""
+
+
+def sql(uri: str, statement: str, params=None) -> list[tuple]:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        cursor = conn.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def with_password(uri: str) -> str:
+    """The same server (it trusts local logins) with a password in the URI, to catch any echo."""
+    return uri.replace("postgres:@", f"postgres:{PASSWORD}@", 1)
+
+
+def target_state(uri: str) -> dict:
+    """The live catalog, every public table's row count, and the load's own tables if any."""
+    catalog = schema.read_catalog(uri)
+    counts = {t: sql(uri, f'SELECT count(*) FROM "{t}"')[0][0] for t in catalog["tables"]}
+    (ledger, store), = sql(uri, "SELECT to_regclass('m2pg.ledger')::text, "
+                                "to_regclass('m2pg.deferred_constraints')::text")
+    own = {name: sql(uri, f"SELECT count(*) FROM {name}")[0][0] for name in (ledger, store) if name}
+    return {"catalog": catalog, "counts": counts, "m2pg": own}
+
+
+def foreign_keys(uri: str) -> int:
+    return sum(c["kind"] == "foreign key" for t in schema.read_catalog(uri)["tables"].values()
+               for c in t["constraints"])
+
+
+def files(folder: Path) -> dict:
+    """Every file under `folder` with its size and modification time."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+
+
+def refused(done, *names: str) -> str:
+    """Exit 2 with one line (and its hint) naming each of `names`; no traceback, no password."""
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "Traceback" not in said and PASSWORD not in said, said
+    lines = done.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, said
+    for name in names:
+        assert name in lines[0], (name, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def staged(dump, tmp_path_factory) -> Path:
+    """The demo dump extracted, transformed and validated once."""
+    folder = tmp_path_factory.mktemp("staged")
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(folder)).returncode == 0
+    assert m2pg("transform", "--staging", str(folder)).returncode == 3  # the demo has bad records
+    assert m2pg("validate", "--staging", str(folder)).returncode == 3
+    return folder
+
+
+@pytest.fixture(scope="module")
+def extracted(dump, tmp_path_factory) -> Path:
+    """The demo dump extracted only: transform has not run."""
+    folder = tmp_path_factory.mktemp("extracted")
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(folder)).returncode == 0
+    return folder
+
+
+@pytest.fixture
+def target(pg_uri) -> str:
+    schema.create_schema(pg_uri)
+    return pg_uri
+
+
+def load(staging: Path, uri: str, *extra: str):
+    return m2pg("load", "--staging", str(staging), "--pg-uri", with_password(uri), *extra)
+
+
+def migrated_user(staged: Path) -> dict:
+    users = pl.read_parquet(sorted((staged / "clean" / "Users").glob("part-*.parquet")), columns=["id", "email"])
+    return users.filter(pl.col("email").is_not_null()).sort("email").row(0, named=True)
+
+
+# --- no destructive step before its inputs are checked --------------------------------------
+
+def test_load_before_transform_changes_nothing(extracted, target):
+    before, staged_before = target_state(target), files(extracted)
+    done = load(extracted, target)
+    refused(done, str(extracted), "not been transformed")
+    assert "m2pg transform" in done.stderr
+    assert target_state(target) == before
+    assert foreign_keys(target) == 52
+    assert files(extracted) == staged_before
+
+
+def test_a_mistyped_staging_folder_changes_nothing(staged, target, tmp_path):
+    typo = tmp_path / "stagnig"
+    before = target_state(target)
+    refused(load(typo, target), str(typo), "does not exist")
+    assert target_state(target) == before
+    assert foreign_keys(target) == 52
+    assert not typo.exists()
+
+
+def test_a_load_that_fails_before_its_first_row_puts_the_foreign_keys_back(staged, target):
+    # the app refuses every insert: the first batch of every table fails
+    sql(target, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused by the app'; END $$")
+    for table in TABLES:
+        sql(target, f'CREATE TRIGGER refuse BEFORE INSERT ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION refuse()')
+    before = target_state(target)
+    done = load(staged, target)
+    assert done.returncode not in (0, 3), done.stdout + done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+    after = target_state(target)
+    assert after["catalog"] == before["catalog"] and after["counts"] == before["counts"]
+    assert foreign_keys(target) == 52
+    assert sql(target, "SELECT count(*) FROM m2pg.deferred_constraints") == [(0,)]
+
+
+# --- --replace and reset never cascade -------------------------------------------------------
+
+@pytest.fixture
+def loaded_with_app_table(staged, target) -> str:
+    """The migration loaded, then a table the app added, referencing "Users", with a row."""
+    assert load(staged, target).returncode == 3
+    sql(target, APP_TABLE)
+    sql(target, 'INSERT INTO app_notes (author) SELECT id FROM "Users" ORDER BY id LIMIT 1')
+    return target
+
+
+def test_replace_stops_at_a_table_the_app_added(staged, loaded_with_app_table):
+    before = target_state(loaded_with_app_table)
+    refused(load(staged, loaded_with_app_table, "--replace"), "app_notes", "app_notes_author_fkey", "Users")
+    assert target_state(loaded_with_app_table) == before
+    assert before["counts"]["app_notes"] == 1 and before["counts"]["Users"] > 0
+
+
+def test_reset_of_the_load_stops_at_a_table_the_app_added(staged, loaded_with_app_table):
+    before = target_state(loaded_with_app_table)
+    done = m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged),
+                "--pg-uri", with_password(loaded_with_app_table))
+    refused(done, "app_notes", "app_notes_author_fkey", "Users")
+    assert target_state(loaded_with_app_table) == before
+
+
+# --- rows the migration does not own ---------------------------------------------------------
+
+def test_an_app_user_holding_a_migrated_email_stops_the_load(staged, target):
+    user = migrated_user(staged)
+    sql(target, 'INSERT INTO "Users" (id, email) VALUES (%s, %s)', (str(uuid.uuid4()), user["email"]))
+    before, staged_before = target_state(target), files(staged)
+    refused(load(staged, target), '"Users"', "email", user["email"])
+    assert target_state(target) == before
+    assert files(staged) == staged_before
+
+
+def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
+    app_user = str(uuid.uuid4())
+    sql(target, 'INSERT INTO "Users" (id, email) VALUES (%s, %s)', (app_user, "someone-else@example.com"))
+    assert load(staged, target).returncode == 3
+    uri = with_password(target)
+    reconciled = m2pg("reconcile", "--staging", str(staged), "--pg-uri", uri)
+    assert reconciled.returncode == 3, reconciled.stdout + reconciled.stderr
+    assert "1 rows in the target are not this migration's" in reconciled.stdout
+    verified = m2pg("verify", "--dump", str(dump), "--staging", str(staged), "--pg-uri", uri)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads((staged / "reports" / "verify.json").read_text())
+    users = report["layers"]["counts"]["tables"]["Users"]
+    assert (users["loaded"], users["other_rows"]) == (users["expected"], 1)
+    reconcile = json.loads((staged / "reports" / "reconcile.json").read_text())
+    row = next(r for r in reconcile["tables"] if r["table"] == "Users")
+    assert (row["loaded"], row["other_rows"]) == (users["expected"], 1)
+
+
+# --- run checks the target before extracting --------------------------------------------------
+
+def test_run_against_a_drifted_schema_stops_before_extract(dump, target, tmp_path):
+    sql(target, 'ALTER TABLE "Users" DROP COLUMN "account_name"')
+    before = target_state(target)
+    staging = tmp_path / "st"
+    done = m2pg("run", "--dump", str(dump), "--staging", str(staging), "--pg-uri", with_password(target))
+    refused(done, '"Users"."account_name"')
+    assert target_state(target) == before
+    assert files(staging / "raw") == {}
+
+
+def test_run_against_an_app_user_holding_a_migrated_email_stops_before_extract(staged, dump, target, tmp_path):
+    user = migrated_user(staged)
+    sql(target, 'INSERT INTO "Users" (id, email) VALUES (%s, %s)', (str(uuid.uuid4()), user["email"]))
+    before = target_state(target)
+    staging = tmp_path / "st"
+    done = m2pg("run", "--dump", str(dump), "--staging", str(staging), "--pg-uri", with_password(target))
+    refused(done, '"Users"', "email", user["email"])
+    assert target_state(target) == before
+    assert files(staging / "raw") == {}

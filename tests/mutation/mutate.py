@@ -1,0 +1,225 @@
+"""`just mutate`: mutation testing of the functions that carry the migration's promises, and its
+report, tests/mutation/report.md.
+
+mutmut (configured in pyproject.toml) changes one operator, constant or call at a time in a copy
+of toolkit/ under mutants/ and runs the fast unit tests that reach the changed function; a mutant
+no test notices has survived. A survivor is either a missing test or a change that alters
+nothing the code promises: those are listed, with the reason, in tests/mutation/equivalent.py.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "mutation"))
+from equivalent import EQUIVALENT  # noqa: E402
+
+TARGETS = {  # module -> the functions whose mutants count ("*": all of them)
+    "ids": ["*"],
+    "rules": ["*"],
+    "transform": ["_reference", "clean_rows", "_value", "_uuid_lists", "_dangling", "feed_pairs", "is_among",
+                  "_position", "junction_rows"],
+    "verify": ["canonical_json", "_canonical", "_int", "_millis", "_is_int", "expected_value", "same",
+               "as_text", "canonical_sql", "type_issue", "json_shape", "one_sided", "show"],
+}
+KILLED = {"killed"}  # a timeout (the tests hung) is listed, not counted: on a busy machine it may be the machine
+REPORT = ROOT / "tests" / "mutation" / "report.md"
+
+
+def patterns(modules: list[str]) -> list[str]:
+    return [f"toolkit.{module}.*" if name == "*" else f"toolkit.{module}.x_{name}__mutmut_*"
+            for module in modules for name in TARGETS[module]]
+
+
+def wanted(mutant: str) -> bool:
+    module, function = mutant.split(".")[1], mutant.split(".")[2].split("__mutmut_")[0]
+    names = TARGETS.get(module, [])
+    return "*" in names or any(function in (f"x_{n}", f"xǁ{n}") for n in names)
+
+
+def retest_survivors() -> None:
+    """Forget the verdicts of mutants no test caught, so new tests get their chance; mutmut
+    itself keeps every verdict until the function's code changes."""
+    if not (ROOT / "mutants").exists():
+        return
+    os.chdir(ROOT)
+    from mutmut.__main__ import SourceFileMutationData, walk_mutatable_files
+    from mutmut.stats import status_by_exit_code
+    for path in walk_mutatable_files():
+        if not (ROOT / "mutants" / f"{path}.meta").exists():
+            continue
+        data = SourceFileMutationData(path=path)
+        data.load()
+        for name, code in data.exit_code_by_key.items():
+            if code is not None and status_by_exit_code[code] not in KILLED:
+                data.exit_code_by_key[name] = None
+        data.save()
+
+
+def run(workers: int, names: list[str]) -> None:
+    retest_survivors()
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    subprocess.run([mutmut, "run", "--max-children", str(workers), *names], cwd=ROOT, check=False)
+
+
+def results() -> dict[str, str]:
+    """Every mutant's status, from mutmut's own records under mutants/."""
+    os.chdir(ROOT)
+    from mutmut.__main__ import SourceFileMutationData, walk_mutatable_files
+    from mutmut.stats import status_by_exit_code
+    out = {}
+    for path in walk_mutatable_files():
+        data = SourceFileMutationData(path=path)
+        data.load()
+        out |= {name: status_by_exit_code[code] for name, code in data.exit_code_by_key.items() if wanted(name)}
+    return out
+
+
+def function_lines(path: Path) -> dict[str, int]:
+    """Where each top-level function and method starts (its `def`, decorators aside)."""
+    lines = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ClassDef):
+            lines |= {f"xǁ{node.name}ǁ{item.name}": item.lineno for item in node.body
+                      if isinstance(item, ast.FunctionDef)}
+        elif isinstance(node, ast.FunctionDef) and node.col_offset == 0:
+            lines[f"x_{node.name}"] = node.lineno
+    return lines
+
+
+def change(mutant: str) -> tuple[int | None, str, str]:
+    """(line in the source file, the line as written, the line as mutated)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    module = mutant.split(".")[1]
+    path = ROOT / "toolkit" / f"{module}.py"
+    diff = get_diff_for_mutant(mutant, path=f"toolkit/{module}.py")
+    start = function_lines(path).get(mutant.split(".")[2].split("__mutmut_")[0])
+    removed = added = ""
+    line = None
+    at = 0
+    for text in diff.splitlines():
+        hunk = re.match(r"@@ -(\d+)", text)
+        if hunk:
+            at = int(hunk.group(1))
+        elif text.startswith("-") and not text.startswith("---"):
+            removed, line = removed or text[1:].strip(), line or at
+            at += 1
+        elif text.startswith("+") and not text.startswith("+++"):
+            added = added or text[1:].strip()
+        elif at:
+            at += 1
+    # the diff counts from the function's first line; its decorators are not mutated
+    return (start + line - 1 if start and line else None), removed, added
+
+
+def signature(mutant: str, removed: str, added: str) -> str:
+    function = mutant.split(".")[2].split("__mutmut_")[0][2:].replace("ǁ", ".")  # x_name or xǁClassǁname
+    return f"{mutant.split('.')[1]}.{function}: {removed} -> {added}"
+
+
+def tree_state() -> str:
+    """The commit, and which of the files this run reads differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+    read = [f"toolkit/{module}.py" for module in TARGETS] + ["tests/mutation/", "pyproject.toml"] + [
+        line.strip().strip('",[]') for line in (ROOT / "pyproject.toml").read_text().split("pytest_add_cli_args_test_selection")[1]
+        .split("]")[0].split(",") if line.strip().strip('",[]= ')]
+    changed = sorted(line[3:] for line in git("status", "--porcelain", "--", *read).splitlines() if line.strip())
+    others = len([line for line in git("status", "--porcelain", "--", "toolkit", "transforms").splitlines()
+                  if line[3:] not in changed])
+    return (f"commit {git('rev-parse', '--short', 'HEAD').strip() or '(none)'}; "
+            + (f"uncommitted changes in {', '.join(changed)}" if changed else "the files it reads as committed")
+            + (f"; {others} other files of toolkit/ and transforms/ uncommitted" if others else ""))
+
+
+def report(statuses: dict[str, str]) -> str:
+    rows, survivors, equivalent, unused, unchecked = Counter(), [], [], set(EQUIVALENT), Counter()
+    for mutant, status in sorted(statuses.items()):
+        module = mutant.split(".")[1]
+        rows[module, "tried"] += 1
+        if status in KILLED:
+            rows[module, "killed"] += 1
+            continue
+        if status == "not checked":
+            rows[module, status] += 1
+            unchecked[f"toolkit/{module}.py"] += 1
+            continue
+        line, removed, added = change(mutant)
+        key = signature(mutant, removed, added)
+        where = f"toolkit/{module}.py:{line}"
+        if key in EQUIVALENT and status == "survived":
+            rows[module, "equivalent"] += 1
+            unused.discard(key)
+            equivalent.append((where, removed, added, EQUIVALENT[key]))
+        else:
+            rows[module, status] += 1
+            survivors.append((where, status, removed, added, mutant))
+    lines = [
+        "# Mutation testing", "",
+        f"`just mutate` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {tree_state()}.", "",
+        "Each mutant is one small change to one function (an operator, a constant, a call, a string);",
+        "the fast unit tests that reach that function run against it. *Killed*: a test failed (or",
+        "hung: *timeout*). *Survived*: every test passed, so either a test is missing or the change",
+        "alters nothing the code promises; the latter are *equivalent*, each with its reason in",
+        "`tests/mutation/equivalent.py`. Score: killed / (tried - equivalent).", "",
+        "| module | functions | tried | killed | equivalent | survived | other | score |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    total = Counter()
+    for module, names in TARGETS.items():
+        tried, killed, same = rows[module, "tried"], rows[module, "killed"], rows[module, "equivalent"]
+        other = tried - killed - same - rows[module, "survived"]
+        total.update({"tried": tried, "killed": killed, "equivalent": same, "survived": rows[module, "survived"],
+                      "other": other})
+        score = f"{100 * killed / (tried - same):.1f}%" if tried > same else "-"
+        lines.append(f"| {module} | {'all' if names == ['*'] else ', '.join(names)} | {tried} | {killed} | {same} | "
+                     f"{rows[module, 'survived']} | {other} | {score} |")
+    score = total["killed"] / (total["tried"] - total["equivalent"]) if total["tried"] > total["equivalent"] else 0
+    lines += [f"| **all** | | {total['tried']} | {total['killed']} | {total['equivalent']} | {total['survived']} | "
+              f"{total['other']} | **{100 * score:.1f}%** |", ""]
+    lines += ["## Not killed", "", "| where | status | line | mutated to |", "|---|---|---|---|"]
+    lines += [f"| {w} | {s} | `{r}` | `{a}` |" for w, s, r, a, _ in survivors] or ["| (none) | | | |"]
+    if unchecked:
+        lines += ["", "Not checked yet (`just mutate MODULE` tests one module's mutants): "
+                  + ", ".join(f"{n} in {path}" for path, n in sorted(unchecked.items())) + "."]
+    lines += ["", "## Equivalent (survive, change nothing promised)", "", "| where | line | mutated to | why |",
+              "|---|---|---|---|"]
+    lines += [f"| {w} | `{r}` | `{a}` | {why} |" for w, r, a, why in equivalent] or ["| (none) | | | |"]
+    if unused:
+        lines += ["", "Listed as equivalent but not found among this run's survivors (killed now, or the code moved):",
+                  ""] + [f"- `{key}`" for key in sorted(unused)]
+    return "\n".join(lines).replace("|`", "| `") + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last run")
+    parser.add_argument("modules", nargs="*", metavar="MODULE",
+                        help=f"test only these modules' mutants this time: {', '.join(TARGETS)} (default: all)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="test again only the mutants that survived the last run (after adding tests)")
+    args = parser.parse_args()
+    if set(args.modules) - set(TARGETS):
+        parser.error(f"no such module among {', '.join(TARGETS)}: {', '.join(set(args.modules) - set(TARGETS))}")
+    if args.survivors:
+        survivors = [name for name, status in results().items() if status not in KILLED | {"not checked"}]
+        if survivors:
+            run(args.workers, survivors)
+    elif not args.report_only:
+        run(args.workers, patterns(args.modules or list(TARGETS)))
+    text = report(results())
+    REPORT.write_text(text)
+    print(text[:text.index("## Not killed")])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Reading mongodump's archive and gzip files: the layout, streaming, choosing a database, damage."""
+import tracemalloc
+
+import bson
+import pytest
+from bson import ObjectId
+
+from toolkit import mongodump
+from toolkit.errors import ConfigError
+from toolkit.sources import DumpSource
+
+from integration.mongodump_files import archive, gzip_folder
+
+
+def write_folder(folder, collections: dict[str, int], padding: int = 40):
+    folder.mkdir(parents=True)
+    for name, count in collections.items():
+        docs = [bson.encode({"_id": ObjectId(), "n": i, "pad": "x" * padding}) for i in range(count)]
+        (folder / f"{name}.bson").write_bytes(b"".join(docs))
+        (folder / f"{name}.metadata.json").write_text('{"indexes": [], "collectionName": "%s"}' % name)
+    return folder
+
+
+@pytest.fixture
+def two_databases(tmp_path):
+    return {"crm": write_folder(tmp_path / "crm", {"Users": 50, "Tasks": 120}),
+            "other": write_folder(tmp_path / "other", {"Users": 3})}
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+@pytest.mark.parametrize("block", [mongodump.BLOCK, 97])  # documents split by the end of every read
+def test_an_archive_unpacks_to_the_files_of_the_chosen_database(two_databases, tmp_path, monkeypatch, gzipped, block):
+    monkeypatch.setattr(mongodump, "BLOCK", block)
+    path = archive(two_databases, tmp_path / "dump.archive", gzipped=gzipped, extra_namespaces=("EmptyView",))
+    source = DumpSource(path, "crm")
+    assert source.collections() == ["EmptyView", "Tasks", "Users"]
+    for name in ("Users", "Tasks"):
+        assert source.file(name).read_bytes() == (two_databases["crm"] / f"{name}.bson").read_bytes()
+    assert source.file("EmptyView").read_bytes() == b""
+    assert list(source.chunks("EmptyView", 10)) == []
+    assert source.volume("Tasks") == (two_databases["crm"] / "Tasks.bson").stat().st_size
+    assert source.describe() == f"mongodump archive {path} database crm"
+
+
+def test_an_archive_of_several_databases_needs_one_named(two_databases, tmp_path):
+    path = archive(two_databases, tmp_path / "dump.archive")
+    with pytest.raises(ConfigError, match="several databases: crm, other"):
+        DumpSource(path)
+    with pytest.raises(ConfigError, match="holds no database nextcrm"):
+        DumpSource(path, "nextcrm")
+    only = archive({"crm": two_databases["crm"]}, tmp_path / "one.archive")
+    assert DumpSource(only).database == "crm"
+
+
+def test_an_archive_is_unpacked_a_block_at_a_time(tmp_path, monkeypatch):
+    folder = write_folder(tmp_path / "big", {"Documents": 60_000}, padding=400)  # about 26 MB
+    path = archive({"big": folder}, tmp_path / "big.archive.gz", gzipped=True, per_segment=5000)
+    monkeypatch.setattr(mongodump, "BLOCK", 1 << 20)
+    tracemalloc.start()
+    source = DumpSource(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert source.file("Documents").stat().st_size == (folder / "Documents.bson").stat().st_size > 25 << 20
+    assert peak < 8 << 20
+
+
+def test_a_gzip_folder_is_read_with_its_metadata_files_left_alone(tmp_path):
+    plain = write_folder(tmp_path / "plain", {"Users": 30, "Tasks": 10})
+    folder = gzip_folder(plain, tmp_path / "dump" / "crm")
+    source = DumpSource(tmp_path / "dump")
+    assert source.collections() == ["Tasks", "Users"]
+    assert b"".join(source.chunks("Users", 7)) == (plain / "Users.bson").read_bytes()
+    assert source.volume("Users") == (plain / "Users.bson").stat().st_size
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{p.name}.gz" for p in plain.iterdir())
+
+
+@pytest.mark.parametrize("cut", [3, 200, -9])
+def test_a_damaged_archive_is_named_with_where_it_breaks(two_databases, tmp_path, cut):
+    data = archive(two_databases, tmp_path / "dump.archive").read_bytes()
+    broken = tmp_path / "broken.archive"
+    broken.write_bytes(data[:cut])
+    with pytest.raises(ConfigError) as error:
+        DumpSource(broken, "crm")
+    assert str(broken) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_file_that_is_no_archive_is_refused(tmp_path):
+    path = tmp_path / "Users.bson"
+    path.write_bytes(bson.encode({"_id": 1}))
+    with pytest.raises(ConfigError, match="not a mongodump archive"):
+        DumpSource(path)
+
+
+def test_a_truncated_bson_gz_is_named(tmp_path):
+    plain = write_folder(tmp_path / "plain", {"Users": 300})
+    folder = gzip_folder(plain, tmp_path / "dump" / "crm")
+    packed = (folder / "Users.bson.gz").read_bytes()
+    (folder / "Users.bson.gz").write_bytes(packed[:len(packed) // 2])
+    with pytest.raises(ConfigError, match="Users.bson.gz cannot be decompressed"):
+        list(DumpSource(tmp_path / "dump").chunks("Users", 100))
+
