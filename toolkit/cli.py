@@ -90,7 +90,7 @@ def _run(action, staging: Path | None = None) -> None:
         text = traceback.format_exc()
         log = _log_failure(staging, name, text)
         where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"
-        cause = environment_failure(error)
+        cause = environment_failure(error, staging)
         if cause:
             err.print(f"[red]error:[/] {escape(one_line(cause))}; fix it, then re-run `{escape(command)}` to resume "
                       f"({escape(where)})", highlight=False)

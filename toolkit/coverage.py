@@ -13,7 +13,7 @@ from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from bson.objectid import ObjectId
 
 from toolkit.bson_index import document_bounds
-from toolkit.staging import Staging, read_json
+from toolkit.staging import Staging, checked_all, read_json
 
 SAMPLES = 3
 _CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
@@ -53,7 +53,7 @@ def unknown_fields(staging: Staging, models) -> list[dict]:
         path = staging.manifest(m.source)
         if not path.exists() or not read_json(path).get("unknown_fields"):
             continue
-        parts = sorted(staging.raw_dir(m.source).glob("part-*.parquet"))
+        parts = checked_all(sorted(staging.raw_dir(m.source).glob("part-*.parquet")))
         frame = (pl.read_parquet(parts, columns=["m2pg_object_id", "m2pg_source_id", "m2pg_unknown_fields"])
                  .explode("m2pg_unknown_fields").drop_nulls("m2pg_unknown_fields")
                  .group_by("m2pg_unknown_fields", maintain_order=True)

@@ -19,7 +19,7 @@ from rich.text import Text
 from toolkit import coverage
 from toolkit.redact import scrub
 from toolkit.rules import HINTS
-from toolkit.staging import Staging, write_text
+from toolkit.staging import Staging, checked_all, write_text
 from toolkit.transform import QUARANTINE_SCHEMA
 
 ERRORS_LOG = "errors.log"
@@ -61,8 +61,9 @@ def log_failure(staging_root: Path, stage: str, traceback_text: str) -> Path:
 
 
 def read_quarantine(staging_root: Path) -> pl.DataFrame:
-    """Every quarantined record, collections in name order; an empty frame when there is none."""
-    files = sorted((Path(staging_root) / "quarantine").glob("*/part-*.parquet"))
+    """Every quarantined record, collections in name order; an empty frame when there is none.
+    Each part is checked against the digest transform recorded before it is read."""
+    files = checked_all(sorted((Path(staging_root) / "quarantine").glob("*/part-*.parquet")))
     frames = [pl.read_parquet(f, columns=list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA) for f in files]
     return pl.concat(frames) if frames else pl.DataFrame(schema=QUARANTINE_SCHEMA)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import re
+from pathlib import Path
 
 from toolkit.redact import scrub
 
@@ -68,14 +69,15 @@ _DROPPED = ("OperationalError", "InterfaceError", "AutoReconnect", "ConnectionFa
             "ServerSelectionTimeoutError", "ConnectionException", "IOException", "ExecutionTimeout")
 
 
-def environment_failure(error: BaseException) -> str | None:
+def environment_failure(error: BaseException, folder: Path | None = None) -> str | None:
     """What failed around m2pg (a disk, a folder, a server that dropped), named in one line;
-    None when the error is not one of these (a bug of m2pg)."""
+    None when the error is not one of these (a bug of m2pg). `folder`, the one the command
+    writes, is named when the error does not say which file failed (Arrow's writers do not)."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
-            where = error.filename or "a file"
+            where = error.filename or (f"a file in {folder}" if folder else "a file")
             return f"cannot write or read {where}: {error.strerror or error}"
         kind = type(error)
         server = next((name for prefix, name in _SERVERS.items() if kind.__module__.startswith(prefix)), None)

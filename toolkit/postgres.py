@@ -10,8 +10,13 @@ from toolkit.errors import ConfigError, short_cause
 from toolkit.redact import redact, remember
 
 
+APP_SCHEMA = "SET search_path TO public"
+"""The app's tables live in `public`; a login role named like m2pg's own schema (`m2pg`) would
+otherwise put that schema first and take the unqualified names."""
+
+
 def connect(pg_uri: str, settings: tuple[str, ...] = ()):
-    """A connection with each `SET` statement in `settings` applied to its session."""
+    """A connection to the app's schema with each `SET` statement in `settings` applied to its session."""
     preflight.pg_uri(pg_uri)
     remember(pg_uri)
     try:
@@ -19,9 +24,8 @@ def connect(pg_uri: str, settings: tuple[str, ...] = ()):
     except Exception as error:  # the driver raises several types for a bad URI or server
         raise ConfigError(f"cannot connect to PostgreSQL at {redact(pg_uri)}: {short_cause(error)}",
                           hint="check --pg-uri (or M2PG_PG_URI)") from None
-    if settings:
-        with conn.cursor() as cur:
-            for setting in settings:
-                cur.execute(setting)
-        conn.commit()
+    with conn.cursor() as cur:
+        for setting in (APP_SCHEMA, *settings):
+            cur.execute(setting)
+    conn.commit()
     return conn

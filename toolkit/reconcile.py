@@ -1,7 +1,8 @@
 """Reconcile: staging and the live database add up, and no foreign key dangles.
 
 Every source document is loaded or quarantined (source = loaded + quarantined), every staged
-junction pair is loaded, and no key names a missing row. Only the migration's rows count as
+junction pair is loaded, and no key names a missing row. Every staged file is checked against
+the digest its writer recorded before DuckDB reads it. Only the migration's rows count as
 loaded: those whose id is in the id map (a pair: both its ends); rows the app wrote are counted
 apart as other rows. DuckDB reads both sides: the staged Parquet with read_parquet, PostgreSQL
 through the read-only attached scanner, which hands plain counts to PostgreSQL to compute.
@@ -22,7 +23,7 @@ from toolkit.progress import tracked
 from toolkit.redact import redact
 from toolkit.schema import literal, quote
 from toolkit.spec import Junction, ModelSpec
-from toolkit.staging import Staging, write_json
+from toolkit.staging import Staging, checked, checked_all, write_json
 from transforms import JUNCTIONS, MODELS
 
 PG = "pg"  # the attached database's name in DuckDB
@@ -37,8 +38,9 @@ def measure(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[int | No
 
 
 def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
-    """Rows of the Parquet files matching `glob`; 0 when none does."""
-    if not any(glob.parent.glob(glob.name)):
+    """Rows of the Parquet files matching `glob`, each checked against its recorded digest first;
+    0 when none does."""
+    if not checked_all(sorted(glob.parent.glob(glob.name))):
         return 0, None
     return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob))
 
@@ -58,7 +60,7 @@ def owned(staging: Staging, collection: str) -> tuple[str | None, str | None]:
     path = staging.idmap(collection)
     if not path.exists():
         return None, f"{path} is missing: run `m2pg extract`"
-    return f"(SELECT CAST(id AS UUID) FROM read_parquet({literal(str(path))}))", None
+    return f"(SELECT CAST(id AS UUID) FROM read_parquet({literal(str(checked(path)))}))", None
 
 
 def migration_rows(con, table: str, ends: dict[str, str]) -> tuple[int | None, str | None]:

@@ -157,8 +157,11 @@ def recorded(path: Path) -> dict | None:
     """The size and digest the writer recorded for a staged file: a part's in its folder's
     manifest, an idmap's in its collection's raw manifest; None if none was recorded."""
     path = Path(path)
+    key = "file_sha256"
     if path.parent.name == "idmap":
         manifest_path, name = path.parent.parent / "raw" / path.stem / "manifest.json", None
+    elif path.parent.parent.name == "quarantine":  # recorded by transform beside the clean part
+        manifest_path, name, key = _clean_manifest_of(path.parent.parent.parent, path.parent.name), path.name, "quarantine"
     else:
         manifest_path, name = path.parent / "manifest.json", path.name
     try:
@@ -173,11 +176,25 @@ def recorded(path: Path) -> dict | None:
             entry = manifest["parts"].get(name)
         else:
             entry = next((p for p in manifest["parts"] if p.get("file") == name), None)
+        if entry is not None and key != "file_sha256":
+            entry = entry.get(key)
         if entry is None or "file_sha256" not in entry:
             return None
         return {"file_bytes": int(entry["file_bytes"]), "file_sha256": str(entry["file_sha256"])}
     except (AttributeError, KeyError, TypeError, ValueError):
         raise damaged(manifest_path, "is garbled (its parts cannot be read)") from None
+
+
+def _clean_manifest_of(root: Path, collection: str) -> Path:
+    """The clean manifest recording a collection's quarantine parts: its model's table's."""
+    from transforms import MODELS  # the declarations, read only when a quarantine part is checked
+    table = next((m.table for m in MODELS if m.source == collection), collection)
+    return root / "clean" / table / "manifest.json"
+
+
+def checked_all(paths) -> list[Path]:
+    """The paths, once each file matches what its writer recorded."""
+    return [checked(path) for path in paths]
 
 
 def checked_digest(path: Path) -> str:

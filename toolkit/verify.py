@@ -40,7 +40,7 @@ from toolkit.progress import tracked
 from toolkit.redact import redact, scrub
 from toolkit.schema import COLUMNS_SQL, catalog_precision, catalog_type, quote
 from toolkit.spec import LIST_KINDS, NOW, Field, Junction, Kind, ModelSpec
-from toolkit.staging import Staging, write_json
+from toolkit.staging import Staging, checked_all, write_json
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
@@ -158,7 +158,7 @@ class Quarantine:
 
 
 def read_quarantine(staging: Staging, collection: str) -> Quarantine:
-    parts = staging.quarantine_parts(collection)
+    parts = checked_all(staging.quarantine_parts(collection))  # as transform recorded them
     if not parts:
         return Quarantine(frozenset(), frozenset(), 0)
     frame = pl.read_parquet(parts, columns=["object_id", "source_id", "rule", "reason"])
@@ -340,14 +340,27 @@ def show(value: str | None, kind: Kind | None = None, width: int = 80) -> str:
 
 # --- Layer 1: counts ------------------------------------------------------------------------
 
+def registered_ids(con, name: str, ids: pl.Series) -> str:
+    """Register `ids` (UUID text) in DuckDB as `name`; returns SQL selecting them as UUIDs."""
+    con.register(name, pl.DataFrame({"id": ids.unique()}, schema={"id": pl.String}).to_arrow())
+    return f"(SELECT CAST(id AS UUID) FROM {name})"
+
+
+def object_id_shaped(column: str) -> str:
+    """DuckDB: whether a UUID (lowercase text) has the form the migration gives ids (toolkit.ids:
+    version 7, whole seconds, 10 zero bits). Such a row that no source document names is a wrong
+    row of the migration; an id of any other form was written by someone else."""
+    return (f"(substr({column}, 15, 1) = '7' AND substr({column}, 20, 1) IN ('8', '9', 'a', 'b') "
+            f"AND right({column}, 2) = '00' AND substr({column}, 34, 1) IN ('0', '4', '8', 'c') "
+            f"AND CAST('0x' || substr({column}, 1, 8) || substr({column}, 10, 4) AS BIGINT) % 1000 = 0)")
+
+
 def migration_rows(con, table: str, ends: dict[str, pl.Series]) -> tuple[int, int]:
     """(rows whose `ends` columns all hold UUIDs of the source's documents, the other rows):
     rows someone else wrote into the app's tables are counted apart, not as loaded."""
     names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
-    for column, ids in ends.items():
-        con.register(names[column], pl.DataFrame({"id": ids.unique()}, schema={"id": pl.String}).to_arrow())
+    ours = " AND ".join(f"t.{quote(c)} IN {registered_ids(con, names[c], ids)}" for c, ids in ends.items())
     try:
-        ours = " AND ".join(f"t.{quote(c)} IN (SELECT CAST(id AS UUID) FROM {n})" for c, n in names.items())
         loaded, total = con.execute(f"SELECT count(*) FILTER (WHERE {ours}), count(*) "
                                     f"FROM pg.{quote(table)} AS t").fetchone()
     finally:
@@ -356,9 +369,19 @@ def migration_rows(con, table: str, ends: dict[str, pl.Series]) -> tuple[int, in
     return loaded, total - loaded
 
 
+def source_ids(found: Collection, quarantine: Quarantine) -> pl.Series:
+    """UUIDs of the source's documents, expected or quarantined: a row holding another id is not
+    the migration's."""
+    return pl.concat([found.rows["id"], uuids_of(pl.Series(sorted(quarantine.object_ids), dtype=pl.String))])
+
+
+def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pl.Series]:
+    """Per column of a junction, the UUIDs a pair of the migration's holds there."""
+    return {side.column: uuids_of(loaded_ids.of(side.model)) for side in (j.left, j.right)}
+
+
 def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine, fails: Failures) -> dict:
-    ids = pl.concat([found.rows["id"], uuids_of(pl.Series(sorted(quarantine.object_ids), dtype=pl.String))])
-    loaded, other = migration_rows(con, model.table, {"id": ids})
+    loaded, other = migration_rows(con, model.table, {"id": source_ids(found, quarantine)})
     result = {"collection": model.source, "source": found.documents, "quarantined": found.quarantined,
               "expected": found.rows.height, "loaded": loaded, "other_rows": other,
               "quarantine_rows_without_source": quarantine.rows - found.quarantined}
@@ -373,8 +396,7 @@ def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine
 
 def count_junction(con, j: Junction, expected: pl.DataFrame, by_feed: dict, loaded_ids: Loaded,
                    fails: Failures) -> dict:
-    ends = {side.column: uuids_of(loaded_ids.of(side.model)) for side in (j.left, j.right)}
-    loaded, other = migration_rows(con, j.table, ends)
+    loaded, other = migration_rows(con, j.table, junction_ends(j, loaded_ids))
     if loaded != expected.height:
         fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
     return {"expected": expected.height, "loaded": loaded, "other_rows": other,
@@ -463,8 +485,10 @@ def _canonical_arrow(texts: pa.Array) -> pa.Array:
     return pa.array([canonical_json(t) for t in texts.to_pylist()], pa.string())
 
 
-def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> dict:
-    """Every row: canonical text per column and an md5 per row on both sides, joined on id."""
+def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fails: Failures) -> dict:
+    """Every row: canonical text per column and an md5 per row on both sides, joined on id. A row
+    whose id is none of the source's documents' (`owned`) nor of the migration's form is another's:
+    counted apart."""
     names = [f"c{i}" for i in range(len(model.fields))]
     row_hash = f"md5(CAST(to_json([{', '.join(names)}]) AS VARCHAR)) AS m2pg_hash"
 
@@ -472,6 +496,7 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> 
         return ", ".join(f"{canonical_sql(f, quote(f.name), side)} AS {n}" for f, n in zip(model.fields, names))
 
     con.register("m2pg_expected", rows.to_arrow())
+    ours = f"(CAST(c0 AS UUID) IN {registered_ids(con, 'm2pg_owned', owned)} OR {object_id_shaped('c0')})"
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_e AS SELECT *, {row_hash} FROM "
                     f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)")
@@ -479,7 +504,8 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> 
         con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT *, {row_hash} FROM "
                     f"(SELECT {canonical('pg')} FROM {loaded})")
         missing = con.execute("SELECT m2pg_oid FROM m2pg_e ANTI JOIN m2pg_a USING (c0) ORDER BY 1").fetchall()
-        extra = con.execute("SELECT c0 FROM m2pg_a ANTI JOIN m2pg_e USING (c0) ORDER BY 1").fetchall()
+        extra = con.execute(f"SELECT c0 FROM m2pg_a ANTI JOIN m2pg_e USING (c0) WHERE {ours} ORDER BY 1").fetchall()
+        other, = con.execute(f"SELECT count(*) FROM m2pg_a WHERE NOT ({ours})").fetchone()
         compared, differing = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE e.m2pg_hash <> a.m2pg_hash) "
             "FROM m2pg_e e JOIN m2pg_a a USING (c0)").fetchone()
@@ -492,6 +518,7 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> 
             f"WHERE d.expected IS DISTINCT FROM d.actual ORDER BY object_id, d.field").fetchall()
     finally:
         con.unregister("m2pg_expected")
+        con.unregister("m2pg_owned")
         con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_a")
     for (object_id,) in missing:
         fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)
@@ -499,32 +526,40 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> 
         fails.add("records", model.table, "in PostgreSQL but not expected from the source",
                   object_id=object_id_of(uuid), id=uuid)
     return {"mode": "full", "compared": compared, "differing_rows": differing, "missing": len(missing),
-            "extra": len(extra), "differences": _differences(model, diff, fails)}
+            "extra": len(extra), "other_rows": other, "differences": _differences(model, diff, fails)}
 
 
 def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def junction_records(con, j: Junction, expected: pl.DataFrame, fails: Failures) -> dict:
-    """Pairs are cheap: every junction is compared in full, in either mode."""
+def junction_records(con, j: Junction, expected: pl.DataFrame, ends: dict[str, pl.Series], fails: Failures) -> dict:
+    """Pairs are cheap: every junction is compared in full, in either mode. A pair with an end
+    that is neither a loaded source document (`ends`) nor of the migration's form is another's:
+    counted apart."""
     left, right = j.left.column, j.right.column
     pairs = expected.with_columns(l=uuids_of(expected[left]), r=uuids_of(expected[right]))
     con.register("m2pg_pairs", pairs.to_arrow())
+    ours = (f"(CAST(l AS UUID) IN {registered_ids(con, 'm2pg_left', ends[left])} OR {object_id_shaped('l')}) "
+            f"AND (CAST(r AS UUID) IN {registered_ids(con, 'm2pg_right', ends[right])} OR {object_id_shaped('r')})")
     try:
         actual = (f"(SELECT CAST({quote(left)} AS VARCHAR) AS l, CAST({quote(right)} AS VARCHAR) AS r "
                   f"FROM pg.{quote(j.table)})")
         missing = con.execute(f"SELECT {quote(left)}, {quote(right)} FROM m2pg_pairs ANTI JOIN {actual} "
                               f"USING (l, r) ORDER BY 1, 2").fetchall()
-        extra = con.execute(f"SELECT l, r FROM {actual} ANTI JOIN m2pg_pairs USING (l, r) ORDER BY 1, 2").fetchall()
+        extra = con.execute(f"SELECT l, r FROM {actual} ANTI JOIN m2pg_pairs USING (l, r) WHERE {ours} "
+                            f"ORDER BY 1, 2").fetchall()
+        other, = con.execute(f"SELECT count(*) FROM {actual} WHERE NOT ({ours})").fetchone()
     finally:
-        con.unregister("m2pg_pairs")
+        for name in ("m2pg_pairs", "m2pg_left", "m2pg_right"):
+            con.unregister(name)
     for a, b in missing:
         fails.add("records", j.table, "pair missing in PostgreSQL", pair={left: a, right: b})
     for a, b in extra:
         fails.add("records", j.table, "pair in PostgreSQL that no loaded source document names",
                   pair={left: object_id_of(a), right: object_id_of(b)}, ids={left: a, right: b})
-    return {"mode": "full", "compared": expected.height, "missing": len(missing), "extra": len(extra)}
+    return {"mode": "full", "compared": expected.height, "missing": len(missing), "extra": len(extra),
+            "other_rows": other}
 
 
 # --- Layer 3: referential integrity ---------------------------------------------------------
@@ -637,14 +672,17 @@ def _number(value) -> int | None:
     return None if value is None else int(value)
 
 
-def profile(conn, model: ModelSpec, rows: pl.DataFrame, fails: Failures) -> dict:
+def profile(conn, model: ModelSpec, rows: pl.DataFrame, fails: Failures, only_expected: bool = False) -> dict:
     """Column profiles of the whole table on both sides; a truncation or shift changes them.
-    Returns the source's profile; each measure PostgreSQL does not match is a failure."""
+    Returns the source's profile; each measure PostgreSQL does not match is a failure. A table
+    that also holds rows the app wrote is profiled over the expected rows' ids only."""
     plan = [(f, name, sql, expr) for f in model.fields if f.key != "_id"
             for name, (sql, expr) in measures(f).items()]
     if not plan:
         return {}
-    loaded = conn.execute("SELECT " + ", ".join(p[2] for p in plan) + f" FROM {quote(model.table)}").fetchone()
+    where, params = (" WHERE id = ANY(%s::uuid[])", [rows["id"].to_list()]) if only_expected else ("", None)
+    loaded = conn.execute("SELECT " + ", ".join(p[2] for p in plan) + f" FROM {quote(model.table)}{where}",
+                          params).fetchone()
     source = rows.select([p[3].alias(str(i)) for i, p in enumerate(plan)]).row(0)
     out: dict[str, dict] = {}
     sums = ("sum", "sum_length", "sum_ms", "sum_size", "elements")
@@ -726,9 +764,10 @@ def row_types(model: ModelSpec, differences: pl.DataFrame, fails: Failures) -> N
 
 
 def model_types(conn, model: ModelSpec, rows: pl.DataFrame, live: dict[str, str] | None,
-                differences: pl.DataFrame | None, full: bool, loaded: int | None, fails: Failures) -> dict:
+                differences: pl.DataFrame | None, full: bool, loaded: int | None, other_rows: int | None,
+                fails: Failures) -> dict:
     """Declared column types and enum labels; each differing value classified; in sample mode,
-    whole-column profiles stand in for the rows the sample did not reach."""
+    whole-column profiles of the migration's rows stand in for the rows the sample did not reach."""
     column_types(model, live, fails)
     if differences is not None:
         row_types(model, differences, fails)
@@ -740,8 +779,9 @@ def model_types(conn, model: ModelSpec, rows: pl.DataFrame, live: dict[str, str]
     if full:
         return {"profile": "not needed: every value was compared"}
     if loaded != rows.height:
-        return {"profile": f"not compared: PostgreSQL holds {loaded} rows, {rows.height} expected (see counts)"}
-    return {"profile": profile(conn, model, rows, fails)}
+        return {"profile": f"not compared: PostgreSQL holds {loaded} of the migration's rows, {rows.height} "
+                           "expected (see counts)"}
+    return {"profile": profile(conn, model, rows, fails, only_expected=bool(other_rows))}
 
 
 def junction_types(j: Junction, live: dict[str, str] | None, fails: Failures) -> None:
@@ -815,14 +855,13 @@ def check_model(run: Run, model: ModelSpec) -> None:
     run.totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
     counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
     if run.full:
-        records = run.check("records", t, full_records, run.con, model, rows, fails)
+        records = run.check("records", t, full_records, run.con, model, rows, source_ids(found, quarantine), fails)
     else:
         records = run.check("records", t, sample_records, run.conn, model, rows, run.sample, run.seed, fails)
     differences = records.pop("differences", None)
     run.check("integrity", t, model_integrity, run.conn, model, run.tables, nulled, fails)
-    rows_in_table = None if counts.get("loaded") is None else counts["loaded"] + counts["other_rows"]
     run.check("types", t, model_types, run.conn, model, rows, run.live.get(t), differences, run.full,
-              rows_in_table, fails)
+              counts.get("loaded"), counts.get("other_rows"), fails)
 
 
 def check_junction(run: Run, j: Junction) -> None:
@@ -830,7 +869,7 @@ def check_junction(run: Run, j: Junction) -> None:
     run.kinds[t] = "junction"
     expected, by_feed = junction_pairs(j, run.pairs, run.loaded)
     run.check("counts", t, count_junction, run.con, j, expected, by_feed, run.loaded, fails)
-    run.check("records", t, junction_records, run.con, j, expected, fails)
+    run.check("records", t, junction_records, run.con, j, expected, junction_ends(j, run.loaded), fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 

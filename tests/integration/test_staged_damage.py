@@ -135,3 +135,37 @@ def test_transform_makes_again_a_clean_part_damaged_since_it_wrote_it(pristine, 
     assert done.returncode == 3, done.stdout + done.stderr
     assert "parts done 1," in done.stdout, done.stdout
     assert part.read_bytes() == (pristine / "clean" / "Invoices" / "part-00001.parquet").read_bytes()
+
+
+def first_part(root, folder: str):
+    return sorted((root / folder).glob("part-*.parquet"))[0]
+
+
+READERS = [  # command, folder of the damaged part, how, the stage named to re-run
+    ("errors", "quarantine/Invoices", flip_byte, "transform"),
+    ("report", "quarantine/Users", truncate, "transform"),
+    ("reconcile", "quarantine/Invoices", flip_byte, "transform"),
+    ("reconcile", "clean/BoardWatchers", flip_byte, "transform"),
+    ("reconcile", "raw/Tasks", flip_byte, "extract"),
+    ("verify", "quarantine/Users", flip_byte, "transform"),
+]
+
+
+@pytest.mark.parametrize("command, folder, damage, rerun", READERS,
+                         ids=[f"{c[0]}-{c[1]}-{c[2].__name__}" for c in READERS])
+def test_a_damaged_part_stops_the_reports_that_read_it(pristine, dump, tmp_path, pg_uri, command, folder, damage,
+                                                       rerun):
+    root = tmp_path / "staging"
+    shutil.copytree(pristine, root)
+    part = first_part(root, folder)
+    damage(part)
+    target = ()
+    if command in ("reconcile", "verify"):
+        assert m2pg("schema", "--pg-uri", pg_uri).returncode == 0
+        target = ("--pg-uri", pg_uri) + (("--dump", str(dump)) if command == "verify" else ())
+    done = m2pg(command, "--staging", str(root), *target)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    lines = [line for line in output.splitlines() if str(part) in line]
+    assert len(lines) == 1 and f"re-run `m2pg {rerun}`" in lines[0], output
+    assert "Traceback" not in output

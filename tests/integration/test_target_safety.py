@@ -180,14 +180,27 @@ def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
     reconciled = m2pg("reconcile", "--staging", str(staged), "--pg-uri", uri)
     assert reconciled.returncode == 3, reconciled.stdout + reconciled.stderr
     assert "1 rows in the target are not this migration's" in reconciled.stdout
-    verified = m2pg("verify", "--dump", str(dump), "--staging", str(staged), "--pg-uri", uri)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    report = json.loads((staged / "reports" / "verify.json").read_text())
-    users = report["layers"]["counts"]["tables"]["Users"]
-    assert (users["loaded"], users["other_rows"]) == (users["expected"], 1)
     reconcile = json.loads((staged / "reports" / "reconcile.json").read_text())
     row = next(r for r in reconcile["tables"] if r["table"] == "Users")
-    assert (row["loaded"], row["other_rows"]) == (users["expected"], 1)
+    # a pair the app wrote between a migrated board and its own user is not the migration's
+    (board,) = sql(target, 'SELECT id FROM "Boards" ORDER BY id LIMIT 1')[0]
+    sql(target, 'INSERT INTO "BoardWatchers" (board_id, user_id) VALUES (%s, %s)', (board, app_user))
+    for mode in ((), ("--full",)):
+        verified = m2pg("verify", "--dump", str(dump), "--staging", str(staged), "--pg-uri", uri, *mode)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "2 rows in the target are not this migration's" in verified.stdout, verified.stdout
+        report = json.loads((staged / "reports" / "verify.json").read_text())
+        users = report["layers"]["counts"]["tables"]["Users"]
+        assert (users["loaded"], users["other_rows"]) == (users["expected"], 1)
+        assert (row["loaded"], row["other_rows"]) == (users["expected"], 1)
+        watchers = report["layers"]["counts"]["tables"]["BoardWatchers"]
+        assert (watchers["loaded"], watchers["other_rows"]) == (watchers["expected"], 1)
+        records = report["layers"]["records"]["tables"]
+        assert records["BoardWatchers"]["other_rows"] == 1 and records["BoardWatchers"]["extra"] == 0
+        if mode:
+            assert (records["Users"]["other_rows"], records["Users"]["extra"]) == (1, 0)
+        else:  # the sample mode's column profile covers the migration's rows
+            assert isinstance(report["layers"]["types"]["tables"]["Users"]["profile"], dict)
 
 
 # --- run checks the target before extracting --------------------------------------------------

