@@ -6,8 +6,6 @@ complete part; neither ever holds a whole collection's documents in memory.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import mmap
 import shutil
 import tempfile
@@ -26,6 +24,7 @@ from pymongo.errors import PyMongoError
 from toolkit import bson_index, id_order, mongodump, preflight
 from toolkit.errors import ConfigError, short_cause
 from toolkit.redact import redact, remember
+from toolkit.staging import cached_sha256
 
 
 
@@ -328,18 +327,11 @@ def resume_index(path: Path, after: Position) -> int:
     return int(counts[0]) + min(after.copies, int(counts[1]))
 
 
-@functools.lru_cache(maxsize=256)
-def _digest(path: str, size: int, modified_ns: int) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def file_identity(path: Path) -> dict:
     """What a checkpoint records of a dump file: its size, modification time and sha256 (taken
     once per file and process)."""
-    stat = path.stat()
-    return {"file": str(path), "bytes": stat.st_size, "modified_ns": stat.st_mtime_ns,
-            "sha256": _digest(str(path), stat.st_size, stat.st_mtime_ns)}
+    stat, digest = cached_sha256(path)
+    return {"file": str(path), "bytes": stat.st_size, "modified_ns": stat.st_mtime_ns, "sha256": digest}
 
 
 def changes(before: dict | None, now: dict | None) -> str | None:

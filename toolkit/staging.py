@@ -143,6 +143,12 @@ def _sha256_at(path: Path, size: int, modified_ns: int) -> str:
     return sha256_of(path)
 
 
+def cached_sha256(path: Path) -> tuple[os.stat_result, str]:
+    """The file's stat and sha256, hashed once per process while its size and time stay the same."""
+    stat = path.stat()
+    return stat, _sha256_at(path, stat.st_size, stat.st_mtime_ns)
+
+
 def file_record(path: Path) -> dict:
     """What a manifest records of a file just written, for the stages that read it to check."""
     return {"file_bytes": path.stat().st_size, "file_sha256": sha256_of(path)}
