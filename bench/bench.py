@@ -2,6 +2,9 @@
 
 Writes bench/results/<stamp>.json and latest.json, bench/results/latest.md and a PNG chart.
 Usage: python bench/bench.py [--scales 1 10] [--sweep-scale 1] [--batch-size 10000] [--no-server]
+       [--only catch-up] [--out DIR]
+With --only catch-up, each scale runs only the full `m2pg run` and the catch-up after it, and
+writes DIR/catch-up.json and catch-up.md (never latest.*).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from catch_up import catch_up  # noqa: E402
 from limits import conversion_alone, copy_alone  # noqa: E402
 from measure import measure  # noqa: E402
 from peers import dlt_pipeline, row_by_row  # noqa: E402
@@ -87,9 +91,7 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result["documents"], result["junction_rows"] = documents, junction_rows
     result["stages_sum"] = {"seconds": round(seconds, 3), "per_second": round(documents / seconds),
                             "peak_rss_mb": max(s["peak_rss_mb"] for s in result["stages"].values())}
-    run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", dbs.fresh(), "--staging", str(work / f"run-{scale}"),
-                   "--batch-size", str(batch)]).as_dict()
-    result["end_to_end"] = {**run, "per_second": round(documents / run["seconds"])}
+    result["end_to_end"], result["catch_up"] = run_and_catch_up(scale, dump, dbs, work, batch)
     result["tables"] = per_table(staging)
     result["verify"] = {mode: measure([*M2PG, "verify", "--dump", str(dump), "--pg-uri", target, "--staging",
                                        str(staging), *flags]).as_dict()
@@ -111,6 +113,28 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
             result[f"ours_over_{name}"] = round(result["end_to_end"]["per_second"] / peer["per_second"], 2)
     if with_server:
         result["from_server"] = from_server(dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch)
+    return result
+
+
+def run_and_catch_up(scale: float, dump: Path, dbs: Databases, work: Path, batch: int) -> tuple[dict, dict]:
+    """`m2pg run` from the dump into a fresh database, then again from a changed copy of the
+    dump into the same database and staging folder: the full run and the catch-up."""
+    uri, staging = dbs.fresh(), work / f"run-{scale}"
+    run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging),
+                   "--batch-size", str(batch)]).as_dict()
+    documents = read_json(staging / "reports" / "extract.json")["documents"]
+    print(f"scale {scale:g}: catch-up ...", flush=True)
+    return ({**run, "per_second": round(documents / run["seconds"])},
+            catch_up(M2PG, dump, work / f"dump-{scale:g}-changed", uri, staging, batch, run["seconds"]))
+
+
+def catch_up_only(scale: float, dbs: Databases, work: Path, batch: int) -> dict:
+    """The full run and the catch-up of one scale, nothing else of the bench."""
+    dump = work / f"dump-{scale:g}"
+    result = {"scale": scale}
+    result["generate"] = measure([*M2PG, "generate", "large", "--scale", str(scale), "--dump-out", str(dump)]).as_dict()
+    result["end_to_end"], result["catch_up"] = run_and_catch_up(scale, dump, dbs, work, batch)
+    result["documents"] = result["catch_up"]["planted"]["documents"]
     return result
 
 
@@ -171,22 +195,30 @@ def main() -> None:
     parser.add_argument("--sweep-scale", type=float, default=1)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--no-server", action="store_true", help="skip the runs from the embedded server")
+    parser.add_argument("--only", choices=["catch-up"],
+                        help="only the full run and the catch-up after it; writes catch-up.json and catch-up.md")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="folder of the results")
     args = parser.parse_args()
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), "scales": []}
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="m2pg-bench-") as tmp, embedded_postgres(Path(tmp) / "pg") as uri:
         work, dbs = Path(tmp), Databases(uri)
         results["warm_up"] = warm_up(work)
         for scale in args.scales:
             print(f"scale {scale} ...", flush=True)
-            results["scales"].append(run_scale(scale, dbs, work, args.batch_size, not args.no_server, True))
-            (HERE / "results" / "partial.json").write_text(json.dumps(results, indent=2))
+            results["scales"].append(catch_up_only(scale, dbs, work, args.batch_size) if args.only else
+                                     run_scale(scale, dbs, work, args.batch_size, not args.no_server, True))
+            (args.out / "partial.json").write_text(json.dumps(results, indent=2))
+        if args.only:
+            write_catch_up(results, args.out)
+            return
         print("batch-size sweep ...", flush=True)
         results["sweep"], results["sweep_scale"] = sweep(args.sweep_scale, dbs, work), args.sweep_scale
         best = max(r["per_second"] for r in results["sweep"])
         results["near_best"] = NEAR_BEST
         results["recommended_batch_size"] = min(r["batch_size"] for r in results["sweep"]
                                                 if r["per_second"] >= NEAR_BEST * best)
-    write(results)
+    write(results, args.out)
 
 
 def machine() -> dict:
@@ -195,16 +227,21 @@ def machine() -> dict:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
-def write(results: dict) -> None:
+def write(results: dict, out: Path) -> None:
     from report import chart, markdown
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
     stamp = results["started"].replace(":", "")
     for name in (f"{stamp}.json", "latest.json"):
         (out / name).write_text(json.dumps(results, indent=2))
     (out / "latest.md").write_text(markdown(results))
     chart(results, out / "latest.png")
     print(markdown(results))
+
+
+def write_catch_up(results: dict, out: Path) -> None:
+    from report import catch_up_markdown
+    (out / "catch-up.json").write_text(json.dumps(results, indent=2))
+    (out / "catch-up.md").write_text(catch_up_markdown(results))
+    print(catch_up_markdown(results))
 
 
 if __name__ == "__main__":

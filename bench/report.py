@@ -41,6 +41,8 @@ def markdown(results: dict) -> str:
                       f"`m2pg run` kept {e2e['cores_busy']:.2f} of {cores} cores busy: {work:.1f} core-seconds "
                       f"of work, so with this much work no schedule finishes in less than {work / cores:.1f} s "
                       f"({round(s['documents'] / (work / cores)):,} documents/s).", ""]
+        if "catch_up" in s:
+            lines += catch_up_lines(s["catch_up"]) + [""]
         limit = s["limit"]
         lines += ["| compared with | docs/s | ours / it |", "|---|---:|---:|",
                   f"| hardware limit (BSON->Arrow {limit['conversion_alone']['per_second']:,}/s + COPY "
@@ -68,6 +70,49 @@ def markdown(results: dict) -> str:
         lines += ["", f"Recommended batch size: {results['recommended_batch_size']:,} (the smallest within "
                       f"{1 - results.get('near_best', 0.95):.0%} of "
                       f"the fastest: memory grows with the batch, speed levels off)"]
+    return "\n".join(lines) + "\n"
+
+
+def catch_up_lines(c: dict) -> list[str]:
+    """The catch-up against the full run, and the rows it wrote against the changes planted."""
+    planted = c["planted"]
+    lines = [f"Catch-up: `m2pg run` again into the same target and staging folder after "
+             f"{planted['changed']:,} of the {planted['documents']:,} documents changed, {planted['deleted']:,} "
+             f"were deleted and {planted['added']:,} added (the source's copy took {c['derive_seconds']:.1f} s, "
+             f"untimed)."]
+    if "error" in c:
+        return lines + ["", f"The catch-up failed: `{c['error'].strip().splitlines()[-1]}`"]
+    mark = "met" if c["met"] else "**not met**"
+    lines += ["", "| | seconds | share of the full run | target |", "|---|---:|---:|---:|",
+              f"| full run (`m2pg run` from the dump) | {c['full_run_seconds']:.2f} | 100% | |",
+              f"| catch-up | {c['seconds']:.2f} | {c['ratio']:.0%} | at most {c['target_ratio']:.0%}: {mark} |",
+              "", "| rows written (pg_stat_user_tables) | inserted | updated | deleted |", "|---|---:|---:|---:|"]
+    labels = {"models": "the app's model tables", "junctions": "the app's junction tables",
+              "bookkeeping": "m2pg's own schema (`m2pg`)", "other": "other tables"}
+    for part, label in labels.items():
+        w = c["rows_written"][part]
+        if part in ("models", "junctions") or any(w.values()):
+            lines.append(f"| {label} | {w['inserted']:,} | {w['updated']:,} | {w['deleted']:,} |")
+    lines.append(f"| documents planted in the source | {planted['added']:,} added | {planted['changed']:,} changed | "
+                 f"{planted['deleted']:,} deleted |")
+    load = c.get("load_report") or {}
+    if load:
+        lines.append("| the load's report (all tables) | " + " | ".join(
+            f"{load[k]:,}" if k in load else "-" for k in ("inserted", "updated", "deleted")) + " |")
+    lines += ["", "The model tables' rows written are " + ("exactly" if c["models_as_planted"] else "**not**")
+              + " the documents planted; a junction table's rows are the pairs in the arrays of the deleted "
+              "and added documents" + (f"; the load counts {load['unchanged']:,} rows unchanged."
+                                       if "unchanged" in load else ".")]
+    return lines
+
+
+def catch_up_markdown(results: dict) -> str:
+    """`bench.py --only catch-up`: the full run and the catch-up, per scale."""
+    lines = [f"# m2pg catch-up benchmark, {results['started']}", "",
+             f"Machine: {results['machine']['cpus']} cores, Python {results['machine']['python']}.", ""]
+    for s in results["scales"]:
+        lines += [f"## large profile, scale {s['scale']:g}: {s['documents']:,} documents", ""]
+        lines += catch_up_lines(s["catch_up"]) + [""]
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ with app.setup:
 
     from toolkit import error_log
     from toolkit.errors import ConfigError
-    from toolkit.notebook_view import say, show
+    from notebook_view import say, show
     from toolkit.staging import Staging
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))

@@ -27,7 +27,7 @@ with app.setup:
     from toolkit.redact import redact
     from toolkit.schema import quote
     from toolkit.spec import Kind
-    from toolkit.notebook_view import say, show
+    from notebook_view import say, show
     from toolkit.staging import Staging
     from transforms import JUNCTIONS, MODELS
 

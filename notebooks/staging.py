@@ -25,7 +25,7 @@ with app.setup:
     from bson.codec_options import CodecOptions, DatetimeConversion
 
     from toolkit.errors import ConfigError
-    from toolkit.notebook_view import say, show
+    from notebook_view import say, show
     from toolkit.staging import Staging, read_json
     from transforms import JUNCTIONS, MODELS
 

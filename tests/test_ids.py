@@ -165,3 +165,9 @@ def test_uuid_binary_refuses_what_is_not_a_uuid(bad):
 def test_uuids_of_refuses_what_is_not_an_object_id(bad):
     with pytest.raises(ValueError, match="^an ObjectId is 24 hex digits$"):
         uuids_of(pl.Series(["0" * 24, bad]))
+
+
+def test_a_slice_reads_its_own_strings_not_the_ones_after_it():
+    whole = pa.array([uuid_for("0" * 24), uuid_for("1" * 24), "not a uuid"], pa.large_string())
+    assert uuid_binary(whole.slice(1, 1)).to_pylist() == [uuid.UUID(uuid_for("1" * 24)).bytes]
+    assert uuid_binary(whole.slice(0, 2)).to_pylist() == [uuid.UUID(uuid_for(h * 24)).bytes for h in "01"]

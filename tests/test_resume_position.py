@@ -4,9 +4,9 @@ import bson
 import pytest
 from bson import Int64, ObjectId
 
-from toolkit.bson_index import document_bounds
+from toolkit.bson_index import document_bounds, located
 from toolkit.extract import parts
-from toolkit.sources import DumpSource, Position, resume_point
+from toolkit.sources import DumpSource, Position, resume_index, resume_point
 
 IDS = [ObjectId("6b064c82833346aaba78a43f"), 3, "b", 2.5, ObjectId("0000000000000000000000aa"), "a", Int64(-7),
        "b", ObjectId("ffffffffffffffffffffffff"), 3, "", 10, ObjectId("6b064c82833346aaba78a43f"), "b"]
@@ -69,3 +69,57 @@ def test_parts_regroup_chunks_into_whole_parts(sizes, part_size, expected):
     found = [data for data, _ in parts(chunks, part_size)]
     assert [len(document_bounds(p)[0]) for p in found] == expected
     assert [d["_id"] for p in found for d in bson.decode_all(p)] == list(range(sum(sizes)))
+
+
+def test_parts_carry_each_document_offset_in_its_file_across_chunks():
+    counter = iter(range(100))
+    chunks = [located(b"".join(bson.encode({"_id": next(counter)}) for _ in range(len(offsets))), offsets)
+              for offsets in ([100, 110, 120], [0, 10, 20, 30])]
+    found = [places.tolist() for _, places in parts(chunks, 5)]
+    assert found == [[100, 110, 120, 0, 10], [20, 30]]
+
+
+def test_a_part_with_any_document_read_from_a_server_has_no_offsets():
+    chunks = [located(bson.encode({"_id": 1}), [40]), bson.encode({"_id": 2})]
+    assert [places for _, places in parts(chunks, 2)] == [None]
+    assert [places for _, places in parts([bson.encode({"_id": 1})], 2)] == [None]
+
+
+@pytest.mark.parametrize("repeats", [15, 16, 17, 130, 200])
+def test_resume_point_counts_every_copy_of_a_long_run_at_the_end(repeats):
+    chunk = b"".join(bson.encode({"_id": v}) for v in ["a", *["b"] * repeats])
+    assert resume_point(chunk)[::2] == ('"b"', repeats)
+    assert resume_point(b"".join(bson.encode({"_id": "b"}) for _ in range(repeats)))[::2] == ('"b"', repeats)
+
+
+def test_resume_point_gives_the_sort_key_a_dump_resumes_after():
+    chunk = b"".join(bson.encode({"_id": v}) for v in [1, ObjectId("6b064c82833346aaba78a43f")])
+    assert resume_point(chunk)[1] == [7, 0.0, "6b064c82833346aaba78a43f"]
+    assert resume_point(bson.encode({"_id": 2.5}))[1] == [2, 2.5, ""]
+
+
+def test_a_checkpoint_without_a_sort_key_resumes_by_count(dump):
+    whole = documents(dump.chunks("Boards", 100))
+    rest = documents(dump.chunks("Boards", 4, Position(5, "ignored", 1, None)))
+    assert [d["n"] for d in rest] == [d["n"] for d in whole[5:]]
+
+
+def test_a_resume_after_copies_not_all_staged_reads_the_copies_left(dump):
+    """Two of the three "b" staged (a part ended between them): the third comes first."""
+    whole = documents(dump.chunks("Boards", 100))
+    staged = b"".join(bson.encode(d) for d in whole[:9])
+    last, key, copies = resume_point(staged)
+    assert copies == 2
+    rest = documents(dump.chunks("Boards", 100, Position(9, last, copies, key)))
+    assert [d["n"] for d in rest] == [d["n"] for d in whole[9:]] and rest[0]["_id"] == "b"
+
+
+def test_copies_recorded_beyond_those_the_file_holds_now_do_not_skip_the_next_id(tmp_path):
+    """The checkpoint counted two documents with `_id` 3; the file holds one: the resume starts at 5,
+    not past it, whatever other numbers share the bracket (their key bytes are all empty)."""
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "c.bson").write_bytes(b"".join(bson.encode({"_id": v}) for v in [1, 2, 3, 5]))
+    source = DumpSource(tmp_path, "db")
+    _, key, _ = resume_point(b"".join(bson.encode({"_id": 3}) for _ in range(2)))
+    assert resume_index(source.file("c"), Position(3, '{"$numberInt": "3"}', 2, key)) == 3
+    assert [d["_id"] for d in documents(source.chunks("c", 10, Position(3, '{"$numberInt": "3"}', 2, key)))] == [5]

@@ -1,5 +1,6 @@
 """Each rule, as a table of document -> quarantine rule or loaded value, on data that breaks naive code."""
 import json
+import random
 import re
 
 import bson
@@ -11,7 +12,7 @@ from bson.datetime_ms import DatetimeMS
 from toolkit.decode import decode_chunk
 from toolkit.extract import feeds_of
 from toolkit.ids import uuid_for, uuids_of
-from toolkit.rules import PROBLEM, Rule, problem, problems_of
+from toolkit.rules import PROBLEM, Rule, problem, problems_of, repeats
 from toolkit.transform import Outcome, clean_rows, judge, quarantine_rows
 from transforms import ENUMS, JUNCTIONS, MODELS
 
@@ -244,3 +245,29 @@ def test_problems_of_lists_each_rows_problems_in_rule_order(first, expected):
     problems = problems_of(pl.DataFrame({"x": [1, None, 2, 3, 4]}), three_rules()[first:])
     assert problems.dtype == pl.List(PROBLEM)
     assert [[(p["rule"], p["reason"]) for p in row] for row in problems.to_list()] == expected
+
+
+def test_repeats_name_the_value_and_keep_each_rows_problems_in_order():
+    a, b, c = "6b064c82833346aaba78a43a", "6b064c82833346aaba78a43b", "6b064c82833346aaba78a43c"
+    keys = pl.DataFrame({"m2pg_row": pl.Series([0, 1, 2, 3, 4, 5, 6], dtype=pl.UInt32),
+                         "m2pg_object_id": [a, b, a, c, b, None, None],
+                         "m2pg_converted": [True, True, True, True, True, True, False],
+                         "email": ["e1", "e2", "e3", "e1", "e2", "e3", "e1"]})
+    found = repeats(keys, SPECS["Users"])
+    assert found["m2pg_row"].to_list() == [2, 4, 3, 5]
+    assert found["repeats"].to_list() == [
+        [{"field": "_id", "rule": "unique", "reason": f"_id: {a} repeats the _id of an earlier document"}],
+        [{"field": "_id", "rule": "unique", "reason": f"_id: {b} repeats the _id of an earlier document"},
+         {"field": "email", "rule": "unique", "reason": "email: e2 repeats the value of an earlier document"}],
+        [{"field": "email", "rule": "unique", "reason": "email: e1 repeats the value of an earlier document"}],
+        [{"field": "email", "rule": "unique", "reason": "email: e3 repeats the value of an earlier document"}]]
+
+
+def test_repeats_come_in_the_order_of_their_first_problem_however_many():
+    n = 20_000
+    rows = list(range(n))
+    random.Random(7).shuffle(rows)  # numbers that are not in order: nothing to keep by sorting
+    keys = pl.DataFrame({"m2pg_row": pl.Series(rows, dtype=pl.UInt32),
+                         "m2pg_object_id": [f"{i % (n // 2):024x}" for i in range(n)],
+                         "m2pg_converted": [True] * n, "email": [f"e{i}" for i in range(n)]})
+    assert repeats(keys, SPECS["Users"])["m2pg_row"].to_list() == rows[n // 2:]

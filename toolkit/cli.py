@@ -22,7 +22,15 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from toolkit import error_log, interrupt, pipeline, progress, servers as servers_mod  # noqa: E402
+from toolkit.app import DeclarationError  # noqa: E402
+
+try:  # the app's declarations are checked as they are read: a mistake is one line, not a traceback
+    from toolkit import pipeline  # noqa: E402
+except DeclarationError as mistake:
+    sys.stderr.write(f"error: {mistake}\n")
+    sys.exit(DeclarationError.exit_code)
+
+from toolkit import error_log, interrupt, progress, servers as servers_mod  # noqa: E402
 from toolkit import lock, preflight  # noqa: E402
 from toolkit.errors import ConfigError, M2pgError, environment_failure, one_line, short_cause  # noqa: E402
 from toolkit.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
@@ -55,6 +63,9 @@ Workers = Annotated[Optional[int], typer.Option(
     help="Worker processes that extract or transform collections side by side. "
          "Default: every core for 32 MB of data or more, one for less.")]
 Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="Write nothing to the target: print (and write to reports/plan.json) what a load would "
+                      "insert, update and delete per table, compared with what earlier loads wrote.")]
 AsJson = Annotated[bool, typer.Option(
     "--json", help="Print the summary as one JSON object on standard output (the stage's reports and the exit "
                    "code); the tables go to standard error.")]
@@ -184,9 +195,16 @@ def validate(staging: StagingDir = Path("staging"), as_json: AsJson = False, qui
 
 @app.command()
 def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-         batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False, as_json: AsJson = False,
-         quiet: Quiet = False) -> None:
-    """Bulk-load the clean rows into PostgreSQL (parents first, one transaction per batch)."""
+         batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False, dry_run: DryRun = False,
+         as_json: AsJson = False, quiet: Quiet = False) -> None:
+    """Make the target's migrated rows equal the clean rows: insert new rows, update changed ones,
+    delete those whose documents are gone (one transaction per batch); rows m2pg did not write
+    are never touched."""
+    if dry_run:
+        _run(_stage("load", lambda out: pipeline.plan_alone(dry_run, replace, "load") or pipeline.plan_stage(
+            pipeline.need(pg_uri, "--pg-uri"), staging, out),
+                    staging, ("plan",), as_json, quiet), staging)
+        return
     _run(_stage("load", lambda out: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size,
                                                         replace, out),
                 staging, ("load",), as_json, quiet), staging)
@@ -210,12 +228,14 @@ def schema(pg_uri: PgUri = None) -> None:
 def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
         pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
         batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False, workers: Workers = None,
-        as_json: AsJson = False, quiet: Quiet = False) -> None:
-    """Every stage in order; creates the target schema first when the database has none."""
+        dry_run: DryRun = False, as_json: AsJson = False, quiet: Quiet = False) -> None:
+    """Every stage in order; creates the target schema first when the database has none. Run
+    again after the source changed, it writes only the difference (a catch-up)."""
+    last = ("plan",) if dry_run else ("load", "reconcile")
     _run(_stage("run", lambda out: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
                                                     pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace,
-                                                    out, workers),
-                staging, ("extract", "transform", "validate", "load", "reconcile"), as_json, quiet), staging)
+                                                    out, workers, dry_run),
+                staging, ("extract", "transform", "validate", *last), as_json, quiet), staging)
 
 
 @app.command()

@@ -39,6 +39,7 @@ def render_report(staging_root: Path | str) -> Path:
     body = (_header(staging, reports, quarantine)
             + _verification(reports["verify"])
             + _reconciliation(reports["reconcile"])
+            + _writes(reports["load"])
             + _quarantine(quarantine)
             + _not_migrated(coverage.read(staging.root))
             + _timings(times, reports))
@@ -132,6 +133,17 @@ def _verification(verify: dict | None) -> str:
     if others:
         parts.append("<h3>Other facts</h3>" + _keyed_table(others, "fact"))
     return head + "".join(parts) + "</section>"
+
+
+def _writes(load: dict | None) -> str:
+    """What the last load wrote to each table: a trial's inserts, or a catch-up's difference."""
+    head = '<section id="load"><h2>Rows written by the last load</h2>'
+    if load is None:
+        return head + _muted("not run: reports/load.json is absent (run `m2pg load`)") + "</section>"
+    kinds = ("inserted", "updated", "deleted", "unchanged")
+    rows = [[t["table"], *(t.get(k) for k in kinds)] for t in load.get("tables", [])]
+    total = "; ".join(f"{_number(load.get(k))} {k}" for k in kinds)
+    return head + f"<p>{total}</p>" + _table(["table", *kinds], rows) + "</section>"
 
 
 def _reconciliation(reconcile: dict | None) -> str:

@@ -127,9 +127,38 @@ def validate_stage(root: Path, out: Console) -> int:
 def load_stage(pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console) -> int:
     staging = Staging(root)
     report = load_mod.load(staging, pg_uri, MODELS, JUNCTIONS, batch_size, replace)
-    out.print(f"load: {report['inserted']} rows inserted into {len(report['tables'])} tables of {report['target']}"
-              + (f"; {report['already_loaded']} rows of batches already loaded were skipped"
-                 if report["already_loaded"] else ""))
+    print_writes(report["tables"], load_mod.WRITES, "written", out)
+    out.print(f"load: {report['inserted']} rows inserted, {report['updated']} updated, {report['deleted']} deleted, "
+              f"{report['unchanged']} unchanged in {len(report['tables'])} tables of {report['target']}")
+    return _code(staging)
+
+
+def print_writes(rows: list[dict], names: tuple[str, ...], title: str, out: Console) -> None:
+    """The tables with something to write (the first three `names`), and what."""
+    changed = [row for row in rows if any(row[n] for n in names[:3])]
+    if changed:
+        table = Table("table", *names, title=title)
+        for row in changed:
+            table.add_row(row["table"], *(str(row[n]) for n in names))
+        out.print(table)
+
+
+def plan_alone(dry_run: bool, replace: bool, stage: str) -> None:
+    if dry_run and replace:
+        raise ConfigError("--dry-run and --replace together: a load after --replace writes every staged row",
+                          stage=stage, hint="drop one of them")
+
+
+def plan_stage(pg_uri: str, root: Path, out: Console) -> int:
+    """What a load of the staged rows would write, per table; the target is only read."""
+    staging = Staging(root)
+    report = load_mod.plan(staging, pg_uri, MODELS, JUNCTIONS)
+    report["quarantined"] = _quarantined(staging)
+    write_json(report, staging.report("plan.json"))
+    print_writes(report["tables"], load_mod.PLANNED, "a load would write", out)
+    out.print(f"plan: a load would insert {report['insert']} rows, update {report['update']}, delete "
+              f"{report['delete']} and leave {report['unchanged']} unchanged in {report['target']}; "
+              f"{report['quarantined']} documents are quarantined. Nothing was written to the target.")
     return _code(staging)
 
 
@@ -170,12 +199,13 @@ def schema_stage(pg_uri: str, out: Console) -> int:
 
 
 def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console,
-            workers: int | None = None) -> int:
+            workers: int | None = None, dry_run: bool = False) -> int:
     """Every stage in order, once the target is known to take the load: reachable, its schema
     the app's (or none, then created), and on --replace no other table referencing the app's,
     else no row of someone else holding a unique value of a source document."""
     from toolkit import preflight_target
     from toolkit.schema import has_schema
+    plan_alone(dry_run, replace, "run")
     if has_schema(pg_uri):
         preflight_target.schema_matches(pg_uri, MODELS, JUNCTIONS, "run")
         if replace:
@@ -183,17 +213,27 @@ def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Co
                 preflight_target.may_empty(conn, preflight_target.tables_of(MODELS, JUNCTIONS), "run")
         else:
             preflight_target.source_clash(pg_uri, src, MODELS)
-    else:
+    elif not dry_run:  # a plan only reads the target
         schema_stage(pg_uri, out)
     extract_stage(src, root, part_size, out, workers)
     transform_stage(root, out, workers)
     if validate_stage(root, out) == FAILED:
         return FAILED
+    if dry_run:
+        return plan_stage(pg_uri, root, out)
     load_stage(pg_uri, root, part_size, replace, out)
     loaded = read_json(Staging(root).report("load.json"))
-    if loaded["rows"] and not loaded["inserted"]:
-        out.print("run: nothing changed in the target: it already holds every row of this migration")
-    return reconcile_stage(pg_uri, root, out)
+    code = reconcile_stage(pg_uri, root, out)
+    if code != FAILED:
+        unchanged = not any(loaded[k] for k in load_mod.WRITES[:3])
+        quarantined = _quarantined(Staging(root))
+        out.print(("run: nothing to write: " if unchanged else "run: ")
+                  + "the target equals the source: every document's row is loaded as the source holds it now"
+                  + (f", except the {quarantined} quarantined documents (`m2pg errors`)" if quarantined else "")
+                  + "; `m2pg verify` compares them value by value")
+    else:
+        out.print("run: the target does NOT equal the source: see reconcile's table above")
+    return code
 
 
 def _age(path: Path) -> str:

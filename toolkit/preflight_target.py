@@ -3,10 +3,11 @@ wrong and the fix: the staged inputs are whole and current, the target's schema 
 emptying the app's tables would reach no other table, and no row the migration does not own
 holds a unique value of a row it loads.
 
-A row is the migration's when its id is one this migration's id map gives (a junction pair:
-when both its ends are), so ownership needs no bookkeeping in the target. A row to load thus
-never clashes with another's primary key: its id is in the id map, so whatever holds that id
-is the migration's own row. Only unique values can clash with rows written by someone else.
+Here a row is the source's when its id is one this migration's id map gives (a junction pair:
+when both its ends are). A row to load thus never clashes with another's primary key: its id is
+in the id map, so whatever holds that id is the migration's own row. Only unique values can
+clash, with rows written by someone else or with rows of documents deleted since (the load
+deletes those only after it has inserted and updated, so the value cannot move in one go).
 """
 from __future__ import annotations
 
@@ -153,10 +154,11 @@ def refuse_clash(model: ModelSpec, clash: tuple, stage: str) -> ConfigError:
     column, value, row_id, count = clash
     more = f" (and {count - 1} more)" if count > 1 else ""
     return ConfigError(
-        f'"{model.table}".{column} {value!r} is held by row {row_id}, which this migration did not write, '
-        f"and a row to load has it too{more}", stage=stage,
+        f'"{model.table}".{column} {value!r} is held by row {row_id}, which is not one of the source\'s documents '
+        f"(a row someone else wrote, or the row of a document deleted since it was loaded), and a row to load "
+        f"has it too{more}", stage=stage,
         hint=f"nothing was written; change or delete that row in the target (or the {model.source} document "
-             "in the source), then run again")
+             "in the source), or load afresh with --replace, then run again")
 
 
 def holds_rows(pg_uri: str, table: str) -> bool:

@@ -63,6 +63,23 @@ def resume_point(chunk: bytes) -> tuple[str, list, int]:
             int(copies))
 
 
+def id_queries(after: Position = Position()) -> list[dict]:
+    """The filters that read a collection from a server in `_id` order, one bracket of types
+    each (a server compares `_id`s of one bracket only), the first starting just after
+    `after.last_id`, the brackets before it skipped."""
+    start, resume = 0, None
+    if after.last_id is not None:
+        resume = loads(after.last_id)
+        start = id_order.bracket_of(resume)
+    queries = []
+    for rank in range(start, len(id_order.BRACKETS)):
+        query = {"$type": list(id_order.BRACKETS[rank])}
+        if rank == start and resume is not None:
+            query["$gt"] = resume
+        queries.append({"_id": query})
+    return queries
+
+
 @dataclass
 class MongoSource:
     """A live server, read in raw batches so pymongo never decodes a document."""
@@ -113,16 +130,9 @@ class MongoSource:
 
     def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
         """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`."""
-        start, resume = 0, None
-        if after.last_id is not None:
-            resume = loads(after.last_id)
-            start = id_order.bracket_of(resume)
-        for rank in range(start, len(id_order.BRACKETS)):
-            query = {"$type": list(id_order.BRACKETS[rank])}
-            if rank == start and resume is not None:
-                query["$gt"] = resume
+        for query in id_queries(after):
             yield from self.client[self.database][collection].find_raw_batches(
-                {"_id": query}, batch_size=batch_size, sort=[("_id", 1)])
+                query, batch_size=batch_size, sort=[("_id", 1)])
 
 
 @dataclass

@@ -45,6 +45,7 @@ class Outcome:
     idmaps: dict[str, pl.Series] = field(default_factory=dict)  # every extracted ObjectId, sorted
     digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
     absent: dict[str, str] = field(default_factory=dict)  # model -> its collection, which the source lacks
+    collections: dict[str, str] = field(default_factory=dict)  # model -> its collection, for the id maps
 
 
 def raw_manifest(staging: Staging, model: ModelSpec) -> dict:
@@ -229,7 +230,7 @@ def transform_part(staging: Staging, model: ModelSpec, raw: pl.DataFrame, repeat
             counts = good[f"m2pg_miss_{f.name}"].drop_nulls().value_counts()
             if counts.height:
                 report["nulled_references"][f.name] = dict(zip(*counts.to_dict(as_series=False).values()))
-    rows = clean_rows(good, model, lambda c: _idmap(staging, c, outcome), report)
+    rows = clean_rows(good, model, lambda name: _idmap(staging, outcome.collections[name], outcome), report)
     write_parquet(rows.to_arrow(), staging.clean(model.table) / name)
     quarantine_path = staging.quarantine(model.source) / name
     if bad.height:
@@ -329,6 +330,12 @@ def _remember(staging: Staging, model: ModelSpec, outcome: Outcome) -> None:
     if absent:
         outcome.absent[model.name] = model.source
     outcome.digests[model.name] = _digest(_ids_digest(kept["object_id"]), _ids_digest(refused), str(absent))
+
+
+def collections_of(models) -> dict[str, str]:
+    """Model name -> its collection: a model's name says which staged id map holds its ids only
+    through this (Prisma's @@map lets the two differ)."""
+    return {m.name: m.source for m in models}
 
 
 def _idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.Series:
@@ -453,7 +460,7 @@ def raw_volume(staging: Staging, models, manifests: dict) -> int:
 
 def _in_order(staging: Staging, models, junctions, enums, progress) -> tuple[list, list]:
     """One process, models in load order, each judged against the outcome the earlier ones left."""
-    outcome = Outcome()
+    outcome = Outcome(collections=collections_of(models))
     reports = [transform_model(staging, m, junctions, enums, outcome, progress) for m in models]
     tables = [write_junction(staging, j, models, outcome, progress) for j in junctions]
     return reports, tables
@@ -468,7 +475,8 @@ def _side_by_side(staging: Staging, models, junctions, enums, manifests: dict, w
     jobs, needs = {}, {}
     for m in sorted(models, key=lambda m: -rows[m.name]):
         targets = sorted({f.references.model for f in m.references})
-        jobs[m.name] = (_model_job, (staging, m, junctions, enums, tuple(by_name[t] for t in targets)))
+        jobs[m.name] = (_model_job, (staging, m, junctions, enums, tuple(by_name[t] for t in targets),
+                                     collections_of(models)))
         needs[m.name] = set(targets)
     for j in junctions:
         ends = sorted({j.left.model, j.right.model})  # the models whose arrays feed it are among them
@@ -505,9 +513,11 @@ def _recall(staging: Staging, models) -> Outcome:
     return _known
 
 
-def _model_job(staging: Staging, model: ModelSpec, junctions, enums, targets: tuple, progress) -> dict:
+def _model_job(staging: Staging, model: ModelSpec, junctions, enums, targets: tuple, collections: dict[str, str],
+               progress) -> dict:
     """In a worker: one model, judged against the staged outcome of the models it references."""
     outcome = _recall(staging, targets)
+    outcome.collections = collections
     report = transform_model(staging, model, junctions, enums, outcome, progress)
     _seen[staging.root, model.name] = _staged(staging, model)  # transform_model remembered it
     return report

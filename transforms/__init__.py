@@ -1,4 +1,5 @@
-"""NextCRM: its 29 models in load order (parents before children), junctions and enums."""
+"""NextCRM: its 29 models, junctions and enums, as one checked App (models in load order)."""
+from toolkit.app import App
 from toolkit.spec import Feed, Junction, ModelSpec, Side
 from transforms import (
     boards, crm_accounts, crm_accounts_tasks, crm_campaigns, crm_contacts, crm_contracts,
@@ -8,7 +9,7 @@ from transforms import (
     sections, system_modules_enabled, system_services, tasks, tasks_comments, todo_list, users,
 )
 
-MODELS: tuple[ModelSpec, ...] = tuple(m.SPEC for m in (
+DECLARED: tuple[ModelSpec, ...] = tuple(m.SPEC for m in (
     users, crm_industry_type, crm_campaigns, crm_opportunities_sales_stages,
     crm_opportunities_type, documents_types, invoice_states, employees, image_upload,
     my_account, modul_status, todo_list, system_modules_enabled, system_services, gpt_models,
@@ -60,3 +61,6 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "gptStatus": ("ACTIVE", "INACTIVE"),
     "taskStatus": ("ACTIVE", "PENDING", "COMPLETE"),
 }
+
+APP = App("NextCRM", DECLARED, JUNCTIONS, ENUMS)
+MODELS: tuple[ModelSpec, ...] = APP.models

@@ -1,5 +1,6 @@
 """Exactly-once loading, checked after any stop: every table holds exactly the rows the load
-ledger records for it, no staged row is recorded twice, and the load report agrees.
+ledger records for it (inserted less deleted), each of them remembered as the migration's, no
+batch is recorded twice, and the load report agrees.
 
 The final database alone cannot show this: ON CONFLICT DO NOTHING repairs a batch whose rows
 were committed without its ledger row, and only the ledger then tells the wrong story.
@@ -9,22 +10,42 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 
-from toolkit.load import LEDGER
+from toolkit.load import LEDGER, keys_of, owned_table
 from toolkit.staging import Staging, read_json
 from transforms import JUNCTIONS, MODELS
 
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+KEYS = keys_of(MODELS, JUNCTIONS)
+WRITTEN = ("inserted", "updated", "deleted")
 
 
 def ledger(uri: str) -> dict[str, dict[str, int]]:
-    """Table -> batches, rows and rows inserted, as the ledger records them (none before a load)."""
+    """Table -> batches, rows, and rows inserted, updated and deleted, as the ledger records them
+    (none before a load)."""
     with psycopg.connect(uri) as conn:
         if conn.execute("SELECT to_regclass(%s)", [LEDGER]).fetchone()[0] is None:
             return {}
         repeated = conn.execute(f"SELECT table_name, digest FROM {LEDGER} GROUP BY 1, 2 HAVING count(*) > 1")
         assert not repeated.fetchall(), "a batch is recorded twice"
-        recorded = conn.execute(f"SELECT table_name, count(*), sum(rows), sum(inserted) FROM {LEDGER} GROUP BY 1")
-        return {t: {"batches": b, "rows": int(r), "inserted": int(i)} for t, b, r, i in recorded.fetchall()}
+        recorded = conn.execute(f"SELECT table_name, count(*), sum(rows), sum(inserted), sum(updated), sum(deleted) "
+                                f"FROM {LEDGER} GROUP BY 1")
+        return {t: {"batches": b, "rows": int(r), "inserted": int(i), "updated": int(u), "deleted": int(d)}
+                for t, b, r, i, u, d in recorded.fetchall()}
+
+
+def owned(uri: str) -> dict[str, tuple[int, int]]:
+    """Table -> (rows the target remembers as the migration's, how many of them the table holds)."""
+    with psycopg.connect(uri) as conn:
+        found = {}
+        for table in TABLES:
+            mine = owned_table(table)
+            if conn.execute("SELECT to_regclass(%s)", [mine]).fetchone()[0] is None:
+                found[table] = (0, 0)
+                continue
+            same = " AND ".join(f'o."{k}" = t."{k}"' for k in KEYS[table])
+            found[table] = (conn.execute(f"SELECT count(*) FROM {mine}").fetchone()[0],
+                            conn.execute(f'SELECT count(*) FROM {mine} o JOIN "{table}" t ON {same}').fetchone()[0])
+        return found
 
 
 def present(uri: str) -> dict[str, int]:
@@ -44,36 +65,39 @@ def assert_exactly_once(uri: str, staging: Path, *, complete: bool = False, befo
                         foreign: dict[str, int] | None = None) -> dict:
     """Check the invariant; return the ledger, to pass as `before` once the next load has ended.
 
-    complete: the load has recorded every staged row. before: the ledger as the load that just
-    finished found it; its report (reports/load.json) must then tell what the ledger tells.
-    foreign: rows someone other than m2pg wrote, per table.
+    complete: the load has written every staged row (and deleted every row no longer staged).
+    before: the ledger as the load that just finished found it; its report (reports/load.json)
+    must then tell what the ledger tells. foreign: rows someone other than m2pg wrote, per table.
     """
-    recorded, rows, clean = ledger(uri), present(uri), staged(staging)
+    recorded, rows, clean, mine = ledger(uri), present(uri), staged(staging), owned(uri)
     foreign = foreign or {}
     for table in TABLES:
-        mine = recorded.get(table, {"batches": 0, "rows": 0, "inserted": 0})
-        assert rows[table] == mine["inserted"] + foreign.get(table, 0), (
-            f"{table}: {rows[table]} rows present, the ledger records {mine['inserted']} inserted")
+        done = recorded.get(table, dict.fromkeys(("batches", "rows", *WRITTEN), 0))
+        assert rows[table] == done["inserted"] - done["deleted"] + foreign.get(table, 0), (
+            f"{table}: {rows[table]} rows present, the ledger records {done['inserted']} inserted and "
+            f"{done['deleted']} deleted")
+        assert mine[table] == (rows[table] - foreign.get(table, 0),) * 2, (
+            f"{table}: {rows[table]} rows present, {mine[table]} remembered as the migration's (and present)")
         if complete:
-            assert mine["rows"] == clean[table], f"{table}: ledger records {mine['rows']} of {clean[table]} staged rows"
-        else:
-            assert mine["rows"] <= clean[table], f"{table}: ledger records {mine['rows']} of {clean[table]} staged rows"
+            assert mine[table][0] == clean[table], f"{table}: {mine[table][0]} rows loaded of {clean[table]} staged"
     if before is not None:
         assert_report_agrees(staging, before, recorded)
     return recorded
 
 
 def assert_report_agrees(staging: Path, before: dict, after: dict) -> None:
-    """The load report's rows, inserted and already loaded per table are the ledger's difference."""
+    """The load report's rows written per table are the ledger's difference, and every staged row
+    is written or unchanged."""
     report = read_json(Staging(Path(staging)).report("load.json"))
-    empty = {"rows": 0, "inserted": 0}
+    empty = dict.fromkeys(WRITTEN, 0)
     said = {t["table"]: t for t in report["tables"]}
     assert set(said) == set(TABLES)
+    clean = staged(staging)
     for table in TABLES:
         was, now = before.get(table, empty), after.get(table, empty)
-        assert said[table]["rows"] == now["rows"], table
-        assert said[table]["inserted"] == now["inserted"] - was["inserted"], table
-        assert said[table]["already_loaded"] == was["rows"], table
-    assert report["rows"] == sum(t["rows"] for t in said.values())
-    assert report["inserted"] == sum(t["inserted"] for t in said.values())
-    assert report["already_loaded"] == sum(t["already_loaded"] for t in said.values())
+        for kind in WRITTEN:
+            assert said[table][kind] == now[kind] - was[kind], (table, kind)
+        assert said[table]["rows"] == clean[table], table
+        assert said[table]["unchanged"] == clean[table] - said[table]["inserted"] - said[table]["updated"], table
+    for key in ("rows", *WRITTEN, "unchanged"):
+        assert report[key] == sum(t[key] for t in said.values()), key

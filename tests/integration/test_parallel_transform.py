@@ -1,4 +1,5 @@
 """Transform on worker processes stages exactly what one process stages, and stops and resumes alike."""
+import os
 import shutil
 import signal
 
@@ -6,7 +7,7 @@ import polars as pl
 import pytest
 
 from toolkit.staging import Staging, read_json
-from toolkit.parallel import workers_for
+from toolkit.parallel import PARALLEL_FROM, workers_for
 from toolkit.transform import raw_manifest, raw_volume
 from transforms import JUNCTIONS, MODELS
 
@@ -102,11 +103,15 @@ def test_ctrl_c_stops_every_worker_at_a_checkpoint(extracted, serial, tmp_path):
     assert not staging.report("transform.json").exists()
     resumed = m2pg(*args)
     assert resumed.returncode == QUARANTINED, resumed.stderr
+    report = read_json(staging.report("transform.json"))
+    assert report["parts_skipped"] >= 1  # what was done before Ctrl+C is kept
+    assert report["parts_done"] >= 1  # and the rest was done by the resume
     assert_same_transform(staging, serial)
 
 
 def test_workers_follow_the_size_of_the_raw_parts(extracted):
     manifests = {m.name: raw_manifest(extracted, m) for m in MODELS}
     volume = raw_volume(extracted, MODELS, manifests)
-    assert workers_for(volume, None) == 1
-    assert workers_for(volume, 3) == 3
+    assert 0 < volume < PARALLEL_FROM
+    assert workers_for(volume, None) == 1  # small: worker processes would cost more than they save
+    assert workers_for(PARALLEL_FROM, None) == (os.cpu_count() or 1)

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,14 +23,22 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "mutation"))
 from equivalent import EQUIVALENT  # noqa: E402
 
-TARGETS = {  # module -> the functions whose mutants count ("*": all of them)
-    "ids": ["*"],
+TARGETS = {  # module of toolkit/ -> the functions whose mutants count ("*": all of them)
+    "ids": ["*"],  # the ID function
     "rules": ["*"],
     "transform": ["_reference", "clean_rows", "_value", "_uuid_lists", "_dangling", "feed_pairs", "is_among",
-                  "_position", "junction_rows"],
+                  "_position", "junction_rows"],  # references, defaults, junctions
+    "extract": ["parts", "_joined", "_resumable"],  # resume: which checkpoint counts, whole parts
+    "sources": ["resume_point", "id_queries", "resume_index", "changes"],  # resume: where reading starts again
     "verify": ["canonical_json", "_canonical", "_int", "_millis", "_is_int", "expected_value", "same",
                "as_text", "canonical_sql", "type_issue", "json_shape", "one_sided", "show"],
+    "reconcile": ["measure", "parquet_rows", "owned", "migration_rows", "split", "model_row", "junction_row",
+                  "orphan_check", "reasons", "_with_error"],  # counts, differences, verdicts
+    "changes": ["*"],  # what a load writes: inserts, updates, deletions from the rows' digests
+    "load": ["keys_of", "parents", "pointing_at", "schedule", "_batch_digest"],  # the ledger's batches, the order
+    # of writes and deletions, when stored foreign keys go back
 }
+MUTMUT = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
 KILLED = {"killed"}  # a timeout (the tests hung) is listed, not counted: on a busy machine it may be the machine
 REPORT = ROOT / "tests" / "mutation" / "report.md"
 
@@ -45,27 +54,18 @@ def wanted(mutant: str) -> bool:
     return "*" in names or any(function in (f"x_{n}", f"xǁ{n}") for n in names)
 
 
-def retest_survivors() -> None:
-    """Forget the verdicts of mutants no test caught, so new tests get their chance; mutmut
-    itself keeps every verdict until the function's code changes."""
-    if not (ROOT / "mutants").exists():
-        return
-    os.chdir(ROOT)
-    from mutmut.__main__ import SourceFileMutationData, walk_mutatable_files
-    from mutmut.stats import status_by_exit_code
-    for path in walk_mutatable_files():
-        if not (ROOT / "mutants" / f"{path}.meta").exists():
-            continue
-        data = SourceFileMutationData(path=path)
-        data.load()
-        for name, code in data.exit_code_by_key.items():
-            if code is not None and status_by_exit_code[code] not in KILLED:
-                data.exit_code_by_key[name] = None
-        data.save()
+def forget_plain_copies() -> None:
+    """mutmut copies every file of toolkit/ into mutants/ and mutates a file again only when its
+    source is newer than the copy: a module added to TARGETS after a run would stay unmutated."""
+    for module in TARGETS:
+        copy = ROOT / "mutants" / "toolkit" / f"{module}.py"
+        if copy.exists() and not copy.with_name(f"{module}.py.meta").exists():
+            copy.unlink()
 
 
 def run(workers: int, names: list[str]) -> None:
-    retest_survivors()
+    """mutmut tests every mutant named (or matched by a pattern) again, whatever its last verdict."""
+    forget_plain_copies()
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     subprocess.run([mutmut, "run", "--max-children", str(workers), *names], cwd=ROOT, check=False)
 
@@ -129,9 +129,8 @@ def tree_state() -> str:
     """The commit, and which of the files this run reads differ from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
-    read = [f"toolkit/{module}.py" for module in TARGETS] + ["tests/mutation/", "pyproject.toml"] + [
-        line.strip().strip('",[]') for line in (ROOT / "pyproject.toml").read_text().split("pytest_add_cli_args_test_selection")[1]
-        .split("]")[0].split(",") if line.strip().strip('",[]= ')]
+    read = ([f"toolkit/{module}.py" for module in TARGETS] + ["tests/mutation/", "pyproject.toml"]
+            + MUTMUT["pytest_add_cli_args_test_selection"])
     changed = sorted(line[3:] for line in git("status", "--porcelain", "--", *read).splitlines() if line.strip())
     others = len([line for line in git("status", "--porcelain", "--", "toolkit", "transforms").splitlines()
                   if line[3:] not in changed])
@@ -207,13 +206,21 @@ def main() -> None:
                         help=f"test only these modules' mutants this time: {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--survivors", action="store_true",
                         help="test again only the mutants that survived the last run (after adding tests)")
+    parser.add_argument("--unchecked", action="store_true",
+                        help="test only the mutants not tested yet (after an interrupted run)")
     args = parser.parse_args()
+    unlisted = [f"toolkit/{module}.py" for module in TARGETS if f"toolkit/{module}.py" not in MUTMUT["only_mutate"]]
+    if unlisted:
+        parser.error(f"add {', '.join(unlisted)} to only_mutate in pyproject.toml's [tool.mutmut], "
+                     "and the fast tests that reach it to pytest_add_cli_args_test_selection")
     if set(args.modules) - set(TARGETS):
         parser.error(f"no such module among {', '.join(TARGETS)}: {', '.join(set(args.modules) - set(TARGETS))}")
-    if args.survivors:
-        survivors = [name for name, status in results().items() if status not in KILLED | {"not checked"}]
-        if survivors:
-            run(args.workers, survivors)
+    if args.survivors or args.unchecked:
+        wanted_now = {"not checked"} if args.unchecked else set(results().values()) - KILLED - {"not checked"}
+        names = [name for name, status in results().items() if status in wanted_now
+                 and (not args.modules or name.split(".")[1] in args.modules)]
+        if names:
+            run(args.workers, names)
     elif not args.report_only:
         run(args.workers, patterns(args.modules or list(TARGETS)))
     text = report(results())

@@ -1,4 +1,5 @@
-"""How the notebooks show a frame or a sentence: interactive in marimo, printed when run headless."""
+"""How the notebooks show a frame or a sentence: interactive in marimo, printed when run headless
+(kept beside the notebooks: marimo is a development dependency, not one of m2pg's)."""
 from __future__ import annotations
 
 import marimo as mo

@@ -1,0 +1,97 @@
+"""An app's declarations are checked when they are built, and give the load order."""
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from toolkit.app import App, DeclarationError, load_order
+from toolkit.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
+from transforms import APP, DECLARED, ENUMS, JUNCTIONS
+
+
+def model(name: str, *fields: Field, indexes=(), collection=None) -> ModelSpec:
+    return ModelSpec(name, (ID, *fields), indexes, collection)
+
+
+def ref(name: str, target: str) -> Field:
+    return Field(name, Kind.OBJECT_ID, optional=True, references=Reference(target))
+
+
+def parents_first(models) -> bool:
+    seen = set()
+    for m in models:
+        if any(f.references.model not in seen | {m.name} for f in m.references):
+            return False
+        seen.add(m.name)
+    return True
+
+
+def test_nextcrm_loads_as_declared_and_parents_first():
+    assert APP.models == DECLARED
+    assert parents_first(APP.models)
+    assert len(APP.tables) == 29 + len(JUNCTIONS)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_listing_of_the_models_loads_parents_first(seed):
+    shuffled = list(DECLARED)
+    random.Random(seed).shuffle(shuffled)
+    assert not parents_first(shuffled)  # else the case proves nothing
+    ordered = App("NextCRM", tuple(shuffled), JUNCTIONS, ENUMS).models
+    assert parents_first(ordered) and sorted(m.name for m in ordered) == sorted(m.name for m in DECLARED)
+
+
+def test_the_order_keeps_the_listing_where_the_references_allow():
+    a, b, c = model("A", ref("c", "C")), model("B"), model("C")
+    assert [m.name for m in load_order((a, b, c), "Toy")] == ["B", "C", "A"]
+    self_ref = model("Tree", ref("parent", "Tree"))
+    assert load_order((self_ref,), "Toy") == (self_ref,)  # a model may reference itself
+
+
+BROKEN = [  # (what is wrong, models, junctions, enums, what the one line must name)
+    ("unknown reference", (model("A", ref("owner", "Users")),), (), {}, "A.owner: references unknown model 'Users'"),
+    ("unknown report target", (model("A", Field("by", Kind.OBJECT_ID, points_to="Nobody")),), (), {},
+     "A.by: points to unknown model 'Nobody'"),
+    ("unknown enum", (model("A", Field("status", Kind.ENUM, enum="Status")),), (), {}, "A.status: unknown enum 'Status'"),
+    ("cycle", (model("A", ref("b", "B")), model("B", ref("c", "C")), model("C", ref("a", "A"))), (), {},
+     "reference each other in a cycle"),
+    ("unknown index column", (model("A", Field("name", Kind.TEXT), indexes=(("nmae",),)),), (), {},
+     "unknown column 'nmae'"),
+    ("unknown junction end", (model("A"),), (Junction("AToB", Side("a_id", "A"), Side("b_id", "B")),), {},
+     "AToB.b_id: unknown model 'B'"),
+    ("feed from elsewhere", (model("A"), model("B"), model("C")),
+     (Junction("AToB", Side("a_id", "A"), Side("b_id", "B"), (Feed("C", "bIDs"),)),), {},
+     "C.bIDs (feeds AToB): its model is neither end of the junction"),
+    ("a table twice", (model("A"), model("B")), (Junction("A", Side("a_id", "A"), Side("b_id", "B")),), {},
+     "table A: declared twice"),
+    ("a collection twice", (model("A", collection="things"), model("B", collection="things")), (), {},
+     "collection things: declared twice"),
+]
+
+
+@pytest.mark.parametrize(("case", "models", "junctions", "enums", "named"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_declaration_error_names_the_model_and_field(case, models, junctions, enums, named):
+    with pytest.raises(DeclarationError) as raised:
+        App("Toy", models, junctions, enums)
+    said = str(raised.value)
+    assert named in said and "\n" not in said and said.startswith("Toy declarations: ")
+
+
+def test_the_command_stops_at_start_up_with_one_line(tmp_path):
+    # an app package whose declarations reference a model nobody declared, found before the real one
+    (tmp_path / "transforms").mkdir()
+    (tmp_path / "transforms" / "__init__.py").write_text(textwrap.dedent("""
+        from toolkit.app import App
+        from toolkit.spec import ID, Field, Kind, ModelSpec, Reference
+        APP = App("Toy", (ModelSpec("Deals", (ID, Field("ownerId", Kind.OBJECT_ID, references=Reference("Owners")))),),
+                  (), {})
+    """))
+    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True, text=True,
+                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: Toy declarations: Deals.ownerId: references unknown model 'Owners'; "
+        "hint: fix the declaration in the app's transforms/ module"]
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,85 @@
+"""The order of the load's work: every commit keeps every foreign key valid, whatever finishes first."""
+import random
+import re
+
+import polars as pl
+
+from toolkit.changes import DIGEST
+from toolkit.load import _batch_digest, keys_of, parents, pointing_at, schedule
+from transforms import JUNCTIONS, MODELS
+
+TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+
+
+def test_each_table_is_named_by_its_key_columns():
+    keys = keys_of(MODELS, JUNCTIONS)
+    assert list(keys) == TABLES
+    assert all(keys[m.table] == ["id"] for m in MODELS)
+    assert all(keys[j.table] == [j.left.column, j.right.column] for j in JUNCTIONS)
+
+
+def test_parents_are_the_tables_the_foreign_keys_point_to():
+    needs_of = parents(MODELS, JUNCTIONS)
+    assert needs_of["crm_Contacts"] >= {"crm_Accounts", "Users"}
+    assert needs_of["Users"] == set()
+    assert needs_of["DocumentsToTasks"] == {"Documents", "Tasks"}
+    assert all(m.table not in needs_of[m.table] for m in MODELS)  # a self-reference is no wait
+    declared = {(m.table, f.references.model) for m in MODELS for f in m.references if f.references.model != m.name}
+    assert {(t, p) for t, ps in needs_of.items() for p in ps if t not in {j.table for j in JUNCTIONS}} == declared
+
+
+def test_every_foreign_key_is_known_by_the_table_it_points_at():
+    found = pointing_at(MODELS, JUNCTIONS)
+    expected = {(f.references.model, m.table, f.name, ("id",)) for m in MODELS for f in m.references}
+    expected |= {(side.model, j.table, side.column, (j.left.column, j.right.column))
+                 for j in JUNCTIONS for side in (j.left, j.right)}
+    assert {(t, c, col, tuple(k)) for t, rows in found.items() for c, col, k in rows} == expected
+    assert sum(map(len, found.values())) == len(expected)
+
+
+def run(jobs: list, waits: dict, seed: int) -> list:
+    """The jobs in an order a pool of workers could finish them: any job whose waits are done."""
+    done, rng = [], random.Random(seed)
+    while len(done) < len(jobs):
+        ready = [j for j in jobs if j not in done and waits[j] <= set(done)]
+        assert ready, "the jobs wait for each other: nothing can start"
+        done.append(rng.choice(ready))
+    return done
+
+
+def test_writes_go_parents_first_and_deletions_children_first():
+    order, needs_of = TABLES, parents(MODELS, JUNCTIONS)
+    jobs, waits = schedule(order, needs_of, {})
+    assert set(jobs) == {(kind, t) for kind in ("load", "delete") for t in order}
+    for seed in range(20):
+        finished = run(jobs, waits, seed).index
+        for table, needs in needs_of.items():
+            for parent in needs:
+                assert finished(("load", parent)) < finished(("load", table)), (parent, table)
+                # a parent's rows go once the child has stopped pointing at them, or is gone itself
+                assert finished(("load", table)) < finished(("delete", parent)), (parent, table)
+                assert finished(("delete", table)) < finished(("delete", parent)), (parent, table)
+            assert finished(("load", table)) < finished(("delete", table))
+
+
+def test_stored_foreign_keys_go_back_once_their_tables_are_loaded():
+    needs_of = parents(MODELS, JUNCTIONS)
+    stored = {"crm_Contacts": [("fk", "FOREIGN KEY ...", False)], "Orphaned": [("fk", "...", False)]}
+    jobs, waits = schedule(TABLES, needs_of, stored)
+    assert ("restore", "crm_Contacts") in jobs and ("restore", "Orphaned") in jobs
+    assert waits["restore", "crm_Contacts"] == {("load", t) for t in {"crm_Contacts", *needs_of["crm_Contacts"]}}
+    assert waits["restore", "Orphaned"] == {("load", t) for t in TABLES}  # a table the app no longer has
+    for seed in range(5):
+        finished = run(jobs, waits, seed)
+        assert finished.index(("load", "crm_Accounts")) < finished.index(("restore", "crm_Contacts"))
+
+
+def test_a_batch_is_named_by_what_it_does_to_which_rows():
+    rows = pl.DataFrame({"id": ["a", "b"], DIGEST: [1, 2]})
+    insert, again = _batch_digest("insert", rows, ["id"]), _batch_digest("insert", rows, ["id"])
+    assert re.fullmatch(r"insert:[0-9a-f]{32}:[0-9]{19}", insert), insert
+    assert insert.rsplit(":", 1)[0] == again.rsplit(":", 1)[0]
+    assert insert != again  # the same rows may be inserted again by a later load
+    other = _batch_digest("insert", rows.with_columns(pl.col(DIGEST) + 1), ["id"])
+    assert other.split(":")[1] != insert.split(":")[1]
+    assert _batch_digest("delete", rows.drop(DIGEST), ["id"]).startswith("delete:")
