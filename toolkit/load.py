@@ -286,13 +286,10 @@ def load_table(conn, staging: Staging, table: str, keys: list[str], kinds: dict[
     in memory at a time; (its summary, the owned keys to delete once no row points at them).
     Into a table the migration has not written yet every row is new: each part is read once."""
     started, columns = time.perf_counter(), list(kinds)
-    if _owned_rows(conn, table, keys).is_empty():
-        parts = _parts(staging, table)
-        changes = None
-        total = sum(pq.read_metadata(p).num_rows for p in parts)
-    else:
-        changes, parts = plan_table(conn, staging, table, keys, columns)
-        total = changes.insert.height + changes.update.height
+    parts, owned = _parts(staging, table), _owned_rows(conn, table, keys)
+    changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
+    total = (sum(pq.read_metadata(p).num_rows for p in parts) if changes is None
+             else changes.insert.height + changes.update.height)
     with conn.cursor() as cur:
         cur.execute(f"SELECT NOT EXISTS (SELECT FROM {quote(table)})")
         empty = cur.fetchone()[0]
