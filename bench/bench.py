@@ -29,6 +29,7 @@ import adbc_driver_postgresql.dbapi as pg  # noqa: E402
 from toolkit.schema import create_schema  # noqa: E402
 from toolkit.servers import embedded_mongo, embedded_postgres  # noqa: E402
 from toolkit.staging import read_json  # noqa: E402
+from transforms import APP  # noqa: E402
 
 M2PG = [sys.executable, "-m", "toolkit.cli"]
 STAGES = ("extract", "transform", "validate", "load", "reconcile")
@@ -49,7 +50,7 @@ class Databases:
             cur.execute(f"CREATE DATABASE {name}")
         uri = urlunsplit(urlsplit(self.base)._replace(path=f"/{name}"))
         if schema:
-            create_schema(uri)
+            create_schema(uri, APP.models, APP.junctions, APP.enums)
         return uri
 
 
@@ -121,7 +122,7 @@ def run_and_catch_up(scale: float, dump: Path, dbs: Databases, work: Path, batch
     dump into the same database and staging folder: the full run and the catch-up."""
     uri, staging = dbs.fresh(), work / f"run-{scale}"
     run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging),
-                   "--batch-size", str(batch)]).as_dict()
+                   "--part-size", str(batch), "--batch-size", str(batch)]).as_dict()
     documents = read_json(staging / "reports" / "extract.json")["documents"]
     print(f"scale {scale:g}: catch-up ...", flush=True)
     return ({**run, "per_second": round(documents / run["seconds"])},
@@ -142,11 +143,11 @@ def plan_queries(uri: str) -> list[dict]:
     """The plan's queries on the loaded data, after `m2pg indexes --extra`, with EXPLAIN ANALYZE."""
     from toolkit.indexes import add_extra_indexes
     from toolkit.queries import run_queries
-    add_extra_indexes(uri)
+    add_extra_indexes(uri, APP.extra_indexes)
     with pg.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("ANALYZE")
     return [{k: q[k] for k in ("name", "simple", "execution_ms", "planning_ms", "uses_index", "indexes", "rows")}
-            for q in run_queries(uri)]
+            for q in run_queries(uri, APP.queries)]
 
 
 def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:
@@ -183,7 +184,7 @@ def sweep(scale: float, dbs: Databases, work: Path) -> list[dict]:
     for size in SWEEP:
         staging = work / f"sweep-{size}"
         run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", dbs.fresh(), "--staging", str(staging),
-                       "--batch-size", str(size)]).as_dict()
+                       "--part-size", str(size), "--batch-size", str(size)]).as_dict()
         documents = read_json(staging / "reports" / "extract.json")["documents"]
         out.append({"batch_size": size, **run, "per_second": round(documents / run["seconds"])})
     return out
@@ -201,7 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), "scales": []}
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="m2pg-bench-") as tmp, embedded_postgres(Path(tmp) / "pg") as uri:
+    with tempfile.TemporaryDirectory(prefix="m2pg-bench-") as tmp, embedded_postgres(Path(tmp) / "pg", APP.database) as uri:
         work, dbs = Path(tmp), Databases(uri)
         results["warm_up"] = warm_up(work)
         for scale in args.scales:

@@ -33,7 +33,7 @@ def catch_up(m2pg: list[str], dump: Path, changed: Path, uri: str, staging: Path
     before = table_writes(uri)
     try:
         run = measure([*m2pg, "run", "--dump", str(changed), "--pg-uri", uri, "--staging", str(staging),
-                       "--batch-size", str(batch)]).as_dict()
+                       "--part-size", str(batch), "--batch-size", str(batch)]).as_dict()
     except RuntimeError as failed:
         return {**result, "error": str(failed)[-2000:]}
     after = table_writes(uri)

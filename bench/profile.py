@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 from bench import M2PG, STAGES, Databases  # noqa: E402
 
 from toolkit.servers import embedded_postgres  # noqa: E402
+from transforms import APP  # noqa: E402
 
 PY_SPY = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
 FRAME = re.compile(r"(?P<function>.*) \((?P<file>[^:]*)(:\d+)?\)")
@@ -102,7 +103,7 @@ def main() -> None:
         dump = work / "dump"
         subprocess.run([*M2PG, "generate", "large", "--scale", str(args.scale), "--dump-out", str(dump)],
                        check=True, capture_output=True)
-        with embedded_postgres(work / "pg") as base_uri:
+        with embedded_postgres(work / "pg", APP.database) as base_uri:
             uri = Databases(base_uri).fresh()
             server = postmaster(work / "pg")
             staging = work / "staging"

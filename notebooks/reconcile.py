@@ -29,7 +29,7 @@ with app.setup:
     from toolkit.spec import Kind
     from notebook_view import say, show
     from toolkit.staging import Staging
-    from transforms import JUNCTIONS, MODELS
+    from transforms import APP, JUNCTIONS, MODELS
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))
     PG_URI = os.environ.get("M2PG_PG_URI")
@@ -149,7 +149,7 @@ def _(con):
 
 @app.cell
 def _(con):
-    orphans = records(reconcile.orphan_checks(con, MODELS, JUNCTIONS),
+    orphans = records(reconcile.orphan_checks(con, APP, MODELS, JUNCTIONS),
                       ["table", "column", "references", "orphans", "ok", "error"])
     show(f"Foreign keys: {orphans.filter(~pl.col('ok')).height} of {orphans.height} checks find orphans",
          orphans.sort("ok", "table"))

@@ -93,5 +93,32 @@ def test_the_command_stops_at_start_up_with_one_line(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: Toy declarations: Deals.ownerId: references unknown model 'Owners'; "
-        "hint: fix the declaration in the app's transforms/ module"]
+        "hint: fix the declaration in the app's package"]
     assert "Traceback" not in done.stderr
+
+
+def test_the_engine_finds_the_app_by_its_entry_point(monkeypatch):
+    from toolkit.app import installed
+    from toolkit.errors import ConfigError
+    import transforms
+
+    monkeypatch.delenv("M2PG_APP", raising=False)
+    assert installed() is transforms.APP
+    assert installed("nextcrm") is transforms.APP
+    monkeypatch.setenv("M2PG_APP", "crm2")
+    with pytest.raises(ConfigError, match=r"no app 'crm2' is installed \(installed apps: nextcrm\)"):
+        installed()
+
+
+def test_an_app_that_is_not_installed_is_named_by_module_and_attribute(monkeypatch):
+    from toolkit.app import installed
+    from toolkit.errors import ConfigError
+    import transforms
+
+    monkeypatch.setenv("M2PG_APP", "transforms:APP")
+    assert installed() is transforms.APP
+    for wrong, said in (("transforms:NOPE", "cannot import the app"), ("transforms:ENUMS", "is a dict, not an App"),
+                        ("no_such_module:APP", "cannot import the app")):
+        monkeypatch.setenv("M2PG_APP", wrong)
+        with pytest.raises(ConfigError, match=said):
+            installed()

@@ -16,7 +16,7 @@ from pymongo import MongoClient
 
 from toolkit import generate, servers
 from toolkit.spec import Field, Kind
-from transforms import ENUMS, JUNCTIONS, MODELS
+from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 BY_NAME = {m.name: m for m in MODELS}
 RULES = ("required", "enum", "type", "int_range", "nul", "id_type", "reference",
@@ -27,17 +27,17 @@ FIRST_MS, LAST_MS = -62_135_596_800_000, 253_402_300_799_999  # 0001-01-01 .. 99
 
 @pytest.fixture(scope="module")
 def data():
-    return generate.sample()
+    return generate.sample(APP)
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return generate.demo_dataset(beyond_datetime=True)
+    return generate.demo_dataset(APP, beyond_datetime=True)
 
 
 @pytest.fixture(scope="module")
 def bad():
-    return generate.bad_records(beyond_datetime=True)
+    return generate.bad_records(APP, beyond_datetime=True)
 
 
 def _encoded(dataset):
@@ -98,12 +98,12 @@ def _flaws(collection: str, doc: dict, known: set, quarantined: set) -> set[str]
 # --- reproducible and sized ----------------------------------------------------------------
 
 def test_same_seed_gives_the_same_documents(data):
-    assert _encoded(generate.sample(7)) == _encoded(data)
-    assert _encoded(generate.demo_dataset(7)) == _encoded(generate.demo_dataset(7))
+    assert _encoded(generate.sample(APP, 7)) == _encoded(data)
+    assert _encoded(generate.demo_dataset(APP, 7)) == _encoded(generate.demo_dataset(APP, 7))
 
 
 def test_another_seed_gives_other_documents(data):
-    other = _encoded(generate.sample(8))
+    other = _encoded(generate.sample(APP, 8))
     assert all(other[c] != docs for c, docs in _encoded(data).items())
 
 
@@ -253,6 +253,21 @@ def test_some_documents_carry_undeclared_fields(data):
     assert len(extra) >= 2
 
 
+def test_the_sample_tables_name_only_what_the_app_declares():
+    """A misspelt name in NextCRM's tables would silently fall back to a generic value."""
+    tables = APP.sample_data
+    fields = {f"{m.name}.{f.name}" for m in MODELS for f in m.fields}
+    names = {f.name for m in MODELS for f in m.fields}
+    assert set(tables.counts) <= set(BY_NAME) == set(tables.large_counts)
+    qualified = [k for k in (*tables.text, *tables.large_json) if "." in k] + [*tables.text_enums, *tables.linked]
+    assert set(qualified) <= fields
+    assert set(tables.text_enums.values()) <= set(ENUMS)
+    plain = (*tables.text, *tables.json, *tables.large_json, *tables.int_ranges, *tables.true_share,
+             *tables.days_after_creation)
+    assert {k for k in plain if "." not in k} <= names
+    assert {c for c, *_ in tables.breaks + tables.beyond_datetime_breaks} <= {m.source for m in MODELS}
+
+
 # --- bad records ---------------------------------------------------------------------------
 
 def test_bad_records_cover_every_rule(bad):
@@ -293,7 +308,7 @@ def test_dump_round_trips(tmp_path, demo):
 
 
 def test_write_mongo_round_trips(tmp_path):
-    dataset = generate.demo_dataset()  # without dates beyond years 1..9999, which the server refuses
+    dataset = generate.demo_dataset(APP)  # without dates beyond years 1..9999, which the server refuses
     with servers.embedded_mongo(tmp_path / "mongo") as uri:
         generate.write_mongo(uri, "nextcrm", dataset)
         generate.write_mongo(uri, "nextcrm", {"invoice_States": dataset["invoice_States"]})
@@ -309,7 +324,7 @@ def test_write_mongo_round_trips(tmp_path):
 def test_embedded_postgres_serves_the_nextcrm_database(tmp_path):
     import adbc_driver_postgresql.dbapi as adbc
 
-    with servers.embedded_postgres(tmp_path / "pg") as uri:
+    with servers.embedded_postgres(tmp_path / "pg", "nextcrm") as uri:
         with adbc.connect(uri) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT current_database()")
             assert cursor.fetchone() == ("nextcrm",)

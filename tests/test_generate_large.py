@@ -17,7 +17,7 @@ from toolkit.sources import DumpSource
 from toolkit.spec import Field, Kind
 from toolkit.staging import Staging
 from toolkit.transform import transform
-from transforms import ENUMS, JUNCTIONS, MODELS
+from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 SCALE = 0.2  # about 18,000 documents
 BY_NAME = {m.name: m for m in MODELS}
@@ -29,7 +29,7 @@ def _write(folder, seed=7, **settings):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.items():
             patch.setattr(generate_large, name, value)
-        return generate_large.large(SCALE, seed, dump_out=folder)
+        return generate_large.large(APP, SCALE, seed, dump_out=folder)
 
 
 def _files(folder) -> dict[str, bytes]:
@@ -82,7 +82,7 @@ def test_dump_layout_matches_mongodump(dump):
 
 def test_files_hold_the_counts_returned(dump, data):
     _, counts = dump
-    assert counts == generate_large.counts(SCALE) == {c: len(docs) for c, docs in data.items()}
+    assert counts == generate_large.counts(APP, SCALE) == {c: len(docs) for c, docs in data.items()}
     assert set(counts) == {m.source for m in MODELS}
 
 
@@ -91,15 +91,15 @@ SCALES = [(0.05, 10.0), (1.0, 10.0), (0.5, 1.0)]
 
 @pytest.mark.parametrize("small, big", SCALES)
 def test_counts_are_proportional_to_the_scale(small, big):
-    low, high = generate_large.counts(small), generate_large.counts(big)
+    low, high = generate_large.counts(APP, small), generate_large.counts(APP, big)
     for model in MODELS:
-        count, scaled = generate_large.COUNTS[model.name]
+        count, scaled = APP.sample_data.large_counts[model.name]
         expected = high[model.source] * small / big if scaled else count
         assert low[model.source] == pytest.approx(expected, abs=1), model.name
 
 
 def test_scale_one_volumes():
-    counts = generate_large.counts(1.0)
+    counts = generate_large.counts(APP, 1.0)
     assert {c: counts[c] for c in ("Users", "crm_Accounts", "crm_Contacts", "crm_Leads",
                                    "crm_Opportunities", "Documents", "Tasks")} == {
         "Users": 1_000, "crm_Accounts": 10_000, "crm_Contacts": 25_000, "crm_Leads": 5_000,
@@ -176,7 +176,7 @@ def test_every_enum_value_appears(data, model, field):
 
 
 OPTIONAL = [(m, f) for m in MODELS for f in m.fields
-            if not f.required and f.key != "_id" and f"{m.name}.{f.name}" not in generate_large.LINKED]
+            if not f.required and f.key != "_id" and f"{m.name}.{f.name}" not in APP.sample_data.linked]
 
 
 EVEN = 400  # documents per collection: enough for every share of ABSENT_SHARES to show in each
@@ -186,7 +186,7 @@ EVEN = 400  # documents per collection: enough for every share of ABSENT_SHARES 
 def even():
     """Every collection at EVEN documents, encoded as `large` encodes a chunk, so a collection
     that the scale keeps small (MyAccount holds one document) is judged too."""
-    world = generate_large.World.create(7, {m.source: EVEN for m in MODELS})
+    world = generate_large.World.create(APP, 7, {m.source: EVEN for m in MODELS})
     return {m.source: bson.decode_all(bytes(generate_large.encode_chunk(m, 0, EVEN, world))) for m in MODELS}
 
 
@@ -224,11 +224,11 @@ def test_every_reference_names_a_document_of_its_target(data, model, field):
     values = [d.get(field.key) for d in data[model.source]]
     named = [e for v in values if v is not None for e in (v if isinstance(v, list) else [v])]
     assert named and set(named) <= targets
-    if field.required or f"{model.name}.{field.name}" in generate_large.LINKED:
+    if field.required or f"{model.name}.{field.name}" in APP.sample_data.linked:
         assert None not in values
 
 
-@pytest.mark.parametrize("path", sorted(generate_large.LINKED))
+@pytest.mark.parametrize("path", sorted(APP.sample_data.linked))
 def test_linked_references_are_always_set(data, path):
     model, name = path.split(".")
     assert all(d.get(BY_NAME[model].field(name).key) is not None for d in data[BY_NAME[model].source])

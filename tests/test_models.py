@@ -13,14 +13,14 @@ from toolkit.extract import feeds_of
 from toolkit.ids import idmap_frame, uuid_for
 from toolkit.spec import NOW, Kind
 from toolkit.transform import Outcome, clean_rows, judge
-from transforms import ENUMS, JUNCTIONS, MODELS
+from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)
 
 
 @pytest.fixture(scope="module")
 def sample():
-    return generate.sample(7)
+    return generate.sample(APP, 7)
 
 
 @pytest.fixture(scope="module")

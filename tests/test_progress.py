@@ -6,11 +6,11 @@ from toolkit.extract import extract_collection
 from toolkit.progress import tracked
 from toolkit.sources import DumpSource
 from toolkit.staging import Staging, write_json
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 
 def test_extract_from_a_dump_has_a_known_total_and_reaches_it(tmp_path):
-    folder = generate.write_dump(tmp_path / "dump", "nextcrm", generate.sample(7))
+    folder = generate.write_dump(tmp_path / "dump", "nextcrm", generate.sample(APP, 7))
     staging = Staging(tmp_path / "staging")
     write_json({"run": "one"}, staging.root / "raw" / "run.json")
     with Progress(disable=True) as progress:

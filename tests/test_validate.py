@@ -11,7 +11,7 @@ from toolkit.limits import APP_DATETIME_MS
 from toolkit.spec import Kind
 from toolkit.staging import Staging, read_json, write_parquet
 from toolkit.validate import is_jsonb, validate
-from transforms import ENUMS, JUNCTIONS, MODELS, boards, documents, open_ai_keys, users
+from transforms import APP, ENUMS, JUNCTIONS, MODELS, boards, documents, open_ai_keys, users
 
 # The clean layout of /tmp/interfaces.md, stated independently of toolkit.validate.
 ARROW = {Kind.OBJECT_ID: pa.string(), Kind.TEXT: pa.string(), Kind.ENUM: pa.string(),
@@ -84,7 +84,7 @@ def run(tmp_path, tables: dict[str, pa.Table]) -> tuple[dict, pl.DataFrame]:
     staging = Staging(tmp_path)
     for name, table in tables.items():
         write_parquet(table, staging.clean(name) / "part-00000.parquet")
-    summary = validate(tmp_path)
+    summary = validate(APP, tmp_path)
     assert read_json(staging.report("validate.json")) == summary
     return summary, pl.read_parquet(staging.report("validate_failures.parquet"))
 
@@ -259,7 +259,7 @@ def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_th
             part = part.set_column(part.schema.get_field_index(name), name, pa.array(values, pa.string()))
         write_parquet(part, staging.clean(open_ai_keys.SPEC.table) / f"part-{number:05d}.parquet")
 
-    summary = validate(tmp_path)
+    summary = validate(APP, tmp_path)
     failures = pl.read_parquet(staging.report("validate_failures.parquet"))
 
     users_failed = failures.filter(schema="Users")

@@ -6,8 +6,12 @@ load in, computed from their references rather than assumed from the order they 
 from __future__ import annotations
 
 import heapq
+import os
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
 
 from toolkit.errors import ConfigError
 from toolkit.spec import Junction, Kind, ModelSpec
@@ -26,6 +30,10 @@ class App:
     models: tuple[ModelSpec, ...]
     junctions: tuple[Junction, ...]
     enums: dict[str, tuple[str, ...]]
+    database: str = "app"  # the MongoDB database its data is generated into and dumps are named after
+    sample_data: Any = None  # the app's tables for the data generators (counts, value pools, edge cases)
+    queries: tuple = ()  # the app's typical queries, whose plans the bench reads
+    extra_indexes: tuple = ()  # indexes beyond the app's own schema that its queries want
 
     def __post_init__(self) -> None:
         check(self)
@@ -39,9 +47,45 @@ class App:
         return [m.table for m in self.models] + [j.table for j in self.junctions]
 
 
+APPS_GROUP = "m2pg.apps"  # the entry-point group an installed package names its App in
+APP_VARIABLE = "M2PG_APP"  # picks one when several are installed
+
+
+def installed(name: str | None = None) -> App:
+    """The App an installed package declares (entry point group `m2pg.apps`): the one named
+    by `name` or $M2PG_APP, or the only one installed; a `module:attribute` names one directly.
+    The engine imports no app itself."""
+    wanted = name or os.environ.get(APP_VARIABLE)
+    if wanted and ":" in wanted:  # module:attribute, an app that is not installed (a test's, a draft)
+        return _imported(wanted)
+    found = {e.name: e for e in entry_points(group=APPS_GROUP)}
+    if wanted is None and len(found) == 1:
+        wanted = next(iter(found))
+    if wanted not in found:
+        known = ", ".join(sorted(found)) or "none"
+        what = (f"no app {wanted!r} is installed" if wanted else
+                "several apps are installed" if found else "no app is installed")
+        raise ConfigError(f"{what} (installed apps: {known})", hint=f"set {APP_VARIABLE} to an installed app's "
+                          f"name, or install a package that declares one under the `{APPS_GROUP}` entry points")
+    return found[wanted].load()
+
+
+def _imported(path: str) -> App:
+    module, _, attribute = path.partition(":")
+    try:
+        found = getattr(import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"cannot import the app {path!r}: {error}",
+                          hint=f"{APP_VARIABLE}=module:attribute names an App importable from here") from None
+    if not isinstance(found, App):
+        raise ConfigError(f"{path} is a {type(found).__name__}, not an App",
+                          hint="point it at the App value the app's package builds")
+    return found
+
+
 def _fail(app: str, where: str, what: str) -> DeclarationError:
     return DeclarationError(f"{app} declarations: {where}: {what}",
-                            hint="fix the declaration in the app's transforms/ module")
+                            hint="fix the declaration in the app's package")
 
 
 def check(app: App) -> None:

@@ -16,34 +16,36 @@ from importlib.metadata import version as installed_version  # noqa: E402
 import traceback  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Optional  # noqa: E402
+from typing import IO, Annotated, Optional, cast  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from toolkit.app import DeclarationError  # noqa: E402
+from toolkit import pipeline  # noqa: E402
+from toolkit.app import installed  # noqa: E402
+from toolkit.errors import ConfigError  # noqa: E402
 
-try:  # the app's declarations are checked as they are read: a mistake is one line, not a traceback
-    from toolkit import pipeline  # noqa: E402
-except DeclarationError as mistake:
+try:  # the installed app's declarations are checked as they are read: a mistake is one line
+    APP = installed()
+except ConfigError as mistake:
     sys.stderr.write(f"error: {mistake}\n")
-    sys.exit(DeclarationError.exit_code)
+    sys.exit(mistake.exit_code)
 
 from toolkit import error_log, interrupt, progress, servers as servers_mod  # noqa: E402
 from toolkit import lock, preflight  # noqa: E402
-from toolkit.errors import ConfigError, M2pgError, environment_failure, one_line, short_cause  # noqa: E402
+from toolkit.errors import M2pgError, environment_failure, one_line, short_cause  # noqa: E402
 from toolkit.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
 from toolkit.staging import Staging, read_json  # noqa: E402
 
-app = typer.Typer(help="Move NextCRM's data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"
+app = typer.Typer(help=f"Move {APP.name}'s data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"
                   "Stages: extract -> transform -> validate -> load -> reconcile; each reads only what the "
                   "previous one staged and can be re-run. `m2pg run` does them all; `m2pg demo` shows them.",
                   epilog="Exit codes: 0 everything migrated; 3 completed with quarantined records; "
                   "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-out = Console(file=ScrubbedStream(lambda: sys.stdout), width=None if sys.stdout.isatty() else 160)
-err = Console(file=ScrubbedStream(lambda: sys.stderr), stderr=True, soft_wrap=True)
+out = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stdout)), width=None if sys.stdout.isatty() else 160)
+err = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stderr)), stderr=True, soft_wrap=True)
 
 MongoUri = Annotated[Optional[str], typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI",
                                                   help="MongoDB connection URI to read from.")]
@@ -56,8 +58,12 @@ PgUri = Annotated[Optional[str], typer.Option("--pg-uri", envvar="M2PG_PG_URI",
                                                help="PostgreSQL connection URI to load into.")]
 StagingDir = Annotated[Path, typer.Option("--staging", envvar="M2PG_STAGING",
                                           help="Folder where stages write and read Parquet and reports.")]
+PartSize = Annotated[int, typer.Option("--part-size", "--batch-size", envvar="M2PG_PART_SIZE", min=1,
+                                       help="Documents per staged Parquet part (--batch-size is its older name).")]
 BatchSize = Annotated[int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE", min=1,
-                                        help="Documents per Parquet part and rows per load transaction.")]
+                                        help="Rows per load transaction.")]
+RunPartSize = Annotated[int, typer.Option("--part-size", envvar="M2PG_PART_SIZE", min=1,
+                                          help="Documents per staged Parquet part.")]
 Workers = Annotated[Optional[int], typer.Option(
     "--workers", envvar="M2PG_WORKERS", min=1,
     help="Worker processes that extract or transform collections side by side. "
@@ -170,11 +176,11 @@ def _log_failure(staging: Path | None, name: str, text: str) -> Path | None:
 
 @app.command()
 def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
-            staging: StagingDir = Path("staging"), batch_size: BatchSize = pipeline.PART_SIZE,
+            staging: StagingDir = Path("staging"), part_size: PartSize = pipeline.PART_SIZE,
             workers: Workers = None, as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
-    _run(_stage("extract", lambda out: pipeline.extract_stage(pipeline.source(mongo_uri, mongo_db, dump), staging,
-                                                              batch_size, out, workers),
+    _run(_stage("extract", lambda out: pipeline.extract_stage(APP, pipeline.source(APP, mongo_uri, mongo_db, dump),
+                                                              staging, part_size, out, workers),
                 staging, ("extract",), as_json, quiet), staging)
 
 
@@ -182,14 +188,14 @@ def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = N
 def transform(staging: StagingDir = Path("staging"), workers: Workers = None, as_json: AsJson = False,
               quiet: Quiet = False) -> None:
     """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
-    _run(_stage("transform", lambda out: pipeline.transform_stage(staging, out, workers), staging, ("transform",),
+    _run(_stage("transform", lambda out: pipeline.transform_stage(APP, staging, out, workers), staging, ("transform",),
                 as_json, quiet), staging)
 
 
 @app.command()
 def validate(staging: StagingDir = Path("staging"), as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Check the clean rows with pandera schemas; report every failing row."""
-    _run(_stage("validate", lambda out: pipeline.validate_stage(staging, out), staging, ("validate",), as_json, quiet),
+    _run(_stage("validate", lambda out: pipeline.validate_stage(APP, staging, out), staging, ("validate",), as_json, quiet),
          staging)
 
 
@@ -201,11 +207,12 @@ def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
     delete those whose documents are gone (one transaction per batch); rows m2pg did not write
     are never touched."""
     if dry_run:
-        _run(_stage("load", lambda out: pipeline.plan_alone(dry_run, replace, "load") or pipeline.plan_stage(
-            pipeline.need(pg_uri, "--pg-uri"), staging, out),
-                    staging, ("plan",), as_json, quiet), staging)
+        def planned(out: Console) -> int:
+            pipeline.plan_alone(dry_run, replace, "load")
+            return pipeline.plan_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out)
+        _run(_stage("load", planned, staging, ("plan",), as_json, quiet), staging)
         return
-    _run(_stage("load", lambda out: pipeline.load_stage(pipeline.need(pg_uri, "--pg-uri"), staging, batch_size,
+    _run(_stage("load", lambda out: pipeline.load_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, batch_size,
                                                         replace, out),
                 staging, ("load",), as_json, quiet), staging)
 
@@ -214,27 +221,28 @@ def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
 def reconcile(pg_uri: PgUri = None, staging: StagingDir = Path("staging"), as_json: AsJson = False,
               quiet: Quiet = False) -> None:
     """Per table: source = loaded + quarantined, and no orphan reference (DuckDB)."""
-    _run(_stage("reconcile", lambda out: pipeline.reconcile_stage(pipeline.need(pg_uri, "--pg-uri"), staging, out),
+    _run(_stage("reconcile", lambda out: pipeline.reconcile_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out),
                 staging, ("reconcile",), as_json, quiet), staging)
 
 
 @app.command()
 def schema(pg_uri: PgUri = None) -> None:
     """Create the enums, tables, keys and indexes that Prisma's migration would create."""
-    _run(lambda: pipeline.schema_stage(pipeline.need(pg_uri, "--pg-uri"), out))
+    _run(lambda: pipeline.schema_stage(APP, pipeline.need(pg_uri, "--pg-uri"), out))
 
 
 @app.command()
 def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
         pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-        batch_size: BatchSize = pipeline.PART_SIZE, replace: Replace = False, workers: Workers = None,
-        dry_run: DryRun = False, as_json: AsJson = False, quiet: Quiet = False) -> None:
+        part_size: RunPartSize = pipeline.PART_SIZE, batch_size: BatchSize = pipeline.BATCH_SIZE,
+        replace: Replace = False, workers: Workers = None, dry_run: DryRun = False, as_json: AsJson = False,
+        quiet: Quiet = False) -> None:
     """Every stage in order; creates the target schema first when the database has none. Run
     again after the source changed, it writes only the difference (a catch-up)."""
     last = ("plan",) if dry_run else ("load", "reconcile")
-    _run(_stage("run", lambda out: pipeline.run_all(pipeline.source(mongo_uri, mongo_db, dump),
-                                                    pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace,
-                                                    out, workers, dry_run),
+    _run(_stage("run", lambda out: pipeline.run_all(APP, pipeline.source(APP, mongo_uri, mongo_db, dump),
+                                                    pipeline.need(pg_uri, "--pg-uri"), staging, part_size, replace,
+                                                    out, workers, dry_run, batch_size),
                 staging, ("extract", "transform", "validate", *last), as_json, quiet), staging)
 
 
@@ -242,7 +250,7 @@ def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
 def status(staging: StagingDir = Path("staging"), pg_uri: PgUri = None) -> None:
     """What each stage has staged so far, per collection; with --pg-uri, also what the load left
     in the target (rows recorded, foreign keys waiting to be restored)."""
-    _run(lambda: pipeline.status(staging, out, pg_uri), staging)
+    _run(lambda: pipeline.status(APP, staging, out, pg_uri), staging)
 
 
 @app.command()
@@ -259,7 +267,7 @@ def reset(stage: Annotated[str, typer.Option(help="extract, transform, validate,
     if stage not in ("extract", "transform", "validate", "load", "all"):
         err.print(f"[red]error:[/] unknown stage {stage!r}: choose extract, transform, validate, load or all")
         raise typer.Exit(2)
-    _run(lambda: pipeline.reset(staging, stage, pg_uri, _confirmer(yes), out), staging)
+    _run(lambda: pipeline.reset(APP, staging, stage, pg_uri, _confirmer(yes), out), staging)
 
 
 def _confirmer(yes: bool):
@@ -281,7 +289,7 @@ def verify(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = No
            seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7,
            as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Prove the migration against the source: counts, records, integrity, types (exit 0 pass, 1 fail)."""
-    _run(_stage("verify", lambda out: pipeline.verify_stage(pipeline.source(mongo_uri, mongo_db, dump),
+    _run(_stage("verify", lambda out: pipeline.verify_stage(APP, pipeline.source(APP, mongo_uri, mongo_db, dump),
                                                             pipeline.need(pg_uri, "--pg-uri"), staging, sample, full,
                                                             seed, out),
                 staging, ("verify",), as_json, quiet), staging)
@@ -297,8 +305,8 @@ def report(staging: StagingDir = Path("staging")) -> None:
 def indexes(pg_uri: PgUri = None,
             extra: Annotated[bool, typer.Option("--extra", help="Add full-text and jsonb GIN indexes.")] = False,
             drop: Annotated[bool, typer.Option("--drop", help="Remove the indexes --extra added.")] = False) -> None:
-    """Add (or drop) the optional indexes for the plan's queries that Prisma's schema lacks."""
-    _run(lambda: pipeline.indexes_stage(pipeline.need(pg_uri, "--pg-uri"), extra, drop, out))
+    """Add (or drop) the optional indexes for the app's queries that its Prisma schema lacks."""
+    _run(lambda: pipeline.indexes_stage(APP, pipeline.need(pg_uri, "--pg-uri"), extra, drop, out))
 
 
 @app.command()
@@ -308,8 +316,8 @@ def generate(profile: Annotated[str, typer.Argument(help="sample, bad or large."
              mongo_uri: MongoUri = None, mongo_db: MongoDb = None,
              dump_out: Annotated[Optional[Path], typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None
              ) -> None:
-    """Generate NextCRM data (sample, bad or large) into MongoDB or a mongodump layout."""
-    _run(lambda: pipeline.generate_data(profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
+    """Generate the app's data (sample, bad or large) into MongoDB or a mongodump layout."""
+    _run(lambda: pipeline.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
 
 
 @app.command()
@@ -317,9 +325,9 @@ def demo(workdir: Annotated[Optional[Path], typer.Option(
                help="Keep the servers' data and the staging folder here (default: a temporary folder, "
                     "removed at the end).")] = None,
          seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7) -> None:
-    """Start embedded MongoDB-compatible and PostgreSQL servers, generate NextCRM data, migrate it,
+    """Start embedded MongoDB-compatible and PostgreSQL servers, generate the app's data, migrate it,
     stop the servers (exit 3: the dataset holds records that must be quarantined)."""
-    _run(lambda: pipeline.demo(workdir, seed, out))
+    _run(lambda: pipeline.demo(APP, workdir, seed, out))
 
 
 @app.command()
@@ -328,7 +336,7 @@ def servers(directory: Annotated[Optional[Path], typer.Option(
                               "folder, removed when they stop).")] = None) -> None:
     """Start an embedded MongoDB-compatible server and PostgreSQL, print their URIs and keep them up
     until Ctrl+C, to run the stages by hand against them."""
-    _run(lambda: servers_mod.serve(directory, out))
+    _run(lambda: servers_mod.serve(directory, APP.database, out))
 
 
 def _show_version(asked: bool) -> None:
@@ -348,4 +356,4 @@ def main() -> None:  # pragma: no cover - entry point convenience
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -16,7 +16,7 @@ from toolkit.bson_index import document_bounds
 from toolkit.staging import Staging, checked_all, read_json
 
 SAMPLES = 3
-_CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+_CODEC: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
 def of_source(src, models) -> dict:
@@ -30,7 +30,7 @@ def of_source(src, models) -> dict:
 
 def _undeclared(src, name: str) -> dict:
     """Its documents (counted through the source when it cannot say) and the first few ids."""
-    count, documents, samples = src.count(name), 0, []
+    count, documents, samples = src.count(name), 0, list[str]()
     for chunk in src.chunks(name, 1000):
         starts, ends = document_bounds(chunk)
         samples += [_id_text(chunk[s:e]) for s, e in zip(starts[:SAMPLES - len(samples)], ends)]

@@ -18,25 +18,15 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from pymongoarrow.api import Schema
 from pymongoarrow.context import PyMongoArrowContext
-from pymongoarrow.types import ObjectIdType
 
 from toolkit import bson_index as bt
+from toolkit.kinds import KINDS
 from toolkit.rules import NO_PROBLEMS, per_row
 from toolkit.spec import Field, Kind, ModelSpec
 
 CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
-_ARROW = {
-    Kind.OBJECT_ID: ObjectIdType(), Kind.TEXT: pa.string(), Kind.ENUM: pa.string(),
-    Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(), Kind.DATETIME: pa.timestamp("ms"),
-    Kind.TEXT_LIST: pa.list_(pa.string()), Kind.UUID_LIST: pa.list_(ObjectIdType()),
-}
-_ALLOWED = {
-    Kind.OBJECT_ID: {bt.OBJECT_ID}, Kind.TEXT: {bt.STRING}, Kind.ENUM: {bt.STRING},
-    Kind.INT: {bt.INT32, bt.INT64, bt.DOUBLE}, Kind.BOOL: {bt.BOOL}, Kind.DATETIME: {bt.DATETIME},
-    Kind.TEXT_LIST: {bt.ARRAY}, Kind.UUID_LIST: {bt.ARRAY}, Kind.JSON: set(bt.TYPE_NAMES),
-}
-_EMPTY = {bt.NULL, bt.UNDEFINED}
+_EMPTY = {bt.NULL, bt.UNDEFINED}  # a missing value, allowed in any field
 MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
 
 
@@ -79,7 +69,7 @@ def decode_chunk(buffer: bytes, model: ModelSpec, feeds: tuple[str, ...] = (),
         "m2pg_unknown_fields": _unknown(elements, n).to_arrow(),
     }
     for key, field in fields.items():
-        if field.kind is Kind.JSON:
+        if _as_json(field):
             out[key] = _json_values(ix, elements, keys.index(key), exclude=problems["doc"]).to_arrow()
         else:
             out[key] = _plain(table.column(key) if key in table.column_names else None, field, n)
@@ -154,7 +144,7 @@ def _allowed(fields: dict[str, Field]) -> np.ndarray:
     allowed = np.ones((len(fields) + 1, 256), dtype=bool)
     for position, field in enumerate(fields.values(), start=1):
         allowed[position] = False
-        allowed[position, list(_ALLOWED[field.kind] | _EMPTY)] = True
+        allowed[position, list(KINDS[field.kind].bson | _EMPTY)] = True
     return allowed
 
 
@@ -190,8 +180,13 @@ def _double_problems(ix: bt.BsonIndex, elements: pl.DataFrame, fields: dict[str,
     )
 
 
+def _as_json(field: Field) -> bool:
+    """A kind pymongoarrow does not convert is staged as relaxed extended JSON text."""
+    return KINDS[field.kind].arrow is None
+
+
 def _schema(fields: dict[str, Field]) -> Schema:
-    return Schema({k: _ARROW[f.kind] for k, f in fields.items() if f.kind is not Kind.JSON})
+    return Schema({k: KINDS[f.kind].arrow for k, f in fields.items() if not _as_json(f)})
 
 
 def _run(buffer: bytes, schema: Schema) -> pa.Table:
@@ -203,7 +198,7 @@ def _run(buffer: bytes, schema: Schema) -> pa.Table:
 def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tuple[pa.Table, pl.DataFrame]:
     """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects."""
     failed: list[tuple[int, str, str, str]] = []
-    if all(f.kind is Kind.JSON for f in fields.values()):  # nothing for pymongoarrow to convert
+    if all(_as_json(f) for f in fields.values()):  # nothing for pymongoarrow to convert
         return pa.table({}), _problem_frame(failed)
     schema = _schema(fields)
     tables, todo = [], [rows]  # a stack, not a recursive closure: that would be a reference
@@ -227,10 +222,10 @@ def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tu
 def _diagnose(document: bytes, fields: dict[str, Field], error: Exception) -> tuple[str, str]:
     """Name the field of a single document that pymongoarrow rejects."""
     for key, field in fields.items():
-        if field.kind is Kind.JSON:
+        if _as_json(field):
             continue
         try:
-            _run(document, Schema({key: _ARROW[field.kind]}))
+            _run(document, Schema({key: KINDS[field.kind].arrow}))
         except (TypeError, OverflowError, ValueError) as cause:
             return field.name, f"{field.name}: {field.kind} field holds a value of another type ({cause})"
     return "", f"the document could not be converted ({error})"
@@ -305,7 +300,7 @@ def _not_plain(value):
 def _plain(column, field: Field, n: int) -> pa.Array:
     """Replace pymongoarrow's ObjectId extension type by 24-hex text, the staged form."""
     if column is None:
-        return pa.nulls(n, _staged_type(field))
+        return pa.nulls(n, KINDS[field.kind].raw)
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if field.kind is Kind.OBJECT_ID:
         return pl.from_arrow(array.storage.cast(pa.binary())).bin.encode("hex").to_arrow()
@@ -314,10 +309,3 @@ def _plain(column, field: Field, n: int) -> pa.Array:
         return pa.ListArray.from_arrays(array.offsets, values, mask=array.is_null())
     return array
 
-
-def _staged_type(field: Field) -> pa.DataType:
-    if field.kind is Kind.OBJECT_ID:
-        return pa.large_string()
-    if field.kind is Kind.UUID_LIST:
-        return pa.list_(pa.large_string())
-    return _ARROW[field.kind]

@@ -69,7 +69,7 @@ _DROPPED = ("OperationalError", "InterfaceError", "AutoReconnect", "ConnectionFa
             "ServerSelectionTimeoutError", "ConnectionException", "IOException", "ExecutionTimeout")
 
 
-def environment_failure(error: BaseException, folder: Path | None = None) -> str | None:
+def environment_failure(error: BaseException | None, folder: Path | None = None) -> str | None:
     """What failed around m2pg (a disk, a folder, a server that dropped), named in one line;
     None when the error is not one of these (a bug of m2pg). `folder`, the one the command
     writes, is named when the error does not say which file failed (Arrow's writers do not)."""

@@ -99,7 +99,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
                              unit="bytes" if count is None else "documents") if progress else None
     if task is not None and count is not None:
         progress.update(task, advance=position.documents)
-    manifest = {"collection": model.source, "source": source.describe(), "part_size": part_size,
+    manifest = {"collection": model.source, "table": model.table, "source": source.describe(), "part_size": part_size,
                 "run": read_json(staging.root / "raw" / "run.json")["run"], "complete": False, "parts": files,
                 "source_file": identity, **({"restarted": restarted} if restarted else {})}
     for buffer, offsets in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
@@ -108,7 +108,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         # raw parts are written once and read once: no compression, dictionaries or statistics
         write_parquet(table, folder / name, compression="none", use_dictionary=False, write_statistics=False)
         interrupt.crash_point("extract-part")
-        frame = pl.from_arrow(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
+        frame = pl.DataFrame(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
         last, key, copies = resume_point(buffer)
         if copies == table.num_rows and key == position.last_key:  # the part repeats one _id throughout
             copies += position.copies
@@ -125,10 +125,10 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
             progress.update(task, advance=table.num_rows if count is not None else len(buffer))
         interrupt.check("extract", f"{model.source}: {position.documents} documents in {len(files)} parts",
                         "the rest of this collection and the collections after it")
-    ids = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]
-    ids = pl.concat(ids) if ids else pl.Series("m2pg_object_id", [], pl.String)
+    columns = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]
+    ids = pl.concat(columns) if columns else pl.Series("m2pg_object_id", [], pl.String)
     write_parquet(idmap_frame(model.source, ids).to_arrow(), staging.idmap(model.source))
-    unknown = Counter()
+    unknown: Counter[str] = Counter()
     for f in files:
         unknown.update(f["unknown_fields"])
     summary = {**manifest, "complete": True, "documents": position.documents, "last_id": position.last_id,

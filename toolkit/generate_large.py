@@ -1,13 +1,14 @@
-"""A large NextCRM mongodump for benchmarks, built column by column.
+"""A large mongodump of an app for benchmarks, built column by column.
 
 `generate.sample` builds every document as a dict and encodes it: right for a thousand
 documents, far too slow for a million. Here each field of a collection is a numpy column
 (picks from small value pools, int ranges, int64 milliseconds, rows of a target's ObjectId
 matrix), and a chunk of documents is encoded at once, the mirror of `bson_index`: each
 document's element sizes, offsets across elements and documents, and every element's bytes
-scattered into one buffer. Values follow the declarations and `generate`'s value tables; every
-reference names a document of its target, and JUNCTIONS decide arrays of 0-5 ObjectIds kept on
-one side of a relation, the other, or both.
+scattered into one buffer. Values follow the declarations and the app's `SampleData` (its
+`large_counts`, `linked` and `large_json` are this module's own); every reference names a
+document of its target, and the app's junctions decide arrays of 0-5 ObjectIds kept on one side
+of a relation, the other, or both.
 """
 from __future__ import annotations
 
@@ -21,31 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from toolkit import bson_index as bt
-from toolkit.generate import (DAYS_AFTER_CREATION, END, INT_RANGES, PATTERNS, START, TAGS, TEXT, TRUE_SHARE,
-                              WORDS, _sentence, dump_metadata)
+from toolkit.app import App
+from toolkit.generate import END, START, SampleData, dump_metadata, tables, text_maker
 from toolkit.progress import tracked
 from toolkit.spec import LIST_KINDS, Field, Junction, Kind, ModelSpec
-from transforms import ENUMS, JUNCTIONS, MODELS
 
-SCALED, FIXED = True, False
-COUNTS: dict[str, tuple[int, bool]] = {  # documents at scale 1 (about 90k); FIXED ones ignore the scale
-    "Users": (1_000, SCALED), "crm_Industry_Type": (40, FIXED), "crm_campaigns": (50, SCALED),
-    "crm_Opportunities_Sales_Stages": (24, FIXED), "crm_Opportunities_Type": (20, FIXED),
-    "Documents_Types": (30, FIXED), "invoice_States": (20, FIXED), "Employees": (100, SCALED),
-    "ImageUpload": (100, SCALED), "MyAccount": (1, FIXED), "modulStatus": (12, FIXED),
-    "TodoList": (300, SCALED), "system_Modules_Enabled": (10, FIXED), "systemServices": (8, FIXED),
-    "gpt_models": (6, FIXED), "crm_Accounts": (10_000, SCALED), "crm_Leads": (5_000, SCALED),
-    "crm_Opportunities": (15_000, SCALED), "crm_Contacts": (25_000, SCALED),
-    "crm_Contracts": (500, SCALED), "Boards": (100, SCALED), "Invoices": (800, SCALED),
-    "Documents": (10_000, SCALED), "Sections": (300, SCALED), "Tasks": (20_000, SCALED),
-    "crm_Accounts_Tasks": (800, SCALED), "tasksComments": (1_500, SCALED),
-    "secondBrain_notions": (50, SCALED), "openAi_keys": (50, SCALED),
-}
-LINKED = frozenset({  # optional references that every document of a working CRM fills in
-    "crm_Contacts.accountsIDs", "crm_Leads.accountsIDs", "crm_Opportunities.account",
-    "crm_Opportunities.sales_stage", "crm_Contracts.account", "crm_Accounts_Tasks.account",
-    "Invoices.assigned_account_id", "Tasks.section", "Tasks.user",
-})
+SCALED, FIXED = True, False  # a count of `SampleData.large_counts` grows with the scale, or not
 LINKS = (0.35, 0.30, 0.15, 0.10, 0.06, 0.04)  # share of documents with 0..5 partners in a junction
 FEED_SIDES = (0.4, 0.3, 0.3)  # a pair is kept in the first feed's array, the second's, or both
 BOTH = 2
@@ -59,22 +41,23 @@ ABSENT, NULLED, SET = 0, 1, 2  # what a document holds under a key
 MS_PER_DAY = 86_400_000
 
 
-def counts(scale: float = 1.0) -> dict[str, int]:
-    """Documents per collection at `scale`; a scaled collection keeps at least one."""
-    return {m.source: max(1, round(COUNTS[m.name][0] * scale)) if COUNTS[m.name][1] else COUNTS[m.name][0]
-            for m in MODELS}
+def counts(app: App, scale: float = 1.0) -> dict[str, int]:
+    """Documents per collection at `scale`; a scaled collection keeps at least one. A model the
+    app's `large_counts` does not name holds its sample count, scaled."""
+    data = tables(app)
+    sized = {m.source: data.large_counts.get(m.name, (data.default_count, SCALED)) for m in app.models}
+    return {c: max(1, round(n * scale)) if scaled else n for c, (n, scaled) in sized.items()}
 
 
-def large(scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: str = "nextcrm") -> dict[str, int]:
-    """Write `dump_out/<db>/<collection>.bson` + metadata for every collection; return the counts.
-
-    The same (scale, seed) writes the same bytes.
+def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: str | None = None) -> dict[str, int]:
+    """Write `dump_out/<db>/<collection>.bson` + metadata for every collection (db: the app's
+    database); return the counts. The same (app, scale, seed) writes the same bytes.
     """
-    sizes = counts(scale)
-    world = World.create(seed, sizes)
-    folder = Path(dump_out) / db
+    sizes = counts(app, scale)
+    world = World.create(app, seed, sizes)
+    folder = Path(dump_out) / (db or app.database)
     folder.mkdir(parents=True, exist_ok=True)
-    for model in tracked(MODELS, "generate", lambda m: m.source):
+    for model in tracked(app.models, "generate", lambda m: m.source):
         total = sizes[model.source]
         with (folder / f"{model.source}.bson").open("wb") as fh:
             for start in range(0, total, CHUNK):
@@ -252,6 +235,7 @@ class Links:
 class World:
     """Every collection's ids and creation times, the junction arrays, and the value pools."""
 
+    app: App
     seed: int
     ids: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (n, 12) ObjectIds, ascending
     seconds: dict[str, np.ndarray] = field(default_factory=dict)  # model -> creation times, ascending
@@ -259,16 +243,20 @@ class World:
     pools: dict[tuple, Bytes | list[str]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, seed: int, sizes: dict[str, int]) -> World:
+    def create(cls, app: App, seed: int, sizes: dict[str, int]) -> World:
         """`sizes`: documents per collection."""
-        world = cls(seed)
-        for number, model in enumerate(MODELS):
+        world = cls(app, seed)
+        for number, model in enumerate(app.models):
             world.seconds[model.name], world.ids[model.name] = _object_ids(
                 _rng(seed, model.name, "ids"), sizes[model.source], number)
-        for junction in JUNCTIONS:
+        for junction in app.junctions:
             for links in _junction(_rng(seed, junction.table), junction, world):
                 world.links.setdefault(links.owner, []).append(links)
         return world
+
+    @property
+    def data(self) -> SampleData:
+        return tables(self.app)
 
     def count(self, model: str) -> int:
         return len(self.ids[model])
@@ -279,7 +267,7 @@ class World:
         key = (model, name, size)
         if key not in self.pools:
             r = random.Random(f"{self.seed}:{model}:{name}:pool")
-            make = make or _maker(model, name)
+            make = make or text_maker(self.app, model, name)
             self.pools[key] = [make(r) for _ in range(size)]
         return self.pools[key]
 
@@ -289,13 +277,6 @@ class World:
         if key not in self.pools:
             self.pools[key] = pool([bson_string(v) for v in self.values(model, name, size, make)])
         return self.pools[key]
-
-
-def _maker(model: str, name: str) -> Callable[[random.Random], str]:
-    """`generate._text`'s maker for a field, looked up once for a whole pool."""
-    make = TEXT.get(f"{model}.{name}") or TEXT.get(name)
-    make = make or next((m for part, m in PATTERNS if part in name.lower()), None)
-    return make or (lambda r: r.choice(WORDS))
 
 
 def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndarray, np.ndarray]:
@@ -394,7 +375,7 @@ def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> memor
 
 def _states(chunk: Chunk, f: Field) -> np.ndarray | None:
     """Per document: a value, null, or no key at all, as the declaration allows."""
-    if f.required or f"{chunk.model.name}.{f.name}" in LINKED:
+    if f.required or f"{chunk.model.name}.{f.name}" in chunk.world.data.linked:
         return None
     shares = ABSENT_SHARES["list" if f.kind in LIST_KINDS else "optional" if f.optional else "defaulted"]
     roll = chunk.rng.random(chunk.n)
@@ -427,24 +408,25 @@ def _id_list(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
 
 
 def _int(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    low, high = INT_RANGES.get(f.name, (0, 1000))
+    low, high = chunk.world.data.int_ranges.get(f.name, (0, 1000))
     return bt.INT32, fixed(chunk.rng.integers(low, high + 1, chunk.n).astype("<i4"))
 
 
 def _bool(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return bt.BOOL, fixed((chunk.rng.random(chunk.n) < TRUE_SHARE.get(f.name, 0.5)).astype(np.uint8))
+    share = chunk.world.data.true_share.get(f.name, 0.5)
+    return bt.BOOL, fixed((chunk.rng.random(chunk.n) < share).astype(np.uint8))
 
 
 def _datetime(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """Milliseconds since 1970, some days after the document's creation."""
-    low, high = DAYS_AFTER_CREATION.get(f.name, (0, 0))
+    low, high = chunk.world.data.days_after_creation.get(f.name, (0, 0))
     days = chunk.rng.uniform(low, high, chunk.n)
     ms = chunk.seconds * 1000 + (days * MS_PER_DAY).astype(np.int64) + chunk.rng.integers(0, 1000, chunk.n)
     return bt.DATETIME, fixed(ms.astype("<i8"))
 
 
 def _enum(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return bt.STRING, chunk.picks(pool([bson_string(v) for v in ENUMS[f.enum]]))
+    return bt.STRING, chunk.picks(pool([bson_string(v) for v in chunk.world.app.enums[f.enum]]))
 
 
 def _text(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
@@ -461,50 +443,32 @@ def _text(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
 
 
 def _text_list(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    values = _tags() if f.name == "tags" else chunk.world.texts(chunk.model.name, f.name, chunk.pool_size)
+    values = _tags(chunk) if f.name == "tags" else chunk.world.texts(chunk.model.name, f.name, chunk.pool_size)
     return bt.ARRAY, array([(bt.STRING, v) for v in chunk.distinct(values, 3)], chunk.lengths(0, 3))
 
 
-def _tags() -> Bytes:
-    return pool([bson_string(t) for t in TAGS])
+def _tags(chunk: Chunk) -> Bytes:
+    return pool([bson_string(t) for t in chunk.world.data.tags])
 
 
-def _tag_names(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    """Json ["vip", "q1"]."""
-    return bt.ARRAY, array([(bt.STRING, v) for v in chunk.distinct(_tags(), 3)], chunk.lengths(0, 3))
+def tag_names(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
+    """Json ["vip", "q1"]: a Json field's default."""
+    return bt.ARRAY, array([(bt.STRING, v) for v in chunk.distinct(_tags(chunk), 3)], chunk.lengths(0, 3))
 
 
-def _labels(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
+def labels(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """Json [{"name": "vip", "color": "#a1b2c3"}, ...]."""
     colors = chunk.world.texts("json", "color", 64, lambda r: f"#{r.randbytes(3).hex()}")
     slots = [(bt.DOCUMENT, documents([("name", bt.STRING, name, None),
                                       ("color", bt.STRING, chunk.picks(colors), None)], chunk.n))
-             for name in chunk.distinct(_tags(), 3)]
+             for name in chunk.distinct(_tags(chunk), 3)]
     return bt.ARRAY, array(slots, chunk.lengths(1, 3))
 
 
-def _invoice_items(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    """Json [{"description", "quantity", "unit_price", "vat_rate"}, ...]."""
-    sentences = chunk.world.texts("json", "description", POOL, _sentence)
-    rates = pool([rate.to_bytes(4, "little") for rate in (0, 12, 21)])
-
-    def item() -> Bytes:
-        price = np.round(chunk.rng.uniform(1, 10_000, chunk.n), 2)
-        return documents([("description", bt.STRING, chunk.picks(sentences), None),
-                          ("quantity", bt.INT32, fixed(chunk.rng.integers(1, 21, chunk.n).astype("<i4")), None),
-                          ("unit_price", bt.DOUBLE, fixed(price.astype("<f8")), None),
-                          ("vat_rate", bt.INT32, chunk.picks(rates), None)], chunk.n)
-
-    return bt.ARRAY, array([(bt.DOCUMENT, item()) for _ in range(4)], chunk.lengths(1, 4))
-
-
-JSON: dict[str, Callable[[Chunk, Field], tuple[int, Bytes]]] = {  # by "model.field", then by field
-    "crm_Accounts_Tasks.tags": _labels, "tags": _tag_names, "invoice_items": _invoice_items,
-}
-
-
 def _json(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return JSON.get(f"{chunk.model.name}.{f.name}", JSON.get(f.name, _tag_names))(chunk, f)
+    """The app's maker by "Model.field", then by field name, else tag names."""
+    made = chunk.world.data.large_json
+    return made.get(f"{chunk.model.name}.{f.name}", made.get(f.name, tag_names))(chunk, f)
 
 
 VALUES: dict[Kind, Callable[[Chunk, Field], tuple[int, Bytes]]] = {

@@ -126,8 +126,8 @@ def _verification(verify: dict | None) -> str:
     elif layers:
         parts.append("<h3>Layers</h3>" + _keyed_table(layers, "layer"))
     if tables:
-        failing = isinstance(tables, dict) and any(_failed(r) for r in tables.values())
-        parts.append(f"<details{' open' if failing else ''}><summary>tables ({len(tables)})</summary>"
+        open_ = isinstance(tables, dict) and any(_failed(r) for r in tables.values())
+        parts.append(f"<details{' open' if open_ else ''}><summary>tables ({len(tables)})</summary>"
                      + _keyed_table(tables, "table") + "</details>")
     others = {k: v for k, v in verify.items() if k not in {"status", "summary", "layers", "tables"}}
     if others:
@@ -151,7 +151,7 @@ def _reconciliation(reconcile: dict | None) -> str:
     if reconcile is None:
         return head + _muted("not run: reports/reconcile.json is absent (run `m2pg reconcile`)") + "</section>"
     rows, checks = reconcile.get("tables", []), reconcile.get("orphans", [])
-    orphans = {}
+    orphans: dict[str, list] = {}
     for check in checks:
         orphans.setdefault(check["table"], []).append(check["orphans"])
     lines = [[row["table"], row.get("kind"), row.get("source", row.get("staged")), row.get("loaded"),

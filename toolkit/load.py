@@ -35,11 +35,12 @@ import pyarrow.parquet as pq
 from toolkit import interrupt, postgres, preflight_target
 from toolkit.errors import ConfigError
 from toolkit.ids import in_lists, uuid_binary
+from toolkit.kinds import KINDS
 from toolkit.progress import bars, console
 from toolkit.redact import redact
 from toolkit.schema import has_schema, literal, quote, secondary_indexes
 from toolkit.changes import DIGEST, Changes, batches, compare, digests
-from toolkit.spec import Kind, ModelSpec
+from toolkit.spec import LIST_KINDS, Kind, ModelSpec
 from toolkit.staging import Staging, checked_digest, write_json
 
 BATCH_SIZE = 20_000
@@ -92,18 +93,27 @@ def load_types(model: ModelSpec | None, columns: list[str]) -> dict[str, Kind]:
     return {f.name: f.kind for f in model.fields}
 
 
+def _json(column: pa.Array) -> pa.Array:
+    """Arrow's JSON type, which ADBC's binary COPY writes into a jsonb column."""
+    return pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), column.cast(pa.large_string()))
+
+
+COPY_AS = {"uuid": uuid_binary, "json": _json}
+"""A kind's `copy` fact -> the conversion of its clean values into what binary COPY accepts."""
+
+
 def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
-    """The Arrow types PostgreSQL's binary COPY accepts for each column kind."""
+    """The Arrow types PostgreSQL's binary COPY accepts for each column kind (a list's elements
+    converted one by one)."""
     arrays = []
     for name, kind in kinds.items():
         column = frame[name].to_arrow()
         column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        if kind is Kind.OBJECT_ID:
-            column = uuid_binary(column)
-        elif kind is Kind.UUID_LIST:
-            column = in_lists(uuid_binary, column)
-        elif kind is Kind.JSON:
-            column = pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), column.cast(pa.large_string()))
+        copy = KINDS[kind].copy
+        if copy and kind in LIST_KINDS:
+            column = in_lists(COPY_AS[copy], column)
+        elif copy:
+            column = COPY_AS[copy](column)
         arrays.append(column)
     return pa.Table.from_arrays(arrays, names=list(kinds))
 

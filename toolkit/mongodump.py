@@ -13,7 +13,8 @@ import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from io import BufferedIOBase
+from typing import BinaryIO, NoReturn
 
 import numpy as np
 from bson import decode as bson_decode
@@ -37,7 +38,7 @@ def is_gzip(path: Path) -> bool:
         return fh.read(2) == GZIP_MAGIC
 
 
-def open_dump_file(path: Path) -> BinaryIO:
+def open_dump_file(path: Path) -> BufferedIOBase:
     """The file's bytes, decompressed as they are read when gzip wrote it."""
     return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
 
@@ -83,7 +84,7 @@ def copy_unpacked(path: Path, target: Path) -> None:
 class _Reader:
     """A stream read a block at a time, taken a document or a run of documents at a time."""
 
-    def __init__(self, stream: BinaryIO, name: Path):
+    def __init__(self, stream: BufferedIOBase, name: Path):
         self.stream, self.name, self.data, self.at, self.offset = stream, name, b"", 0, 0
 
     def available(self, n: int) -> bool:
@@ -96,7 +97,7 @@ class _Reader:
             self.data, self.at = self.data[self.at:] + more, 0
         return True
 
-    def fail(self, what: str):
+    def fail(self, what: str) -> NoReturn:
         raise DamagedDump(f"{self.name}: {what} at byte {self.offset + self.at} of the archive",
                           hint="re-run mongodump --archive")
 
@@ -178,9 +179,9 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
                     if not reader.terminator():
                         reader.fail("no terminator after the end of a collection")
                     continue
-                out = outputs.get(namespace.get("collection")) if namespace.get("db") == database else None
+                name = str(namespace.get("collection"))
+                out = outputs.get(name) if namespace.get("db") == database else None
                 if out is None and namespace.get("db") == database:  # data without a metadata document
-                    name = namespace.get("collection")
                     files[name] = folder / f"{name}.bson"
                     out = outputs[name] = files[name].open("wb")
                 for run in reader.documents():

@@ -110,7 +110,7 @@ def run_graph(jobs: dict[Hashable, Job], needs: dict[Hashable, set], workers: in
     if unknown:
         raise ValueError(f"{stage}: jobs wait for jobs that do not exist: {sorted(map(str, unknown))}")
     if workers <= 1 or len(jobs) <= 1:
-        results = {}
+        results: dict[Hashable, object] = {}
         while len(results) < len(jobs):
             name = _next_ready(jobs, needs, results.keys(), results.keys())
             if name is None:
@@ -119,7 +119,9 @@ def run_graph(jobs: dict[Hashable, Job], needs: dict[Hashable, set], workers: in
             results[name] = function(*args, progress)
         return {name: results[name] for name in jobs}
     context = multiprocessing.get_context("spawn")
-    messages, stop, tasks, changed = context.Queue(), context.Event(), {}, queue.SimpleQueue()
+    messages, stop = context.Queue(), context.Event()
+    tasks: dict = {}
+    changed: queue.SimpleQueue = queue.SimpleQueue()
     pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
     started: dict = {}
     try:

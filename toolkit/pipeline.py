@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit import coverage, error_log, preflight
+from toolkit.app import App
 from toolkit import extract as extract_mod
 from toolkit import load as load_mod
 from toolkit import transform as transform_mod
@@ -20,7 +21,6 @@ from bson import json_util
 
 from toolkit.staging import DamagedStaging, Staging, read_json, read_manifest, size_problem, write_json
 from toolkit.staging import damaged as staging_damaged
-from transforms import ENUMS, JUNCTIONS, MODELS
 
 PART_SIZE = extract_mod.PART_SIZE
 BATCH_SIZE = load_mod.BATCH_SIZE
@@ -34,18 +34,19 @@ def need(value: str | None, option: str) -> str:
     return value
 
 
-def source(mongo_uri: str | None, mongo_db: str | None, dump: Path | None):
+def source(app: App, mongo_uri: str | None, mongo_db: str | None, dump: Path | None):
     """The one source the options name, a dump directory or a live server, once it is known to
     hold the app's collections (checked before any command writes a file or touches the target)."""
     if dump and mongo_uri:
         raise ConfigError("give either --dump or --mongo-uri, not both")
+    src: DumpSource | MongoSource
     if dump:
         src = DumpSource(dump, mongo_db)
     elif mongo_uri:
         src = MongoSource(mongo_uri, need(mongo_db, "--mongo-db"))
     else:
         raise ConfigError("no source given", hint="pass --mongo-uri and --mongo-db, or --dump DIR")
-    preflight.source_holds_app(src, MODELS)
+    preflight.source_holds_app(src, app.models)
     return src
 
 
@@ -58,11 +59,11 @@ def _code(staging: Staging) -> int:
     return QUARANTINED if _quarantined(staging) else MIGRATED
 
 
-def extract_stage(src, root: Path, part_size: int, out: Console, workers: int | None = None) -> int:
-    for note in preflight.source_holds_app(src, MODELS):
+def extract_stage(app: App, src, root: Path, part_size: int, out: Console, workers: int | None = None) -> int:
+    for note in preflight.source_holds_app(src, app.models):
         out.print(Text(note))
     staging = Staging(root)
-    report = extract_mod.extract(src, staging, MODELS, JUNCTIONS, part_size, workers)
+    report = extract_mod.extract(src, staging, app.models, app.junctions, part_size, workers)
     table = Table("collection", "documents", "parts", "resumed", "type problems", "unknown fields",
                   title=f"extract from {report['source']}")
     for c in report["collections"]:
@@ -88,10 +89,10 @@ def print_warnings(lines: list[str], out: Console) -> None:
         out.print(Text.assemble(("warning: ", "yellow"), line))
 
 
-def transform_stage(root: Path, out: Console, workers: int | None = None) -> int:
+def transform_stage(app: App, root: Path, out: Console, workers: int | None = None) -> int:
     preflight.staging_inputs(root, "transform")
     staging = Staging(root)
-    report = transform_mod.transform(staging, MODELS, JUNCTIONS, ENUMS, workers)
+    report = transform_mod.transform(staging, app.models, app.junctions, app.enums, workers)
     table = Table("collection", "documents", "clean", "quarantined", "rules", "nulled refs", "dangling ids",
                   title="transform")
     for c in report["collections"]:
@@ -112,11 +113,11 @@ def transform_stage(root: Path, out: Console, workers: int | None = None) -> int
     return _code(staging)
 
 
-def validate_stage(root: Path, out: Console) -> int:
+def validate_stage(app: App, root: Path, out: Console) -> int:
     from toolkit import validate as validate_mod
     preflight.staging_inputs(root, "validate")
     staging = Staging(root)
-    report = validate_mod.validate(staging.root)
+    report = validate_mod.validate(app, staging.root)
     failing = [t for t, r in report["tables"].items() if not r["ok"]]
     out.print(f"validate: {len(report['tables']) - len(failing)} tables pass"
               + (f", {len(failing)} fail: {', '.join(failing)}" if failing else "")
@@ -124,9 +125,9 @@ def validate_stage(root: Path, out: Console) -> int:
     return FAILED if failing else _code(staging)
 
 
-def load_stage(pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console) -> int:
+def load_stage(app: App, pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console) -> int:
     staging = Staging(root)
-    report = load_mod.load(staging, pg_uri, MODELS, JUNCTIONS, batch_size, replace)
+    report = load_mod.load(staging, pg_uri, app.models, app.junctions, batch_size, replace)
     print_writes(report["tables"], load_mod.WRITES, "written", out)
     out.print(f"load: {report['inserted']} rows inserted, {report['updated']} updated, {report['deleted']} deleted, "
               f"{report['unchanged']} unchanged in {len(report['tables'])} tables of {report['target']}")
@@ -149,10 +150,10 @@ def plan_alone(dry_run: bool, replace: bool, stage: str) -> None:
                           stage=stage, hint="drop one of them")
 
 
-def plan_stage(pg_uri: str, root: Path, out: Console) -> int:
+def plan_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
     """What a load of the staged rows would write, per table; the target is only read."""
     staging = Staging(root)
-    report = load_mod.plan(staging, pg_uri, MODELS, JUNCTIONS)
+    report = load_mod.plan(staging, pg_uri, app.models, app.junctions)
     report["quarantined"] = _quarantined(staging)
     write_json(report, staging.report("plan.json"))
     print_writes(report["tables"], load_mod.PLANNED, "a load would write", out)
@@ -162,27 +163,27 @@ def plan_stage(pg_uri: str, root: Path, out: Console) -> int:
     return _code(staging)
 
 
-def reconcile_stage(pg_uri: str, root: Path, out: Console) -> int:
+def reconcile_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
     from toolkit import reconcile as reconcile_mod
     staging = Staging(root)
-    report = reconcile_mod.reconcile(staging.root, pg_uri)
+    report = reconcile_mod.reconcile(app, staging.root, pg_uri)
     reconcile_mod.print_reconcile(report, out)
     return _code(staging) if report["ok"] else FAILED
 
 
-def warn_client_drift(out: Console) -> None:
+def warn_client_drift(app: App, out: Console) -> None:
     from toolkit.schema import client_drift
-    drift = client_drift(MODELS)
+    drift = client_drift(app.models)
     if drift:
         out.print(f"[yellow]warning:[/] {drift}", highlight=False)
 
 
-def schema_stage(pg_uri: str, out: Console) -> int:
+def schema_stage(app: App, pg_uri: str, out: Console) -> int:
     from toolkit.schema import check_target, create_schema, read_catalog
-    declared = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
+    declared = app.tables
     existing = [t for t in declared if t in read_catalog(pg_uri)["tables"]]
     if existing:
-        differences = check_target(pg_uri, MODELS, JUNCTIONS)
+        differences = check_target(pg_uri, app.models, app.junctions)
         if not differences:
             out.print(f"schema: the target already holds the app's schema ({len(declared)} tables, as declared); "
                       "nothing to create")
@@ -192,38 +193,38 @@ def schema_stage(pg_uri: str, out: Console) -> int:
                           f"{preflight.listed(differences, 3)}",
                           stage="schema", hint="create the schema in an empty database, or bring these tables "
                                                "to the app's schema (its Prisma migration) and load into them")
-    create_schema(pg_uri)
-    out.print(f"schema: created {len(MODELS)} tables, {len(JUNCTIONS)} junction tables and {len(ENUMS)} enums")
-    warn_client_drift(out)
+    create_schema(pg_uri, app.models, app.junctions, app.enums)
+    out.print(f"schema: created {len(app.models)} tables, {len(app.junctions)} junction tables and {len(app.enums)} enums")
+    warn_client_drift(app, out)
     return MIGRATED
 
 
-def run_all(src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console,
-            workers: int | None = None, dry_run: bool = False) -> int:
+def run_all(app: App, src, pg_uri: str, root: Path, part_size: int, replace: bool, out: Console,
+            workers: int | None = None, dry_run: bool = False, batch_size: int | None = None) -> int:
     """Every stage in order, once the target is known to take the load: reachable, its schema
     the app's (or none, then created), and on --replace no other table referencing the app's,
     else no row of someone else holding a unique value of a source document."""
     from toolkit import preflight_target
     from toolkit.schema import has_schema
     plan_alone(dry_run, replace, "run")
-    if has_schema(pg_uri):
-        preflight_target.schema_matches(pg_uri, MODELS, JUNCTIONS, "run")
+    if has_schema(pg_uri, app.models, app.junctions):
+        preflight_target.schema_matches(pg_uri, app.models, app.junctions, "run")
         if replace:
             with load_mod.connect(pg_uri) as conn:
-                preflight_target.may_empty(conn, preflight_target.tables_of(MODELS, JUNCTIONS), "run")
+                preflight_target.may_empty(conn, preflight_target.tables_of(app.models, app.junctions), "run")
         else:
-            preflight_target.source_clash(pg_uri, src, MODELS)
+            preflight_target.source_clash(pg_uri, src, app.models)
     elif not dry_run:  # a plan only reads the target
-        schema_stage(pg_uri, out)
-    extract_stage(src, root, part_size, out, workers)
-    transform_stage(root, out, workers)
-    if validate_stage(root, out) == FAILED:
+        schema_stage(app, pg_uri, out)
+    extract_stage(app, src, root, part_size, out, workers)
+    transform_stage(app, root, out, workers)
+    if validate_stage(app, root, out) == FAILED:
         return FAILED
     if dry_run:
-        return plan_stage(pg_uri, root, out)
-    load_stage(pg_uri, root, part_size, replace, out)
+        return plan_stage(app, pg_uri, root, out)
+    load_stage(app, pg_uri, root, batch_size or BATCH_SIZE, replace, out)
     loaded = read_json(Staging(root).report("load.json"))
-    code = reconcile_stage(pg_uri, root, out)
+    code = reconcile_stage(app, pg_uri, root, out)
     if code != FAILED:
         unchanged = not any(loaded[k] for k in load_mod.WRITES[:3])
         quarantined = _quarantined(Staging(root))
@@ -241,7 +242,7 @@ def _age(path: Path) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def status(root: Path, out: Console, pg_uri: str | None = None) -> int:
+def status(app: App, root: Path, out: Console, pg_uri: str | None = None) -> int:
     """Per collection: what extract and transform have done, what is left, and how old it is;
     with a target, what the load left there. A damaged manifest or part (garbled, missing, of
     another size than recorded) is named with the stage to re-run, and the exit code is 1."""
@@ -249,7 +250,7 @@ def status(root: Path, out: Console, pg_uri: str | None = None) -> int:
     table = Table("collection", "extracted", "parts", "transformed parts", "clean", "quarantined", "checkpoint age",
                   title=f"staging {root}")
     damage: list[str] = []
-    for m in MODELS:
+    for m in app.models:
         manifest, cleaned = staging.manifest(m.source), staging.clean(m.table) / "manifest.json"
         raw, clean = _readable(manifest, damage), _readable(cleaned, damage)
         files = [staging.raw_dir(m.source) / p["file"] for p in raw["parts"]] if isinstance(raw, dict) else []
@@ -324,15 +325,15 @@ STAGE_FILES = {  # what resetting a stage removes, with everything the later sta
 }
 
 
-def reset(root: Path, stage: str, pg_uri: str | None, confirm, out: Console) -> int:
+def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Console) -> int:
     """Start a stage over: remove what it staged (and what depends on it); `load` empties the tables."""
     staging = Staging(root)
     if stage == "load":
         target = need(pg_uri, "--pg-uri")
-        if not confirm(f"Empty every NextCRM table and the load ledger in {redact(target)}?"):
+        if not confirm(f"Empty every {app.name} table and the load ledger in {redact(target)}?"):
             raise ConfigError("reset cancelled: nothing was dropped")
         with load_mod.connect(target) as conn:
-            load_mod.ensure_target(conn, target, MODELS, JUNCTIONS, replace=True, stage="reset")
+            load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
         out.print("reset: target tables and ledger emptied")
         return MIGRATED
     stages = list(STAGE_FILES) if stage == "all" else [stage]
@@ -357,23 +358,23 @@ def errors(root: Path, out: Console) -> int:
     return QUARANTINED if found["quarantined"] else MIGRATED
 
 
-def indexes_stage(pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
+def indexes_stage(app: App, pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
     """Optional indexes for the plan's query patterns that Prisma's schema lacks."""
     from toolkit import indexes
     if extra == drop:
         raise ConfigError("choose --extra (add the optional indexes) or --drop (remove them)")
-    names = indexes.add_extra_indexes(pg_uri) if extra else indexes.drop_extra_indexes(pg_uri)
+    names = indexes.add_extra_indexes(pg_uri, app.extra_indexes) if extra else indexes.drop_extra_indexes(pg_uri, app.extra_indexes)
     out.print(f"indexes: {'added' if extra else 'dropped'} {', '.join(names) or 'none'}")
     return MIGRATED
 
 
-def verify_stage(src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console) -> int:
+def verify_stage(app: App, src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console) -> int:
     """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
     from toolkit.verify import print_verify, verify
     preflight.staging_inputs(root, "verify")
-    preflight.source_holds_app(src, MODELS)
+    preflight.source_holds_app(src, app.models)
     staging = Staging(root)
-    report = verify(src, staging.root, pg_uri, sample=sample, full=full, seed=seed)
+    report = verify(app, src, staging.root, pg_uri, sample=sample, full=full, seed=seed)
     report["not_migrated"] = coverage.read(staging.root)
     write_json(report, staging.report("verify.json"))
     print_verify(report, out)
@@ -391,56 +392,57 @@ def report_stage(root: Path, out: Console) -> int:
 PROFILES = ("sample", "bad", "large")
 
 
-def generate_data(profile: str, scale: float, seed: int, mongo_uri: str | None, mongo_db: str | None,
+def generate_data(app: App, profile: str, scale: float, seed: int, mongo_uri: str | None, mongo_db: str | None,
                   dump_out: Path | None, out: Console) -> int:
-    """Write a NextCRM dataset into a MongoDB or straight into a mongodump layout."""
+    """Write a dataset of the app into a MongoDB or straight into a mongodump layout."""
     from toolkit import generate
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}", hint=f"choose one of {', '.join(PROFILES)}")
     if bool(mongo_uri) == bool(dump_out):
         raise ConfigError("give exactly one target", hint="--dump-out DIR, or --mongo-uri and --mongo-db")
-    database = mongo_db or "nextcrm"
+    folder = Path(dump_out) if dump_out else None
+    database = mongo_db or app.database
     if profile == "large":
-        if mongo_uri:
+        if folder is None:
             raise ConfigError("the large profile is written to a dump", hint="use --dump-out DIR, then mongorestore")
         from toolkit.generate_large import large
-        counts = large(scale=scale, seed=seed, dump_out=Path(dump_out), db=database)
+        counts = large(app, scale=scale, seed=seed, dump_out=folder, db=database)
     else:
         beyond_datetime = bool(dump_out)  # a server may refuse dates outside years 1..9999
-        dataset = generate.sample(seed) if profile == "sample" else generate.demo_dataset(seed, beyond_datetime)
-        if mongo_uri:
-            generate.write_mongo(mongo_uri, need(mongo_db, "--mongo-db"), dataset)
+        dataset = generate.sample(app, seed) if profile == "sample" else generate.demo_dataset(app, seed, beyond_datetime)
+        if folder is None:
+            generate.write_mongo(need(mongo_uri, "--mongo-uri"), need(mongo_db, "--mongo-db"), dataset)
         else:
-            generate.write_dump(dump_out, database, dataset)
+            generate.write_dump(folder, database, dataset)
         counts = {c: len(d) for c, d in dataset.items()}
     if profile == "bad" and dump_out:
         expected = [{"collection": c, "source_id": json_util.dumps(d["_id"]), "rule": rule}
-                    for c, d, rule in generate.bad_records(seed, beyond_datetime)]
+                    for c, d, rule in generate.bad_records(app, seed, beyond_datetime)]
         write_json({"quarantined": expected}, Path(dump_out) / "expected.json")
     where = redact(mongo_uri) + f" database {database}" if mongo_uri else f"{dump_out}/{database}"
     out.print(f"generate: {sum(counts.values())} documents in {len(counts)} collections ({profile}) to {where}")
     return MIGRATED
 
 
-def demo(workdir: Path | None, seed: int, out: Console) -> int:
+def demo(app: App, workdir: Path | None, seed: int, out: Console) -> int:
     """Every stage on a generated dataset between embedded servers, which stop at the end; without
     `workdir` their data and the staging folder live in a temporary folder, removed at the end."""
     from pymongo import MongoClient
 
     from toolkit import generate
-    from toolkit.servers import DATABASE, both
-    planned = len(generate.bad_records(seed))
-    with both(workdir) as (root, mongo_uri, pg_uri):
+    from toolkit.servers import both
+    planned = len(generate.bad_records(app, seed))
+    with both(workdir, app.database) as (root, mongo_uri, pg_uri):
         out.print(f"demo: started an embedded MongoDB-compatible server and PostgreSQL in {root}; both stop when "
                   "the demo ends (`m2pg servers` keeps a pair running)")
-        dataset = generate.demo_dataset(seed)
-        with MongoClient(mongo_uri) as client:
-            client.drop_database(DATABASE)
-        generate.write_mongo(mongo_uri, DATABASE, dataset)
+        dataset = generate.demo_dataset(app, seed)
+        with MongoClient[dict](mongo_uri) as client:
+            client.drop_database(app.database)
+        generate.write_mongo(mongo_uri, app.database, dataset)
         out.print(f"demo: generated {sum(map(len, dataset.values()))} documents in {len(dataset)} collections, "
                   f"{planned} of them broken on purpose")
         staging = Staging(root / "staging")
-        code = run_all(MongoSource(mongo_uri, DATABASE), pg_uri, staging.root, PART_SIZE, True, out)
+        code = run_all(app, MongoSource(mongo_uri, app.database), pg_uri, staging.root, PART_SIZE, True, out)
         quarantined = _quarantined(staging)
     if workdir:
         out.print(f"\nThe servers are stopped; their data and the staging folder stay in {root}: staged Parquet "

@@ -26,7 +26,7 @@ from toolkit.schema import check_target, has_schema, literal, quote
 from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, checked_digest, read_json
 
-MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # any year decodes
+MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # any year decodes
 OUTSIDE_REFERENCES_SQL = """
 SELECT r.relnamespace::regnamespace::text, r.relname::text, k.conname::text, f.relname::text
 FROM pg_constraint k
@@ -187,7 +187,8 @@ def source_clash(pg_uri: str, source, models: Sequence[ModelSpec]) -> None:
         unique = [f for f in model.fields if f.unique]
         if not unique or not holds_rows(pg_uri, model.table):
             continue
-        ids, values = [], {f.name: [] for f in unique}
+        ids: list = []
+        values: dict[str, list] = {f.name: [] for f in unique}
         for chunk in source.chunks(model.source, 10_000):
             for document in bson.decode_all(chunk, MS):
                 if isinstance(document.get("_id"), ObjectId):

@@ -1,7 +1,7 @@
 """Progress bars for long stages, quiet when output is not a terminal (or with --quiet)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -46,9 +46,11 @@ def tracked(items: Iterable[T], description: str, label: Callable[[T], str] | No
             total: int | None = None) -> Iterator[T]:
     """`items` one by one under a bar of their own, named after the item in hand when `label` is
     given; the bar moves as each item is finished (when the next one is asked for)."""
-    items = items if total is not None or hasattr(items, "__len__") else list(items)
+    if total is None:
+        items = items if isinstance(items, Sized) else list(items)
+        total = len(items)
     with bars() as progress:
-        task = progress.add_task(description, total=len(items) if total is None else total)
+        task = progress.add_task(description, total=total)
         for item in items:
             if label:
                 progress.update(task, description=f"{description} {label(item)}")

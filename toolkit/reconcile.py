@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from toolkit.app import App
 from toolkit import duck
 from toolkit.progress import tracked
 from toolkit.redact import redact
 from toolkit.schema import literal, quote
 from toolkit.spec import Junction, ModelSpec
 from toolkit.staging import Staging, checked, checked_all, write_json
-from transforms import JUNCTIONS, MODELS
 
 PG = "pg"  # the attached database's name in DuckDB
 
@@ -32,9 +32,10 @@ PG = "pg"  # the attached database's name in DuckDB
 def measure(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[int | None, str | None]:
     """(count, None), or (None, DuckDB's first line) when a table or column is not there."""
     try:
-        return con.execute(sql, list(params)).fetchone()[0], None
+        found = con.execute(sql, list(params)).fetchone()
     except duckdb.Error as error:
         return None, str(error).splitlines()[0]
+    return (None if found is None else found[0]), None
 
 
 def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
@@ -74,10 +75,10 @@ def split(con, table: str, ends: dict[str, str | None], errors: list[str | None]
     """{"loaded": the migration's rows, "other_rows": the rest}, and the first error."""
     total, total_error = loaded_rows(con, table)
     error = next(filter(None, [*errors, total_error]), None)
-    ours = None
+    ours: int | None = None
     if error is None:
-        ours, error = migration_rows(con, table, ends)
-    other = None if None in (total, ours) else total - ours
+        ours, error = migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
+    other = None if total is None or ours is None else total - ours
     return {"loaded": ours, "other_rows": other}, error
 
 
@@ -120,9 +121,9 @@ def orphan_check(con, table: str, column: str, target: str, null_is_orphan: bool
     return _with_error(row, error)
 
 
-def orphan_checks(con, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[dict]:
+def orphan_checks(con, app: App, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[dict]:
     """Every foreign key checked, two at a time: PostgreSQL runs each on one core."""
-    tables = {m.name: m.table for m in (*MODELS, *models)}
+    tables = {m.name: m.table for m in app.models}
     checks = ([(m.table, f.name, tables[f.references.model], False) for m in models for f in m.references]
               + [(j.table, side.column, tables[side.model], True) for j in junctions for side in (j.left, j.right)])
 
@@ -138,16 +139,19 @@ def _with_error(row: dict, error: str | None) -> dict:
     return row | {"error": error} if error else row
 
 
-def reconcile(staging_root: Path | str, pg_uri: str, models: Sequence[ModelSpec] = MODELS,
-              junctions: Sequence[Junction] = JUNCTIONS) -> dict:
-    """Count both sides; write reports/reconcile.json (the URI's password redacted)."""
+def reconcile(app: App, staging_root: Path | str, pg_uri: str, models: Sequence[ModelSpec] | None = None,
+              junctions: Sequence[Junction] | None = None) -> dict:
+    """Count both sides of the app's tables (or of `models` and `junctions` among them); write
+    reports/reconcile.json (the URI's password redacted)."""
+    models = app.models if models is None else models
+    junctions = app.junctions if junctions is None else junctions
     staging = Staging(Path(staging_root))
     with duck.connect(pg_uri, alias=PG) as con:
-        collections = {m.name: m.source for m in (*MODELS, *models)}
+        collections = {m.name: m.source for m in app.models}
         rows = ([model_row(con, staging, m) for m in tracked(models, "reconcile", lambda m: m.table)]
                 + [junction_row(con, staging, j, collections)
                    for j in tracked(junctions, "reconcile", lambda j: j.table)])
-        orphans = orphan_checks(con, models, junctions)
+        orphans = orphan_checks(con, app, models, junctions)
     report = {"ok": all(r["ok"] for r in rows + orphans), "database": redact(pg_uri),
               "tables": rows, "orphans": orphans}
     write_json(report, staging.report("reconcile.json"))

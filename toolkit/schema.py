@@ -1,6 +1,6 @@
 """The PostgreSQL target schema: DDL derived from the declarations, and the live catalog.
 
-The DDL reproduces what NextCRM's Prisma migration creates, so a target made by either is the
+The DDL reproduces what the app's Prisma migration creates, so a target made by either is the
 same catalog; `read_catalog` gives that catalog in one comparable shape, and `check_target`
 says before any row is written why a target would reject the load.
 """
@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from toolkit.kinds import KINDS
 from toolkit.postgres import connect
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
-from transforms import ENUMS, JUNCTIONS, MODELS
 
 CONSTRAINT_KINDS = {"p": "primary key", "f": "foreign key", "u": "unique", "c": "check"}
 """pg_constraint.contype spelled as the catalog file spells it; others (NOT NULL: "n") kept as is."""
 
 
 def quote(name: str) -> str:
-    """Always quote: NextCRM names are mixed case and some are reserved words ("user", "type")."""
+    """Always quote: Prisma's names are mixed case and some are reserved words ("user", "type")."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -26,6 +26,17 @@ def literal(value: str) -> str:
 
 
 # --- DDL ------------------------------------------------------------------------------------
+
+def pg_type(field: Field) -> str:
+    """The type as the catalog names it (precision apart); an enum is the field's own type."""
+    return f'"{field.enum}"' if field.kind is Kind.ENUM else KINDS[field.kind].pg_type
+
+
+def ddl_type(field: Field) -> str:
+    """The type as CREATE TABLE spells it: `timestamp(3)`, as Prisma's migration does."""
+    precision = KINDS[field.kind].precision
+    return f"timestamp({precision})" if precision is not None else pg_type(field)
+
 
 def column_default(field: Field) -> str | None:
     """The SQL DEFAULT clause value Prisma gives a declared default."""
@@ -44,7 +55,7 @@ def column_default(field: Field) -> str | None:
 def column_sql(field: Field) -> str:
     default = column_default(field)
     return " ".join(filter(None, (
-        quote(field.name), field.ddl_type,
+        quote(field.name), ddl_type(field),
         None if field.nullable else "NOT NULL",
         default and f"DEFAULT {default}",
     )))
@@ -115,9 +126,8 @@ def ddl(models: Sequence[ModelSpec], junctions: Sequence[Junction],
     return types + [s for phase in range(3) for part in parts for s in part[phase]]
 
 
-def create_schema(pg_uri: str, models: Sequence[ModelSpec] = MODELS,
-                  junctions: Sequence[Junction] = JUNCTIONS,
-                  enums: dict[str, Sequence[str]] = ENUMS) -> None:
+def create_schema(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction],
+                  enums: dict[str, Sequence[str]]) -> None:
     """Create the target in one transaction: a failure leaves the database untouched."""
     with connect(pg_uri) as conn, conn.cursor() as cur:
         for statement in ddl(models, junctions, enums):
@@ -132,7 +142,7 @@ def client_drift(models: Sequence[ModelSpec]) -> str | None:
     if not drift:
         return None
     names = ", ".join(f"{table}.{f.name}" for table, f in drift)
-    kinds = sorted({f"{f.client_type} in the app's client, {f.pg_type} in its migration" for _, f in drift})
+    kinds = sorted({f"{f.client_type} in the app's client, {pg_type(f)} in its migration" for _, f in drift})
     return (f"{len(drift)} columns are {'; '.join(kinds)} ({names}): the app's writes beyond the "
             "column's range will fail; the target follows the migration")
 
@@ -203,8 +213,7 @@ def read_catalog(pg_uri: str) -> dict:
 
 # --- Checks before loading ------------------------------------------------------------------
 
-def has_schema(pg_uri: str, models: Sequence[ModelSpec] = MODELS,
-               junctions: Sequence[Junction] = JUNCTIONS) -> bool:
+def has_schema(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> bool:
     """Whether the target already holds any declared table, so creating the schema would clash."""
     declared = {m.table for m in models} | {j.table for j in junctions}
     with connect(pg_uri) as conn, conn.cursor() as cur:
@@ -216,12 +225,14 @@ def catalog_type(field: Field) -> str:
     """A declared type as information_schema names it ("_text" for text[], bare enum names)."""
     if field.kind is Kind.ENUM:
         return field.enum
-    return "_" + field.pg_type.removesuffix("[]") if field.pg_type.endswith("[]") else field.pg_type
+    type_ = pg_type(field)
+    return "_" + type_.removesuffix("[]") if type_.endswith("[]") else type_
 
 
 def catalog_precision(field: Field) -> str | None:
     """The precision as information_schema gives it (text, like target-catalog.json)."""
-    return None if field.precision is None else str(field.precision)
+    precision = KINDS[field.kind].precision
+    return None if precision is None else str(precision)
 
 
 def declared_columns(models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> dict:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-DATABASE = "nextcrm"
 
-_CREATE_DATABASE = (
-    f"SELECT 'CREATE DATABASE {DATABASE}' "
-    f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec"
-)
+
+def _create_database(name: str) -> str:
+    """psql's lines creating database `name` unless it exists: a reused directory has it."""
+    return f"SELECT 'CREATE DATABASE {name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{name}')\\gexec"
 
 
 @contextmanager
@@ -35,8 +34,8 @@ def embedded_mongo(directory: str | Path) -> Iterator[str]:
 
 
 @contextmanager
-def embedded_postgres(directory: str | Path) -> Iterator[str]:
-    """A PostgreSQL server with its data in `directory`; yields the URI of database `nextcrm`."""
+def embedded_postgres(directory: str | Path, database: str) -> Iterator[str]:
+    """A PostgreSQL server with its data in `directory`; yields the URI of `database`."""
     Path(directory).parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # platformdirs' note that XDG_RUNTIME_DIR is unset asks nothing of the user
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
@@ -44,16 +43,16 @@ def embedded_postgres(directory: str | Path) -> Iterator[str]:
 
         server = embedded_postgres.get_server(Path(directory), cleanup_mode="stop")
     try:
-        server.psql(_CREATE_DATABASE)  # idempotent: a reused directory already has it
-        yield server.get_uri(DATABASE)
+        server.psql(_create_database(database))
+        yield server.get_uri(database)
     finally:
         server.cleanup()
 
 
 @contextmanager
-def both(directory: Path | None) -> Iterator[tuple[Path, str, str]]:
+def both(directory: Path | None, database: str) -> Iterator[tuple[Path, str, str]]:
     """(data folder, MongoDB URI, PostgreSQL URI) of a fresh pair; without `directory` their
-    data lives in a temporary folder removed once both have stopped."""
+    data lives in a temporary folder removed once both have stopped. PostgreSQL serves `database`."""
     with ExitStack() as stack:
         if directory is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="m2pg-servers-",
@@ -62,23 +61,23 @@ def both(directory: Path | None) -> Iterator[tuple[Path, str, str]]:
             root = Path(directory)
             root.mkdir(parents=True, exist_ok=True)
         mongo_uri = stack.enter_context(embedded_mongo(root / "mongo"))
-        pg_uri = stack.enter_context(embedded_postgres(root / "postgres"))
+        pg_uri = stack.enter_context(embedded_postgres(root / "postgres", database))
         yield root, mongo_uri, pg_uri
 
 
-def serve(directory: Path | None, out: Console) -> int:
+def serve(directory: Path | None, database: str, out: Console) -> int:
     """Start both servers, print how to reach them, and keep them up until Ctrl+C (or SIGTERM)."""
     stop = threading.Event()
     handlers = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with both(directory) as (root, mongo_uri, pg_uri):
+        with both(directory, database) as (root, mongo_uri, pg_uri):
             kept = "kept when they stop" if directory else "removed when they stop; --dir DIR keeps it"
             out.print(f"MongoDB-compatible server (secantusdb): {mongo_uri}\n"
                       f"PostgreSQL (embedded-postgres):         {pg_uri}\n"
                       f"Their data: {root} ({kept})\n\n"
                       "In another terminal, paste these lines, then run the stages (see the README):\n"
                       f"export M2PG_MONGO_URI={shlex.quote(mongo_uri)}\n"
-                      f"export M2PG_MONGO_DB={DATABASE}\n"
+                      f"export M2PG_MONGO_DB={database}\n"
                       f"export M2PG_PG_URI={shlex.quote(pg_uri)}\n\n"
                       "Press Ctrl+C to stop them.", highlight=False, soft_wrap=True)
             out.file.flush()

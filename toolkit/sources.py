@@ -38,7 +38,7 @@ class Position:
     documents: int = 0
     last_id: str | None = None
     copies: int = 1
-    last_key: tuple | None = None
+    last_key: list | None = None  # as JSON keeps it: [rank, number, key bytes in hex]
 
 
 def resume_point(chunk: bytes) -> tuple[str, list, int]:
@@ -91,7 +91,7 @@ class MongoSource:
         preflight.mongo_uri(self.uri)
         remember(self.uri)
         try:
-            self.client = MongoClient(self.uri, serverSelectionTimeoutMS=5000)
+            self.client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=5000)
             self.client.admin.command("ping")
         except (PyMongoError, ValueError) as error:  # ValueError: an option pymongo cannot read
             raise ConfigError(f"cannot reach MongoDB at {redact(self.uri)}: {short_cause(error)}",

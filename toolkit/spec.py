@@ -8,11 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from toolkit.limits import TIMESTAMP_PRECISION
-
 
 class Kind(StrEnum):
-    """The value kinds a MongoDB field can hold, each with one PostgreSQL type."""
+    """The value kinds a MongoDB field can hold; their types stage by stage are `toolkit.kinds.KINDS`."""
 
     OBJECT_ID = "ObjectId"  # single ObjectId -> uuid
     TEXT = "String"
@@ -27,17 +25,6 @@ class Kind(StrEnum):
 
 NOW = "now()"
 """Default of a DateTime field: the document's creation time, taken from its ObjectId."""
-
-PG_TYPES = {
-    Kind.OBJECT_ID: "uuid",
-    Kind.TEXT: "text",
-    Kind.INT: "integer",
-    Kind.BOOL: "boolean",
-    Kind.DATETIME: "timestamp without time zone",
-    Kind.JSON: "jsonb",
-    Kind.TEXT_LIST: "text[]",
-    Kind.UUID_LIST: "uuid[]",
-}
 
 
 @dataclass(frozen=True)
@@ -79,21 +66,6 @@ class Field:
         """Whether the PostgreSQL column admits NULL (Prisma makes list columns nullable)."""
         return self.optional or self.kind in LIST_KINDS
 
-    @property
-    def pg_type(self) -> str:
-        """The type as the catalog names it (precision apart)."""
-        return f'"{self.enum}"' if self.kind is Kind.ENUM else PG_TYPES[self.kind]
-
-    @property
-    def precision(self) -> int | None:
-        """Fractional-second digits of a DateTime column; None for every other kind."""
-        return TIMESTAMP_PRECISION if self.kind is Kind.DATETIME else None
-
-    @property
-    def ddl_type(self) -> str:
-        """The type as CREATE TABLE spells it: `timestamp(3)`, as Prisma's migration does."""
-        return f"timestamp({self.precision})" if self.precision is not None else self.pg_type
-
 
 LIST_KINDS = frozenset({Kind.TEXT_LIST, Kind.UUID_LIST})
 ID = Field("id", Kind.OBJECT_ID, source="_id")
@@ -106,7 +78,8 @@ class ModelSpec:
     name: str
     fields: tuple[Field, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
-    collection: str | None = None
+    collection: str | None = None  # the MongoDB collection, where the source schema's @@map renames it
+    table_name: str | None = None  # the PostgreSQL table, where the target schema's @@map renames it
 
     @property
     def source(self) -> str:
@@ -114,7 +87,7 @@ class ModelSpec:
 
     @property
     def table(self) -> str:
-        return self.name
+        return self.table_name or self.name
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)

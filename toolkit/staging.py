@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def write_text(text: str, path: Path) -> None:
     _atomic(path, dump)
 
 
-def read_json(path: Path) -> object:
+def read_json(path: Path) -> Any:
     """A staged JSON file; a garbled one stops the command naming it (a missing one raises
     FileNotFoundError, for the caller to say what to run first)."""
     try:
@@ -192,10 +193,15 @@ def recorded(path: Path) -> dict | None:
 
 
 def _clean_manifest_of(root: Path, collection: str) -> Path:
-    """The clean manifest recording a collection's quarantine parts: its model's table's."""
-    from transforms import MODELS  # the declarations, read only when a quarantine part is checked
-    table = next((m.table for m in MODELS if m.source == collection), collection)
-    return root / "clean" / table / "manifest.json"
+    """The clean manifest recording a collection's quarantine parts: that of the table extract
+    named in the collection's raw manifest (a folder staged without the name: the collection's)."""
+    raw = root / "raw" / collection / "manifest.json"
+    try:
+        stat = raw.stat()
+        table = _manifest_at(raw, stat.st_size, stat.st_mtime_ns).get("table", collection)
+    except (FileNotFoundError, DamagedStaging, AttributeError):
+        table = collection
+    return root / "clean" / str(table) / "manifest.json"
 
 
 def checked_all(paths) -> list[Path]:

@@ -23,6 +23,7 @@ from toolkit.decode import decode_chunk, document_text
 from toolkit.errors import ConfigError
 from toolkit.extract import feeds_of
 from toolkit.ids import in_lists, uuids_of
+from toolkit.kinds import KINDS
 from toolkit.progress import bars
 from toolkit.rules import field_rules, indexed_columns, problem, problems_of, repeats
 from toolkit.spec import NOW, Field, Junction, Kind, ModelSpec
@@ -139,9 +140,7 @@ def _value(f: Field, created: pl.Expr) -> pl.Expr:
 
 
 def clean_type(f: Field) -> pl.DataType:
-    return {Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.INT: pl.Int32,
-            Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Datetime("ms"), Kind.JSON: pl.String,
-            Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String)}[f.kind]
+    return KINDS[f.kind].clean
 
 
 def _uuid_lists(lists: pl.Series) -> pl.Series:

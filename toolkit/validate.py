@@ -20,20 +20,16 @@ from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
 from toolkit.limits import APP_DATETIME_MS, INT32
+from toolkit.app import App
+from toolkit.kinds import KINDS
 from toolkit.progress import tracked
 from toolkit.spec import Field, Junction, Kind, ModelSpec
 from toolkit.staging import Staging, checked_digest, read_json, write_json, write_parquet
-from transforms import ENUMS, JUNCTIONS, MODELS
 
 OBJECT_ID = "_object_id"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
 
-DTYPES = {
-    Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.JSON: pl.String,
-    Kind.INT: pl.Int32, Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Datetime("ms"),
-    Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String),
-}
 GROUP_ROWS = 100_000
 """Rows checked at once: memory stays bounded, and pandera's cost per call is paid a few times a table."""
 FAILURES_SCHEMA = {"schema": pl.String, "column": pl.String, "check": pl.String,
@@ -102,7 +98,7 @@ def jsonb_check() -> pa.Check:
     return pa.Check(check, name="jsonb")
 
 
-def field_checks(field: Field) -> list[pa.Check]:
+def field_checks(field: Field, enums: dict[str, tuple[str, ...]]) -> list[pa.Check]:
     """What each value must be on its own; uniqueness, which spans the table, is `TableSchemas.keys`."""
     kind = field.kind
     checks = []
@@ -115,7 +111,7 @@ def field_checks(field: Field) -> list[pa.Check]:
     if kind is Kind.TEXT_LIST:
         checks.append(row_check("no_nul_elements", each(no_nul, null_element_passes=True)))
     if kind is Kind.ENUM:
-        labels = ENUMS[field.enum]
+        labels = enums[field.enum]
         checks.append(row_check(f"enum {field.enum}", lambda col: col.is_in(labels)))
     if kind is Kind.INT:
         checks.append(row_check("int32_range", lambda col: col.is_between(*INT32)))
@@ -143,9 +139,9 @@ def _unique_columns(names: list[str], name: str) -> pa.DataFrameSchema:
                                for c in names}, name=name)
 
 
-def schema_for(model: ModelSpec) -> TableSchemas:
+def schema_for(model: ModelSpec, enums: dict[str, tuple[str, ...]]) -> TableSchemas:
     """The clean frame of `model`: its declared columns plus the source `_object_id`."""
-    columns = {f.name: pa.Column(DTYPES[f.kind], checks=field_checks(f), nullable=f.nullable, name=f.name)
+    columns = {f.name: pa.Column(KINDS[f.kind].clean, checks=field_checks(f, enums), nullable=f.nullable, name=f.name)
                for f in model.fields}
     columns[OBJECT_ID] = pa.Column(pl.String, nullable=False, name=OBJECT_ID, checks=[
         row_check("object_id_hex", lambda col: col.str.contains(OBJECT_ID_PATTERN))])
@@ -258,10 +254,10 @@ def check_table(parts: list[Path], schemas: TableSchemas) -> tuple[int, pl.DataF
     return rows, pl.concat(found).unique(maintain_order=True)  # table-level ones repeat per group
 
 
-def validate(staging_root: Path | str) -> dict:
+def validate(app: App, staging_root: Path | str) -> dict:
     """Check every clean table; write reports/validate.json and validate_failures.parquet."""
     staging = Staging(Path(staging_root))
-    schemas = [schema_for(m) for m in MODELS] + [junction_schema(j) for j in JUNCTIONS]
+    schemas = [schema_for(m, app.enums) for m in app.models] + [junction_schema(j) for j in app.junctions]
     earlier, earlier_rows = _previous(staging)
     tables, found = {}, []
     for table in tracked(schemas, "validate", lambda t: t.name):

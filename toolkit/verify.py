@@ -30,18 +30,19 @@ from rich.table import Table
 from rich.text import Text
 
 from toolkit import bson_index as bt
+from toolkit.app import App
 from toolkit import duck
 from toolkit.decode import MALFORMED, document_text
 from toolkit.errors import ConfigError
 from toolkit.dates import iso_date
 from toolkit.ids import object_id_of, uuid_for, uuids_of
+from toolkit.kinds import KINDS
 from toolkit.limits import APP_DATETIME_MS, INT32
 from toolkit.progress import tracked
 from toolkit.redact import redact, scrub
 from toolkit.schema import COLUMNS_SQL, catalog_precision, catalog_type, quote
 from toolkit.spec import LIST_KINDS, NOW, Field, Junction, Kind, ModelSpec
 from toolkit.staging import Staging, checked_all, write_json
-from transforms import ENUMS, JUNCTIONS, MODELS
 
 MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
 CHUNK = 5_000  # documents per source chunk
@@ -49,9 +50,6 @@ LAYERS = ("counts", "records", "integrity", "types")
 LIMIT = 1_000  # failures named per table and layer in the report (counts stay exact)
 SAMPLES = 5  # examples given for informational findings
 HOUR, QUARTER_HOUR = 3_600_000, 900_000
-POLARS = {Kind.OBJECT_ID: pl.String, Kind.TEXT: pl.String, Kind.ENUM: pl.String, Kind.INT: pl.Int64,
-          Kind.BOOL: pl.Boolean, Kind.DATETIME: pl.Int64, Kind.JSON: pl.String,
-          Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String)}
 
 
 # --- The oracle: one source document -> the row it should be -------------------------------
@@ -253,7 +251,7 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                 if isinstance(other, ObjectId):
                     pairs[key][0].append(oid)
                     pairs[key][1].append(str(other))
-    schema = {f.name: POLARS[f.kind] for f in model.fields} | {"_object_id": pl.String}
+    schema = {f.name: KINDS[f.kind].read_dtype for f in model.fields} | {"_object_id": pl.String}
     out.rows = pl.DataFrame(columns, schema=schema)
     out.pairs = {key: pl.DataFrame({"owner": o, "other": t}, schema={"owner": pl.String, "other": pl.String})
                  for key, (o, t) in pairs.items()}
@@ -407,14 +405,7 @@ def count_junction(con, j: Junction, expected: pl.DataFrame, by_feed: dict, load
 
 def pg_value(f: Field) -> str:
     """How PostgreSQL hands a column over: timestamps as epoch ms (years < 1 and > 9999 exist)."""
-    column = quote(f.name)
-    if f.kind is Kind.DATETIME:
-        return f"(extract(epoch from {column}) * 1000)::bigint"
-    if f.kind in (Kind.OBJECT_ID, Kind.ENUM, Kind.JSON):
-        return f"{column}::text"
-    if f.kind is Kind.UUID_LIST:
-        return f"{column}::text[]"
-    return column
+    return KINDS[f.kind].read.format(quote(f.name))
 
 
 def pg_select(model: ModelSpec) -> str:
@@ -631,7 +622,7 @@ def live_columns(conn) -> dict[str, dict[str, str]]:
 JSON_TYPES = ("object", "array", "string", "number", "boolean", "null")
 
 
-def measures(f: Field) -> dict[str, tuple[str, pl.Expr]]:
+def measures(f: Field, enums: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, pl.Expr]]:
     """Whole-column profile: measure -> (PostgreSQL aggregate, the same over the expected rows)."""
     c, e = quote(f.name), pl.col(f.name)
     out = {"nulls": (f"count(*) - count({c})", e.null_count())}
@@ -640,7 +631,7 @@ def measures(f: Field) -> dict[str, tuple[str, pl.Expr]]:
                 "max_length": (f"max(length({c}))", e.str.len_chars().max())}
     elif f.kind is Kind.ENUM:
         out |= {f"count_{label}": (f"count(*) FILTER (WHERE {c}::text = {sql_literal(label)})", (e == label).sum())
-                for label in ENUMS[f.enum]}
+                for label in enums[f.enum]}
     elif f.kind is Kind.INT:
         out |= {"sum": (f"sum({c})", e.sum()), "min": (f"min({c})", e.min()), "max": (f"max({c})", e.max())}
     elif f.kind is Kind.BOOL:
@@ -672,12 +663,13 @@ def _number(value) -> int | None:
     return None if value is None else int(value)
 
 
-def profile(conn, model: ModelSpec, rows: pl.DataFrame, fails: Failures, only_expected: bool = False) -> dict:
+def profile(conn, model: ModelSpec, rows: pl.DataFrame, enums: dict[str, tuple[str, ...]], fails: Failures,
+            only_expected: bool = False) -> dict:
     """Column profiles of the whole table on both sides; a truncation or shift changes them.
     Returns the source's profile; each measure PostgreSQL does not match is a failure. A table
     that also holds rows the app wrote is profiled over the expected rows' ids only."""
     plan = [(f, name, sql, expr) for f in model.fields if f.key != "_id"
-            for name, (sql, expr) in measures(f).items()]
+            for name, (sql, expr) in measures(f, enums).items()]
     if not plan:
         return {}
     where, params = (" WHERE id = ANY(%s::uuid[])", [rows["id"].to_list()]) if only_expected else ("", None)
@@ -707,12 +699,12 @@ def column_types(model: ModelSpec, live: dict[str, str] | None, fails: Failures)
                       field=f.name)
 
 
-def enum_values(conn, model: ModelSpec, fails: Failures) -> None:
+def enum_values(conn, model: ModelSpec, enums: dict[str, tuple[str, ...]], fails: Failures) -> None:
     for f in model.fields:
         if f.kind is Kind.ENUM:
             bad = conn.execute(f"SELECT {quote(f.name)}::text, count(*) FROM {quote(model.table)} "
                                f"WHERE {quote(f.name)}::text <> ALL(%s) GROUP BY 1 ORDER BY 1",
-                               [list(ENUMS[f.enum])]).fetchall()
+                               [list(enums[f.enum])]).fetchall()
             for value, count in bad:
                 fails.add("types", model.table, f"{count} value(s) {value!r} outside enum {f.enum}", field=f.name)
 
@@ -763,9 +755,9 @@ def row_types(model: ModelSpec, differences: pl.DataFrame, fails: Failures) -> N
             fails.add("types", model.table, issue, object_id=object_id, field=name)
 
 
-def model_types(conn, model: ModelSpec, rows: pl.DataFrame, live: dict[str, str] | None,
-                differences: pl.DataFrame | None, full: bool, loaded: int | None, other_rows: int | None,
-                fails: Failures) -> dict:
+def model_types(conn, model: ModelSpec, enums: dict[str, tuple[str, ...]], rows: pl.DataFrame,
+                live: dict[str, str] | None, differences: pl.DataFrame | None, full: bool, loaded: int | None,
+                other_rows: int | None, fails: Failures) -> dict:
     """Declared column types and enum labels; each differing value classified; in sample mode,
     whole-column profiles of the migration's rows stand in for the rows the sample did not reach."""
     column_types(model, live, fails)
@@ -774,14 +766,14 @@ def model_types(conn, model: ModelSpec, rows: pl.DataFrame, live: dict[str, str]
     if live is None:
         return {}
     model = replace(model, fields=tuple(f for f in model.fields if live.get(f.name) == declared_type(f)))
-    enum_values(conn, model, fails)
+    enum_values(conn, model, enums, fails)
     date_values(conn, model, fails)
     if full:
         return {"profile": "not needed: every value was compared"}
     if loaded != rows.height:
         return {"profile": f"not compared: PostgreSQL holds {loaded} of the migration's rows, {rows.height} "
                            "expected (see counts)"}
-    return {"profile": profile(conn, model, rows, fails, only_expected=bool(other_rows))}
+    return {"profile": profile(conn, model, rows, enums, fails, only_expected=bool(other_rows))}
 
 
 def junction_types(j: Junction, live: dict[str, str] | None, fails: Failures) -> None:
@@ -812,6 +804,7 @@ def connect(pg_uri: str):
 class Run:
     """One verification: the connections, its options, and what outlives a collection."""
 
+    app: App
     source: object
     staging: Staging
     pg_uri: str
@@ -827,7 +820,7 @@ class Run:
     pairs: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)  # (model, feed key) -> pairs
     kinds: dict[str, str] = field(default_factory=dict)
     totals: Counter = field(default_factory=Counter)
-    tables: dict[str, str] = field(default_factory=lambda: {m.name: m.table for m in MODELS})
+    tables: dict[str, str] = field(default_factory=dict)  # model name -> its table
 
     def check(self, layer: str, table: str, check, *args) -> dict:
         """Run one check; a database error (a missing table, a dropped column) fails it, named."""
@@ -847,7 +840,7 @@ def check_model(run: Run, model: ModelSpec) -> None:
     t, fails = model.table, run.fails
     run.kinds[t] = "model"
     quarantine = read_quarantine(run.staging, model.source)
-    feeds = tuple(f.key for j in JUNCTIONS for f in j.feeds if f.model == model.name)
+    feeds = tuple(f.key for j in run.app.junctions for f in j.feeds if f.model == model.name)
     found = read_collection(run.source, model, quarantine, feeds)
     rows, nulled = resolve(found.rows, model, run.loaded)
     run.loaded.ids[model.name] = rows["_object_id"]
@@ -860,7 +853,7 @@ def check_model(run: Run, model: ModelSpec) -> None:
         records = run.check("records", t, sample_records, run.conn, model, rows, run.sample, run.seed, fails)
     differences = records.pop("differences", None)
     run.check("integrity", t, model_integrity, run.conn, model, run.tables, nulled, fails)
-    run.check("types", t, model_types, run.conn, model, rows, run.live.get(t), differences, run.full,
+    run.check("types", t, model_types, run.conn, model, run.app.enums, rows, run.live.get(t), differences, run.full,
               counts.get("loaded"), counts.get("other_rows"), fails)
 
 
@@ -874,17 +867,17 @@ def check_junction(run: Run, j: Junction) -> None:
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 
 
-def verify(source, staging_root, pg_uri: str, sample: int = 100, full: bool = False, seed: int = 7) -> dict:
+def verify(app: App, source, staging_root, pg_uri: str, sample: int = 100, full: bool = False, seed: int = 7) -> dict:
     """Compare the source with PostgreSQL; write reports/verify.json; return the report."""
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
     with connect(pg_uri) as conn, duck.connect(pg_uri) as con:
         con.create_function("m2pg_canonical_json", _canonical_arrow, ["VARCHAR"], "VARCHAR", type="arrow")
-        run = Run(source, staging, pg_uri, conn, con, full, sample, seed, live_columns(conn),
-                  Loaded(source, staging, MODELS))
-        for model in tracked(MODELS, "verify", lambda m: m.table):
+        run = Run(app, source, staging, pg_uri, conn, con, full, sample, seed, live_columns(conn),
+                  Loaded(source, staging, app.models), tables={m.name: m.table for m in app.models})
+        for model in tracked(app.models, "verify", lambda m: m.table):
             check_model(run, model)
-        for j in tracked(JUNCTIONS, "verify", lambda j: j.table):
+        for j in tracked(app.junctions, "verify", lambda j: j.table):
             check_junction(run, j)
     report = assemble(run)
     report["summary"] |= {"mode": "full" if full else "sample", "sample": None if full else sample, "seed": seed,

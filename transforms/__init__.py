@@ -1,5 +1,6 @@
 """NextCRM: its 29 models, junctions and enums, as one checked App (models in load order)."""
 from toolkit.app import App
+from transforms.sample_data import SAMPLE_DATA
 from toolkit.spec import Feed, Junction, ModelSpec, Side
 from transforms import (
     boards, crm_accounts, crm_accounts_tasks, crm_campaigns, crm_contacts, crm_contracts,
@@ -62,5 +63,8 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "taskStatus": ("ACTIVE", "PENDING", "COMPLETE"),
 }
 
-APP = App("NextCRM", DECLARED, JUNCTIONS, ENUMS)
+from transforms.queries import EXTRA_INDEXES, QUERIES  # noqa: E402  (they read the declarations above)
+
+APP = App("NextCRM", DECLARED, JUNCTIONS, ENUMS, database="nextcrm", sample_data=SAMPLE_DATA, queries=QUERIES,
+          extra_indexes=EXTRA_INDEXES)
 MODELS: tuple[ModelSpec, ...] = APP.models

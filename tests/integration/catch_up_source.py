@@ -14,6 +14,7 @@ from bson import Int64, ObjectId
 from pymongo.database import Database
 
 from toolkit import generate
+from transforms import APP
 
 KEEP = 25  # documents a collection keeps: enough for every role below, small enough to run fast
 RENAMED = "Renamed in the source after the first run"
@@ -49,14 +50,14 @@ class Cast:
 
 
 def _bad(rule: str, collection: str) -> dict:
-    return next(d for c, d, r in generate.bad_records(7) if (c, r) == (collection, rule))
+    return next(d for c, d, r in generate.bad_records(APP, 7) if (c, r) == (collection, rule))
 
 
 def first_source() -> tuple[generate.Dataset, Cast]:
     """The first `KEEP` documents of each collection of the demo dataset, every record it must
     quarantine, and the references the roles need."""
-    data = {c: docs[:KEEP] for c, docs in generate.sample(7).items()}
-    for collection, document, _ in generate.bad_records(7):
+    data = {c: docs[:KEEP] for c, docs in generate.sample(APP, 7).items()}
+    for collection, document, _ in generate.bad_records(APP, 7):
         data[collection].append(document)
     users, accounts, boards, sections, tasks, contacts, documents, account_tasks, opportunities = (
         data[c] for c in ("Users", "crm_Accounts", "Boards", "Sections", "Tasks", "crm_Contacts", "Documents",

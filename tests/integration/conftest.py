@@ -8,6 +8,7 @@ import pytest
 
 from toolkit import generate
 from toolkit.servers import embedded_mongo
+from transforms import APP
 
 _names = itertools.count()
 
@@ -32,14 +33,14 @@ def pg_uri(pg_server) -> str:
 def dump(tmp_path_factory):
     """The demo dataset (every model, quarantined records) in a mongodump folder, database nextcrm."""
     folder = tmp_path_factory.mktemp("dump")
-    generate.write_dump(folder, "nextcrm", generate.demo_dataset(7))
+    generate.write_dump(folder, "nextcrm", generate.demo_dataset(APP, 7))
     return folder
 
 
 @pytest.fixture(scope="module")
 def dataset():
     """The demo dataset: every model, and the records that must be quarantined."""
-    return generate.demo_dataset(7)
+    return generate.demo_dataset(APP, 7)
 
 
 @pytest.fixture(scope="module")

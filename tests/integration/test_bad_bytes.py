@@ -14,6 +14,7 @@ from bson import ObjectId
 
 from processes import m2pg
 from toolkit import generate
+from transforms import APP
 
 USER = ObjectId("6600000000000000000000ff")  # a made-up user nothing else names
 
@@ -91,7 +92,7 @@ def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
 def write_bad_dump(root: Path) -> tuple[Path, dict[str, list[dict]]]:
     """The sample dataset as a dump, each crafted document placed after every 20th valid one
     (the truncated one last, where a truncated document can only be); records each offset."""
-    data = generate.sample(7)
+    data = generate.sample(APP, 7)
     folder = generate.write_dump(root, "nextcrm", data)
     crafted = cases(data["Boards"][0], data["Tasks"][0], data["Boards"][5])
     for collection, made in crafted.items():

@@ -159,7 +159,7 @@ def world(pg_server, tmp_path_factory) -> World:
             conn.execute("CREATE DATABASE catch_up_fresh")
         before_db, before_staging = pg_server.get_uri("catch_up_before"), tmp_path_factory.mktemp("before")
         first = m2pg("run", "--mongo-uri", mongo_uri, "--mongo-db", DB, "--pg-uri", before_db,
-                     "--staging", str(before_staging), "--batch-size", BATCH)
+                     "--staging", str(before_staging), "--part-size", BATCH, "--batch-size", BATCH)
         assert first.returncode == 3, first.stdout + first.stderr
         write_as_the_app(before_db, cast)
         with MongoClient(mongo_uri) as client:
@@ -183,7 +183,7 @@ def target_before_the_catch_up(world: World, pg_server, tmp_path: Path, name: st
 
 def catch_up(world: World, uri: str, staging: Path, *options: str, kill_at: str | None = None):
     return m2pg("run", "--mongo-uri", world.mongo_uri, "--mongo-db", DB, "--pg-uri", uri, "--staging", str(staging),
-                "--batch-size", BATCH, *options, kill_at=kill_at)
+                "--part-size", BATCH, "--batch-size", BATCH, *options, kill_at=kill_at)
 
 
 @pytest.fixture(scope="module")

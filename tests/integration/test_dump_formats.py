@@ -9,7 +9,7 @@ from toolkit import extract as extract_mod
 from toolkit import generate
 from toolkit.sources import DumpSource
 from toolkit.staging import Staging
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 from mongodump_files import archive, gzip_folder
 from processes import m2pg
@@ -21,7 +21,7 @@ PART = 200
 def plain(tmp_path_factory) -> Path:
     """The demo dataset as a plain dump; half of the collections out of `_id` order, so both the
     straight read and the sorted read are compared."""
-    dataset = generate.demo_dataset(7)
+    dataset = generate.demo_dataset(APP, 7)
     shuffle = random.Random(3)
     for number, documents in enumerate(dataset.values()):
         if number % 2:

@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from toolkit import generate
 from toolkit.sources import DumpSource, Position, resume_point, resume_index
-from transforms import MODELS
+from transforms import APP, MODELS
 
 from processes import m2pg
 
@@ -45,7 +45,7 @@ def extract(dump, staging, kill_at=None):
 
 
 def test_a_dump_recreated_without_an_earlier_document_is_staged_exactly_once(tmp_path):
-    dataset = generate.demo_dataset(7)
+    dataset = generate.demo_dataset(APP, 7)
     dump, staging = tmp_path / "dump", tmp_path / "staging"
     generate.write_dump(dump, "nextcrm", dataset)
     killed = extract(dump, staging, kill_at=kill_point(dump, dataset, "Invoices", parts_kept=2))
@@ -67,7 +67,7 @@ def test_a_dump_recreated_without_an_earlier_document_is_staged_exactly_once(tmp
 
 
 def test_a_file_edited_in_place_with_its_size_and_time_kept_is_restarted(tmp_path):
-    dataset = generate.demo_dataset(7)
+    dataset = generate.demo_dataset(APP, 7)
     dump, staging = tmp_path / "dump", tmp_path / "staging"
     generate.write_dump(dump, "nextcrm", dataset)
     assert extract(dump, staging, kill_at=kill_point(dump, dataset, "Invoices", 2)).returncode == -signal.SIGKILL

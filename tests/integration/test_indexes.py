@@ -3,8 +3,9 @@ import adbc_driver_postgresql.dbapi as pg
 import pytest
 
 from toolkit import indexes, queries, schema
+from transforms import APP
 
-NAMES = [index.name for index in indexes.EXTRA_INDEXES]
+NAMES = [index.name for index in APP.extra_indexes]
 
 DATA = [
     """INSERT INTO "crm_Opportunities_Sales_Stages" (id, __v, name, probability, "order")
@@ -78,27 +79,27 @@ def live_extra_indexes(uri: str) -> dict[str, str]:
 
 
 def query(name: str) -> queries.Query:
-    return next(q for q in queries.QUERIES if q.name == name)
+    return next(q for q in APP.queries if q.name == name)
 
 
 @pytest.fixture
 def crm(pg_uri) -> str:
-    schema.create_schema(pg_uri)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     execute(pg_uri, *DATA)
     return pg_uri
 
 
 @pytest.fixture
 def indexed(crm) -> str:
-    indexes.add_extra_indexes(crm)
+    indexes.add_extra_indexes(crm, APP.extra_indexes)
     execute(crm, "ANALYZE")
     return crm
 
 
 def test_add_extra_indexes_is_idempotent(crm):
-    assert indexes.add_extra_indexes(crm) == NAMES
+    assert indexes.add_extra_indexes(crm, APP.extra_indexes) == NAMES
     first = live_extra_indexes(crm)
-    assert indexes.add_extra_indexes(crm) == NAMES
+    assert indexes.add_extra_indexes(crm, APP.extra_indexes) == NAMES
     assert live_extra_indexes(crm) == first
     assert sorted(first) == sorted(NAMES)
     assert all("USING gin" in definition for definition in first.values())
@@ -107,17 +108,17 @@ def test_add_extra_indexes_is_idempotent(crm):
 
 def test_extra_indexes_are_the_only_m2pg_names_in_the_catalog(crm):
     """read_catalog sees them: comparisons with Prisma's catalog skip names starting m2pg_."""
-    indexes.add_extra_indexes(crm)
+    indexes.add_extra_indexes(crm, APP.extra_indexes)
     catalog = schema.read_catalog(crm)
     listed = {i["name"] for t in catalog["tables"].values() for i in t["indexes"]}
     assert {name for name in listed if name.startswith(indexes.PREFIX)} == set(NAMES)
 
 
 def test_drop_extra_indexes_removes_them(crm):
-    indexes.add_extra_indexes(crm)
-    assert indexes.drop_extra_indexes(crm) == NAMES
+    indexes.add_extra_indexes(crm, APP.extra_indexes)
+    assert indexes.drop_extra_indexes(crm, APP.extra_indexes) == NAMES
     assert live_extra_indexes(crm) == {}
-    indexes.drop_extra_indexes(crm)  # nothing left to drop is not an error
+    indexes.drop_extra_indexes(crm, APP.extra_indexes)  # nothing left to drop is not an error
     assert live_extra_indexes(crm) == {}
 
 
@@ -147,7 +148,7 @@ def test_jsonb_containment_finds_items_inside_arrays_only(indexed):
 
 def test_parameters_come_from_the_data(indexed):
     with pg.connect(indexed) as conn, conn.cursor() as cur:
-        picked = {q.name: q.parameters(cur) for q in queries.QUERIES}
+        picked = {q.name: q.parameters(cur) for q in APP.queries}
     for name, parameters in picked.items():
         rows = select(indexed, f"SELECT count(*) FROM ({query(name).sql}) found", parameters)
         assert rows[0][0] > 0, (name, parameters)
@@ -181,8 +182,8 @@ def named_indexes(plan) -> set[str]:
 
 
 def test_run_queries_explains_every_query(indexed):
-    results = queries.run_queries(indexed, repeat=2)
-    assert [r["name"] for r in results] == [q.name for q in queries.QUERIES]
+    results = queries.run_queries(indexed, APP.queries, repeat=2)
+    assert [r["name"] for r in results] == [q.name for q in APP.queries]
     by_name = {r["name"]: r for r in results}
     for result in results:
         explained = result["plan"]
@@ -200,14 +201,14 @@ def test_run_queries_explains_every_query(indexed):
 
 def test_searches_read_the_whole_table_without_the_extra_indexes(crm):
     execute(crm, "ANALYZE")
-    results = {r["name"]: r for r in queries.run_queries(crm, repeat=1)}
+    results = {r["name"]: r for r in queries.run_queries(crm, APP.queries, repeat=1)}
     for name, index in USES[1:]:
         assert results[name]["top_node"] == "Seq Scan", (name, results[name]["plan"])
         assert results[name]["uses_index"] is False and results[name]["indexes"] == [], results[name]["plan"]
 
 
 def test_run_queries_on_empty_tables(pg_uri):
-    schema.create_schema(pg_uri)
-    results = queries.run_queries(pg_uri, repeat=1)
-    assert len(results) == len(queries.QUERIES)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
+    results = queries.run_queries(pg_uri, APP.queries, repeat=1)
+    assert len(results) == len(APP.queries)
     assert all(r["rows"] == 0 for r in results)

@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from toolkit import generate
 from toolkit.servers import embedded_mongo
 from toolkit.staging import Staging, read_json
-from transforms import MODELS
+from transforms import APP, MODELS
 
 from processes import ctrl_c_when, m2pg
 
@@ -24,7 +24,7 @@ KEEP = 100  # documents a collection keeps (and every one whose `_id` is not an 
 def dataset() -> dict[str, list[dict]]:
     """The demo dataset, cut short."""
     return {c: docs[:KEEP] + [d for d in docs[KEEP:] if not isinstance(d["_id"], bson.ObjectId)]
-            for c, docs in generate.demo_dataset(7).items()}
+            for c, docs in generate.demo_dataset(APP, 7).items()}
 
 
 def key(value) -> str:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from toolkit import generate, schema
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 from exactly_once import assert_exactly_once, ledger, staged
 from processes import ctrl_c_once, m2pg
@@ -53,7 +53,7 @@ def restored_count(staging: Path) -> int:
 def staging(tmp_path_factory) -> Path:
     """Extracted, transformed and validated once; each test loads it into a new database."""
     dump, folder = tmp_path_factory.mktemp("dump"), tmp_path_factory.mktemp("staging")
-    generate.write_dump(dump, "nextcrm", generate.demo_dataset(7))
+    generate.write_dump(dump, "nextcrm", generate.demo_dataset(APP, 7))
     assert m2pg("extract", "--dump", str(dump), "--staging", str(folder), "--batch-size", BATCH).returncode == 0
     assert m2pg("transform", "--staging", str(folder)).returncode == 3  # the demo has bad records
     assert m2pg("validate", "--staging", str(folder)).returncode == 3
@@ -62,7 +62,7 @@ def staging(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def target(pg_uri) -> str:
-    schema.create_schema(pg_uri)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     return pg_uri
 
 
@@ -71,7 +71,7 @@ def expected(pg_server, staging) -> dict:
     """The database an uninterrupted load into a fresh target leaves."""
     sql(pg_server.get_uri(), "CREATE DATABASE uninterrupted")
     uri = pg_server.get_uri("uninterrupted")
-    schema.create_schema(uri)
+    schema.create_schema(uri, APP.models, APP.junctions, APP.enums)
     done = m2pg("load", "--staging", str(staging), "--pg-uri", uri, "--batch-size", BATCH)
     assert done.returncode == 3, done.stderr
     assert restored_count(staging) == len(FOREIGN_KEYS)

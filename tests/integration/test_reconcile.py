@@ -14,7 +14,7 @@ from toolkit.errors import ConfigError
 from toolkit.reconcile import print_reconcile, reconcile
 from toolkit.schema import create_schema
 from toolkit.staging import Staging, read_json, write_parquet
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 PASSWORD = "Rec0ncile-s3cret"
 
@@ -22,7 +22,7 @@ PASSWORD = "Rec0ncile-s3cret"
 @pytest.fixture
 def database(pg_uri) -> str:
     """A new database holding the whole NextCRM schema, derived from the declarations."""
-    create_schema(pg_uri)
+    create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     return pg_uri
 
 
@@ -94,7 +94,7 @@ def test_a_balanced_migration_passes(tmp_path, database):
     stage(tmp_path)
     load(database)
 
-    report = reconcile(tmp_path, database)
+    report = reconcile(APP, tmp_path, database)
 
     assert report["ok"], report
     assert read_json(tmp_path / "reports" / "reconcile.json") == report
@@ -117,7 +117,7 @@ def test_rows_the_app_wrote_are_counted_apart(tmp_path, database):
     run_sql(database, f"""INSERT INTO "Users" (id, email) VALUES ('{APP_USER}', 'app@example.com')""",
             f"""INSERT INTO "AccountWatchers" VALUES ('{ACCOUNT}', '{APP_USER}')""")
 
-    report = reconcile(tmp_path, database)
+    report = reconcile(APP, tmp_path, database)
 
     assert report["ok"], report
     rows = {r["table"]: r for r in report["tables"]}
@@ -136,7 +136,7 @@ def test_a_count_that_does_not_add_up_names_its_table(tmp_path, database, statem
     load(database)
     run_sql(database, statement)
 
-    report = reconcile(tmp_path, database)
+    report = reconcile(APP, tmp_path, database)
 
     assert not report["ok"]
     assert [r["table"] for r in report["tables"] if not r["ok"]] == [table]
@@ -156,7 +156,7 @@ def test_an_orphan_key_is_counted(tmp_path, database, statement, table, column):
     # replica mode skips the foreign key triggers, as a load with constraints off would
     run_sql(database, "SET session_replication_role = replica; " + statement)
 
-    report = reconcile(tmp_path, database)
+    report = reconcile(APP, tmp_path, database)
 
     assert not report["ok"]
     assert all(r["ok"] for r in report["tables"])
@@ -171,7 +171,7 @@ def test_a_missing_staged_junction_or_table_fails_with_a_reason(tmp_path, databa
     (tmp_path / "clean" / "BoardWatchers" / "part-00000.parquet").unlink()
     run_sql(database, 'DROP TABLE "DocumentsToTasks"')
 
-    report = reconcile(tmp_path, database)
+    report = reconcile(APP, tmp_path, database)
 
     failing = {r["table"]: r for r in report["tables"] if not r["ok"]}
     assert set(failing) == {"BoardWatchers", "DocumentsToTasks"}
@@ -188,7 +188,7 @@ def test_the_password_never_appears(tmp_path, database):
     uri = database.replace("postgres:@", f"reader:{PASSWORD}@")
     assert PASSWORD in uri
 
-    report = reconcile(tmp_path, uri)
+    report = reconcile(APP, tmp_path, uri)
 
     assert report["ok"], report
     assert report["database"] == database.replace("postgres:@", "reader:***@")
@@ -197,5 +197,5 @@ def test_the_password_never_appears(tmp_path, database):
     assert PASSWORD not in rendered(report)
 
     with pytest.raises(ConfigError) as refused:
-        reconcile(tmp_path, uri.replace("/test_", "/no_such_db_"))
+        reconcile(APP, tmp_path, uri.replace("/test_", "/no_such_db_"))
     assert PASSWORD not in str(refused.value) and "***" in str(refused.value)

@@ -23,7 +23,7 @@ from toolkit.html_report import render_report, stage_times
 from toolkit.pipeline import QUARANTINED, run_all
 from toolkit.sources import DumpSource
 from toolkit.staging import Staging
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,8 +40,8 @@ def migrated(tmp_path_factory, pg_server) -> tuple[Path, str]:
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute("CREATE DATABASE report")
     uri = pg_server.get_uri("report")
-    generate.write_dump(folder / "dump", "nextcrm", generate.demo_dataset(7))
-    code = run_all(DumpSource(folder / "dump"), uri, folder / "staging", 20000, False, Console(file=io.StringIO()))
+    generate.write_dump(folder / "dump", "nextcrm", generate.demo_dataset(APP, 7))
+    code = run_all(APP, DumpSource(folder / "dump"), uri, folder / "staging", 20000, False, Console(file=io.StringIO()))
     assert code == QUARANTINED
     return folder / "staging", uri
 

@@ -9,7 +9,7 @@ import adbc_driver_postgresql.dbapi as pg
 import pytest
 
 from toolkit import schema
-from transforms import ENUMS, JUNCTIONS, MODELS
+from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 TARGET = Path(__file__).parents[1] / "data" / "target-catalog.json"
 
@@ -25,7 +25,7 @@ def as_text(catalog: dict) -> list[str]:
 
 
 def test_create_schema_reproduces_target_catalog(pg_uri):
-    schema.create_schema(pg_uri)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     expected, actual = json.loads(TARGET.read_text()), schema.read_catalog(pg_uri)
     diff = "\n".join(difflib.unified_diff(as_text(expected), as_text(actual),
                                           "target-catalog.json", "live", lineterm=""))
@@ -35,7 +35,7 @@ def test_create_schema_reproduces_target_catalog(pg_uri):
 def test_create_schema_is_one_transaction(pg_uri):
     without_task_status = {name: labels for name, labels in ENUMS.items() if name != "taskStatus"}
     with pytest.raises(pg.ProgrammingError, match="taskStatus"):  # fails after 24 tables
-        schema.create_schema(pg_uri, enums=without_task_status)
+        schema.create_schema(pg_uri, APP.models, APP.junctions, without_task_status)
     assert schema.read_catalog(pg_uri) == {"enums": {}, "tables": {}}
 
 
@@ -46,13 +46,13 @@ def test_read_catalog_ignores_other_schemas(pg_uri):
 
 
 def test_has_schema_false_then_true(pg_uri):
-    assert not schema.has_schema(pg_uri)
-    schema.create_schema(pg_uri)
-    assert schema.has_schema(pg_uri)
+    assert not schema.has_schema(pg_uri, APP.models, APP.junctions)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
+    assert schema.has_schema(pg_uri, APP.models, APP.junctions)
 
 
 def test_check_target_passes_after_create_schema(pg_uri):
-    schema.create_schema(pg_uri)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     assert schema.check_target(pg_uri, MODELS, JUNCTIONS) == []
 
 
@@ -84,7 +84,7 @@ DRIFT = [  # (statements run after create_schema, problems check_target must rep
 
 @pytest.mark.parametrize(("change", "problems"), DRIFT, ids=[c[-1] for c, _ in DRIFT])
 def test_check_target_names_the_drift(pg_uri, change, problems):
-    schema.create_schema(pg_uri)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     execute(pg_uri, *change)
     assert schema.check_target(pg_uri, MODELS, JUNCTIONS) == problems
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from toolkit import schema
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 from processes import m2pg
 
@@ -85,7 +85,7 @@ def extracted(dump, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def target(pg_uri) -> str:
-    schema.create_schema(pg_uri)
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     return pg_uri
 
 

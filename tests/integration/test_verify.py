@@ -15,6 +15,7 @@ from toolkit.sources import DumpSource
 from toolkit.spec import Kind
 from toolkit.staging import Staging, read_json
 from toolkit.verify import canonical_json, print_verify, type_issue, verify
+from transforms import APP
 
 BASE = "verify_base"
 PASSWORD = "Ver1fy-s3cret"
@@ -25,10 +26,10 @@ _copies = itertools.count()
 def migrated(tmp_path_factory, pg_server):
     """The demo dump migrated once by the real pipeline into a database the cases copy."""
     root = tmp_path_factory.mktemp("verify")
-    generate.write_dump(root / "dump", "nextcrm", generate.demo_dataset(7))
+    generate.write_dump(root / "dump", "nextcrm", generate.demo_dataset(APP, 7))
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {BASE}")
-    code = run_all(DumpSource(root / "dump"), pg_server.get_uri(BASE), root / "staging", 20000, False,
+    code = run_all(APP, DumpSource(root / "dump"), pg_server.get_uri(BASE), root / "staging", 20000, False,
                    Console(file=io.StringIO()))
     assert code == 3  # migrated, with the demo's bad records quarantined (README: exit codes)
     return {"dump": root / "dump", "staging": root / "staging"}
@@ -44,7 +45,7 @@ def database(pg_server, migrated) -> str:
 
 
 def run_verify(migrated, uri: str, **options) -> tuple[dict, str]:
-    report = verify(DumpSource(migrated["dump"]), migrated["staging"], uri, **options)
+    report = verify(APP, DumpSource(migrated["dump"]), migrated["staging"], uri, **options)
     console = Console(file=io.StringIO(), width=240, color_system=None)
     print_verify(report, console)
     return report, console.file.getvalue()

@@ -19,7 +19,7 @@ from toolkit.ids import object_id_of, uuid_for
 from toolkit.pipeline import run_all
 from toolkit.sources import DumpSource
 from toolkit.spec import Field, Kind
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 from processes import m2pg
 
@@ -167,7 +167,7 @@ def migrated(pg_server, dump, tmp_path_factory):
     staging = tmp_path_factory.mktemp("bites")
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {BASE}")
-    code = run_all(DumpSource(dump), pg_server.get_uri(BASE), staging, 20_000, False, Console(file=io.StringIO()))
+    code = run_all(APP, DumpSource(dump), pg_server.get_uri(BASE), staging, 20_000, False, Console(file=io.StringIO()))
     assert code == 3  # the demo's bad records are quarantined
     return staging
 
