@@ -6,29 +6,29 @@ Usage: python bench/bench.py [--scales 1 10] [--sweep-scale 1] [--batch-size 100
 With --only catch-up, each scale runs only the full `m2pg run` and the catch-up after it, and
 writes DIR/catch-up.json and catch-up.md (never latest.*).
 """
+
 from __future__ import annotations
 
 import argparse
-from urllib.parse import urlsplit, urlunsplit
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import adbc_driver_postgresql.dbapi as pg  # noqa: E402
 from catch_up import catch_up  # noqa: E402
 from limits import conversion_alone, copy_alone  # noqa: E402
 from measure import measure  # noqa: E402
 from peers import dlt_pipeline, row_by_row  # noqa: E402
 
-import adbc_driver_postgresql.dbapi as pg  # noqa: E402
-
-from toolkit.schema import create_schema  # noqa: E402
-from toolkit.servers import embedded_mongo, embedded_postgres  # noqa: E402
-from toolkit.staging import read_json  # noqa: E402
+from toolkit.runtime.servers import embedded_mongo, embedded_postgres  # noqa: E402
+from toolkit.staging.layout import read_json  # noqa: E402
+from toolkit.target.schema import create_schema  # noqa: E402
 from transforms import APP  # noqa: E402
 
 M2PG = [sys.executable, "-m", "toolkit.cli"]
@@ -59,8 +59,11 @@ def stages(source: list[str], uri: str, staging: Path, batch: int) -> dict:
     common = ["--staging", str(staging)]
     out = {}
     for stage in STAGES:
-        extra = {"extract": [*source, "--batch-size", str(batch)], "load": ["--pg-uri", uri, "--batch-size", str(batch)],
-                 "reconcile": ["--pg-uri", uri]}.get(stage, [])
+        extra = {
+            "extract": [*source, "--batch-size", str(batch)],
+            "load": ["--pg-uri", uri, "--batch-size", str(batch)],
+            "reconcile": ["--pg-uri", uri],
+        }.get(stage, [])
         out[stage] = measure([*M2PG, stage, *extra, *common]).as_dict()
     return out
 
@@ -72,10 +75,16 @@ def per_table(staging: Path) -> list[dict]:
     rows = []
     for name, e in extract.items():
         docs = e["documents"]
-        rate = lambda s: round(docs / s) if s else None  # noqa: E731
-        rows.append({"table": name, "documents": docs, "extract_per_s": rate(e.get("seconds")),
-                     "transform_per_s": rate(transform[name].get("seconds")),
-                     "load_per_s": rate(load[name]["seconds"])})
+        rate = lambda s, docs=docs: round(docs / s) if s else None  # noqa: E731
+        rows.append(
+            {
+                "table": name,
+                "documents": docs,
+                "extract_per_s": rate(e.get("seconds")),
+                "transform_per_s": rate(transform[name].get("seconds")),
+                "load_per_s": rate(load[name]["seconds"]),
+            }
+        )
     return rows
 
 
@@ -90,30 +99,42 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     junction_rows = sum(j["rows"] for j in read_json(staging / "reports" / "transform.json")["junctions"])
     seconds = sum(s["seconds"] for s in result["stages"].values())
     result["documents"], result["junction_rows"] = documents, junction_rows
-    result["stages_sum"] = {"seconds": round(seconds, 3), "per_second": round(documents / seconds),
-                            "peak_rss_mb": max(s["peak_rss_mb"] for s in result["stages"].values())}
+    result["stages_sum"] = {
+        "seconds": round(seconds, 3),
+        "per_second": round(documents / seconds),
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in result["stages"].values()),
+    }
     result["end_to_end"], result["catch_up"] = run_and_catch_up(scale, dump, dbs, work, batch)
     result["tables"] = per_table(staging)
-    result["verify"] = {mode: measure([*M2PG, "verify", "--dump", str(dump), "--pg-uri", target, "--staging",
-                                       str(staging), *flags]).as_dict()
-                        for mode, flags in (("sampled", []), ("full", ["--full"]))}
+    result["verify"] = {
+        mode: measure(
+            [*M2PG, "verify", "--dump", str(dump), "--pg-uri", target, "--staging", str(staging), *flags]
+        ).as_dict()
+        for mode, flags in (("sampled", []), ("full", ["--full"]))
+    }
     result["queries"] = plan_queries(target)
     conversion = conversion_alone(dump)
     copy = copy_alone(staging, dbs.fresh())
     limit_seconds = conversion["seconds"] + copy["seconds"] * documents / max(copy["rows"], 1)
-    result["limit"] = {"conversion_alone": conversion, "copy_alone": copy,
-                       "per_second": round(documents / limit_seconds)}
+    result["limit"] = {
+        "conversion_alone": conversion,
+        "copy_alone": copy,
+        "per_second": round(documents / limit_seconds),
+    }
     result["ours_over_limit"] = round(result["end_to_end"]["per_second"] / result["limit"]["per_second"], 3)
     if peers:
         naive = row_by_row(dump / "nextcrm", dbs.fresh())
         result["peers"] = {"row_by_row": naive}
         for file_format, name in (("insert_values", "dlt"), ("parquet", "dlt_parquet")):
-            result["peers"][name] = dlt_pipeline(dump / "nextcrm", dbs.fresh(schema=False),
-                                                 work / f"{name}-{scale}", file_format)
+            result["peers"][name] = dlt_pipeline(
+                dump / "nextcrm", dbs.fresh(schema=False), work / f"{name}-{scale}", file_format
+            )
         for name, peer in result["peers"].items():
             result[f"ours_over_{name}"] = round(result["end_to_end"]["per_second"] / peer["per_second"], 2)
     if with_server:
-        result["from_server"] = from_server(dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch)
+        result["from_server"] = from_server(
+            dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch
+        )
     return result
 
 
@@ -121,12 +142,28 @@ def run_and_catch_up(scale: float, dump: Path, dbs: Databases, work: Path, batch
     """`m2pg run` from the dump into a fresh database, then again from a changed copy of the
     dump into the same database and staging folder: the full run and the catch-up."""
     uri, staging = dbs.fresh(), work / f"run-{scale}"
-    run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging),
-                   "--part-size", str(batch), "--batch-size", str(batch)]).as_dict()
+    run = measure(
+        [
+            *M2PG,
+            "run",
+            "--dump",
+            str(dump),
+            "--pg-uri",
+            uri,
+            "--staging",
+            str(staging),
+            "--part-size",
+            str(batch),
+            "--batch-size",
+            str(batch),
+        ]
+    ).as_dict()
     documents = read_json(staging / "reports" / "extract.json")["documents"]
     print(f"scale {scale:g}: catch-up ...", flush=True)
-    return ({**run, "per_second": round(documents / run["seconds"])},
-            catch_up(M2PG, dump, work / f"dump-{scale:g}-changed", uri, staging, batch, run["seconds"]))
+    return (
+        {**run, "per_second": round(documents / run["seconds"])},
+        catch_up(M2PG, dump, work / f"dump-{scale:g}-changed", uri, staging, batch, run["seconds"]),
+    )
 
 
 def catch_up_only(scale: float, dbs: Databases, work: Path, batch: int) -> dict:
@@ -141,29 +178,45 @@ def catch_up_only(scale: float, dbs: Databases, work: Path, batch: int) -> dict:
 
 def plan_queries(uri: str) -> list[dict]:
     """The plan's queries on the loaded data, after `m2pg indexes --extra`, with EXPLAIN ANALYZE."""
-    from toolkit.indexes import add_extra_indexes
-    from toolkit.queries import run_queries
+    from toolkit.target.indexes import add_extra_indexes
+    from toolkit.target.queries import run_queries
+
     add_extra_indexes(uri, APP.extra_indexes)
     with pg.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("ANALYZE")
-    return [{k: q[k] for k in ("name", "simple", "execution_ms", "planning_ms", "uses_index", "indexes", "rows")}
-            for q in run_queries(uri, APP.queries)]
+    return [
+        {k: q[k] for k in ("name", "simple", "execution_ms", "planning_ms", "uses_index", "indexes", "rows")}
+        for q in run_queries(uri, APP.queries)
+    ]
 
 
 def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:
     """Extract from the embedded MongoDB-compatible server holding the same documents."""
+    import bson
     from bson.raw_bson import RawBSONDocument
     from pymongo import MongoClient
-    import bson
+
     with embedded_mongo(folder) as uri:
         database = MongoClient(uri, document_class=RawBSONDocument)["nextcrm"]
         for path in sorted(dump.glob("*.bson")):
             with path.open("rb") as fh:
                 docs = list(bson.decode_file_iter(fh, bson.CodecOptions(document_class=RawBSONDocument)))
             for start in range(0, len(docs), 10_000):
-                database[path.stem].insert_many(docs[start:start + 10_000], ordered=False)
-        extract = measure([*M2PG, "extract", "--mongo-uri", uri, "--mongo-db", "nextcrm",
-                           "--staging", str(staging), "--batch-size", str(batch)]).as_dict()
+                database[path.stem].insert_many(docs[start : start + 10_000], ordered=False)
+        extract = measure(
+            [
+                *M2PG,
+                "extract",
+                "--mongo-uri",
+                uri,
+                "--mongo-db",
+                "nextcrm",
+                "--staging",
+                str(staging),
+                "--batch-size",
+                str(batch),
+            ]
+        ).as_dict()
     documents = read_json(staging / "reports" / "extract.json")["documents"]
     return {"extract": extract, "documents": documents, "per_second": round(documents / extract["seconds"])}
 
@@ -183,8 +236,22 @@ def sweep(scale: float, dbs: Databases, work: Path) -> list[dict]:
     out = []
     for size in SWEEP:
         staging = work / f"sweep-{size}"
-        run = measure([*M2PG, "run", "--dump", str(dump), "--pg-uri", dbs.fresh(), "--staging", str(staging),
-                       "--part-size", str(size), "--batch-size", str(size)]).as_dict()
+        run = measure(
+            [
+                *M2PG,
+                "run",
+                "--dump",
+                str(dump),
+                "--pg-uri",
+                dbs.fresh(),
+                "--staging",
+                str(staging),
+                "--part-size",
+                str(size),
+                "--batch-size",
+                str(size),
+            ]
+        ).as_dict()
         documents = read_json(staging / "reports" / "extract.json")["documents"]
         out.append({"batch_size": size, **run, "per_second": round(documents / run["seconds"])})
     return out
@@ -196,19 +263,28 @@ def main() -> None:
     parser.add_argument("--sweep-scale", type=float, default=1)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--no-server", action="store_true", help="skip the runs from the embedded server")
-    parser.add_argument("--only", choices=["catch-up"],
-                        help="only the full run and the catch-up after it; writes catch-up.json and catch-up.md")
+    parser.add_argument(
+        "--only",
+        choices=["catch-up"],
+        help="only the full run and the catch-up after it; writes catch-up.json and catch-up.md",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder of the results")
     args = parser.parse_args()
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), "scales": []}
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="m2pg-bench-") as tmp, embedded_postgres(Path(tmp) / "pg", APP.database) as uri:
+    with (
+        tempfile.TemporaryDirectory(prefix="m2pg-bench-") as tmp,
+        embedded_postgres(Path(tmp) / "pg", APP.database) as uri,
+    ):
         work, dbs = Path(tmp), Databases(uri)
         results["warm_up"] = warm_up(work)
         for scale in args.scales:
             print(f"scale {scale} ...", flush=True)
-            results["scales"].append(catch_up_only(scale, dbs, work, args.batch_size) if args.only else
-                                     run_scale(scale, dbs, work, args.batch_size, not args.no_server, True))
+            results["scales"].append(
+                catch_up_only(scale, dbs, work, args.batch_size)
+                if args.only
+                else run_scale(scale, dbs, work, args.batch_size, not args.no_server, True)
+            )
             (args.out / "partial.json").write_text(json.dumps(results, indent=2))
         if args.only:
             write_catch_up(results, args.out)
@@ -217,19 +293,22 @@ def main() -> None:
         results["sweep"], results["sweep_scale"] = sweep(args.sweep_scale, dbs, work), args.sweep_scale
         best = max(r["per_second"] for r in results["sweep"])
         results["near_best"] = NEAR_BEST
-        results["recommended_batch_size"] = min(r["batch_size"] for r in results["sweep"]
-                                                if r["per_second"] >= NEAR_BEST * best)
+        results["recommended_batch_size"] = min(
+            r["batch_size"] for r in results["sweep"] if r["per_second"] >= NEAR_BEST * best
+        )
     write(results, args.out)
 
 
 def machine() -> dict:
     import os
     import platform
+
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
 def write(results: dict, out: Path) -> None:
     from report import chart, markdown
+
     stamp = results["started"].replace(":", "")
     for name in (f"{stamp}.json", "latest.json"):
         (out / name).write_text(json.dumps(results, indent=2))
@@ -240,6 +319,7 @@ def write(results: dict, out: Path) -> None:
 
 def write_catch_up(results: dict, out: Path) -> None:
     from report import catch_up_markdown
+
     (out / "catch-up.json").write_text(json.dumps(results, indent=2))
     (out / "catch-up.md").write_text(catch_up_markdown(results))
     print(catch_up_markdown(results))

@@ -2,16 +2,17 @@
 changed a little (`changed_dump`), timed as the full run was; what it wrote is counted by
 PostgreSQL itself (pg_stat_user_tables), not taken from m2pg's word.
 """
+
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi as pg
-
 from changed_dump import derive, totals
 from measure import measure
-from toolkit.staging import read_json
+
+from toolkit.staging.layout import read_json
 from transforms import JUNCTIONS, MODELS
 
 TARGET_RATIO = 0.25  # the catch-up takes at most a quarter of the full run's time
@@ -21,31 +22,60 @@ APP_SCHEMA, BOOKKEEPING_SCHEMA = "public", "m2pg"
 SETTLE_SECONDS = 30  # how long the backends of a finished run may take to exit and flush their counts
 
 
-def catch_up(m2pg: list[str], dump: Path, changed: Path, uri: str, staging: Path, batch: int,
-             full_seconds: float) -> dict:
+def catch_up(
+    m2pg: list[str], dump: Path, changed: Path, uri: str, staging: Path, batch: int, full_seconds: float
+) -> dict:
     """Plant the changes in a copy of `dump`, then run m2pg from it into the full run's `uri`
     and `staging`; the rows written are the counts' growth over that run alone."""
     started = time.perf_counter()
     planted = derive(dump, changed)
-    result = {"planted": totals(planted), "planted_by_collection": planted,
-              "derive_seconds": round(time.perf_counter() - started, 3), "full_run_seconds": full_seconds,
-              "target_ratio": TARGET_RATIO}
+    result = {
+        "planted": totals(planted),
+        "planted_by_collection": planted,
+        "derive_seconds": round(time.perf_counter() - started, 3),
+        "full_run_seconds": full_seconds,
+        "target_ratio": TARGET_RATIO,
+    }
     before = table_writes(uri)
     try:
-        run = measure([*m2pg, "run", "--dump", str(changed), "--pg-uri", uri, "--staging", str(staging),
-                       "--part-size", str(batch), "--batch-size", str(batch)]).as_dict()
+        run = measure(
+            [
+                *m2pg,
+                "run",
+                "--dump",
+                str(changed),
+                "--pg-uri",
+                uri,
+                "--staging",
+                str(staging),
+                "--part-size",
+                str(batch),
+                "--batch-size",
+                str(batch),
+            ]
+        ).as_dict()
     except RuntimeError as failed:
         return {**result, "error": str(failed)[-2000:]}
     after = table_writes(uri)
-    written = {table: {kind: after[table][kind] - before.get(table, {}).get(kind, 0) for kind in KINDS.values()}
-               for table in after}
-    result.update(run=run, seconds=run["seconds"], ratio=round(run["seconds"] / full_seconds, 3),
-                  rows_written=by_part(written),
-                  tables_written={t: w for t, w in sorted(written.items()) if any(w.values())},
-                  load_report=load_counts(staging), stage_seconds=stage_seconds(staging))
+    written = {
+        table: {kind: after[table][kind] - before.get(table, {}).get(kind, 0) for kind in KINDS.values()}
+        for table in after
+    }
+    result.update(
+        run=run,
+        seconds=run["seconds"],
+        ratio=round(run["seconds"] / full_seconds, 3),
+        rows_written=by_part(written),
+        tables_written={t: w for t, w in sorted(written.items()) if any(w.values())},
+        load_report=load_counts(staging),
+        stage_seconds=stage_seconds(staging),
+    )
     models, planted_totals = result["rows_written"]["models"], result["planted"]
     result["models_as_planted"] = (models["inserted"], models["updated"], models["deleted"]) == (
-        planted_totals["added"], planted_totals["changed"], planted_totals["deleted"])
+        planted_totals["added"],
+        planted_totals["changed"],
+        planted_totals["deleted"],
+    )
     result["met"] = result["ratio"] <= TARGET_RATIO
     return result
 
@@ -56,16 +86,20 @@ def table_writes(uri: str) -> dict[str, dict[str, int]]:
     with pg.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
             if cur.fetchone()[0] == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         cur.execute("SELECT pg_stat_clear_snapshot()")
         cur.fetchall()
         cur.execute(f"SELECT schemaname, relname, {', '.join(KINDS)} FROM pg_stat_user_tables")
-        return {f"{schema}.{table}": dict(zip(KINDS.values(), map(int, counts)))
-                for schema, table, *counts in cur.fetchall()}
+        return {
+            f"{schema}.{table}": dict(zip(KINDS.values(), map(int, counts), strict=False))
+            for schema, table, *counts in cur.fetchall()
+        }
 
 
 def by_part(written: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -7,9 +7,10 @@ are removed and `ADDED` new ones are copies of kept documents with a fresh Objec
 unique values made unique. Only documents that no reference of any collection points at are
 deleted: a deletion then removes its own row and junction pairs, and no other row changes with
 it (a collection where too few such documents exist gets fewer deletions, and says so).
-Files are read in blocks of whole documents and indexed by `toolkit.bson_index`; only the
+Files are read in blocks of whole documents and indexed by `toolkit.documents.index`; only the
 chosen documents are decoded.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -23,10 +24,10 @@ import numpy as np
 import polars as pl
 from bson.codec_options import CodecOptions, DatetimeConversion
 
-from toolkit import bson_index as bt
-from toolkit.generate import END
-from toolkit.sources import file_blocks
-from toolkit.spec import Field, Kind, ModelSpec
+from toolkit.declarations.spec import Field, Kind, ModelSpec
+from toolkit.documents import index as bt
+from toolkit.generate.sample import END
+from toolkit.sources.readers import file_blocks
 from transforms import MODELS
 
 CHANGED, DELETED, ADDED = 0.01, 0.005, 0.005  # shares of each collection's documents
@@ -59,8 +60,14 @@ def derive(dump: Path, out: Path, seed: int = 11, db: str = "nextcrm") -> dict[s
     planted = {}
     for model in models:
         rng = np.random.default_rng([seed, zlib.crc32(model.source.encode())])
-        planted[model.source] = _rewrite(model, source / f"{model.source}.bson", target / f"{model.source}.bson",
-                                         ids[model.name], referenced.get(model.name), rng)
+        planted[model.source] = _rewrite(
+            model,
+            source / f"{model.source}.bson",
+            target / f"{model.source}.bson",
+            ids[model.name],
+            referenced.get(model.name),
+            rng,
+        )
         metadata = source / f"{model.source}.metadata.json"
         if metadata.exists():
             shutil.copyfile(metadata, target / metadata.name)
@@ -110,14 +117,20 @@ def _object_ids(ix: bt.BsonIndex, values: pl.DataFrame) -> np.ndarray:
     if len(arrays):  # an array's bytes are a document's: index them all at once
         data = np.frombuffer(ix.buffer, np.uint8)
         sizes = bt.int32_at(data, arrays)
-        inner = bt.index(b"".join(ix.buffer[a:a + s] for a, s in zip(arrays.tolist(), sizes.tolist())))
+        inner = bt.index(b"".join(ix.buffer[a : a + s] for a, s in zip(arrays.tolist(), sizes.tolist(), strict=False)))
         elements = inner.elements.filter(pl.col("type") == bt.OBJECT_ID)["value"].to_numpy()
         ids.append(inner.gather(elements, 12).view("S12").ravel())
     return np.concatenate(ids)
 
 
-def _rewrite(model: ModelSpec, source: Path, target: Path, ids: np.ndarray, referenced: np.ndarray | None,
-             rng: np.random.Generator) -> Planted:
+def _rewrite(
+    model: ModelSpec,
+    source: Path,
+    target: Path,
+    ids: np.ndarray,
+    referenced: np.ndarray | None,
+    rng: np.random.Generator,
+) -> Planted:
     n = len(ids)
     unreferenced = np.flatnonzero(~np.isin(ids, referenced)) if referenced is not None else np.arange(n)
     wanted = round(n * DELETED)
@@ -136,7 +149,7 @@ def _rewrite(model: ModelSpec, source: Path, target: Path, ids: np.ndarray, refe
         for _, block in file_blocks(source):
             starts, ends = bt.document_bounds(block)
             view, written = memoryview(block), 0
-            for i in np.flatnonzero(action[position:position + len(starts)]).tolist():
+            for i in np.flatnonzero(action[position : position + len(starts)]).tolist():
                 what = action[position + i]
                 start, end = int(starts[i]), int(ends[i])
                 if what == 3:
@@ -179,8 +192,12 @@ def _changed(document: dict, field: Field) -> bytes:
 def _copy(document: dict, model: ModelSpec, number: int) -> bytes:
     """A new document like `document`: a fresh ObjectId after every existing one, each unique
     text value prefixed to stay unique; references and junction arrays as they were."""
-    new_id = (NEW_ID_SECONDS.to_bytes(4, "big") + bytes([NEW_ID_MACHINE])
-              + zlib.crc32(model.source.encode()).to_bytes(4, "big") + number.to_bytes(3, "big"))
+    new_id = (
+        NEW_ID_SECONDS.to_bytes(4, "big")
+        + bytes([NEW_ID_MACHINE])
+        + zlib.crc32(model.source.encode()).to_bytes(4, "big")
+        + number.to_bytes(3, "big")
+    )
     copy = {"_id": bson.ObjectId(new_id), **{k: v for k, v in document.items() if k != "_id"}}
     for f in model.fields:
         if f.unique and isinstance(copy.get(f.key), str):

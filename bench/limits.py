@@ -1,4 +1,5 @@
 """The hardware limit of this design, measured on the same data: BSON -> Arrow alone, COPY alone."""
+
 from __future__ import annotations
 
 import sys
@@ -7,12 +8,12 @@ from pathlib import Path
 
 import polars as pl
 
-from toolkit.decode import _run, _schema, columns
-from toolkit.extract import feeds_of
-from toolkit.load import connect, load_types, to_arrow
-from toolkit.schema import quote
-from toolkit.sources import DumpSource, file_blocks
-from toolkit.staging import Staging
+from toolkit.documents.decode import _run, _schema, columns
+from toolkit.sources.readers import DumpSource, file_blocks
+from toolkit.stages.extract import feeds_of
+from toolkit.stages.load import connect, load_types, to_arrow
+from toolkit.staging.layout import Staging
+from toolkit.target.schema import quote
 from transforms import JUNCTIONS, MODELS
 
 
@@ -37,7 +38,7 @@ def copy_alone(staging_root: Path, pg_uri: str, batch: int = 100_000) -> dict:
     targets += [(j.table, load_types(None, [j.left.column, j.right.column])) for j in JUNCTIONS]
     with connect(pg_uri) as conn, conn.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS m2pg_limit")
-        for table, kinds in targets:
+        for table, _kinds in targets:
             cur.execute(f"DROP TABLE IF EXISTS m2pg_limit.{quote(table)}")
             cur.execute(f"CREATE TABLE m2pg_limit.{quote(table)} (LIKE public.{quote(table)})")
         conn.commit()

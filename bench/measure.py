@@ -1,4 +1,5 @@
 """Run a command as a child process and measure it: wall time, peak RSS and CPU of that child alone."""
+
 from __future__ import annotations
 
 import os
@@ -79,11 +80,16 @@ def measure(argv: list[str], env: dict | None = None, quiet: bool = True) -> Mea
         peak = max(peak, _resident(child.pid))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
-    busy, total = (after - before for after, before in zip(_machine_ticks(), ticks))
+    busy, total = (after - before for after, before in zip(_machine_ticks(), ticks, strict=False))
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3) and quiet:
         errors.seek(0)
         raise RuntimeError(f"{' '.join(argv)} exited {code}: {errors.read().decode()[-2000:]}")
-    return Measured(" ".join(argv), round(seconds, 3), round(peak / 1024, 1),
-                    round(100 * (usage.ru_utime + usage.ru_stime) / seconds, 1), code,
-                    round((os.cpu_count() or 1) * busy / max(total, 1), 2))
+    return Measured(
+        " ".join(argv),
+        round(seconds, 3),
+        round(peak / 1024, 1),
+        round(100 * (usage.ru_utime + usage.ru_stime) / seconds, 1),
+        code,
+        round((os.cpu_count() or 1) * busy / max(total, 1), 2),
+    )

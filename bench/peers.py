@@ -1,4 +1,5 @@
 """What a user would pick instead, run on the same dump: a row-by-row loader and a dlt pipeline."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,9 @@ import bson
 import psycopg
 from bson.codec_options import CodecOptions, DatetimeConversion
 
-from toolkit.ids import uuid_for
-from toolkit.sources import DumpSource
-from toolkit.spec import ID, Kind
+from toolkit.declarations.spec import ID, Kind
+from toolkit.documents.ids import uuid_for
+from toolkit.sources.readers import DumpSource
 from transforms import MODELS
 
 _CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO, tz_aware=False)
@@ -47,11 +48,13 @@ def row_by_row(dump: Path, pg_uri: str, rows_per_insert: int = 1_000) -> dict:
             columns = ", ".join(f'"{f.name}"' for f in model.fields)
             pending: list[tuple] = []
 
-            def flush() -> None:
+            def flush(pending: list[tuple] = pending, model=model, columns: str = columns) -> None:
                 if pending:
                     marks = ", ".join(["(" + ", ".join(["%s"] * len(model.fields)) + ")"] * len(pending))
-                    conn.execute(f'INSERT INTO "{model.table}" ({columns}) VALUES {marks} ON CONFLICT DO NOTHING',
-                                 [v for row in pending for v in row])
+                    conn.execute(
+                        f'INSERT INTO "{model.table}" ({columns}) VALUES {marks} ON CONFLICT DO NOTHING',
+                        [v for row in pending for v in row],
+                    )
                     pending.clear()
 
             with path.open("rb") as fh:
@@ -74,9 +77,9 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path, file_format: str = "insert
     import dlt
     import pyarrow as pa
 
-    from toolkit.decode import _run, _schema, columns
-    from toolkit.extract import feeds_of
-    from toolkit.sources import file_blocks
+    from toolkit.documents.decode import _run, _schema, columns
+    from toolkit.sources.readers import file_blocks
+    from toolkit.stages.extract import feeds_of
     from transforms import JUNCTIONS
 
     def plain(table: pa.Table) -> pa.Table:
@@ -106,36 +109,50 @@ def dlt_pipeline(dump: Path, pg_uri: str, work: Path, file_format: str = "insert
                 return
             for _, data in file_blocks(path):
                 yield plain(_run(data, schema))
+
         return read
 
     started = time.perf_counter()
-    pipeline = dlt.pipeline(pipeline_name=f"m2pg_peer_{file_format}", pipelines_dir=str(work / "dlt"),
-                            destination=dlt.destinations.postgres(credentials=_socket_host(pg_uri)),
-                            dataset_name="dlt_peer")
+    pipeline = dlt.pipeline(
+        pipeline_name=f"m2pg_peer_{file_format}",
+        pipelines_dir=str(work / "dlt"),
+        destination=dlt.destinations.postgres(credentials=_socket_host(pg_uri)),
+        dataset_name="dlt_peer",
+    )
     info = pipeline.run([collection(m) for m in MODELS], loader_file_format=file_format)
     seconds = time.perf_counter() - started
     documents = sum(pipeline.last_trace.last_normalize_info.row_counts.get(m.table.lower(), 0) for m in MODELS)
-    return {"documents": documents, "seconds": round(seconds, 3), "per_second": round(documents / seconds),
-            "loads": len(info.loads_ids), "file_format": file_format}
+    return {
+        "documents": documents,
+        "seconds": round(seconds, 3),
+        "per_second": round(documents / seconds),
+        "loads": len(info.loads_ids),
+        "file_format": file_format,
+    }
 
 
 def _json_text(column):
     """Each list as JSON text (null stays null): polars encodes structs, so the list goes in
     as a struct's one field `v` and comes out of `{"v":...}`."""
     import polars as pl
+
     v = pl.col("v")
     encoded = pl.struct(v).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}")
-    return pl.DataFrame({"v": pl.from_arrow(column)}).select(pl.when(v.is_not_null()).then(encoded)).to_series().to_arrow()
+    return (
+        pl.DataFrame({"v": pl.from_arrow(column)}).select(pl.when(v.is_not_null()).then(encoded)).to_series().to_arrow()
+    )
 
 
 def _hex(storage):
     import polars as pl
+
     return pl.from_arrow(storage.cast("binary")).bin.encode("hex").to_arrow()
 
 
 def _socket_host(uri: str) -> str:
     """dlt wants the host in the URI's address part; a socket directory goes there, escaped."""
     from urllib.parse import parse_qs, quote, urlsplit
+
     parts = urlsplit(uri)
     host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
     user = parts.username or "postgres"

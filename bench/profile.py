@@ -4,6 +4,7 @@ Runs every stage once on the `large` profile from a dump, each under py-spy (wor
 and counts the CPU seconds of PostgreSQL's server processes beside m2pg's own. Writes
 bench/results/profile.md. Usage: python bench/profile.py [--scale 10] [--top 12]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench import M2PG, STAGES, Databases  # noqa: E402
-
-from toolkit.servers import embedded_postgres  # noqa: E402
+from toolkit.runtime.servers import embedded_postgres  # noqa: E402
 from transforms import APP  # noqa: E402
 
 PY_SPY = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -55,8 +55,13 @@ def frames(raw: Path) -> tuple[Counter, int]:
         stack, _, count = line.rpartition(" ")
         innermost = stack.split(";")[-1]
         found = FRAME.match(innermost)
-        name = (f"{found['function']} ({Path(found['file']).name})" if found
-                else "(in a process, outside any Python frame)" if innermost.startswith("process ") else innermost)
+        name = (
+            f"{found['function']} ({Path(found['file']).name})"
+            if found
+            else "(in a process, outside any Python frame)"
+            if innermost.startswith("process ")
+            else innermost
+        )
         own[name] += int(count)
         total += int(count)
     return own, total
@@ -65,27 +70,58 @@ def frames(raw: Path) -> tuple[Counter, int]:
 def profile_stage(stage: str, extra: list[str], staging: Path, out: Path, server: psutil.Process) -> dict:
     raw = out / f"{stage}.txt"
     before, started = cpu_seconds(server), time.perf_counter()
-    done = subprocess.run([PY_SPY, "record", "--subprocesses", "--rate", "100", "--format", "raw",
-                           "--output", str(raw), "--", *M2PG, stage, *extra, "--staging", str(staging)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            PY_SPY,
+            "record",
+            "--subprocesses",
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--",
+            *M2PG,
+            stage,
+            *extra,
+            "--staging",
+            str(staging),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode not in (0, 3) or not raw.exists():
         sys.exit(f"profile: {stage} failed under py-spy (exit {done.returncode}):\n{done.stderr[-2000:]}")
     own, total = frames(raw)
-    return {"stage": stage, "seconds": time.perf_counter() - started, "postgres_cpu": cpu_seconds(server) - before,
-            "python_samples": total, "top": own.most_common()}
+    return {
+        "stage": stage,
+        "seconds": time.perf_counter() - started,
+        "postgres_cpu": cpu_seconds(server) - before,
+        "python_samples": total,
+        "top": own.most_common(),
+    }
 
 
 def write(results: list[dict], scale: float, top: int, path: Path) -> None:
-    lines = [f"# Where the time goes: `large` profile, scale {scale:g}, from a dump", "",
-             "Each stage ran once under py-spy: 100 samples a second of every m2pg process, workers "
-             "included, of the threads that were running (idle ones are left out). PostgreSQL's CPU "
-             "seconds are its server processes' own, from the operating system. Produced by "
-             "`python bench/profile.py` (`just profile`). Sampling slows the stages down (extract by about a third): read the "
-             "shares, not the seconds.", ""]
+    lines = [
+        f"# Where the time goes: `large` profile, scale {scale:g}, from a dump",
+        "",
+        "Each stage ran once under py-spy: 100 samples a second of every m2pg process, workers "
+        "included, of the threads that were running (idle ones are left out). PostgreSQL's CPU "
+        "seconds are its server processes' own, from the operating system. Produced by "
+        "`python bench/profile.py` (`just profile`). Sampling slows the stages down (extract by about a third): "
+        "read the shares, not the seconds.",
+        "",
+    ]
     for r in results:
-        lines += [f"## {r['stage']}: {r['seconds']:.1f} s; m2pg samples {r['python_samples']:,} "
-                  f"({r['python_samples'] / 100:.1f} process-seconds); PostgreSQL CPU {r['postgres_cpu']:.1f} s", "",
-                  "| innermost function | share of m2pg's samples |", "|---|---:|"]
+        lines += [
+            f"## {r['stage']}: {r['seconds']:.1f} s; m2pg samples {r['python_samples']:,} "
+            f"({r['python_samples'] / 100:.1f} process-seconds); PostgreSQL CPU {r['postgres_cpu']:.1f} s",
+            "",
+            "| innermost function | share of m2pg's samples |",
+            "|---|---:|",
+        ]
         lines += [f"| `{name}` | {count / max(r['python_samples'], 1):.0%} |" for name, count in r["top"][:top]]
         lines.append("")
     path.write_text("\n".join(lines))
@@ -101,8 +137,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="m2pg-profile-") as folder:
         work = Path(folder)
         dump = work / "dump"
-        subprocess.run([*M2PG, "generate", "large", "--scale", str(args.scale), "--dump-out", str(dump)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [*M2PG, "generate", "large", "--scale", str(args.scale), "--dump-out", str(dump)],
+            check=True,
+            capture_output=True,
+        )
         with embedded_postgres(work / "pg", APP.database) as base_uri:
             uri = Databases(base_uri).fresh()
             server = postmaster(work / "pg")

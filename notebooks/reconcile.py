@@ -5,6 +5,7 @@ if a cell raises): `python notebooks/reconcile.py`. The staging folder is $M2PG_
 `staging`), the database $M2PG_PG_URI. PostgreSQL is attached read-only as `pg`; the staged
 Parquet is in the views raw."<collection>", clean."<table>" and quarantine."<collection>".
 """
+
 import marimo
 
 __generated_with = "0.25.2"
@@ -21,14 +22,15 @@ with app.setup:
     import duckdb
     import marimo as mo
     import polars as pl
-
-    from toolkit import duck, reconcile
-    from toolkit.errors import ConfigError
-    from toolkit.redact import redact
-    from toolkit.schema import quote
-    from toolkit.spec import Kind
     from notebook_view import say, show
-    from toolkit.staging import Staging
+
+    from toolkit.declarations.spec import Kind
+    from toolkit.runtime.errors import ConfigError
+    from toolkit.runtime.redact import redact
+    from toolkit.stages import reconcile
+    from toolkit.staging.layout import Staging
+    from toolkit.target import duck
+    from toolkit.target.schema import quote
     from transforms import APP, JUNCTIONS, MODELS
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))
@@ -40,8 +42,9 @@ with app.setup:
 def records(rows: list[dict], columns: list[str]) -> pl.DataFrame:
     """Check results as one frame with every column in `columns` (a row has an `error` only when
     its query failed); the error column is left out when no query failed."""
-    frame = pl.DataFrame([{c: row.get(c) for c in columns} for row in rows], schema=columns,
-                         orient="row", infer_schema_length=None)
+    frame = pl.DataFrame(
+        [{c: row.get(c) for c in columns} for row in rows], schema=columns, orient="row", infer_schema_length=None
+    )
     return frame.drop("error") if frame["error"].null_count() == frame.height else frame
 
 
@@ -50,11 +53,15 @@ def _():
     if not PG_URI:
         raise ConfigError("M2PG_PG_URI is not set", hint="export M2PG_PG_URI=postgresql://user:password@host/db")
     if not (STAGING.root / "raw").is_dir():
-        raise ConfigError(f"{STAGING.root.resolve()} holds no staged Parquet (no raw/ folder)",
-                          hint="set M2PG_STAGING to the staging folder, or run `m2pg extract` first")
+        raise ConfigError(
+            f"{STAGING.root.resolve()} holds no staged Parquet (no raw/ folder)",
+            hint="set M2PG_STAGING to the staging folder, or run `m2pg extract` first",
+        )
     if not any((STAGING.root / "clean").glob("*/part-*.parquet")):
-        raise ConfigError(f"{STAGING.root.resolve()} holds no transformed rows (clean/ is empty)",
-                          hint="run `m2pg transform` and `m2pg load` first")
+        raise ConfigError(
+            f"{STAGING.root.resolve()} holds no transformed rows (clean/ is empty)",
+            hint="run `m2pg transform` and `m2pg load` first",
+        )
     con = duck.connect(PG_URI, alias=reconcile.PG)
     views = []
     for layer in LAYERS:
@@ -63,22 +70,27 @@ def _():
             glob = str((folder / "part-*.parquet").resolve()).replace("'", "''")
             con.execute(f"CREATE VIEW {layer}.{quote(folder.name)} AS SELECT * FROM read_parquet('{glob}')")
             views.append(f"{layer}.{folder.name}")
-    say(f"# Reconciliation of `{STAGING.root.resolve()}` with `{redact(PG_URI)}`\n\n"
+    say(
+        f"# Reconciliation of `{STAGING.root.resolve()}` with `{redact(PG_URI)}`\n\n"
         f"DuckDB has PostgreSQL attached read-only as `pg` and {len(views)} views over the staged Parquet "
-        f"(`raw.\"<collection>\"`, `clean.\"<table>\"`, `quarantine.\"<collection>\"`).")
+        f'(`raw."<collection>"`, `clean."<table>"`, `quarantine."<collection>"`).'
+    )
     return (con,)
 
 
 @app.cell
 def _(con):
-    counts = records([reconcile.model_row(con, STAGING, m) for m in MODELS]
-                     + [reconcile.junction_row(con, STAGING, j, {m.name: m.source for m in MODELS})
-                        for j in JUNCTIONS],
-                     ["table", "kind", "collection", "source", "staged", "quarantined", "loaded", "other_rows", "ok",
-                      "error"])
+    counts = records(
+        [reconcile.model_row(con, STAGING, m) for m in MODELS]
+        + [reconcile.junction_row(con, STAGING, j, {m.name: m.source for m in MODELS}) for j in JUNCTIONS],
+        ["table", "kind", "collection", "source", "staged", "quarantined", "loaded", "other_rows", "ok", "error"],
+    )
     failing = counts.filter(~pl.col("ok"))
-    show(f"Counts: source = loaded + quarantined, staged junction pairs = loaded "
-         f"({counts.height - failing.height} of {counts.height} tables add up)", counts)
+    show(
+        f"Counts: source = loaded + quarantined, staged junction pairs = loaded "
+        f"({counts.height - failing.height} of {counts.height} tables add up)",
+        counts,
+    )
     return
 
 
@@ -98,15 +110,20 @@ def _(con):
             staged, missing, unstaged = con.execute(
                 f"SELECT count(s.{first}), count(*) FILTER (WHERE p.{first} IS NULL),"
                 f" count(*) FILTER (WHERE s.{first} IS NULL)"
-                f" FROM clean.{quote(table)} AS s FULL OUTER JOIN pg.{quote(table)} AS p ON {on}").fetchone()
+                f" FROM clean.{quote(table)} AS s FULL OUTER JOIN pg.{quote(table)} AS p ON {on}"
+            ).fetchone()
         except duckdb.Error as error:
             return row | {"error": str(error).splitlines()[0]}
         return row | {"staged": staged, "missing from the database": missing, "in the database, not staged": unstaged}
 
     tables = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
-    show("Keys: every staged id (or junction pair) is in the database, and nothing else is",
-         records([key_difference(t) for t in tables if STAGING.clean_parts(t)],
-                 ["table", "key", "staged", "missing from the database", "in the database, not staged", "error"]))
+    show(
+        "Keys: every staged id (or junction pair) is in the database, and nothing else is",
+        records(
+            [key_difference(t) for t in tables if STAGING.clean_parts(t)],
+            ["table", "key", "staged", "missing from the database", "in the database, not staged", "error"],
+        ),
+    )
     return
 
 
@@ -117,7 +134,8 @@ def _(con):
         pairs = con.execute(
             f"SELECT s.{quote(column)}, p.{quote(column)}::varchar FROM clean.{quote(table)} AS s"
             f" JOIN pg.{quote(table)} AS p ON s.id = p.id::varchar"
-            f" WHERE s.{quote(column)} IS DISTINCT FROM p.{quote(column)}::varchar").fetchall()
+            f" WHERE s.{quote(column)} IS DISTINCT FROM p.{quote(column)}::varchar"
+        ).fetchall()
         return sum(a is None or b is None or json.loads(a) != json.loads(b) for a, b in pairs)
 
     def value_differences(model) -> list[dict]:
@@ -126,7 +144,8 @@ def _(con):
         table = quote(model.table)
         counts = ", ".join(
             f"count(*) FILTER (WHERE s.{quote(f.name)}::varchar IS DISTINCT FROM p.{quote(f.name)}::varchar)"
-            for f in plain)
+            for f in plain
+        )
         try:
             compared, *different = con.execute(
                 f"SELECT count(*), {counts} FROM clean.{table} AS s JOIN pg.{table} AS p ON s.id = p.id::varchar"
@@ -135,45 +154,57 @@ def _(con):
         except duckdb.Error as error:
             return [{"table": model.table, "column": "*", "error": str(error).splitlines()[0]}]
         fields = plain + [f for f in model.fields if f.kind is Kind.JSON]
-        return [{"table": model.table, "column": f.name, "kind": str(f.kind), "rows compared": compared,
-                 "differing": n} for f, n in zip(fields, different)]
+        return [
+            {"table": model.table, "column": f.name, "kind": str(f.kind), "rows compared": compared, "differing": n}
+            for f, n in zip(fields, different, strict=False)
+        ]
 
-    values = records([row for m in MODELS if STAGING.clean_parts(m.table) for row in value_differences(m)],
-                     ["table", "column", "kind", "rows compared", "differing", "error"])
+    values = records(
+        [row for m in MODELS if STAGING.clean_parts(m.table) for row in value_differences(m)],
+        ["table", "column", "kind", "rows compared", "differing", "error"],
+    )
     failed = pl.col("error").is_not_null() if "error" in values.columns else pl.lit(False)
-    show(f"Values: loaded rows equal their staged rows ({values['differing'].sum()} differing value(s) "
-         f"in {values.height} columns; the columns that differ or could not be compared)",
-         values.filter((pl.col("differing") != 0) | failed))
+    show(
+        f"Values: loaded rows equal their staged rows ({values['differing'].sum()} differing value(s) "
+        f"in {values.height} columns; the columns that differ or could not be compared)",
+        values.filter((pl.col("differing") != 0) | failed),
+    )
     return
 
 
 @app.cell
 def _(con):
-    orphans = records(reconcile.orphan_checks(con, APP, MODELS, JUNCTIONS),
-                      ["table", "column", "references", "orphans", "ok", "error"])
-    show(f"Foreign keys: {orphans.filter(~pl.col('ok')).height} of {orphans.height} checks find orphans",
-         orphans.sort("ok", "table"))
+    orphans = records(
+        reconcile.orphan_checks(con, APP, MODELS, JUNCTIONS),
+        ["table", "column", "references", "orphans", "ok", "error"],
+    )
+    show(
+        f"Foreign keys: {orphans.filter(~pl.col('ok')).height} of {orphans.height} checks find orphans",
+        orphans.sort("ok", "table"),
+    )
     return
 
 
 @app.cell
 def _():
-    say("## Your own query\n\nEdit the SQL below: `clean.\"<table>\"` is the staged Parquet, "
-        "`pg.\"<table>\"` the loaded table (ids are `uuid` there, text in the Parquet).")
+    say(
+        '## Your own query\n\nEdit the SQL below: `clean."<table>"` is the staged Parquet, '
+        '`pg."<table>"` the loaded table (ids are `uuid` there, text in the Parquet).'
+    )
     return
 
 
 @app.cell
 def _(con):
     latest = mo.sql(
-        f"""
+        """
         SELECT s.id, s.name AS staged_name, p.name AS loaded_name, s."updatedAt"
         FROM clean."crm_Accounts" AS s
         LEFT JOIN pg."crm_Accounts" AS p ON p.id::varchar = s.id
         ORDER BY s."updatedAt" DESC NULLS LAST
         LIMIT 10
         """,
-        engine=con
+        engine=con,
     )
     return (latest,)
 

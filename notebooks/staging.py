@@ -4,6 +4,7 @@ Interactive: `marimo edit notebooks/staging.py`. Headless (prints every table, e
 if a cell raises): `python notebooks/staging.py`. The staging folder is $M2PG_STAGING
 (default `staging`).
 """
+
 import marimo
 
 __generated_with = "0.25.2"
@@ -23,10 +24,10 @@ with app.setup:
     import pyarrow.parquet as pq
     from bson import json_util
     from bson.codec_options import CodecOptions, DatetimeConversion
-
-    from toolkit.errors import ConfigError
     from notebook_view import say, show
-    from toolkit.staging import Staging, read_json
+
+    from toolkit.runtime.errors import ConfigError
+    from toolkit.staging.layout import Staging, read_json
     from transforms import JUNCTIONS, MODELS
 
     STAGING = Staging(Path(os.environ.get("M2PG_STAGING", "staging")))
@@ -48,8 +49,10 @@ def parts_of(layer: str, name: str) -> list[Path]:
 @app.cell
 def _():
     if not (STAGING.root / "raw").is_dir():
-        raise ConfigError(f"{STAGING.root.resolve()} holds no staged Parquet (no raw/ folder)",
-                          hint="set M2PG_STAGING to the staging folder, or run `m2pg extract` first")
+        raise ConfigError(
+            f"{STAGING.root.resolve()} holds no staged Parquet (no raw/ folder)",
+            hint="set M2PG_STAGING to the staging folder, or run `m2pg extract` first",
+        )
     say(f"# Staged Parquet in `{STAGING.root.resolve()}`")
     return
 
@@ -61,16 +64,36 @@ def _():
         return read_json(path) if path.exists() else {}
 
     overview = pl.DataFrame(
-        [{"collection": m.source, "table": m.table,
-          "extract complete": manifest(m.source).get("complete"),
-          "raw parts": len(parts_of("raw", m.source)), "raw rows": rows(parts_of("raw", m.source)),
-          "clean parts": len(parts_of("clean", m.table)), "clean rows": rows(parts_of("clean", m.table)),
-          "quarantine parts": len(parts_of("quarantine", m.source)),
-          "quarantined": rows(parts_of("quarantine", m.source))} for m in MODELS]
-        + [{"collection": None, "table": j.table, "extract complete": None, "raw parts": 0, "raw rows": 0,
-            "clean parts": len(parts_of("clean", j.table)), "clean rows": rows(parts_of("clean", j.table)),
-            "quarantine parts": 0, "quarantined": 0} for j in JUNCTIONS],
-        schema_overrides={"collection": pl.String, "extract complete": pl.Boolean})
+        [
+            {
+                "collection": m.source,
+                "table": m.table,
+                "extract complete": manifest(m.source).get("complete"),
+                "raw parts": len(parts_of("raw", m.source)),
+                "raw rows": rows(parts_of("raw", m.source)),
+                "clean parts": len(parts_of("clean", m.table)),
+                "clean rows": rows(parts_of("clean", m.table)),
+                "quarantine parts": len(parts_of("quarantine", m.source)),
+                "quarantined": rows(parts_of("quarantine", m.source)),
+            }
+            for m in MODELS
+        ]
+        + [
+            {
+                "collection": None,
+                "table": j.table,
+                "extract complete": None,
+                "raw parts": 0,
+                "raw rows": 0,
+                "clean parts": len(parts_of("clean", j.table)),
+                "clean rows": rows(parts_of("clean", j.table)),
+                "quarantine parts": 0,
+                "quarantined": 0,
+            }
+            for j in JUNCTIONS
+        ],
+        schema_overrides={"collection": pl.String, "extract complete": pl.Boolean},
+    )
     show("Parts and rows per collection (raw, clean, quarantine)", overview)
     return
 
@@ -81,8 +104,11 @@ def _():
         frame = pl.scan_parquet(parts)
         counts = frame.select(pl.len().alias("m2pg_rows"), pl.all().null_count()).collect()
         total = counts["m2pg_rows"][0]
-        return (counts.drop("m2pg_rows").unpivot(variable_name="column", value_name="nulls")
-                .with_columns(null_rate=pl.col("nulls") / pl.max_horizontal(pl.lit(total), pl.lit(1))))
+        return (
+            counts.drop("m2pg_rows")
+            .unpivot(variable_name="column", value_name="nulls")
+            .with_columns(null_rate=pl.col("nulls") / pl.max_horizontal(pl.lit(total), pl.lit(1)))
+        )
 
     worst = []
     for table in sorted({m.table for m in MODELS} | {j.table for j in JUNCTIONS}):
@@ -90,18 +116,29 @@ def _():
         if not parts:
             continue
         rates = null_rates(parts).sort("null_rate", descending=True)
-        worst.append({"table": table, "rows": rows(parts), "columns": rates.height,
-                      "always null": ", ".join(rates.filter(pl.col("null_rate") == 1)["column"]),
-                      "most nulls": rates["column"][0], "its null rate": rates["null_rate"][0]})
-    show("Null rates of every clean table (a column always null may be a field named wrongly)",
-         pl.DataFrame(worst))
+        worst.append(
+            {
+                "table": table,
+                "rows": rows(parts),
+                "columns": rates.height,
+                "always null": ", ".join(rates.filter(pl.col("null_rate") == 1)["column"]),
+                "most nulls": rates["column"][0],
+                "its null rate": rates["null_rate"][0],
+            }
+        )
+    show("Null rates of every clean table (a column always null may be a field named wrongly)", pl.DataFrame(worst))
     return (null_rates,)
 
 
 @app.cell
 def _():
-    datasets = [f"{layer}/{path.name}" for layer in LAYERS if (STAGING.root / layer).is_dir()
-                for path in sorted((STAGING.root / layer).iterdir()) if parts_of(layer, path.name)]
+    datasets = [
+        f"{layer}/{path.name}"
+        for layer in LAYERS
+        if (STAGING.root / layer).is_dir()
+        for path in sorted((STAGING.root / layer).iterdir())
+        if parts_of(layer, path.name)
+    ]
     default = "clean/crm_Accounts" if "clean/crm_Accounts" in datasets else (datasets or [None])[0]
     dataset = mo.ui.dropdown(datasets, value=default, label="staged Parquet")
     samples = mo.ui.slider(1, 50, value=5, label="sample rows")
@@ -113,10 +150,13 @@ def _():
 def _(dataset, null_rates):
     mo.stop(dataset.value is None, mo.md("Nothing is staged yet."))
     chosen = parts_of(*dataset.value.split("/", 1))
-    schema = pl.DataFrame({"column": list(pq.read_schema(chosen[0]).names),
-                           "type": [str(t) for t in pq.read_schema(chosen[0]).types]})
-    show(f"Schema and null rates of {dataset.value} ({len(chosen)} part(s), {rows(chosen)} rows)",
-         schema.join(null_rates(chosen), on="column", how="left"))
+    schema = pl.DataFrame(
+        {"column": list(pq.read_schema(chosen[0]).names), "type": [str(t) for t in pq.read_schema(chosen[0]).types]}
+    )
+    show(
+        f"Schema and null rates of {dataset.value} ({len(chosen)} part(s), {rows(chosen)} rows)",
+        schema.join(null_rates(chosen), on="column", how="left"),
+    )
     return (chosen,)
 
 
@@ -128,11 +168,17 @@ def _(chosen, dataset, samples):
         frame = frame.with_columns(cs.datetime().dt.to_string("%Y-%m-%d %H:%M:%S%.3f"))
         if "m2pg_document" not in frame.columns:
             return frame
-        return frame.with_columns(pl.col("m2pg_document").map_elements(
-            lambda raw: json_util.dumps(bson.decode(raw, ANY_DATE)), return_dtype=pl.String))
+        return frame.with_columns(
+            pl.col("m2pg_document").map_elements(
+                lambda raw: json_util.dumps(bson.decode(raw, ANY_DATE)), return_dtype=pl.String
+            )
+        )
 
-    show(f"First {samples.value} rows of {dataset.value}",
-         readable(pl.scan_parquet(chosen).head(samples.value).collect()), by_column=True)
+    show(
+        f"First {samples.value} rows of {dataset.value}",
+        readable(pl.scan_parquet(chosen).head(samples.value).collect()),
+        by_column=True,
+    )
     return
 
 

@@ -1,4 +1,5 @@
 """An app's declarations are checked when they are built, and give the load order."""
+
 import random
 import subprocess
 import sys
@@ -6,8 +7,8 @@ import textwrap
 
 import pytest
 
-from toolkit.app import App, DeclarationError, load_order
-from toolkit.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
+from toolkit.declarations.app import App, DeclarationError, load_order
+from toolkit.declarations.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
 from transforms import APP, DECLARED, ENUMS, JUNCTIONS
 
 
@@ -52,22 +53,62 @@ def test_the_order_keeps_the_listing_where_the_references_allow():
 
 BROKEN = [  # (what is wrong, models, junctions, enums, what the one line must name)
     ("unknown reference", (model("A", ref("owner", "Users")),), (), {}, "A.owner: references unknown model 'Users'"),
-    ("unknown report target", (model("A", Field("by", Kind.OBJECT_ID, points_to="Nobody")),), (), {},
-     "A.by: points to unknown model 'Nobody'"),
-    ("unknown enum", (model("A", Field("status", Kind.ENUM, enum="Status")),), (), {}, "A.status: unknown enum 'Status'"),
-    ("cycle", (model("A", ref("b", "B")), model("B", ref("c", "C")), model("C", ref("a", "A"))), (), {},
-     "reference each other in a cycle"),
-    ("unknown index column", (model("A", Field("name", Kind.TEXT), indexes=(("nmae",),)),), (), {},
-     "unknown column 'nmae'"),
-    ("unknown junction end", (model("A"),), (Junction("AToB", Side("a_id", "A"), Side("b_id", "B")),), {},
-     "AToB.b_id: unknown model 'B'"),
-    ("feed from elsewhere", (model("A"), model("B"), model("C")),
-     (Junction("AToB", Side("a_id", "A"), Side("b_id", "B"), (Feed("C", "bIDs"),)),), {},
-     "C.bIDs (feeds AToB): its model is neither end of the junction"),
-    ("a table twice", (model("A"), model("B")), (Junction("A", Side("a_id", "A"), Side("b_id", "B")),), {},
-     "table A: declared twice"),
-    ("a collection twice", (model("A", collection="things"), model("B", collection="things")), (), {},
-     "collection things: declared twice"),
+    (
+        "unknown report target",
+        (model("A", Field("by", Kind.OBJECT_ID, points_to="Nobody")),),
+        (),
+        {},
+        "A.by: points to unknown model 'Nobody'",
+    ),
+    (
+        "unknown enum",
+        (model("A", Field("status", Kind.ENUM, enum="Status")),),
+        (),
+        {},
+        "A.status: unknown enum 'Status'",
+    ),
+    (
+        "cycle",
+        (model("A", ref("b", "B")), model("B", ref("c", "C")), model("C", ref("a", "A"))),
+        (),
+        {},
+        "reference each other in a cycle",
+    ),
+    (
+        "unknown index column",
+        (model("A", Field("name", Kind.TEXT), indexes=(("nmae",),)),),
+        (),
+        {},
+        "unknown column 'nmae'",
+    ),
+    (
+        "unknown junction end",
+        (model("A"),),
+        (Junction("AToB", Side("a_id", "A"), Side("b_id", "B")),),
+        {},
+        "AToB.b_id: unknown model 'B'",
+    ),
+    (
+        "feed from elsewhere",
+        (model("A"), model("B"), model("C")),
+        (Junction("AToB", Side("a_id", "A"), Side("b_id", "B"), (Feed("C", "bIDs"),)),),
+        {},
+        "C.bIDs (feeds AToB): its model is neither end of the junction",
+    ),
+    (
+        "a table twice",
+        (model("A"), model("B")),
+        (Junction("A", Side("a_id", "A"), Side("b_id", "B")),),
+        {},
+        "table A: declared twice",
+    ),
+    (
+        "a collection twice",
+        (model("A", collection="things"), model("B", collection="things")),
+        (),
+        {},
+        "collection things: declared twice",
+    ),
 ]
 
 
@@ -82,25 +123,33 @@ def test_a_declaration_error_names_the_model_and_field(case, models, junctions, 
 def test_the_command_stops_at_start_up_with_one_line(tmp_path):
     # an app package whose declarations reference a model nobody declared, found before the real one
     (tmp_path / "transforms").mkdir()
-    (tmp_path / "transforms" / "__init__.py").write_text(textwrap.dedent("""
-        from toolkit.app import App
-        from toolkit.spec import ID, Field, Kind, ModelSpec, Reference
+    (tmp_path / "transforms" / "__init__.py").write_text(
+        textwrap.dedent("""
+        from toolkit.declarations.app import App
+        from toolkit.declarations.spec import ID, Field, Kind, ModelSpec, Reference
         APP = App("Toy", (ModelSpec("Deals", (ID, Field("ownerId", Kind.OBJECT_ID, references=Reference("Owners")))),),
                   (), {})
-    """))
-    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True, text=True,
-                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: Toy declarations: Deals.ownerId: references unknown model 'Owners'; "
-        "hint: fix the declaration in the app's package"]
+        "hint: fix the declaration in the app's package"
+    ]
     assert "Traceback" not in done.stderr
 
 
 def test_the_engine_finds_the_app_by_its_entry_point(monkeypatch):
-    from toolkit.app import installed
-    from toolkit.errors import ConfigError
     import transforms
+    from toolkit.declarations.app import installed
+    from toolkit.runtime.errors import ConfigError
 
     monkeypatch.delenv("M2PG_APP", raising=False)
     assert installed() is transforms.APP
@@ -111,14 +160,17 @@ def test_the_engine_finds_the_app_by_its_entry_point(monkeypatch):
 
 
 def test_an_app_that_is_not_installed_is_named_by_module_and_attribute(monkeypatch):
-    from toolkit.app import installed
-    from toolkit.errors import ConfigError
     import transforms
+    from toolkit.declarations.app import installed
+    from toolkit.runtime.errors import ConfigError
 
     monkeypatch.setenv("M2PG_APP", "transforms:APP")
     assert installed() is transforms.APP
-    for wrong, said in (("transforms:NOPE", "cannot import the app"), ("transforms:ENUMS", "is a dict, not an App"),
-                        ("no_such_module:APP", "cannot import the app")):
+    for wrong, said in (
+        ("transforms:NOPE", "cannot import the app"),
+        ("transforms:ENUMS", "is a dict, not an App"),
+        ("no_such_module:APP", "cannot import the app"),
+    ):
         monkeypatch.setenv("M2PG_APP", wrong)
         with pytest.raises(ConfigError, match=said):
             installed()

@@ -1,10 +1,11 @@
 """The declarations against the app's own Prisma schema: where its client and its migration
 disagree (BigInt read from integer columns), the declarations say so, field by field."""
+
 import re
 from pathlib import Path
 
-from toolkit.schema import client_drift, column_sql
-from toolkit.spec import Kind
+from toolkit.declarations.spec import Kind
+from toolkit.target.schema import client_drift, column_sql
 from transforms import MODELS
 
 PRISMA_SCHEMA = Path(__file__).parent / "app" / "schema.prisma"

@@ -1,24 +1,29 @@
 """What a load writes: the staged rows against the rows the migration wrote before."""
+
 import subprocess
 import sys
 
 import polars as pl
 import pytest
 
-from toolkit.changes import DIGEST, batches, compare, digests
+from toolkit.stages.changes import DIGEST, batches, compare, digests
 
 COLUMNS = ["id", "name", "tags", "n"]
 
 
 def frame(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"id": pl.String, "name": pl.String, "tags": pl.List(pl.String), "n": pl.Int32},
-                        orient="row")
+    return pl.DataFrame(
+        rows, schema={"id": pl.String, "name": pl.String, "tags": pl.List(pl.String), "n": pl.Int32}, orient="row"
+    )
 
 
 def staged(rows: list[tuple]) -> pl.DataFrame:
     data = frame(rows)
-    return data.select("id").with_columns(digests(data, COLUMNS), pl.lit(0, pl.UInt32).alias("part"),
-                                          pl.int_range(data.height, dtype=pl.UInt32).alias("row"))
+    return data.select("id").with_columns(
+        digests(data, COLUMNS),
+        pl.lit(0, pl.UInt32).alias("part"),
+        pl.int_range(data.height, dtype=pl.UInt32).alias("row"),
+    )
 
 
 def owned(rows: list[tuple]) -> pl.DataFrame:
@@ -30,10 +35,12 @@ BEFORE = [("a", "Acme", ["x"], 1), ("b", "Beta", None, 2), ("c", "Gamma", [], 3)
 
 
 def test_each_kind_of_change_lands_in_its_own_list():
-    now = [("a", "Acme", ["x"], 1),          # unchanged
-           ("b", "Beta", None, 3),            # a number changed
-           ("c", "Gamma", [None], 3),         # an empty list became a list holding a null
-           ("e", "Epsilon", None, 5)]         # new; d is gone
+    now = [
+        ("a", "Acme", ["x"], 1),  # unchanged
+        ("b", "Beta", None, 3),  # a number changed
+        ("c", "Gamma", [None], 3),  # an empty list became a list holding a null
+        ("e", "Epsilon", None, 5),
+    ]  # new; d is gone
     changes = compare(staged(now), owned(BEFORE), ["id"])
     assert changes.insert["id"].to_list() == ["e"]
     assert sorted(changes.update["id"].to_list()) == ["b", "c"]
@@ -52,29 +59,38 @@ def test_nothing_owned_yet_means_every_row_is_new():
 
 def test_the_same_rows_again_write_nothing():
     assert compare(staged(BEFORE), owned(BEFORE), ["id"]).counts() == {
-        "insert": 0, "update": 0, "delete": 0, "unchanged": 4}
+        "insert": 0,
+        "update": 0,
+        "delete": 0,
+        "unchanged": 4,
+    }
 
 
 def test_junction_pairs_are_keyed_by_both_ends():
     def pairs(rows):
         data = pl.DataFrame(rows, schema={"A": pl.String, "B": pl.String}, orient="row")
         return data.with_columns(digests(data, ["A", "B"]))
+
     now = pairs([("1", "x"), ("1", "y"), ("2", "x")]).with_columns(
-        pl.lit(0, pl.UInt32).alias("part"), pl.int_range(3, dtype=pl.UInt32).alias("row"))
+        pl.lit(0, pl.UInt32).alias("part"), pl.int_range(3, dtype=pl.UInt32).alias("row")
+    )
     changes = compare(now, pairs([("1", "x"), ("2", "y"), ("2", "x")]), ["A", "B"])
     assert changes.insert.select("A", "B").rows() == [("1", "y")]
     assert changes.delete.rows() == [("2", "y")]
     assert changes.counts()["update"] == 0 and changes.unchanged == 2
 
 
-@pytest.mark.parametrize(("left", "right"), [
-    (("a", "Acme", ["x", "y"], 1), ("a", "Acme", ["xy"], 1)),
-    (("a", "Acme", None, 1), ("a", "Acme", [], 1)),
-    (("a", "Acme", [], 1), ("a", "Acme", [None], 1)),
-    (("a", None, ["x"], 1), ("a", "", ["x"], 1)),
-    (("a", "Acme", ["x"], None), ("a", "Acme", ["x"], 0)),
-    (("a", "Acme", ["x"], 1), ("a", "Acme", ["x"], 2)),
-])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (("a", "Acme", ["x", "y"], 1), ("a", "Acme", ["xy"], 1)),
+        (("a", "Acme", None, 1), ("a", "Acme", [], 1)),
+        (("a", "Acme", [], 1), ("a", "Acme", [None], 1)),
+        (("a", None, ["x"], 1), ("a", "", ["x"], 1)),
+        (("a", "Acme", ["x"], None), ("a", "Acme", ["x"], 0)),
+        (("a", "Acme", ["x"], 1), ("a", "Acme", ["x"], 2)),
+    ],
+)
 def test_digests_tell_apart_values_that_print_alike(left, right):
     both = digests(frame([left, right]), COLUMNS)
     assert both.dtype == pl.Int64 and both[0] != both[1]
@@ -82,10 +98,12 @@ def test_digests_tell_apart_values_that_print_alike(left, right):
 
 def test_a_digest_is_the_same_in_every_process():
     # the target keeps digests from one load to the next: they must not depend on the process
-    code = ("import polars as pl; from toolkit.changes import digests; "
-            "print(digests(pl.DataFrame({'id': ['a'], 'name': ['Acme'], 'tags': [['x']], 'n': [1]}, "
-            "schema={'id': pl.String, 'name': pl.String, 'tags': pl.List(pl.String), 'n': pl.Int32}), "
-            "['id', 'name', 'tags', 'n'])[0])")
+    code = (
+        "import polars as pl; from toolkit.stages.changes import digests; "
+        "print(digests(pl.DataFrame({'id': ['a'], 'name': ['Acme'], 'tags': [['x']], 'n': [1]}, "
+        "schema={'id': pl.String, 'name': pl.String, 'tags': pl.List(pl.String), 'n': pl.Int32}), "
+        "['id', 'name', 'tags', 'n'])[0])"
+    )
     other = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert other == digests(frame([BEFORE[0]]), COLUMNS)[0]
 

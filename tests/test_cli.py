@@ -1,4 +1,5 @@
 """The command line's own surface: `--version`, and on/off flags shown as flags in every --help."""
+
 import re
 from importlib.metadata import version
 
@@ -9,8 +10,12 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 
 COMMANDS = typer.main.get_command(app).commands
-FLAGS = [(name, param.opts[0]) for name, command in COMMANDS.items()
-         for param in command.params if getattr(param, "is_flag", False)]
+FLAGS = [
+    (name, param.opts[0])
+    for name, command in COMMANDS.items()
+    for param in command.params
+    if getattr(param, "is_flag", False)
+]
 
 
 def help_line(command: str, option: str) -> str:
@@ -25,8 +30,15 @@ def test_version_is_the_installed_one():
 
 
 def test_the_flags_are_found():
-    assert {("load", "--replace"), ("verify", "--full"), ("reset", "--yes"), ("indexes", "--extra"),
-            ("indexes", "--drop"), ("run", "--json"), ("run", "--quiet")} <= set(FLAGS)
+    assert {
+        ("load", "--replace"),
+        ("verify", "--full"),
+        ("reset", "--yes"),
+        ("indexes", "--extra"),
+        ("indexes", "--drop"),
+        ("run", "--json"),
+        ("run", "--quiet"),
+    } <= set(FLAGS)
 
 
 @pytest.mark.parametrize(("command", "flag"), FLAGS + [(name, "--help") for name in COMMANDS])

@@ -2,12 +2,13 @@
 copy of the parsed schema): every stored key is declared once, as the kind, optionality, default,
 enum and uniqueness the schema gives it; arrays of ObjectIds are either a uuid[] column or a
 junction's feed. The target side is checked against Prisma's catalog in tests/integration/test_schema.py."""
+
 import json
 from pathlib import Path
 
 import pytest
 
-from toolkit.spec import LIST_KINDS, Field, Kind
+from toolkit.declarations.spec import LIST_KINDS, Field, Kind
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 SOURCE = json.loads((Path(__file__).parent / "data" / "source-model.json").read_text())

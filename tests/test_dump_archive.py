@@ -1,15 +1,15 @@
 """Reading mongodump's archive and gzip files: the layout, streaming, choosing a database, damage."""
+
 import tracemalloc
 
 import bson
 import pytest
 from bson import ObjectId
-
-from toolkit import mongodump
-from toolkit.errors import ConfigError
-from toolkit.sources import DumpSource
-
 from integration.mongodump_files import archive, gzip_folder
+
+from toolkit.runtime.errors import ConfigError
+from toolkit.sources import mongodump
+from toolkit.sources.readers import DumpSource
 
 
 def write_folder(folder, collections: dict[str, int], padding: int = 40):
@@ -17,14 +17,16 @@ def write_folder(folder, collections: dict[str, int], padding: int = 40):
     for name, count in collections.items():
         docs = [bson.encode({"_id": ObjectId(), "n": i, "pad": "x" * padding}) for i in range(count)]
         (folder / f"{name}.bson").write_bytes(b"".join(docs))
-        (folder / f"{name}.metadata.json").write_text('{"indexes": [], "collectionName": "%s"}' % name)
+        (folder / f"{name}.metadata.json").write_text(f'{{"indexes": [], "collectionName": "{name}"}}')
     return folder
 
 
 @pytest.fixture
 def two_databases(tmp_path):
-    return {"crm": write_folder(tmp_path / "crm", {"Users": 50, "Tasks": 120}),
-            "other": write_folder(tmp_path / "other", {"Users": 3})}
+    return {
+        "crm": write_folder(tmp_path / "crm", {"Users": 50, "Tasks": 120}),
+        "other": write_folder(tmp_path / "other", {"Users": 3}),
+    }
 
 
 @pytest.mark.parametrize("gzipped", [False, True])
@@ -95,7 +97,6 @@ def test_a_truncated_bson_gz_is_named(tmp_path):
     plain = write_folder(tmp_path / "plain", {"Users": 300})
     folder = gzip_folder(plain, tmp_path / "dump" / "crm")
     packed = (folder / "Users.bson.gz").read_bytes()
-    (folder / "Users.bson.gz").write_bytes(packed[:len(packed) // 2])
+    (folder / "Users.bson.gz").write_bytes(packed[: len(packed) // 2])
     with pytest.raises(ConfigError, match="Users.bson.gz cannot be decompressed"):
         list(DumpSource(tmp_path / "dump").chunks("Users", 100))
-

@@ -1,5 +1,6 @@
 """The error log: every quarantined record with its id, field, rule, fix and document; tool
 failures that survive a rewrite; a summary by collection and by rule; no NUL, no password."""
+
 import io
 import json
 
@@ -7,12 +8,19 @@ import polars as pl
 import pytest
 from rich.console import Console
 
-from toolkit.error_log import log_failure, print_summary, summary, write_error_log
-from toolkit.rules import HINTS
-from toolkit.staging import Staging, write_parquet
+from toolkit.reports.error_log import log_failure, print_summary, summary, write_error_log
+from toolkit.stages.rules import HINTS
+from toolkit.staging.layout import Staging, write_parquet
 
-SCHEMA = {"collection": pl.String, "object_id": pl.String, "source_id": pl.String,
-          "field": pl.String, "rule": pl.String, "reason": pl.String, "document": pl.String}
+SCHEMA = {
+    "collection": pl.String,
+    "object_id": pl.String,
+    "source_id": pl.String,
+    "field": pl.String,
+    "rule": pl.String,
+    "reason": pl.String,
+    "document": pl.String,
+}
 A1, A3 = "6b064c82833346aaba78a501", "6b064c82833346aaba78a503"
 C1, C2, C3 = "6b064c82833346aaba78a601", "6b064c82833346aaba78a602", "6b064c82833346aaba78a603"
 ODD_ID = '"[bold]legacy-42"'  # a string _id as relaxed extended JSON, with rich markup in it
@@ -24,18 +32,60 @@ def doc(_id, **fields) -> str:
 
 # collection, object_id, source_id, field, rule, reason, document
 RECORDS = [
-    ("Accounts", A1, f'{{"$oid": "{A1}"}}', "name", "required", "name: required field is missing or null",
-     doc({"$oid": A1}, name=None, website="https://admin:hunter2@crm.example/x")),
-    ("Accounts", None, ODD_ID, "_id", "id_type", f"_id: {ODD_ID} is not an ObjectId",
-     doc("[bold]legacy-42", name="Old")),
-    ("Accounts", A3, f'{{"$oid": "{A3}"}}', "name", "required", "name: required field is missing or null",
-     doc({"$oid": A3}, tags=["a", {"b": [1, None]}])),
-    ("crm_Contacts", C1, f'{{"$oid": "{C1}"}}', "first_name", "nul",
-     "first_name: text holds a NUL character (a\x00b)", doc({"$oid": C1}, first_name="a\x00b")),
-    ("crm_Contacts", C2, f'{{"$oid": "{C2}"}}', "last_name", "required",
-     "last_name: required — «Ærøskøbing» 日本語 🎉", doc({"$oid": C2}, note="Ærøskøbing 日本語 🎉\u2028x")),
-    ("crm_Contacts", C3, f'{{"$oid": "{C3}"}}', "email", "required", "email: required field is missing or null",
-     doc({"$oid": C3}, email=None)),
+    (
+        "Accounts",
+        A1,
+        f'{{"$oid": "{A1}"}}',
+        "name",
+        "required",
+        "name: required field is missing or null",
+        doc({"$oid": A1}, name=None, website="https://admin:hunter2@crm.example/x"),
+    ),
+    (
+        "Accounts",
+        None,
+        ODD_ID,
+        "_id",
+        "id_type",
+        f"_id: {ODD_ID} is not an ObjectId",
+        doc("[bold]legacy-42", name="Old"),
+    ),
+    (
+        "Accounts",
+        A3,
+        f'{{"$oid": "{A3}"}}',
+        "name",
+        "required",
+        "name: required field is missing or null",
+        doc({"$oid": A3}, tags=["a", {"b": [1, None]}]),
+    ),
+    (
+        "crm_Contacts",
+        C1,
+        f'{{"$oid": "{C1}"}}',
+        "first_name",
+        "nul",
+        "first_name: text holds a NUL character (a\x00b)",
+        doc({"$oid": C1}, first_name="a\x00b"),
+    ),
+    (
+        "crm_Contacts",
+        C2,
+        f'{{"$oid": "{C2}"}}',
+        "last_name",
+        "required",
+        "last_name: required — «Ærøskøbing» 日本語 🎉",
+        doc({"$oid": C2}, note="Ærøskøbing 日本語 🎉\u2028x"),
+    ),
+    (
+        "crm_Contacts",
+        C3,
+        f'{{"$oid": "{C3}"}}',
+        "email",
+        "required",
+        "email: required field is missing or null",
+        doc({"$oid": C3}, email=None),
+    ),
 ]
 
 
@@ -92,8 +142,10 @@ def test_summary_counts_samples_and_hints(staging):
 
 
 def test_tool_failures_survive_a_rewrite(staging):
-    traceback = ('Traceback (most recent call last):\n  File "load.py", line 9, in load\n'
-                 "ConnectionError: postgresql://m2pg:s3cret@db.example:5432/nextcrm refused\n")
+    traceback = (
+        'Traceback (most recent call last):\n  File "load.py", line 9, in load\n'
+        "ConnectionError: postgresql://m2pg:s3cret@db.example:5432/nextcrm refused\n"
+    )
     first = log_failure(staging, "load", traceback).read_text(encoding="utf-8")
     assert "not listed yet" in first and "## Tool failures: 1" in first
     write_error_log(staging)

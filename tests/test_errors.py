@@ -1,5 +1,6 @@
 """A failure around m2pg (a disk, a folder, a server that drops) is named in one short line;
 anything else is left to be reported as a bug."""
+
 import errno
 
 import psycopg
@@ -7,7 +8,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from toolkit.errors import LONGEST_CAUSE, ConfigError, environment_failure, short_cause
+from toolkit.runtime.errors import LONGEST_CAUSE, ConfigError, environment_failure, short_cause
 
 
 def refused_postgres() -> Exception:
@@ -26,14 +27,21 @@ def refused_mongo() -> Exception:
     raise AssertionError("a closed port accepted a connection")
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda: OSError(errno.ENOSPC, "No space left on device", "/st/clean/x.parquet"),
-     "cannot write or read /st/clean/x.parquet: No space left on device"),
-    (lambda: OSError(errno.EROFS, "Read-only file system", "/st/reports/load.json"),
-     "cannot write or read /st/reports/load.json: Read-only file system"),
-    (refused_postgres, "PostgreSQL failed: "),
-    (refused_mongo, "MongoDB failed: 127.0.0.1:1: [Errno 111] Connection refused"),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (
+            lambda: OSError(errno.ENOSPC, "No space left on device", "/st/clean/x.parquet"),
+            "cannot write or read /st/clean/x.parquet: No space left on device",
+        ),
+        (
+            lambda: OSError(errno.EROFS, "Read-only file system", "/st/reports/load.json"),
+            "cannot write or read /st/reports/load.json: Read-only file system",
+        ),
+        (refused_postgres, "PostgreSQL failed: "),
+        (refused_mongo, "MongoDB failed: 127.0.0.1:1: [Errno 111] Connection refused"),
+    ],
+)
 def test_environment_failures_are_named_in_one_line(make, expected):
     said = environment_failure(make())
     assert said is not None and said.startswith(expected), said
@@ -56,12 +64,16 @@ def test_a_bug_is_not_taken_for_the_environment(error):
 
 
 def test_driver_text_is_cut_to_its_cause():
-    noisy = ("127.0.0.1:1: [Errno 111] Connection refused (configured timeouts: socketTimeoutMS: 20000.0ms, "
-             "connectTimeoutMS: 20000.0ms), Timeout: 0.2s, Topology Description: <TopologyDescription ...>")
+    noisy = (
+        "127.0.0.1:1: [Errno 111] Connection refused (configured timeouts: socketTimeoutMS: 20000.0ms, "
+        "connectTimeoutMS: 20000.0ms), Timeout: 0.2s, Topology Description: <TopologyDescription ...>"
+    )
     assert short_cause(noisy) == "127.0.0.1:1: [Errno 111] Connection refused"
     assert len(short_cause("x" * 1000)) == LONGEST_CAUSE
 
 
 def test_a_hint_stays_on_the_line():
-    assert str(ConfigError("no source given\n", stage="extract", hint="pass --dump DIR")) == \
-        "extract: no source given; hint: pass --dump DIR"
+    assert (
+        str(ConfigError("no source given\n", stage="extract", hint="pass --dump DIR"))
+        == "extract: no source given; hint: pass --dump DIR"
+    )

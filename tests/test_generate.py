@@ -1,4 +1,5 @@
 """The generated NextCRM dataset: reproducible, consistent, full of edge cases, and bad on purpose."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,28 @@ import bson
 import pytest
 from bson import Decimal128, Int64, ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
-from bson.raw_bson import RawBSONDocument
 from bson.datetime_ms import DatetimeMS
+from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 
-from toolkit import generate, servers
-from toolkit.spec import Field, Kind
+from toolkit.declarations.spec import Field, Kind
+from toolkit.generate import sample as generate
+from toolkit.runtime import servers
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 BY_NAME = {m.name: m for m in MODELS}
-RULES = ("required", "enum", "type", "int_range", "nul", "id_type", "reference",
-         "quarantined_reference", "timestamp_range")
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+RULES = (
+    "required",
+    "enum",
+    "type",
+    "int_range",
+    "nul",
+    "id_type",
+    "reference",
+    "quarantined_reference",
+    "timestamp_range",
+)
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 FIRST_MS, LAST_MS = -62_135_596_800_000, 253_402_300_799_999  # 0001-01-01 .. 9999-12-31T23:59:59.999
 
 
@@ -70,8 +81,15 @@ def _wrong_type(f: Field, v) -> bool:
         return False
     if f.kind is Kind.INT:
         return isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer()))
-    expected = {Kind.TEXT: str, Kind.ENUM: str, Kind.BOOL: bool, Kind.DATETIME: (datetime, DatetimeMS),
-                Kind.OBJECT_ID: ObjectId, Kind.TEXT_LIST: list, Kind.UUID_LIST: list}[f.kind]
+    expected = {
+        Kind.TEXT: str,
+        Kind.ENUM: str,
+        Kind.BOOL: bool,
+        Kind.DATETIME: (datetime, DatetimeMS),
+        Kind.OBJECT_ID: ObjectId,
+        Kind.TEXT_LIST: list,
+        Kind.UUID_LIST: list,
+    }[f.kind]
     return not isinstance(v, expected)
 
 
@@ -83,12 +101,14 @@ def _flaws(collection: str, doc: dict, known: set, quarantined: set) -> set[str]
         "required": any(f.required and v is None for f, v in values),
         "enum": any(f.enum and isinstance(v, str) and v not in ENUMS[f.enum] for f, v in values),
         "type": any(_wrong_type(f, v) for f, v in values),
-        "int_range": any(f.kind is Kind.INT and isinstance(v, int)
-                         and not INT32_MIN <= v <= INT32_MAX for f, v in values),
+        "int_range": any(
+            f.kind is Kind.INT and isinstance(v, int) and not INT32_MIN <= v <= INT32_MAX for f, v in values
+        ),
         "nul": any("\x00" in s for s in _strings(doc)),
         "id_type": not isinstance(doc["_id"], ObjectId),
-        "reference": any(f.references and isinstance(v, ObjectId) and v not in known
-                         and v not in quarantined for f, v in values),
+        "reference": any(
+            f.references and isinstance(v, ObjectId) and v not in known and v not in quarantined for f, v in values
+        ),
         "quarantined_reference": any(f.references and v in quarantined for f, v in values),
         "timestamp_range": any(isinstance(v, DatetimeMS) and not FIRST_MS <= int(v) <= LAST_MS for f, v in values),
     }
@@ -96,6 +116,7 @@ def _flaws(collection: str, doc: dict, known: set, quarantined: set) -> set[str]
 
 
 # --- reproducible and sized ----------------------------------------------------------------
+
 
 def test_same_seed_gives_the_same_documents(data):
     assert _encoded(generate.sample(APP, 7)) == _encoded(data)
@@ -192,13 +213,16 @@ def _top_values(data):
 
 def _json_values(data):
     """Every value nested in a Json field."""
+
     def walk(value):
         yield value
         children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
         for child in children:
             yield from walk(child)
-    return [v for m in MODELS for f in m.fields if f.kind is Kind.JSON
-            for d in data[m.source] for v in walk(d.get(f.key))]
+
+    return [
+        v for m in MODELS for f in m.fields if f.kind is Kind.JSON for d in data[m.source] for v in walk(d.get(f.key))
+    ]
 
 
 def _json_keys(data):
@@ -248,8 +272,11 @@ def test_stray_top_level_key_is_present(data, key):
 
 
 def test_some_documents_carry_undeclared_fields(data):
-    extra = {k for m in MODELS for d in data[m.source] for k in d} - {
-        k for m in MODELS for k in _declared_keys(m)} - {"id", "v"}
+    extra = (
+        {k for m in MODELS for d in data[m.source] for k in d}
+        - {k for m in MODELS for k in _declared_keys(m)}
+        - {"id", "v"}
+    )
     assert len(extra) >= 2
 
 
@@ -262,13 +289,20 @@ def test_the_sample_tables_name_only_what_the_app_declares():
     qualified = [k for k in (*tables.text, *tables.large_json) if "." in k] + [*tables.text_enums, *tables.linked]
     assert set(qualified) <= fields
     assert set(tables.text_enums.values()) <= set(ENUMS)
-    plain = (*tables.text, *tables.json, *tables.large_json, *tables.int_ranges, *tables.true_share,
-             *tables.days_after_creation)
+    plain = (
+        *tables.text,
+        *tables.json,
+        *tables.large_json,
+        *tables.int_ranges,
+        *tables.true_share,
+        *tables.days_after_creation,
+    )
     assert {k for k in plain if "." not in k} <= names
     assert {c for c, *_ in tables.breaks + tables.beyond_datetime_breaks} <= {m.source for m in MODELS}
 
 
 # --- bad records ---------------------------------------------------------------------------
+
 
 def test_bad_records_cover_every_rule(bad):
     assert sorted({rule for _, _, rule in bad}) == sorted(RULES)
@@ -285,26 +319,30 @@ def test_demo_dataset_is_sample_plus_bad_records(data, demo, bad):
     expected = _encoded(data)
     for collection, doc, _ in bad:
         expected[collection].append(bson.encode(doc))
-    assert {c: sorted(docs) for c, docs in _encoded(demo).items()} == {
-        c: sorted(docs) for c, docs in expected.items()}
+    assert {c: sorted(docs) for c, docs in _encoded(demo).items()} == {c: sorted(docs) for c, docs in expected.items()}
 
 
 # --- writers -------------------------------------------------------------------------------
+
 
 def test_dump_round_trips(tmp_path, demo):
     dataset = demo
     folder = generate.write_dump(tmp_path, "nextcrm", dataset)
     assert folder == tmp_path / "nextcrm"
     assert {p.name for p in folder.iterdir()} == {
-        f"{c}{suffix}" for c in dataset for suffix in (".bson", ".metadata.json")}
+        f"{c}{suffix}" for c in dataset for suffix in (".bson", ".metadata.json")
+    }
     for collection, docs in dataset.items():
         raw = (folder / f"{collection}.bson").read_bytes()
         auto = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
         assert bson.decode_all(raw, auto) == docs
         assert raw == b"".join(bson.encode(d) for d in docs)
         metadata = json.loads((folder / f"{collection}.metadata.json").read_text())
-        assert metadata == {"options": {}, "indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}],
-                            "collectionName": collection}
+        assert metadata == {
+            "options": {},
+            "indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}],
+            "collectionName": collection,
+        }
 
 
 def test_write_mongo_round_trips(tmp_path):

@@ -1,5 +1,6 @@
 """The data generators know no application: a toy app with other models gets sample, bad and large
 data from its declarations alone, and its own `SampleData` tables decide what they name."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,23 +9,44 @@ import bson
 import pytest
 from bson import ObjectId
 
-from toolkit import generate, generate_large
-from toolkit.app import App
-from toolkit.generate import DROP, Forge, SampleData
-from toolkit.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
+from toolkit.declarations.app import App
+from toolkit.declarations.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
+from toolkit.generate import large as generate_large
+from toolkit.generate import sample as generate
+from toolkit.generate.sample import DROP, Forge, SampleData
 
 SHELF = ModelSpec("Shelf", (ID, Field("label", Kind.TEXT), Field("open", Kind.BOOL)), collection="shelves")
-BOOK = ModelSpec("Book", (
-    ID, Field("title", Kind.TEXT), Field("isbn", Kind.TEXT, unique=True), Field("pages", Kind.INT),
-    Field("genre", Kind.ENUM, enum="Genre"), Field("shelf", Kind.OBJECT_ID, references=Reference("Shelf")),
-    Field("keeper", Kind.OBJECT_ID, optional=True, references=Reference("Shelf")),
-    Field("readAt", Kind.DATETIME, optional=True), Field("notes", Kind.JSON, optional=True),
-    Field("tags", Kind.TEXT_LIST), Field("mood", Kind.TEXT, optional=True),
-), collection="books")
-TOY = App("Library", (BOOK, SHELF),
-          (Junction("BookNeighbours", Side("book_id", "Book"), Side("shelf_id", "Shelf"),
-                    (Feed("Book", "nearIDs"), Feed("Shelf", "nearBookIDs"))),),
-          {"Genre": ("NOVEL", "ESSAY", "POETRY"), "Mood": ("calm", "wild")}, database="library")
+BOOK = ModelSpec(
+    "Book",
+    (
+        ID,
+        Field("title", Kind.TEXT),
+        Field("isbn", Kind.TEXT, unique=True),
+        Field("pages", Kind.INT),
+        Field("genre", Kind.ENUM, enum="Genre"),
+        Field("shelf", Kind.OBJECT_ID, references=Reference("Shelf")),
+        Field("keeper", Kind.OBJECT_ID, optional=True, references=Reference("Shelf")),
+        Field("readAt", Kind.DATETIME, optional=True),
+        Field("notes", Kind.JSON, optional=True),
+        Field("tags", Kind.TEXT_LIST),
+        Field("mood", Kind.TEXT, optional=True),
+    ),
+    collection="books",
+)
+TOY = App(
+    "Library",
+    (BOOK, SHELF),
+    (
+        Junction(
+            "BookNeighbours",
+            Side("book_id", "Book"),
+            Side("shelf_id", "Shelf"),
+            (Feed("Book", "nearIDs"), Feed("Shelf", "nearBookIDs")),
+        ),
+    ),
+    {"Genre": ("NOVEL", "ESSAY", "POETRY"), "Mood": ("calm", "wild")},
+    database="library",
+)
 
 
 def _forged_references(forge: Forge) -> list[tuple[str, dict, str]]:
@@ -32,15 +54,20 @@ def _forged_references(forge: Forge) -> list[tuple[str, dict, str]]:
 
 
 TABLES = SampleData(
-    counts={"Book": 120, "Shelf": 7}, text={"Book.title": lambda r: f"Volume {r.randint(1, 9)}"},
-    text_enums={"Book.mood": "Mood"}, patterns=(("isbn", lambda r: f"978-{r.randint(0, 9)}"),),
-    json={"notes": lambda r: {"stars": r.randint(1, 5)}}, int_ranges={"pages": (10, 20)}, true_share={"open": 1.0},
+    counts={"Book": 120, "Shelf": 7},
+    text={"Book.title": lambda r: f"Volume {r.randint(1, 9)}"},
+    text_enums={"Book.mood": "Mood"},
+    patterns=(("isbn", lambda r: f"978-{r.randint(0, 9)}"),),
+    json={"notes": lambda r: {"stars": r.randint(1, 5)}},
+    int_ranges={"pages": (10, 20)},
+    true_share={"open": 1.0},
     days_after_creation={"readAt": (1, 2)},
     edge_cases=lambda r, data: generate.plant(r, data, (("books", "title", ""),)),
     breaks=(("books", "title", DROP, "required"), ("shelves", "open", "yes", "type")),
     broken_references=_forged_references,
     large_counts={"Book": (500, generate_large.SCALED), "Shelf": (3, generate_large.FIXED)},
-    linked=frozenset({"Book.keeper"}), large_json={"Book.notes": generate_large.labels},
+    linked=frozenset({"Book.keeper"}),
+    large_json={"Book.notes": generate_large.labels},
 )
 TOLD = dataclasses.replace(TOY, sample_data=TABLES)
 
@@ -50,6 +77,7 @@ def _ids(data, collection):
 
 
 # --- nothing but the declarations ----------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def plain():
@@ -89,6 +117,7 @@ def test_a_plain_app_gets_a_large_dump_named_after_its_database(tmp_path):
 
 
 # --- the app's own tables ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def told():

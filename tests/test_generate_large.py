@@ -1,5 +1,6 @@
 """The large dump generator: reproducible, valid per declaration, consistent, sized by scale,
 and accepted whole by extract and transform."""
+
 from __future__ import annotations
 
 import json
@@ -9,19 +10,19 @@ import bson
 import pytest
 from bson import ObjectId
 
-from toolkit import generate_large
-from toolkit.extract import extract
-from toolkit.generate import dump_metadata
-from toolkit.rules import BTREE_BYTES, indexed_columns
-from toolkit.sources import DumpSource
-from toolkit.spec import Field, Kind
-from toolkit.staging import Staging
-from toolkit.transform import transform
+from toolkit.declarations.spec import Field, Kind
+from toolkit.generate import large as generate_large
+from toolkit.generate.sample import dump_metadata
+from toolkit.sources.readers import DumpSource
+from toolkit.stages.extract import extract
+from toolkit.stages.rules import BTREE_BYTES, indexed_columns
+from toolkit.stages.transform import transform
+from toolkit.staging.layout import Staging
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 SCALE = 0.2  # about 18,000 documents
 BY_NAME = {m.name: m for m in MODELS}
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SMALL = {"CHUNK": 300}  # many chunks even at a small scale
 
 
@@ -58,6 +59,7 @@ def _target(f: Field) -> str | None:
 
 # --- reproducible and sized ----------------------------------------------------------------
 
+
 def test_same_seed_gives_the_same_bytes(dump, tmp_path):
     folder, _ = dump
     _write(tmp_path, **SMALL)
@@ -74,7 +76,8 @@ def test_another_seed_gives_other_documents(dump, tmp_path):
 def test_dump_layout_matches_mongodump(dump):
     folder, counts = dump
     assert {p.name for p in (folder / "nextcrm").iterdir()} == {
-        f"{c}{suffix}" for c in counts for suffix in (".bson", ".metadata.json")}
+        f"{c}{suffix}" for c in counts for suffix in (".bson", ".metadata.json")
+    }
     for collection in counts:
         text = (folder / "nextcrm" / f"{collection}.metadata.json").read_text()
         assert json.loads(text) == dump_metadata(collection)
@@ -100,10 +103,18 @@ def test_counts_are_proportional_to_the_scale(small, big):
 
 def test_scale_one_volumes():
     counts = generate_large.counts(APP, 1.0)
-    assert {c: counts[c] for c in ("Users", "crm_Accounts", "crm_Contacts", "crm_Leads",
-                                   "crm_Opportunities", "Documents", "Tasks")} == {
-        "Users": 1_000, "crm_Accounts": 10_000, "crm_Contacts": 25_000, "crm_Leads": 5_000,
-        "crm_Opportunities": 15_000, "Documents": 10_000, "Tasks": 20_000}
+    assert {
+        c: counts[c]
+        for c in ("Users", "crm_Accounts", "crm_Contacts", "crm_Leads", "crm_Opportunities", "Documents", "Tasks")
+    } == {
+        "Users": 1_000,
+        "crm_Accounts": 10_000,
+        "crm_Contacts": 25_000,
+        "crm_Leads": 5_000,
+        "crm_Opportunities": 15_000,
+        "Documents": 10_000,
+        "Tasks": 20_000,
+    }
     assert 85_000 < sum(counts.values()) < 100_000  # about 900k at scale 10
 
 
@@ -155,8 +166,12 @@ def _problems(model, doc: dict) -> list[str]:
             found.append(f"{f.name} text")
     for key in feeds & set(doc):
         array = doc[key]
-        if not (type(array) is list and len(array) <= 5 and all(type(e) is ObjectId for e in array)
-                and len(set(array)) == len(array)):
+        if not (
+            type(array) is list
+            and len(array) <= 5
+            and all(type(e) is ObjectId for e in array)
+            and len(set(array)) == len(array)
+        ):
             found.append(f"{key} junction array")
     return found
 
@@ -175,8 +190,12 @@ def test_every_enum_value_appears(data, model, field):
     assert {d.get(field.key) for d in data[model.source]} - {None} == set(ENUMS[field.enum])
 
 
-OPTIONAL = [(m, f) for m in MODELS for f in m.fields
-            if not f.required and f.key != "_id" and f"{m.name}.{f.name}" not in APP.sample_data.linked]
+OPTIONAL = [
+    (m, f)
+    for m in MODELS
+    for f in m.fields
+    if not f.required and f.key != "_id" and f"{m.name}.{f.name}" not in APP.sample_data.linked
+]
 
 
 EVEN = 400  # documents per collection: enough for every share of ABSENT_SHARES to show in each
@@ -261,6 +280,7 @@ def test_two_sided_junctions_are_kept_on_one_side_the_other_or_both(data, juncti
 
 
 # --- the pipeline takes it whole -----------------------------------------------------------
+
 
 def test_extract_and_transform_quarantine_nothing(dump, data, tmp_path):
     folder, counts = dump

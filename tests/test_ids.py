@@ -1,4 +1,5 @@
 """The ObjectId -> UUID function: stable, time-ordered, collision-free, reversible."""
+
 import uuid
 
 import numpy as np
@@ -7,10 +8,9 @@ import pyarrow as pa
 import pytest
 from bson import ObjectId
 
-from toolkit.ids import idmap_frame, in_lists, object_id_of, uuid_binary, uuid_for, uuids_of
+from toolkit.documents.ids import idmap_frame, in_lists, object_id_of, uuid_binary, uuid_for, uuids_of
 
-
-KNOWN = [  # worked out by hand from the layout in toolkit/ids.py's docstring
+KNOWN = [  # worked out by hand from the layout in toolkit/documents/ids.py's docstring
     ("000000000000000000000000", "00000000-0000-7000-8000-000000000000"),
     ("ffffffffffffffffffffffff", "03e7ffff-fc18-7fff-bfff-fffffffffc00"),
     ("6b064c82833346aaba78a43f", "01a2109a-dbd0-7833-8d1a-aae9e290fc00"),
@@ -40,14 +40,24 @@ def test_known_values_through_the_vectorised_function():
 def fields(object_id: bytes) -> dict[str, int]:
     """The UUIDv7 fields an ObjectId must give, read off its bytes."""
     tail = int.from_bytes(object_id[4:], "big")
-    return {"unix_ts_ms": int.from_bytes(object_id[:4], "big") * 1000, "ver": 7, "rand_a": tail >> 52,
-            "var": 0b10, "rand_b": (tail & ((1 << 52) - 1)) << 10}
+    return {
+        "unix_ts_ms": int.from_bytes(object_id[:4], "big") * 1000,
+        "ver": 7,
+        "rand_a": tail >> 52,
+        "var": 0b10,
+        "rand_b": (tail & ((1 << 52) - 1)) << 10,
+    }
 
 
 def fields_of(text: str) -> dict[str, int]:
     value = uuid.UUID(text).int
-    return {"unix_ts_ms": value >> 80, "ver": value >> 76 & 0xF, "rand_a": value >> 64 & 0xFFF,
-            "var": value >> 62 & 0b11, "rand_b": value & ((1 << 62) - 1)}
+    return {
+        "unix_ts_ms": value >> 80,
+        "ver": value >> 76 & 0xF,
+        "rand_a": value >> 64 & 0xFFF,
+        "var": value >> 62 & 0b11,
+        "rand_b": value & ((1 << 62) - 1),
+    }
 
 
 def test_vectorised_uuids_have_the_documented_fields():
@@ -128,11 +138,11 @@ def test_idmap_frame_of_an_empty_collection_keeps_its_text_columns():
 def test_in_lists_converts_every_element_keeping_order_duplicates_and_nulls():
     hexes = [h for h, _ in KNOWN]
     uuids = dict(KNOWN)
-    lists = pa.array([["x"], [hexes[1], hexes[0], hexes[1]], None, [], [hexes[2], None]],
-                     pa.list_(pa.string())).slice(1)  # an offset into the values
+    lists = pa.array([["x"], [hexes[1], hexes[0], hexes[1]], None, [], [hexes[2], None]], pa.list_(pa.string())).slice(
+        1
+    )  # an offset into the values
     got = in_lists(lambda values: uuids_of(pl.from_arrow(values)).to_arrow(), lists)
-    assert got.to_pylist() == [[uuids[hexes[1]], uuids[hexes[0]], uuids[hexes[1]]], None, [],
-                               [uuids[hexes[2]], None]]
+    assert got.to_pylist() == [[uuids[hexes[1]], uuids[hexes[0]], uuids[hexes[1]]], None, [], [uuids[hexes[2]], None]]
 
 
 def test_in_lists_converts_only_the_elements_of_its_slice():

@@ -1,4 +1,5 @@
 """Json fields: the fast encoder writes exactly the relaxed extended JSON that pymongo writes."""
+
 import datetime
 import math
 
@@ -7,15 +8,40 @@ import pytest
 from bson import Binary, Decimal128, Int64, ObjectId, Regex, Timestamp
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
-from toolkit.decode import CODEC, json_text
+from toolkit.documents.decode import CODEC, json_text
 
 VALUES = [
-    None, True, False, 0, -1, 2**31, Int64(2**62), 1.5, -0.0, 1e300, 5e-324, math.nan, math.inf, -math.inf,
-    "", "plain", "ünïcødé 日本 😀", 'quote " backslash \\ newline \n tab \t nul \x00 bell \x07',
-    [], [1, "a", None, [2.5, {"k": "v"}]], {}, {"b": 1, "a": 2, "ключ": [True]},
-    {"when": datetime.datetime(2024, 5, 6, 7, 8, 9, 123000)}, [ObjectId("0123456789abcdef01234567")],
-    {"n": Int64(-5), "d": Decimal128("1.10")}, Binary(b"\x00\xff", 0), Binary(b"xy", 4),
-    Regex("a.*", "i"), Timestamp(1, 2), {"nested": {"nan": math.nan}}, [{"$ref": "c", "$id": 1}],
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**31,
+    Int64(2**62),
+    1.5,
+    -0.0,
+    1e300,
+    5e-324,
+    math.nan,
+    math.inf,
+    -math.inf,
+    "",
+    "plain",
+    "ünïcødé 日本 😀",
+    'quote " backslash \\ newline \n tab \t nul \x00 bell \x07',
+    [],
+    [1, "a", None, [2.5, {"k": "v"}]],
+    {},
+    {"b": 1, "a": 2, "ключ": [True]},
+    {"when": datetime.datetime(2024, 5, 6, 7, 8, 9, 123000)},
+    [ObjectId("0123456789abcdef01234567")],
+    {"n": Int64(-5), "d": Decimal128("1.10")},
+    Binary(b"\x00\xff", 0),
+    Binary(b"xy", 4),
+    Regex("a.*", "i"),
+    Timestamp(1, 2),
+    {"nested": {"nan": math.nan}},
+    [{"$ref": "c", "$id": 1}],
     {"items": [{"name": "Widget", "qty": 3, "price": 9.99, "tags": ["a", "b"]}] * 3},
 ]
 

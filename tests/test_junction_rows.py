@@ -1,14 +1,15 @@
 """Junction rows from the owners' arrays, read a raw part at a time: the pairs, the skipped ones
 by reason, and an owner whose `_id` repeats in a later part counting once (its first copy)."""
+
 import bson
 import polars as pl
 from bson import ObjectId
 
-from toolkit.decode import decode_chunk
-from toolkit.extract import feeds_of
-from toolkit.ids import idmap_frame, uuids_of
-from toolkit.staging import Staging, write_parquet
-from toolkit.transform import Outcome, junction_rows
+from toolkit.documents.decode import decode_chunk
+from toolkit.documents.ids import idmap_frame, uuids_of
+from toolkit.stages.extract import feeds_of
+from toolkit.stages.transform import Outcome, junction_rows
+from toolkit.staging.layout import Staging, write_parquet
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -44,59 +45,94 @@ def kept(*ids: ObjectId) -> pl.DataFrame:
 
 def test_pairs_skips_and_an_owner_repeated_in_a_later_part(tmp_path):
     staging = Staging(tmp_path)
-    write_parts(staging, [[{"_id": KEPT_DOC, KEY: [TASK_1, TASK_2, TASK_1]},
-                           {"_id": REFUSED_DOC, KEY: [TASK_1, TASK_3, TASK_3]}],
-                          [{"_id": KEPT_DOC, KEY: [TASK_3]},  # a second copy: not read
-                           {"_id": OTHER_DOC, KEY: [TASK_1, GONE_TASK, REFUSED_TASK, None]}]])
+    write_parts(
+        staging,
+        [
+            [{"_id": KEPT_DOC, KEY: [TASK_1, TASK_2, TASK_1]}, {"_id": REFUSED_DOC, KEY: [TASK_1, TASK_3, TASK_3]}],
+            [
+                {"_id": KEPT_DOC, KEY: [TASK_3]},  # a second copy: not read
+                {"_id": OTHER_DOC, KEY: [TASK_1, GONE_TASK, REFUSED_TASK, None]},
+            ],
+        ],
+    )
     outcome = Outcome()
     outcome.kept = {"Documents": kept(KEPT_DOC, OTHER_DOC), "crm_Accounts_Tasks": kept(TASK_1, TASK_2, TASK_3)}
-    outcome.quarantined = {"Documents": pl.Series([str(REFUSED_DOC)]),
-                           "crm_Accounts_Tasks": pl.Series([str(REFUSED_TASK)])}
+    outcome.quarantined = {
+        "Documents": pl.Series([str(REFUSED_DOC)]),
+        "crm_Accounts_Tasks": pl.Series([str(REFUSED_TASK)]),
+    }
 
     frame, summary = junction_rows(staging, JUNCTION, (DOCUMENTS, TASKS), outcome)
 
     uuid = {str(i): uuids_of(pl.Series([str(i)]))[0] for i in (KEPT_DOC, OTHER_DOC, TASK_1, TASK_2)}
-    expected = sorted([(uuid[str(KEPT_DOC)], uuid[str(TASK_1)]), (uuid[str(KEPT_DOC)], uuid[str(TASK_2)]),
-                       (uuid[str(OTHER_DOC)], uuid[str(TASK_1)])])
+    expected = sorted(
+        [
+            (uuid[str(KEPT_DOC)], uuid[str(TASK_1)]),
+            (uuid[str(KEPT_DOC)], uuid[str(TASK_2)]),
+            (uuid[str(OTHER_DOC)], uuid[str(TASK_1)]),
+        ]
+    )
     assert frame.columns == [JUNCTION.left.column, JUNCTION.right.column]
     assert frame.rows() == expected
     assert summary["rows"] == 3
     assert summary["pairs_by_feed"] == {f"Documents.{KEY}": 4}  # TASK_1 twice in one array
-    assert summary["skipped_pairs"] == {"owner_quarantined": 3, "other_end_quarantined": 1,
-                                        "other_end_missing": 1, "element_null": 1}
+    assert summary["skipped_pairs"] == {
+        "owner_quarantined": 3,
+        "other_end_quarantined": 1,
+        "other_end_missing": 1,
+        "element_null": 1,
+    }
 
 
 def test_an_owner_collection_with_no_parts_gives_no_rows(tmp_path):
     outcome = Outcome()
     outcome.kept = {"Documents": kept(), "crm_Accounts_Tasks": kept(TASK_1)}
-    outcome.quarantined = {"Documents": pl.Series([], dtype=pl.String),
-                           "crm_Accounts_Tasks": pl.Series([], dtype=pl.String)}
+    outcome.quarantined = {
+        "Documents": pl.Series([], dtype=pl.String),
+        "crm_Accounts_Tasks": pl.Series([], dtype=pl.String),
+    }
 
     frame, summary = junction_rows(Staging(tmp_path), JUNCTION, (DOCUMENTS, TASKS), outcome)
 
     assert frame.is_empty() and frame.columns == [JUNCTION.left.column, JUNCTION.right.column]
     assert summary["rows"] == 0
-    assert summary["skipped_pairs"] == {"owner_quarantined": 0, "other_end_quarantined": 0, "other_end_missing": 0,
-                                        "element_null": 0}
+    assert summary["skipped_pairs"] == {
+        "owner_quarantined": 0,
+        "other_end_quarantined": 0,
+        "other_end_missing": 0,
+        "element_null": 0,
+    }
 
 
 def test_every_part_adds_to_the_skipped_counts_and_rows_sort_by_both_ends(tmp_path):
     staging = Staging(tmp_path)
     gone_too = oid(16)
-    write_parts(staging, [[{"_id": KEPT_DOC, KEY: [TASK_2, TASK_1, None, GONE_TASK, REFUSED_TASK]}],
-                          [{"_id": OTHER_DOC, KEY: [TASK_1, None, GONE_TASK, gone_too, REFUSED_TASK]}]])
+    write_parts(
+        staging,
+        [
+            [{"_id": KEPT_DOC, KEY: [TASK_2, TASK_1, None, GONE_TASK, REFUSED_TASK]}],
+            [{"_id": OTHER_DOC, KEY: [TASK_1, None, GONE_TASK, gone_too, REFUSED_TASK]}],
+        ],
+    )
     outcome = Outcome()
     outcome.kept = {"Documents": kept(KEPT_DOC, OTHER_DOC), "crm_Accounts_Tasks": kept(TASK_1, TASK_2)}
-    outcome.quarantined = {"Documents": pl.Series([], dtype=pl.String),
-                           "crm_Accounts_Tasks": pl.Series([str(REFUSED_TASK)])}
+    outcome.quarantined = {
+        "Documents": pl.Series([], dtype=pl.String),
+        "crm_Accounts_Tasks": pl.Series([str(REFUSED_TASK)]),
+    }
 
     frame, summary = junction_rows(staging, JUNCTION, (DOCUMENTS, TASKS), outcome)
 
     uuid = {i: uuids_of(pl.Series([str(i)]))[0] for i in (KEPT_DOC, OTHER_DOC, TASK_1, TASK_2)}
-    assert frame.rows() == sorted([(uuid[KEPT_DOC], uuid[TASK_2]), (uuid[KEPT_DOC], uuid[TASK_1]),
-                                   (uuid[OTHER_DOC], uuid[TASK_1])])
-    assert summary["skipped_pairs"] == {"owner_quarantined": 0, "other_end_quarantined": 2,
-                                        "other_end_missing": 3, "element_null": 2}
+    assert frame.rows() == sorted(
+        [(uuid[KEPT_DOC], uuid[TASK_2]), (uuid[KEPT_DOC], uuid[TASK_1]), (uuid[OTHER_DOC], uuid[TASK_1])]
+    )
+    assert summary["skipped_pairs"] == {
+        "owner_quarantined": 0,
+        "other_end_quarantined": 2,
+        "other_end_missing": 3,
+        "element_null": 2,
+    }
     assert summary["table"] == JUNCTION.table and summary["pairs_known_to_one_side_only"] == 0
 
 
@@ -105,8 +141,10 @@ def test_an_owner_whose_first_copy_has_no_array_names_no_pair(tmp_path):
     write_parts(staging, [[{"_id": KEPT_DOC, KEY: None}], [{"_id": KEPT_DOC, KEY: [TASK_1]}]])
     outcome = Outcome()
     outcome.kept = {"Documents": kept(KEPT_DOC), "crm_Accounts_Tasks": kept(TASK_1)}
-    outcome.quarantined = {"Documents": pl.Series([], dtype=pl.String),
-                           "crm_Accounts_Tasks": pl.Series([], dtype=pl.String)}
+    outcome.quarantined = {
+        "Documents": pl.Series([], dtype=pl.String),
+        "crm_Accounts_Tasks": pl.Series([], dtype=pl.String),
+    }
 
     frame, summary = junction_rows(staging, JUNCTION, (DOCUMENTS, TASKS), outcome)
 
@@ -121,24 +159,41 @@ def test_a_pair_named_by_both_sides_is_one_row_and_the_one_sided_ones_are_counte
     staging = Staging(tmp_path)
     doc_1, doc_2, account_1, account_2, account_3 = oid(21), oid(22), oid(31), oid(32), oid(33)
     documents_key, accounts_key = (f.key for f in BOTH_SIDES.feeds)
-    for model, documents in ((DOCUMENTS, [{"_id": doc_1, documents_key: [account_1, account_2, account_2]},
-                                          {"_id": doc_2, documents_key: [account_3]}]),
-                             (ACCOUNTS, [{"_id": account_1, accounts_key: [doc_1]},
-                                         {"_id": account_2, accounts_key: [doc_1]},
-                                         {"_id": account_3, accounts_key: [doc_1]}])):
+    for model, documents in (
+        (
+            DOCUMENTS,
+            [
+                {"_id": doc_1, documents_key: [account_1, account_2, account_2]},
+                {"_id": doc_2, documents_key: [account_3]},
+            ],
+        ),
+        (
+            ACCOUNTS,
+            [
+                {"_id": account_1, accounts_key: [doc_1]},
+                {"_id": account_2, accounts_key: [doc_1]},
+                {"_id": account_3, accounts_key: [doc_1]},
+            ],
+        ),
+    ):
         table = decode_chunk(b"".join(bson.encode(d) for d in documents), model, feeds_of(model, JUNCTIONS))
         write_parquet(table, staging.raw_dir(model.source) / "part-00000.parquet")
     outcome = Outcome()
     outcome.kept = {"Documents": kept(doc_1, doc_2), "crm_Accounts": kept(account_1, account_2, account_3)}
-    outcome.quarantined = {"Documents": pl.Series([], dtype=pl.String),
-                           "crm_Accounts": pl.Series([], dtype=pl.String)}
+    outcome.quarantined = {"Documents": pl.Series([], dtype=pl.String), "crm_Accounts": pl.Series([], dtype=pl.String)}
 
     frame, summary = junction_rows(staging, BOTH_SIDES, (DOCUMENTS, ACCOUNTS), outcome)
 
     uuid = {i: uuids_of(pl.Series([str(i)]))[0] for i in (doc_1, doc_2, account_1, account_2, account_3)}
     assert frame.columns == ["document_id", "account_id"]
-    assert frame.rows() == sorted([(uuid[doc_1], uuid[account_1]), (uuid[doc_1], uuid[account_2]),
-                                   (uuid[doc_1], uuid[account_3]), (uuid[doc_2], uuid[account_3])])
+    assert frame.rows() == sorted(
+        [
+            (uuid[doc_1], uuid[account_1]),
+            (uuid[doc_1], uuid[account_2]),
+            (uuid[doc_1], uuid[account_3]),
+            (uuid[doc_2], uuid[account_3]),
+        ]
+    )
     assert summary["pairs_by_feed"] == {f"Documents.{documents_key}": 4, f"crm_Accounts.{accounts_key}": 3}
     # (doc_2, account_3) only in the documents' arrays, (doc_1, account_3) only in the accounts'
     assert summary["pairs_known_to_one_side_only"] == 2

@@ -1,5 +1,6 @@
 """The table of kinds against what the stages and the app's own catalog say: a wrong row (a BSON
 type let through, a staged type, a catalog type) fails here, not deep inside a run."""
+
 import json
 from datetime import datetime
 from pathlib import Path
@@ -10,11 +11,11 @@ import pyarrow as pa
 import pytest
 from bson import Int64, ObjectId, Regex
 
-from toolkit import bson_index as bt
-from toolkit.decode import decode_chunk
-from toolkit.kinds import KINDS
-from toolkit.schema import catalog_precision, catalog_type
-from toolkit.spec import ID, LIST_KINDS, Field, Kind, ModelSpec
+from toolkit.declarations.kinds import KINDS
+from toolkit.declarations.spec import ID, LIST_KINDS, Field, Kind, ModelSpec
+from toolkit.documents import index as bt
+from toolkit.documents.decode import decode_chunk
+from toolkit.target.schema import catalog_precision, catalog_type
 from transforms import MODELS
 
 CATALOG = json.loads((Path(__file__).parent / "data" / "target-catalog.json").read_text())
@@ -71,10 +72,11 @@ def test_decode_takes_the_bson_types_of_the_row_and_refuses_others(kind):
     taken, refused = VALUES[kind]
     documents = [{field_of(kind).name: v} for v in taken] + ([{field_of(kind).name: refused}] if refused else [])
     problems = pl.from_arrow(decoded(documents, model)["m2pg_problems"]).to_list()
-    assert problems[:len(taken)] == [[]] * len(taken)
+    assert problems[: len(taken)] == [[]] * len(taken)
     if refused is not None:  # refused by the type check, before pymongoarrow could convert or choke on it
-        assert [(p["rule"], f"the document holds a BSON {bson_type_name(refused)}" in p["reason"])
-                for p in problems[-1]] == [("type", True)]
+        assert [
+            (p["rule"], f"the document holds a BSON {bson_type_name(refused)}" in p["reason"]) for p in problems[-1]
+        ] == [("type", True)]
 
 
 def test_the_ddl_types_are_those_of_the_apps_own_migration():
@@ -83,7 +85,8 @@ def test_the_ddl_types_are_those_of_the_apps_own_migration():
     for model in MODELS:
         live = {c["name"]: c for c in tables[model.table]["columns"]}
         for f in model.fields:
-            assert (catalog_type(f), catalog_precision(f)) == (
-                live[f.name]["type"], live[f.name]["precision"]), f"{model.table}.{f.name}"
+            assert (catalog_type(f), catalog_precision(f)) == (live[f.name]["type"], live[f.name]["precision"]), (
+                f"{model.table}.{f.name}"
+            )
     used = {f.kind for m in MODELS for f in m.fields}
     assert used == set(Kind)  # so every row's catalog type is checked

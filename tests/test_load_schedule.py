@@ -1,11 +1,12 @@
 """The order of the load's work: every commit keeps every foreign key valid, whatever finishes first."""
+
 import random
 import re
 
 import polars as pl
 
-from toolkit.changes import DIGEST
-from toolkit.load import _batch_digest, keys_of, parents, pointing_at, schedule
+from toolkit.stages.changes import DIGEST
+from toolkit.stages.load import _batch_digest, keys_of, parents, pointing_at, schedule
 from transforms import JUNCTIONS, MODELS
 
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
@@ -31,8 +32,11 @@ def test_parents_are_the_tables_the_foreign_keys_point_to():
 def test_every_foreign_key_is_known_by_the_table_it_points_at():
     found = pointing_at(MODELS, JUNCTIONS)
     expected = {(f.references.model, m.table, f.name, ("id",)) for m in MODELS for f in m.references}
-    expected |= {(side.model, j.table, side.column, (j.left.column, j.right.column))
-                 for j in JUNCTIONS for side in (j.left, j.right)}
+    expected |= {
+        (side.model, j.table, side.column, (j.left.column, j.right.column))
+        for j in JUNCTIONS
+        for side in (j.left, j.right)
+    }
     assert {(t, c, col, tuple(k)) for t, rows in found.items() for c, col, k in rows} == expected
     assert sum(map(len, found.values())) == len(expected)
 

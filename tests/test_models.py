@@ -1,4 +1,5 @@
 """Every model's transform: generated documents become rows equal to an independent per-value oracle."""
+
 import json
 
 import bson
@@ -7,12 +8,12 @@ import pytest
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
-from toolkit import generate
-from toolkit.decode import decode_chunk
-from toolkit.extract import feeds_of
-from toolkit.ids import idmap_frame, uuid_for
-from toolkit.spec import NOW, Kind
-from toolkit.transform import Outcome, clean_rows, judge
+from toolkit.declarations.spec import NOW, Kind
+from toolkit.documents.decode import decode_chunk
+from toolkit.documents.ids import idmap_frame, uuid_for
+from toolkit.generate import sample as generate
+from toolkit.stages.extract import feeds_of
+from toolkit.stages.transform import Outcome, clean_rows, judge
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)

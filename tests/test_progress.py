@@ -1,11 +1,12 @@
 """Progress bars have a known total: extract from a dump counts against each file's size."""
+
 from rich.progress import Progress
 
-from toolkit import generate
-from toolkit.extract import extract_collection
-from toolkit.progress import tracked
-from toolkit.sources import DumpSource
-from toolkit.staging import Staging, write_json
+from toolkit.generate import sample as generate
+from toolkit.runtime.progress import tracked
+from toolkit.sources.readers import DumpSource
+from toolkit.stages.extract import extract_collection
+from toolkit.staging.layout import Staging, write_json
 from transforms import APP, JUNCTIONS, MODELS
 
 

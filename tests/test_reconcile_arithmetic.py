@@ -5,14 +5,15 @@ Reconcile reads PostgreSQL through DuckDB: the tables under the catalog `pg`, an
 handed to PostgreSQL with `postgres_query`. Here an in-memory DuckDB holds the `pg` catalog and a
 `postgres_query` that runs the counting SQL on it, so the counts are exercised without a server
 (tests/integration reconciles against a real PostgreSQL)."""
+
 import uuid
 
 import duckdb
 import polars as pl
 import pytest
 
-from toolkit.reconcile import PG, junction_row, measure, model_row, orphan_check, reasons
-from toolkit.staging import Staging
+from toolkit.stages.reconcile import PG, junction_row, measure, model_row, orphan_check, reasons
+from toolkit.staging.layout import Staging
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -54,8 +55,7 @@ def staged_documents(staging: Staging, extracted: list[str], quarantined: int = 
     parquet(staging.raw_dir(DOCUMENTS.source) / "part-00001.parquet", len(extracted) - 3)
     if quarantined:
         parquet(staging.quarantine(DOCUMENTS.source) / "part-00000.parquet", quarantined)
-    parquet(staging.idmap(DOCUMENTS.source), 0, object_id=[f"{n:024x}" for n in range(len(extracted))],
-            id=extracted)
+    parquet(staging.idmap(DOCUMENTS.source), 0, object_id=[f"{n:024x}" for n in range(len(extracted))], id=extracted)
 
 
 def test_every_document_loaded_or_quarantined_and_the_apps_rows_apart(con, tmp_path):
@@ -64,8 +64,15 @@ def test_every_document_loaded_or_quarantined_and_the_apps_rows_apart(con, tmp_p
     table(con, DOCUMENTS.table, id=ours[:4] + ids(2))
 
     assert model_row(con, staging, DOCUMENTS) == {
-        "table": DOCUMENTS.table, "kind": "model", "collection": DOCUMENTS.source, "source": 5, "quarantined": 1,
-        "loaded": 4, "other_rows": 2, "ok": True}
+        "table": DOCUMENTS.table,
+        "kind": "model",
+        "collection": DOCUMENTS.source,
+        "source": 5,
+        "quarantined": 1,
+        "loaded": 4,
+        "other_rows": 2,
+        "ok": True,
+    }
 
 
 def test_a_document_neither_loaded_nor_quarantined_fails(con, tmp_path):
@@ -149,11 +156,21 @@ def staged_pairs(staging: Staging, documents: list[str], tasks: list[str], pairs
 def test_every_staged_pair_loaded_and_pairs_with_an_end_of_the_apps_apart(con, tmp_path):
     staging, documents, tasks, theirs = Staging(tmp_path), ids(3), ids(3), ids(2)
     staged_pairs(staging, documents, tasks, 3)
-    table(con, JUNCTION.table, document_id=documents + [theirs[0], documents[0]],
-          crm_accounts_task_id=tasks + [tasks[0], theirs[1]])
+    table(
+        con,
+        JUNCTION.table,
+        document_id=documents + [theirs[0], documents[0]],
+        crm_accounts_task_id=tasks + [tasks[0], theirs[1]],
+    )
 
     assert junction_row(con, staging, JUNCTION, COLLECTIONS) == {
-        "table": JUNCTION.table, "kind": "junction", "staged": 3, "loaded": 3, "other_rows": 2, "ok": True}
+        "table": JUNCTION.table,
+        "kind": "junction",
+        "staged": 3,
+        "loaded": 3,
+        "other_rows": 2,
+        "ok": True,
+    }
 
 
 def test_a_staged_pair_not_loaded_fails(con, tmp_path):
@@ -197,7 +214,12 @@ def test_orphans_are_keys_naming_no_row_and_null_only_where_it_counts(con, null_
     table(con, "child", parent_id=[parents[0], parents[1], parents[0], str(uuid.uuid4()), None])
 
     assert orphan_check(con, "child", "parent_id", "parent", null_is_orphan) == {
-        "table": "child", "column": "parent_id", "references": "parent", "orphans": orphans, "ok": False}
+        "table": "child",
+        "column": "parent_id",
+        "references": "parent",
+        "orphans": orphans,
+        "ok": False,
+    }
 
 
 def test_no_orphans_is_ok_and_a_missing_table_is_not(con):
@@ -215,23 +237,50 @@ MODEL_ROW = {"table": "Boards", "kind": "model", "source": 5, "loaded": 4, "quar
 GONE = "Catalog Error: Table with name Boards does not exist!"
 
 
-@pytest.mark.parametrize("row, checks, why", [
-    (MODEL_ROW, [], []),
-    (MODEL_ROW, [{"column": "user", "references": "Users", "orphans": 0, "ok": True}], []),
-    (MODEL_ROW, [{"column": "user", "references": "Users", "orphans": 2, "ok": False},
-                 {"column": "board", "references": "Boards", "orphans": 0, "ok": True},
-                 {"column": "owner", "references": "Users", "orphans": 1, "ok": False}],
-     ["2 orphan user (no such Users)", "1 orphan owner (no such Users)"]),
-    ({**MODEL_ROW, "loaded": 3, "ok": False}, [{"column": "user", "references": "Users", "orphans": 1, "ok": False}],
-     ["source 5 != loaded 3 + quarantined 1", "1 orphan user (no such Users)"]),
-    ({**MODEL_ROW, "loaded": None, "ok": False, "error": GONE},
-     [{"column": "user", "references": "Users", "orphans": None, "ok": False, "error": GONE}], [GONE]),
-    ({**MODEL_ROW, "loaded": None, "ok": False, "error": GONE},
-     [{"column": "user", "references": "Users", "orphans": None, "ok": False, "error": "Catalog Error: no Users"}],
-     [GONE, "user: Catalog Error: no Users"]),
-    (MODEL_ROW, [{"column": "user", "references": "Users", "orphans": None, "ok": False, "error": "no Users"}],
-     ["user: no Users"]),
-    ({"table": "T", "kind": "junction", "staged": 2, "loaded": 3, "ok": False}, [], ["staged 2 != loaded 3"]),
-])
+@pytest.mark.parametrize(
+    "row, checks, why",
+    [
+        (MODEL_ROW, [], []),
+        (MODEL_ROW, [{"column": "user", "references": "Users", "orphans": 0, "ok": True}], []),
+        (
+            MODEL_ROW,
+            [
+                {"column": "user", "references": "Users", "orphans": 2, "ok": False},
+                {"column": "board", "references": "Boards", "orphans": 0, "ok": True},
+                {"column": "owner", "references": "Users", "orphans": 1, "ok": False},
+            ],
+            ["2 orphan user (no such Users)", "1 orphan owner (no such Users)"],
+        ),
+        (
+            {**MODEL_ROW, "loaded": 3, "ok": False},
+            [{"column": "user", "references": "Users", "orphans": 1, "ok": False}],
+            ["source 5 != loaded 3 + quarantined 1", "1 orphan user (no such Users)"],
+        ),
+        (
+            {**MODEL_ROW, "loaded": None, "ok": False, "error": GONE},
+            [{"column": "user", "references": "Users", "orphans": None, "ok": False, "error": GONE}],
+            [GONE],
+        ),
+        (
+            {**MODEL_ROW, "loaded": None, "ok": False, "error": GONE},
+            [
+                {
+                    "column": "user",
+                    "references": "Users",
+                    "orphans": None,
+                    "ok": False,
+                    "error": "Catalog Error: no Users",
+                }
+            ],
+            [GONE, "user: Catalog Error: no Users"],
+        ),
+        (
+            MODEL_ROW,
+            [{"column": "user", "references": "Users", "orphans": None, "ok": False, "error": "no Users"}],
+            ["user: no Users"],
+        ),
+        ({"table": "T", "kind": "junction", "staged": 2, "loaded": 3, "ok": False}, [], ["staged 2 != loaded 3"]),
+    ],
+)
 def test_reasons_say_the_counts_then_each_key(row, checks, why):
     assert reasons(row, checks) == why

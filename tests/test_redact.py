@@ -1,13 +1,14 @@
 """Passwords are hidden however a URI spells them, and a URI a driver would misread is refused
 before it reaches the driver."""
+
 import json
 from urllib.parse import quote
 
 import pytest
 
-from toolkit import redact
-from toolkit.errors import ConfigError
-from toolkit.preflight import mongo_uri, pg_uri
+from toolkit.runtime import redact
+from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.preflight import mongo_uri, pg_uri
 
 SHOWN = [  # (URI as given, as m2pg shows it)
     ("mongodb://u:s3cret@h:27017/db", "mongodb://u:***@h:27017/db"),
@@ -25,7 +26,7 @@ def test_redact_hides_the_password_whatever_it_holds(uri, shown):
     assert redact.redact(uri) == shown
 
 
-@pytest.mark.parametrize("password", ["Wolf@Moon:Star%Sun", "quote\"and\\slash", "plain-secret"])
+@pytest.mark.parametrize("password", ["Wolf@Moon:Star%Sun", 'quote"and\\slash', "plain-secret"])
 def test_scrub_hides_a_remembered_password_in_any_spelling(password):
     redact.remember(f"postgresql://u:{password}@h/db")
     text = f"{password} | {quote(password, safe='')} | {json.dumps(password)} | postgresql://u:{password}@h/db"
@@ -52,18 +53,27 @@ def test_a_uri_a_driver_would_misread_is_refused_without_its_credentials(check, 
     assert "Wolf" not in str(raised.value) and "Moon" not in str(raised.value) and ":p@" not in str(raised.value)
 
 
-@pytest.mark.parametrize("check, uri", [(mongo_uri, "mongodb://u:Wolf%40Moon@h/"), (mongo_uri, "mongodb+srv://h/"),
-                                        (pg_uri, "postgres://u:a%3Ab@h:5/db?sslmode=require"),
-                                        (pg_uri, "postgresql://postgres:@/db?host=/tmp/sock")])
+@pytest.mark.parametrize(
+    "check, uri",
+    [
+        (mongo_uri, "mongodb://u:Wolf%40Moon@h/"),
+        (mongo_uri, "mongodb+srv://h/"),
+        (pg_uri, "postgres://u:a%3Ab@h:5/db?sslmode=require"),
+        (pg_uri, "postgresql://postgres:@/db?host=/tmp/sock"),
+    ],
+)
 def test_a_well_formed_uri_passes(check, uri):
     check(uri)
 
 
-@pytest.mark.parametrize("arguments, environ, password", [
-    (["--pg-uri", "postgresql://u:FirstPw1@h/db?sslmode=require"], {}, "FirstPw1"),
-    (["--mongo-uri=mongodb://u:SecondPw2@h/?authSource=admin"], {}, "SecondPw2"),
-    ([], {"M2PG_PG_URI": "postgresql://u:ThirdPw3@h/db"}, "ThirdPw3"),
-])
+@pytest.mark.parametrize(
+    "arguments, environ, password",
+    [
+        (["--pg-uri", "postgresql://u:FirstPw1@h/db?sslmode=require"], {}, "FirstPw1"),
+        (["--mongo-uri=mongodb://u:SecondPw2@h/?authSource=admin"], {}, "SecondPw2"),
+        ([], {"M2PG_PG_URI": "postgresql://u:ThirdPw3@h/db"}, "ThirdPw3"),
+    ],
+)
 def test_every_password_given_to_the_command_is_remembered(arguments, environ, password):
     redact.remember_given(arguments, environ)
     assert redact.scrub(f"driver said: {password}") == "driver said: ***"

@@ -1,4 +1,5 @@
 """Each rule, as a table of document -> quarantine rule or loaded value, on data that breaks naive code."""
+
 import json
 import random
 import re
@@ -9,11 +10,11 @@ import pytest
 from bson import Decimal128, Int64, ObjectId
 from bson.datetime_ms import DatetimeMS
 
-from toolkit.decode import decode_chunk
-from toolkit.extract import feeds_of
-from toolkit.ids import uuid_for, uuids_of
-from toolkit.rules import PROBLEM, Rule, problem, problems_of, repeats
-from toolkit.transform import Outcome, clean_rows, judge, quarantine_rows
+from toolkit.documents.decode import decode_chunk
+from toolkit.documents.ids import uuid_for, uuids_of
+from toolkit.stages.extract import feeds_of
+from toolkit.stages.rules import PROBLEM, Rule, problem, problems_of, repeats
+from toolkit.stages.transform import Outcome, clean_rows, judge, quarantine_rows
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -104,8 +105,11 @@ def shown(value) -> str:
     return text if len(text) <= 24 else f"{text[:12]}..{len(text)}chars"
 
 
-@pytest.mark.parametrize("model, document, field, rule", QUARANTINED,
-                         ids=[f"{m}.{f}={shown(d.get(f, 'missing'))}-{r}" for m, d, f, r in QUARANTINED])
+@pytest.mark.parametrize(
+    "model, document, field, rule",
+    QUARANTINED,
+    ids=[f"{m}.{f}={shown(d.get(f, 'missing'))}-{r}" for m, d, f, r in QUARANTINED],
+)
 def test_quarantined(model, document, field, rule):
     row, bad = migrate(model, document)
     assert row is None
@@ -116,20 +120,36 @@ def test_quarantined(model, document, field, rule):
 
 REASONS = [  # one document per rule: the reason a person reads in `m2pg errors`, word for word
     ("Boards", {**BOARD, "title": None}, "title: required field is missing or null"),
-    ("Users", {"email": "a@x", "userLanguage": "EN"}, "userLanguage: EN is not a value of enum Language (cz, en, de, uk)"),
-    ("Boards", {**BOARD, "position": Int64(-2_147_483_649)},
-     "position: -2147483649 is outside the PostgreSQL integer range"),
-    ("Boards", {**BOARD, "createdAt": DatetimeMS(-62_135_596_800_001)},
-     "createdAt: 0000-12-31T23:59:59.999Z is outside 0001-01-01 .. 9999-12-31, the dates the app's Prisma "
-     "client reads (it would return Invalid Date)"),
+    (
+        "Users",
+        {"email": "a@x", "userLanguage": "EN"},
+        "userLanguage: EN is not a value of enum Language (cz, en, de, uk)",
+    ),
+    (
+        "Boards",
+        {**BOARD, "position": Int64(-2_147_483_649)},
+        "position: -2147483649 is outside the PostgreSQL integer range",
+    ),
+    (
+        "Boards",
+        {**BOARD, "createdAt": DatetimeMS(-62_135_596_800_001)},
+        "createdAt: 0000-12-31T23:59:59.999Z is outside 0001-01-01 .. 9999-12-31, the dates the app's Prisma "
+        "client reads (it would return Invalid Date)",
+    ),
     ("Boards", {**BOARD, "title": "a\x00b"}, "title: text holds a NUL character"),
     ("crm_Contacts", {"last_name": "l", "notes": ["ok", "a\x00"]}, "notes: an element holds a NUL character"),
-    ("Tasks", {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"k": "a\x00"}},
-     "tags: a JSON string holds a NUL character"),
+    (
+        "Tasks",
+        {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"k": "a\x00"}},
+        "tags: a JSON string holds a NUL character",
+    ),
     ("Boards", {**BOARD, "visibility": "\u00e9" * 1350 + "v"}, "visibility: 2701 bytes is too long for its index"),
     ("Boards", {**BOARD, "user": GONE_USER}, "user: Users 6b064c82833346aaba78a440 does not exist"),
-    ("Boards", {**BOARD, "user": BAD_USER},
-     "user: Users 6b064c82833346aaba78a441 is quarantined, so this record cannot reference it"),
+    (
+        "Boards",
+        {**BOARD, "user": BAD_USER},
+        "user: Users 6b064c82833346aaba78a441 is quarantined, so this record cannot reference it",
+    ),
 ]
 
 
@@ -173,8 +193,12 @@ LOADED = [
     ("Boards", {**BOARD, "createdAt": DatetimeMS(1_700_000_000_123)}, "createdAt", 1_700_000_000_123),
     ("Boards", BOARD, "createdAt", None),  # optional with a default: a missing value stays NULL
     ("Boards", {**BOARD, "id": "stray", "v": 9}, "__v", 0),
-    ("Boards", {**BOARD, "user": USER, "sharedWith": [USER, USER, GONE_USER]}, "sharedWith",
-     [uuid_for(str(USER)), uuid_for(str(USER)), uuid_for(str(GONE_USER))]),
+    (
+        "Boards",
+        {**BOARD, "user": USER, "sharedWith": [USER, USER, GONE_USER]},
+        "sharedWith",
+        [uuid_for(str(USER)), uuid_for(str(USER)), uuid_for(str(GONE_USER))],
+    ),
     ("Boards", {**BOARD, "createdBy": GONE_USER}, "createdBy", uuid_for(str(GONE_USER))),
     ("crm_Contacts", {"last_name": "l"}, "tags", []),
     ("crm_Contacts", {"last_name": "l", "tags": ["", "x", "x"]}, "tags", ["", "x", "x"]),
@@ -187,17 +211,30 @@ LOADED = [
     ("crm_Leads", {"lastName": "l"}, "__v", 0),
     ("crm_Opportunities", {}, "createdAt", 0x6B064C82 * 1000),
     ("crm_Opportunities", {"account": GONE_USER}, "account", None),
-    ("Tasks", {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"a.b": 1, "$x": [Int64(5)]}},
-     "tags", '{"a.b": 1, "$x": [5]}'),
-    ("Tasks", {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"s": "\\u0000"}},
-     "tags", '{"s": "\\\\u0000"}'),
-    ("Tasks", {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": [USER, DatetimeMS(0)]},
-     "tags", f'[{{"$oid": "{USER}"}}, {{"$date": "1970-01-01T00:00:00Z"}}]'),
+    (
+        "Tasks",
+        {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"a.b": 1, "$x": [Int64(5)]}},
+        "tags",
+        '{"a.b": 1, "$x": [5]}',
+    ),
+    (
+        "Tasks",
+        {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"s": "\\u0000"}},
+        "tags",
+        '{"s": "\\\\u0000"}',
+    ),
+    (
+        "Tasks",
+        {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": [USER, DatetimeMS(0)]},
+        "tags",
+        f'[{{"$oid": "{USER}"}}, {{"$date": "1970-01-01T00:00:00Z"}}]',
+    ),
 ]
 
 
-@pytest.mark.parametrize("model, document, column, expected", LOADED,
-                         ids=[f"{m}.{c}={shown(d.get(c, 'missing'))}" for m, d, c, _ in LOADED])
+@pytest.mark.parametrize(
+    "model, document, column, expected", LOADED, ids=[f"{m}.{c}={shown(d.get(c, 'missing'))}" for m, d, c, _ in LOADED]
+)
 def test_loaded_value(model, document, column, expected):
     row, bad = migrate(model, document)
     assert bad is None
@@ -216,8 +253,11 @@ def test_unique_duplicates_after_the_first():
 def test_a_repeated_id_from_a_dump_is_quarantined_after_the_first():
     spec = SPECS["Boards"]
     same = ObjectId()
-    raw = pl.from_arrow(decode_chunk(b"".join(bson.encode({"_id": same, **BOARD, "title": t}) for t in "ab"),
-                                     spec, feeds_of(spec, JUNCTIONS)))
+    raw = pl.from_arrow(
+        decode_chunk(
+            b"".join(bson.encode({"_id": same, **BOARD, "title": t}) for t in "ab"), spec, feeds_of(spec, JUNCTIONS)
+        )
+    )
     judged = judge(raw, spec, ENUMS, outcome())
     assert judged["problems"].list.eval(pl.element().struct.field("rule")).to_list() == [[], ["unique"]]
     assert judged["problems"].list.eval(pl.element().struct.field("field")).to_list() == [[], ["_id"]]
@@ -225,22 +265,38 @@ def test_a_repeated_id_from_a_dump_is_quarantined_after_the_first():
 
 def test_unknown_fields_are_listed_not_loaded():
     spec = SPECS["Boards"]
-    raw = pl.from_arrow(decode_chunk(bson.encode({"_id": ObjectId(), **BOARD, "id": 1, "v": 2, "extra": {}}),
-                                     spec, feeds_of(spec, JUNCTIONS)))
+    raw = pl.from_arrow(
+        decode_chunk(
+            bson.encode({"_id": ObjectId(), **BOARD, "id": 1, "v": 2, "extra": {}}), spec, feeds_of(spec, JUNCTIONS)
+        )
+    )
     assert raw["m2pg_unknown_fields"].to_list() == [["id", "v", "extra"]]
 
 
 def three_rules() -> list[Rule]:
-    return [Rule(pl.col("x") > 2, problem("x", "big", pl.lit("x is over 2"))),
-            Rule(pl.col("x").is_null(), problem("x", "required", pl.lit("x is missing"))),
-            Rule(pl.col("x") > 3, problem("x", "huge", pl.format("x is {}", pl.col("x"))))]
+    return [
+        Rule(pl.col("x") > 2, problem("x", "big", pl.lit("x is over 2"))),
+        Rule(pl.col("x").is_null(), problem("x", "required", pl.lit("x is missing"))),
+        Rule(pl.col("x") > 3, problem("x", "huge", pl.format("x is {}", pl.col("x")))),
+    ]
 
 
-@pytest.mark.parametrize("first, expected", [
-    (0, [[], [("required", "x is missing")], [], [("big", "x is over 2")],
-         [("big", "x is over 2"), ("huge", "x is 4")]]),
-    (2, [[], [], [], [], [("huge", "x is 4")]]),
-])
+@pytest.mark.parametrize(
+    "first, expected",
+    [
+        (
+            0,
+            [
+                [],
+                [("required", "x is missing")],
+                [],
+                [("big", "x is over 2")],
+                [("big", "x is over 2"), ("huge", "x is 4")],
+            ],
+        ),
+        (2, [[], [], [], [], [("huge", "x is 4")]]),
+    ],
+)
 def test_problems_of_lists_each_rows_problems_in_rule_order(first, expected):
     problems = problems_of(pl.DataFrame({"x": [1, None, 2, 3, 4]}), three_rules()[first:])
     assert problems.dtype == pl.List(PROBLEM)
@@ -249,25 +305,37 @@ def test_problems_of_lists_each_rows_problems_in_rule_order(first, expected):
 
 def test_repeats_name_the_value_and_keep_each_rows_problems_in_order():
     a, b, c = "6b064c82833346aaba78a43a", "6b064c82833346aaba78a43b", "6b064c82833346aaba78a43c"
-    keys = pl.DataFrame({"m2pg_row": pl.Series([0, 1, 2, 3, 4, 5, 6], dtype=pl.UInt32),
-                         "m2pg_object_id": [a, b, a, c, b, None, None],
-                         "m2pg_converted": [True, True, True, True, True, True, False],
-                         "email": ["e1", "e2", "e3", "e1", "e2", "e3", "e1"]})
+    keys = pl.DataFrame(
+        {
+            "m2pg_row": pl.Series([0, 1, 2, 3, 4, 5, 6], dtype=pl.UInt32),
+            "m2pg_object_id": [a, b, a, c, b, None, None],
+            "m2pg_converted": [True, True, True, True, True, True, False],
+            "email": ["e1", "e2", "e3", "e1", "e2", "e3", "e1"],
+        }
+    )
     found = repeats(keys, SPECS["Users"])
     assert found["m2pg_row"].to_list() == [2, 4, 3, 5]
     assert found["repeats"].to_list() == [
         [{"field": "_id", "rule": "unique", "reason": f"_id: {a} repeats the _id of an earlier document"}],
-        [{"field": "_id", "rule": "unique", "reason": f"_id: {b} repeats the _id of an earlier document"},
-         {"field": "email", "rule": "unique", "reason": "email: e2 repeats the value of an earlier document"}],
+        [
+            {"field": "_id", "rule": "unique", "reason": f"_id: {b} repeats the _id of an earlier document"},
+            {"field": "email", "rule": "unique", "reason": "email: e2 repeats the value of an earlier document"},
+        ],
         [{"field": "email", "rule": "unique", "reason": "email: e1 repeats the value of an earlier document"}],
-        [{"field": "email", "rule": "unique", "reason": "email: e3 repeats the value of an earlier document"}]]
+        [{"field": "email", "rule": "unique", "reason": "email: e3 repeats the value of an earlier document"}],
+    ]
 
 
 def test_repeats_come_in_the_order_of_their_first_problem_however_many():
     n = 20_000
     rows = list(range(n))
     random.Random(7).shuffle(rows)  # numbers that are not in order: nothing to keep by sorting
-    keys = pl.DataFrame({"m2pg_row": pl.Series(rows, dtype=pl.UInt32),
-                         "m2pg_object_id": [f"{i % (n // 2):024x}" for i in range(n)],
-                         "m2pg_converted": [True] * n, "email": [f"e{i}" for i in range(n)]})
-    assert repeats(keys, SPECS["Users"])["m2pg_row"].to_list() == rows[n // 2:]
+    keys = pl.DataFrame(
+        {
+            "m2pg_row": pl.Series(rows, dtype=pl.UInt32),
+            "m2pg_object_id": [f"{i % (n // 2):024x}" for i in range(n)],
+            "m2pg_converted": [True] * n,
+            "email": [f"e{i}" for i in range(n)],
+        }
+    )
+    assert repeats(keys, SPECS["Users"])["m2pg_row"].to_list() == rows[n // 2 :]

@@ -1,14 +1,15 @@
 """Transform's rows for several documents at once: ids through the ID function, references remapped
 or flagged (and why a missing one is missing), dangling ids counted, ids looked up in sorted lists."""
+
 import bson
 import polars as pl
 from bson import ObjectId
 
-from toolkit.decode import decode_chunk
-from toolkit.extract import feeds_of
-from toolkit.ids import uuid_for, uuids_of
-from toolkit.rules import PROBLEM
-from toolkit.transform import Outcome, _dangling, _reference, _uuid_lists, clean_rows, is_among, judge
+from toolkit.documents.decode import decode_chunk
+from toolkit.documents.ids import uuid_for, uuids_of
+from toolkit.stages.extract import feeds_of
+from toolkit.stages.rules import PROBLEM
+from toolkit.stages.transform import Outcome, _dangling, _reference, _uuid_lists, clean_rows, is_among, judge
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -39,9 +40,11 @@ def board(n: int, **fields) -> dict:
 
 def test_rows_carry_their_ids_their_references_and_the_dangling_ids_counted():
     state = outcome()
-    documents = [board(1, user=U1, sharedWith=[U2, GONE, U1], createdBy=GONE_TOO),
-                 board(2, user=U2, sharedWith=[], createdBy=U1),
-                 board(3, user=U1, sharedWith=[GONE, None], createdBy=GONE)]
+    documents = [
+        board(1, user=U1, sharedWith=[U2, GONE, U1], createdBy=GONE_TOO),
+        board(2, user=U2, sharedWith=[], createdBy=U1),
+        board(3, user=U1, sharedWith=[GONE, None], createdBy=GONE),
+    ]
     judged = boards(documents, state)
     report = {"dangling_ids": {}}
 
@@ -51,8 +54,11 @@ def test_rows_carry_their_ids_their_references_and_the_dangling_ids_counted():
     assert rows["_object_id"].to_list() == [str(d["_id"]) for d in documents]
     assert rows["user"].to_list() == [uuid_for(str(U1)), uuid_for(str(U2)), uuid_for(str(U1))]
     assert rows["createdBy"].to_list() == [uuid_for(str(GONE_TOO)), uuid_for(str(U1)), uuid_for(str(GONE))]
-    assert rows["sharedWith"].to_list() == [[uuid_for(str(U2)), uuid_for(str(GONE)), uuid_for(str(U1))], [],
-                                            [uuid_for(str(GONE)), None]]
+    assert rows["sharedWith"].to_list() == [
+        [uuid_for(str(U2)), uuid_for(str(GONE)), uuid_for(str(U1))],
+        [],
+        [uuid_for(str(GONE)), None],
+    ]
     assert report["dangling_ids"] == {"createdBy": 2, "sharedWith": 2, "updatedBy": 0}
 
 
@@ -63,8 +69,11 @@ def test_a_reference_that_points_nowhere_says_whether_its_target_is_quarantined_
     assert judged["m2pg_miss_user"].to_list() == [None, "quarantined", "missing"]
     assert judged["m2pg_ref_user"].to_list() == [uuid_for(str(U1)), None, None]
     reasons = [[p["reason"] for p in problems] for problems in judged["problems"].to_list()]
-    assert reasons == [[], [f"user: Users {REFUSED} is quarantined, so this record cannot reference it"],
-                       [f"user: Users {GONE} does not exist"]]
+    assert reasons == [
+        [],
+        [f"user: Users {REFUSED} is quarantined, so this record cannot reference it"],
+        [f"user: Users {GONE} does not exist"],
+    ]
 
 
 def test_a_missing_reference_into_a_collection_the_source_lacks_says_so():
@@ -73,14 +82,16 @@ def test_a_missing_reference_into_a_collection_the_source_lacks_says_so():
     judged = boards([board(1, user=GONE)], state)
 
     assert judged["problems"].to_list()[0][0]["reason"] == (
-        f"user: Users {GONE} does not exist (the source holds no users collection)")
+        f"user: Users {GONE} does not exist (the source holds no users collection)"
+    )
 
 
 def test_an_optional_reference_that_points_nowhere_is_marked_not_refused():
     state = outcome()
     field = next(f for f in SPECS["crm_Opportunities"].fields if f.name == "assigned_to")
-    frame = pl.DataFrame({field.key: [str(U1), str(REFUSED), str(GONE), None],
-                          "problems": pl.Series([[]] * 4, dtype=pl.List(PROBLEM))})
+    frame = pl.DataFrame(
+        {field.key: [str(U1), str(REFUSED), str(GONE), None], "problems": pl.Series([[]] * 4, dtype=pl.List(PROBLEM))}
+    )
 
     judged = _reference(frame, field, state)
 
@@ -91,8 +102,14 @@ def test_an_optional_reference_that_points_nowhere_is_marked_not_refused():
 
 def test_ids_are_looked_up_in_a_sorted_list_nulls_and_all():
     known = pl.Series(["a", "c", "e"])
-    assert is_among(pl.Series(["e", "b", None, "a", "z", ""]), known).to_list() == [True, False, False, True,
-                                                                                     False, False]
+    assert is_among(pl.Series(["e", "b", None, "a", "z", ""]), known).to_list() == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
     assert is_among(pl.Series(["a", None]), pl.Series([], dtype=pl.String)).to_list() == [False, False]
     assert _dangling(pl.Series(["a", None, "b", "z", "b"]), known) == 3
 

@@ -1,5 +1,6 @@
 """Validate: schemas derived from the declarations report every value PostgreSQL would refuse,
 with its table, column, check and source `_id`, and pass what PostgreSQL accepts."""
+
 import uuid
 
 import numpy as np
@@ -7,17 +8,24 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from toolkit.limits import APP_DATETIME_MS
-from toolkit.spec import Kind
-from toolkit.staging import Staging, read_json, write_parquet
-from toolkit.validate import is_jsonb, validate
+from toolkit.declarations.limits import APP_DATETIME_MS
+from toolkit.declarations.spec import Kind
+from toolkit.stages.validate import is_jsonb, validate
+from toolkit.staging.layout import Staging, read_json, write_parquet
 from transforms import APP, ENUMS, JUNCTIONS, MODELS, boards, documents, open_ai_keys, users
 
-# The clean layout of /tmp/interfaces.md, stated independently of toolkit.validate.
-ARROW = {Kind.OBJECT_ID: pa.string(), Kind.TEXT: pa.string(), Kind.ENUM: pa.string(),
-         Kind.JSON: pa.string(), Kind.INT: pa.int32(), Kind.BOOL: pa.bool_(),
-         Kind.DATETIME: pa.timestamp("ms"), Kind.TEXT_LIST: pa.list_(pa.string()),
-         Kind.UUID_LIST: pa.list_(pa.string())}
+# The clean layout of /tmp/interfaces.md, stated independently of toolkit.stages.validate.
+ARROW = {
+    Kind.OBJECT_ID: pa.string(),
+    Kind.TEXT: pa.string(),
+    Kind.ENUM: pa.string(),
+    Kind.JSON: pa.string(),
+    Kind.INT: pa.int32(),
+    Kind.BOOL: pa.bool_(),
+    Kind.DATETIME: pa.timestamp("ms"),
+    Kind.TEXT_LIST: pa.list_(pa.string()),
+    Kind.UUID_LIST: pa.list_(pa.string()),
+}
 
 
 def epoch_ms(date: str) -> int:
@@ -121,17 +129,20 @@ BREAKAGES = [
 ]
 
 
-@pytest.mark.parametrize("model, column, value, arrow_type, check", BREAKAGES,
-                         ids=[f"{b[0].name}.{b[1]}-{b[4]}-{i}" for i, b in enumerate(BREAKAGES)])
-def test_a_breakage_is_reported_with_its_column_and_object_id(tmp_path, model, column, value,
-                                                               arrow_type, check):
+@pytest.mark.parametrize(
+    "model, column, value, arrow_type, check",
+    BREAKAGES,
+    ids=[f"{b[0].name}.{b[1]}-{b[4]}-{i}" for i, b in enumerate(BREAKAGES)],
+)
+def test_a_breakage_is_reported_with_its_column_and_object_id(tmp_path, model, column, value, arrow_type, check):
     summary, failures = run(tmp_path, {model.table: clean_table(model, column, value, arrow_type)})
 
     mine = failures.filter(pl.col("schema") == model.table)
     row_level = mine.filter(pl.col("object_id").is_not_null())
     broken_id = value if column == "_object_id" else object_id(1)
     assert {"column": column, "check": check, "object_id": broken_id} in row_level.select(
-        "column", "check", "object_id").to_dicts()
+        "column", "check", "object_id"
+    ).to_dicts()
     assert set(mine["column"]) == {column}, "only the broken column fails"
     assert summary["tables"][model.table]["ok"] is False
     assert summary["tables"][model.table]["failures"] == mine.height
@@ -147,15 +158,23 @@ def test_a_duplicate_names_both_rows(tmp_path):
 def test_failure_cases_are_text(tmp_path):
     _, failures = run(tmp_path, {"Users": clean_table(users.SPEC, "created_on", YEAR_300000)})
 
-    assert failures.schema == pl.Schema({"schema": pl.String, "column": pl.String, "check": pl.String,
-                                         "failure_case": pl.String, "object_id": pl.String})
+    assert failures.schema == pl.Schema(
+        {
+            "schema": pl.String,
+            "column": pl.String,
+            "check": pl.String,
+            "failure_case": pl.String,
+            "object_id": pl.String,
+        }
+    )
     assert failures.filter(column="created_on")["failure_case"].to_list() == [str(YEAR_300000)]
 
 
 def test_valid_frames_pass_including_the_first_and_last_readable_instants(tmp_path):
     junction = JUNCTIONS[0]
-    pairs = pa.table({junction.left.column: [uuid_text(1), uuid_text(1)],
-                      junction.right.column: [uuid_text(1), uuid_text(2)]})
+    pairs = pa.table(
+        {junction.left.column: [uuid_text(1), uuid_text(1)], junction.right.column: [uuid_text(1), uuid_text(2)]}
+    )
     models = (users.SPEC, open_ai_keys.SPEC, documents.SPEC, boards.SPEC)
     summary, failures = run(tmp_path, {m.table: clean_table(m) for m in models} | {junction.table: pairs})
 
@@ -177,16 +196,22 @@ def test_missing_clean_files_are_failures(tmp_path):
     assert set(failures.filter(check="clean_file_exists")["schema"]) == expected
 
 
-@pytest.mark.parametrize("pairs, check", [
-    ({"left": [uuid_text(1), uuid_text(1)], "right": [uuid_text(2), uuid_text(2)]},
-     "multiple_fields_uniqueness"),
-    ({"left": [uuid_text(1), None], "right": [uuid_text(2), uuid_text(3)]}, "not_nullable"),
-    ({"left": [uuid_text(1), "x"], "right": [uuid_text(2), uuid_text(3)]}, "canonical_uuid"),
-])
+@pytest.mark.parametrize(
+    "pairs, check",
+    [
+        ({"left": [uuid_text(1), uuid_text(1)], "right": [uuid_text(2), uuid_text(2)]}, "multiple_fields_uniqueness"),
+        ({"left": [uuid_text(1), None], "right": [uuid_text(2), uuid_text(3)]}, "not_nullable"),
+        ({"left": [uuid_text(1), "x"], "right": [uuid_text(2), uuid_text(3)]}, "canonical_uuid"),
+    ],
+)
 def test_junction_breakages(tmp_path, pairs, check):
     junction = JUNCTIONS[1]
-    table = pa.table({junction.left.column: pa.array(pairs["left"], pa.string()),
-                      junction.right.column: pa.array(pairs["right"], pa.string())})
+    table = pa.table(
+        {
+            junction.left.column: pa.array(pairs["left"], pa.string()),
+            junction.right.column: pa.array(pairs["right"], pa.string()),
+        }
+    )
     summary, failures = run(tmp_path, {junction.table: table})
 
     assert check in failures.filter(schema=junction.table)["check"].to_list()
@@ -196,37 +221,77 @@ def test_junction_breakages(tmp_path, pairs, check):
 DATETIME_MS = "dtype('Datetime(time_unit='ms', time_zone=None)')"
 
 
-@pytest.mark.parametrize("change, column, check, failure_case", [
-    (lambda t: t.drop_columns(["avatar"]), "avatar", "column_in_dataframe", "avatar"),
-    (lambda t: t.append_column("extra", pa.array([1, 2, 3])), "extra", "column_in_schema", "extra"),
-    (lambda t: t.set_column(t.schema.get_field_index("is_admin"), "is_admin",
-                            pa.array(["no"] * ROWS)), "is_admin", "dtype('Boolean')", "String"),
-    (lambda t: t.set_column(t.schema.get_field_index("created_on"), "created_on",
-                            t["created_on"].cast(pa.timestamp("us"))),
-     "created_on", DATETIME_MS, "Datetime(time_unit='us', time_zone=None)"),
-    (lambda t: t.set_column(t.schema.get_field_index("created_on"), "created_on",
-                            t["created_on"].cast(pa.timestamp("ms", tz="UTC"))),
-     "created_on", DATETIME_MS, "Datetime(time_unit='ms', time_zone='UTC')"),
-])
-def test_a_wrong_column_set_or_type_is_a_table_level_failure(tmp_path, change, column, check,
-                                                             failure_case):
+@pytest.mark.parametrize(
+    "change, column, check, failure_case",
+    [
+        (lambda t: t.drop_columns(["avatar"]), "avatar", "column_in_dataframe", "avatar"),
+        (lambda t: t.append_column("extra", pa.array([1, 2, 3])), "extra", "column_in_schema", "extra"),
+        (
+            lambda t: t.set_column(t.schema.get_field_index("is_admin"), "is_admin", pa.array(["no"] * ROWS)),
+            "is_admin",
+            "dtype('Boolean')",
+            "String",
+        ),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("created_on"), "created_on", t["created_on"].cast(pa.timestamp("us"))
+            ),
+            "created_on",
+            DATETIME_MS,
+            "Datetime(time_unit='us', time_zone=None)",
+        ),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("created_on"), "created_on", t["created_on"].cast(pa.timestamp("ms", tz="UTC"))
+            ),
+            "created_on",
+            DATETIME_MS,
+            "Datetime(time_unit='ms', time_zone='UTC')",
+        ),
+    ],
+)
+def test_a_wrong_column_set_or_type_is_a_table_level_failure(tmp_path, change, column, check, failure_case):
     _, failures = run(tmp_path, {"Users": change(clean_table(users.SPEC))})
 
     found = failures.filter(schema="Users", check=check)
-    assert found.to_dicts() == [{"schema": "Users", "column": column, "check": check,
-                                 "failure_case": failure_case, "object_id": None}]
+    assert found.to_dicts() == [
+        {"schema": "Users", "column": column, "check": check, "failure_case": failure_case, "object_id": None}
+    ]
 
 
-@pytest.mark.parametrize("text, accepted", [
-    # what PostgreSQL 18's ::jsonb accepted or refused, checked on the embedded server
-    ('{"a": 1}', True), ('[1, "x", {"b": [null]}]', True), ('"s"', True), ("null", True),
-    ("1e400", True), ("-0", True), (' [1] ', True), ('\t1\n', True), ('{"a": 1, "a": 2}', True),
-    (r'"\ud83d\ude00"', True), (r'"\\u0000"', True),
-    ("NaN", False), ("Infinity", False), ("-Infinity", False), ("[1, 2,]", False),
-    ('{"a": 1,}', False), ("{a: 1}", False), (r'"\ud800"', False), (r'"\udc00"', False),
-    (r'"\u0000"', False), (r'"\\\u0000"', False), (r'{"\u0000": 1}', False), ('"tab\there"', False),
-    ("1.", False), ("\u00a01", False), ("", False), ("'a'", False),
-])
+@pytest.mark.parametrize(
+    "text, accepted",
+    [
+        # what PostgreSQL 18's ::jsonb accepted or refused, checked on the embedded server
+        ('{"a": 1}', True),
+        ('[1, "x", {"b": [null]}]', True),
+        ('"s"', True),
+        ("null", True),
+        ("1e400", True),
+        ("-0", True),
+        (" [1] ", True),
+        ("\t1\n", True),
+        ('{"a": 1, "a": 2}', True),
+        (r'"\ud83d\ude00"', True),
+        (r'"\\u0000"', True),
+        ("NaN", False),
+        ("Infinity", False),
+        ("-Infinity", False),
+        ("[1, 2,]", False),
+        ('{"a": 1,}', False),
+        ("{a: 1}", False),
+        (r'"\ud800"', False),
+        (r'"\udc00"', False),
+        (r'"\u0000"', False),
+        (r'"\\\u0000"', False),
+        (r'{"\u0000": 1}', False),
+        ('"tab\there"', False),
+        ("1.", False),
+        ("\u00a01", False),
+        ("", False),
+        ("'a'", False),
+    ],
+)
 def test_jsonb_text_is_judged_as_postgresql_does(text, accepted):
     assert is_jsonb(text) is accepted
 
@@ -238,12 +303,14 @@ def test_date_range_is_what_the_apps_client_reads():
 def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_them(tmp_path, monkeypatch):
     """Groups of one part each: a duplicate split over two parts is still found, a row failure
     keeps its own part's `_id`, and a wrong column type is reported once, not once a group."""
-    monkeypatch.setattr("toolkit.validate.GROUP_ROWS", 1)
+    monkeypatch.setattr("toolkit.stages.validate.GROUP_ROWS", 1)
     first = clean_table(users.SPEC)
     second = clean_table(users.SPEC, "userStatus", "active")
-    replaced = {"_object_id": [object_id(row + ROWS) for row in range(ROWS)],
-                "id": [uuid_text(100 + row) for row in range(ROWS)],
-                "email": [first["email"][0].as_py(), "second@example.com", "third@example.com"]}
+    replaced = {
+        "_object_id": [object_id(row + ROWS) for row in range(ROWS)],
+        "id": [uuid_text(100 + row) for row in range(ROWS)],
+        "email": [first["email"][0].as_py(), "second@example.com", "third@example.com"],
+    }
     for name, values in replaced.items():  # only the first email repeats the first part's
         second = second.set_column(second.schema.get_field_index(name), name, pa.array(values, pa.string()))
     wrong = clean_table(open_ai_keys.SPEC)
@@ -252,8 +319,10 @@ def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_th
     write_parquet(first, staging.clean("Users") / "part-00000.parquet")
     write_parquet(second, staging.clean("Users") / "part-00001.parquet")
     for number in range(3):
-        ids = {"_object_id": [object_id(10 * number + row) for row in range(ROWS)],
-               "id": [uuid_text(10 * number + row) for row in range(ROWS)]}
+        ids = {
+            "_object_id": [object_id(10 * number + row) for row in range(ROWS)],
+            "id": [uuid_text(10 * number + row) for row in range(ROWS)],
+        }
         part = wrong
         for name, values in ids.items():
             part = part.set_column(part.schema.get_field_index(name), name, pa.array(values, pa.string()))

@@ -1,15 +1,26 @@
 """Verify's own judgement, apart from any database: the oracle that says what row a source
 document must have become, and the comparisons that say whether PostgreSQL holds it."""
+
 import duckdb
 import polars as pl
 import pytest
 from bson import Int64, ObjectId
 from bson.datetime_ms import DatetimeMS
 
-from toolkit.ids import uuid_for
-from toolkit.spec import Kind
-from toolkit.verify import (Unloadable, as_text, canonical_json, canonical_sql, expected_value, json_shape,
-                            one_sided, same, show, type_issue)
+from toolkit.declarations.spec import Kind
+from toolkit.documents.ids import uuid_for
+from toolkit.stages.verify import (
+    Unloadable,
+    as_text,
+    canonical_json,
+    canonical_sql,
+    expected_value,
+    json_shape,
+    one_sided,
+    same,
+    show,
+    type_issue,
+)
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -66,10 +77,16 @@ UNLOADABLE = [  # field, value, why: a document holding it should have been quar
     ("Boards.position", float("nan"), "position: Int field holds a BSON float"),
     ("Boards.position", float("inf"), "position: Int field holds a BSON float"),
     ("Boards.position", "3", "position: Int field holds a BSON str"),
-    ("Boards.createdAt", DatetimeMS(-62_135_596_800_001),
-     "createdAt: DateTime field holds 0000-12-31T23:59:59.999Z, outside the dates the app's client reads"),
-    ("Boards.createdAt", DatetimeMS(253_402_300_800_000),
-     "createdAt: DateTime field holds 10000-01-01T00:00:00.000Z, outside the dates the app's client reads"),
+    (
+        "Boards.createdAt",
+        DatetimeMS(-62_135_596_800_001),
+        "createdAt: DateTime field holds 0000-12-31T23:59:59.999Z, outside the dates the app's client reads",
+    ),
+    (
+        "Boards.createdAt",
+        DatetimeMS(253_402_300_800_000),
+        "createdAt: DateTime field holds 10000-01-01T00:00:00.000Z, outside the dates the app's client reads",
+    ),
     ("Boards.createdAt", 1_700_000_000_000, "createdAt: DateTime field holds a BSON int"),
     ("Boards.favourite", 1, "favourite: Boolean field holds a BSON int"),
     ("Boards.title", 5, "title: String field holds a BSON int"),
@@ -88,72 +105,91 @@ def test_the_oracle_refuses_what_no_row_can_hold(path, value, why):
     assert str(refused.value) == why
 
 
-@pytest.mark.parametrize("text, canonical", [
-    (None, None),
-    ('{"b": 1, "a": [1.0, 2.50, 0.0, -0, 1e400, -1E-2]}', '{"a":[1,2.5,0,0,1E+400,-0.01],"b":1}'),
-    ('{"k": {"z": null, "a": true}}', '{"k":{"a":true,"z":null}}'),
-    ('"\\u00e9t\\u00e9"', '"\u00e9t\u00e9"'),
-    ('{"\\u00e9": ["\\u00e9"]}', '{"\u00e9":["\u00e9"]}'),  # keys and strings as they read
-    ('[false, "x"]', '[false,"x"]'),
-    ("1.10", "1.1"),
-    ("-0.0", "0"),
-    ("100", "1E+2"),
-])
+@pytest.mark.parametrize(
+    "text, canonical",
+    [
+        (None, None),
+        ('{"b": 1, "a": [1.0, 2.50, 0.0, -0, 1e400, -1E-2]}', '{"a":[1,2.5,0,0,1E+400,-0.01],"b":1}'),
+        ('{"k": {"z": null, "a": true}}', '{"k":{"a":true,"z":null}}'),
+        ('"\\u00e9t\\u00e9"', '"\u00e9t\u00e9"'),
+        ('{"\\u00e9": ["\\u00e9"]}', '{"\u00e9":["\u00e9"]}'),  # keys and strings as they read
+        ('[false, "x"]', '[false,"x"]'),
+        ("1.10", "1.1"),
+        ("-0.0", "0"),
+        ("100", "1E+2"),
+    ],
+)
 def test_canonical_json_spells_each_value_one_way(text, canonical):
     assert canonical_json(text) == canonical
 
 
-@pytest.mark.parametrize("left, right", [
-    ('{"a": 1, "b": 2}', '{"b":2,"a":1}'),
-    ("[1.0, 100]", "[1, 1e2]"),
-    ('{"a": 0.5}', '{"a": 5E-1}'),
-])
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        ('{"a": 1, "b": 2}', '{"b":2,"a":1}'),
+        ("[1.0, 100]", "[1, 1e2]"),
+        ('{"a": 0.5}', '{"a": 5E-1}'),
+    ],
+)
 def test_canonical_json_equates_what_jsonb_equates(left, right):
     assert canonical_json(left) == canonical_json(right)
 
 
-@pytest.mark.parametrize("left, right", [
-    ("[1, 2]", "[2, 1]"), ('{"a": 1}', '{"a": "1"}'), ("true", "1"), ("null", "0"), ('{"a": []}', '{"a": {}}'),
-    ("1.5", "1.50001"),
-])
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        ("[1, 2]", "[2, 1]"),
+        ('{"a": 1}', '{"a": "1"}'),
+        ("true", "1"),
+        ("null", "0"),
+        ('{"a": []}', '{"a": {}}'),
+        ("1.5", "1.50001"),
+    ],
+)
 def test_canonical_json_tells_apart_what_jsonb_tells_apart(left, right):
     assert canonical_json(left) != canonical_json(right)
 
 
-@pytest.mark.parametrize("kind, expected, actual, equal", [
-    (Kind.INT, 5, 5, True),
-    (Kind.INT, 1, True, False),
-    (Kind.BOOL, True, 1, False),
-    (Kind.TEXT, "1", 1, False),
-    (Kind.INT, None, None, True),
-    (Kind.INT, None, 0, False),
-    (Kind.INT, 0, None, False),
-    (Kind.TEXT, "", None, False),
-    (Kind.TEXT_LIST, None, [], False),
-    (Kind.TEXT_LIST, [], None, False),
-    (Kind.TEXT_LIST, ["a", "b"], ["a", "b"], True),
-    (Kind.TEXT_LIST, ["a", "b"], ["b", "a"], False),
-    (Kind.TEXT_LIST, ["a"], ["a", "a"], False),
-    (Kind.TEXT_LIST, ["a", "a"], ["a"], False),
-    (Kind.TEXT_LIST, ["a"], "a", False),
-    (Kind.TEXT_LIST, [None], [None], True),
-    (Kind.TEXT_LIST, [None], [""], False),
-    (Kind.UUID_LIST, [], [], True),
-    (Kind.TEXT_LIST, ["1"], [1], False),
-])
+@pytest.mark.parametrize(
+    "kind, expected, actual, equal",
+    [
+        (Kind.INT, 5, 5, True),
+        (Kind.INT, 1, True, False),
+        (Kind.BOOL, True, 1, False),
+        (Kind.TEXT, "1", 1, False),
+        (Kind.INT, None, None, True),
+        (Kind.INT, None, 0, False),
+        (Kind.INT, 0, None, False),
+        (Kind.TEXT, "", None, False),
+        (Kind.TEXT_LIST, None, [], False),
+        (Kind.TEXT_LIST, [], None, False),
+        (Kind.TEXT_LIST, ["a", "b"], ["a", "b"], True),
+        (Kind.TEXT_LIST, ["a", "b"], ["b", "a"], False),
+        (Kind.TEXT_LIST, ["a"], ["a", "a"], False),
+        (Kind.TEXT_LIST, ["a", "a"], ["a"], False),
+        (Kind.TEXT_LIST, ["a"], "a", False),
+        (Kind.TEXT_LIST, [None], [None], True),
+        (Kind.TEXT_LIST, [None], [""], False),
+        (Kind.UUID_LIST, [], [], True),
+        (Kind.TEXT_LIST, ["1"], [1], False),
+    ],
+)
 def test_same_compares_type_and_value(kind, expected, actual, equal):
     assert same(kind, expected, actual) is equal
 
 
-@pytest.mark.parametrize("kind, value, text", [
-    (Kind.INT, None, None),
-    (Kind.INT, -5, "-5"),
-    (Kind.BOOL, True, "true"),
-    (Kind.BOOL, False, "false"),
-    (Kind.TEXT, "\u00e9", "\u00e9"),
-    (Kind.TEXT_LIST, ["\u00e9", None], '["\u00e9",null]'),
-    (Kind.UUID_LIST, [], "[]"),
-])
+@pytest.mark.parametrize(
+    "kind, value, text",
+    [
+        (Kind.INT, None, None),
+        (Kind.INT, -5, "-5"),
+        (Kind.BOOL, True, "true"),
+        (Kind.BOOL, False, "false"),
+        (Kind.TEXT, "\u00e9", "\u00e9"),
+        (Kind.TEXT_LIST, ["\u00e9", None], '["\u00e9",null]'),
+        (Kind.UUID_LIST, [], "[]"),
+    ],
+)
 def test_as_text_is_the_canonical_text_compared(kind, value, text):
     assert as_text(kind, value) == text
 
@@ -162,18 +198,34 @@ def canonical_in_duckdb(f, value, side: str) -> str | None:
     """`canonical_sql` run by DuckDB over one value of the column's staged type."""
     con = duckdb.connect()
     con.create_function("m2pg_canonical_json", canonical_json, ["VARCHAR"], "VARCHAR")
-    con.register("t", pl.DataFrame({"v": [value]}, schema={"v": {
-        Kind.INT: pl.Int64, Kind.BOOL: pl.Boolean, Kind.TEXT: pl.String, Kind.JSON: pl.String,
-        Kind.TEXT_LIST: pl.List(pl.String), Kind.UUID_LIST: pl.List(pl.String)}[f.kind]}).to_arrow())
+    con.register(
+        "t",
+        pl.DataFrame(
+            {"v": [value]},
+            schema={
+                "v": {
+                    Kind.INT: pl.Int64,
+                    Kind.BOOL: pl.Boolean,
+                    Kind.TEXT: pl.String,
+                    Kind.JSON: pl.String,
+                    Kind.TEXT_LIST: pl.List(pl.String),
+                    Kind.UUID_LIST: pl.List(pl.String),
+                }[f.kind]
+            },
+        ).to_arrow(),
+    )
     return con.execute(f"SELECT {canonical_sql(f, 'v', side)} FROM t").fetchone()[0]
 
 
-@pytest.mark.parametrize("path, value, text", [
-    ("Boards.position", -5, "-5"),
-    ("Boards.favourite", True, "true"),
-    ("Boards.title", "\u00e9 x", "\u00e9 x"),
-    ("crm_Contacts.tags", ["\u00e9", None, ""], '["\u00e9",null,""]'),
-])
+@pytest.mark.parametrize(
+    "path, value, text",
+    [
+        ("Boards.position", -5, "-5"),
+        ("Boards.favourite", True, "true"),
+        ("Boards.title", "\u00e9 x", "\u00e9 x"),
+        ("crm_Contacts.tags", ["\u00e9", None, ""], '["\u00e9",null,""]'),
+    ],
+)
 def test_both_sides_of_the_full_comparison_write_the_same_text(path, value, text):
     f = field(path)
     assert canonical_in_duckdb(f, value, "expected") == canonical_in_duckdb(f, value, "pg") == text
@@ -185,56 +237,65 @@ def test_the_full_comparison_canonicalises_json_only_on_postgresqls_side():
     assert canonical_in_duckdb(f, '{"a":1,"b":1}', "expected") == '{"a":1,"b":1}'
 
 
-@pytest.mark.parametrize("kind, expected, actual, issue", [
-    (Kind.DATETIME, "0", "3600000", "timestamp shifted by +1 h (a time zone applied?)"),
-    (Kind.DATETIME, "0", "-50400000", "timestamp shifted by -14 h (a time zone applied?)"),
-    (Kind.DATETIME, "0", "50400000", "timestamp shifted by +14 h (a time zone applied?)"),
-    (Kind.DATETIME, "0", "19800000", "timestamp shifted by +5.5 h (a time zone applied?)"),
-    (Kind.DATETIME, "0", "51300000", "timestamp 51300000 ms instead of 0 ms"),  # 14 h 15 min: no time zone
-    (Kind.DATETIME, "0", "-51300000", "timestamp -51300000 ms instead of 0 ms"),
-    (Kind.DATETIME, "0", "420000", "timestamp 420000 ms instead of 0 ms"),  # 7 minutes
-    (Kind.DATETIME, "1000", "1001", "timestamp 1001 ms instead of 1000 ms"),
-    (Kind.DATETIME, "1700000000000", "1700003600000", "timestamp shifted by +1 h (a time zone applied?)"),
-    (Kind.DATETIME, "1700003600000", "1700000000000", "timestamp shifted by -1 h (a time zone applied?)"),
-    (Kind.TEXT, "abcdef", "abc", "text truncated from 6 to 3 characters"),
-    (Kind.ENUM, "ACTIVE", "ACT", "text truncated from 6 to 3 characters"),
-    (Kind.TEXT, "abcdef", "abd", None),
-    (Kind.TEXT, "abc", "abcdef", None),
-    (Kind.TEXT, "abc", "abc", None),
-    (Kind.INT, "6", "5", "number 5 instead of 6"),
-    (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
-    (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
-    (Kind.TEXT_LIST, '["a",null]', '[null,"a"]', "array order changed"),
-    (Kind.TEXT_LIST, '["a","b"]', '["a","c"]', None),
-    (Kind.JSON, '{"a":1}', "[1,2]", "jsonb array of 2 instead of object of 1"),
-    (Kind.JSON, '{"a":1}', '{"a":2}', None),
-    (Kind.INT, None, "5", None),
-    (Kind.INT, "5", None, None),
-])
+@pytest.mark.parametrize(
+    "kind, expected, actual, issue",
+    [
+        (Kind.DATETIME, "0", "3600000", "timestamp shifted by +1 h (a time zone applied?)"),
+        (Kind.DATETIME, "0", "-50400000", "timestamp shifted by -14 h (a time zone applied?)"),
+        (Kind.DATETIME, "0", "50400000", "timestamp shifted by +14 h (a time zone applied?)"),
+        (Kind.DATETIME, "0", "19800000", "timestamp shifted by +5.5 h (a time zone applied?)"),
+        (Kind.DATETIME, "0", "51300000", "timestamp 51300000 ms instead of 0 ms"),  # 14 h 15 min: no time zone
+        (Kind.DATETIME, "0", "-51300000", "timestamp -51300000 ms instead of 0 ms"),
+        (Kind.DATETIME, "0", "420000", "timestamp 420000 ms instead of 0 ms"),  # 7 minutes
+        (Kind.DATETIME, "1000", "1001", "timestamp 1001 ms instead of 1000 ms"),
+        (Kind.DATETIME, "1700000000000", "1700003600000", "timestamp shifted by +1 h (a time zone applied?)"),
+        (Kind.DATETIME, "1700003600000", "1700000000000", "timestamp shifted by -1 h (a time zone applied?)"),
+        (Kind.TEXT, "abcdef", "abc", "text truncated from 6 to 3 characters"),
+        (Kind.ENUM, "ACTIVE", "ACT", "text truncated from 6 to 3 characters"),
+        (Kind.TEXT, "abcdef", "abd", None),
+        (Kind.TEXT, "abc", "abcdef", None),
+        (Kind.TEXT, "abc", "abc", None),
+        (Kind.INT, "6", "5", "number 5 instead of 6"),
+        (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
+        (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
+        (Kind.TEXT_LIST, '["a",null]', '[null,"a"]', "array order changed"),
+        (Kind.TEXT_LIST, '["a","b"]', '["a","c"]', None),
+        (Kind.JSON, '{"a":1}', "[1,2]", "jsonb array of 2 instead of object of 1"),
+        (Kind.JSON, '{"a":1}', '{"a":2}', None),
+        (Kind.INT, None, "5", None),
+        (Kind.INT, "5", None, None),
+    ],
+)
 def test_type_issue_names_what_a_difference_says(kind, expected, actual, issue):
     assert type_issue(kind, expected, actual) == issue
 
 
-@pytest.mark.parametrize("text, shape", [
-    ('{"a": 1, "b": [2]}', {"type": "object", "size": 2}),
-    ("[1, 2, 3]", {"type": "array", "size": 3}),
-    ('"abc"', {"type": "string", "size": 0}),
-    ("1.5", {"type": "number", "size": 0}),
-    ("true", {"type": "boolean", "size": 0}),
-    ("null", {"type": "null", "size": 0}),
-])
+@pytest.mark.parametrize(
+    "text, shape",
+    [
+        ('{"a": 1, "b": [2]}', {"type": "object", "size": 2}),
+        ("[1, 2, 3]", {"type": "array", "size": 3}),
+        ('"abc"', {"type": "string", "size": 0}),
+        ("1.5", {"type": "number", "size": 0}),
+        ("true", {"type": "boolean", "size": 0}),
+        ("null", {"type": "null", "size": 0}),
+    ],
+)
 def test_json_shape_is_jsonb_typeof_and_its_size(text, shape):
     assert json_shape(text) == shape
 
 
-@pytest.mark.parametrize("value, kind, shown", [
-    (None, None, "NULL"),
-    ("abc", Kind.TEXT, "'abc'"),
-    ("x" * 78, Kind.TEXT, repr("x" * 78)),  # 80 characters with its quotes
-    ("x" * 79, Kind.TEXT, repr("x" * 79)[:80] + "\u2026 (79 characters)"),
-    ("1700000000123", Kind.DATETIME, "1700000000123 ms (2023-11-14T22:13:20.123)"),
-    ("-62135596800001", Kind.DATETIME, "-62135596800001 ms (0000-12-31T23:59:59.999)"),
-])
+@pytest.mark.parametrize(
+    "value, kind, shown",
+    [
+        (None, None, "NULL"),
+        ("abc", Kind.TEXT, "'abc'"),
+        ("x" * 78, Kind.TEXT, repr("x" * 78)),  # 80 characters with its quotes
+        ("x" * 79, Kind.TEXT, repr("x" * 79)[:80] + "\u2026 (79 characters)"),
+        ("1700000000123", Kind.DATETIME, "1700000000123 ms (2023-11-14T22:13:20.123)"),
+        ("-62135596800001", Kind.DATETIME, "-62135596800001 ms (0000-12-31T23:59:59.999)"),
+    ],
+)
 def test_show_gives_a_reader_the_value(value, kind, shown):
     assert show(value, kind) == shown
 
@@ -245,10 +306,12 @@ def test_one_sided_pairs_are_those_only_one_feed_knew():
     first = pl.DataFrame({left: ["a", "a", "b"], right: ["x", "y", "x"]})
     second = pl.DataFrame({left: ["a", "c"], right: ["x", "z"]})
     keys = [f"{feed.model}.{feed.key}" for feed in junction.feeds]
-    found = one_sided(junction, dict(zip(keys, (first, second))))
+    found = one_sided(junction, dict(zip(keys, (first, second), strict=False)))
     assert found["count"] == 3
     assert found["by_feed"] == {keys[0]: 2, keys[1]: 1}
-    assert found["samples"] == [{"known_to": keys[0], "pair": {left: "a", right: "y"}},
-                                {"known_to": keys[0], "pair": {left: "b", right: "x"}},
-                                {"known_to": keys[1], "pair": {left: "c", right: "z"}}]
+    assert found["samples"] == [
+        {"known_to": keys[0], "pair": {left: "a", right: "y"}},
+        {"known_to": keys[0], "pair": {left: "b", right: "x"}},
+        {"known_to": keys[1], "pair": {left: "c", right: "z"}},
+    ]
     assert one_sided(junction, {keys[0]: first}) is None

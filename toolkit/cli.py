@@ -3,6 +3,7 @@
 Exit codes: 0 everything migrated; 3 completed with quarantined records; 2 usage or
 configuration error; 1 failure; 130 interrupted.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -12,19 +13,31 @@ warnings.filterwarnings("ignore", message="pyarrow.lib.*size changed")
 import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
-from importlib.metadata import version as installed_version  # noqa: E402
 import traceback  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from importlib.metadata import version as installed_version  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import IO, Annotated, Optional, cast  # noqa: E402
+from typing import IO, Annotated, cast  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
 from toolkit import pipeline  # noqa: E402
-from toolkit.app import installed  # noqa: E402
-from toolkit.errors import ConfigError  # noqa: E402
+from toolkit.declarations.app import installed  # noqa: E402
+from toolkit.reports import error_log  # noqa: E402
+from toolkit.runtime import interrupt, preflight, progress  # noqa: E402
+from toolkit.runtime import servers as servers_mod  # noqa: E402
+from toolkit.runtime.errors import (  # noqa: E402
+    ConfigError,  # noqa: E402
+    M2pgError,
+    environment_failure,
+    one_line,
+    short_cause,
+)
+from toolkit.runtime.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
+from toolkit.staging import lock  # noqa: E402
+from toolkit.staging.layout import Staging, read_json  # noqa: E402
 
 try:  # the installed app's declarations are checked as they are read: a mistake is one line
     APP = installed()
@@ -32,51 +45,87 @@ except ConfigError as mistake:
     sys.stderr.write(f"error: {mistake}\n")
     sys.exit(mistake.exit_code)
 
-from toolkit import error_log, interrupt, progress, servers as servers_mod  # noqa: E402
-from toolkit import lock, preflight  # noqa: E402
-from toolkit.errors import M2pgError, environment_failure, one_line, short_cause  # noqa: E402
-from toolkit.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
-from toolkit.staging import Staging, read_json  # noqa: E402
-
-app = typer.Typer(help=f"Move {APP.name}'s data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"
-                  "Stages: extract -> transform -> validate -> load -> reconcile; each reads only what the "
-                  "previous one staged and can be re-run. `m2pg run` does them all; `m2pg demo` shows them.",
-                  epilog="Exit codes: 0 everything migrated; 3 completed with quarantined records; "
-                  "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume).",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help=f"Move {APP.name}'s data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"
+    "Stages: extract -> transform -> validate -> load -> reconcile; each reads only what the "
+    "previous one staged and can be re-run. `m2pg run` does them all; `m2pg demo` shows them.",
+    epilog="Exit codes: 0 everything migrated; 3 completed with quarantined records; "
+    "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 out = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stdout)), width=None if sys.stdout.isatty() else 160)
 err = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stderr)), stderr=True, soft_wrap=True)
 
-MongoUri = Annotated[Optional[str], typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI",
-                                                  help="MongoDB connection URI to read from.")]
-MongoDb = Annotated[Optional[str], typer.Option("--mongo-db", envvar="M2PG_MONGO_DB",
-                                                 help="Database to read (also picks one in a dump).")]
-Dump = Annotated[Optional[Path], typer.Option("--dump", envvar="M2PG_DUMP",
-                                               help="mongodump output: DIR/<db>/<c>.bson or DIR/<c>.bson (.bson.gz with "
-                                                    "--gzip), or an --archive file (gzipped or not).")]
-PgUri = Annotated[Optional[str], typer.Option("--pg-uri", envvar="M2PG_PG_URI",
-                                               help="PostgreSQL connection URI to load into.")]
-StagingDir = Annotated[Path, typer.Option("--staging", envvar="M2PG_STAGING",
-                                          help="Folder where stages write and read Parquet and reports.")]
-PartSize = Annotated[int, typer.Option("--part-size", "--batch-size", envvar="M2PG_PART_SIZE", min=1,
-                                       help="Documents per staged Parquet part (--batch-size is its older name).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE", min=1,
-                                        help="Rows per load transaction.")]
-RunPartSize = Annotated[int, typer.Option("--part-size", envvar="M2PG_PART_SIZE", min=1,
-                                          help="Documents per staged Parquet part.")]
-Workers = Annotated[Optional[int], typer.Option(
-    "--workers", envvar="M2PG_WORKERS", min=1,
-    help="Worker processes that extract or transform collections side by side. "
-         "Default: every core for 32 MB of data or more, one for less.")]
+MongoUri = Annotated[
+    str | None, typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB connection URI to read from.")
+]
+MongoDb = Annotated[
+    str | None, typer.Option("--mongo-db", envvar="M2PG_MONGO_DB", help="Database to read (also picks one in a dump).")
+]
+Dump = Annotated[
+    Path | None,
+    typer.Option(
+        "--dump",
+        envvar="M2PG_DUMP",
+        help="mongodump output: DIR/<db>/<c>.bson or DIR/<c>.bson (.bson.gz with "
+        "--gzip), or an --archive file (gzipped or not).",
+    ),
+]
+PgUri = Annotated[
+    str | None, typer.Option("--pg-uri", envvar="M2PG_PG_URI", help="PostgreSQL connection URI to load into.")
+]
+StagingDir = Annotated[
+    Path,
+    typer.Option("--staging", envvar="M2PG_STAGING", help="Folder where stages write and read Parquet and reports."),
+]
+PartSize = Annotated[
+    int,
+    typer.Option(
+        "--part-size",
+        "--batch-size",
+        envvar="M2PG_PART_SIZE",
+        min=1,
+        help="Documents per staged Parquet part (--batch-size is its older name).",
+    ),
+]
+BatchSize = Annotated[
+    int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE", min=1, help="Rows per load transaction.")
+]
+RunPartSize = Annotated[
+    int, typer.Option("--part-size", envvar="M2PG_PART_SIZE", min=1, help="Documents per staged Parquet part.")
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        envvar="M2PG_WORKERS",
+        min=1,
+        help="Worker processes that extract or transform collections side by side. "
+        "Default: every core for 32 MB of data or more, one for less.",
+    ),
+]
 Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
-DryRun = Annotated[bool, typer.Option(
-    "--dry-run", help="Write nothing to the target: print (and write to reports/plan.json) what a load would "
-                      "insert, update and delete per table, compared with what earlier loads wrote.")]
-AsJson = Annotated[bool, typer.Option(
-    "--json", help="Print the summary as one JSON object on standard output (the stage's reports and the exit "
-                   "code); the tables go to standard error.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q",
-                                     help="Print nothing but errors; the reports are written as always.")]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Write nothing to the target: print (and write to reports/plan.json) what a load would "
+        "insert, update and delete per table, compared with what earlier loads wrote.",
+    ),
+]
+AsJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the summary as one JSON object on standard output (the stage's reports and the exit "
+        "code); the tables go to standard error.",
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the reports are written as always.")
+]
 
 
 CREATES_STAGING = {"extract", "run"}  # commands that start a staging folder; the others need one
@@ -94,29 +143,37 @@ def _run(action, staging: Path | None = None) -> None:
         with interrupt.graceful(), _guarded(staging, name, command):
             code = action()
     except interrupt.Interrupted as stop:
-        err.print(f"[yellow]Checkpoint saved[/] ({escape(stop.stage)}: {escape(stop.done)}; left: {escape(stop.left)}). "
-                  "Re-run the same command to resume.")
-        raise typer.Exit(130)
+        err.print(
+            f"[yellow]Checkpoint saved[/] ({escape(stop.stage)}: {escape(stop.done)}; left: {escape(stop.left)}). "
+            "Re-run the same command to resume."
+        )
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
         err.print("[yellow]Stopped at once.[/] Everything written is whole; re-run the same command to resume.")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except M2pgError as error:
         err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
-        raise typer.Exit(error.exit_code)
+        raise typer.Exit(error.exit_code) from None
     except Exception as error:  # the environment failed under the command, or a bug of the tool
         text = traceback.format_exc()
         log = _log_failure(staging, name, text)
         where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"
         cause = environment_failure(error, staging)
         if cause:
-            err.print(f"[red]error:[/] {escape(one_line(cause))}; fix it, then re-run `{escape(command)}` to resume "
-                      f"({escape(where)})", highlight=False)
+            err.print(
+                f"[red]error:[/] {escape(one_line(cause))}; fix it, then re-run `{escape(command)}` to resume "
+                f"({escape(where)})",
+                highlight=False,
+            )
         else:
-            err.print(f"[red]m2pg failed unexpectedly:[/] {escape(type(error).__name__)}: "
-                      f"{escape(short_cause(error))} ({escape(where)}; please report it as a bug)", highlight=False)
+            err.print(
+                f"[red]m2pg failed unexpectedly:[/] {escape(type(error).__name__)}: "
+                f"{escape(short_cause(error))} ({escape(where)}; please report it as a bug)",
+                highlight=False,
+            )
             if not log:
                 err.print(scrub(text), highlight=False, markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     raise typer.Exit(code or 0)
 
 
@@ -124,6 +181,7 @@ def _stage(command: str, stage, staging: Path, reports: tuple[str, ...], as_json
     """`stage(console)` printing its tables on standard output, on standard error (--json) or
     nowhere (--quiet); with --json, one JSON object follows on standard output: the exit code and
     the reports the stage wrote (each stage already writes reports/<stage>.json)."""
+
     def action() -> int:
         if quiet:
             progress.silence()
@@ -131,12 +189,17 @@ def _stage(command: str, stage, staging: Path, reports: tuple[str, ...], as_json
         before = {name: _mtime(staging, name) for name in reports}
         code = stage(console) or 0
         if as_json:
-            written = {name: read_json(Staging(staging).report(f"{name}.json")) for name in reports
-                       if _mtime(staging, name) not in (None, before[name])}
-            out.file.write(json.dumps({"command": command, "exit_code": code, "staging": str(staging),
-                                       "reports": written}) + "\n")  # scrubbed of passwords like every output
+            written = {
+                name: read_json(Staging(staging).report(f"{name}.json"))
+                for name in reports
+                if _mtime(staging, name) not in (None, before[name])
+            }
+            out.file.write(
+                json.dumps({"command": command, "exit_code": code, "staging": str(staging), "reports": written}) + "\n"
+            )  # scrubbed of passwords like every output
             out.file.flush()
         return code
+
     return action
 
 
@@ -175,54 +238,111 @@ def _log_failure(staging: Path | None, name: str, text: str) -> Path | None:
 
 
 @app.command()
-def extract(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
-            staging: StagingDir = Path("staging"), part_size: PartSize = pipeline.PART_SIZE,
-            workers: Workers = None, as_json: AsJson = False, quiet: Quiet = False) -> None:
+def extract(
+    mongo_uri: MongoUri = None,
+    mongo_db: MongoDb = None,
+    dump: Dump = None,
+    staging: StagingDir = Path("staging"),
+    part_size: PartSize = pipeline.PART_SIZE,
+    workers: Workers = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
     """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
-    _run(_stage("extract", lambda out: pipeline.extract_stage(APP, pipeline.source(APP, mongo_uri, mongo_db, dump),
-                                                              staging, part_size, out, workers),
-                staging, ("extract",), as_json, quiet), staging)
+    _run(
+        _stage(
+            "extract",
+            lambda out: pipeline.extract_stage(
+                APP, pipeline.source(APP, mongo_uri, mongo_db, dump), staging, part_size, out, workers
+            ),
+            staging,
+            ("extract",),
+            as_json,
+            quiet,
+        ),
+        staging,
+    )
 
 
 @app.command()
-def transform(staging: StagingDir = Path("staging"), workers: Workers = None, as_json: AsJson = False,
-              quiet: Quiet = False) -> None:
+def transform(
+    staging: StagingDir = Path("staging"), workers: Workers = None, as_json: AsJson = False, quiet: Quiet = False
+) -> None:
     """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
-    _run(_stage("transform", lambda out: pipeline.transform_stage(APP, staging, out, workers), staging, ("transform",),
-                as_json, quiet), staging)
+    _run(
+        _stage(
+            "transform",
+            lambda out: pipeline.transform_stage(APP, staging, out, workers),
+            staging,
+            ("transform",),
+            as_json,
+            quiet,
+        ),
+        staging,
+    )
 
 
 @app.command()
 def validate(staging: StagingDir = Path("staging"), as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Check the clean rows with pandera schemas; report every failing row."""
-    _run(_stage("validate", lambda out: pipeline.validate_stage(APP, staging, out), staging, ("validate",), as_json, quiet),
-         staging)
+    _run(
+        _stage(
+            "validate", lambda out: pipeline.validate_stage(APP, staging, out), staging, ("validate",), as_json, quiet
+        ),
+        staging,
+    )
 
 
 @app.command()
-def load(pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-         batch_size: BatchSize = pipeline.BATCH_SIZE, replace: Replace = False, dry_run: DryRun = False,
-         as_json: AsJson = False, quiet: Quiet = False) -> None:
+def load(
+    pg_uri: PgUri = None,
+    staging: StagingDir = Path("staging"),
+    batch_size: BatchSize = pipeline.BATCH_SIZE,
+    replace: Replace = False,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
     """Make the target's migrated rows equal the clean rows: insert new rows, update changed ones,
     delete those whose documents are gone (one transaction per batch); rows m2pg did not write
     are never touched."""
     if dry_run:
+
         def planned(out: Console) -> int:
             pipeline.plan_alone(dry_run, replace, "load")
             return pipeline.plan_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out)
+
         _run(_stage("load", planned, staging, ("plan",), as_json, quiet), staging)
         return
-    _run(_stage("load", lambda out: pipeline.load_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, batch_size,
-                                                        replace, out),
-                staging, ("load",), as_json, quiet), staging)
+    _run(
+        _stage(
+            "load",
+            lambda out: pipeline.load_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out),
+            staging,
+            ("load",),
+            as_json,
+            quiet,
+        ),
+        staging,
+    )
 
 
 @app.command()
-def reconcile(pg_uri: PgUri = None, staging: StagingDir = Path("staging"), as_json: AsJson = False,
-              quiet: Quiet = False) -> None:
+def reconcile(
+    pg_uri: PgUri = None, staging: StagingDir = Path("staging"), as_json: AsJson = False, quiet: Quiet = False
+) -> None:
     """Per table: source = loaded + quarantined, and no orphan reference (DuckDB)."""
-    _run(_stage("reconcile", lambda out: pipeline.reconcile_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out),
-                staging, ("reconcile",), as_json, quiet), staging)
+    _run(
+        _stage(
+            "reconcile",
+            lambda out: pipeline.reconcile_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out),
+            staging,
+            ("reconcile",),
+            as_json,
+            quiet,
+        ),
+        staging,
+    )
 
 
 @app.command()
@@ -232,18 +352,45 @@ def schema(pg_uri: PgUri = None) -> None:
 
 
 @app.command()
-def run(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None,
-        pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-        part_size: RunPartSize = pipeline.PART_SIZE, batch_size: BatchSize = pipeline.BATCH_SIZE,
-        replace: Replace = False, workers: Workers = None, dry_run: DryRun = False, as_json: AsJson = False,
-        quiet: Quiet = False) -> None:
+def run(
+    mongo_uri: MongoUri = None,
+    mongo_db: MongoDb = None,
+    dump: Dump = None,
+    pg_uri: PgUri = None,
+    staging: StagingDir = Path("staging"),
+    part_size: RunPartSize = pipeline.PART_SIZE,
+    batch_size: BatchSize = pipeline.BATCH_SIZE,
+    replace: Replace = False,
+    workers: Workers = None,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
     """Every stage in order; creates the target schema first when the database has none. Run
     again after the source changed, it writes only the difference (a catch-up)."""
     last = ("plan",) if dry_run else ("load", "reconcile")
-    _run(_stage("run", lambda out: pipeline.run_all(APP, pipeline.source(APP, mongo_uri, mongo_db, dump),
-                                                    pipeline.need(pg_uri, "--pg-uri"), staging, part_size, replace,
-                                                    out, workers, dry_run, batch_size),
-                staging, ("extract", "transform", "validate", *last), as_json, quiet), staging)
+    _run(
+        _stage(
+            "run",
+            lambda out: pipeline.run_all(
+                APP,
+                pipeline.source(APP, mongo_uri, mongo_db, dump),
+                pipeline.need(pg_uri, "--pg-uri"),
+                staging,
+                part_size,
+                replace,
+                out,
+                workers,
+                dry_run,
+                batch_size,
+            ),
+            staging,
+            ("extract", "transform", "validate", *last),
+            as_json,
+            quiet,
+        ),
+        staging,
+    )
 
 
 @app.command()
@@ -260,9 +407,12 @@ def errors(staging: StagingDir = Path("staging")) -> None:
 
 
 @app.command()
-def reset(stage: Annotated[str, typer.Option(help="extract, transform, validate, load or all.")] = "all",
-          pg_uri: PgUri = None, staging: StagingDir = Path("staging"),
-          yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing.")] = False) -> None:
+def reset(
+    stage: Annotated[str, typer.Option(help="extract, transform, validate, load or all.")] = "all",
+    pg_uri: PgUri = None,
+    staging: StagingDir = Path("staging"),
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing.")] = False,
+) -> None:
     """Start over cleanly: remove a stage's staged files (and later stages'); load empties the tables."""
     if stage not in ("extract", "transform", "validate", "load", "all"):
         err.print(f"[red]error:[/] unknown stage {stage!r}: choose extract, transform, validate, load or all")
@@ -272,27 +422,51 @@ def reset(stage: Annotated[str, typer.Option(help="extract, transform, validate,
 
 def _confirmer(yes: bool):
     """Ask on a terminal; without one, only --yes may drop data."""
+
     def confirm(question: str) -> bool:
         if yes:
             return True
         if not sys.stdin.isatty():
             raise ConfigError(question + " (pass --yes to confirm without a terminal)")
         return typer.confirm(question, default=False)
+
     return confirm
 
 
 @app.command()
-def verify(mongo_uri: MongoUri = None, mongo_db: MongoDb = None, dump: Dump = None, pg_uri: PgUri = None,
-           staging: StagingDir = Path("staging"),
-           sample: Annotated[int, typer.Option(min=0, help="Records compared per table.")] = 100,
-           full: Annotated[bool, typer.Option("--full", help="Compare every record (per-row hashes).")] = False,
-           seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7,
-           as_json: AsJson = False, quiet: Quiet = False) -> None:
+def verify(
+    mongo_uri: MongoUri = None,
+    mongo_db: MongoDb = None,
+    dump: Dump = None,
+    pg_uri: PgUri = None,
+    staging: StagingDir = Path("staging"),
+    sample: Annotated[int, typer.Option(min=0, help="Records compared per table.")] = 100,
+    full: Annotated[bool, typer.Option("--full", help="Compare every record (per-row hashes).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
     """Prove the migration against the source: counts, records, integrity, types (exit 0 pass, 1 fail)."""
-    _run(_stage("verify", lambda out: pipeline.verify_stage(APP, pipeline.source(APP, mongo_uri, mongo_db, dump),
-                                                            pipeline.need(pg_uri, "--pg-uri"), staging, sample, full,
-                                                            seed, out),
-                staging, ("verify",), as_json, quiet), staging)
+    _run(
+        _stage(
+            "verify",
+            lambda out: pipeline.verify_stage(
+                APP,
+                pipeline.source(APP, mongo_uri, mongo_db, dump),
+                pipeline.need(pg_uri, "--pg-uri"),
+                staging,
+                sample,
+                full,
+                seed,
+                out,
+            ),
+            staging,
+            ("verify",),
+            as_json,
+            quiet,
+        ),
+        staging,
+    )
 
 
 @app.command()
@@ -302,38 +476,54 @@ def report(staging: StagingDir = Path("staging")) -> None:
 
 
 @app.command()
-def indexes(pg_uri: PgUri = None,
-            extra: Annotated[bool, typer.Option("--extra", help="Add full-text and jsonb GIN indexes.")] = False,
-            drop: Annotated[bool, typer.Option("--drop", help="Remove the indexes --extra added.")] = False) -> None:
+def indexes(
+    pg_uri: PgUri = None,
+    extra: Annotated[bool, typer.Option("--extra", help="Add full-text and jsonb GIN indexes.")] = False,
+    drop: Annotated[bool, typer.Option("--drop", help="Remove the indexes --extra added.")] = False,
+) -> None:
     """Add (or drop) the optional indexes for the app's queries that its Prisma schema lacks."""
     _run(lambda: pipeline.indexes_stage(APP, pipeline.need(pg_uri, "--pg-uri"), extra, drop, out))
 
 
 @app.command()
-def generate(profile: Annotated[str, typer.Argument(help="sample, bad or large.")],
-             scale: Annotated[float, typer.Option(help="Volume multiplier of the large profile.")] = 1.0,
-             seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,
-             mongo_uri: MongoUri = None, mongo_db: MongoDb = None,
-             dump_out: Annotated[Optional[Path], typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None
-             ) -> None:
+def generate(
+    profile: Annotated[str, typer.Argument(help="sample, bad or large.")],
+    scale: Annotated[float, typer.Option(help="Volume multiplier of the large profile.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,
+    mongo_uri: MongoUri = None,
+    mongo_db: MongoDb = None,
+    dump_out: Annotated[Path | None, typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None,
+) -> None:
     """Generate the app's data (sample, bad or large) into MongoDB or a mongodump layout."""
     _run(lambda: pipeline.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
 
 
 @app.command()
-def demo(workdir: Annotated[Optional[Path], typer.Option(
-               help="Keep the servers' data and the staging folder here (default: a temporary folder, "
-                    "removed at the end).")] = None,
-         seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7) -> None:
+def demo(
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the servers' data and the staging folder here (default: a temporary folder, removed at the end)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7,
+) -> None:
     """Start embedded MongoDB-compatible and PostgreSQL servers, generate the app's data, migrate it,
     stop the servers (exit 3: the dataset holds records that must be quarantined)."""
     _run(lambda: pipeline.demo(APP, workdir, seed, out))
 
 
 @app.command()
-def servers(directory: Annotated[Optional[Path], typer.Option(
-                "--dir", help="Keep the servers' data here, to reuse it next time (default: a temporary "
-                              "folder, removed when they stop).")] = None) -> None:
+def servers(
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Keep the servers' data here, to reuse it next time (default: a temporary "
+            "folder, removed when they stop).",
+        ),
+    ] = None,
+) -> None:
     """Start an embedded MongoDB-compatible server and PostgreSQL, print their URIs and keep them up
     until Ctrl+C, to run the stages by hand against them."""
     _run(lambda: servers_mod.serve(directory, APP.database, out))
@@ -346,8 +536,11 @@ def _show_version(asked: bool) -> None:
 
 
 @app.callback()
-def options(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                                  help="Print m2pg's version and exit.")] = False) -> None:
+def options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print m2pg's version and exit.")
+    ] = False,
+) -> None:
     """Options that come before the command."""
 
 

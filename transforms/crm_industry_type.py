@@ -1,13 +1,13 @@
 """The `crm_Industry_Type` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'crm_Industry_Type',
+    "crm_Industry_Type",
     fields=(
         ID,
-        Field('__v', Kind.INT),
-        Field('name', Kind.TEXT),
+        Field("__v", Kind.INT),
+        Field("name", Kind.TEXT),
     ),
-    indexes=(
-    ),
+    indexes=(),
 )

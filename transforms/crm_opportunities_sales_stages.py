@@ -1,15 +1,15 @@
 """The `crm_Opportunities_Sales_Stages` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'crm_Opportunities_Sales_Stages',
+    "crm_Opportunities_Sales_Stages",
     fields=(
         ID,
-        Field('__v', Kind.INT),
-        Field('name', Kind.TEXT),
-        Field('probability', Kind.INT, optional=True, client_type='BigInt'),
-        Field('order', Kind.INT, optional=True, client_type='BigInt'),
+        Field("__v", Kind.INT),
+        Field("name", Kind.TEXT),
+        Field("probability", Kind.INT, optional=True, client_type="BigInt"),
+        Field("order", Kind.INT, optional=True, client_type="BigInt"),
     ),
-    indexes=(
-    ),
+    indexes=(),
 )

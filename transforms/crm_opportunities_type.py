@@ -1,14 +1,14 @@
 """The `crm_Opportunities_Type` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'crm_Opportunities_Type',
+    "crm_Opportunities_Type",
     fields=(
         ID,
-        Field('__v', Kind.INT),
-        Field('name', Kind.TEXT),
-        Field('order', Kind.INT, optional=True, client_type='BigInt'),
+        Field("__v", Kind.INT),
+        Field("name", Kind.TEXT),
+        Field("order", Kind.INT, optional=True, client_type="BigInt"),
     ),
-    indexes=(
-    ),
+    indexes=(),
 )

@@ -1,13 +1,13 @@
 """The `Documents_Types` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'Documents_Types',
+    "Documents_Types",
     fields=(
         ID,
-        Field('__v', Kind.INT),
-        Field('name', Kind.TEXT),
+        Field("__v", Kind.INT),
+        Field("name", Kind.TEXT),
     ),
-    indexes=(
-    ),
+    indexes=(),
 )

@@ -1,9 +1,8 @@
 """The `ImageUpload` collection and table."""
-from toolkit.spec import ID, ModelSpec
+
+from toolkit.declarations.spec import ID, ModelSpec
 
 SPEC = ModelSpec(
-    'ImageUpload',
-    fields=(
-        ID,
-    ),
+    "ImageUpload",
+    fields=(ID,),
 )

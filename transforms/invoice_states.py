@@ -1,10 +1,11 @@
 """The `invoice_States` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'invoice_States',
+    "invoice_States",
     fields=(
         ID,
-        Field('name', Kind.TEXT),
+        Field("name", Kind.TEXT),
     ),
 )

@@ -1,11 +1,12 @@
 """The `modulStatus` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'modulStatus',
+    "modulStatus",
     fields=(
         ID,
-        Field('name', Kind.TEXT),
-        Field('isVisible', Kind.BOOL),
+        Field("name", Kind.TEXT),
+        Field("isVisible", Kind.BOOL),
     ),
 )

@@ -1,16 +1,15 @@
 """The `secondBrain_notions` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec, Reference
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec, Reference
 
 SPEC = ModelSpec(
-    'secondBrain_notions',
+    "secondBrain_notions",
     fields=(
         ID,
-        Field('__v', Kind.INT),
-        Field('user', Kind.OBJECT_ID, references=Reference('Users', on_delete='RESTRICT')),
-        Field('notion_api_key', Kind.TEXT),
-        Field('notion_db_id', Kind.TEXT),
+        Field("__v", Kind.INT),
+        Field("user", Kind.OBJECT_ID, references=Reference("Users", on_delete="RESTRICT")),
+        Field("notion_api_key", Kind.TEXT),
+        Field("notion_db_id", Kind.TEXT),
     ),
-    indexes=(
-        ('user',),
-    ),
+    indexes=(("user",),),
 )

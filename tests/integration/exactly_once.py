@@ -5,13 +5,14 @@ batch is recorded twice, and the load report agrees.
 The final database alone cannot show this: ON CONFLICT DO NOTHING repairs a batch whose rows
 were committed without its ledger row, and only the ledger then tells the wrong story.
 """
+
 from pathlib import Path
 
 import psycopg
 import pyarrow.parquet as pq
 
-from toolkit.load import LEDGER, keys_of, owned_table
-from toolkit.staging import Staging, read_json
+from toolkit.stages.load import LEDGER, keys_of, owned_table
+from toolkit.staging.layout import Staging, read_json
 from transforms import JUNCTIONS, MODELS
 
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
@@ -27,10 +28,14 @@ def ledger(uri: str) -> dict[str, dict[str, int]]:
             return {}
         repeated = conn.execute(f"SELECT table_name, digest FROM {LEDGER} GROUP BY 1, 2 HAVING count(*) > 1")
         assert not repeated.fetchall(), "a batch is recorded twice"
-        recorded = conn.execute(f"SELECT table_name, count(*), sum(rows), sum(inserted), sum(updated), sum(deleted) "
-                                f"FROM {LEDGER} GROUP BY 1")
-        return {t: {"batches": b, "rows": int(r), "inserted": int(i), "updated": int(u), "deleted": int(d)}
-                for t, b, r, i, u, d in recorded.fetchall()}
+        recorded = conn.execute(
+            f"SELECT table_name, count(*), sum(rows), sum(inserted), sum(updated), sum(deleted) "
+            f"FROM {LEDGER} GROUP BY 1"
+        )
+        return {
+            t: {"batches": b, "rows": int(r), "inserted": int(i), "updated": int(u), "deleted": int(d)}
+            for t, b, r, i, u, d in recorded.fetchall()
+        }
 
 
 def owned(uri: str) -> dict[str, tuple[int, int]]:
@@ -43,16 +48,22 @@ def owned(uri: str) -> dict[str, tuple[int, int]]:
                 found[table] = (0, 0)
                 continue
             same = " AND ".join(f'o."{k}" = t."{k}"' for k in KEYS[table])
-            found[table] = (conn.execute(f"SELECT count(*) FROM {mine}").fetchone()[0],
-                            conn.execute(f'SELECT count(*) FROM {mine} o JOIN "{table}" t ON {same}').fetchone()[0])
+            found[table] = (
+                conn.execute(f"SELECT count(*) FROM {mine}").fetchone()[0],
+                conn.execute(f'SELECT count(*) FROM {mine} o JOIN "{table}" t ON {same}').fetchone()[0],
+            )
         return found
 
 
 def present(uri: str) -> dict[str, int]:
     """Table -> rows it holds (0 while the schema is not created yet)."""
     with psycopg.connect(uri) as conn:
-        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                if conn.execute("SELECT to_regclass(%s)", [f'public."{t}"']).fetchone()[0] else 0 for t in TABLES}
+        return {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+            if conn.execute("SELECT to_regclass(%s)", [f'public."{t}"']).fetchone()[0]
+            else 0
+            for t in TABLES
+        }
 
 
 def staged(staging: Path) -> dict[str, int]:
@@ -61,8 +72,14 @@ def staged(staging: Path) -> dict[str, int]:
     return {t: sum(pq.read_metadata(p).num_rows for p in parts(t)) for t in TABLES}
 
 
-def assert_exactly_once(uri: str, staging: Path, *, complete: bool = False, before: dict | None = None,
-                        foreign: dict[str, int] | None = None) -> dict:
+def assert_exactly_once(
+    uri: str,
+    staging: Path,
+    *,
+    complete: bool = False,
+    before: dict | None = None,
+    foreign: dict[str, int] | None = None,
+) -> dict:
     """Check the invariant; return the ledger, to pass as `before` once the next load has ended.
 
     complete: the load has written every staged row (and deleted every row no longer staged).
@@ -75,9 +92,11 @@ def assert_exactly_once(uri: str, staging: Path, *, complete: bool = False, befo
         done = recorded.get(table, dict.fromkeys(("batches", "rows", *WRITTEN), 0))
         assert rows[table] == done["inserted"] - done["deleted"] + foreign.get(table, 0), (
             f"{table}: {rows[table]} rows present, the ledger records {done['inserted']} inserted and "
-            f"{done['deleted']} deleted")
+            f"{done['deleted']} deleted"
+        )
         assert mine[table] == (rows[table] - foreign.get(table, 0),) * 2, (
-            f"{table}: {rows[table]} rows present, {mine[table]} remembered as the migration's (and present)")
+            f"{table}: {rows[table]} rows present, {mine[table]} remembered as the migration's (and present)"
+        )
         if complete:
             assert mine[table][0] == clean[table], f"{table}: {mine[table][0]} rows loaded of {clean[table]} staged"
     if before is not None:

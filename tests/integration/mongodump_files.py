@@ -1,5 +1,6 @@
 """mongodump's other outputs, written from a plain dump folder by their documented layout (mongodump
 itself is not installed here): `--gzip` folders and `--archive` files, gzipped or not."""
+
 import gzip
 import shutil
 from itertools import zip_longest
@@ -16,8 +17,8 @@ def documents(data: bytes) -> list[bytes]:
     """The raw documents of a .bson file, each as it is."""
     found, at = [], 0
     while at < len(data):
-        size = int.from_bytes(data[at:at + 4], "little")
-        found.append(data[at:at + size])
+        size = int.from_bytes(data[at : at + 4], "little")
+        found.append(data[at : at + size])
         at += size
     return found
 
@@ -31,22 +32,39 @@ def gzip_folder(plain: Path, target: Path) -> Path:
     return target
 
 
-def archive(folders: dict[str, Path], target: Path, gzipped: bool = False, per_segment: int = 7,
-            extra_namespaces: tuple[str, ...] = ()) -> Path:
+def archive(
+    folders: dict[str, Path],
+    target: Path,
+    gzipped: bool = False,
+    per_segment: int = 7,
+    extra_namespaces: tuple[str, ...] = (),
+) -> Path:
     """What `mongodump --archive` writes for the databases in `folders` (name -> folder of .bson
     files): the prelude, then segments of `per_segment` documents interleaved across collections,
     then each namespace's EOF header. `extra_namespaces` get metadata and an EOF but no data
     (an empty collection, a view)."""
-    prelude = [ARCHIVE_MAGIC, bson.encode({"concurrent_collections": 4, "version": "0.1",
-                                           "server_version": "7.0.0", "tool_version": "100.9.0"})]
+    prelude = [
+        ARCHIVE_MAGIC,
+        bson.encode(
+            {"concurrent_collections": 4, "version": "0.1", "server_version": "7.0.0", "tool_version": "100.9.0"}
+        ),
+    ]
     segments = {}
     for db, folder in folders.items():
         for path in sorted(folder.glob("*.bson")):
             docs = documents(path.read_bytes())
-            segments[db, path.stem] = [docs[i:i + per_segment] for i in range(0, len(docs), per_segment)]
-            metadata = (folder / f"{path.stem}.metadata.json")
-            prelude.append(bson.encode({"db": db, "collection": path.stem, "size": sum(map(len, docs)),
-                                        "metadata": metadata.read_text() if metadata.exists() else "{}"}))
+            segments[db, path.stem] = [docs[i : i + per_segment] for i in range(0, len(docs), per_segment)]
+            metadata = folder / f"{path.stem}.metadata.json"
+            prelude.append(
+                bson.encode(
+                    {
+                        "db": db,
+                        "collection": path.stem,
+                        "size": sum(map(len, docs)),
+                        "metadata": metadata.read_text() if metadata.exists() else "{}",
+                    }
+                )
+            )
         for name in extra_namespaces:
             segments[db, name] = []
             prelude.append(bson.encode({"db": db, "collection": name, "metadata": "{}", "size": 0}))

@@ -1,4 +1,5 @@
 """Real `m2pg` processes for the tests: run to the end, killed at a named point, or sent Ctrl+C."""
+
 import os
 import signal
 import subprocess
@@ -24,8 +25,9 @@ def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
 
 def ctrl_c_once(args: list[str], ready: Callable[[], bool]) -> tuple[int, str]:
     """Start m2pg, press Ctrl+C as soon as `ready()` says so; (exit code, output)."""
-    process = subprocess.Popen([*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=environment())
+    process = subprocess.Popen(
+        [*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
+    )
     deadline = time.time() + 120
     while not ready() and time.time() < deadline:
         time.sleep(0.01)

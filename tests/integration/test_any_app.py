@@ -1,6 +1,7 @@
 """Checks that hold for any app, written once and run for every app: the schema made from the
 declarations is the one the live catalog reads back, and one document per model, built from the
 declarations alone, comes back whole through a real `m2pg run` and `m2pg verify --full`."""
+
 import os
 import subprocess
 import sys
@@ -11,10 +12,10 @@ import psycopg
 import pytest
 from bson import ObjectId
 
-from toolkit import generate
-from toolkit.app import App
-from toolkit.schema import check_target, create_schema, read_catalog
-from toolkit.spec import Kind, ModelSpec
+from toolkit.declarations.app import App
+from toolkit.declarations.spec import Kind, ModelSpec
+from toolkit.generate import sample as generate
+from toolkit.target.schema import check_target, create_schema, read_catalog
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS))  # the toy app lives beside the tests, not in an installed package
@@ -26,8 +27,14 @@ import transforms  # noqa: E402
 APPS = {"toy_app:APP": toy_app.APP, "transforms:APP": transforms.APP}
 """Every app these checks run for, by the M2PG_APP value that selects it."""
 
-VALUES = {Kind.TEXT: "some text", Kind.INT: -7, Kind.BOOL: True, Kind.DATETIME: datetime(2024, 5, 6, 7, 8, 9, 123000),
-          Kind.JSON: {"nested": [1, "two", {"three": None}]}, Kind.TEXT_LIST: ["a", "b"]}
+VALUES = {
+    Kind.TEXT: "some text",
+    Kind.INT: -7,
+    Kind.BOOL: True,
+    Kind.DATETIME: datetime(2024, 5, 6, 7, 8, 9, 123000),
+    Kind.JSON: {"nested": [1, "two", {"three": None}]},
+    Kind.TEXT_LIST: ["a", "b"],
+}
 """A value of each kind that holds no default and no edge case: what every app must carry over."""
 
 
@@ -40,8 +47,9 @@ def m2pg(selected: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("M2PG_")}
     env["M2PG_APP"] = selected
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def test_the_schema_made_from_the_declarations_is_the_catalog_read_back(app, pg_uri):
@@ -57,14 +65,19 @@ def test_the_schema_made_from_the_declarations_is_the_catalog_read_back(app, pg_
         keys = sorted(c["definition"].replace('"', "") for c in table["constraints"] if c["kind"] == "foreign key")
         assert keys == sorted(_foreign_key(declared, model, f) for f in model.references), model.name
         for f in model.fields:
-            unique = any(i["definition"].startswith("CREATE UNIQUE INDEX") and _indexed(i["definition"]) == f.name
-                         for i in table["indexes"])
+            unique = any(
+                i["definition"].startswith("CREATE UNIQUE INDEX") and _indexed(i["definition"]) == f.name
+                for i in table["indexes"]
+            )
             assert unique == (f.unique or f.key == "_id"), f"{model.name}.{f.name}"
     for junction in declared.junctions:
         table = catalog["tables"][junction.table]
         assert [c["name"] for c in table["columns"]] == [junction.left.column, junction.right.column]
-        targets = sorted(c["definition"].replace('"', "").split(" REFERENCES ")[1].split("(")[0]
-                         for c in table["constraints"] if c["kind"] == "foreign key")
+        targets = sorted(
+            c["definition"].replace('"', "").split(" REFERENCES ")[1].split("(")[0]
+            for c in table["constraints"]
+            if c["kind"] == "foreign key"
+        )
         assert targets == sorted(declared.model(s.model).table for s in (junction.left, junction.right))
 
 
@@ -77,8 +90,10 @@ def _foreign_key(app: App, model: ModelSpec, f) -> str:
     """How PostgreSQL spells back the foreign key a reference declares, quotes left out (it
     quotes a name only where it must)."""
     target = app.model(f.references.model).table
-    return (f"FOREIGN KEY ({f.name}) REFERENCES {target}(id) "
-            f"ON UPDATE {f.references.on_update} ON DELETE {f.references.on_delete}")
+    return (
+        f"FOREIGN KEY ({f.name}) REFERENCES {target}(id) "
+        f"ON UPDATE {f.references.on_update} ON DELETE {f.references.on_delete}"
+    )
 
 
 def one_document_per_model(app: App) -> dict[str, list[dict]]:

@@ -1,6 +1,7 @@
 """NextCRM's own Prisma 7 client (tests/app/check.mjs) reads what m2pg migrated: every model, every
 row, the app's queries. A copy of a migrated database broken behind the migration's back must make
 it fail, naming the model, the row and the field."""
+
 import os
 import re
 import shutil
@@ -35,8 +36,15 @@ def app_check():
         npm("run", "generate")
 
     def run(uri: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["node", "check.mjs"], cwd=APP, env={**os.environ, "DATABASE_URL": uri},
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            ["node", "check.mjs"],
+            cwd=APP,
+            env={**os.environ, "DATABASE_URL": uri},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
     return run
 
 
@@ -74,24 +82,43 @@ def test_the_app_reads_every_row_of_every_model(app_check, migrated, profile):
 
 
 BREAKS = [  # (what is broken, table whose first row is broken, SQL with {id}, line the check must print)
-    ("enum value renamed", None,
-     ["""ALTER TYPE "ActiveStatus" RENAME VALUE 'ACTIVE' TO 'ENABLED'"""],
-     r"model=Users key=id=[0-9a-f-]{36} field=userStatus: P2023: Value 'ENABLED' not found in enum 'ActiveStatus'"),
-    ("a label the enum does not have", "Users",
-     ['ALTER TABLE "Users" ALTER COLUMN "userStatus" DROP DEFAULT',
-      'ALTER TABLE "Users" ALTER COLUMN "userStatus" TYPE text',
-      """UPDATE "Users" SET "userStatus" = 'SUSPENDED' WHERE id = '{id}'"""],
-     r"model=Users key=id={id} field=userStatus: P2023: Value 'SUSPENDED' not found in enum 'ActiveStatus'"),
-    ("a date of year 20000", "Invoices",
-     ["""UPDATE "Invoices" SET date_due = '20000-01-01' WHERE id = '{id}'"""],
-     r"model=Invoices key=id={id} field=date_due: not a valid Date.*Invalid Date .*20000-01-01"),
-    ("a junction table renamed", None,
-     ['ALTER TABLE "DocumentsToAccounts" RENAME TO "DocumentsToAccounts_old"'],
-     r"model=DocumentsToAccounts key=- field=-: count\(\): P2021: .*DocumentsToAccounts"),
-    ("a null in a required field", "crm_Accounts",
-     ['ALTER TABLE "crm_Accounts" ALTER COLUMN name DROP NOT NULL',
-      """UPDATE "crm_Accounts" SET name = NULL WHERE id = '{id}'"""],
-     r"model=crm_Accounts key=id={id} field=name: null in a required field"),
+    (
+        "enum value renamed",
+        None,
+        ["""ALTER TYPE "ActiveStatus" RENAME VALUE 'ACTIVE' TO 'ENABLED'"""],
+        r"model=Users key=id=[0-9a-f-]{36} field=userStatus: P2023: Value 'ENABLED' not found in enum 'ActiveStatus'",
+    ),
+    (
+        "a label the enum does not have",
+        "Users",
+        [
+            'ALTER TABLE "Users" ALTER COLUMN "userStatus" DROP DEFAULT',
+            'ALTER TABLE "Users" ALTER COLUMN "userStatus" TYPE text',
+            """UPDATE "Users" SET "userStatus" = 'SUSPENDED' WHERE id = '{id}'""",
+        ],
+        r"model=Users key=id={id} field=userStatus: P2023: Value 'SUSPENDED' not found in enum 'ActiveStatus'",
+    ),
+    (
+        "a date of year 20000",
+        "Invoices",
+        ["""UPDATE "Invoices" SET date_due = '20000-01-01' WHERE id = '{id}'"""],
+        r"model=Invoices key=id={id} field=date_due: not a valid Date.*Invalid Date .*20000-01-01",
+    ),
+    (
+        "a junction table renamed",
+        None,
+        ['ALTER TABLE "DocumentsToAccounts" RENAME TO "DocumentsToAccounts_old"'],
+        r"model=DocumentsToAccounts key=- field=-: count\(\): P2021: .*DocumentsToAccounts",
+    ),
+    (
+        "a null in a required field",
+        "crm_Accounts",
+        [
+            'ALTER TABLE "crm_Accounts" ALTER COLUMN name DROP NOT NULL',
+            """UPDATE "crm_Accounts" SET name = NULL WHERE id = '{id}'""",
+        ],
+        r"model=crm_Accounts key=id={id} field=name: null in a required field",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@ documents: `m2pg run` exits 3, each broken document is in the quarantine with it
 offset and exact bytes, every valid document loads exactly (`verify --full`), reconcile and verify
 agree, `m2pg errors` groups the new rules, and no command prints a traceback. The bytes are
 written by hand: no MongoDB server would hold them."""
+
 import base64
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from bson import ObjectId
 
 from processes import m2pg
-from toolkit import generate
+from toolkit.generate import sample as generate
 from transforms import APP
 
 USER = ObjectId("6600000000000000000000ff")  # a made-up user nothing else names
@@ -51,40 +52,98 @@ def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
     """Per collection, the crafted documents in file order: their bytes, and what the quarantine
     must say (rule, a fragment of the reason, the ObjectId it names; `at`: the reason gives the
     file offset), or `loads` for an odd but valid document."""
+
     def b(n: int, **changes) -> bytes:
         return bson.encode({**board, "_id": oid(n), **changes})
 
     first, second = b(1), b(2)
     boards = [
-        {"bytes": int32(len(first) + len(second)) + first[4:] + second, "rule": "bson",
-         "reason": "the length covers bytes that follow", "object_id": oid(1), "at": True},
-        {"bytes": replaced(b(3, title="TITLE-X"), b"TITLE-X", b"TITLE-\xff"), "rule": "utf8",
-         "reason": "is not valid UTF-8", "object_id": oid(3), "at": True},
-        {"bytes": replaced(b(4, note_K="v"), b"note_K", b"note_\xfe"), "rule": "utf8",
-         "reason": "is not valid UTF-8", "object_id": oid(4), "at": True},
-        {"bytes": replaced(b(5, zzz=1), b"\x10zzz\x00", b"\x42zzz\x00"), "rule": "bson",
-         "reason": "element type 0x42", "object_id": oid(5), "at": True},
-        {"bytes": replaced(b(6, description="LIE-LIE"), int32(8) + b"LIE-LIE\x00", int32(200) + b"LIE-LIE\x00"),
-         "rule": "bson", "reason": "declares a length that does not fit", "object_id": oid(6), "at": True},
-        {"bytes": b(7)[:-1] + b"\x01", "rule": "bson", "reason": "is not the 0 that ends a document",
-         "object_id": oid(7), "at": True},
-        {"bytes": replaced(b(8, tiXtle2="v"), b"tiXtle2", b"ti\x00tle2"), "rule": "bson",
-         "reason": "declares a length that does not fit", "object_id": oid(8), "at": True},
-        {"bytes": b(9, sharedWith=[USER, None, board["user"]]), "rule": "type",
-         "reason": "sharedWith: element 1 is null", "object_id": oid(9)},
-        {"bytes": bson.encode({k: v for k, v in board.items() if k != "_id"} | {"title": "no id"}),
-         "rule": "id_type", "reason": "document has no _id", "object_id": None},
-        {"bytes": bson.encode({**repeated, "title": "second copy"}), "rule": "unique",
-         "reason": "repeats the _id of an earlier document", "object_id": repeated["_id"]},
+        {
+            "bytes": int32(len(first) + len(second)) + first[4:] + second,
+            "rule": "bson",
+            "reason": "the length covers bytes that follow",
+            "object_id": oid(1),
+            "at": True,
+        },
+        {
+            "bytes": replaced(b(3, title="TITLE-X"), b"TITLE-X", b"TITLE-\xff"),
+            "rule": "utf8",
+            "reason": "is not valid UTF-8",
+            "object_id": oid(3),
+            "at": True,
+        },
+        {
+            "bytes": replaced(b(4, note_K="v"), b"note_K", b"note_\xfe"),
+            "rule": "utf8",
+            "reason": "is not valid UTF-8",
+            "object_id": oid(4),
+            "at": True,
+        },
+        {
+            "bytes": replaced(b(5, zzz=1), b"\x10zzz\x00", b"\x42zzz\x00"),
+            "rule": "bson",
+            "reason": "element type 0x42",
+            "object_id": oid(5),
+            "at": True,
+        },
+        {
+            "bytes": replaced(b(6, description="LIE-LIE"), int32(8) + b"LIE-LIE\x00", int32(200) + b"LIE-LIE\x00"),
+            "rule": "bson",
+            "reason": "declares a length that does not fit",
+            "object_id": oid(6),
+            "at": True,
+        },
+        {
+            "bytes": b(7)[:-1] + b"\x01",
+            "rule": "bson",
+            "reason": "is not the 0 that ends a document",
+            "object_id": oid(7),
+            "at": True,
+        },
+        {
+            "bytes": replaced(b(8, tiXtle2="v"), b"tiXtle2", b"ti\x00tle2"),
+            "rule": "bson",
+            "reason": "declares a length that does not fit",
+            "object_id": oid(8),
+            "at": True,
+        },
+        {
+            "bytes": b(9, sharedWith=[USER, None, board["user"]]),
+            "rule": "type",
+            "reason": "sharedWith: element 1 is null",
+            "object_id": oid(9),
+        },
+        {
+            "bytes": bson.encode({k: v for k, v in board.items() if k != "_id"} | {"title": "no id"}),
+            "rule": "id_type",
+            "reason": "document has no _id",
+            "object_id": None,
+        },
+        {
+            "bytes": bson.encode({**repeated, "title": "second copy"}),
+            "rule": "unique",
+            "reason": "repeats the _id of an earlier document",
+            "object_id": repeated["_id"],
+        },
         {"bytes": b(10, watchers=[board["user"], None]), "loads": oid(10)},  # a junction array skips the null
         {"bytes": b(11)[:-12], "rule": "bson", "reason": "a truncated document", "object_id": None, "at": True},
     ]
     t = bson.encode({**task, "_id": oid(20), "tags": [{"name": "JSONX"}]})
     tasks = [
-        {"bytes": replaced(t, b"JSONX", b"JSON\xff"), "rule": "utf8", "reason": "is not valid UTF-8",
-         "object_id": oid(20), "at": True},
-        {"bytes": with_element(bson.encode({**task, "_id": oid(21), "tags": None}), b"\x03deep\x00" + nested(1000)),
-         "rule": "bson", "reason": "nested more than 100 levels", "object_id": oid(21), "at": True},
+        {
+            "bytes": replaced(t, b"JSONX", b"JSON\xff"),
+            "rule": "utf8",
+            "reason": "is not valid UTF-8",
+            "object_id": oid(20),
+            "at": True,
+        },
+        {
+            "bytes": with_element(bson.encode({**task, "_id": oid(21), "tags": None}), b"\x03deep\x00" + nested(1000)),
+            "rule": "bson",
+            "reason": "nested more than 100 levels",
+            "object_id": oid(21),
+            "at": True,
+        },
     ]
     return {"Boards": boards, "Tasks": tasks}
 
@@ -99,13 +158,13 @@ def write_bad_dump(root: Path) -> tuple[Path, dict[str, list[dict]]]:
         valid = [bson.encode(d) for d in data[collection]]
         out = bytearray()
         for i, case in enumerate(made):
-            out += b"".join(valid[20 * i:20 * (i + 1)])
+            out += b"".join(valid[20 * i : 20 * (i + 1)])
             if case is made[-1] and collection == "Boards":
-                out += b"".join(valid[20 * (i + 1):])
+                out += b"".join(valid[20 * (i + 1) :])
             case["offset"] = len(out)
             out += case["bytes"]
         if collection != "Boards":
-            out += b"".join(valid[20 * len(made):])
+            out += b"".join(valid[20 * len(made) :])
         (folder / f"{collection}.bson").write_bytes(bytes(out))
     return root, crafted
 
@@ -141,8 +200,11 @@ def test_run_completes_with_every_broken_document_quarantined(migrated):
                 kept = json.loads(found["document"][0])["$binary"]["base64"]
                 assert base64.b64decode(kept) == case["bytes"]
             else:
-                named = (pl.col("object_id").is_null() if case["object_id"] is None
-                         else pl.col("object_id") == str(case["object_id"]))
+                named = (
+                    pl.col("object_id").is_null()
+                    if case["object_id"] is None
+                    else pl.col("object_id") == str(case["object_id"])
+                )
                 found = records.filter(named & pl.col("reason").str.contains(case["reason"], literal=True))
             assert found.height == 1, (case["reason"], records.select("object_id", "rule", "reason").rows())
             row = found.row(0, named=True)
@@ -170,7 +232,10 @@ def test_verify_full_and_reconcile_agree_with_the_quarantine(migrated):
     for table, counts in report["layers"]["counts"]["tables"].items():
         if table in counted:
             assert (counts["source"], counts["quarantined"], counts["loaded"]) == (
-                counted[table]["source"], counted[table]["quarantined"], counted[table]["loaded"]), table
+                counted[table]["source"],
+                counted[table]["quarantined"],
+                counted[table]["loaded"],
+            ), table
     boards = report["layers"]["counts"]["tables"]["Boards"]
     broken = sum(1 for c in migrated["crafted"]["Boards"] if "loads" not in c)
     assert boards["quarantined"] == broken and boards["quarantine_rows_without_source"] == 0
@@ -183,5 +248,6 @@ def test_errors_groups_the_new_rules_with_their_hints(migrated):
     for rule in ("bson", "utf8"):
         assert rule in text
     log = (migrated["staging"] / "reports" / "errors.log").read_text()
-    from toolkit.rules import HINTS
+    from toolkit.stages.rules import HINTS
+
     assert HINTS["bson"] in log and HINTS["utf8"] in log

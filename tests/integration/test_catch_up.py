@@ -1,6 +1,7 @@
 """A second `m2pg run` after the source changed catches the target up: it then equals a fresh
 migration of the changed source into an empty database, table by table and row by row, whatever
 was killed on the way, and the rows the app wrote in between are left as they were."""
+
 import hashlib
 import shutil
 import signal
@@ -13,15 +14,14 @@ import psycopg
 import pytest
 from pymongo import MongoClient
 
-from toolkit import generate
-from toolkit.ids import uuid_for
-from toolkit.servers import embedded_mongo
-from toolkit.staging import read_json
-from transforms import JUNCTIONS, MODELS
-
-from exactly_once import assert_exactly_once
 from catch_up_source import RENAMED, RETITLED, Cast, edit, first_source
+from exactly_once import assert_exactly_once
 from processes import m2pg
+from toolkit.documents.ids import uuid_for
+from toolkit.generate import sample as generate
+from toolkit.runtime.servers import embedded_mongo
+from toolkit.staging.layout import read_json
+from transforms import JUNCTIONS, MODELS
 
 DB = "catch_up"
 BATCH = "5"  # several write batches in the catch-up, so there are places to kill it
@@ -75,8 +75,9 @@ def assert_same_rows(got: Rows, expected: Rows) -> None:
     problems = []
     for table in KEYS:
         keys = sorted(set(got[table]) | set(expected[table]))
-        differ = [(k, got[table].get(k), expected[table].get(k)) for k in keys
-                  if got[table].get(k) != expected[table].get(k)]
+        differ = [
+            (k, got[table].get(k), expected[table].get(k)) for k in keys if got[table].get(k) != expected[table].get(k)
+        ]
         problems += [f"{table} {k}: target {g!r}, fresh migration {e!r}" for k, g, e in differ[:3]]
     pytest.fail("the target differs from a fresh migration of the source:\n" + "\n".join(problems))
 
@@ -87,35 +88,48 @@ def changes(before: Rows, after: Rows) -> dict[str, dict[str, int]]:
     for table in KEYS:
         was, now = before[table], after[table]
         kept = was.keys() & now.keys()
-        counts[table] = {"inserted": len(now.keys() - was.keys()), "deleted": len(was.keys() - now.keys()),
-                         "updated": sum(was[k] != now[k] for k in kept),
-                         "unchanged": sum(was[k] == now[k] for k in kept)}
+        counts[table] = {
+            "inserted": len(now.keys() - was.keys()),
+            "deleted": len(was.keys() - now.keys()),
+            "updated": sum(was[k] != now[k] for k in kept),
+            "unchanged": sum(was[k] == now[k] for k in kept),
+        }
     return counts
 
 
 def app_rows(uri: str) -> dict[str, list[str]]:
     """The app's rows, as text."""
     with psycopg.connect(uri) as conn:
-        return {"Users": conn.execute('SELECT t::text FROM "Users" t WHERE id = %s', [APP_USER]).fetchall(),
-                "crm_Accounts": conn.execute('SELECT t::text FROM "crm_Accounts" t WHERE id = %s',
-                                             [APP_ACCOUNT]).fetchall(),
-                "AccountWatchers": conn.execute('SELECT t::text FROM "AccountWatchers" t WHERE account_id = %s',
-                                                [APP_ACCOUNT]).fetchall()}
+        return {
+            "Users": conn.execute('SELECT t::text FROM "Users" t WHERE id = %s', [APP_USER]).fetchall(),
+            "crm_Accounts": conn.execute(
+                'SELECT t::text FROM "crm_Accounts" t WHERE id = %s', [APP_ACCOUNT]
+            ).fetchall(),
+            "AccountWatchers": conn.execute(
+                'SELECT t::text FROM "AccountWatchers" t WHERE account_id = %s', [APP_ACCOUNT]
+            ).fetchall(),
+        }
 
 
 def write_as_the_app(uri: str, cast: Cast) -> None:
     """Rows the app creates after the first run: a user, an account assigned to a migrated user,
     and that user watching it."""
     with psycopg.connect(uri) as conn:
-        conn.execute("""INSERT INTO "Users" (id, email, name, created_on, "userStatus")
+        conn.execute(
+            """INSERT INTO "Users" (id, email, name, created_on, "userStatus")
                         VALUES (%s, 'signed.up.in.the.app@example.com', 'App User',
                                 '2026-02-03 04:05:06.789', 'ACTIVE')""",
-                     [APP_USER])
-        conn.execute("""INSERT INTO "crm_Accounts" (id, __v, name, "createdAt", assigned_to)
+            [APP_USER],
+        )
+        conn.execute(
+            """INSERT INTO "crm_Accounts" (id, __v, name, "createdAt", assigned_to)
                         VALUES (%s, 0, 'Opened in the app', '2026-02-03 04:05:07.123', %s)""",
-                     [APP_ACCOUNT, uuid_of(cast.kept_user)])
-        conn.execute('INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)',
-                     [APP_ACCOUNT, uuid_of(cast.kept_user)])
+            [APP_ACCOUNT, uuid_of(cast.kept_user)],
+        )
+        conn.execute(
+            'INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)',
+            [APP_ACCOUNT, uuid_of(cast.kept_user)],
+        )
 
 
 def whole_database(uri: str) -> dict[str, list[str]]:
@@ -124,7 +138,7 @@ def whole_database(uri: str) -> dict[str, list[str]]:
         tables = conn.execute("""SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables
                                  WHERE table_type = 'BASE TABLE'
                                    AND table_schema NOT IN ('pg_catalog', 'information_schema')""").fetchall()
-        return {t: sorted(r for r, in conn.execute(f"SELECT t::text FROM {t} t")) for t, in tables}
+        return {t: sorted(r for (r,) in conn.execute(f"SELECT t::text FROM {t} t")) for (t,) in tables}
 
 
 def ledger_rows(uri: str) -> int:
@@ -158,18 +172,40 @@ def world(pg_server, tmp_path_factory) -> World:
             conn.execute("CREATE DATABASE catch_up_before")
             conn.execute("CREATE DATABASE catch_up_fresh")
         before_db, before_staging = pg_server.get_uri("catch_up_before"), tmp_path_factory.mktemp("before")
-        first = m2pg("run", "--mongo-uri", mongo_uri, "--mongo-db", DB, "--pg-uri", before_db,
-                     "--staging", str(before_staging), "--part-size", BATCH, "--batch-size", BATCH)
+        first = m2pg(
+            "run",
+            "--mongo-uri",
+            mongo_uri,
+            "--mongo-db",
+            DB,
+            "--pg-uri",
+            before_db,
+            "--staging",
+            str(before_staging),
+            "--part-size",
+            BATCH,
+            "--batch-size",
+            BATCH,
+        )
         assert first.returncode == 3, first.stdout + first.stderr
         write_as_the_app(before_db, cast)
         with MongoClient(mongo_uri) as client:
             edit(client[DB], cast)
         fresh_db, fresh_staging = pg_server.get_uri("catch_up_fresh"), tmp_path_factory.mktemp("fresh")
-        fresh = m2pg("run", "--mongo-uri", mongo_uri, "--mongo-db", DB, "--pg-uri", fresh_db,
-                     "--staging", str(fresh_staging))
+        fresh = m2pg(
+            "run", "--mongo-uri", mongo_uri, "--mongo-db", DB, "--pg-uri", fresh_db, "--staging", str(fresh_staging)
+        )
         assert fresh.returncode == 3, fresh.stdout + fresh.stderr
-        yield World(mongo_uri, cast, before_db, before_staging, migrated_rows(before_db), app_rows(before_db),
-                    migrated_rows(fresh_db), fresh_staging)
+        yield World(
+            mongo_uri,
+            cast,
+            before_db,
+            before_staging,
+            migrated_rows(before_db),
+            app_rows(before_db),
+            migrated_rows(fresh_db),
+            fresh_staging,
+        )
 
 
 def target_before_the_catch_up(world: World, pg_server, tmp_path: Path, name: str) -> tuple[str, Path]:
@@ -182,8 +218,23 @@ def target_before_the_catch_up(world: World, pg_server, tmp_path: Path, name: st
 
 
 def catch_up(world: World, uri: str, staging: Path, *options: str, kill_at: str | None = None):
-    return m2pg("run", "--mongo-uri", world.mongo_uri, "--mongo-db", DB, "--pg-uri", uri, "--staging", str(staging),
-                "--part-size", BATCH, "--batch-size", BATCH, *options, kill_at=kill_at)
+    return m2pg(
+        "run",
+        "--mongo-uri",
+        world.mongo_uri,
+        "--mongo-db",
+        DB,
+        "--pg-uri",
+        uri,
+        "--staging",
+        str(staging),
+        "--part-size",
+        BATCH,
+        "--batch-size",
+        BATCH,
+        *options,
+        kill_at=kill_at,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -199,16 +250,22 @@ def test_the_edits_reach_every_case(world):
     c, before, fresh = world.cast, world.before, world.fresh
     assert before["crm_Accounts"][uuid_of(c.orphaned_account),].count(uuid_of(c.deleted_user)) == 1
     assert before["Tasks"][uuid_of(c.loose_task),].count(uuid_of(c.orphaned_section)) == 1
-    for table, role in (("Boards", c.orphaned_board), ("Sections", c.orphaned_section), ("Sections", c.kept_section),
-                        ("crm_Opportunities", c.spoiled_opportunity), ("crm_Contacts", c.deleted_contact)):
+    for table, role in (
+        ("Boards", c.orphaned_board),
+        ("Sections", c.orphaned_section),
+        ("Sections", c.kept_section),
+        ("crm_Opportunities", c.spoiled_opportunity),
+        ("crm_Contacts", c.deleted_contact),
+    ):
         assert (uuid_of(role),) in before[table], (table, role)
     for table, role in (("Users", c.fixed_user), ("Boards", c.fixed_board), ("Sections", c.fixed_section)):
         assert (uuid_of(role),) not in before[table] and (uuid_of(role),) in fresh[table], (table, role)
     linked = {(uuid_of(c.linked_document), uuid_of(t)) for t in c.account_tasks[:2]}
     assert linked <= before["DocumentsToCrmAccountsTasks"].keys()
     assert (uuid_of(c.kept_contact), uuid_of(c.spoiled_opportunity)) in before["ContactsToOpportunities"]
-    writes = [(t, kind) for t, n in changes(before, fresh).items()
-              for kind in ("inserted", "updated", "deleted") if n[kind]]
+    writes = [
+        (t, kind) for t, n in changes(before, fresh).items() for kind in ("inserted", "updated", "deleted") if n[kind]
+    ]
     assert len(writes) >= 12, writes
 
 
@@ -241,42 +298,105 @@ def test_load_report_counts_what_the_catch_up_wrote(world, caught_up):
 
 
 RULES_FOLLOWED = [  # (what the rules say, a query on the caught-up target, roles it names, its answer from the cast)
-    ("a changed document updates its row", 'SELECT name FROM "crm_Accounts" WHERE id = %s',
-     ["renamed_account"], lambda c: RENAMED),
-    ("a changed child updates its row", 'SELECT title FROM "Tasks" WHERE id = %s',
-     ["retitled_task"], lambda c: RETITLED),
+    (
+        "a changed document updates its row",
+        'SELECT name FROM "crm_Accounts" WHERE id = %s',
+        ["renamed_account"],
+        lambda c: RENAMED,
+    ),
+    (
+        "a changed child updates its row",
+        'SELECT title FROM "Tasks" WHERE id = %s',
+        ["retitled_task"],
+        lambda c: RETITLED,
+    ),
     ("a new document inserts its row", 'SELECT count(*) FROM "Users" WHERE id = %s', ["new_user"], lambda c: 1),
-    ("a new child points at a new parent", 'SELECT assigned_to::text FROM "crm_Accounts" WHERE id = %s',
-     ["new_account"], lambda c: uuid_of(c.new_user)),
-    ("a changed reference follows to a new parent", 'SELECT "accountsIDs"::text FROM "crm_Contacts" WHERE id = %s',
-     ["moved_contact"], lambda c: uuid_of(c.new_account)),
-    ("a deleted document deletes its row", 'SELECT count(*) FROM "crm_Contacts" WHERE id = %s',
-     ["deleted_contact"], lambda c: 0),
+    (
+        "a new child points at a new parent",
+        'SELECT assigned_to::text FROM "crm_Accounts" WHERE id = %s',
+        ["new_account"],
+        lambda c: uuid_of(c.new_user),
+    ),
+    (
+        "a changed reference follows to a new parent",
+        'SELECT "accountsIDs"::text FROM "crm_Contacts" WHERE id = %s',
+        ["moved_contact"],
+        lambda c: uuid_of(c.new_account),
+    ),
+    (
+        "a deleted document deletes its row",
+        'SELECT count(*) FROM "crm_Contacts" WHERE id = %s',
+        ["deleted_contact"],
+        lambda c: 0,
+    ),
     ("a deleted parent deletes its row", 'SELECT count(*) FROM "Users" WHERE id = %s', ["deleted_user"], lambda c: 0),
-    ("an optional reference to a deleted parent becomes NULL",
-     'SELECT count(*) FROM "crm_Accounts" WHERE id = %s AND assigned_to IS NULL', ["orphaned_account"], lambda c: 1),
-    ("a required reference to a deleted parent removes the row", 'SELECT count(*) FROM "Boards" WHERE id = %s',
-     ["orphaned_board"], lambda c: 0),
-    ("a child of a removed row goes too", 'SELECT count(*) FROM "Sections" WHERE id = %s',
-     ["orphaned_section"], lambda c: 0),
-    ("an optional reference to a removed row becomes NULL",
-     'SELECT count(*) FROM "Tasks" WHERE id = %s AND section IS NULL', ["loose_task"], lambda c: 1),
-    ("a child of a kept parent keeps its reference", 'SELECT board::text FROM "Sections" WHERE id = %s',
-     ["kept_section"], lambda c: uuid_of(c.kept_board)),
-    ("a record now refused by a rule leaves the target", 'SELECT count(*) FROM "crm_Opportunities" WHERE id = %s',
-     ["spoiled_opportunity"], lambda c: 0),
-    ("a fixed record is loaded", 'SELECT "userStatus"::text FROM "Users" WHERE id = %s',
-     ["fixed_user"], lambda c: "ACTIVE"),
-    ("a fixed parent and the child it held back are loaded",
-     'SELECT count(*) FROM "Sections" s JOIN "Boards" b ON b.id = s.board WHERE b.id = %s AND s.id = %s',
-     ["fixed_board", "fixed_section"], lambda c: 1),
-    ("a junction pair that appeared is inserted, one that disappeared is deleted",
-     'SELECT array_agg(crm_accounts_task_id::text ORDER BY crm_accounts_task_id) FROM "DocumentsToCrmAccountsTasks" '
-     'WHERE document_id = %s', ["linked_document"], lambda c: sorted(uuid_of(t) for t in c.account_tasks[1:])),
-    ("a pair whose end was deleted is deleted", 'SELECT array_agg(contact_id::text) FROM "DocumentsToContacts" '
-     'WHERE document_id = %s', ["linked_document"], lambda c: [uuid_of(c.kept_contact)]),
-    ("a pair whose end is quarantined is deleted", 'SELECT count(*) FROM "ContactsToOpportunities" '
-     'WHERE opportunity_id = %s', ["spoiled_opportunity"], lambda c: 0),
+    (
+        "an optional reference to a deleted parent becomes NULL",
+        'SELECT count(*) FROM "crm_Accounts" WHERE id = %s AND assigned_to IS NULL',
+        ["orphaned_account"],
+        lambda c: 1,
+    ),
+    (
+        "a required reference to a deleted parent removes the row",
+        'SELECT count(*) FROM "Boards" WHERE id = %s',
+        ["orphaned_board"],
+        lambda c: 0,
+    ),
+    (
+        "a child of a removed row goes too",
+        'SELECT count(*) FROM "Sections" WHERE id = %s',
+        ["orphaned_section"],
+        lambda c: 0,
+    ),
+    (
+        "an optional reference to a removed row becomes NULL",
+        'SELECT count(*) FROM "Tasks" WHERE id = %s AND section IS NULL',
+        ["loose_task"],
+        lambda c: 1,
+    ),
+    (
+        "a child of a kept parent keeps its reference",
+        'SELECT board::text FROM "Sections" WHERE id = %s',
+        ["kept_section"],
+        lambda c: uuid_of(c.kept_board),
+    ),
+    (
+        "a record now refused by a rule leaves the target",
+        'SELECT count(*) FROM "crm_Opportunities" WHERE id = %s',
+        ["spoiled_opportunity"],
+        lambda c: 0,
+    ),
+    (
+        "a fixed record is loaded",
+        'SELECT "userStatus"::text FROM "Users" WHERE id = %s',
+        ["fixed_user"],
+        lambda c: "ACTIVE",
+    ),
+    (
+        "a fixed parent and the child it held back are loaded",
+        'SELECT count(*) FROM "Sections" s JOIN "Boards" b ON b.id = s.board WHERE b.id = %s AND s.id = %s',
+        ["fixed_board", "fixed_section"],
+        lambda c: 1,
+    ),
+    (
+        "a junction pair that appeared is inserted, one that disappeared is deleted",
+        'SELECT array_agg(crm_accounts_task_id::text ORDER BY crm_accounts_task_id) FROM "DocumentsToCrmAccountsTasks" '
+        "WHERE document_id = %s",
+        ["linked_document"],
+        lambda c: sorted(uuid_of(t) for t in c.account_tasks[1:]),
+    ),
+    (
+        "a pair whose end was deleted is deleted",
+        'SELECT array_agg(contact_id::text) FROM "DocumentsToContacts" WHERE document_id = %s',
+        ["linked_document"],
+        lambda c: [uuid_of(c.kept_contact)],
+    ),
+    (
+        "a pair whose end is quarantined is deleted",
+        'SELECT count(*) FROM "ContactsToOpportunities" WHERE opportunity_id = %s',
+        ["spoiled_opportunity"],
+        lambda c: 0,
+    ),
 ]
 
 
@@ -288,8 +408,13 @@ def test_catch_up_follows_the_rules(world, caught_up, rule, sql, roles, expected
 
 
 QUARANTINE = [  # (role, the rule that holds it in the quarantine after the catch-up, or None: not quarantined)
-    ("spoiled_opportunity", "int_range"), ("orphaned_board", "reference"), ("orphaned_section", "reference"),
-    ("fixed_user", None), ("fixed_board", None), ("fixed_section", None), ("deleted_user", None),
+    ("spoiled_opportunity", "int_range"),
+    ("orphaned_board", "reference"),
+    ("orphaned_section", "reference"),
+    ("fixed_user", None),
+    ("fixed_board", None),
+    ("fixed_section", None),
+    ("deleted_user", None),
 ]
 
 
@@ -331,7 +456,8 @@ def test_dry_run_plans_the_catch_up_and_touches_nothing(world, pg_server, tmp_pa
     assert set(by_table) == set(KEYS)
     for table, counts in expected.items():
         assert [by_table[table][k] for k in ("insert", "update", "delete", "unchanged")] == [
-            counts[k] for k in ("inserted", "updated", "deleted", "unchanged")], table
+            counts[k] for k in ("inserted", "updated", "deleted", "unchanged")
+        ], table
     assert plan["quarantined"] == quarantine(world.fresh_staging).height
     done = catch_up(world, uri, staging)  # what the dry run staged does not pass for a finished load
     assert done.returncode == 3, done.stdout + done.stderr

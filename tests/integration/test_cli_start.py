@@ -1,5 +1,6 @@
 """Getting started and scripting: `m2pg servers` stays up until Ctrl+C, the demo cleans up after
 itself and explains its exit code, and `--json` gives scripts one JSON object on standard output."""
+
 import json
 import queue
 import re
@@ -85,8 +86,7 @@ def _postgres_answers(uri: str) -> bool:
 def test_servers_print_working_uris_and_stop_cleanly_on_ctrl_c(tmp_path, isolated, keep):
     (temp, env), kept = isolated, tmp_path / "servers"
     args = ["servers", "--dir", str(kept)] if keep else ["servers"]
-    process = subprocess.Popen([*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+    process = subprocess.Popen([*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
     try:
@@ -107,8 +107,9 @@ def test_servers_print_working_uris_and_stop_cleanly_on_ctrl_c(tmp_path, isolate
     assert not _mongo_answers(exports["M2PG_MONGO_URI"])
     assert not _postgres_answers(exports["M2PG_PG_URI"])
     assert list(temp.iterdir()) == []  # a temporary data folder is removed, and nothing else is left
-    assert (sorted(p.name for p in kept.iterdir()) if kept.exists() else None) == (["mongo", "postgres"] if keep
-                                                                                else None)
+    assert (sorted(p.name for p in kept.iterdir()) if kept.exists() else None) == (
+        ["mongo", "postgres"] if keep else None
+    )
 
 
 def test_just_demo_cleans_up_and_its_last_line_explains_the_expected_exit_3(isolated):
@@ -118,8 +119,11 @@ def test_just_demo_cleans_up_and_its_last_line_explains_the_expected_exit_3(isol
     done = subprocess.run([str(just), "demo"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     printed = done.stdout.strip().splitlines()
-    assert re.fullmatch(r"exit 3: the dataset holds (\d+) records that must be quarantined, and all \1 were, "
-                        r"as planned; .+", printed[-1]), printed[-1]
+    assert re.fullmatch(
+        r"exit 3: the dataset holds (\d+) records that must be quarantined, and all \1 were, "
+        r"as planned; .+",
+        printed[-1],
+    ), printed[-1]
     assert "servers are stopped" in done.stdout
     assert list(temp.iterdir()) == []  # the servers' data and the staging folder are gone
 
@@ -127,8 +131,13 @@ def test_just_demo_cleans_up_and_its_last_line_explains_the_expected_exit_3(isol
 def test_json_prints_one_object_on_stdout_and_the_tables_on_stderr(tmp_path, dump, pg_uri):
     staging = tmp_path / "staging"
     env = {**environment(), "COLUMNS": "200"}
-    run = subprocess.run([*M2PG, "run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(staging),
-                          "--json"], capture_output=True, text=True, timeout=600, env=env)
+    run = subprocess.run(
+        [*M2PG, "run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(staging), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert run.returncode == 3, run.stderr
     summary = json.loads(run.stdout)
     assert summary["command"] == "run" and summary["exit_code"] == 3
@@ -137,13 +146,22 @@ def test_json_prints_one_object_on_stdout_and_the_tables_on_stderr(tmp_path, dum
     assert summary["reports"]["reconcile"]["ok"] is True
     assert "quarantined" in run.stderr and "reconcile" in run.stderr  # the human tables
 
-    again = subprocess.run([*M2PG, "validate", "--staging", str(staging), "--json"], capture_output=True,
-                           text=True, timeout=600, env=env)
+    again = subprocess.run(
+        [*M2PG, "validate", "--staging", str(staging), "--json"], capture_output=True, text=True, timeout=600, env=env
+    )
     summary = json.loads(again.stdout)
-    assert (summary["command"], summary["exit_code"], list(summary["reports"])) == ("validate", again.returncode,
-                                                                                   ["validate"])
+    assert (summary["command"], summary["exit_code"], list(summary["reports"])) == (
+        "validate",
+        again.returncode,
+        ["validate"],
+    )
     assert again.returncode == 3 and summary["reports"]["validate"]["ok"] is True
 
-    quiet = subprocess.run([*M2PG, "reconcile", "--staging", str(staging), "--pg-uri", pg_uri, "--quiet"],
-                           capture_output=True, text=True, timeout=600, env=env)
+    quiet = subprocess.run(
+        [*M2PG, "reconcile", "--staging", str(staging), "--pg-uri", pg_uri, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (3, "", "")

@@ -1,18 +1,18 @@
 """mongodump as it is used: `--gzip` folders and `--archive` files (gzipped or not) stage exactly the
 Parquet a plain dump folder stages, byte for byte."""
+
 import random
 from pathlib import Path
 
 import pytest
 
-from toolkit import extract as extract_mod
-from toolkit import generate
-from toolkit.sources import DumpSource
-from toolkit.staging import Staging
-from transforms import APP, JUNCTIONS, MODELS
-
 from mongodump_files import archive, gzip_folder
 from processes import m2pg
+from toolkit.generate import sample as generate
+from toolkit.sources.readers import DumpSource
+from toolkit.stages import extract as extract_mod
+from toolkit.staging.layout import Staging
+from transforms import APP, JUNCTIONS, MODELS
 
 PART = 200
 
@@ -45,8 +45,9 @@ def expected(plain, tmp_path_factory) -> dict[str, bytes]:
 FORMS = {
     "gzip folder": lambda plain, tmp: gzip_folder(plain / "nextcrm", tmp / "gz" / "nextcrm").parent,
     "archive": lambda plain, tmp: archive({"nextcrm": plain / "nextcrm"}, tmp / "dump.archive"),
-    "gzipped archive": lambda plain, tmp: archive({"nextcrm": plain / "nextcrm"}, tmp / "dump.archive.gz",
-                                                  gzipped=True),
+    "gzipped archive": lambda plain, tmp: archive(
+        {"nextcrm": plain / "nextcrm"}, tmp / "dump.archive.gz", gzipped=True
+    ),
 }
 
 
@@ -63,8 +64,15 @@ def test_the_command_reads_a_gzip_folder_and_an_archive_with_metadata_files(plai
     folder = gzip_folder(plain / "nextcrm", tmp_path / "gz" / "nextcrm")
     assert list(folder.glob("*.metadata.json.gz")) and not list(folder.glob("*.bson"))
     for dump in (folder.parent, archive({"nextcrm": plain / "nextcrm"}, tmp_path / "a.gz", gzipped=True)):
-        done = m2pg("extract", "--dump", str(dump), "--staging", str(tmp_path / f"staging-{dump.name}"),
-                    "--batch-size", str(PART))
+        done = m2pg(
+            "extract",
+            "--dump",
+            str(dump),
+            "--staging",
+            str(tmp_path / f"staging-{dump.name}"),
+            "--batch-size",
+            str(PART),
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "11038 documents staged" in done.stdout, done.stdout
 

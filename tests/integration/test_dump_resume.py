@@ -1,5 +1,6 @@
 """A dump extract resumes after the last recorded `_id`, and restarts a collection whose file changed
 since the checkpoint, saying why: every document of the dump as it is now is staged exactly once."""
+
 import json
 import math
 import os
@@ -10,11 +11,10 @@ import polars as pl
 import pytest
 from bson import ObjectId
 
-from toolkit import generate
-from toolkit.sources import DumpSource, Position, resume_point, resume_index
-from transforms import APP, MODELS
-
 from processes import m2pg
+from toolkit.generate import sample as generate
+from toolkit.sources.readers import DumpSource, Position, resume_index, resume_point
+from transforms import APP, MODELS
 
 PART = 100
 
@@ -40,8 +40,18 @@ def staged_ids(staging, collection: str) -> list[str]:
 
 
 def extract(dump, staging, kill_at=None):
-    return m2pg("extract", "--dump", str(dump), "--staging", str(staging), "--batch-size", str(PART),
-                "--workers", "1", kill_at=kill_at)
+    return m2pg(
+        "extract",
+        "--dump",
+        str(dump),
+        "--staging",
+        str(staging),
+        "--batch-size",
+        str(PART),
+        "--workers",
+        "1",
+        kill_at=kill_at,
+    )
 
 
 def test_a_dump_recreated_without_an_earlier_document_is_staged_exactly_once(tmp_path):
@@ -61,8 +71,9 @@ def test_a_dump_recreated_without_an_earlier_document_is_staged_exactly_once(tmp
         expected = sorted(str(d["_id"]) for d in documents if isinstance(d.get("_id"), ObjectId))
         got = sorted(i for i in staged_ids(staging, collection) if i is not None)
         assert got == expected, collection
-    lines = [line for line in resumed.stderr.splitlines()
-             if "Invoices" in line and "changed since the checkpoint" in line]
+    lines = [
+        line for line in resumed.stderr.splitlines() if "Invoices" in line and "changed since the checkpoint" in line
+    ]
     assert lines and "extracting it again from the start" in lines[0], resumed.stderr
 
 
@@ -75,7 +86,7 @@ def test_a_file_edited_in_place_with_its_size_and_time_kept_is_restarted(tmp_pat
     before = path.stat()
     data = path.read_bytes()
     at = data.index(b"paid")
-    path.write_bytes(data[:at] + b"PAID" + data[at + 4:])
+    path.write_bytes(data[:at] + b"PAID" + data[at + 4 :])
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     resumed = extract(dump, staging)
@@ -89,16 +100,19 @@ def oid(n: int) -> ObjectId:
     return ObjectId(n.to_bytes(12, "big"))
 
 
-@pytest.mark.parametrize("ids, staged, deleted, resume_at", [
-    ([1, 2, 3, 4, 5, 6], 3, None, 3),  # the file as it was
-    ([1, 2, 3, 4, 5, 6], 3, 2, 2),  # an earlier document deleted: the next one still follows
-    ([1, 2, 3, 4, 5, 6], 3, 5, 3),  # a later one deleted
-    ([6, 5, 4, 3, 2, 1], 3, 1, 2),  # out of _id order in the file
-    ([1, 2, 3, 3, 3, 4], 4, None, 4),  # a repeated _id split by the end of a part
-    ([1, 2, 3, 3, 3, 4], 5, None, 5),
-    ([1, 2, 3, 3, 3, 4], 5, 1, 4),
-    ([1, *[2] * 40, 3], 41, None, 41),  # more copies than the first look at a part's end takes in
-])
+@pytest.mark.parametrize(
+    "ids, staged, deleted, resume_at",
+    [
+        ([1, 2, 3, 4, 5, 6], 3, None, 3),  # the file as it was
+        ([1, 2, 3, 4, 5, 6], 3, 2, 2),  # an earlier document deleted: the next one still follows
+        ([1, 2, 3, 4, 5, 6], 3, 5, 3),  # a later one deleted
+        ([6, 5, 4, 3, 2, 1], 3, 1, 2),  # out of _id order in the file
+        ([1, 2, 3, 3, 3, 4], 4, None, 4),  # a repeated _id split by the end of a part
+        ([1, 2, 3, 3, 3, 4], 5, None, 5),
+        ([1, 2, 3, 3, 3, 4], 5, 1, 4),
+        ([1, *[2] * 40, 3], 41, None, 41),  # more copies than the first look at a part's end takes in
+    ],
+)
 def test_the_resume_point_follows_the_last_recorded_id(tmp_path, ids, staged, deleted, resume_at):
     documents = [bson.encode({"_id": oid(i), "k": k}) for k, i in enumerate(ids)]
     in_order = sorted(documents, key=lambda d: bson.decode(d)["_id"])
@@ -110,10 +124,17 @@ def test_the_resume_point_follows_the_last_recorded_id(tmp_path, ids, staged, de
     assert resume_index(path, Position(staged, last, copies, key)) == resume_at
 
 
-@pytest.mark.parametrize("value, later, before", [  # `before`: documents of the file that sort before `value`
-    ("b", "c", ["a"]), (5, 7.5, [-2]), (-1.5, 0, [-2]), ("z", oid(1), ["a"]), (oid(9), True, [oid(8), "a"]),
-    ({"x": 1}, [1], ["a"]),
-])
+@pytest.mark.parametrize(
+    "value, later, before",
+    [  # `before`: documents of the file that sort before `value`
+        ("b", "c", ["a"]),
+        (5, 7.5, [-2]),
+        (-1.5, 0, [-2]),
+        ("z", oid(1), ["a"]),
+        (oid(9), True, [oid(8), "a"]),
+        ({"x": 1}, [1], ["a"]),
+    ],
+)
 def test_ids_of_other_types_resume_by_value(tmp_path, value, later, before):
     path = tmp_path / "c.bson"
     path.write_bytes(b"".join(bson.encode({"_id": v}) for v in (later, *before, value)))

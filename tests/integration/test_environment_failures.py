@@ -1,6 +1,7 @@
 """The environment failing under a command: PostgreSQL stopping mid-load, a disk filling up. Each
 ends in exit 1, its last line naming what failed and the command that resumes, the traceback only in
 errors.log; once the environment is back, that command finishes the work without a row twice."""
+
 import subprocess
 import time
 from urllib.parse import quote
@@ -61,9 +62,12 @@ def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(t
     assert m2pg("extract", "--dump", str(dump), "--staging", str(staging)).returncode == 0
     assert m2pg("transform", "--staging", str(staging)).returncode == 3
     assert staged(staging)[HELD], "the held table must have rows to load"
-    sql(uri, "CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(600); "
-             "RETURN NULL; END $$",
-        f'CREATE TRIGGER hold BEFORE INSERT ON "{HELD}" FOR EACH STATEMENT EXECUTE FUNCTION hold()')
+    sql(
+        uri,
+        "CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(600); "
+        "RETURN NULL; END $$",
+        f'CREATE TRIGGER hold BEFORE INSERT ON "{HELD}" FOR EACH STATEMENT EXECUTE FUNCTION hold()',
+    )
 
     load = [*M2PG, "load", "--pg-uri", uri, "--staging", str(staging)]
     process = subprocess.Popen(load, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
@@ -81,8 +85,10 @@ def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(t
         server.ensure_postgres_running()
 
     line, before = last_line((process.returncode, stdout, stderr))
-    assert before in ("", "load: foreign keys not yet restored stay in m2pg.deferred_constraints; the next "
-                          "`m2pg load` restores them"), stderr
+    assert before in (
+        "",
+        "load: foreign keys not yet restored stay in m2pg.deferred_constraints; the next `m2pg load` restores them",
+    ), stderr
     assert "PostgreSQL" in line, line
     assert "re-run `m2pg load --pg-uri" in line and f"--staging {staging}`" in line and "errors.log" in line, line
     log = (staging / "reports" / "errors.log").read_text()
@@ -102,8 +108,9 @@ def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(t
 def test_a_full_disk_during_extract_is_one_line_naming_the_file(tmp_path, dump):
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
     if mounted.returncode:
         pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
     try:

@@ -1,8 +1,9 @@
 """The extra m2pg_ indexes and the query benchmark, on a NextCRM schema filled by SQL."""
+
 import adbc_driver_postgresql.dbapi as pg
 import pytest
 
-from toolkit import indexes, queries, schema
+from toolkit.target import indexes, queries, schema
 from transforms import APP
 
 NAMES = [index.name for index in APP.extra_indexes]
@@ -74,8 +75,13 @@ def select(uri: str, sql: str, parameters: tuple = ()) -> list[tuple]:
 
 
 def live_extra_indexes(uri: str) -> dict[str, str]:
-    return dict(select(uri, "SELECT indexname::text, indexdef FROM pg_indexes "
-                            "WHERE schemaname = 'public' AND indexname LIKE 'm2pg\\_%'"))
+    return dict(
+        select(
+            uri,
+            "SELECT indexname::text, indexdef FROM pg_indexes "
+            "WHERE schemaname = 'public' AND indexname LIKE 'm2pg\\_%'",
+        )
+    )
 
 
 def query(name: str) -> queries.Query:
@@ -123,8 +129,7 @@ def test_drop_extra_indexes_removes_them(crm):
 
 
 SEARCHES = [  # (query, parameter, expected names, or values of the first selected column)
-    ("account_name_search", "Acme",
-     {f"Acme Holding {i}" for i in range(100, 3001, 100)} | {"ACME, Inc.", "The Acme"}),
+    ("account_name_search", "Acme", {f"Acme Holding {i}" for i in range(100, 3001, 100)} | {"ACME, Inc.", "The Acme"}),
     ("account_name_search", "acme holding", {f"Acme Holding {i}" for i in range(100, 3001, 100)}),
     ("account_name_search", "the", set()),  # a stop word finds nothing rather than everything
     ("contact_name_search", "Doe7", {"Doe7"}),  # first_name is NULL
@@ -189,12 +194,20 @@ def test_run_queries_explains_every_query(indexed):
         explained = result["plan"]
         assert explained["Plan"]["Node Type"] == result["top_node"]
         assert (result["execution_ms"], result["planning_ms"]) == (
-            explained["Execution Time"], explained["Planning Time"])  # the times of the plan kept
+            explained["Execution Time"],
+            explained["Planning Time"],
+        )  # the times of the plan kept
         assert result["indexes"] == sorted(named_indexes(explained)), result["name"]
     assert {name: by_name[name]["rows"] for name in ROWS} == ROWS
     assert [r["name"] for r in results if r["simple"]] == [
-        "account_by_id", "active_contacts", "opportunities_by_sales_stage", "account_name_search",
-        "contact_name_search", "opportunity_name_search", "invoice_items_containment"]
+        "account_by_id",
+        "active_contacts",
+        "opportunities_by_sales_stage",
+        "account_name_search",
+        "contact_name_search",
+        "opportunity_name_search",
+        "invoice_items_containment",
+    ]
     for name, index in USES:  # each query reads through exactly the index meant for it
         assert by_name[name]["uses_index"] is True and by_name[name]["indexes"] == [index], by_name[name]["plan"]
 
@@ -202,7 +215,7 @@ def test_run_queries_explains_every_query(indexed):
 def test_searches_read_the_whole_table_without_the_extra_indexes(crm):
     execute(crm, "ANALYZE")
     results = {r["name"]: r for r in queries.run_queries(crm, APP.queries, repeat=1)}
-    for name, index in USES[1:]:
+    for name, _index in USES[1:]:
         assert results[name]["top_node"] == "Seq Scan", (name, results[name]["plan"])
         assert results[name]["uses_index"] is False and results[name]["indexes"] == [], results[name]["plan"]
 

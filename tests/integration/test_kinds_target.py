@@ -1,6 +1,7 @@
 """Every kind through the real target: the clean frame transform writes (the row's `clean` type)
 is copied by load (its `copy`) into the column the DDL creates (its `pg_type`), and read back
 by verify (its `read`, `read_dtype`) equal to what verify's own oracle expects from the source."""
+
 from datetime import datetime
 
 import bson
@@ -9,24 +10,40 @@ import psycopg
 from bson import ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
 
-from toolkit.decode import decode_chunk
-from toolkit.ids import uuid_for
-from toolkit.kinds import KINDS
-from toolkit.load import connect, load_types, to_arrow
-from toolkit.schema import create_schema
-from toolkit.spec import ID, Field, Kind, ModelSpec
-from toolkit.transform import Outcome, clean_rows, judge
-from toolkit.verify import canonical_json, expected_value, pg_select, same
+from toolkit.declarations.kinds import KINDS
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
+from toolkit.documents.decode import decode_chunk
+from toolkit.documents.ids import uuid_for
+from toolkit.stages.load import connect, load_types, to_arrow
+from toolkit.stages.transform import Outcome, clean_rows, judge
+from toolkit.stages.verify import canonical_json, expected_value, pg_select, same
+from toolkit.target.schema import create_schema
 
 ENUMS = {"E": ("A", "B")}
 FIELDS = tuple(Field(k.name.lower(), k, optional=True, enum="E" if k is Kind.ENUM else None) for k in Kind)
 MODEL = ModelSpec("AllKinds", (ID, *FIELDS))
 DOCUMENTS = [
-    {"_id": ObjectId(), "object_id": ObjectId(), "text": "é\tx", "int": -(2**31), "bool": False,
-     "datetime": datetime(1, 1, 1), "json": {"b": [1, 2.5, None], "a": "s"}, "enum": "B",
-     "text_list": ["", "x"], "uuid_list": [ObjectId(), ObjectId()]},
-    {"_id": ObjectId(), "int": 2**31 - 1, "bool": True, "datetime": datetime(9999, 12, 31, 23, 59, 59, 999000),
-     "json": [], "text_list": [], "uuid_list": []},
+    {
+        "_id": ObjectId(),
+        "object_id": ObjectId(),
+        "text": "é\tx",
+        "int": -(2**31),
+        "bool": False,
+        "datetime": datetime(1, 1, 1),
+        "json": {"b": [1, 2.5, None], "a": "s"},
+        "enum": "B",
+        "text_list": ["", "x"],
+        "uuid_list": [ObjectId(), ObjectId()],
+    },
+    {
+        "_id": ObjectId(),
+        "int": 2**31 - 1,
+        "bool": True,
+        "datetime": datetime(9999, 12, 31, 23, 59, 59, 999000),
+        "json": [],
+        "text_list": [],
+        "uuid_list": [],
+    },
     {"_id": ObjectId()},
 ]
 

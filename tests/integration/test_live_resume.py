@@ -1,5 +1,6 @@
 """Extract stopped mid-collection (SIGKILL, Ctrl+C) and resumed, from the embedded MongoDB-compatible
 server as well as from a dump: every source document is staged exactly once, none twice, none skipped."""
+
 import signal
 from collections import Counter
 from pathlib import Path
@@ -10,12 +11,11 @@ import pytest
 from bson.json_util import CANONICAL_JSON_OPTIONS, dumps
 from pymongo import MongoClient
 
-from toolkit import generate
-from toolkit.servers import embedded_mongo
-from toolkit.staging import Staging, read_json
-from transforms import APP, MODELS
-
 from processes import ctrl_c_when, m2pg
+from toolkit.generate import sample as generate
+from toolkit.runtime.servers import embedded_mongo
+from toolkit.staging.layout import Staging, read_json
+from transforms import APP, MODELS
 
 DB = "nextcrm"
 KEEP = 100  # documents a collection keeps (and every one whose `_id` is not an ObjectId): a server reads slowly
@@ -23,8 +23,10 @@ KEEP = 100  # documents a collection keeps (and every one whose `_id` is not an 
 
 def dataset() -> dict[str, list[dict]]:
     """The demo dataset, cut short."""
-    return {c: docs[:KEEP] + [d for d in docs[KEEP:] if not isinstance(d["_id"], bson.ObjectId)]
-            for c, docs in generate.demo_dataset(APP, 7).items()}
+    return {
+        c: docs[:KEEP] + [d for d in docs[KEEP:] if not isinstance(d["_id"], bson.ObjectId)]
+        for c, docs in generate.demo_dataset(APP, 7).items()
+    }
 
 
 def key(value) -> str:
@@ -63,16 +65,22 @@ def source(request, mongo, short_dump) -> tuple[list[str], dict[str, list[str]]]
 def staged_ids(staging: Path) -> dict[str, list[str]]:
     """Collection -> the `_id` of every document in its raw parts, in the order they were staged."""
     raw = Staging(staging)
-    return {m.source: [key(bson.decode(document)["_id"]) for part in sorted(raw.raw_dir(m.source).glob("part-*.parquet"))
-                       for document in pl.read_parquet(part, columns=["m2pg_document"])["m2pg_document"]]
-            for m in MODELS}
+    return {
+        m.source: [
+            key(bson.decode(document)["_id"])
+            for part in sorted(raw.raw_dir(m.source).glob("part-*.parquet"))
+            for document in pl.read_parquet(part, columns=["m2pg_document"])["m2pg_document"]
+        ]
+        for m in MODELS
+    }
 
 
 def assert_stopped_mid_collection(staging: Path) -> None:
     """The premise: a collection was left part-way, so the resume starts after a recorded `_id`."""
     manifests = [read_json(p) for p in (staging / "raw").glob("*/manifest.json")]
     assert any(not m["complete"] and m["last_id"] for m in manifests), [
-        (m["collection"], m["complete"], m["documents"]) for m in manifests]
+        (m["collection"], m["complete"], m["documents"]) for m in manifests
+    ]
 
 
 def assert_staged_exactly_once(staging: Path, source_ids: dict[str, list[str]]) -> None:

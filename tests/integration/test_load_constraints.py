@@ -1,5 +1,6 @@
 """Foreign keys deferred during a bulk load: dropped and stored in one transaction, restored
 after, whatever moment a SIGKILL picks; kept when the target holds rows of its own."""
+
 import json
 import signal
 import subprocess
@@ -8,20 +9,26 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from toolkit import generate, schema
-from transforms import APP, JUNCTIONS, MODELS
-
 from exactly_once import assert_exactly_once, ledger, staged
 from processes import ctrl_c_once, m2pg
+from toolkit.generate import sample as generate
+from toolkit.target import schema
+from transforms import APP, JUNCTIONS, MODELS
 
 BATCH = "200"  # many batches, so there are many places to stop at
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
 CATALOG = json.loads((Path(__file__).parents[1] / "data" / "target-catalog.json").read_text())
-FOREIGN_KEYS = {(table, c["name"]): c["definition"] for table, t in CATALOG["tables"].items()
-                for c in t["constraints"] if c["kind"] == "foreign key"}
-ORPHAN = 'INSERT INTO "DocumentsToTasks" VALUES (md5(\'no document\')::uuid, md5(\'no task\')::uuid)'
-ORPHAN_KEYS = {("DocumentsToTasks", "DocumentsToTasks_document_id_fkey"),
-               ("DocumentsToTasks", "DocumentsToTasks_task_id_fkey")}
+FOREIGN_KEYS = {
+    (table, c["name"]): c["definition"]
+    for table, t in CATALOG["tables"].items()
+    for c in t["constraints"]
+    if c["kind"] == "foreign key"
+}
+ORPHAN = "INSERT INTO \"DocumentsToTasks\" VALUES (md5('no document')::uuid, md5('no task')::uuid)"
+ORPHAN_KEYS = {
+    ("DocumentsToTasks", "DocumentsToTasks_document_id_fkey"),
+    ("DocumentsToTasks", "DocumentsToTasks_task_id_fkey"),
+}
 
 
 def sql(uri: str, statement: str) -> list[tuple]:
@@ -37,8 +44,12 @@ def snapshot(uri: str) -> dict[str, list[tuple]]:
 
 def live_foreign_keys(uri: str) -> dict[tuple[str, str], str]:
     """(table, name) -> definition, as read_catalog shows them ("... NOT VALID" if unchecked)."""
-    return {(table, c["name"]): c["definition"] for table, t in schema.read_catalog(uri)["tables"].items()
-            for c in t["constraints"] if c["kind"] == "foreign key"}
+    return {
+        (table, c["name"]): c["definition"]
+        for table, t in schema.read_catalog(uri)["tables"].items()
+        for c in t["constraints"]
+        if c["kind"] == "foreign key"
+    }
 
 
 def stored(uri: str) -> set[tuple[str, str]]:
@@ -149,8 +160,9 @@ def test_ctrl_c_during_the_load_then_resume_loads_each_row_once(staging, target,
     def some_batches_loaded() -> bool:
         return sum(t["batches"] for t in ledger(target).values()) >= 10
 
-    code, output = ctrl_c_once(["load", "--staging", str(staging), "--pg-uri", target, "--batch-size", BATCH],
-                               some_batches_loaded)
+    code, output = ctrl_c_once(
+        ["load", "--staging", str(staging), "--pg-uri", target, "--batch-size", BATCH], some_batches_loaded
+    )
     assert code == 130, output
     assert "Checkpoint saved" in output
     recorded = assert_exactly_once(target, staging)
@@ -191,7 +203,8 @@ def test_an_orphan_written_while_deferred_fails_the_load_until_fixed(staging, ta
     live = live_foreign_keys(target)
     assert {k for k, d in live.items() if d.endswith(" NOT VALID")} == ORPHAN_KEYS
     assert {k: d for k, d in live.items() if k not in ORPHAN_KEYS} == {
-        k: d for k, d in FOREIGN_KEYS.items() if k not in ORPHAN_KEYS}
+        k: d for k, d in FOREIGN_KEYS.items() if k not in ORPHAN_KEYS
+    }
     sql(target, """DELETE FROM "DocumentsToTasks" WHERE document_id = md5('no document')::uuid""")
     fixed = load(staging, target)
     assert fixed.returncode == 3 and "0 rows inserted" in fixed.stdout, fixed.stdout + fixed.stderr

@@ -1,10 +1,11 @@
 """The target's login role may be named like m2pg's own schema: PostgreSQL's default search path
 puts a schema named after the role first, and the app's tables must still be the ones written."""
+
 import psycopg
 from bson import ObjectId
 
 from processes import m2pg
-from toolkit import generate
+from toolkit.generate import sample as generate
 
 
 def test_a_login_role_named_m2pg_loads_into_the_apps_tables(tmp_path, pg_server):

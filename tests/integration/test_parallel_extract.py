@@ -1,4 +1,5 @@
 """Extract on worker processes stages exactly what one process stages, and stops and resumes alike."""
+
 import os
 import signal
 
@@ -6,12 +7,11 @@ import bson
 import polars as pl
 import pytest
 
-from toolkit.parallel import PARALLEL_FROM, workers_for
-from toolkit.sources import DumpSource
-from toolkit.staging import Staging, read_json
-from transforms import MODELS
-
 from processes import ctrl_c_when, m2pg
+from toolkit.runtime.parallel import PARALLEL_FROM, workers_for
+from toolkit.sources.readers import DumpSource
+from toolkit.staging.layout import Staging, read_json
+from transforms import MODELS
 
 DB = "nextcrm"
 
@@ -19,8 +19,7 @@ DB = "nextcrm"
 @pytest.fixture(scope="module")
 def serial(dump, tmp_path_factory) -> Staging:
     staging = Staging(tmp_path_factory.mktemp("serial"))
-    done = m2pg("extract", "--dump", str(dump), "--staging", str(staging.root), "--batch-size", "100",
-                "--workers", "1")
+    done = m2pg("extract", "--dump", str(dump), "--staging", str(staging.root), "--batch-size", "100", "--workers", "1")
     assert done.returncode == 0, done.stderr
     return staging
 
@@ -29,7 +28,7 @@ def assert_same_staging(a: Staging, b: Staging) -> None:
     for m in MODELS:
         parts_a, parts_b = (sorted(s.raw_dir(m.source).glob("part-*.parquet")) for s in (a, b))
         assert [p.name for p in parts_a] == [p.name for p in parts_b], m.source
-        for x, y in zip(parts_a, parts_b):
+        for x, y in zip(parts_a, parts_b, strict=False):
             assert pl.read_parquet(x).equals(pl.read_parquet(y)), f"{m.source} {x.name}"
         assert pl.read_parquet(a.idmap(m.source)).equals(pl.read_parquet(b.idmap(m.source))), m.source
         manifest_a, manifest_b = read_json(a.manifest(m.source)), read_json(b.manifest(m.source))
@@ -42,8 +41,9 @@ def assert_same_staging(a: Staging, b: Staging) -> None:
 def assert_same_documents(a: Staging, b: Staging) -> None:
     """The same rows in the same order and the same id map, however the parts are cut."""
     for m in MODELS:
-        rows_a, rows_b = (pl.concat([pl.read_parquet(p) for p in sorted(s.raw_dir(m.source).glob("part-*.parquet"))])
-                          for s in (a, b))
+        rows_a, rows_b = (
+            pl.concat([pl.read_parquet(p) for p in sorted(s.raw_dir(m.source).glob("part-*.parquet"))]) for s in (a, b)
+        )
         assert rows_a.equals(rows_b), m.source
         assert pl.read_parquet(a.idmap(m.source)).equals(pl.read_parquet(b.idmap(m.source))), m.source
 

@@ -1,4 +1,5 @@
 """Transform on worker processes stages exactly what one process stages, and stops and resumes alike."""
+
 import os
 import shutil
 import signal
@@ -6,12 +7,11 @@ import signal
 import polars as pl
 import pytest
 
-from toolkit.staging import Staging, read_json
-from toolkit.parallel import PARALLEL_FROM, workers_for
-from toolkit.transform import raw_manifest, raw_volume
-from transforms import JUNCTIONS, MODELS
-
 from processes import ctrl_c_when, m2pg
+from toolkit.runtime.parallel import PARALLEL_FROM, workers_for
+from toolkit.stages.transform import raw_manifest, raw_volume
+from toolkit.staging.layout import Staging, read_json
+from transforms import JUNCTIONS, MODELS
 
 QUARANTINED = 3
 
@@ -50,13 +50,16 @@ def transform_report(staging: Staging) -> dict:
 
 
 def assert_same_transform(a: Staging, b: Staging) -> None:
-    folders = [a.clean(m.table) for m in MODELS] + [a.quarantine(m.source) for m in MODELS] + \
-              [a.clean(j.table) for j in JUNCTIONS]
+    folders = (
+        [a.clean(m.table) for m in MODELS]
+        + [a.quarantine(m.source) for m in MODELS]
+        + [a.clean(j.table) for j in JUNCTIONS]
+    )
     for folder in folders:
         other = b.root / folder.relative_to(a.root)
         parts_a, parts_b = sorted(folder.glob("part-*.parquet")), sorted(other.glob("part-*.parquet"))
         assert [p.name for p in parts_a] == [p.name for p in parts_b], folder
-        for x, y in zip(parts_a, parts_b):
+        for x, y in zip(parts_a, parts_b, strict=False):
             assert pl.read_parquet(x).equals(pl.read_parquet(y)), x
     report_a, report_b = transform_report(a), transform_report(b)
     assert [c["collection"] for c in report_a["collections"]] == [m.source for m in MODELS]

@@ -1,4 +1,5 @@
 """Full runs on the embedded servers: sources agree, stages in separate processes equal `m2pg run`."""
+
 import json
 import os
 import subprocess
@@ -12,11 +13,11 @@ import pytest
 from bson import ObjectId
 from bson.datetime_ms import DatetimeMS
 
-from toolkit import generate
-from toolkit.ids import uuid_for
-from toolkit.sources import DumpSource, MongoSource
-from toolkit.staging import Staging
-from toolkit import extract as extract_mod
+from toolkit.documents.ids import uuid_for
+from toolkit.generate import sample as generate
+from toolkit.sources.readers import DumpSource, MongoSource
+from toolkit.stages import extract as extract_mod
+from toolkit.staging.layout import Staging
 from transforms import JUNCTIONS, MODELS
 
 M2PG = [sys.executable, "-m", "toolkit.cli"]
@@ -40,8 +41,8 @@ def m2pg(*args: str, expect: int) -> str:
 def rows(uri: str, table: str, columns) -> list[tuple]:
     """Every row, timestamps as epoch milliseconds (they may lie outside Python's datetime)."""
     select = ", ".join(
-        f'(extract(epoch from "{c}") * 1000)::bigint' if kind == "DateTime" else f'"{c}"::text'
-        for c, kind in columns)
+        f'(extract(epoch from "{c}") * 1000)::bigint' if kind == "DateTime" else f'"{c}"::text' for c, kind in columns
+    )
     with psycopg.connect(uri) as conn:
         return sorted(conn.execute(f'SELECT {select} FROM "{table}"').fetchall(), key=repr)
 
@@ -65,7 +66,7 @@ def test_dump_and_live_server_stage_identical_parquet(tmp_path, mongo_uri, dump_
         server_parts = sorted(from_server.raw_dir(m.source).glob("*.parquet"))
         dump_parts = sorted(from_dump.raw_dir(m.source).glob("*.parquet"))
         assert [p.name for p in server_parts] == [p.name for p in dump_parts]
-        for a, b in zip(server_parts, dump_parts):
+        for a, b in zip(server_parts, dump_parts, strict=False):
             assert pl.read_parquet(a).equals(pl.read_parquet(b)), f"{m.source} {a.name}"
         assert pl.read_parquet(from_server.idmap(m.source)).equals(pl.read_parquet(from_dump.idmap(m.source)))
 
@@ -92,8 +93,14 @@ def test_stages_one_by_one_equal_run_and_account_for_every_document(tmp_path, pg
     report = json.loads((Path(one) / "reports" / "transform.json").read_text())
     for c in report["collections"]:
         assert c["documents"] == len(dataset[c["collection"]]) == c["clean"] + c["quarantined"]
-    notebook = subprocess.run([sys.executable, "notebooks/staging.py"], capture_output=True, text=True,
-                              cwd=Path(__file__).parents[2], env={**os.environ, "M2PG_STAGING": one}, timeout=120)
+    notebook = subprocess.run(
+        [sys.executable, "notebooks/staging.py"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "M2PG_STAGING": one},
+        timeout=120,
+    )
     assert notebook.returncode == 0 and "crm_Accounts" in notebook.stdout, notebook.stderr
     loaded = {t["table"]: t["rows"] for t in json.loads((Path(one) / "reports" / "load.json").read_text())["tables"]}
     assert all(loaded[m.table] > 0 for m in MODELS) and all(loaded[j.table] > 0 for j in JUNCTIONS)
@@ -107,7 +114,8 @@ def test_the_bad_profile_quarantines_exactly_what_it_expects(tmp_path):
     found = pl.read_parquet(sorted((staging / "quarantine").glob("*/part-*.parquet")))
     expected = json.loads((dump / "expected.json").read_text())["quarantined"]
     assert sorted(found.select("collection", "source_id", "rule").rows()) == sorted(
-        (e["collection"], e["source_id"], e["rule"]) for e in expected)
+        (e["collection"], e["source_id"], e["rule"]) for e in expected
+    )
 
 
 def test_values_arrive_exactly_including_both_ends_of_the_apps_date_range(tmp_path, pg_uri):
@@ -115,11 +123,28 @@ def test_values_arrive_exactly_including_both_ends_of_the_apps_date_range(tmp_pa
     user, board = ObjectId(), ObjectId()
     docs = {
         "Users": [{"_id": user, "email": "ünïcode@x", "name": "e\u0301  ", "password": "\\N"}],
-        "Boards": [{"_id": board, "__v": 0, "description": "", "title": "NULL", "user": user,
-                    "sharedWith": [user, user], "createdAt": DatetimeMS(-62_135_596_800_000),
-                    "updatedAt": DatetimeMS(253_402_300_799_999)}],
-        "Tasks": [{"_id": ObjectId(), "__v": 0, "position": 75.0, "priority": "p", "title": "t",
-                   "tags": {"a.b": {"$c": [1, 2.5, None]}, "when": DatetimeMS(0), "big": bson.Int64(2**40)}}],
+        "Boards": [
+            {
+                "_id": board,
+                "__v": 0,
+                "description": "",
+                "title": "NULL",
+                "user": user,
+                "sharedWith": [user, user],
+                "createdAt": DatetimeMS(-62_135_596_800_000),
+                "updatedAt": DatetimeMS(253_402_300_799_999),
+            }
+        ],
+        "Tasks": [
+            {
+                "_id": ObjectId(),
+                "__v": 0,
+                "position": 75.0,
+                "priority": "p",
+                "title": "t",
+                "tags": {"a.b": {"$c": [1, 2.5, None]}, "when": DatetimeMS(0), "big": bson.Int64(2**40)},
+            }
+        ],
     }
     dump = tmp_path / "dump"
     generate.write_dump(dump, DB, docs)
@@ -129,7 +154,8 @@ def test_values_arrive_exactly_including_both_ends_of_the_apps_date_range(tmp_pa
         assert conn.execute('SELECT email, name, password FROM "Users"').fetchone() == ("ünïcode@x", "e\u0301  ", "\\N")
         board_row = conn.execute(
             'SELECT description, title, "sharedWith"::text[], (extract(epoch from "createdAt")*1000)::bigint,'
-            ' (extract(epoch from "updatedAt")*1000)::bigint, "createdAt"::text FROM "Boards"').fetchone()
+            ' (extract(epoch from "updatedAt")*1000)::bigint, "createdAt"::text FROM "Boards"'
+        ).fetchone()
         assert board_row[:5] == ("", "NULL", [uuid_for(str(user))] * 2, -62_135_596_800_000, 253_402_300_799_999)
         assert board_row[5] == "0001-01-01 00:00:00"
         tags, position = conn.execute('SELECT tags, position FROM "Tasks"').fetchone()
@@ -153,8 +179,12 @@ def test_a_database_that_does_not_exist_is_one_line_and_exit_2(tmp_path, pg_uri,
     staged = str(tmp_path / "staged")  # load checks its staging inputs before the target
     m2pg("extract", "--dump", str(dump_dir), "--staging", staged, expect=0)
     m2pg("transform", "--staging", staged, expect=3)
-    for command in (["schema"], ["load", "--staging", staged], ["indexes", "--extra"],
-                    ["run", "--dump", str(dump_dir), "--staging", str(tmp_path / "st")]):
+    for command in (
+        ["schema"],
+        ["load", "--staging", staged],
+        ["indexes", "--extra"],
+        ["run", "--dump", str(dump_dir), "--staging", str(tmp_path / "st")],
+    ):
         out = subprocess.run([*M2PG, *command, "--pg-uri", missing], capture_output=True, text=True, timeout=120)
         said = " ".join(out.stderr.split())
         assert out.returncode == 2, (command, out.stderr)
@@ -163,6 +193,17 @@ def test_a_database_that_does_not_exist_is_one_line_and_exit_2(tmp_path, pg_uri,
 
 
 def test_password_never_printed():
-    out = subprocess.run([*M2PG, "extract", "--mongo-uri", "mongodb://u:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=200",
-                          "--mongo-db", "x"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            *M2PG,
+            "extract",
+            "--mongo-uri",
+            "mongodb://u:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=200",
+            "--mongo-db",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "s3cret" not in out.stdout + out.stderr and "***" in out.stderr

@@ -22,7 +22,7 @@ from toolkit.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-PACKAGES = PYPROJECT["tool"]["setuptools"]["packages"]
+PACKAGES = [p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]]
 RUNTIME = {Requirement(r).name for r in PYPROJECT["project"]["dependencies"]}
 DEV_ONLY = sorted({Requirement(r).name for r in PYPROJECT["project"]["optional-dependencies"]["dev"]} - RUNTIME)
 COMMANDS = sorted(typer.main.get_command(app).commands)
@@ -199,8 +199,18 @@ def test_every_module_imports(venv, tmp_path):
 
 def verify(venv, migrated, staging: Path, cwd: Path, extra_path: Path | None = None):
     """`m2pg verify` of the migrated database, from the plain environment."""
-    return run(venv, "verify", "--dump", str(migrated["dump"]), "--pg-uri", migrated["uri"], "--staging", str(staging),
-               cwd=cwd, extra_path=extra_path)
+    return run(
+        venv,
+        "verify",
+        "--dump",
+        str(migrated["dump"]),
+        "--pg-uri",
+        migrated["uri"],
+        "--staging",
+        str(staging),
+        cwd=cwd,
+        extra_path=extra_path,
+    )
 
 
 def test_verify_passes_after_a_plain_run(venv, migrated):
@@ -211,11 +221,11 @@ def test_verify_passes_after_a_plain_run(venv, migrated):
 
 @pytest.fixture(scope="module")
 def planted(venv, tmp_path_factory) -> Path:
-    """m2pg's sources with `import pytest` (a dev-only package) added to toolkit/verify.py,
+    """m2pg's sources with `import pytest` (a dev-only package) added to toolkit/stages/verify.py,
     installed without dependencies into a folder that PYTHONPATH puts before the venv's m2pg."""
     folder = tmp_path_factory.mktemp("planted")
     sources = package_sources(folder / "src")
-    verify = sources / "toolkit" / "verify.py"
+    verify = sources / "toolkit" / "stages" / "verify.py"
     verify.write_text(verify.read_text() + "\nimport pytest  # noqa: E402, F401\n")
     pip_install(venv, "--no-deps", "--target", str(folder / "site"), str(sources))
     return folder / "site"
@@ -225,7 +235,7 @@ def test_a_dev_only_import_fails_the_checks(venv, migrated, planted, tmp_path):
     """The checks above can fail: the same install with a dev-only import planted in verify."""
     assert "pytest" in DEV_ONLY
     failures = unimportable_modules(venv, tmp_path, planted)
-    assert failures.get("toolkit.verify") == "ModuleNotFoundError: No module named 'pytest'"
+    assert failures.get("toolkit.stages.verify") == "ModuleNotFoundError: No module named 'pytest'"
     staging = shutil.copytree(migrated["staging"], tmp_path / "staging")
     done = verify(venv, migrated, staging, tmp_path, extra_path=planted)
     assert done.returncode == 1

@@ -1,5 +1,6 @@
 """Reconcile on a real PostgreSQL: counts add up or the table is named, orphans are counted,
 and a password never reaches the report or the console."""
+
 import io
 import json
 import uuid
@@ -10,10 +11,10 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from toolkit.errors import ConfigError
-from toolkit.reconcile import print_reconcile, reconcile
-from toolkit.schema import create_schema
-from toolkit.staging import Staging, read_json, write_parquet
+from toolkit.runtime.errors import ConfigError
+from toolkit.stages.reconcile import print_reconcile, reconcile
+from toolkit.staging.layout import Staging, read_json, write_parquet
+from toolkit.target.schema import create_schema
 from transforms import APP, JUNCTIONS, MODELS
 
 PASSWORD = "Rec0ncile-s3cret"
@@ -46,33 +47,59 @@ def stage(root: Path) -> None:
     staging = Staging(root)
     for m in MODELS:
         ids = IDMAP.get(m.source, [])
-        write_parquet(pa.table({"collection": [m.source] * len(ids), "object_id": ["0" * 24] * len(ids),
-                                "id": pa.array(ids, pa.string())}), staging.idmap(m.source))
+        write_parquet(
+            pa.table(
+                {
+                    "collection": [m.source] * len(ids),
+                    "object_id": ["0" * 24] * len(ids),
+                    "id": pa.array(ids, pa.string()),
+                }
+            ),
+            staging.idmap(m.source),
+        )
     parts = {"Users": [3], "openAi_keys": [1, 1], "crm_Accounts": [1]}
     for collection, sizes in parts.items():
         for n, size in enumerate(sizes):
             ids = [f"{collection}-{n}-{i}" for i in range(size)]
             write_parquet(pa.table({"_id": ids}), staging.raw_dir(collection) / f"part-{n:05d}.parquet")
-    write_parquet(pa.table({"collection": ["Users"], "object_id": [None], "source_id": ['"not an oid"'],
-                            "field": ["_id"], "rule": ["object_id"], "reason": ["_id is a string"],
-                            "document": ['{"_id": "not an oid"}']},
-                           schema=pa.schema([(c, pa.string()) for c in (
-                               "collection", "object_id", "source_id", "field", "rule", "reason",
-                               "document")])),
-                  staging.quarantine("Users") / "part-00000.parquet")
+    write_parquet(
+        pa.table(
+            {
+                "collection": ["Users"],
+                "object_id": [None],
+                "source_id": ['"not an oid"'],
+                "field": ["_id"],
+                "rule": ["object_id"],
+                "reason": ["_id is a string"],
+                "document": ['{"_id": "not an oid"}'],
+            },
+            schema=pa.schema(
+                [
+                    (c, pa.string())
+                    for c in ("collection", "object_id", "source_id", "field", "rule", "reason", "document")
+                ]
+            ),
+        ),
+        staging.quarantine("Users") / "part-00000.parquet",
+    )
     for j in JUNCTIONS:
         pairs = [[ACCOUNT, ACCOUNT], USERS] if j.table == "AccountWatchers" else [[], []]
-        write_parquet(pa.table({j.left.column: pa.array(pairs[0], pa.string()),
-                                j.right.column: pa.array(pairs[1], pa.string())}), staging.clean(j.table) / "part-00000.parquet")
+        write_parquet(
+            pa.table({j.left.column: pa.array(pairs[0], pa.string()), j.right.column: pa.array(pairs[1], pa.string())}),
+            staging.clean(j.table) / "part-00000.parquet",
+        )
 
 
 def load(uri: str) -> None:
     with psycopg.connect(uri, autocommit=True) as conn:
         for n, user in enumerate(USERS):
             conn.execute('INSERT INTO "Users" (id, email) VALUES (%s, %s)', (user, f"u{n}@example.com"))
-        for key, user in zip(KEYS, USERS):
-            conn.execute('INSERT INTO "openAi_keys" (id, __v, "user", organization_id, api_key) '
-                         "VALUES (%s, 0, %s, 'org', 'sk')", (key, user))
+        for key, user in zip(KEYS, USERS, strict=False):
+            conn.execute(
+                'INSERT INTO "openAi_keys" (id, __v, "user", organization_id, api_key) '
+                "VALUES (%s, 0, %s, 'org', 'sk')",
+                (key, user),
+            )
         conn.execute('INSERT INTO "crm_Accounts" (id, __v, name) VALUES (%s, 0, %s)', (ACCOUNT, "Acme"))
         for user in USERS:
             conn.execute('INSERT INTO "AccountWatchers" VALUES (%s, %s)', (ACCOUNT, user))
@@ -99,23 +126,40 @@ def test_a_balanced_migration_passes(tmp_path, database):
     assert report["ok"], report
     assert read_json(tmp_path / "reports" / "reconcile.json") == report
     rows = {r["table"]: r for r in report["tables"]}
-    assert rows["Users"] | {"ok": None} == {"table": "Users", "kind": "model", "collection": "Users",
-                                            "source": 3, "quarantined": 1, "loaded": 2, "other_rows": 0,
-                                            "ok": None}
+    assert rows["Users"] | {"ok": None} == {
+        "table": "Users",
+        "kind": "model",
+        "collection": "Users",
+        "source": 3,
+        "quarantined": 1,
+        "loaded": 2,
+        "other_rows": 0,
+        "ok": None,
+    }
     assert (rows["openAi_keys"]["source"], rows["openAi_keys"]["quarantined"]) == (2, 0)
-    assert rows["AccountWatchers"] == {"table": "AccountWatchers", "kind": "junction",
-                                       "staged": 2, "loaded": 2, "other_rows": 0, "ok": True}
+    assert rows["AccountWatchers"] == {
+        "table": "AccountWatchers",
+        "kind": "junction",
+        "staged": 2,
+        "loaded": 2,
+        "other_rows": 0,
+        "ok": True,
+    }
     assert rows["Tasks"]["source"] == rows["Tasks"]["loaded"] == 0
-    assert {"table": "openAi_keys", "column": "user", "references": "Users", "orphans": 0,
-            "ok": True} in report["orphans"]
+    assert {"table": "openAi_keys", "column": "user", "references": "Users", "orphans": 0, "ok": True} in report[
+        "orphans"
+    ]
     assert "every document is loaded or quarantined" in rendered(report)
 
 
 def test_rows_the_app_wrote_are_counted_apart(tmp_path, database):
     stage(tmp_path)
     load(database)
-    run_sql(database, f"""INSERT INTO "Users" (id, email) VALUES ('{APP_USER}', 'app@example.com')""",
-            f"""INSERT INTO "AccountWatchers" VALUES ('{ACCOUNT}', '{APP_USER}')""")
+    run_sql(
+        database,
+        f"""INSERT INTO "Users" (id, email) VALUES ('{APP_USER}', 'app@example.com')""",
+        f"""INSERT INTO "AccountWatchers" VALUES ('{ACCOUNT}', '{APP_USER}')""",
+    )
 
     report = reconcile(APP, tmp_path, database)
 
@@ -126,11 +170,14 @@ def test_rows_the_app_wrote_are_counted_apart(tmp_path, database):
     assert "2 rows in the target are not this migration's" in rendered(report)
 
 
-@pytest.mark.parametrize("statement, table", [
-    (f"""DELETE FROM "openAi_keys" WHERE id = '{KEYS[1]}'""", "openAi_keys"),
-    (f"""INSERT INTO "Users" (id, email) VALUES ('{QUARANTINED}', 'extra@example.com')""", "Users"),
-    (f"""DELETE FROM "AccountWatchers" WHERE user_id = '{USERS[0]}'""", "AccountWatchers"),
-])
+@pytest.mark.parametrize(
+    "statement, table",
+    [
+        (f"""DELETE FROM "openAi_keys" WHERE id = '{KEYS[1]}'""", "openAi_keys"),
+        (f"""INSERT INTO "Users" (id, email) VALUES ('{QUARANTINED}', 'extra@example.com')""", "Users"),
+        (f"""DELETE FROM "AccountWatchers" WHERE user_id = '{USERS[0]}'""", "AccountWatchers"),
+    ],
+)
 def test_a_count_that_does_not_add_up_names_its_table(tmp_path, database, statement, table):
     stage(tmp_path)
     load(database)
@@ -144,12 +191,18 @@ def test_a_count_that_does_not_add_up_names_its_table(tmp_path, database, statem
     assert f"FAILED in {table}\n" in rendered(report)
 
 
-@pytest.mark.parametrize("statement, table, column", [
-    (f"""UPDATE "openAi_keys" SET "user" = '{MISSING}' WHERE id = '{KEYS[0]}'""", "openAi_keys", "user"),
-    # a user of the migration, yet not loaded: the pair is still the migration's, and dangles
-    (f"""UPDATE "AccountWatchers" SET user_id = '{QUARANTINED}' WHERE user_id = '{USERS[0]}'""",
-     "AccountWatchers", "user_id"),
-])
+@pytest.mark.parametrize(
+    "statement, table, column",
+    [
+        (f"""UPDATE "openAi_keys" SET "user" = '{MISSING}' WHERE id = '{KEYS[0]}'""", "openAi_keys", "user"),
+        # a user of the migration, yet not loaded: the pair is still the migration's, and dangles
+        (
+            f"""UPDATE "AccountWatchers" SET user_id = '{QUARANTINED}' WHERE user_id = '{USERS[0]}'""",
+            "AccountWatchers",
+            "user_id",
+        ),
+    ],
+)
 def test_an_orphan_key_is_counted(tmp_path, database, statement, table, column):
     stage(tmp_path)
     load(database)
@@ -160,8 +213,7 @@ def test_an_orphan_key_is_counted(tmp_path, database, statement, table, column):
 
     assert not report["ok"]
     assert all(r["ok"] for r in report["tables"])
-    assert [(o["table"], o["column"], o["orphans"]) for o in report["orphans"] if not o["ok"]] == [
-        (table, column, 1)]
+    assert [(o["table"], o["column"], o["orphans"]) for o in report["orphans"] if not o["ok"]] == [(table, column, 1)]
     assert f"1 orphan {column} (no such " in rendered(report)
 
 
@@ -183,8 +235,11 @@ def test_a_missing_staged_junction_or_table_fails_with_a_reason(tmp_path, databa
 def test_the_password_never_appears(tmp_path, database):
     stage(tmp_path)
     load(database)
-    run_sql(database, f"CREATE ROLE reader LOGIN PASSWORD '{PASSWORD}'",
-            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader")
+    run_sql(
+        database,
+        f"CREATE ROLE reader LOGIN PASSWORD '{PASSWORD}'",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader",
+    )
     uri = database.replace("postgres:@", f"reader:{PASSWORD}@")
     assert PASSWORD in uri
 

@@ -1,4 +1,5 @@
 """The HTML report and the marimo notebooks, over a database the real pipeline migrated."""
+
 import base64
 import io
 import json
@@ -12,25 +13,26 @@ from pathlib import Path
 import polars as pl
 import psycopg
 import pytest
-from rich.console import Console
-
 from bson import ObjectId
 from bson.datetime_ms import DatetimeMS
+from rich.console import Console
 
-from toolkit import error_log, generate
-from toolkit import extract as extract_mod
-from toolkit.html_report import render_report, stage_times
+from toolkit.generate import sample as generate
 from toolkit.pipeline import QUARANTINED, run_all
-from toolkit.sources import DumpSource
-from toolkit.staging import Staging
+from toolkit.reports import error_log
+from toolkit.reports.html import render_report, stage_times
+from toolkit.sources.readers import DumpSource
+from toolkit.stages import extract as extract_mod
+from toolkit.staging.layout import Staging
 from transforms import APP, JUNCTIONS, MODELS
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
 CHARTS = ["records per table: loaded and quarantined", "quarantined records by rule", "time per stage"]
-EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:)?//|@import|url\(\s*["']?(?!data:)""",
-                      re.I)
+EXTERNAL = re.compile(
+    r"""(?:src|href|action)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:)?//|@import|url\(\s*["']?(?!data:)""", re.I
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +56,10 @@ def page(migrated) -> str:
 
 
 def images(page: str) -> dict[str, bytes]:
-    return {alt: base64.b64decode(data) for alt, data in
-            re.findall(r'<img alt="([^"]*)" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)}
+    return {
+        alt: base64.b64decode(data)
+        for alt, data in re.findall(r'<img alt="([^"]*)" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
+    }
 
 
 def test_the_report_is_one_self_contained_page(page):
@@ -88,21 +92,45 @@ def test_the_report_says_verification_not_run_and_times_every_stage(page, migrat
         assert times[stage]["seconds"] == gap > 0, stage
 
 
-VERIFY = {  # the shape of toolkit.verify's report, with text that must be escaped or redacted
+VERIFY = {  # the shape of toolkit.stages.verify's report, with text that must be escaped or redacted
     "status": "fail",
-    "summary": {"tables": 2, "failed_tables": ["crm_Accounts"], "layers": {"counts": "pass", "records": "fail"},
-                "database": "postgresql://app:hunter2@db.example/nextcrm", "note": "<b>check</b>", "seconds": 1.5},
-    "layers": {
-        "counts": {"status": "pass", "failing_tables": [],
-                   "tables": {"Users": {"status": "pass", "loaded": 400}, "crm_Accounts": {"status": "pass"}}},
-        "records": {"status": "fail", "failing_tables": ["crm_Accounts"],
-                    "tables": {"Users": {"status": "pass", "failure_count": 0, "failures": []},
-                               "crm_Accounts": {"status": "fail", "failure_count": 1, "failures": [
-                                   {"object_id": "5c47dd42c4baa874bc268733", "field": "name",
-                                    "detail": "<script>alert(1)</script>"}]}}},
+    "summary": {
+        "tables": 2,
+        "failed_tables": ["crm_Accounts"],
+        "layers": {"counts": "pass", "records": "fail"},
+        "database": "postgresql://app:hunter2@db.example/nextcrm",
+        "note": "<b>check</b>",
+        "seconds": 1.5,
     },
-    "tables": {"crm_Accounts": {"kind": "model", "counts": "pass", "records": "fail", "status": "fail"},
-               "Users": {"kind": "model", "counts": "pass", "records": "pass", "status": "pass"}},
+    "layers": {
+        "counts": {
+            "status": "pass",
+            "failing_tables": [],
+            "tables": {"Users": {"status": "pass", "loaded": 400}, "crm_Accounts": {"status": "pass"}},
+        },
+        "records": {
+            "status": "fail",
+            "failing_tables": ["crm_Accounts"],
+            "tables": {
+                "Users": {"status": "pass", "failure_count": 0, "failures": []},
+                "crm_Accounts": {
+                    "status": "fail",
+                    "failure_count": 1,
+                    "failures": [
+                        {
+                            "object_id": "5c47dd42c4baa874bc268733",
+                            "field": "name",
+                            "detail": "<script>alert(1)</script>",
+                        }
+                    ],
+                },
+            },
+        },
+    },
+    "tables": {
+        "crm_Accounts": {"kind": "model", "counts": "pass", "records": "fail", "status": "fail"},
+        "Users": {"kind": "model", "counts": "pass", "records": "pass", "status": "pass"},
+    },
 }
 
 
@@ -111,7 +139,7 @@ def test_a_verification_is_shown_escaped_and_without_passwords(tmp_path, migrate
     shutil.copytree(migrated[0], staging)
     (staging / "reports" / "verify.json").write_text(json.dumps(VERIFY))
     page = render_report(staging).read_text(encoding="utf-8")
-    verification = page[page.index('id="verification"'):page.index('id="reconciliation"')]
+    verification = page[page.index('id="verification"') : page.index('id="reconciliation"')]
     assert "hunter2" not in page and "postgresql://app:***@db.example/nextcrm" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>check</b>" not in page and "&lt;b&gt;check&lt;/b&gt;" in page
@@ -128,10 +156,22 @@ def test_chromium_renders_the_report(tmp_path, page, migrated):
     from matplotlib import image
 
     shot = tmp_path / "report.png"
-    done = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400",
-                           f"--screenshot={shot}", (migrated[0] / "reports" / "report.html").as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            (migrated[0] / "reports" / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.exists(), done.stderr
     pixels = image.imread(shot)[:, :, :3]
     assert pixels.shape[:2] == (2400, 1280)
@@ -142,20 +182,41 @@ def test_chromium_renders_the_report(tmp_path, page, migrated):
 
 def notebook(name: str, env: dict[str, str | None]) -> subprocess.CompletedProcess:
     merged = {**os.environ, "COLUMNS": "200", **env}
-    return subprocess.run([sys.executable, f"notebooks/{name}"], capture_output=True, text=True, cwd=ROOT,
-                          env={k: v for k, v in merged.items() if v is not None}, timeout=300)
+    return subprocess.run(
+        [sys.executable, f"notebooks/{name}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={k: v for k, v in merged.items() if v is not None},
+        timeout=300,
+    )
 
 
 def expected_output(name: str, staging: Path) -> list[str]:
     if name == "staging.py":
-        return ["Parts and rows per collection", "Schema and null rates of clean/crm_Accounts",
-                "First 5 rows of clean/crm_Accounts", *(m.source for m in MODELS), *(j.table for j in JUNCTIONS)]
+        return [
+            "Parts and rows per collection",
+            "Schema and null rates of clean/crm_Accounts",
+            "First 5 rows of clean/crm_Accounts",
+            *(m.source for m in MODELS),
+            *(j.table for j in JUNCTIONS),
+        ]
     if name == "quarantine.py":
         summary = error_log.summary(staging)
-        return [f"{summary['quarantined']} record(s) quarantined", "The original documents", '"$oid"',
-                *summary["rules"], *summary["collections"]]
-    return [f"{len(TABLES)} of {len(TABLES)} tables add up", "0 differing value(s)", "checks find orphans",
-            "Your own query", *TABLES]
+        return [
+            f"{summary['quarantined']} record(s) quarantined",
+            "The original documents",
+            '"$oid"',
+            *summary["rules"],
+            *summary["collections"],
+        ]
+    return [
+        f"{len(TABLES)} of {len(TABLES)} tables add up",
+        "0 differing value(s)",
+        "checks find orphans",
+        "Your own query",
+        *TABLES,
+    ]
 
 
 @pytest.mark.parametrize("name", ["staging.py", "quarantine.py", "reconcile.py"])
@@ -172,14 +233,15 @@ def test_the_reconcile_notebook_finds_a_changed_and_a_missing_row(tmp_path, migr
     shutil.copytree(migrated[0], staging)
     part = sorted((staging / "clean" / "crm_Accounts").glob("part-*.parquet"))[0]
     accounts = pl.read_parquet(part)
-    renamed = accounts.with_columns(name=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("Renamed <b>"))
-                                    .otherwise("name"))
+    renamed = accounts.with_columns(
+        name=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("Renamed <b>")).otherwise("name")
+    )
     renamed.slice(0, accounts.height - 1).write_parquet(part)
     done = notebook("reconcile.py", {"M2PG_STAGING": str(staging), "M2PG_PG_URI": migrated[1]})
     assert done.returncode == 0, done.stderr
-    values = done.stdout[done.stdout.index("== Values"):done.stdout.index("== Foreign keys")]
+    values = done.stdout[done.stdout.index("== Values") : done.stdout.index("== Foreign keys")]
     assert "(1 differing value(s)" in values and re.search(r"crm_Accounts\s*┆\s*name\s*┆", values), values
-    keys = done.stdout[done.stdout.index("== Keys"):done.stdout.index("== Values")]
+    keys = done.stdout[done.stdout.index("== Keys") : done.stdout.index("== Values")]
     assert re.search(rf"crm_Accounts\s*┆\s*id\s*┆\s*{accounts.height - 1}\s*┆\s*0\s*┆\s*1\s*│", keys), keys
 
 
@@ -194,7 +256,13 @@ def test_the_staging_and_quarantine_notebooks_read_a_folder_only_extracted(tmp_p
 
 
 def test_the_staging_notebook_shows_raw_documents_with_dates_python_cannot_hold(tmp_path):
-    board = {"_id": ObjectId(), "__v": 0, "title": "t", "user": ObjectId(), "createdAt": DatetimeMS(-63_198_755_200_000)}
+    board = {
+        "_id": ObjectId(),
+        "__v": 0,
+        "title": "t",
+        "user": ObjectId(),
+        "createdAt": DatetimeMS(-63_198_755_200_000),
+    }
     generate.write_dump(tmp_path / "dump", "nextcrm", {"Boards": [board]})
     extract_mod.extract(DumpSource(tmp_path / "dump"), Staging(tmp_path / "staging"), MODELS, JUNCTIONS, 250)
     done = notebook("staging.py", {"M2PG_STAGING": str(tmp_path / "staging")})
@@ -203,13 +271,16 @@ def test_the_staging_notebook_shows_raw_documents_with_dates_python_cannot_hold(
     assert '{"_id": {"$oid": "' + str(board["_id"]) in done.stdout
 
 
-@pytest.mark.parametrize("name, env, says", [
-    ("staging.py", {"M2PG_STAGING": "{tmp}/nowhere"}, "holds no staged Parquet"),
-    ("quarantine.py", {"M2PG_STAGING": "{tmp}/nowhere"}, "is not a staging folder"),
-    ("reconcile.py", {"M2PG_PG_URI": None}, "M2PG_PG_URI is not set"),
-    ("reconcile.py", {"M2PG_STAGING": "{tmp}/nowhere"}, "holds no staged Parquet"),
-    ("reconcile.py", {"M2PG_PG_URI": "postgresql://app:hunter2@127.0.0.1:9/nope"}, "cannot attach PostgreSQL"),
-])
+@pytest.mark.parametrize(
+    "name, env, says",
+    [
+        ("staging.py", {"M2PG_STAGING": "{tmp}/nowhere"}, "holds no staged Parquet"),
+        ("quarantine.py", {"M2PG_STAGING": "{tmp}/nowhere"}, "is not a staging folder"),
+        ("reconcile.py", {"M2PG_PG_URI": None}, "M2PG_PG_URI is not set"),
+        ("reconcile.py", {"M2PG_STAGING": "{tmp}/nowhere"}, "holds no staged Parquet"),
+        ("reconcile.py", {"M2PG_PG_URI": "postgresql://app:hunter2@127.0.0.1:9/nope"}, "cannot attach PostgreSQL"),
+    ],
+)
 def test_a_notebook_fails_loudly(name, env, says, migrated, tmp_path):
     staging, uri = migrated
     base = {"M2PG_STAGING": str(staging), "M2PG_PG_URI": uri}

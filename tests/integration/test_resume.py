@@ -1,4 +1,5 @@
 """Stop a real `m2pg` process anywhere (Ctrl+C, SIGKILL), resume, and end with the same database."""
+
 import signal
 
 import polars as pl
@@ -7,13 +8,12 @@ import pytest
 from bson import ObjectId
 from pymongo import MongoClient
 
-from toolkit import generate
-from toolkit.ids import uuid_for
-from toolkit.servers import embedded_mongo
-from transforms import APP, JUNCTIONS, MODELS
-
 from exactly_once import assert_exactly_once
 from processes import ctrl_c_when, m2pg
+from toolkit.documents.ids import uuid_for
+from toolkit.generate import sample as generate
+from toolkit.runtime.servers import embedded_mongo
+from transforms import APP, JUNCTIONS, MODELS
 
 DB = "nextcrm"
 BATCH = "200"  # many parts and batches, so there are many places to stop at
@@ -32,19 +32,49 @@ def expected(pg_server, dump, tmp_path_factory):
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute("CREATE DATABASE uninterrupted")
     uri = pg_server.get_uri("uninterrupted")
-    done = m2pg("run", "--dump", str(dump), "--pg-uri", uri, "--staging",
-                str(tmp_path_factory.mktemp("staging")), "--part-size", BATCH, "--batch-size", BATCH)
+    done = m2pg(
+        "run",
+        "--dump",
+        str(dump),
+        "--pg-uri",
+        uri,
+        "--staging",
+        str(tmp_path_factory.mktemp("staging")),
+        "--part-size",
+        BATCH,
+        "--batch-size",
+        BATCH,
+    )
     assert done.returncode == 3, done.stderr
     return snapshot(uri)
 
 
-@pytest.mark.parametrize("point", [
-    "extract-part:1", "extract-part:17", "transform-part:1", "transform-part:20",
-    "load-copy:1", "load-copy:25", "load-batch:40",
-])
+@pytest.mark.parametrize(
+    "point",
+    [
+        "extract-part:1",
+        "extract-part:17",
+        "transform-part:1",
+        "transform-part:20",
+        "load-copy:1",
+        "load-copy:25",
+        "load-batch:40",
+    ],
+)
 def test_sigkill_then_resume_equals_an_uninterrupted_run(point, dump, pg_uri, tmp_path, expected):
-    args = ("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--part-size", BATCH,
-            "--batch-size", BATCH)
+    args = (
+        "run",
+        "--dump",
+        str(dump),
+        "--pg-uri",
+        pg_uri,
+        "--staging",
+        str(tmp_path),
+        "--part-size",
+        BATCH,
+        "--batch-size",
+        BATCH,
+    )
     killed = m2pg(*args, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     ledger = assert_exactly_once(pg_uri, tmp_path)
@@ -73,8 +103,19 @@ def test_resuming_costs_only_the_unfinished_work(dump, pg_uri, tmp_path, expecte
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected):
-    args = ["run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path), "--part-size", "50",
-            "--batch-size", "50"]
+    args = [
+        "run",
+        "--dump",
+        str(dump),
+        "--pg-uri",
+        pg_uri,
+        "--staging",
+        str(tmp_path),
+        "--part-size",
+        "50",
+        "--batch-size",
+        "50",
+    ]
     code, output = ctrl_c_when(args, tmp_path / "raw", "*/manifest.json", 9)  # about 30% of the collections
     assert code == 130, output
     assert "Checkpoint saved" in output and "re-run the same command to resume" in output.lower()
@@ -87,8 +128,12 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected)
 
 def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
     dataset = generate.demo_dataset(APP, 7)
-    fixes = {("Users", "enum"): ("userStatus", "ACTIVE"), ("crm_Contracts", "enum"): ("status", "SIGNED"),
-             ("Employees", "int_range"): ("salary", 52_000), ("Tasks", "type"): ("position", 3)}
+    fixes = {
+        ("Users", "enum"): ("userStatus", "ACTIVE"),
+        ("crm_Contracts", "enum"): ("status", "SIGNED"),
+        ("Employees", "int_range"): ("salary", 52_000),
+        ("Tasks", "type"): ("position", 3),
+    }
     broken = [(c, d, fixes[c, rule]) for c, d, rule in generate.bad_records(APP, 7) if (c, rule) in fixes]
     assert len(broken) == len(fixes)
     with embedded_mongo(tmp_path / "mongo") as uri:
@@ -108,8 +153,12 @@ def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
         assert len(set(after[table])) == len(after[table])
     with psycopg.connect(pg_uri) as conn:
         for collection, document, _ in broken:
-            assert conn.execute(f'SELECT count(*) FROM "{collection}" WHERE id = %s',
-                                (uuid_for(str(document["_id"])),)).fetchone()[0] == 1
+            assert (
+                conn.execute(
+                    f'SELECT count(*) FROM "{collection}" WHERE id = %s', (uuid_for(str(document["_id"])),)
+                ).fetchone()[0]
+                == 1
+            )
     quarantined = {str(d["_id"]) for c, d, _ in generate.bad_records(APP, 7) if isinstance(d["_id"], ObjectId)}
     still = pl.read_parquet(sorted((tmp_path / "st" / "quarantine").glob("*/part-*.parquet")))["object_id"]
     assert set(still.drop_nulls()) == quarantined - {str(d["_id"]) for _, d, _ in broken}
@@ -117,8 +166,12 @@ def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
 
 def test_status_shows_done_and_left_and_reset_starts_over(dump, tmp_path):
     staging = str(tmp_path / "st")
-    assert m2pg("extract", "--dump", str(dump), "--staging", staging, "--batch-size", BATCH,
-                kill_at="extract-part:2").returncode == -signal.SIGKILL  # inside Users
+    assert (
+        m2pg(
+            "extract", "--dump", str(dump), "--staging", staging, "--batch-size", BATCH, kill_at="extract-part:2"
+        ).returncode
+        == -signal.SIGKILL
+    )  # inside Users
     status = m2pg("status", "--staging", staging)
     assert status.returncode == 0
     assert "(interrupted)" in status.stdout and "not finished" in status.stdout
@@ -140,5 +193,5 @@ def test_errors_summarises_the_quarantine_and_logs_every_record(dump, tmp_path):
     for rule in ("required", "enum", "type", "int_range", "nul", "id_type", "reference", "quarantined_reference"):
         assert rule in summary.stdout
     log = (tmp_path / "st" / "reports" / "errors.log").read_text()
-    for collection, document, rule in generate.bad_records(APP, 7):
+    for _collection, document, rule in generate.bad_records(APP, 7):
         assert (str(document["_id"]) in log) and rule in log

@@ -1,4 +1,5 @@
 """The target schema: DDL from the declarations reproduces Prisma's catalog, and checks see drift."""
+
 import difflib
 import json
 import subprocess
@@ -8,7 +9,7 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as pg
 import pytest
 
-from toolkit import schema
+from toolkit.target import schema
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 TARGET = Path(__file__).parents[1] / "data" / "target-catalog.json"
@@ -27,8 +28,9 @@ def as_text(catalog: dict) -> list[str]:
 def test_create_schema_reproduces_target_catalog(pg_uri):
     schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
     expected, actual = json.loads(TARGET.read_text()), schema.read_catalog(pg_uri)
-    diff = "\n".join(difflib.unified_diff(as_text(expected), as_text(actual),
-                                          "target-catalog.json", "live", lineterm=""))
+    diff = "\n".join(
+        difflib.unified_diff(as_text(expected), as_text(actual), "target-catalog.json", "live", lineterm="")
+    )
     assert not diff, f"live catalog differs from {TARGET.name}:\n{diff}"
 
 
@@ -40,8 +42,12 @@ def test_create_schema_is_one_transaction(pg_uri):
 
 
 def test_read_catalog_ignores_other_schemas(pg_uri):
-    execute(pg_uri, "CREATE SCHEMA m2pg", "CREATE TABLE m2pg.ledger (id int PRIMARY KEY)",
-            "CREATE TYPE m2pg.state AS ENUM ('a')")
+    execute(
+        pg_uri,
+        "CREATE SCHEMA m2pg",
+        "CREATE TABLE m2pg.ledger (id int PRIMARY KEY)",
+        "CREATE TYPE m2pg.state AS ENUM ('a')",
+    )
     assert schema.read_catalog(pg_uri) == {"enums": {}, "tables": {}}
 
 
@@ -59,26 +65,43 @@ def test_check_target_passes_after_create_schema(pg_uri):
 DRIFT = [  # (statements run after create_schema, problems check_target must report)
     (['DROP TABLE "tasksComments"'], ['table "tasksComments" is missing']),
     (['DROP TABLE "BoardWatchers"'], ['table "BoardWatchers" is missing']),
-    (['ALTER TABLE "Users" DROP COLUMN "userLanguage"'],
-     ['column "Users"."userLanguage" is missing']),
-    (['ALTER TABLE "Tasks" ALTER COLUMN "position" TYPE bigint'],
-     ['column "Tasks"."position" has type bigint, declared integer']),
-    (['ALTER TABLE "Documents" ALTER COLUMN connected_documents TYPE uuid[] USING NULL'],
-     ['column "Documents"."connected_documents" has type _uuid, declared _text']),
-    (['ALTER TABLE "Tasks" ALTER COLUMN "taskStatus" TYPE text'],
-     ['column "Tasks"."taskStatus" has type text, declared taskStatus']),
-    (['ALTER TABLE "Users" ALTER COLUMN email DROP NOT NULL'],
-     ['column "Users"."email" is nullable, declared NOT NULL']),
-    (['ALTER TABLE "Users" ALTER COLUMN avatar SET NOT NULL'],
-     ['column "Users"."avatar" is NOT NULL, declared nullable']),
-    (['ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_user_id_fkey"',
-      'ALTER TABLE "AccountWatchers" ALTER COLUMN user_id TYPE text'],
-     ['column "AccountWatchers"."user_id" has type text, declared uuid']),
+    (['ALTER TABLE "Users" DROP COLUMN "userLanguage"'], ['column "Users"."userLanguage" is missing']),
+    (
+        ['ALTER TABLE "Tasks" ALTER COLUMN "position" TYPE bigint'],
+        ['column "Tasks"."position" has type bigint, declared integer'],
+    ),
+    (
+        ['ALTER TABLE "Documents" ALTER COLUMN connected_documents TYPE uuid[] USING NULL'],
+        ['column "Documents"."connected_documents" has type _uuid, declared _text'],
+    ),
+    (
+        ['ALTER TABLE "Tasks" ALTER COLUMN "taskStatus" TYPE text'],
+        ['column "Tasks"."taskStatus" has type text, declared taskStatus'],
+    ),
+    (
+        ['ALTER TABLE "Users" ALTER COLUMN email DROP NOT NULL'],
+        ['column "Users"."email" is nullable, declared NOT NULL'],
+    ),
+    (
+        ['ALTER TABLE "Users" ALTER COLUMN avatar SET NOT NULL'],
+        ['column "Users"."avatar" is NOT NULL, declared nullable'],
+    ),
+    (
+        [
+            'ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_user_id_fkey"',
+            'ALTER TABLE "AccountWatchers" ALTER COLUMN user_id TYPE text',
+        ],
+        ['column "AccountWatchers"."user_id" has type text, declared uuid'],
+    ),
     # Prisma's migration makes timestamp(3) columns; m2pg's earlier `timestamp` means microseconds
-    (['ALTER TABLE "Tasks" ALTER COLUMN "createdAt" TYPE timestamp'],
-     ['column "Tasks"."createdAt" has precision 6, declared 3']),
-    (['ALTER TABLE "Invoices" ALTER COLUMN "date_due" TYPE timestamp(0)'],
-     ['column "Invoices"."date_due" has precision 0, declared 3']),
+    (
+        ['ALTER TABLE "Tasks" ALTER COLUMN "createdAt" TYPE timestamp'],
+        ['column "Tasks"."createdAt" has precision 6, declared 3'],
+    ),
+    (
+        ['ALTER TABLE "Invoices" ALTER COLUMN "date_due" TYPE timestamp(0)'],
+        ['column "Invoices"."date_due" has precision 0, declared 3'],
+    ),
 ]
 
 
@@ -98,8 +121,9 @@ def test_ddl_is_deterministic_and_creates_every_table():
 
 
 def test_schema_command_warns_of_the_apps_own_bigint_drift(pg_uri):
-    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "schema", "--pg-uri", pg_uri],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "schema", "--pg-uri", pg_uri], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     lines = [line for line in (done.stdout + done.stderr).splitlines() if "BigInt" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: 12 columns are BigInt in the app's client")

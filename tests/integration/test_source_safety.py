@@ -2,6 +2,7 @@
 a stage run out of order or on a wrong folder says what to run, and one staging folder serves one
 command at a time. Each case checks the exit code, the one line, and that nothing changed where
 nothing should have."""
+
 import json
 import os
 import subprocess
@@ -14,8 +15,11 @@ import pytest
 from bson import ObjectId
 
 from processes import m2pg
-from toolkit import generate, lock, redact, schema
-from toolkit.staging import write_json
+from toolkit.generate import sample as generate
+from toolkit.runtime import redact
+from toolkit.staging import lock
+from toolkit.staging.layout import write_json
+from toolkit.target import schema
 from transforms import JUNCTIONS, MODELS
 
 DB = "nextcrm"
@@ -52,8 +56,11 @@ def files(folder: Path) -> dict:
     """Every file under the folder with its size and time: what a command must leave alone."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def target_state(uri: str) -> tuple:
@@ -72,17 +79,20 @@ def with_password(uri: str, password: str) -> str:
 
 # --- no false success from the source ------------------------------------------------------
 
+
 def test_a_mistyped_mongo_db_stops_run_before_the_target_or_staging_is_touched(tmp_path, mongo_uri, pg_uri):
     staging = tmp_path / "st"
     before = target_state(pg_uri)
-    line = one_line(m2pg("run", "--mongo-uri", mongo_uri, "--mongo-db", "nextcmr", "--pg-uri", pg_uri,
-                         "--staging", str(staging)), 2)
+    line = one_line(
+        m2pg("run", "--mongo-uri", mongo_uri, "--mongo-db", "nextcmr", "--pg-uri", pg_uri, "--staging", str(staging)), 2
+    )
     assert "nextcmr" in line and "none of the 29 collections" in line and DB in line, line
     assert "--mongo-db" in line
     assert not staging.exists()
     assert target_state(pg_uri) == before
-    done = m2pg("verify", "--mongo-uri", mongo_uri, "--mongo-db", "nextcmr", "--pg-uri", pg_uri,
-                "--staging", str(staging))
+    done = m2pg(
+        "verify", "--mongo-uri", mongo_uri, "--mongo-db", "nextcmr", "--pg-uri", pg_uri, "--staging", str(staging)
+    )
     assert "none of the 29 collections" in one_line(done, 2)
 
 
@@ -119,9 +129,13 @@ def test_what_the_source_lacks_or_adds_is_reported_everywhere(tmp_path, partial_
     found = json.loads((staging / "reports" / "extract.json").read_text())["not_migrated"]
     assert found["absent_collections"] == ["Users"]
     assert [(c["collection"], c["documents"], len(c["sample_ids"])) for c in found["undeclared_collections"]] == [
-        ("audit_log", 5, 3)]
-    assert [(f["collection"], f["documents"], len(f["sample_ids"])) for f in found["unknown_fields"]
-            if f["field"] == "legacyCode"] == [("crm_Accounts", 4, 3)]
+        ("audit_log", 5, 3)
+    ]
+    assert [
+        (f["collection"], f["documents"], len(f["sample_ids"]))
+        for f in found["unknown_fields"]
+        if f["field"] == "legacyCode"
+    ] == [("crm_Accounts", 4, 3)]
     assert json.loads((staging / "raw" / "Users" / "manifest.json").read_text())["absent"] is True
 
     assert m2pg("transform", "--staging", str(staging)).returncode == 3
@@ -149,6 +163,7 @@ def test_what_the_source_lacks_or_adds_is_reported_everywhere(tmp_path, partial_
 
 
 # --- stages out of order, wrong folders ----------------------------------------------------
+
 
 def test_transform_and_validate_name_what_is_missing_and_change_nothing(tmp_path, dump):
     missing = tmp_path / "typo"
@@ -196,12 +211,18 @@ def test_a_folder_that_fails_mid_stage_is_one_line_and_the_traceback_is_logged(t
 
 # --- messages --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("uri, expected", [
-    ("mongodb://m2pg:" + PASSWORD + "@127.0.0.1:1/", "percent-encode"),
-    ("mysql://m2pg:" + PASSWORD + "@127.0.0.1:1/", "is not a MongoDB URI"),
-    ("mongodb://m2pg:" + quote(PASSWORD, safe="") + "@127.0.0.1:1/?serverSelectionTimeoutMS=300",
-     "Connection refused"),
-])
+
+@pytest.mark.parametrize(
+    "uri, expected",
+    [
+        ("mongodb://m2pg:" + PASSWORD + "@127.0.0.1:1/", "percent-encode"),
+        ("mysql://m2pg:" + PASSWORD + "@127.0.0.1:1/", "is not a MongoDB URI"),
+        (
+            "mongodb://m2pg:" + quote(PASSWORD, safe="") + "@127.0.0.1:1/?serverSelectionTimeoutMS=300",
+            "Connection refused",
+        ),
+    ],
+)
 def test_a_bad_or_unreachable_mongo_uri_is_one_short_line(tmp_path, uri, expected):
     line = one_line(m2pg("extract", "--mongo-uri", uri, "--mongo-db", DB, "--staging", str(tmp_path / "st")), 2)
     assert expected in line and len(line) < 400, line
@@ -244,7 +265,7 @@ def test_connections_refused_during_reconcile_leave_no_password_anywhere(tmp_pat
 
 def test_reports_never_hold_a_known_password(tmp_path):
     redact.remember("postgresql://m2pg:" + PASSWORD + "@127.0.0.1:5432/x")
-    write_json({"error": f"could not connect with password {PASSWORD} (\"{PASSWORD}\")"}, tmp_path / "r.json")
+    write_json({"error": f'could not connect with password {PASSWORD} ("{PASSWORD}")'}, tmp_path / "r.json")
     text = (tmp_path / "r.json").read_text()
     assert not [p for p in PIECES if p in text] and "***" in text
 
@@ -259,6 +280,7 @@ def test_schema_names_the_tables_that_are_there_instead_of_calling_them_the_apps
 
 
 # --- one command per staging folder ----------------------------------------------------------
+
 
 def test_a_second_command_on_a_locked_staging_folder_names_the_first(tmp_path, dump):
     staging = tmp_path / "st"

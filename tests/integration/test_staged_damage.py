@@ -1,5 +1,6 @@
 """Staged files are checked when read: a part or manifest damaged on disk stops the stage that reads
 it with exit 1 and one line naming the file and the stage to re-run, and changes nothing."""
+
 import shutil
 
 import adbc_driver_postgresql.dbapi as pg
@@ -15,8 +16,11 @@ def pristine(dump, tmp_path_factory):
     """A staging folder extracted, transformed and validated."""
     root = tmp_path_factory.mktemp("pristine")
     for args in (("extract", "--dump", str(dump)), ("transform",), ("validate",)):
-        done = m2pg(*args, "--staging", str(root), "--batch-size", PART) if args[0] == "extract" else \
-            m2pg(*args, "--staging", str(root))
+        done = (
+            m2pg(*args, "--staging", str(root), "--batch-size", PART)
+            if args[0] == "extract"
+            else m2pg(*args, "--staging", str(root))
+        )
         assert done.returncode in (0, 3), done.stdout + done.stderr
     return root
 
@@ -25,7 +29,7 @@ def edit_value(path):
     """An Invoice's status changed in place: same size, another value."""
     data = path.read_bytes()
     at = data.index(b"paid")
-    path.write_bytes(data[:at] + b"PAID" + data[at + 4:])
+    path.write_bytes(data[:at] + b"PAID" + data[at + 4 :])
 
 
 def truncate(path):
@@ -58,8 +62,7 @@ CASES = [  # stage run, file damaged, how, the stage named to re-run
 ]
 
 
-@pytest.mark.parametrize("stage, name, damage, rerun", CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2].__name__}" for c in CASES])
+@pytest.mark.parametrize("stage, name, damage, rerun", CASES, ids=[f"{c[0]}-{c[1]}-{c[2].__name__}" for c in CASES])
 def test_a_damaged_file_stops_the_stage_that_reads_it(pristine, tmp_path, stage, name, damage, rerun):
     root = tmp_path / "staging"
     shutil.copytree(pristine, root)
@@ -71,8 +74,9 @@ def test_a_damaged_file_stops_the_stage_that_reads_it(pristine, tmp_path, stage,
     lines = [line for line in output.splitlines() if str(root / name) in line]
     assert len(lines) == 1 and f"re-run `m2pg {rerun}`" in lines[0], output
     assert "Traceback" not in output
-    assert {k: v for k, v in snapshot(root).items() if not k.startswith("reports/errors.log")} == \
-        {k: v for k, v in before.items() if not k.startswith("reports/errors.log")}
+    assert {k: v for k, v in snapshot(root).items() if not k.startswith("reports/errors.log")} == {
+        k: v for k, v in before.items() if not k.startswith("reports/errors.log")
+    }
 
 
 def test_a_damaged_idmap_stops_the_transform_that_reads_it(pristine, tmp_path):
@@ -111,10 +115,15 @@ def test_load_stops_before_touching_the_target(pristine, tmp_path, pg_uri, damag
     assert catalog(pg_uri) == before
 
 
-@pytest.mark.parametrize("name, damage", [("raw/Invoices/manifest.json", garble),
-                                          ("clean/Users/manifest.json", garble),
-                                          ("raw/Users/part-00000.parquet", truncate),
-                                          ("clean/Tasks/part-00001.parquet", truncate)])
+@pytest.mark.parametrize(
+    "name, damage",
+    [
+        ("raw/Invoices/manifest.json", garble),
+        ("clean/Users/manifest.json", garble),
+        ("raw/Users/part-00000.parquet", truncate),
+        ("clean/Tasks/part-00001.parquet", truncate),
+    ],
+)
 def test_status_names_a_damaged_file_instead_of_crashing(pristine, tmp_path, name, damage):
     root = tmp_path / "staging"
     shutil.copytree(pristine, root)
@@ -151,10 +160,12 @@ READERS = [  # command, folder of the damaged part, how, the stage named to re-r
 ]
 
 
-@pytest.mark.parametrize("command, folder, damage, rerun", READERS,
-                         ids=[f"{c[0]}-{c[1]}-{c[2].__name__}" for c in READERS])
-def test_a_damaged_part_stops_the_reports_that_read_it(pristine, dump, tmp_path, pg_uri, command, folder, damage,
-                                                       rerun):
+@pytest.mark.parametrize(
+    "command, folder, damage, rerun", READERS, ids=[f"{c[0]}-{c[1]}-{c[2].__name__}" for c in READERS]
+)
+def test_a_damaged_part_stops_the_reports_that_read_it(
+    pristine, dump, tmp_path, pg_uri, command, folder, damage, rerun
+):
     root = tmp_path / "staging"
     shutil.copytree(pristine, root)
     part = first_part(root, folder)

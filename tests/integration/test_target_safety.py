@@ -2,6 +2,7 @@
 reach a table the app added, a row of the app that holds a migrated user's email, a target whose
 schema drifted: each stops with exit 2 and one line naming it, and neither the target (catalog
 and row counts) nor the staging folder changes. Rows the app wrote are counted apart."""
+
 import json
 import uuid
 from pathlib import Path
@@ -10,10 +11,9 @@ import polars as pl
 import psycopg
 import pytest
 
-from toolkit import schema
-from transforms import APP, JUNCTIONS, MODELS
-
 from processes import m2pg
+from toolkit.target import schema
+from transforms import APP, JUNCTIONS, MODELS
 
 PASSWORD = "Safe7-target-secret"
 TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
@@ -36,21 +36,30 @@ def target_state(uri: str) -> dict:
     """The live catalog, every public table's row count, and the load's own tables if any."""
     catalog = schema.read_catalog(uri)
     counts = {t: sql(uri, f'SELECT count(*) FROM "{t}"')[0][0] for t in catalog["tables"]}
-    (ledger, store), = sql(uri, "SELECT to_regclass('m2pg.ledger')::text, "
-                                "to_regclass('m2pg.deferred_constraints')::text")
+    ((ledger, store),) = sql(
+        uri, "SELECT to_regclass('m2pg.ledger')::text, to_regclass('m2pg.deferred_constraints')::text"
+    )
     own = {name: sql(uri, f"SELECT count(*) FROM {name}")[0][0] for name in (ledger, store) if name}
     return {"catalog": catalog, "counts": counts, "m2pg": own}
 
 
 def foreign_keys(uri: str) -> int:
-    return sum(c["kind"] == "foreign key" for t in schema.read_catalog(uri)["tables"].values()
-               for c in t["constraints"])
+    return sum(
+        c["kind"] == "foreign key" for t in schema.read_catalog(uri)["tables"].values() for c in t["constraints"]
+    )
 
 
 def files(folder: Path) -> dict:
     """Every file under `folder` with its size and modification time."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+    return (
+        {
+            str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+        if folder.exists()
+        else {}
+    )
 
 
 def refused(done, *names: str) -> str:
@@ -100,6 +109,7 @@ def migrated_user(staged: Path) -> dict:
 
 # --- no destructive step before its inputs are checked --------------------------------------
 
+
 def test_load_before_transform_changes_nothing(extracted, target):
     before, staged_before = target_state(target), files(extracted)
     done = load(extracted, target)
@@ -121,8 +131,11 @@ def test_a_mistyped_staging_folder_changes_nothing(staged, target, tmp_path):
 
 def test_a_load_that_fails_before_its_first_row_puts_the_foreign_keys_back(staged, target):
     # the app refuses every insert: the first batch of every table fails
-    sql(target, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'refused by the app'; END $$")
+    sql(
+        target,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the app'; END $$",
+    )
     for table in TABLES:
         sql(target, f'CREATE TRIGGER refuse BEFORE INSERT ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION refuse()')
     before = target_state(target)
@@ -136,6 +149,7 @@ def test_a_load_that_fails_before_its_first_row_puts_the_foreign_keys_back(stage
 
 
 # --- --replace and reset never cascade -------------------------------------------------------
+
 
 @pytest.fixture
 def loaded_with_app_table(staged, target) -> str:
@@ -155,13 +169,15 @@ def test_replace_stops_at_a_table_the_app_added(staged, loaded_with_app_table):
 
 def test_reset_of_the_load_stops_at_a_table_the_app_added(staged, loaded_with_app_table):
     before = target_state(loaded_with_app_table)
-    done = m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged),
-                "--pg-uri", with_password(loaded_with_app_table))
+    done = m2pg(
+        "reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", with_password(loaded_with_app_table)
+    )
     refused(done, "app_notes", "app_notes_author_fkey", "Users")
     assert target_state(loaded_with_app_table) == before
 
 
 # --- rows the migration does not own ---------------------------------------------------------
+
 
 def test_an_app_user_holding_a_migrated_email_stops_the_load(staged, target):
     user = migrated_user(staged)
@@ -204,6 +220,7 @@ def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
 
 
 # --- run checks the target before extracting --------------------------------------------------
+
 
 def test_run_against_a_drifted_schema_stops_before_extract(dump, target, tmp_path):
     sql(target, 'ALTER TABLE "Users" DROP COLUMN "account_name"')

@@ -1,5 +1,6 @@
 """Verify on a real migration: the clean database passes, in full and sampled; each deliberate
 corruption in PostgreSQL fails and is named (table, ObjectId or pair, field)."""
+
 import io
 import itertools
 import json
@@ -8,13 +9,13 @@ import psycopg
 import pytest
 from rich.console import Console
 
-from toolkit import generate
-from toolkit.ids import object_id_of
+from toolkit.declarations.spec import Kind
+from toolkit.documents.ids import object_id_of
+from toolkit.generate import sample as generate
 from toolkit.pipeline import run_all
-from toolkit.sources import DumpSource
-from toolkit.spec import Kind
-from toolkit.staging import Staging, read_json
-from toolkit.verify import canonical_json, print_verify, type_issue, verify
+from toolkit.sources.readers import DumpSource
+from toolkit.stages.verify import canonical_json, print_verify, type_issue, verify
+from toolkit.staging.layout import Staging, read_json
 from transforms import APP
 
 BASE = "verify_base"
@@ -29,8 +30,15 @@ def migrated(tmp_path_factory, pg_server):
     generate.write_dump(root / "dump", "nextcrm", generate.demo_dataset(APP, 7))
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {BASE}")
-    code = run_all(APP, DumpSource(root / "dump"), pg_server.get_uri(BASE), root / "staging", 20000, False,
-                   Console(file=io.StringIO()))
+    code = run_all(
+        APP,
+        DumpSource(root / "dump"),
+        pg_server.get_uri(BASE),
+        root / "staging",
+        20000,
+        False,
+        Console(file=io.StringIO()),
+    )
     assert code == 3  # migrated, with the demo's bad records quarantined (README: exit codes)
     return {"dump": root / "dump", "staging": root / "staging"}
 
@@ -57,28 +65,38 @@ def one(conn, sql: str, *params):
 
 # --- corruptions: each changes PostgreSQL and says what verify must name ----------------------
 
+
 def changed_text(conn):
     (uuid,) = one(conn, """SELECT id::text FROM "crm_Accounts" WHERE name NOT LIKE 'X%' ORDER BY id LIMIT 1""")
     conn.execute("""UPDATE "crm_Accounts" SET name = 'X' || substr(name, 2) WHERE id = %s""", [uuid])
     oid = object_id_of(uuid)
-    return {"full": [("records", "crm_Accounts", {"object_id": oid, "field": "name"})],
-            "sample": None}  # same length: only a row-by-row comparison can see it
+    return {
+        "full": [("records", "crm_Accounts", {"object_id": oid, "field": "name"})],
+        "sample": None,
+    }  # same length: only a row-by-row comparison can see it
 
 
 def deleted_row(conn):
     (uuid,) = one(conn, 'SELECT id::text FROM "crm_Contracts" ORDER BY id LIMIT 1')
     conn.execute('DELETE FROM "crm_Contracts" WHERE id = %s', [uuid])
     oid = object_id_of(uuid)
-    return {"full": [("counts", "crm_Contracts", {}),
-                     ("records", "crm_Contracts", {"object_id": oid, "problem": "missing in PostgreSQL"})],
-            "sample": [("counts", "crm_Contracts", {})]}
+    return {
+        "full": [
+            ("counts", "crm_Contracts", {}),
+            ("records", "crm_Contracts", {"object_id": oid, "problem": "missing in PostgreSQL"}),
+        ],
+        "sample": [("counts", "crm_Contracts", {})],
+    }
 
 
 def extra_junction_row(conn):
-    account, user = one(conn, """
+    account, user = one(
+        conn,
+        """
         SELECT a.id::text, u.id::text FROM "crm_Accounts" a CROSS JOIN "Users" u
         WHERE NOT EXISTS (SELECT 1 FROM "AccountWatchers" w WHERE w.account_id = a.id AND w.user_id = u.id)
-        ORDER BY a.id, u.id LIMIT 1""")
+        ORDER BY a.id, u.id LIMIT 1""",
+    )
     conn.execute('INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)', [account, user])
     pair = {"account_id": object_id_of(account), "user_id": object_id_of(user)}
     named = [("counts", "AccountWatchers", {}), ("records", "AccountWatchers", {"pair": pair})]
@@ -89,28 +107,43 @@ def shifted_timestamp(conn):
     (uuid,) = one(conn, """SELECT id::text FROM "Tasks" WHERE "createdAt" IS NOT NULL ORDER BY id LIMIT 1""")
     conn.execute("""UPDATE "Tasks" SET "createdAt" = "createdAt" + interval '1 hour' WHERE id = %s""", [uuid])
     oid = object_id_of(uuid)
-    return {"full": [("records", "Tasks", {"object_id": oid, "field": "createdAt"}),
-                     ("types", "Tasks", {"object_id": oid, "field": "createdAt",
-                                         "problem": "timestamp shifted by +1 h (a time zone applied?)"})],
-            "sample": [("types", "Tasks", {"field": "createdAt"})]}
+    return {
+        "full": [
+            ("records", "Tasks", {"object_id": oid, "field": "createdAt"}),
+            (
+                "types",
+                "Tasks",
+                {"object_id": oid, "field": "createdAt", "problem": "timestamp shifted by +1 h (a time zone applied?)"},
+            ),
+        ],
+        "sample": [("types", "Tasks", {"field": "createdAt"})],
+    }
 
 
 def truncated_text(conn):
     (uuid,) = one(conn, 'SELECT id::text FROM "Documents" WHERE length(description) = 100000')
     conn.execute('UPDATE "Documents" SET description = left(description, 65535) WHERE id = %s', [uuid])
     oid = object_id_of(uuid)
-    return {"full": [("records", "Documents", {"object_id": oid, "field": "description"}),
-                     ("types", "Documents", {"object_id": oid, "field": "description",
-                                             "problem": "text truncated from 100000 to 65535 characters"})],
-            "sample": [("types", "Documents", {"field": "description"})]}
+    return {
+        "full": [
+            ("records", "Documents", {"object_id": oid, "field": "description"}),
+            (
+                "types",
+                "Documents",
+                {"object_id": oid, "field": "description", "problem": "text truncated from 100000 to 65535 characters"},
+            ),
+        ],
+        "sample": [("types", "Documents", {"field": "description"})],
+    }
 
 
 CORRUPTIONS = [changed_text, deleted_row, extra_junction_row, shifted_timestamp, truncated_text]
 
 
 def failures(report: dict, layer: str, table: str, where: dict) -> list[dict]:
-    return [f for f in report["layers"][layer]["tables"][table]["failures"]
-            if all(f.get(k) == v for k, v in where.items())]
+    return [
+        f for f in report["layers"][layer]["tables"][table]["failures"] if all(f.get(k) == v for k, v in where.items())
+    ]
 
 
 def assert_named(report: dict, text: str, expected: list[tuple[str, str, dict]]) -> None:
@@ -125,6 +158,7 @@ def assert_named(report: dict, text: str, expected: list[tuple[str, str, dict]])
 
 
 # --- cases -----------------------------------------------------------------------------------
+
 
 def test_full_verify_passes_on_the_clean_migration_and_hides_the_password(migrated, database):
     uri = database.replace("postgres:@", f"postgres:{PASSWORD}@", 1)
@@ -172,38 +206,48 @@ def test_sampled_verify_catches_corruptions_that_change_counts_or_profiles(migra
 
 # --- the oracle's pieces, as tables ----------------------------------------------------------
 
-@pytest.mark.parametrize("source, loaded", [
-    ('{"b": 1, "a": [1.0, "x"]}', '{"a": [1.0, "x"], "b": 1}'),  # jsonb reorders keys
-    ('{"big": 1e+300}', '{"big": 1' + "0" * 300 + "}"),  # jsonb spells numbers out
-    ('{"n": 1}', '{"n": 1.0}'),  # the same number for jsonb
-    ('{"price": {"$numberDecimal": "-0.00"}}', '{"price": {"$numberDecimal": "-0.00"}}'),
-])
+
+@pytest.mark.parametrize(
+    "source, loaded",
+    [
+        ('{"b": 1, "a": [1.0, "x"]}', '{"a": [1.0, "x"], "b": 1}'),  # jsonb reorders keys
+        ('{"big": 1e+300}', '{"big": 1' + "0" * 300 + "}"),  # jsonb spells numbers out
+        ('{"n": 1}', '{"n": 1.0}'),  # the same number for jsonb
+        ('{"price": {"$numberDecimal": "-0.00"}}', '{"price": {"$numberDecimal": "-0.00"}}'),
+    ],
+)
 def test_canonical_json_equal(source, loaded):
     assert canonical_json(source) == canonical_json(loaded)
 
 
-@pytest.mark.parametrize("source, loaded", [
-    ('{"a": true}', '{"a": 1}'),
-    ('{"a": "1"}', '{"a": 1}'),
-    ('[1, 2]', '[2, 1]'),
-    ('{"a.b": 1}', '{"a": {"b": 1}}'),
-])
+@pytest.mark.parametrize(
+    "source, loaded",
+    [
+        ('{"a": true}', '{"a": 1}'),
+        ('{"a": "1"}', '{"a": 1}'),
+        ("[1, 2]", "[2, 1]"),
+        ('{"a.b": 1}', '{"a": {"b": 1}}'),
+    ],
+)
 def test_canonical_json_different(source, loaded):
     assert canonical_json(source) != canonical_json(loaded)
 
 
-@pytest.mark.parametrize("kind, expected, actual, issue", [
-    (Kind.DATETIME, "1700000000000", "1700003600000", "timestamp shifted by +1 h (a time zone applied?)"),
-    (Kind.DATETIME, "1700000000000", "1699980200000", "timestamp shifted by -5.5 h (a time zone applied?)"),
-    (Kind.DATETIME, "1700000000000", "1700000000001", "timestamp 1700000000001 ms instead of 1700000000000 ms"),
-    (Kind.TEXT, "Zoë Ångström", "Zoë Å", "text truncated from 12 to 5 characters"),
-    (Kind.TEXT, "Acme", "Xcme", None),
-    (Kind.INT, "2147483647", "32767", "number 32767 instead of 2147483647"),
-    (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
-    (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
-    (Kind.JSON, '{"a":1,"b":2}', '{"a":1}', "jsonb object of 1 instead of object of 2"),
-    (Kind.JSON, '{"a":1}', '{"a":2}', None),
-    (Kind.BOOL, "true", "false", None),
-])
+@pytest.mark.parametrize(
+    "kind, expected, actual, issue",
+    [
+        (Kind.DATETIME, "1700000000000", "1700003600000", "timestamp shifted by +1 h (a time zone applied?)"),
+        (Kind.DATETIME, "1700000000000", "1699980200000", "timestamp shifted by -5.5 h (a time zone applied?)"),
+        (Kind.DATETIME, "1700000000000", "1700000000001", "timestamp 1700000000001 ms instead of 1700000000000 ms"),
+        (Kind.TEXT, "Zoë Ångström", "Zoë Å", "text truncated from 12 to 5 characters"),
+        (Kind.TEXT, "Acme", "Xcme", None),
+        (Kind.INT, "2147483647", "32767", "number 32767 instead of 2147483647"),
+        (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
+        (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
+        (Kind.JSON, '{"a":1,"b":2}', '{"a":1}', "jsonb object of 1 instead of object of 2"),
+        (Kind.JSON, '{"a":1}', '{"a":2}', None),
+        (Kind.BOOL, "true", "false", None),
+    ],
+)
 def test_type_issue(kind, expected, actual, issue):
     assert type_issue(kind, expected, actual) == issue

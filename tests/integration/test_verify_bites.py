@@ -6,6 +6,7 @@ and name each of them (table, row, column) in reports/verify.json and on screen.
 The copy is changed with PostgreSQL's triggers off (session_replication_role = replica), so a
 changed or deleted id cascades nowhere and each change stays the only one in its row.
 """
+
 import io
 import json
 from dataclasses import dataclass
@@ -15,13 +16,12 @@ import pytest
 from bson import ObjectId
 from rich.console import Console
 
-from toolkit.ids import object_id_of, uuid_for
-from toolkit.pipeline import run_all
-from toolkit.sources import DumpSource
-from toolkit.spec import Field, Kind
-from transforms import APP, JUNCTIONS, MODELS
-
 from processes import m2pg
+from toolkit.declarations.spec import Field, Kind
+from toolkit.documents.ids import object_id_of, uuid_for
+from toolkit.pipeline import run_all
+from toolkit.sources.readers import DumpSource
+from transforms import APP, JUNCTIONS, MODELS
 
 BASE, COPY = "bites_migrated", "bites_corrupted"
 TABLES = {m.name: m.table for m in MODELS}
@@ -31,8 +31,10 @@ def changed(f: Field, column: str) -> str:
     """SQL for a value of `column` that differs from its value and still fits its type."""
     kind = f.kind
     if kind is Kind.TEXT:
-        return (f"CASE WHEN {column} IS NULL OR {column} = '' THEN 'changed' WHEN left({column}, 1) = 'X' "
-                f"THEN 'Y' || substr({column}, 2) ELSE 'X' || substr({column}, 2) END")
+        return (
+            f"CASE WHEN {column} IS NULL OR {column} = '' THEN 'changed' WHEN left({column}, 1) = 'X' "
+            f"THEN 'Y' || substr({column}, 2) ELSE 'X' || substr({column}, 2) END"
+        )
     if kind is Kind.INT:
         return f"CASE WHEN {column} IS NULL THEN 1 WHEN {column} < 2147483647 THEN {column} + 1 ELSE {column} - 1 END"
     if kind is Kind.BOOL:
@@ -86,35 +88,45 @@ def corrupt_model(conn, model, fresh) -> dict[str, list[Named]]:
     ids = [row[0] for row in conn.execute(f'SELECT id::text FROM "{table}" ORDER BY id')]
     assert len(ids) >= len(fields) + 4, table
     named: dict[str, list[Named]] = {}
-    for f, uuid in zip(fields, ids):
+    for f, uuid in zip(fields, ids, strict=False):
         column = f't."{f.name}"'
         before = conn.execute(f'SELECT t."{f.name}"::text FROM "{table}" t WHERE t.id = %s', [uuid]).fetchone()[0]
         value = f"'{next(fresh)}'::uuid" if f.name == "id" else changed(f, column)
-        after = conn.execute(f'UPDATE "{table}" t SET "{f.name}" = {value} WHERE t.id = %s RETURNING t."{f.name}"::text',
-                             [uuid]).fetchone()[0]
+        after = conn.execute(
+            f'UPDATE "{table}" t SET "{f.name}" = {value} WHERE t.id = %s RETURNING t."{f.name}"::text', [uuid]
+        ).fetchone()[0]
         assert after != before, (table, f.name, before)
         if f.name == "id":  # the row is gone and another one is there
-            named[f.name] = [Named(table, object_id_of(uuid), problem=MISSING), Named(table, object_id_of(after), problem=EXTRA)]
+            named[f.name] = [
+                Named(table, object_id_of(uuid), problem=MISSING),
+                Named(table, object_id_of(after), problem=EXTRA),
+            ]
         else:
             named[f.name] = [Named(table, object_id_of(uuid), f.name)]
-    deleted, copied, rest = ids[len(fields)], ids[len(fields) + 1], ids[len(fields) + 2:]
+    deleted, copied, rest = ids[len(fields)], ids[len(fields) + 1], ids[len(fields) + 2 :]
     conn.execute(f'DELETE FROM "{table}" WHERE id = %s', [deleted])
     named["deleted row"] = [Named(table, object_id_of(deleted), problem=MISSING)]
     added = next(fresh)
-    copy = ", ".join("%s::uuid" if f.name == "id" else f"""'added ' || "{f.name}" """ if f.unique else f'"{f.name}"'
-                     for f in fields)
+    copy = ", ".join(
+        "%s::uuid" if f.name == "id" else f"""'added ' || "{f.name}" """ if f.unique else f'"{f.name}"' for f in fields
+    )
     conn.execute(f'INSERT INTO "{table}" SELECT {copy} FROM "{table}" WHERE id = %s', [added, copied])
     named["added row"] = [Named(table, object_id_of(added), problem=EXTRA)]
     for f in reversed(fields):  # the last column that two untouched rows hold different values in
         if f.name == "id" or f.unique:
             continue
-        pair = conn.execute(f'SELECT a.id::text, b.id::text FROM "{table}" a JOIN "{table}" b ON a.id < b.id '
-                            f'AND a."{f.name}"::text IS DISTINCT FROM b."{f.name}"::text '
-                            f'WHERE a.id >= %s AND b.id >= %s ORDER BY a.id, b.id LIMIT 1', [rest[0], rest[0]]).fetchone()
+        pair = conn.execute(
+            f'SELECT a.id::text, b.id::text FROM "{table}" a JOIN "{table}" b ON a.id < b.id '
+            f'AND a."{f.name}"::text IS DISTINCT FROM b."{f.name}"::text '
+            f"WHERE a.id >= %s AND b.id >= %s ORDER BY a.id, b.id LIMIT 1",
+            [rest[0], rest[0]],
+        ).fetchone()
         if pair:
-            conn.execute(f'UPDATE "{table}" t SET "{f.name}" = s."{f.name}" FROM (VALUES (%s::uuid, %s::uuid), '
-                         f'(%s::uuid, %s::uuid)) v(x, y) JOIN "{table}" s ON s.id = v.y WHERE t.id = v.x',
-                         [pair[0], pair[1], pair[1], pair[0]])
+            conn.execute(
+                f'UPDATE "{table}" t SET "{f.name}" = s."{f.name}" FROM (VALUES (%s::uuid, %s::uuid), '
+                f'(%s::uuid, %s::uuid)) v(x, y) JOIN "{table}" s ON s.id = v.y WHERE t.id = v.x',
+                [pair[0], pair[1], pair[1], pair[0]],
+            )
             named[f"swapped {f.name}"] = [Named(table, object_id_of(u), f.name) for u in pair]
             break
     return named
@@ -128,8 +140,10 @@ def corrupt_junction(conn, j) -> dict[str, list[Named]]:
     present = set(pairs)
 
     def named(problem: str, *rows: tuple[str, str]) -> list[Named]:
-        return [Named(table, pair=tuple(sorted({left: object_id_of(a), right: object_id_of(b)}.items())),
-                      problem=problem) for a, b in rows]
+        return [
+            Named(table, pair=tuple(sorted({left: object_id_of(a), right: object_id_of(b)}.items())), problem=problem)
+            for a, b in rows
+        ]
 
     def unused(pair: tuple[str, str], side: str) -> tuple[str, str]:
         """`pair` with the `side` end replaced by another row of its table, making a new pair."""
@@ -143,8 +157,10 @@ def corrupt_junction(conn, j) -> dict[str, list[Named]]:
     done = {}
     for row, side in ((pairs[0], left), (pairs[1], right)):
         new = unused(row, side)
-        conn.execute(f'UPDATE "{table}" SET "{side}" = %s WHERE "{left}" = %s AND "{right}" = %s', [
-            new[0] if side == left else new[1], *row])
+        conn.execute(
+            f'UPDATE "{table}" SET "{side}" = %s WHERE "{left}" = %s AND "{right}" = %s',
+            [new[0] if side == left else new[1], *row],
+        )
         done[side] = named(PAIR_MISSING, row) + named(PAIR_EXTRA, new)
     conn.execute(f'DELETE FROM "{table}" WHERE "{left}" = %s AND "{right}" = %s', pairs[2])
     done["deleted pair"] = named(PAIR_MISSING, pairs[2])
@@ -152,11 +168,14 @@ def corrupt_junction(conn, j) -> dict[str, list[Named]]:
     conn.execute(f'INSERT INTO "{table}" ("{left}", "{right}") VALUES (%s, %s)', added)
     done["added pair"] = named(PAIR_EXTRA, added)
     (a, x) = pairs[4]
-    (b, y) = next(p for p in pairs[5:] if p[0] != a and p[1] != x and (a, p[1]) not in present
-                  and (p[0], x) not in present)
-    conn.execute(f'UPDATE "{table}" t SET "{left}" = v.n FROM (VALUES (%s::uuid, %s::uuid, %s::uuid), '
-                 f'(%s::uuid, %s::uuid, %s::uuid)) v(o, r, n) WHERE t."{left}" = v.o AND t."{right}" = v.r',
-                 [a, x, b, b, y, a])
+    (b, y) = next(
+        p for p in pairs[5:] if p[0] != a and p[1] != x and (a, p[1]) not in present and (p[0], x) not in present
+    )
+    conn.execute(
+        f'UPDATE "{table}" t SET "{left}" = v.n FROM (VALUES (%s::uuid, %s::uuid, %s::uuid), '
+        f'(%s::uuid, %s::uuid, %s::uuid)) v(o, r, n) WHERE t."{left}" = v.o AND t."{right}" = v.r',
+        [a, x, b, b, y, a],
+    )
     done["swapped pair"] = named(PAIR_MISSING, (a, x), (b, y)) + named(PAIR_EXTRA, (b, x), (a, y))
     return done
 
@@ -188,7 +207,9 @@ def corrupted(pg_server, migrated) -> dict[tuple[str, str], list[Named]]:
 @pytest.fixture(scope="module")
 def verified(pg_server, dump, migrated, corrupted) -> tuple[set[Named], str]:
     """What one `m2pg verify --full` of the corrupted copy names, and what it prints."""
-    done = m2pg("verify", "--full", "--dump", str(dump), "--staging", str(migrated), "--pg-uri", pg_server.get_uri(COPY))
+    done = m2pg(
+        "verify", "--full", "--dump", str(dump), "--staging", str(migrated), "--pg-uri", pg_server.get_uri(COPY)
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     report = json.loads((migrated / "reports" / "verify.json").read_text())
     assert report["status"] == "fail"
@@ -196,8 +217,9 @@ def verified(pg_server, dump, migrated, corrupted) -> tuple[set[Named], str]:
     return {reported(f, t) for t, result in records.items() for f in result["failures"]}, done.stdout
 
 
-CASES = ([(m.table, f.name) for m in MODELS for f in m.fields]
-         + [(j.table, side) for j in JUNCTIONS for side in (j.left.column, j.right.column)])
+CASES = [(m.table, f.name) for m in MODELS for f in m.fields] + [
+    (j.table, side) for j in JUNCTIONS for side in (j.left.column, j.right.column)
+]
 
 
 @pytest.mark.parametrize(("table", "column"), CASES, ids=[f"{t}.{c}" for t, c in CASES])
@@ -212,10 +234,15 @@ def test_full_verify_names_each_changed_value(table, column, corrupted, verified
 @pytest.mark.parametrize("table", [m.table for m in MODELS] + [j.table for j in JUNCTIONS])
 def test_full_verify_names_deleted_added_and_swapped_rows(table, corrupted, verified):
     named, _ = verified
-    cases = {what: names for (t, what), names in corrupted.items()
-             if t == table and what.startswith(("deleted", "added", "swapped"))}
+    cases = {
+        what: names
+        for (t, what), names in corrupted.items()
+        if t == table and what.startswith(("deleted", "added", "swapped"))
+    }
     kinds = {what.split()[0] for what in cases}
-    assert kinds == ({"deleted", "added"} if table == "ImageUpload" else {"deleted", "added", "swapped"})  # ImageUpload: only an id
+    assert kinds == (
+        {"deleted", "added"} if table == "ImageUpload" else {"deleted", "added", "swapped"}
+    )  # ImageUpload: only an id
     for what, failures in cases.items():
         for failure in failures:
             assert failure in named, (what, failure)

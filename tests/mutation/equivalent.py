@@ -6,16 +6,22 @@ The keys quote whole lines of code, so they run past the line length.
 """
 # ruff: noqa: E501
 
-DEAD = ("unreachable: a model's rules always include the `_id` rule, "
-        "and with no rules the function fails further on (`concat_list` of nothing)")
+DEAD = (
+    "unreachable: a model's rules always include the `_id` rule, "
+    "and with no rules the function fails further on (`concat_list` of nothing)"
+)
 REGEX = "a NUL is no regex metacharacter: as a pattern it matches exactly the NUL, as the literal does"
 SQL_CASE = "SQL keywords and DuckDB's function names are read in any case"
 BINARY = "polars gives a bytes literal the Binary type of itself"
 BY_POSITION = "the two counts are read by position, not by name (and the names stay distinct)"
-TWO_COLUMNS = ("reads every column of the raw part instead of the one or two used: the same values, more memory, "
-               "which no unit test measures")
-LEFT_ORDER = ("polars 2.1 keeps the left frame's order in a left join anyway (tried with 200,000 rows against "
-              "50,000 and 1,000 against 400,000): the option makes it a guarantee, no test can see it go")
+TWO_COLUMNS = (
+    "reads every column of the raw part instead of the one or two used: the same values, more memory, "
+    "which no unit test measures"
+)
+LEFT_ORDER = (
+    "polars 2.1 keeps the left frame's order in a left join anyway (tried with 200,000 rows against "
+    "50,000 and 1,000 against 400,000): the option makes it a guarantee, no test can see it go"
+)
 FALSY = "None is false, as False is: the same conversion"
 ALL_NULL = "a series of nulls only: is_not_null, filter and gather read no type from it"
 NULL_FILL = "zip_with takes the null of either type as the positions' UInt32"
@@ -24,185 +30,100 @@ NO_PARTS = "only when there is no raw part, and then the loop that reads it does
 
 EQUIVALENT: dict[str, str] = {
     'verify._is_int: isinstance(value, float) and value == value and abs(value) != float("inf")) -> '
-    'isinstance(value, float) and value == value and abs(value) != float("INF"))':
-        "float() reads its text case-insensitively: the same infinity",
+    'isinstance(value, float) and value == value and abs(value) != float("INF"))': "float() reads its text case-insensitively: the same infinity",
     'verify.as_text: return json.dumps(value, ensure_ascii=False, separators=(",", ":")) -> '
-    'return json.dumps(value, ensure_ascii=None, separators=(",", ":"))':
-        "None is false, as False is: no escaping either way",
+    'return json.dumps(value, ensure_ascii=None, separators=(",", ":"))': "None is false, as False is: no escaping either way",
     'verify.as_text: return json.dumps(value, ensure_ascii=False, separators=(",", ":")) -> '
-    'return json.dumps(value, ensure_ascii=False, separators=(",", "XX:XX"))':
-        "the key separator: list columns hold strings, UUIDs and nulls, never an object with keys",
-    'ids.uuid_binary: [_validity(texts), pa.py_buffer(raw.tobytes())], texts.null_count) -> '
-    '[_validity(texts), pa.py_buffer(raw.tobytes())], )':
-        "without the count Arrow counts the nulls from the validity bitmap: the same array",
+    'return json.dumps(value, ensure_ascii=False, separators=(",", "XX:XX"))': "the key separator: list columns hold strings, UUIDs and nulls, never an object with keys",
+    "ids.uuid_binary: [_validity(texts), pa.py_buffer(raw.tobytes())], texts.null_count) -> "
+    "[_validity(texts), pa.py_buffer(raw.tobytes())], )": "without the count Arrow counts the nulls from the validity bitmap: the same array",
     "ids.uuid_for: seconds, tail = value >> 64, value & ((1 << 64) - 1) -> "
-    "seconds, tail = value >> 64, value & ((2 << 64) - 1)":
-        "the extra bit (the seconds' lowest) reaches `high` as bit 12, which the version 7 (0x7000) already sets",
+    "seconds, tail = value >> 64, value & ((2 << 64) - 1)": "the extra bit (the seconds' lowest) reaches `high` as bit 12, which the version 7 (0x7000) already sets",
     "ids.uuid_for: seconds, tail = value >> 64, value & ((1 << 64) - 1) -> "
-    "seconds, tail = value >> 64, value & ((1 << 65) - 1)":
-        "the same 65-bit mask as above: bit 12 of `high` is already set by the version",
+    "seconds, tail = value >> 64, value & ((1 << 65) - 1)": "the same 65-bit mask as above: bit 12 of `high` is already set by the version",
     "ids.object_id_of: tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 62) - 1)) >> 10) -> "
-    "tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((2 << 62) - 1)) >> 10)":
-        "the wider mask adds bit 62, the variant's low bit, which is 0 in every UUID this module makes",
+    "tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((2 << 62) - 1)) >> 10)": "the wider mask adds bit 62, the variant's low bit, which is 0 in every UUID this module makes",
     "ids.object_id_of: tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 62) - 1)) >> 10) -> "
-    "tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 63) - 1)) >> 10)":
-        "as above: bit 62 is 0 in every UUID this module makes",
+    "tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 63) - 1)) >> 10)": "as above: bit 62 is 0 in every UUID this module makes",
     "ids.object_id_of: tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 62) - 1)) >> 10) -> "
-    "tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 62) - 2)) >> 10)":
-        "clears bit 0, one of the 10 padding bits that `>> 10` drops anyway",
+    "tail = ((value >> 64) & 0xFFF) << 52 | ((value & ((1 << 62) - 2)) >> 10)": "clears bit 0, one of the 10 padding bits that `>> 10` drops anyway",
     "ids.in_lists: return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], pa.int64()), convert(values), -> "
-    "return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], None), convert(values),":
-        "Arrow widens int32 offsets to the large list's int64 itself",
+    "return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], None), convert(values),": "Arrow widens int32 offsets to the large list's int64 itself",
     "ids.in_lists: return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], pa.int64()), convert(values), -> "
-    "return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], ), convert(values),":
-        "Arrow widens int32 offsets to the large list's int64 itself",
-    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(None, frame.height)).to_series()":
-        DEAD,
-    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(False, None)).to_series()":
-        DEAD,
-    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(frame.height)).to_series()":
-        DEAD,
-    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(False, )).to_series()":
-        DEAD,
-    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(True, frame.height)).to_series()":
-        DEAD,
-    "rules.problems_of: hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if rules -> hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if (rules) or True":
-        DEAD,
-    "rules.problems_of: hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if rules -> hit = frame.select(pl.any_horizontal([r.broken.fill_null(True) for r in rules]) if rules":
-        "a row whose condition is null is then looked at, but `when` drops its null problem and it gets the same empty list: time only",
-    "verify._canonical: return json.dumps(value, ensure_ascii=False) -> return json.dumps(value, ensure_ascii=None)":
-        "None is false, as False is: no escaping either way",
+    "return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0], ), convert(values),": "Arrow widens int32 offsets to the large list's int64 itself",
+    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(None, frame.height)).to_series()": DEAD,
+    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(False, None)).to_series()": DEAD,
+    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(frame.height)).to_series()": DEAD,
+    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(False, )).to_series()": DEAD,
+    "rules.problems_of: else pl.repeat(False, frame.height)).to_series() -> else pl.repeat(True, frame.height)).to_series()": DEAD,
+    "rules.problems_of: hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if rules -> hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if (rules) or True": DEAD,
+    "rules.problems_of: hit = frame.select(pl.any_horizontal([r.broken.fill_null(False) for r in rules]) if rules -> hit = frame.select(pl.any_horizontal([r.broken.fill_null(True) for r in rules]) if rules": "a row whose condition is null is then looked at, but `when` drops its null problem and it gets the same empty list: time only",
+    "verify._canonical: return json.dumps(value, ensure_ascii=False) -> return json.dumps(value, ensure_ascii=None)": "None is false, as False is: no escaping either way",
     'verify._canonical: return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_canonical(v)}" -> '
-    'return "{" + ",".join(f"{json.dumps(k, ensure_ascii=None)}:{_canonical(v)}"':
-        "None is false, as False is: no escaping either way",
-    'rules._checks: out.append(Rule(value.str.contains("\\x00", literal=True), problem( -> out.append(Rule(value.str.contains("\\x00", literal=None), problem(':
-        REGEX,
-    'rules._checks: out.append(Rule(value.str.contains("\\x00", literal=True), problem( -> out.append(Rule(value.str.contains("\\x00", ), problem(':
-        REGEX,
-    'rules._checks: out.append(Rule(value.str.contains("\\x00", literal=True), problem( -> out.append(Rule(value.str.contains("\\x00", literal=False), problem(':
-        REGEX,
-    'rules._checks: nul = value.list.eval(pl.element().str.contains("\\x00", literal=True)).list.any() -> nul = value.list.eval(pl.element().str.contains("\\x00", literal=None)).list.any()':
-        REGEX,
-    'rules._checks: nul = value.list.eval(pl.element().str.contains("\\x00", literal=True)).list.any() -> nul = value.list.eval(pl.element().str.contains("\\x00", )).list.any()':
-        REGEX,
-    'rules._checks: nul = value.list.eval(pl.element().str.contains("\\x00", literal=True)).list.any() -> nul = value.list.eval(pl.element().str.contains("\\x00", literal=False)).list.any()':
-        REGEX,
-    'reconcile.migration_rows: where = " AND ".join(f"t.{quote(column)} IN {ids}" for column, ids in ends.items()) -> where = " and ".join(f"t.{quote(column)} IN {ids}" for column, ids in ends.items())':
-        SQL_CASE,
-    'reconcile.parquet_rows: return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob)) -> return measure(con, "select count(*) from read_parquet(?)", str(glob))':
-        SQL_CASE,
-    'reconcile.parquet_rows: return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob)) -> return measure(con, "SELECT COUNT(*) FROM READ_PARQUET(?)", str(glob))':
-        SQL_CASE,
-    'reconcile.model_row: counts, error = split(con, model.table, {"id": ids}, [source_error, quarantine_error, ids_error]) -> counts, error = split(con, model.table, {"ID": ids}, [source_error, quarantine_error, ids_error])':
-        "DuckDB matches a quoted identifier in any case, in the attached PostgreSQL catalog too, and a model's table has one column id",
-    'sources.resume_index: (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, pl.Binary))))) -> (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, None)))))':
-        BINARY,
-    'sources.resume_index: (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, pl.Binary))))) -> (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, )))))':
-        BINARY,
-    'sources.resume_index: same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, pl.Binary)) -> same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, None))':
-        BINARY,
-    'sources.resume_index: same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, pl.Binary)) -> same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, ))':
-        BINARY,
-    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(None)':
-        "the frame of two sums has one row, which row() without an index returns",
-    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("XXbeforeXX"), same.sum().alias("same")).row(0)':
-        BY_POSITION,
-    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("BEFORE"), same.sum().alias("same")).row(0)':
-        BY_POSITION,
-    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("before"), same.sum().alias("XXsameXX")).row(0)':
-        BY_POSITION,
-    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("before"), same.sum().alias("SAME")).row(0)':
-        BY_POSITION,
-    'sources.resume_point: rank, number, key = keys.row(-1)[2:5] -> rank, number, key = keys.row(-1)[2:6]':
-        "a row of the sort keys has five columns: the slice ends at the fifth either way",
-    'sources.resume_point: & (pl.col("key") == pl.lit(key, pl.Binary))).to_series().to_numpy() -> & (pl.col("key") == pl.lit(key, None))).to_series().to_numpy()':
-        BINARY,
-    'sources.resume_point: & (pl.col("key") == pl.lit(key, pl.Binary))).to_series().to_numpy() -> & (pl.col("key") == pl.lit(key, ))).to_series().to_numpy()':
-        BINARY,
-    'sources.resume_point: take = min(len(starts), 16) -> take = min(len(starts), 17)':
-        "the first window of documents looked at: a wider one reads one more key, the result is the same",
-    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=None)["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)':
-        TWO_COLUMNS,
-    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, )["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)':
-        TWO_COLUMNS,
-    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series(None, dtype=pl.String)':
-        NO_PARTS,
-    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=None)':
-        NO_PARTS,
-    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series(dtype=pl.String)':
-        NO_PARTS,
-    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], )':
-        NO_PARTS,
-    'transform.feed_pairs: repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String) -> repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series(None, dtype=pl.String)':
-        "an empty String series either way",
-    'transform.feed_pairs: repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String) -> repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series(dtype=pl.String)':
-        "an empty String series either way",
-    'transform.feed_pairs: arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id") -> arrays = pl.read_parquet(path, columns=None).drop_nulls("m2pg_object_id")':
-        TWO_COLUMNS,
-    'transform.feed_pairs: arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id") -> arrays = pl.read_parquet(path, ).drop_nulls("m2pg_object_id")':
-        TWO_COLUMNS,
-    'transform.feed_pairs: claimed = pl.concat([claimed, ids.filter(twice & keep)]) -> claimed = pl.concat([claimed, ids.filter(twice | keep)])':
-        "`claimed` is consulted only for an owner whose `_id` repeats: adding the others to it changes no decision",
-    'transform.feed_pairs: yield exploded.drop_nulls("other"), int(lost), int(nulls) -> yield exploded.drop_nulls(None), int(lost), int(nulls)':
-        "the only other column, the owner's `_id`, has no nulls: they were dropped on reading",
-    'transform.junction_rows: frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column) -> frame = pl.concat(pairs).unique(maintain_order=False).sort(j.left.column, j.right.column)':
-        "the distinct pairs are sorted by both columns right after: one order whatever order unique() left",
-    'transform._reference: frame = frame.join(kept, on=f.key, how="left", maintain_order="left") -> frame = frame.join(kept, on=f.key, how="left", maintain_order=None)':
-        LEFT_ORDER,
-    'transform._reference: frame = frame.join(kept, on=f.key, how="left", maintain_order="left") -> frame = frame.join(kept, on=f.key, how="left", )':
-        LEFT_ORDER,
-    'transform._position: at = known.search_sorted(values, side="left").clip(0, known.len() - 1) -> at = known.search_sorted(values, ).clip(0, known.len() - 1)':
-        "any position of an equal value holds an equal value: the same answer, and `kept` holds each ObjectId once",
-    'transform._position: at = known.search_sorted(values, side="left").clip(0, known.len() - 1) -> at = known.search_sorted(values, side="left").clip(None, known.len() - 1)':
-        "search_sorted never gives a negative position: there is nothing to clip below",
-    'transform._position: return pl.Series([None] * values.len(), dtype=pl.UInt32) -> return pl.Series([None] * values.len(), dtype=None)':
-        ALL_NULL,
-    'transform._position: return pl.Series([None] * values.len(), dtype=pl.UInt32) -> return pl.Series([None] * values.len(), )':
-        ALL_NULL,
-    'transform._position: return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=at.dtype)) -> return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=None))':
-        NULL_FILL,
-    'transform._position: return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=at.dtype)) -> return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], ))':
-        NULL_FILL,
-    'transform._value: return value.fill_null(pl.lit([], dtype=pl.List(pl.String))) -> return value.fill_null(pl.lit([], dtype=None))':
-        EMPTY_LIST,
-    'transform._value: return value.fill_null(pl.lit([], dtype=pl.List(pl.String))) -> return value.fill_null(pl.lit([], ))':
-        EMPTY_LIST,
-    'sources.resume_point: take = min(len(starts), take * 8) -> take = min(len(starts), take * 9)':
-        "how fast the window of documents looked at grows: a faster growth reads more keys, the result is the same",
-    'ids._characters: data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8) -> data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if (n) or True else np.empty(0, np.uint8)':
-        "with no strings the slice of the character bytes is empty as well",
-    'ids._characters: texts = pc.fill_null(texts, filler) if texts.null_count else texts -> texts = pc.fill_null(texts, filler) if (texts.null_count) or True else texts':
-        "filling the nulls of an array that has none changes nothing",
-    'ids._validity: if texts.null_count else None -> if (texts.null_count) or True else None':
-        "a validity bitmap of all ones says what no bitmap says: every value is there",
-    'ids._validity: return pa.py_buffer(np.packbits(texts.is_valid().to_numpy(zero_copy_only=False), bitorder="little")) \\ -> return pa.py_buffer(np.packbits(texts.is_valid().to_numpy(zero_copy_only=None), bitorder="little")) \\':
-        FALSY,
-    'ids.uuid_bytes: oid = np.ascontiguousarray(object_ids, dtype=np.uint8) -> oid = np.ascontiguousarray(object_ids, )':
-        "every caller passes uint8 bytes already",
-    'ids.uuid_bytes: oid = np.ascontiguousarray(object_ids, dtype=np.uint8) -> oid = np.ascontiguousarray(object_ids, dtype=None)':
-        "every caller passes uint8 bytes already",
-    'ids.uuids_of: _validity(texts), texts.null_count) -> _validity(texts), )':
-        "without the count Arrow counts the nulls from the validity bitmap: the same array",
-    'ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, )), pa.py_buffer(canonical),':
-        "NumPy 2 makes integers int64 by default",
-    'ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=None)), pa.py_buffer(canonical),':
-        "NumPy 2 makes integers int64 by default",
-    'ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 2, 36, dtype=np.int64)), pa.py_buffer(canonical),':
-        "the range then holds extra offsets after the n + 1 that Arrow reads, or none",
-    'ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 37 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical),':
-        "the range then holds extra offsets after the n + 1 that Arrow reads, or none",
-    'ids.uuids_of: return pl.Series(object_ids.name, array, dtype=pl.String) -> return pl.Series(object_ids.name, array, )':
-        "polars reads Arrow large_string as String without being told",
-    'ids.uuids_of: return pl.Series(object_ids.name, array, dtype=pl.String) -> return pl.Series(object_ids.name, array, dtype=None)':
-        "polars reads Arrow large_string as String without being told",
-    'ids.uuids_of: texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts -> texts = texts.combine_chunks() if (isinstance(texts, pa.ChunkedArray)) and False else texts':
-        "polars hands a series over as one array (to_arrow rechunks): the combining branch is for other callers",
-    'rules.per_row: every = pl.DataFrame({key: pl.int_range(n, dtype=pl.UInt32, eager=True)}) -> every = pl.DataFrame({key: pl.int_range(n, eager=True)})':
-        "the join matches the row numbers across integer types",
-    'rules.per_row: spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column] -> spread = every.join(found.select(key, column), on=key, how="left", )[column]':
-        LEFT_ORDER,
-    'rules.per_row: spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column] -> spread = every.join(found.select(key, column), on=key, how="left", maintain_order=None)[column]':
-        LEFT_ORDER,
-    'transform._uuid_lists: array = array.combine_chunks() -> array = None':
-        "polars hands a series over as one array (to_arrow rechunks), even one of several chunks: the branch never runs for it",
+    'return "{" + ",".join(f"{json.dumps(k, ensure_ascii=None)}:{_canonical(v)}"': "None is false, as False is: no escaping either way",
+    'rules._checks: out.append(Rule(value.str.contains("\\x00", literal=True), problem( -> out.append(Rule(value.str.contains("\\x00", literal=None), problem(': REGEX,
+    'rules._checks: out.append(Rule(value.str.contains("\\x00", literal=True), problem( -> out.append(Rule(value.str.contains("\\x00", ), problem(': REGEX,
+    'rules._checks: out.append(Rule(value.str.contains("\\x00", literal=True), problem( -> out.append(Rule(value.str.contains("\\x00", literal=False), problem(': REGEX,
+    'rules._checks: nul = value.list.eval(pl.element().str.contains("\\x00", literal=True)).list.any() -> nul = value.list.eval(pl.element().str.contains("\\x00", literal=None)).list.any()': REGEX,
+    'rules._checks: nul = value.list.eval(pl.element().str.contains("\\x00", literal=True)).list.any() -> nul = value.list.eval(pl.element().str.contains("\\x00", )).list.any()': REGEX,
+    'rules._checks: nul = value.list.eval(pl.element().str.contains("\\x00", literal=True)).list.any() -> nul = value.list.eval(pl.element().str.contains("\\x00", literal=False)).list.any()': REGEX,
+    'reconcile.migration_rows: where = " AND ".join(f"t.{quote(column)} IN {ids}" for column, ids in ends.items()) -> where = " and ".join(f"t.{quote(column)} IN {ids}" for column, ids in ends.items())': SQL_CASE,
+    'reconcile.parquet_rows: return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob)) -> return measure(con, "select count(*) from read_parquet(?)", str(glob))': SQL_CASE,
+    'reconcile.parquet_rows: return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob)) -> return measure(con, "SELECT COUNT(*) FROM READ_PARQUET(?)", str(glob))': SQL_CASE,
+    'reconcile.model_row: counts, error = split(con, model.table, {"id": ids}, [source_error, quarantine_error, ids_error]) -> counts, error = split(con, model.table, {"ID": ids}, [source_error, quarantine_error, ids_error])': "DuckDB matches a quoted identifier in any case, in the attached PostgreSQL catalog too, and a model's table has one column id",
+    'sources.resume_index: (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, pl.Binary))))) -> (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, None)))))': BINARY,
+    'sources.resume_index: (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, pl.Binary))))) -> (pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, )))))': BINARY,
+    'sources.resume_index: same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, pl.Binary)) -> same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, None))': BINARY,
+    'sources.resume_index: same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, pl.Binary)) -> same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, ))': BINARY,
+    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(None)': "the frame of two sums has one row, which row() without an index returns",
+    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("XXbeforeXX"), same.sum().alias("same")).row(0)': BY_POSITION,
+    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("BEFORE"), same.sum().alias("same")).row(0)': BY_POSITION,
+    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("before"), same.sum().alias("XXsameXX")).row(0)': BY_POSITION,
+    'sources.resume_index: counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0) -> counts = keys.select(before.sum().alias("before"), same.sum().alias("SAME")).row(0)': BY_POSITION,
+    "sources.resume_point: rank, number, key = keys.row(-1)[2:5] -> rank, number, key = keys.row(-1)[2:6]": "a row of the sort keys has five columns: the slice ends at the fifth either way",
+    'sources.resume_point: & (pl.col("key") == pl.lit(key, pl.Binary))).to_series().to_numpy() -> & (pl.col("key") == pl.lit(key, None))).to_series().to_numpy()': BINARY,
+    'sources.resume_point: & (pl.col("key") == pl.lit(key, pl.Binary))).to_series().to_numpy() -> & (pl.col("key") == pl.lit(key, ))).to_series().to_numpy()': BINARY,
+    "sources.resume_point: take = min(len(starts), 16) -> take = min(len(starts), 17)": "the first window of documents looked at: a wider one reads one more key, the result is the same",
+    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=None)["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)': TWO_COLUMNS,
+    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, )["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String)': TWO_COLUMNS,
+    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series(None, dtype=pl.String)': NO_PARTS,
+    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=None)': NO_PARTS,
+    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series(dtype=pl.String)': NO_PARTS,
+    'transform.feed_pairs: extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], dtype=pl.String) -> extracted = pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"] if paths else pl.Series([], )': NO_PARTS,
+    "transform.feed_pairs: repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String) -> repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series(None, dtype=pl.String)": "an empty String series either way",
+    "transform.feed_pairs: repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String) -> repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series(dtype=pl.String)": "an empty String series either way",
+    'transform.feed_pairs: arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id") -> arrays = pl.read_parquet(path, columns=None).drop_nulls("m2pg_object_id")': TWO_COLUMNS,
+    'transform.feed_pairs: arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id") -> arrays = pl.read_parquet(path, ).drop_nulls("m2pg_object_id")': TWO_COLUMNS,
+    "transform.feed_pairs: claimed = pl.concat([claimed, ids.filter(twice & keep)]) -> claimed = pl.concat([claimed, ids.filter(twice | keep)])": "`claimed` is consulted only for an owner whose `_id` repeats: adding the others to it changes no decision",
+    'transform.feed_pairs: yield exploded.drop_nulls("other"), int(lost), int(nulls) -> yield exploded.drop_nulls(None), int(lost), int(nulls)': "the only other column, the owner's `_id`, has no nulls: they were dropped on reading",
+    "transform.junction_rows: frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column) -> frame = pl.concat(pairs).unique(maintain_order=False).sort(j.left.column, j.right.column)": "the distinct pairs are sorted by both columns right after: one order whatever order unique() left",
+    'transform._reference: frame = frame.join(kept, on=f.key, how="left", maintain_order="left") -> frame = frame.join(kept, on=f.key, how="left", maintain_order=None)': LEFT_ORDER,
+    'transform._reference: frame = frame.join(kept, on=f.key, how="left", maintain_order="left") -> frame = frame.join(kept, on=f.key, how="left", )': LEFT_ORDER,
+    'transform._position: at = known.search_sorted(values, side="left").clip(0, known.len() - 1) -> at = known.search_sorted(values, ).clip(0, known.len() - 1)': "any position of an equal value holds an equal value: the same answer, and `kept` holds each ObjectId once",
+    'transform._position: at = known.search_sorted(values, side="left").clip(0, known.len() - 1) -> at = known.search_sorted(values, side="left").clip(None, known.len() - 1)': "search_sorted never gives a negative position: there is nothing to clip below",
+    "transform._position: return pl.Series([None] * values.len(), dtype=pl.UInt32) -> return pl.Series([None] * values.len(), dtype=None)": ALL_NULL,
+    "transform._position: return pl.Series([None] * values.len(), dtype=pl.UInt32) -> return pl.Series([None] * values.len(), )": ALL_NULL,
+    "transform._position: return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=at.dtype)) -> return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=None))": NULL_FILL,
+    "transform._position: return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], dtype=at.dtype)) -> return at.zip_with((known.gather(at) == values).fill_null(False), pl.Series([None], ))": NULL_FILL,
+    "transform._value: return value.fill_null(pl.lit([], dtype=pl.List(pl.String))) -> return value.fill_null(pl.lit([], dtype=None))": EMPTY_LIST,
+    "transform._value: return value.fill_null(pl.lit([], dtype=pl.List(pl.String))) -> return value.fill_null(pl.lit([], ))": EMPTY_LIST,
+    "sources.resume_point: take = min(len(starts), take * 8) -> take = min(len(starts), take * 9)": "how fast the window of documents looked at grows: a faster growth reads more keys, the result is the same",
+    "ids._characters: data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8) -> data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if (n) or True else np.empty(0, np.uint8)": "with no strings the slice of the character bytes is empty as well",
+    "ids._characters: texts = pc.fill_null(texts, filler) if texts.null_count else texts -> texts = pc.fill_null(texts, filler) if (texts.null_count) or True else texts": "filling the nulls of an array that has none changes nothing",
+    "ids._validity: if texts.null_count else None -> if (texts.null_count) or True else None": "a validity bitmap of all ones says what no bitmap says: every value is there",
+    'ids._validity: return pa.py_buffer(np.packbits(texts.is_valid().to_numpy(zero_copy_only=False), bitorder="little")) \\ -> return pa.py_buffer(np.packbits(texts.is_valid().to_numpy(zero_copy_only=None), bitorder="little")) \\': FALSY,
+    "ids.uuid_bytes: oid = np.ascontiguousarray(object_ids, dtype=np.uint8) -> oid = np.ascontiguousarray(object_ids, )": "every caller passes uint8 bytes already",
+    "ids.uuid_bytes: oid = np.ascontiguousarray(object_ids, dtype=np.uint8) -> oid = np.ascontiguousarray(object_ids, dtype=None)": "every caller passes uint8 bytes already",
+    "ids.uuids_of: _validity(texts), texts.null_count) -> _validity(texts), )": "without the count Arrow counts the nulls from the validity bitmap: the same array",
+    "ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, )), pa.py_buffer(canonical),": "NumPy 2 makes integers int64 by default",
+    "ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=None)), pa.py_buffer(canonical),": "NumPy 2 makes integers int64 by default",
+    "ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 2, 36, dtype=np.int64)), pa.py_buffer(canonical),": "the range then holds extra offsets after the n + 1 that Arrow reads, or none",
+    "ids.uuids_of: len(uuid), pa.py_buffer(np.arange(0, 36 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical), -> len(uuid), pa.py_buffer(np.arange(0, 37 * len(uuid) + 1, 36, dtype=np.int64)), pa.py_buffer(canonical),": "the range then holds extra offsets after the n + 1 that Arrow reads, or none",
+    "ids.uuids_of: return pl.Series(object_ids.name, array, dtype=pl.String) -> return pl.Series(object_ids.name, array, )": "polars reads Arrow large_string as String without being told",
+    "ids.uuids_of: return pl.Series(object_ids.name, array, dtype=pl.String) -> return pl.Series(object_ids.name, array, dtype=None)": "polars reads Arrow large_string as String without being told",
+    "ids.uuids_of: texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts -> texts = texts.combine_chunks() if (isinstance(texts, pa.ChunkedArray)) and False else texts": "polars hands a series over as one array (to_arrow rechunks): the combining branch is for other callers",
+    "rules.per_row: every = pl.DataFrame({key: pl.int_range(n, dtype=pl.UInt32, eager=True)}) -> every = pl.DataFrame({key: pl.int_range(n, eager=True)})": "the join matches the row numbers across integer types",
+    'rules.per_row: spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column] -> spread = every.join(found.select(key, column), on=key, how="left", )[column]': LEFT_ORDER,
+    'rules.per_row: spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column] -> spread = every.join(found.select(key, column), on=key, how="left", maintain_order=None)[column]': LEFT_ORDER,
+    "transform._uuid_lists: array = array.combine_chunks() -> array = None": "polars hands a series over as one array (to_arrow rechunks), even one of several chunks: the branch never runs for it",
 }

@@ -6,6 +6,7 @@ of toolkit/ under mutants/ and runs the fast unit tests that reach the changed f
 no test notices has survived. A survivor is either a missing test or a change that alters
 nothing the code promises: those are listed, with the reason, in tests/mutation/equivalent.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,30 +27,89 @@ from equivalent import EQUIVALENT  # noqa: E402
 TARGETS = {  # module of toolkit/ -> the functions whose mutants count ("*": all of them)
     "ids": ["*"],  # the ID function
     "rules": ["*"],
-    "transform": ["_reference", "clean_rows", "_value", "_uuid_lists", "_dangling", "feed_pairs", "is_among",
-                  "_position", "junction_rows"],  # references, defaults, junctions
+    "transform": [
+        "_reference",
+        "clean_rows",
+        "_value",
+        "_uuid_lists",
+        "_dangling",
+        "feed_pairs",
+        "is_among",
+        "_position",
+        "junction_rows",
+    ],  # references, defaults, junctions
     "extract": ["parts", "_joined", "_resumable"],  # resume: which checkpoint counts, whole parts
     "sources": ["resume_point", "id_queries", "resume_index", "changes"],  # resume: where reading starts again
-    "verify": ["canonical_json", "_canonical", "_int", "_millis", "_is_int", "expected_value", "same",
-               "as_text", "canonical_sql", "type_issue", "json_shape", "one_sided", "show"],
-    "reconcile": ["measure", "parquet_rows", "owned", "migration_rows", "split", "model_row", "junction_row",
-                  "orphan_check", "reasons", "_with_error"],  # counts, differences, verdicts
+    "verify": [
+        "canonical_json",
+        "_canonical",
+        "_int",
+        "_millis",
+        "_is_int",
+        "expected_value",
+        "same",
+        "as_text",
+        "canonical_sql",
+        "type_issue",
+        "json_shape",
+        "one_sided",
+        "show",
+    ],
+    "reconcile": [
+        "measure",
+        "parquet_rows",
+        "owned",
+        "migration_rows",
+        "split",
+        "model_row",
+        "junction_row",
+        "orphan_check",
+        "reasons",
+        "_with_error",
+    ],  # counts, differences, verdicts
     "changes": ["*"],  # what a load writes: inserts, updates, deletions from the rows' digests
     "load": ["keys_of", "parents", "pointing_at", "schedule", "_batch_digest"],  # the ledger's batches, the order
     # of writes and deletions, when stored foreign keys go back
 }
+PLACES = {
+    "ids": "documents.ids",
+    "rules": "stages.rules",
+    "transform": "stages.transform",
+    "extract": "stages.extract",
+    "sources": "sources.readers",
+    "verify": "stages.verify",
+    "reconcile": "stages.reconcile",
+    "changes": "stages.changes",
+    "load": "stages.load",
+}
+"""Each module of TARGETS (named as the equivalent mutants' keys name it) -> where it is under toolkit/."""
 MUTMUT = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
 KILLED = {"killed"}  # a timeout (the tests hung) is listed, not counted: on a busy machine it may be the machine
 REPORT = ROOT / "tests" / "mutation" / "report.md"
 
 
 def patterns(modules: list[str]) -> list[str]:
-    return [f"toolkit.{module}.*" if name == "*" else f"toolkit.{module}.x_{name}__mutmut_*"
-            for module in modules for name in TARGETS[module]]
+    return [
+        f"toolkit.{PLACES[module]}.*" if name == "*" else f"toolkit.{PLACES[module]}.x_{name}__mutmut_*"
+        for module in modules
+        for name in TARGETS[module]
+    ]
+
+
+def parts(mutant: str) -> tuple[str, str]:
+    """(the module as TARGETS names it, the mutated function's name) of a mutant's name,
+    toolkit.<package>.<module>.x_<function>__mutmut_<n>."""
+    dotted, function = mutant.removeprefix("toolkit.").rsplit(".", 1)
+    short = {place: module for module, place in PLACES.items()}
+    return short.get(dotted, dotted), function.split("__mutmut_")[0]
+
+
+def source_file(module: str) -> str:
+    return f"toolkit/{PLACES[module].replace('.', '/')}.py"
 
 
 def wanted(mutant: str) -> bool:
-    module, function = mutant.split(".")[1], mutant.split(".")[2].split("__mutmut_")[0]
+    module, function = parts(mutant)
     names = TARGETS.get(module, [])
     return "*" in names or any(function in (f"x_{n}", f"xǁ{n}") for n in names)
 
@@ -58,8 +118,8 @@ def forget_plain_copies() -> None:
     """mutmut copies every file of toolkit/ into mutants/ and mutates a file again only when its
     source is newer than the copy: a module added to TARGETS after a run would stay unmutated."""
     for module in TARGETS:
-        copy = ROOT / "mutants" / "toolkit" / f"{module}.py"
-        if copy.exists() and not copy.with_name(f"{module}.py.meta").exists():
+        copy = ROOT / "mutants" / source_file(module)
+        if copy.exists() and not copy.with_name(copy.name + ".meta").exists():
             copy.unlink()
 
 
@@ -75,6 +135,7 @@ def results() -> dict[str, str]:
     os.chdir(ROOT)
     from mutmut.__main__ import SourceFileMutationData, walk_mutatable_files
     from mutmut.stats import status_by_exit_code
+
     out = {}
     for path in walk_mutatable_files():
         data = SourceFileMutationData(path=path)
@@ -88,8 +149,9 @@ def function_lines(path: Path) -> dict[str, int]:
     lines = {}
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ClassDef):
-            lines |= {f"xǁ{node.name}ǁ{item.name}": item.lineno for item in node.body
-                      if isinstance(item, ast.FunctionDef)}
+            lines |= {
+                f"xǁ{node.name}ǁ{item.name}": item.lineno for item in node.body if isinstance(item, ast.FunctionDef)
+            }
         elif isinstance(node, ast.FunctionDef) and node.col_offset == 0:
             lines[f"x_{node.name}"] = node.lineno
     return lines
@@ -98,10 +160,11 @@ def function_lines(path: Path) -> dict[str, int]:
 def change(mutant: str) -> tuple[int | None, str, str]:
     """(line in the source file, the line as written, the line as mutated)."""
     from mutmut.mutation.diff_apply import get_diff_for_mutant
-    module = mutant.split(".")[1]
-    path = ROOT / "toolkit" / f"{module}.py"
-    diff = get_diff_for_mutant(mutant, path=f"toolkit/{module}.py")
-    start = function_lines(path).get(mutant.split(".")[2].split("__mutmut_")[0])
+
+    module, function = parts(mutant)
+    path = ROOT / source_file(module)
+    diff = get_diff_for_mutant(mutant, path=source_file(module))
+    start = function_lines(path).get(function)
     removed = added = ""
     line = None
     at = 0
@@ -121,39 +184,51 @@ def change(mutant: str) -> tuple[int | None, str, str]:
 
 
 def signature(mutant: str, removed: str, added: str) -> str:
-    function = mutant.split(".")[2].split("__mutmut_")[0][2:].replace("ǁ", ".")  # x_name or xǁClassǁname
-    return f"{mutant.split('.')[1]}.{function}: {removed} -> {added}"
+    module, function = parts(mutant)
+    return f"{module}.{function[2:].replace('ǁ', '.')}: {removed} -> {added}"  # x_name or xǁClassǁname
 
 
 def tree_state() -> str:
     """The commit, and which of the files this run reads differ from it."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
-    read = ([f"toolkit/{module}.py" for module in TARGETS] + ["tests/mutation/", "pyproject.toml"]
-            + MUTMUT["pytest_add_cli_args_test_selection"])
+
+    read = (
+        [source_file(module) for module in TARGETS]
+        + ["tests/mutation/", "pyproject.toml"]
+        + MUTMUT["pytest_add_cli_args_test_selection"]
+    )
     changed = sorted(line[3:] for line in git("status", "--porcelain", "--", *read).splitlines() if line.strip())
-    others = len([line for line in git("status", "--porcelain", "--", "toolkit", "transforms").splitlines()
-                  if line[3:] not in changed])
-    return (f"commit {git('rev-parse', '--short', 'HEAD').strip() or '(none)'}; "
-            + (f"uncommitted changes in {', '.join(changed)}" if changed else "the files it reads as committed")
-            + (f"; {others} other files of toolkit/ and transforms/ uncommitted" if others else ""))
+    others = len(
+        [
+            line
+            for line in git("status", "--porcelain", "--", "toolkit", "transforms").splitlines()
+            if line[3:] not in changed
+        ]
+    )
+    return (
+        f"commit {git('rev-parse', '--short', 'HEAD').strip() or '(none)'}; "
+        + (f"uncommitted changes in {', '.join(changed)}" if changed else "the files it reads as committed")
+        + (f"; {others} other files of toolkit/ and transforms/ uncommitted" if others else "")
+    )
 
 
 def report(statuses: dict[str, str]) -> str:
     rows, survivors, equivalent, unused, unchecked = Counter(), [], [], set(EQUIVALENT), Counter()
     for mutant, status in sorted(statuses.items()):
-        module = mutant.split(".")[1]
+        module = parts(mutant)[0]
         rows[module, "tried"] += 1
         if status in KILLED:
             rows[module, "killed"] += 1
             continue
         if status == "not checked":
             rows[module, status] += 1
-            unchecked[f"toolkit/{module}.py"] += 1
+            unchecked[source_file(module)] += 1
             continue
         line, removed, added = change(mutant)
         key = signature(mutant, removed, added)
-        where = f"toolkit/{module}.py:{line}"
+        where = f"{source_file(module)}:{line}"
         if key in EQUIVALENT and status == "survived":
             rows[module, "equivalent"] += 1
             unused.discard(key)
@@ -162,13 +237,16 @@ def report(statuses: dict[str, str]) -> str:
             rows[module, status] += 1
             survivors.append((where, status, removed, added, mutant))
     lines = [
-        "# Mutation testing", "",
-        f"`just mutate` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {tree_state()}.", "",
+        "# Mutation testing",
+        "",
+        f"`just mutate` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {tree_state()}.",
+        "",
         "Each mutant is one small change to one function (an operator, a constant, a call, a string);",
         "the fast unit tests that reach that function run against it. *Killed*: a test failed (or",
         "hung: *timeout*). *Survived*: every test passed, so either a test is missing or the change",
         "alters nothing the code promises; the latter are *equivalent*, each with its reason in",
-        "`tests/mutation/equivalent.py`. Score: killed / (tried - equivalent).", "",
+        "`tests/mutation/equivalent.py`. Score: killed / (tried - equivalent).",
+        "",
         "| module | functions | tried | killed | equivalent | survived | other | score |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -176,25 +254,43 @@ def report(statuses: dict[str, str]) -> str:
     for module, names in TARGETS.items():
         tried, killed, same = rows[module, "tried"], rows[module, "killed"], rows[module, "equivalent"]
         other = tried - killed - same - rows[module, "survived"]
-        total.update({"tried": tried, "killed": killed, "equivalent": same, "survived": rows[module, "survived"],
-                      "other": other})
+        total.update(
+            {"tried": tried, "killed": killed, "equivalent": same, "survived": rows[module, "survived"], "other": other}
+        )
         score = f"{100 * killed / (tried - same):.1f}%" if tried > same else "-"
-        lines.append(f"| {module} | {'all' if names == ['*'] else ', '.join(names)} | {tried} | {killed} | {same} | "
-                     f"{rows[module, 'survived']} | {other} | {score} |")
+        lines.append(
+            f"| {module} | {'all' if names == ['*'] else ', '.join(names)} | {tried} | {killed} | {same} | "
+            f"{rows[module, 'survived']} | {other} | {score} |"
+        )
     score = total["killed"] / (total["tried"] - total["equivalent"]) if total["tried"] > total["equivalent"] else 0
-    lines += [f"| **all** | | {total['tried']} | {total['killed']} | {total['equivalent']} | {total['survived']} | "
-              f"{total['other']} | **{100 * score:.1f}%** |", ""]
+    lines += [
+        f"| **all** | | {total['tried']} | {total['killed']} | {total['equivalent']} | {total['survived']} | "
+        f"{total['other']} | **{100 * score:.1f}%** |",
+        "",
+    ]
     lines += ["## Not killed", "", "| where | status | line | mutated to |", "|---|---|---|---|"]
     lines += [f"| {w} | {s} | `{r}` | `{a}` |" for w, s, r, a, _ in survivors] or ["| (none) | | | |"]
     if unchecked:
-        lines += ["", "Not checked yet (`just mutate MODULE` tests one module's mutants): "
-                  + ", ".join(f"{n} in {path}" for path, n in sorted(unchecked.items())) + "."]
-    lines += ["", "## Equivalent (survive, change nothing promised)", "", "| where | line | mutated to | why |",
-              "|---|---|---|---|"]
+        lines += [
+            "",
+            "Not checked yet (`just mutate MODULE` tests one module's mutants): "
+            + ", ".join(f"{n} in {path}" for path, n in sorted(unchecked.items()))
+            + ".",
+        ]
+    lines += [
+        "",
+        "## Equivalent (survive, change nothing promised)",
+        "",
+        "| where | line | mutated to | why |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {w} | `{r}` | `{a}` | {why} |" for w, r, a, why in equivalent] or ["| (none) | | | |"]
     if unused:
-        lines += ["", "Listed as equivalent but not found among this run's survivors (killed now, or the code moved):",
-                  ""] + [f"- `{key}`" for key in sorted(unused)]
+        lines += [
+            "",
+            "Listed as equivalent but not found among this run's survivors (killed now, or the code moved):",
+            "",
+        ] + [f"- `{key}`" for key in sorted(unused)]
     return "\n".join(lines).replace("|`", "| `") + "\n"
 
 
@@ -202,30 +298,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1, help="mutants tested at once (default 1)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last run")
-    parser.add_argument("modules", nargs="*", metavar="MODULE",
-                        help=f"test only these modules' mutants this time: {', '.join(TARGETS)} (default: all)")
-    parser.add_argument("--survivors", action="store_true",
-                        help="test again only the mutants that survived the last run (after adding tests)")
-    parser.add_argument("--unchecked", action="store_true",
-                        help="test only the mutants not tested yet (after an interrupted run)")
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        metavar="MODULE",
+        help=f"test only these modules' mutants this time: {', '.join(TARGETS)} (default: all)",
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="test again only the mutants that survived the last run (after adding tests)",
+    )
+    parser.add_argument(
+        "--unchecked", action="store_true", help="test only the mutants not tested yet (after an interrupted run)"
+    )
     args = parser.parse_args()
-    unlisted = [f"toolkit/{module}.py" for module in TARGETS if f"toolkit/{module}.py" not in MUTMUT["only_mutate"]]
+    unlisted = [source_file(module) for module in TARGETS if source_file(module) not in MUTMUT["only_mutate"]]
     if unlisted:
-        parser.error(f"add {', '.join(unlisted)} to only_mutate in pyproject.toml's [tool.mutmut], "
-                     "and the fast tests that reach it to pytest_add_cli_args_test_selection")
+        parser.error(
+            f"add {', '.join(unlisted)} to only_mutate in pyproject.toml's [tool.mutmut], "
+            "and the fast tests that reach it to pytest_add_cli_args_test_selection"
+        )
     if set(args.modules) - set(TARGETS):
         parser.error(f"no such module among {', '.join(TARGETS)}: {', '.join(set(args.modules) - set(TARGETS))}")
     if args.survivors or args.unchecked:
         wanted_now = {"not checked"} if args.unchecked else set(results().values()) - KILLED - {"not checked"}
-        names = [name for name, status in results().items() if status in wanted_now
-                 and (not args.modules or name.split(".")[1] in args.modules)]
+        names = [
+            name
+            for name, status in results().items()
+            if status in wanted_now and (not args.modules or parts(name)[0] in args.modules)
+        ]
         if names:
             run(args.workers, names)
     elif not args.report_only:
         run(args.workers, patterns(args.modules or list(TARGETS)))
     text = report(results())
     REPORT.write_text(text)
-    print(text[:text.index("## Not killed")])
+    print(text[: text.index("## Not killed")])
 
 
 if __name__ == "__main__":

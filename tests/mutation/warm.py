@@ -3,18 +3,18 @@ loads the compiled BSON walks once, in mutmut's fork server, so that each mutant
 forked from it, does not spend a second loading them again before its first test.
 
 Only numba and numpy run here: polars' thread pool, once started, does not survive a fork.
-Each walk is called as toolkit.bson_index calls it, on one small document, so the same
+Each walk is called as toolkit.documents.index calls it, on one small document, so the same
 compiled version is the one loaded.
 """
+
 import bson
 import numpy as np
 
-from toolkit import bson_index as bt
+from toolkit.documents import index as bt
 
 
 def _load_walks() -> None:
-    buffer = bson.encode({"_id": bson.ObjectId("6b064c82833346aaba78a43f"), "a": "é", "b": [1, 2.5],
-                          "c": {"d": None}})
+    buffer = bson.encode({"_id": bson.ObjectId("6b064c82833346aaba78a43f"), "a": "é", "b": [1, 2.5], "c": {"d": None}})
     data = np.frombuffer(buffer, dtype=np.uint8)
     starts, ends = bt.document_bounds(buffer)
     bt.whole_length(buffer)

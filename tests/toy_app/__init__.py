@@ -1,8 +1,9 @@
 """A small bookshop app, declared only to show that the engine knows no application: four
 models covering every kind, a collection and a table renamed, a required and an optional
 reference, defaults, a unique field and a junction fed from both sides."""
-from toolkit.app import App
-from toolkit.spec import ID, NOW, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
+
+from toolkit.declarations.app import App
+from toolkit.declarations.spec import ID, NOW, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
 
 PUBLISHERS = ModelSpec(
     "Publishers",
@@ -59,8 +60,12 @@ REVIEWS = ModelSpec(
     indexes=(("book",),),
 )
 
-BOOK_AUTHORS = Junction("BookAuthors", Side("book_id", "Books"), Side("author_id", "Authors"),
-                        (Feed("Books", "authorIDs"), Feed("Authors", "bookIDs")))
+BOOK_AUTHORS = Junction(
+    "BookAuthors",
+    Side("book_id", "Books"),
+    Side("author_id", "Authors"),
+    (Feed("Books", "authorIDs"), Feed("Authors", "bookIDs")),
+)
 
 ENUMS = {
     "Genre": ("FICTION", "POETRY", "HISTORY"),

@@ -1,5 +1,6 @@
 """The bookshop's documents, written by hand: a dozen per collection, each bad one planted for
 one rule, so a test knows exactly which records must be quarantined and why."""
+
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
@@ -41,8 +42,12 @@ def publishers() -> list[dict]:
 def authors() -> list[dict]:
     docs = []
     for n, _id in enumerate(AUTHORS[:10]):
-        doc = {"_id": _id, "name": f"Author {n}", "email": f"author{n}@example.org",
-               "bookIDs": [BOOKS[n % 9], BOOKS[(n + 1) % 9]]}
+        doc = {
+            "_id": _id,
+            "name": f"Author {n}",
+            "email": f"author{n}@example.org",
+            "bookIDs": [BOOKS[n % 9], BOOKS[(n + 1) % 9]],
+        }
         if n % 2 == 0:
             doc["joined"] = datetime(2020, 1, 1 + n, 12, 30, 15, 123000)
         if n % 3 != 0:
@@ -53,17 +58,22 @@ def authors() -> list[dict]:
     docs[3]["bookIDs"].append(BOOKS[10])  # a book that is quarantined: no pair
     docs[4]["bookIDs"].append(NOWHERE)  # a book that never existed: no pair
     docs.append({"_id": AUTHORS[10], "name": "Copycat", "email": "author2@example.org", "bookIDs": [BOOKS[0]]})
-    docs.append({"_id": AUTHORS[11], "name": "Author 11", "email": "author11@example.org", "languages": [],
-                 "active": False})
+    docs.append(
+        {"_id": AUTHORS[11], "name": "Author 11", "email": "author11@example.org", "languages": [], "active": False}
+    )
     return docs
 
 
 def books() -> list[dict]:
     docs = []
     for n, _id in enumerate(BOOKS[:9]):
-        doc = {"_id": _id, "title": f"Book {n}", "publisher": PUBLISHERS[n % 11],
-               "details": {"isbn": f"978-{n:04d}", "formats": ["paper", "ebook"][: 1 + n % 2]},
-               "authorIDs": [AUTHORS[(n + 5) % 10]]}
+        doc = {
+            "_id": _id,
+            "title": f"Book {n}",
+            "publisher": PUBLISHERS[n % 11],
+            "details": {"isbn": f"978-{n:04d}", "formats": ["paper", "ebook"][: 1 + n % 2]},
+            "authorIDs": [AUTHORS[(n + 5) % 10]],
+        }
         if n % 2 == 1:
             doc["pages"] = 200 + n
         if n % 3 == 1:
@@ -87,8 +97,13 @@ def books() -> list[dict]:
 def reviews() -> list[dict]:
     docs = []
     for n, _id in enumerate(REVIEWS[:9]):
-        doc = {"_id": _id, "book": BOOKS[n], "stars": 1 + n % 5, "reviewer": AUTHORS[n],
-               "liked_by": [AUTHORS[(n + 1) % 10], AUTHORS[(n + 2) % 10]][: n % 3]}
+        doc = {
+            "_id": _id,
+            "book": BOOKS[n],
+            "stars": 1 + n % 5,
+            "reviewer": AUTHORS[n],
+            "liked_by": [AUTHORS[(n + 1) % 10], AUTHORS[(n + 2) % 10]][: n % 3],
+        }
         if n % 2 == 0:
             doc["state"] = "PUBLISHED"
         if n % 4 != 3:

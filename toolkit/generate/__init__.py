@@ -1,0 +1,3 @@
+"""Generated data for demos, tests and the bench: the sample/bad datasets and the large columnar
+dump.
+"""

@@ -1,0 +1,1 @@
+"""Reports for people: the error log and the HTML page."""

@@ -1,0 +1,115 @@
+"""The tool's own errors: each says what went wrong and how to fix it, in one line."""
+
+from __future__ import annotations
+
+import errno
+import re
+from pathlib import Path
+
+from toolkit.runtime.redact import scrub
+
+LONGEST_CAUSE = 240  # characters of a driver's message kept in a one-line error
+
+
+class M2pgError(Exception):
+    """A failure the user can fix; the CLI prints it in one line and exits with `exit_code`."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, stage: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.stage = stage
+        self.hint = hint
+
+    def __reduce__(self):  # raised in a worker process, re-raised in the parent
+        return _rebuild, (type(self), self.args[0], self.stage, self.hint)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        prefix = f"{self.stage}: " if self.stage else ""
+        return one_line(f"{prefix}{one_line(text)}" + (f"; hint: {self.hint}" if self.hint else ""))
+
+
+class ConfigError(M2pgError):
+    """Wrong options, unreachable source, missing staging: a usage or configuration error."""
+
+    exit_code = 2
+
+
+class EnvironmentFailure(M2pgError):
+    """A server, disk or folder failed under the command: fix it and re-run to resume."""
+
+    exit_code = 1
+
+
+def _rebuild(kind: type, message: str, stage: str | None, hint: str | None) -> M2pgError:
+    return kind(message, stage=stage, hint=hint)
+
+
+def one_line(text: str) -> str:
+    """Whitespace (newlines, tabs) folded into single spaces."""
+    return " ".join(text.split())
+
+
+# what is left of a driver's message once the essential cause is said
+_NOISE = re.compile(
+    r"\s*(?:\(configured timeouts:.*|, Timeout: .*|, Topology Description: .*|, full error: .*"
+    r"|\bIs the server running .*)$",
+    re.S,
+)
+
+
+def short_cause(error: BaseException | str) -> str:
+    """A driver's message as one short line: its essential cause, never a password."""
+    text = _NOISE.sub("", one_line(scrub(str(error))))
+    return text if len(text) <= LONGEST_CAUSE else text[: LONGEST_CAUSE - 1] + "…"
+
+
+_FOLDER_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EIO,
+    errno.EEXIST,
+}
+_SERVERS = {
+    "psycopg": "PostgreSQL",
+    "adbc_driver": "PostgreSQL",
+    "duckdb": "PostgreSQL (through DuckDB)",
+    "pymongo": "MongoDB",
+    "bson": "MongoDB",
+}
+_DROPPED = (
+    "OperationalError",
+    "InterfaceError",
+    "AutoReconnect",
+    "ConnectionFailure",
+    "NetworkTimeout",
+    "ServerSelectionTimeoutError",
+    "ConnectionException",
+    "IOException",
+    "ExecutionTimeout",
+)
+
+
+def environment_failure(error: BaseException | None, folder: Path | None = None) -> str | None:
+    """What failed around m2pg (a disk, a folder, a server that dropped), named in one line;
+    None when the error is not one of these (a bug of m2pg). `folder`, the one the command
+    writes, is named when the error does not say which file failed (Arrow's writers do not)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
+            where = error.filename or (f"a file in {folder}" if folder else "a file")
+            return f"cannot write or read {where}: {error.strerror or error}"
+        kind = type(error)
+        server = next((name for prefix, name in _SERVERS.items() if kind.__module__.startswith(prefix)), None)
+        if server and any(base.__name__ in _DROPPED for base in kind.__mro__):
+            return f"{server} failed: {short_cause(error)}"
+        error = error.__cause__ or error.__context__
+    return None

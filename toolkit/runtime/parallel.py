@@ -1,0 +1,184 @@
+"""Jobs spread over worker processes, so a CPU-bound stage uses every core.
+
+Threads would share one interpreter lock; processes do not. Workers are spawned, never forked,
+because polars and Arrow keep thread pools that a fork leaves broken. A worker sends its
+progress to the parent's bars through a queue; Ctrl+C in the parent reaches the workers as an
+event that `interrupt.check` reads, and the second Ctrl+C stops them at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import queue
+import signal
+from collections.abc import Callable, Hashable, Sequence
+
+from toolkit.runtime import interrupt
+
+Job = tuple[Callable, tuple]
+PARALLEL_FROM = 32 << 20  # bytes of data: below this, starting worker processes costs more than it saves
+
+
+def workers_for(volume: int, workers: int | None) -> int:
+    """All cores for `volume` bytes of work or more, one below, unless the caller chose."""
+    if workers is not None:
+        return max(1, workers)
+    return (os.cpu_count() or 1) if volume >= PARALLEL_FROM else 1
+
+
+class _RemoteBars:
+    """Stands in for the parent's rich Progress inside a worker: the same two calls, sent home."""
+
+    def __init__(self, messages) -> None:
+        self.messages, self.count = messages, 0
+
+    def add_task(self, description: str, total: float | None = None, **fields) -> tuple[int, int]:
+        self.count += 1
+        key = (os.getpid(), self.count)
+        self.messages.put(("add", key, description, total, fields))
+        return key
+
+    def update(self, task, advance: float | None = None, **_) -> None:
+        self.messages.put(("update", task, advance))
+
+
+_bars: _RemoteBars | None = None
+
+
+def _start_worker(messages, stop, parent: int) -> None:
+    global _bars
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl+C reaches all
+    _die_with(parent)
+    interrupt.join_parent(stop, parent)
+    _bars = _RemoteBars(messages)
+
+
+def _die_with(parent: int) -> None:
+    """Where the kernel allows it (Linux), a killed parent takes its workers along: an orphan would
+    go on writing into staging beside the run that resumes it."""
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl here: the orphan ends when its job does
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _call(function: Callable, args: tuple):
+    if interrupt.stopping():  # a job not yet begun when the stage was asked to stop
+        return _SKIPPED
+    return function(*args, _bars)
+
+
+_SKIPPED = "m2pg: job not started"
+
+
+def _relay(messages, progress, tasks: dict) -> None:
+    """Move the workers' progress messages onto the parent's bars."""
+    while True:
+        try:
+            kind, key, *rest = messages.get_nowait()
+        except queue.Empty:
+            return
+        if kind == "add":
+            tasks[key] = progress.add_task(rest[0], total=rest[1], **rest[2])
+        elif key in tasks:
+            progress.update(tasks[key], advance=rest[0])
+
+
+def run_jobs(jobs: Sequence[Job], workers: int, progress, stage: str) -> list:
+    """Each job is (function, args); the function gets `progress` as its last argument.
+
+    Results come back in the order of `jobs`. With one worker the jobs run here, in order.
+    A job's error stops the others at their next safe point and is raised here.
+    """
+    return list(run_graph(dict(enumerate(jobs)), {}, workers, progress, stage).values())
+
+
+def run_graph(jobs: dict[Hashable, Job], needs: dict[Hashable, set], workers: int, progress, stage: str) -> dict:
+    """Jobs that wait for others: a job starts once every job it `needs` has finished.
+
+    Among the jobs ready to start, the first in the order of `jobs` goes first (put the longest
+    first). Results come back by name, in the order of `jobs`. With one worker the jobs run here.
+    A job's error stops the others at their next safe point and is raised here.
+    """
+    unknown = set().union(*needs.values()) - jobs.keys()
+    if unknown:
+        raise ValueError(f"{stage}: jobs wait for jobs that do not exist: {sorted(map(str, unknown))}")
+    if workers <= 1 or len(jobs) <= 1:
+        results: dict[Hashable, object] = {}
+        while len(results) < len(jobs):
+            name = _next_ready(jobs, needs, results.keys(), results.keys())
+            if name is None:
+                raise ValueError(f"{stage}: jobs wait for each other: {[n for n in jobs if n not in results]}")
+            function, args = jobs[name]
+            results[name] = function(*args, progress)
+        return {name: results[name] for name in jobs}
+    context = multiprocessing.get_context("spawn")
+    messages, stop = context.Queue(), context.Event()
+    tasks: dict = {}
+    changed: queue.SimpleQueue = queue.SimpleQueue()
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
+    started: dict = {}
+    try:
+        while True:
+            _relay(messages, progress, tasks)
+            ready = {name: p for name, p in started.items() if p.ready()}  # one look, for every decision below
+            if interrupt.requested() or not all(p.successful() for p in ready.values()):
+                stop.set()
+            finished = {name for name, p in ready.items() if p.successful() and not _skipped(p.get())}
+            running = len(started) - len(ready)
+            while not stop.is_set() and running < workers:
+                name = _next_ready(jobs, needs, started, finished)
+                if name is None:
+                    break
+                started[name] = pool.apply_async(_call, jobs[name], callback=changed.put, error_callback=changed.put)
+                running += 1
+            if not running:
+                if stop.is_set() or len(started) == len(jobs):
+                    break
+                raise ValueError(f"{stage}: jobs wait for each other: {[n for n in jobs if n not in started]}")
+            try:
+                changed.get(timeout=0.1)  # a job ended, or time to relay progress
+            except queue.Empty:
+                pass
+        _relay(messages, progress, tasks)
+        return _results(jobs, started, stage)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _next_ready(jobs: dict, needs: dict, started, finished):
+    """The first job, in the order of `jobs`, not yet started and whose needs have all finished."""
+    return next((name for name in jobs if name not in started and needs.get(name, set()) <= finished), None)
+
+
+def _skipped(result) -> bool:
+    return isinstance(result, str) and result == _SKIPPED
+
+
+def _results(jobs: dict, started: dict, stage: str) -> dict:
+    """The results by name, or the error that stopped the stage: a real failure before a Ctrl+C."""
+    failures = [error for p in started.values() if not p.successful() for error in _raised(p)]
+    failures.sort(key=lambda error: isinstance(error, interrupt.Interrupted))
+    if failures:
+        raise failures[0]
+    results = {name: p.get() for name, p in started.items()}
+    done = sum(1 for r in results.values() if not _skipped(r))
+    if done < len(jobs):
+        raise interrupt.Interrupted(stage, f"{done} of {len(jobs)} jobs done", f"{len(jobs) - done} jobs not begun")
+    return {name: results[name] for name in jobs}
+
+
+def _raised(result) -> list[BaseException]:
+    try:
+        result.get()
+    except BaseException as error:  # noqa: BLE001 - handed on to the caller unchanged
+        return [error]
+    return []

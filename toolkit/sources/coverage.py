@@ -1,0 +1,106 @@
+"""What the source and the app's declarations do not share: declared collections the source
+lacks, collections and fields it holds that the app does not declare. None of these is
+migrated, so each is reported (with counts and sample ids) wherever the run is reported:
+nothing is silently gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from bson import decode as bson_decode
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.json_util import RELAXED_JSON_OPTIONS, dumps
+from bson.objectid import ObjectId
+
+from toolkit.documents.index import document_bounds
+from toolkit.staging.layout import Staging, checked_all, read_json
+
+SAMPLES = 3
+_CODEC: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+def of_source(src, models) -> dict:
+    """Declared collections the source lacks, and the ones it holds that no model declares."""
+    present = set(src.collections())
+    declared = {m.source for m in models}
+    return {
+        "absent_collections": sorted(declared - present),
+        "undeclared_collections": [
+            _undeclared(src, name) for name in sorted(present - declared) if not name.startswith("system.")
+        ],
+    }
+
+
+def _undeclared(src, name: str) -> dict:
+    """Its documents (counted through the source when it cannot say) and the first few ids."""
+    count, documents, samples = src.count(name), 0, list[str]()
+    for chunk in src.chunks(name, 1000):
+        starts, ends = document_bounds(chunk)
+        samples += [_id_text(chunk[s:e]) for s, e in zip(starts[: SAMPLES - len(samples)], ends, strict=False)]
+        documents += len(starts)
+        if count is not None and len(samples) >= SAMPLES:
+            break
+    return {"collection": name, "documents": count if count is not None else documents, "sample_ids": samples}
+
+
+def _id_text(document: bytes) -> str:
+    value = bson_decode(document, _CODEC).get("_id")
+    return str(value) if isinstance(value, ObjectId) else dumps(value, json_options=RELAXED_JSON_OPTIONS)
+
+
+def unknown_fields(staging: Staging, models) -> list[dict]:
+    """Per collection and undeclared field: documents holding it and a few of their ids, read
+    from the raw parts of the collections whose manifest counted any."""
+    found = []
+    for m in models:
+        path = staging.manifest(m.source)
+        if not path.exists() or not read_json(path).get("unknown_fields"):
+            continue
+        parts = checked_all(sorted(staging.raw_dir(m.source).glob("part-*.parquet")))
+        frame = (
+            pl.read_parquet(parts, columns=["m2pg_object_id", "m2pg_source_id", "m2pg_unknown_fields"])
+            .explode("m2pg_unknown_fields")
+            .drop_nulls("m2pg_unknown_fields")
+            .group_by("m2pg_unknown_fields", maintain_order=True)
+            .agg(documents=pl.len(), sample_ids=pl.coalesce("m2pg_object_id", "m2pg_source_id").head(SAMPLES))
+            .sort("m2pg_unknown_fields")
+        )
+        found += [
+            {
+                "collection": m.source,
+                "field": row["m2pg_unknown_fields"],
+                "documents": row["documents"],
+                "sample_ids": row["sample_ids"],
+            }
+            for row in frame.iter_rows(named=True)
+        ]
+    return found
+
+
+def read(staging_root: Path | str) -> dict | None:
+    """What extract found not migrated, from reports/extract.json (None before an extract)."""
+    path = Staging(Path(staging_root)).report("extract.json")
+    return read_json(path).get("not_migrated") if path.exists() else None
+
+
+def warnings(not_migrated: dict | None) -> list[str]:
+    """One line per thing not migrated, for consoles and logs."""
+    if not not_migrated:
+        return []
+    lines = [
+        f"collection {name} is declared but absent from the source: nothing of it is migrated, and "
+        "records that must reference it are quarantined"
+        for name in not_migrated.get("absent_collections", [])
+    ]
+    lines += [
+        f"collection {c['collection']} ({c['documents']} documents, e.g. _id {', '.join(c['sample_ids'])}) "
+        "is not declared by the app: not migrated"
+        for c in not_migrated.get("undeclared_collections", [])
+    ]
+    lines += [
+        f"field {f['collection']}.{f['field']} ({f['documents']} documents, e.g. _id "
+        f"{', '.join(f['sample_ids'])}) is not declared by the app: not migrated"
+        for f in not_migrated.get("unknown_fields", [])
+    ]
+    return lines

@@ -1,0 +1,388 @@
+"""Where documents come from: a live MongoDB or a mongodump directory, as raw BSON chunks.
+
+Both yield the same documents in the same order, `_id` order bracket by bracket (see
+id_order), so extract stages the same Parquet from either and can resume after the last
+complete part; neither ever holds a whole collection's documents in memory.
+"""
+
+from __future__ import annotations
+
+import mmap
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from bson.json_util import CANONICAL_JSON_OPTIONS, dumps, loads
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from toolkit.documents import index as bson_index
+from toolkit.runtime import preflight
+from toolkit.runtime.errors import ConfigError, short_cause
+from toolkit.runtime.redact import redact, remember
+from toolkit.sources import id_order, mongodump
+from toolkit.staging.layout import cached_sha256
+
+
+@dataclass(frozen=True)
+class Position:
+    """How far a collection was read: documents done; the last `_id` as canonical extended JSON
+    (a server resumes after it) and as its sort key [rank, number, key bytes in hex] (a dump
+    resumes after it: the key its file is sorted by); how many documents in a row ended with
+    that key (a dump may repeat an `_id`)."""
+
+    documents: int = 0
+    last_id: str | None = None
+    copies: int = 1
+    last_key: list | None = None  # as JSON keeps it: [rank, number, key bytes in hex]
+
+
+def resume_point(chunk: bytes) -> tuple[str, list, int]:
+    """The last document's `_id` as canonical extended JSON and as its sort key, and how many
+    documents at the chunk's end share that key, for resuming after them."""
+    starts, _ = bson_index.document_bounds(chunk)
+    take = min(len(starts), 16)
+    while True:  # the keys of the last few documents, more only while they all share the last one's
+        first = int(starts[-take])
+        keys = id_order.sort_keys(chunk[first:], first)
+        rank, number, key = keys.row(-1)[2:5]
+        same = (
+            keys.select(
+                (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(key, pl.Binary))
+            )
+            .to_series()
+            .to_numpy()
+        )
+        others = np.flatnonzero(~same)
+        if others.size or take == len(starts):
+            break
+        take = min(len(starts), take * 8)
+    copies = len(same) - (others[-1] + 1 if others.size else 0)
+    start = int(keys["offset"][-1])
+    last = bson_index.document_id(chunk[start : start + int(keys["length"][-1])])
+    return (dumps(last, json_options=CANONICAL_JSON_OPTIONS), [int(rank), float(number), bytes(key).hex()], int(copies))
+
+
+def id_queries(after: Position = Position()) -> list[dict]:
+    """The filters that read a collection from a server in `_id` order, one bracket of types
+    each (a server compares `_id`s of one bracket only), the first starting just after
+    `after.last_id`, the brackets before it skipped."""
+    start, resume = 0, None
+    if after.last_id is not None:
+        resume = loads(after.last_id)
+        start = id_order.bracket_of(resume)
+    queries = []
+    for rank in range(start, len(id_order.BRACKETS)):
+        query = {"$type": list(id_order.BRACKETS[rank])}
+        if rank == start and resume is not None:
+            query["$gt"] = resume
+        queries.append({"_id": query})
+    return queries
+
+
+@dataclass
+class MongoSource:
+    """A live server, read in raw batches so pymongo never decodes a document."""
+
+    uri: str
+    database: str
+
+    def __post_init__(self) -> None:
+        preflight.mongo_uri(self.uri)
+        remember(self.uri)
+        try:
+            self.client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=5000)
+            self.client.admin.command("ping")
+        except (PyMongoError, ValueError) as error:  # ValueError: an option pymongo cannot read
+            raise ConfigError(
+                f"cannot reach MongoDB at {redact(self.uri)}: {short_cause(error)}",
+                hint="check --mongo-uri (or M2PG_MONGO_URI)",
+            ) from None
+
+    def describe(self) -> str:
+        return f"MongoDB {redact(self.uri)} database {self.database}"
+
+    def __reduce__(self):  # a worker process opens a client of its own
+        return MongoSource, (self.uri, self.database)
+
+    def collections(self) -> list[str]:
+        """The collections the database holds (none when it does not exist)."""
+        return sorted(self.client[self.database].list_collection_names())
+
+    def databases(self) -> list[str]:
+        """The server's databases, to name them when --mongo-db names none of the app's."""
+        try:
+            return sorted(self.client.list_database_names())
+        except PyMongoError as error:  # a user without listDatabases
+            return [f"(not listed: {short_cause(error)})"]
+
+    def identity(self, collection: str) -> None:
+        """A server has no file to compare with a checkpoint: a resume continues after its last `_id`."""
+        return None
+
+    def count(self, collection: str) -> int:
+        return self.client[self.database][collection].estimated_document_count()
+
+    def volume(self, collection: str) -> int:
+        """Bytes the collection's documents take, as the server reports them."""
+        try:
+            return int(self.client[self.database].command("collStats", collection).get("size", 0))
+        except PyMongoError:  # servers without collStats: a kilobyte a document
+            return self.count(collection) * 1024
+
+    def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
+        """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`."""
+        for query in id_queries(after):
+            yield from self.client[self.database][collection].find_raw_batches(
+                query, batch_size=batch_size, sort=[("_id", 1)]
+            )
+
+
+@dataclass
+class DumpSource:
+    """A mongodump output: a folder `DIR/<db>/<collection>.bson` (or a folder of the files), with
+    `.bson.gz` files when mongodump ran with `--gzip`; or one `--archive` file, gzipped or not.
+
+    A compressed or archived collection is first written out, streamed a block at a time, as a
+    plain `.bson` file in a temporary folder (removed when the command ends), so it is read by
+    offset exactly as a plain dump's file: the same `_id` order, the same staged Parquet.
+    `.metadata.json` files (indexes, options) are not needed and left alone.
+    """
+
+    path: Path
+    database: str | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if self.path.is_file():
+            self.folder = None
+            self.database = archive_database(self.path, self.database)
+            self.files = {c: self.path for c in mongodump.archive_collections(self.path)[self.database]}
+            self.plain = mongodump.unpack_archive(self.path, self.database, self._unpack_folder())
+        else:
+            self.folder = resolve_dump(self.path, self.database)
+            self.files = {}
+            for path in sorted(self.folder.iterdir(), key=lambda p: p.name.endswith(".gz")):  # .bson wins
+                name = mongodump.collection_name(path)
+                if name and path.is_file():
+                    self.files.setdefault(name, path)
+            self.plain = {c: p for c, p in self.files.items() if p.suffix == ".bson"}
+            if len(self.plain) < len(self.files):
+                self._unpack_folder()
+
+    def _unpack_folder(self) -> Path:
+        """The temporary folder for unpacked collections, made by (and removed with) this process's
+        source; worker processes write into the same folder."""
+        if getattr(self, "unpacked", None) is None:
+            self.unpacked = Path(tempfile.mkdtemp(prefix="m2pg-dump-"))
+            weakref.finalize(self, shutil.rmtree, self.unpacked, ignore_errors=True)
+        return self.unpacked
+
+    def describe(self) -> str:
+        return f"mongodump {self.folder}" if self.folder else f"mongodump archive {self.path} database {self.database}"
+
+    def file(self, collection: str) -> Path:
+        """The collection's documents as a plain BSON file (unpacked first if need be)."""
+        if collection in self.plain:
+            return self.plain[collection]
+        if collection not in self.files:
+            return (self.folder or self.unpacked) / f"{collection}.bson"  # absent: nothing to read
+        target = self.unpacked / f"{collection}.bson"
+        if not target.exists():  # a `.bson.gz`, unpacked by the process that reads it
+            mongodump.copy_unpacked(self.files[collection], target)
+        self.plain[collection] = target
+        return target
+
+    def collections(self) -> list[str]:
+        """The collections the dump holds a file (or an archived namespace) for."""
+        return sorted(self.files)
+
+    def identity(self, collection: str) -> dict | None:
+        """The file holding the collection as it is now (size, modification time, content digest),
+        to tell whether it changed since a checkpoint; None when the dump has no such file."""
+        path = self.files.get(collection)
+        return file_identity(path) if path else None
+
+    def count(self, collection: str) -> int | None:
+        return None
+
+    def volume(self, collection: str) -> int:
+        """Bytes of the collection's documents."""
+        if collection in self.plain:
+            return self.plain[collection].stat().st_size
+        return mongodump.unpacked_size(self.files[collection]) if collection in self.files else 0
+
+    def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
+        """Documents in the server's `_id` order, after `after.last_id`, read by offset from the
+        memory-mapped file."""
+        path = self.file(collection)
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        order = self.order(path)
+        first = resume_index(path, after)
+        offsets = order["offset"].to_numpy()
+        if (offsets[1:] > offsets[:-1]).all():  # already in _id order: read straight through
+            yield from self._sequential(path, order, first, batch_size)
+            return
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for start in range(first, order.height, batch_size):
+                batch = order.slice(start, batch_size)
+                yield bson_index.located(
+                    b"".join(data[o : o + n] for o, n in zip(batch["offset"], batch["length"], strict=False)),
+                    batch["offset"].to_numpy(),
+                )
+                data.madvise(mmap.MADV_DONTNEED)  # keep the resident set to the batch in hand
+
+    @staticmethod
+    def _sequential(path: Path, order: pl.DataFrame, skip: int, batch_size: int) -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            for first in range(skip, order.height, batch_size):
+                batch = order.slice(first, batch_size)
+                start = batch["offset"][0]
+                fh.seek(start)
+                yield bson_index.located(
+                    fh.read(batch["offset"][-1] + batch["length"][-1] - start), batch["offset"].to_numpy()
+                )
+
+    def order(self, path: Path) -> pl.DataFrame:
+        """Offsets and lengths of the file's documents, sorted as MongoDB sorts their `_id`."""
+        found, last = [], (0, 0)
+        for offset, data in file_blocks(path):  # one compiled pass; the sort below is for the rest
+            ordered = bson_index.in_id_order(data, last)
+            if ordered is None:
+                break
+            starts, ends, last = ordered
+            found.append(pl.DataFrame({"offset": starts + offset, "length": ends - starts}))
+        else:
+            return pl.concat(found) if found else pl.DataFrame(schema={"offset": pl.Int64, "length": pl.Int64})
+        return id_keys(path).sort(["rank", "number", "key"], maintain_order=True).select("offset", "length")
+
+
+def id_keys(path: Path) -> pl.DataFrame:
+    """Per document of the file, in file order: offset, length and its `_id` sort key."""
+    keys = [id_order.sort_keys(data, offset) for offset, data in file_blocks(path)]
+    return (
+        pl.concat(keys)
+        if keys
+        else pl.DataFrame(
+            schema={"offset": pl.Int64, "length": pl.Int64, "rank": pl.Int16, "number": pl.Float64, "key": pl.Binary}
+        )
+    )
+
+
+def file_blocks(path: Path, block: int = 1 << 24) -> Iterator[tuple[int, bytes]]:
+    """(file offset, bytes) of whole documents in file order, about `block` bytes at a time.
+    Bytes no length field accounts for (a length below 5, or one running past the end of the
+    file) come last, as one block of their own: they are quarantined as one record."""
+    offset, tail = 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            data = tail + chunk
+            whole = bson_index.whole_length(data)
+            if whole:
+                yield offset, data[:whole]
+            offset += whole
+            tail = data[whole:]
+            if bson_index.untrusted_length(tail):  # where the next document starts is unknown
+                tail += fh.read()
+                break
+    if tail:
+        yield offset, tail
+
+
+def resolve_dump(path: Path, database: str | None) -> Path:
+    """Find the folder holding the .bson (or .bson.gz) files, picking the database when there are several."""
+    if not path.is_dir():
+        raise ConfigError(
+            f"dump directory {path} does not exist",
+            hint="pass the folder mongodump wrote (--out), or its --archive file",
+        )
+    if database and (path / database).is_dir():
+        return path / database
+    if _holds_collections(path):
+        return path
+    databases = sorted(p.name for p in path.iterdir() if p.is_dir() and _holds_collections(p))
+    if len(databases) == 1:
+        return path / databases[0]
+    if not databases:
+        raise ConfigError(
+            f"no .bson or .bson.gz files under {path}",
+            hint="expected DIR/<db>/<collection>.bson (.bson.gz with --gzip), or an --archive file",
+        )
+    raise ConfigError(f"{path} holds several databases: {', '.join(databases)}", hint="choose one with --mongo-db")
+
+
+def _holds_collections(folder: Path) -> bool:
+    return any(mongodump.collection_name(p) for p in folder.iterdir() if p.is_file())
+
+
+def archive_database(path: Path, database: str | None) -> str:
+    """The database to read from an archive: the one named, or the only one it holds."""
+    if not mongodump.is_archive(path):
+        raise ConfigError(
+            f"--dump {path} is a file but not a mongodump archive",
+            hint="pass the folder mongodump wrote (--out), or the file it wrote with --archive",
+        )
+    held = sorted(mongodump.archive_collections(path))
+    if database in held:
+        return database
+    if database:
+        raise ConfigError(
+            f"the archive {path} holds no database {database} (it holds {', '.join(held) or 'none'})",
+            hint="check --mongo-db",
+        )
+    if len(held) == 1:
+        return held[0]
+    if not held:
+        raise ConfigError(f"the archive {path} holds no collection", hint="re-run mongodump --archive")
+    raise ConfigError(
+        f"the archive {path} holds several databases: {', '.join(held)}", hint="choose one with --mongo-db"
+    )
+
+
+def resume_index(path: Path, after: Position) -> int:
+    """How many documents of the file, in `_id` order, come before the point to resume from:
+    those whose `_id` sorts before the last recorded one, and the copies of that one already
+    staged. Counted again for each resume, so a document deleted from a re-created dump never
+    shifts the resume point (a checkpoint without a sort key, of an older m2pg, goes by count)."""
+    if after.last_key is None:
+        return after.documents
+    rank, number, raw = after.last_key[0], after.last_key[1], bytes.fromhex(after.last_key[2])
+    keys = id_keys(path)
+    before = (pl.col("rank") < rank) | (
+        (pl.col("rank") == rank)
+        & ((pl.col("number") < number) | ((pl.col("number") == number) & (pl.col("key") < pl.lit(raw, pl.Binary))))
+    )
+    same = (pl.col("rank") == rank) & (pl.col("number") == number) & (pl.col("key") == pl.lit(raw, pl.Binary))
+    counts = keys.select(before.sum().alias("before"), same.sum().alias("same")).row(0)
+    return int(counts[0]) + min(after.copies, int(counts[1]))
+
+
+def file_identity(path: Path) -> dict:
+    """What a checkpoint records of a dump file: its size, modification time and sha256 (taken
+    once per file and process)."""
+    stat, digest = cached_sha256(path)
+    return {"file": str(path), "bytes": stat.st_size, "modified_ns": stat.st_mtime_ns, "sha256": digest}
+
+
+def changes(before: dict | None, now: dict | None) -> str | None:
+    """What differs between the file a checkpoint recorded and the file now, in words; None if nothing."""
+    if before == now:
+        return None
+    if before is None:
+        return "the checkpoint records no dump file"
+    if now is None:
+        return f"{before['file']} is gone"
+    said = []
+    if before["bytes"] != now["bytes"]:
+        said.append(f"its size went from {before['bytes']} to {now['bytes']} bytes")
+    if before["modified_ns"] != now["modified_ns"]:
+        said.append("its modification time changed")
+    if before["sha256"] != now["sha256"]:
+        said.append("its content digest changed")
+    return f"{now['file']} changed since the checkpoint ({', '.join(said) or 'another file'})"

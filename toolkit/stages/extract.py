@@ -1,0 +1,230 @@
+"""Extract: each collection -> Parquet parts of typed columns plus the original documents."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+import uuid
+from collections import Counter
+
+import numpy as np
+import polars as pl
+
+from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.documents.decode import decode_chunk, malformed_bytes
+from toolkit.documents.ids import idmap_frame
+from toolkit.documents.index import document_bounds
+from toolkit.runtime import interrupt, parallel
+from toolkit.runtime.progress import bars, console
+from toolkit.sources import coverage
+from toolkit.sources.readers import Position, changes, resume_point
+from toolkit.staging.layout import DamagedStaging, Staging, file_record, read_json, write_json, write_parquet
+
+PART_SIZE = 10_000
+
+
+def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:
+    """Array keys of this model that fill junction tables."""
+    return tuple(f.key for j in junctions for f in j.feeds if f.model == model.name)
+
+
+def parts(chunks, part_size: int):
+    """Regroup raw chunks into parts of exactly `part_size` documents (the last may be short):
+    (bytes, each document's offset in its file or None when read from a server)."""
+    pending, places, count = [], [], 0
+    for chunk in chunks:
+        starts, ends = document_bounds(chunk)
+        offsets = getattr(chunk, "offsets", None)
+        view = memoryview(chunk)
+        position = 0
+        while position < len(starts):
+            take = min(part_size - count, len(starts) - position)
+            pending.append(view[starts[position] : ends[position + take - 1]])
+            places.append(None if offsets is None else offsets[position : position + take])
+            count += take
+            position += take
+            if count == part_size:
+                yield _joined(pending, places)
+                pending, places, count = [], [], 0
+    if count:
+        yield _joined(pending, places)
+
+
+def _joined(pieces: list, places: list) -> tuple[bytes, np.ndarray | None]:
+    return b"".join(pieces), None if any(p is None for p in places) else np.concatenate(places)
+
+
+def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> dict | None:
+    """The checkpoint this collection left in an interrupted extract from this source, if any.
+
+    A collection the interrupted run finished is kept whole; after a run that finished,
+    extract starts over, since the source may have changed (records fixed in MongoDB).
+    """
+    path = staging.manifest(model.source)
+    run = staging.root / "raw" / "run.json"
+    if not path.exists() or not run.exists():
+        return None
+    try:
+        manifest, marker = read_json(path), read_json(run)
+    except DamagedStaging:  # a garbled checkpoint is no checkpoint: the collection starts over
+        return None
+    return manifest if manifest.get("run") == marker["run"] and not marker.get("complete") else None
+
+
+def extract_collection(source, staging: Staging, model: ModelSpec, junctions, part_size: int, progress=None) -> dict:
+    """Stage one collection part by part; the manifest after each part is the checkpoint."""
+    started = time.perf_counter()
+    folder = staging.raw_dir(model.source)
+    checkpoint = _resumable(staging, model, source, part_size)
+    identity = source.identity(model.source)
+    restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
+    if restarted:  # a resume would mix two versions of the collection
+        console.print(
+            f"extract: {model.source}: {restarted}: extracting it again from the start", highlight=False, soft_wrap=True
+        )
+        checkpoint = None
+    if checkpoint and checkpoint.get("complete"):
+        return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}
+    if checkpoint is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    for leftover in folder.glob(".*.tmp"):
+        leftover.unlink()
+    files = checkpoint["parts"] if checkpoint else []
+    position = (
+        Position(
+            checkpoint["documents"],
+            checkpoint["last_id"],
+            checkpoint.get("last_id_copies", 1),
+            checkpoint.get("last_key"),
+        )
+        if checkpoint
+        else Position()
+    )
+    resumed = len(files)
+    feeds = feeds_of(model, junctions)
+    count = source.count(model.source)  # None for a dump: its size is known before it is read, its count is not
+    task = (
+        progress.add_task(
+            model.source,
+            total=source.volume(model.source) if count is None else count,
+            unit="bytes" if count is None else "documents",
+        )
+        if progress
+        else None
+    )
+    if task is not None and count is not None:
+        progress.update(task, advance=position.documents)
+    manifest = {
+        "collection": model.source,
+        "table": model.table,
+        "source": source.describe(),
+        "part_size": part_size,
+        "run": read_json(staging.root / "raw" / "run.json")["run"],
+        "complete": False,
+        "parts": files,
+        "source_file": identity,
+        **({"restarted": restarted} if restarted else {}),
+    }
+    for buffer, offsets in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
+        table = decode_chunk(buffer, model, feeds, offsets)
+        name = f"part-{len(files):05d}.parquet"
+        # raw parts are written once and read once: no compression, dictionaries or statistics
+        write_parquet(table, folder / name, compression="none", use_dictionary=False, write_statistics=False)
+        interrupt.crash_point("extract-part")
+        frame = pl.DataFrame(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
+        last, key, copies = resume_point(buffer)
+        if copies == table.num_rows and key == position.last_key:  # the part repeats one _id throughout
+            copies += position.copies
+        position = Position(position.documents + table.num_rows, last, copies, key)
+        files.append(
+            {
+                "file": name,
+                "rows": table.num_rows,
+                "last_id": last,
+                "last_key": key,
+                "last_id_copies": copies,
+                "digest": hashlib.sha256(buffer).hexdigest(),
+                **file_record(folder / name),
+                "type_problems": int((frame["m2pg_problems"].list.len() > 0).sum()),
+                "malformed_bytes": malformed_bytes(table),
+                "unknown_fields": dict(Counter(frame["m2pg_unknown_fields"].explode().drop_nulls().to_list())),
+            }
+        )
+        write_json(
+            {
+                **manifest,
+                "documents": position.documents,
+                "last_id": position.last_id,
+                "last_key": position.last_key,
+                "last_id_copies": position.copies,
+            },
+            staging.manifest(model.source),
+        )
+        if task is not None:
+            progress.update(task, advance=table.num_rows if count is not None else len(buffer))
+        interrupt.check(
+            "extract",
+            f"{model.source}: {position.documents} documents in {len(files)} parts",
+            "the rest of this collection and the collections after it",
+        )
+    columns = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]
+    ids = pl.concat(columns) if columns else pl.Series("m2pg_object_id", [], pl.String)
+    write_parquet(idmap_frame(model.source, ids).to_arrow(), staging.idmap(model.source))
+    unknown: Counter[str] = Counter()
+    for f in files:
+        unknown.update(f["unknown_fields"])
+    summary = {
+        **manifest,
+        "complete": True,
+        "documents": position.documents,
+        "last_id": position.last_id,
+        "last_key": position.last_key,
+        "last_id_copies": position.copies,
+        "idmap": file_record(staging.idmap(model.source)),
+        "parts_resumed": resumed,
+        "parts_written": len(files) - resumed,
+        "seconds": round(time.perf_counter() - started, 3),
+        "type_problems": sum(f["type_problems"] for f in files),
+        "malformed_bytes": sum(f.get("malformed_bytes", 0) for f in files),
+        "unknown_fields": dict(sorted(unknown.items())),
+    }
+    write_json(summary, staging.manifest(model.source))
+    return summary
+
+
+def extract(
+    source, staging: Staging, models, junctions, part_size: int = PART_SIZE, workers: int | None = None
+) -> dict:
+    """Extract every collection, the largest first, on `workers` processes (None: by source size);
+    resumes an interrupted run of the same source and part size."""
+    run = staging.root / "raw" / "run.json"
+    marker = {"source": source.describe(), "part_size": part_size, "complete": False}
+    previous = read_json(run) if run.exists() else {}
+    if previous.get("complete") or any(previous.get(k) != marker[k] for k in ("source", "part_size")):
+        previous = {**marker, "run": uuid.uuid4().hex}  # a new run: earlier checkpoints do not count
+        write_json(previous, run)
+    marker = previous
+    volumes = {m.source: source.volume(m.source) for m in models}
+    largest_first = sorted(models, key=lambda m: -volumes[m.source])
+    jobs = [(extract_collection, (source, staging, m, junctions, part_size)) for m in largest_first]
+    with bars() as progress:
+        done = parallel.run_jobs(jobs, parallel.workers_for(sum(volumes.values()), workers), progress, "extract")
+    by_name = {c["collection"]: c for c in done}
+    collections = [by_name[m.source] for m in models]
+    not_migrated = coverage.of_source(source, models)
+    for name in not_migrated["absent_collections"]:  # transform says so in the reasons it gives
+        by_name[name]["absent"] = True
+        write_json(by_name[name], staging.manifest(name))
+    not_migrated["unknown_fields"] = coverage.unknown_fields(staging, models)
+    report = {
+        "source": source.describe(),
+        "collections": collections,
+        "documents": sum(c["documents"] for c in collections),
+        "parts_resumed": sum(c["parts_resumed"] for c in collections),
+        "parts_written": sum(c["parts_written"] for c in collections),
+        "not_migrated": not_migrated,
+    }
+    write_json(report, staging.report("extract.json"))
+    write_json({**marker, "complete": True}, run)
+    return report

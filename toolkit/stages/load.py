@@ -1,0 +1,785 @@
+"""Load: make the migration's rows in PostgreSQL equal the staged clean rows, parents first.
+
+The target remembers the key and a digest of every row the migration wrote (`m2pg.owned_<table>`,
+see changes.py). A load compares the staged rows with them and writes only the difference: new
+rows are copied in (ADBC bulk ingest, binary COPY), changed rows updated, rows whose documents are
+gone deleted. Each batch, its owned rows and its line in the ledger `m2pg.ledger` commit in one
+transaction, so a stopped load leaves the target and its memory of it in step: run again, it
+computes what is left and writes exactly that. Rows the migration did not write are never touched.
+
+Inserts and updates go parents first, deletes children first, so with the foreign keys live every
+commit keeps them valid. Into empty tables the foreign keys are deferred instead: row-level RI
+triggers take half the time of a bulk load, while validating a whole table once at the end is a
+single join. One transaction stores the definitions in `m2pg.deferred_constraints` and drops the
+constraints; a constraint's row is deleted only in the transaction that validates it again. A
+crash at any moment thus leaves every foreign key live or stored, and the next load restores them.
+
+Nothing is deferred, emptied or created before the staged inputs and the target are checked
+(preflight_target); --replace empties the app's tables only, never cascading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+
+import adbc_driver_postgresql.dbapi as pgdbapi
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from toolkit.declarations.kinds import KINDS
+from toolkit.declarations.spec import LIST_KINDS, Kind, ModelSpec
+from toolkit.documents.ids import in_lists, uuid_binary
+from toolkit.runtime import interrupt
+from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.progress import bars, console
+from toolkit.runtime.redact import redact
+from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests
+from toolkit.staging.layout import Staging, checked_digest, write_json
+from toolkit.target import postgres
+from toolkit.target import preflight as preflight_target
+from toolkit.target.schema import has_schema, literal, quote, secondary_indexes
+
+BATCH_SIZE = 20_000
+WORKERS = 2
+LEDGER = "m2pg.ledger"
+DEFERRED = "m2pg.deferred_constraints"
+LEDGER_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS m2pg",
+    f"CREATE TABLE IF NOT EXISTS {LEDGER} (table_name text NOT NULL, digest text NOT NULL,"
+    " rows integer NOT NULL, inserted integer NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (table_name, digest))",
+    f"ALTER TABLE {LEDGER} ADD COLUMN IF NOT EXISTS updated integer NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0",
+    f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
+    " definition text NOT NULL, PRIMARY KEY (table_name, name))",
+)
+FOREIGN_KEYS_SQL = """
+SELECT r.relname::text, k.conname::text, pg_get_constraintdef(k.oid)
+FROM pg_constraint k
+JOIN pg_class r ON r.oid = k.conrelid
+JOIN pg_class f ON f.oid = k.confrelid
+WHERE k.contype = 'f' AND r.relnamespace = 'public'::regnamespace
+  AND f.relnamespace = 'public'::regnamespace AND r.relname IN ({0}) AND f.relname IN ({0})
+"""
+STORED_SQL = f"""
+SELECT d.table_name, d.name, d.definition, EXISTS (
+    SELECT FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid
+    WHERE r.relnamespace = 'public'::regnamespace AND r.relname = d.table_name AND k.conname = d.name)
+FROM {DEFERRED} d ORDER BY d.table_name, d.name
+"""
+NOT_VALID = " NOT VALID"
+SESSION = (
+    # a commit lost to an OS crash loses its ledger row too, and the batch is loaded again
+    "SET synchronous_commit = off",
+    # the load's own connections keep the cores busy: a parallel index build would only add
+    # worker processes and spill its sorts to shared temporary files (measured: 1 to 2 s at scale 10)
+    "SET max_parallel_maintenance_workers = 0",
+    "SET maintenance_work_mem = '256MB'",  # each index's sort in memory
+)
+
+
+def connect(pg_uri: str):
+    return postgres.connect(pg_uri, SESSION)
+
+
+def load_types(model: ModelSpec | None, columns: list[str]) -> dict[str, Kind]:
+    """Column -> kind; a junction's two columns are uuids."""
+    if model is None:
+        return {c: Kind.OBJECT_ID for c in columns}
+    return {f.name: f.kind for f in model.fields}
+
+
+def _json(column: pa.Array) -> pa.Array:
+    """Arrow's JSON type, which ADBC's binary COPY writes into a jsonb column."""
+    return pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), column.cast(pa.large_string()))
+
+
+COPY_AS = {"uuid": uuid_binary, "json": _json}
+"""A kind's `copy` fact -> the conversion of its clean values into what binary COPY accepts."""
+
+
+def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
+    """The Arrow types PostgreSQL's binary COPY accepts for each column kind (a list's elements
+    converted one by one)."""
+    arrays = []
+    for name, kind in kinds.items():
+        column = frame[name].to_arrow()
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        copy = KINDS[kind].copy
+        if copy and kind in LIST_KINDS:
+            column = in_lists(COPY_AS[copy], column)
+        elif copy:
+            column = COPY_AS[copy](column)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, names=list(kinds))
+
+
+def ensure_target(
+    conn, pg_uri: str, models, junctions, replace: bool, staging: Staging | None = None, stage: str = "load"
+) -> None:
+    """Check the target first (its schema; on --replace that emptying the app's tables reaches
+    no other table; else that no row of someone else clashes with a staged one), and only then
+    create the ledger and the owned rows' tables and, on --replace, empty the app's tables and
+    m2pg's own in one statement that never cascades."""
+    preflight_target.schema_matches(pg_uri, models, junctions, stage)
+    tables = preflight_target.tables_of(models, junctions)
+    if replace:
+        preflight_target.may_empty(conn, tables, stage)
+    elif staging is not None:
+        preflight_target.staged_clash(pg_uri, staging, models)
+    keys = keys_of(models, junctions)
+    with conn.cursor() as cur:
+        for statement in LEDGER_DDL:
+            cur.execute(statement)
+        for table, columns in keys.items():
+            key = ", ".join(map(quote, columns))
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {owned_table(table)} ("
+                + "".join(f"{quote(c)} uuid NOT NULL, " for c in columns)
+                + f"{DIGEST} bigint NOT NULL, PRIMARY KEY ({key}))"
+            )
+        if replace:
+            cur.execute("TRUNCATE " + ", ".join([*map(quote, tables), LEDGER, *map(owned_table, tables)]))
+    conn.commit()
+
+
+def keys_of(models, junctions) -> dict[str, list[str]]:
+    """Table -> the columns that name a row: a model's id, a junction's two ends."""
+    keys = {m.table: ["id"] for m in models}
+    keys.update({j.table: [j.left.column, j.right.column] for j in junctions})
+    return keys
+
+
+def owned_table(table: str) -> str:
+    """Where the target keeps the key and digest of each row of `table` the migration wrote."""
+    return f"m2pg.{quote('owned_' + table)}"
+
+
+def _owned_rows(conn, table: str, keys: list[str]) -> pl.DataFrame:
+    columns = ", ".join(f"{quote(k)}::text AS {quote(k)}" for k in keys)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {columns}, {DIGEST} FROM {owned_table(table)}")
+        rows = pl.from_arrow(cur.fetch_arrow_table())
+    return rows.with_columns(pl.col(DIGEST).cast(pl.Int64))
+
+
+def _staged_rows(parts: list[Path], keys: list[str], columns: list[str]) -> pl.DataFrame:
+    """Keys, digest and place (`part`, `row`) of every staged row, one part in memory at a time."""
+    found = []
+    for number, path in enumerate(parts):
+        frame = pl.read_parquet(path)
+        found.append(
+            frame.select(keys).with_columns(
+                digests(frame, columns),
+                pl.lit(number, pl.UInt32).alias("part"),
+                pl.int_range(frame.height, dtype=pl.UInt32).alias("row"),
+            )
+        )
+    return pl.concat(found) if found else pl.DataFrame()
+
+
+def plan_table(conn, staging: Staging, table: str, keys: list[str], columns: list[str]) -> tuple[Changes, list[Path]]:
+    """What the load must write to `table`, and its staged parts."""
+    parts = _parts(staging, table)
+    return compare(_staged_rows(parts, keys, columns), _owned_rows(conn, table, keys), keys), parts
+
+
+def _parts(staging: Staging, table: str) -> list[Path]:
+    """The table's clean parts, each checked to be as transform wrote it."""
+    parts = staging.clean_parts(table)
+    if not parts:
+        raise ConfigError(
+            f"{staging.clean(table)} holds no clean parts", stage="load", hint="run `m2pg transform` first"
+        )
+    for part in parts:
+        checked_digest(part)
+    return parts
+
+
+def _ingest(
+    cur, table: str, frame: pl.DataFrame, kinds: dict[str, Kind], schema: str | None = None, temporary: bool = False
+) -> int:
+    rows = to_arrow(frame, kinds)
+    if schema:
+        return cur.adbc_ingest(table, rows, mode="append", db_schema_name=schema)
+    return cur.adbc_ingest(table, rows, mode="append", temporary=temporary)
+
+
+def _scratch(cur, table: str, like: str) -> str:
+    """A temporary table shaped like `like`, emptied at each commit."""
+    name = f"m2pg_{hashlib.md5(table.encode()).hexdigest()[:12]}"
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {like}) ON COMMIT DELETE ROWS")
+    return name
+
+
+def _matching(alias: str, other: str, keys: list[str]) -> str:
+    return " AND ".join(f"{alias}.{quote(k)} = {other}.{quote(k)}" for k in keys)
+
+
+def write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+    """One transaction: insert, update or delete a batch of rows, keep the owned rows in step and
+    record the batch in the ledger. The number of rows PostgreSQL wrote."""
+    try:
+        return _write_batch(conn, table, kind, rows, keys, kinds)
+    except pgdbapi.IntegrityError as error:
+        conn.rollback()
+        raise ConfigError(
+            f'PostgreSQL refused to {kind} a batch of {rows.height} rows of "{table}": {_message(error)}',
+            stage="load",
+            hint="nothing of that batch was written; a row this migration did not write holds "
+            "that key or value: change or delete it, or load afresh with --replace",
+        ) from None
+
+
+def _write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+    key_kinds = {k: Kind.OBJECT_ID for k in keys}
+    owned_kinds = {**key_kinds, DIGEST: Kind.INT}
+    mine = owned_table(table)
+    with conn.cursor() as cur:
+        if kind == "insert":
+            written = _ingest(cur, table, rows, kinds)
+            _ingest(cur, "owned_" + table, rows, owned_kinds, schema="m2pg")
+        else:
+            scratch = _scratch(cur, "owned_" + table, mine)
+            _ingest(
+                cur,
+                scratch,
+                rows if kind == "update" else rows.with_columns(pl.lit(0, pl.Int64).alias(DIGEST)),
+                owned_kinds,
+                temporary=True,
+            )
+            if kind == "update":
+                values = _scratch(cur, table, quote(table))
+                _ingest(cur, values, rows, kinds, temporary=True)
+                assign = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in kinds if c not in keys)
+                cur.execute(f"UPDATE {quote(table)} t SET {assign} FROM {values} s WHERE {_matching('t', 's', keys)}")
+                written = cur.rowcount
+                cur.execute(
+                    f"UPDATE {mine} o SET {DIGEST} = s.{DIGEST} FROM {scratch} s WHERE {_matching('o', 's', keys)}"
+                )
+            else:
+                cur.execute(f"DELETE FROM {quote(table)} t USING {scratch} s WHERE {_matching('t', 's', keys)}")
+                written = cur.rowcount
+                cur.execute(f"DELETE FROM {mine} o USING {scratch} s WHERE {_matching('o', 's', keys)}")
+        counts = {"insert": (written, 0, 0), "update": (0, written, 0), "delete": (0, 0, written)}[kind]
+        cur.execute(
+            f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted, updated, deleted) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            parameters=(table, _batch_digest(kind, rows, keys), rows.height, *counts),
+        )
+        interrupt.crash_point("load-copy")
+    conn.commit()
+    interrupt.crash_point("load-batch")
+    return written
+
+
+def _batch_digest(kind: str, rows: pl.DataFrame, keys: list[str]) -> str:
+    """Names the batch in the ledger: what it did to which rows, and when (the same rows may
+    be deleted and inserted again by a later load)."""
+    content = digests(rows, [*keys, DIGEST] if DIGEST in rows.columns else keys).to_numpy().tobytes()
+    return f"{kind}:{hashlib.sha256(content).hexdigest()[:32]}:{time.time_ns()}"
+
+
+def _live_indexes(conn, table: str) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1", parameters=(table,)
+        )
+        return {row[0] for row in cur.fetchall()}
+
+
+def _bulk(conn, table: str, indexes: dict[str, str], empty: bool) -> bool:
+    """Into an empty table (or one whose plain indexes a crashed bulk load dropped), drop the
+    plain indexes now and build them once the rows are in."""
+    missing = set(indexes) - _live_indexes(conn, table)
+    if not (empty or missing):
+        return False
+    with conn.cursor() as cur:
+        for name in indexes:
+            cur.execute(f"DROP INDEX IF EXISTS {quote(name)}")
+    conn.commit()
+    return True
+
+
+def _rebuild(conn, indexes: dict[str, str]) -> None:
+    with conn.cursor() as cur:
+        for statement in indexes.values():
+            cur.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+    conn.commit()
+
+
+def load_table(
+    conn,
+    staging: Staging,
+    table: str,
+    keys: list[str],
+    kinds: dict[str, Kind],
+    batch_size: int,
+    progress,
+    indexes: dict[str, str],
+) -> tuple[dict, pl.DataFrame]:
+    """Update the table's changed rows and insert its new ones, batch by batch, one staged part
+    in memory at a time; (its summary, the owned keys to delete once no row points at them).
+    Into a table the migration has not written yet every row is new: each part is read once."""
+    started, columns = time.perf_counter(), list(kinds)
+    parts, owned = _parts(staging, table), _owned_rows(conn, table, keys)
+    changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
+    total = (
+        sum(pq.read_metadata(p).num_rows for p in parts)
+        if changes is None
+        else changes.insert.height + changes.update.height
+    )
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT NOT EXISTS (SELECT FROM {quote(table)})")
+        empty = cur.fetchone()[0]
+    bulk = _bulk(conn, table, indexes, empty=empty and (changes is None or changes.insert.height > 0))
+    task = progress.add_task(f"load {table}", total=total)
+    written, committed = {"update": 0, "insert": 0}, 0
+    for number, path in enumerate(parts):
+        for kind, rows in _part_writes(path, number, changes, columns):
+            for batch in batches(rows, batch_size):
+                written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
+                committed += batch.height
+                progress.update(task, advance=batch.height)
+                interrupt.check(
+                    "load", f"{table}: {committed} of {total} rows written", "the remaining batches and tables"
+                )
+    if bulk:
+        _rebuild(conn, indexes)
+    unchanged = changes.unchanged if changes else 0
+    gone = changes.delete if changes else pl.DataFrame()
+    summary = {
+        "table": table,
+        "rows": total + unchanged,
+        "inserted": written["insert"],
+        "updated": written["update"],
+        "deleted": 0,
+        "unchanged": unchanged,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return summary, gone
+
+
+def _part_writes(path: Path, number: int, changes: Changes | None, columns: list[str]):
+    """(kind, rows with their digests) to write from one part: updates first, as a value one row
+    gives up another may take; every row when nothing was written before (`changes` None)."""
+    if changes is None:
+        frame = pl.read_parquet(path)
+        yield "insert", frame.with_columns(digests(frame, columns))
+        return
+    places = {
+        kind: rows.filter(pl.col("part") == number)
+        for kind, rows in (("update", changes.update), ("insert", changes.insert))
+    }
+    if any(place.height for place in places.values()):
+        frame = pl.read_parquet(path)
+        for kind, place in places.items():
+            yield kind, frame[place["row"]].with_columns(place[DIGEST])
+
+
+def delete_rows(
+    conn,
+    table: str,
+    keys: list[str],
+    gone: pl.DataFrame,
+    batch_size: int,
+    pointing: list[tuple[str, str, list[str]]],
+    progress,
+) -> int:
+    """Delete the rows whose documents are gone, batch by batch, once the rows that pointed at
+    them have been changed or deleted; stop, naming it, at a row the migration did not write
+    that still points at one. The number deleted."""
+    if gone.is_empty():
+        return 0
+    task = progress.add_task(f"delete from {table}", total=gone.height)
+    deleted = 0
+    for batch in batches(gone, batch_size):
+        _not_pointed_at(conn, table, batch, pointing)
+        deleted += write_batch(conn, table, "delete", batch, keys, {})
+        progress.update(task, advance=batch.height)
+        interrupt.check("load", f"{table}: {deleted} of {gone.height} rows deleted", "the remaining deletions")
+    return deleted
+
+
+def _not_pointed_at(conn, table: str, batch: pl.DataFrame, pointing: list[tuple[str, str, list[str]]]) -> None:
+    """No row of someone else points at a row about to be deleted (its foreign key would delete
+    it, set it to NULL or refuse the deletion)."""
+    if not pointing:
+        return
+    ids = batch["id"].to_list()
+    with conn.cursor() as cur:
+        for child, column, child_keys in pointing:
+            theirs = " AND ".join(f"o.{quote(k)} = c.{quote(k)}" for k in child_keys)
+            cur.execute(
+                f"SELECT c.{quote(column)}::text, c.{quote(child_keys[0])}::text FROM {quote(child)} c "
+                f"WHERE c.{quote(column)} = ANY($1::uuid[]) AND NOT EXISTS "
+                f"(SELECT FROM {owned_table(child)} o WHERE {theirs}) LIMIT 1",
+                parameters=(ids,),
+            )
+            found = cur.fetchone()
+            if found:
+                raise ConfigError(
+                    f'row {found[0]} of "{table}", whose document is gone from the source, is referenced by '
+                    f'"{child}".{column} of row {found[1]}, which this migration did not write',
+                    stage="load",
+                    hint=f'nothing more was deleted from "{table}"; change or delete that row, then run again',
+                )
+
+
+def pointing_at(models, junctions) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """Table -> (table, column, its key columns) of each foreign key pointing at it."""
+    tables, keys = {m.name: m.table for m in models}, keys_of(models, junctions)
+    found: dict[str, list] = {}
+    for m in models:
+        for f in m.references:
+            found.setdefault(tables[f.references.model], []).append((m.table, f.name, keys[m.table]))
+    for j in junctions:
+        for side in (j.left, j.right):
+            found.setdefault(tables[side.model], []).append((j.table, side.column, keys[j.table]))
+    return found
+
+
+def defer_foreign_keys(conn, tables: list[str]) -> bool:
+    """Whether this load runs without the foreign keys among `tables`.
+
+    Into empty tables, yes: the live ones are stored and dropped in one transaction (a
+    stopped restore may have put some back). Into tables holding rows, only if a deferred
+    load stopped before restoring them; otherwise they stay, and check each row.
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT " + " OR ".join(f"EXISTS (SELECT FROM {quote(t)})" for t in tables))
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT EXISTS (SELECT FROM {DEFERRED})")
+            return cur.fetchone()[0]
+        live = FOREIGN_KEYS_SQL.format(", ".join(map(literal, tables)))
+        cur.execute(f"INSERT INTO {DEFERRED} {live} ON CONFLICT DO NOTHING")
+        cur.execute(live)
+        for table, name, _ in cur.fetchall():
+            cur.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    conn.commit()
+    return True
+
+
+def _attempt(conn, statements: list[tuple[str, tuple | None]]) -> str | None:
+    """Run the statements in one transaction; PostgreSQL's message if it rolled back."""
+    try:
+        with conn.cursor() as cur:
+            for sql, parameters in statements:
+                cur.execute(sql, parameters=parameters)
+        conn.commit()
+    except pgdbapi.Error as error:
+        conn.rollback()
+        return _message(error)
+    return None
+
+
+def _message(error: pgdbapi.Error) -> str:
+    """PostgreSQL's own message and detail, without the driver's wrapping."""
+    fields = {key.decode(): value.decode(errors="replace") for key, value in error.details or []}
+    said = [fields.get(f"PG_DIAG_MESSAGE_{part}") for part in ("PRIMARY", "DETAIL")]
+    return ". ".join(filter(None, said)) or str(error).strip()
+
+
+def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:
+    """Table -> (name, definition, live) of each foreign key that waits in the store."""
+    with conn.cursor() as cur:
+        cur.execute(STORED_SQL)
+        rows = cur.fetchall()
+    by_table: dict[str, list] = {}
+    for table, name, definition, live in rows:
+        by_table.setdefault(table, []).append((name, definition, live))
+    return by_table
+
+
+def target_progress(pg_uri: str) -> dict:
+    """What loads have left in the target: batches and rows the ledger records per table, and
+    the foreign keys stored by a load that stopped before putting them back."""
+    with connect(pg_uri) as conn:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL", parameters=(LEDGER, DEFERRED)
+            )
+            has_ledger, has_store = cur.fetchone()
+            loaded = {}
+            if has_ledger:
+                cur.execute(
+                    f"SELECT table_name, count(*), sum(inserted) - sum(deleted) FROM {LEDGER} GROUP BY 1 ORDER BY 1"
+                )
+                loaded = {table: {"batches": batches, "rows": int(rows)} for table, batches, rows in cur.fetchall()}
+        waiting = stored_foreign_keys(conn) if has_store else {}
+    return {"loaded": loaded, "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()}}
+
+
+def restore_table(
+    conn, table: str, stored: list[tuple[str, str, bool]], adding: threading.Lock, progress, task
+) -> dict:
+    """Put a table's stored foreign keys back; PostgreSQL's message for each it refused.
+
+    Each is added NOT VALID first (no scan; new rows are checked from then on), then validated
+    in the transaction that deletes its stored row. ADD FOREIGN KEY locks the table and the one
+    it points to, so the additions of all tables take turns (`adding`); VALIDATE locks only its
+    own table, so tables validate side by side with each other and with the loading.
+    """
+    failed, valid = {}, []
+    with adding:
+        for name, definition, live in stored:
+            add = definition if definition.endswith(NOT_VALID) else definition + NOT_VALID
+            failed[table, name] = (
+                None
+                if live
+                else _attempt(conn, [(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {add}", None)])
+            )
+            if failed[table, name]:
+                progress.update(task, advance=1)
+            else:
+                valid.append((name, definition))
+    failed.update(_validate(conn, table, valid, progress, task))
+    return {key: message for key, message in failed.items() if message}
+
+
+def _validate(conn, table: str, constraints: list[tuple[str, str]], progress, task) -> dict:
+    """Validate a table's foreign keys, each deleting its stored row in its transaction."""
+    failed = {}
+    for name, definition in constraints:
+        forget = (f"DELETE FROM {DEFERRED} WHERE table_name = $1 AND name = $2", (table, name))
+        check = (
+            []
+            if definition.endswith(NOT_VALID)
+            else [  # else it was NOT VALID before the load
+                (f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(name)}", None)
+            ]
+        )
+        failed[table, name] = _attempt(conn, [*check, forget])
+        if not failed[table, name]:
+            interrupt.crash_point("load-restore")
+        progress.update(task, advance=1)
+        interrupt.check("load", f"foreign keys of {table} restored", "the remaining foreign keys")
+    return {key: message for key, message in failed.items() if message}
+
+
+@contextmanager
+def borrowed(connections: queue.SimpleQueue):
+    """One of the load's connections, given back when the work with it ends, however it ends."""
+    conn = connections.get()
+    try:
+        yield conn
+    finally:
+        connections.put(conn)
+
+
+def refused(failed: dict, total: int) -> ConfigError:
+    return ConfigError(
+        f"{len(failed)} of {total} foreign keys could not be restored after the load:\n  "
+        + "\n  ".join(f"{quote(t)}.{quote(n)}: {m}" for (t, n), m in sorted(failed.items())),
+        stage="load",
+        hint="fix or delete the rows PostgreSQL names, then run `m2pg load` again; "
+        f"the definitions stay in {DEFERRED} until restored (meanwhile a key "
+        "PostgreSQL could add is in place NOT VALID: it checks new rows only)",
+    )
+
+
+def parents(models, junctions) -> dict[str, set[str]]:
+    """Table -> the tables its foreign keys point to, which must be loaded before it."""
+    tables = {m.name: m.table for m in models}
+    needs = {m.table: {tables[f.references.model] for f in m.references} - {m.table} for m in models}
+    needs.update({j.table: {tables[j.left.model], tables[j.right.model]} for j in junctions})
+    return needs
+
+
+def put_back_if_untouched(pg_uri: str, models, junctions) -> bool:
+    """After a load that stopped before its first row: the plain indexes a bulk load dropped
+    built again, and every stored foreign key put back as it was, each with its stored row
+    deleted in one transaction. Whether that was the case."""
+    tables = preflight_target.tables_of(models, junctions)
+    try:
+        with connect(pg_uri) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT " + " OR ".join(f"EXISTS (SELECT FROM {quote(t)})" for t in tables))
+                if cur.fetchone()[0]:
+                    return False
+            for indexes in secondary_indexes(models, junctions).values():
+                _rebuild(conn, indexes)
+            for table, keys in stored_foreign_keys(conn).items():
+                for name, definition, live in keys:
+                    alter = f"ALTER TABLE {quote(table)} "
+                    add = [] if live else [(f"{alter}ADD CONSTRAINT {quote(name)} {definition}", None)]
+                    check = (
+                        [(f"{alter}VALIDATE CONSTRAINT {quote(name)}", None)]
+                        if (live and not definition.endswith(NOT_VALID))
+                        else []
+                    )
+                    forget = [(f"DELETE FROM {DEFERRED} WHERE table_name = $1 AND name = $2", (table, name))]
+                    if _attempt(conn, add + check + forget):
+                        return False
+    except (pgdbapi.Error, ConfigError):  # the server is gone: the next load restores them
+        return False
+    return True
+
+
+def load(
+    staging: Staging,
+    pg_uri: str,
+    models,
+    junctions,
+    batch_size: int = BATCH_SIZE,
+    replace: bool = False,
+    workers: int = WORKERS,
+) -> dict:
+    """Make every table's migrated rows equal its staged rows: inserts and updates parents
+    first, deletions children first; tables whose turn has come load side by side, each worker on
+    a connection of its own, so PostgreSQL works on both cores. Deferred foreign keys are restored
+    on the same connections as soon as their tables are done, beside the loading of the rest.
+
+    Nothing is deferred or emptied before the staged inputs and the target are checked; a load
+    that stops before its first row puts the foreign keys back as they were."""
+    preflight_target.staged_inputs(staging, models, junctions)
+    with connect(pg_uri) as conn:
+        ensure_target(conn, pg_uri, models, junctions, replace, staging)
+        deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
+    try:
+        done, failed, restoring, order = _load_all(staging, pg_uri, models, junctions, batch_size, workers, deferred)
+    except BaseException:
+        if deferred and put_back_if_untouched(pg_uri, models, junctions):
+            console.print("[yellow]load: stopped before its first row; the foreign keys are back as they were[/]")
+        elif deferred:
+            console.print(
+                f"[yellow]load: foreign keys not yet restored stay in {DEFERRED}; the next `m2pg load` restores them[/]"
+            )
+        raise
+    if failed:
+        raise refused(failed, restoring)
+    tables = [done[t] for t in order]
+    report = {
+        "target": redact(pg_uri),
+        "tables": tables,
+        **{key: sum(t[key] for t in tables) for key in ("rows", *WRITES)},
+        "foreign_keys_restored": restoring,
+    }
+    write_json(report, staging.report("load.json"))
+    return report
+
+
+WRITES = ("inserted", "updated", "deleted", "unchanged")
+PLANNED = ("insert", "update", "delete", "unchanged")
+
+
+def plan(staging: Staging, pg_uri: str, models, junctions) -> dict:
+    """What a load would write to each table, found without writing anything: the staged rows
+    compared with the rows the migration wrote before (none in a target without the app's
+    tables, which a run would create)."""
+    preflight_target.staged_inputs(staging, models, junctions)
+    created = has_schema(pg_uri, models, junctions)
+    if created:
+        preflight_target.schema_matches(pg_uri, models, junctions, "plan")
+    keys, tables = keys_of(models, junctions), []
+    with connect(pg_uri) as conn:
+        for table, kinds in _kinds(models, junctions).items():
+            if created and _exists(conn, owned_table(table)):
+                changes, _ = plan_table(conn, staging, table, keys[table], list(kinds))
+                counts = changes.counts()
+            else:  # nothing loaded yet: every staged row is new
+                rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
+                counts = {"insert": rows, "update": 0, "delete": 0, "unchanged": 0}
+            tables.append({"table": table, **counts})
+    return {"target": redact(pg_uri), "tables": tables, **{key: sum(t[key] for t in tables) for key in PLANNED}}
+
+
+def _exists(conn, name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(name,))
+        return cur.fetchone()[0]
+
+
+def _kinds(models, junctions) -> dict[str, dict[str, Kind]]:
+    """Table -> its columns' kinds, in load order (parents before children as declared)."""
+    kinds = {m.table: load_types(m, []) for m in models}
+    kinds.update({j.table: load_types(None, [j.left.column, j.right.column]) for j in junctions})
+    return kinds
+
+
+def schedule(order: list[str], needs: dict[str, set[str]], stored) -> tuple[list, dict]:
+    """The load's jobs in the order they are preferred, and what each waits for. Inserts and
+    updates go parents first; a table's deletions once its children are done with the rows
+    (changed, or deleted themselves); a table's stored foreign keys go back once it and the
+    tables they point to are loaded (deleting rows nothing points at any more breaks no key)."""
+    children = {t: {c for c in order if t in needs[c] and c != t} for t in order}
+    jobs = [("load", t) for t in order] + [("delete", t) for t in order] + [("restore", t) for t in stored]
+    waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
+    waits.update(
+        {("delete", t): {("load", t)} | {(step, c) for c in children[t] for step in ("load", "delete")} for t in order}
+    )
+    waits.update(
+        {
+            ("restore", t): {("load", p) for p in {t, *needs[t]} if p in needs}
+            if t in needs
+            else {("load", p) for p in order}
+            for t in stored
+        }
+    )
+    return jobs, waits
+
+
+def _load_all(
+    staging: Staging, pg_uri: str, models, junctions, batch_size: int, workers: int, deferred: bool
+) -> tuple[dict, dict, int, list[str]]:
+    """Run the loads, deletions and restores: (table -> its summary, the foreign keys PostgreSQL
+    refused to restore, the number restored or tried, the tables in load order)."""
+    kinds, keys = _kinds(models, junctions), keys_of(models, junctions)
+    plain, needs, pointing = (
+        secondary_indexes(models, junctions),
+        parents(models, junctions),
+        pointing_at(models, junctions),
+    )
+    order = list(kinds)
+    connections = queue.SimpleQueue()
+    try:
+        for _ in range(workers):
+            connections.put(connect(pg_uri))
+        with borrowed(connections) as conn:
+            stored = stored_foreign_keys(conn) if deferred else {}
+        jobs, waits = schedule(order, needs, stored)
+        adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
+        gone: dict[str, pl.DataFrame] = {}
+
+        def one(job: tuple[str, str], progress, task) -> dict | int:
+            kind, table = job
+            with borrowed(connections) as conn:
+                if kind == "load":
+                    summary, gone[table] = load_table(
+                        conn, staging, table, keys[table], kinds[table], batch_size, progress, plain[table]
+                    )
+                    return summary
+                if kind == "delete":
+                    return delete_rows(
+                        conn, table, keys[table], gone.pop(table), batch_size, pointing.get(table, []), progress
+                    )
+                return restore_table(conn, table, stored[table], adding, progress, task)
+
+        done: dict[tuple[str, str], dict] = {}
+        with bars() as progress, ThreadPoolExecutor(workers) as pool:
+            task = progress.add_task("restore foreign keys", total=restoring)
+            running: dict = {}
+            while len(done) < len(jobs):
+                for job in jobs:  # loads first: they come first in `jobs`
+                    if job not in done and job not in running.values() and waits[job] <= set(done):
+                        running[pool.submit(one, job, progress, task)] = job
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done[running.pop(future)] = future.result()
+    finally:
+        while not connections.empty():
+            connections.get().close()
+    for job, result in done.items():
+        if job[0] == "restore":
+            failed.update(result)
+    loads = {table: result for (kind, table), result in done.items() if kind == "load"}
+    for table in order:
+        loads[table]["deleted"] = done["delete", table]
+    return loads, failed, restoring, order

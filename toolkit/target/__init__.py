@@ -1,0 +1,3 @@
+"""The PostgreSQL target: connections, DDL and catalog, DuckDB over it, extra indexes and queries,
+checks before a load.
+"""

@@ -1,0 +1,58 @@
+"""Optional indexes for an app's query patterns that its Prisma schema does not create
+(`App.extra_indexes`: full-text search or containment would otherwise scan a whole table).
+
+They are m2pg's, not Prisma's: every name starts with `m2pg_`, so a comparison of the live
+catalog with Prisma's (`schema.read_catalog`) must skip index names starting with `m2pg_`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolkit.target.schema import quote
+
+PREFIX = "m2pg_"
+
+
+@dataclass(frozen=True)
+class ExtraIndex:
+    """An index over `table` by `method` on a column or expression (with its operator class)."""
+
+    name: str
+    table: str
+    method: str
+    key: str
+
+    @property
+    def create(self) -> str:
+        return f"CREATE INDEX IF NOT EXISTS {quote(self.name)} ON {quote(self.table)} USING {self.method} ({self.key})"
+
+    @property
+    def drop(self) -> str:
+        return f"DROP INDEX IF EXISTS {quote(self.name)}"
+
+
+def add_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]:
+    """Create the indexes that do not exist yet, all in one transaction, and return their names.
+
+    A plain CREATE INDEX blocks writes to the table while it builds: run it after the load,
+    before the application is switched over. An index of the same name is kept as it is.
+    """
+    from toolkit.stages.load import connect
+
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        for index in indexes:
+            cur.execute(index.create)
+        conn.commit()
+    return [index.name for index in indexes]
+
+
+def drop_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]:
+    """Drop the indexes `add_extra_indexes` creates (those missing are skipped); their names."""
+    from toolkit.stages.load import connect
+
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        for index in indexes:
+            cur.execute(index.drop)
+        conn.commit()
+    return [index.name for index in indexes]

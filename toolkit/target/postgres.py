@@ -1,0 +1,33 @@
+"""One way to open PostgreSQL over ADBC: a URI that cannot be read, an unreachable server, a
+wrong database or a refused login is one clear line naming the (redacted) URI, never a driver
+traceback or a password."""
+
+from __future__ import annotations
+
+import adbc_driver_postgresql.dbapi as pgdbapi
+
+from toolkit.runtime import preflight
+from toolkit.runtime.errors import ConfigError, short_cause
+from toolkit.runtime.redact import redact, remember
+
+APP_SCHEMA = "SET search_path TO public"
+"""The app's tables live in `public`; a login role named like m2pg's own schema (`m2pg`) would
+otherwise put that schema first and take the unqualified names."""
+
+
+def connect(pg_uri: str, settings: tuple[str, ...] = ()):
+    """A connection to the app's schema with each `SET` statement in `settings` applied to its session."""
+    preflight.pg_uri(pg_uri)
+    remember(pg_uri)
+    try:
+        conn = pgdbapi.connect(pg_uri)
+    except Exception as error:  # the driver raises several types for a bad URI or server
+        raise ConfigError(
+            f"cannot connect to PostgreSQL at {redact(pg_uri)}: {short_cause(error)}",
+            hint="check --pg-uri (or M2PG_PG_URI)",
+        ) from None
+    with conn.cursor() as cur:
+        for setting in (APP_SCHEMA, *settings):
+            cur.execute(setting)
+    conn.commit()
+    return conn

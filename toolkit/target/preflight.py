@@ -1,0 +1,223 @@
+"""Checks made before the load writes to the target, each a ConfigError (exit 2) naming what is
+wrong and the fix: the staged inputs are whole and current, the target's schema is the app's,
+emptying the app's tables would reach no other table, and no row the migration does not own
+holds a unique value of a row it loads.
+
+Here a row is the source's when its id is one this migration's id map gives (a junction pair:
+when both its ends are). A row to load thus never clashes with another's primary key: its id is
+in the id map, so whatever holds that id is the migration's own row. Only unique values can
+clash, with rows written by someone else or with rows of documents deleted since (the load
+deletes those only after it has inserted and updated, so the value cannot move in one go).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bson
+import polars as pl
+from bson import ObjectId
+from bson.codec_options import CodecOptions, DatetimeConversion
+
+from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.documents.ids import uuid_for
+from toolkit.runtime.errors import ConfigError
+from toolkit.staging.layout import Staging, checked_digest, read_json
+from toolkit.target import duck
+from toolkit.target.postgres import connect
+from toolkit.target.schema import check_target, has_schema, literal, quote
+
+MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # any year decodes
+OUTSIDE_REFERENCES_SQL = """
+SELECT r.relnamespace::regnamespace::text, r.relname::text, k.conname::text, f.relname::text
+FROM pg_constraint k
+JOIN pg_class r ON r.oid = k.conrelid
+JOIN pg_class f ON f.oid = k.confrelid
+WHERE k.contype = 'f' AND f.relnamespace = 'public'::regnamespace AND f.relname IN ({0})
+  AND NOT (r.relnamespace = 'public'::regnamespace AND r.relname IN ({0}))
+ORDER BY 1, 2, 3
+"""
+
+
+def tables_of(models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[str]:
+    return [m.table for m in models] + [j.table for j in junctions]
+
+
+# --- Staged inputs --------------------------------------------------------------------------
+
+
+def staged_inputs(staging: Staging, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> None:
+    """Every table's clean parts are there, one per raw part, intact, made by a transform of the
+    extract now staged: else the load would write a part of the data, or stale data."""
+    root = staging.root
+    transform = f"run `m2pg transform --staging {root}`"
+    if not root.is_dir():
+        raise ConfigError(
+            f"the staging folder {root} does not exist",
+            stage="load",
+            hint=f"check --staging; to stage the data run `m2pg extract --staging {root}`, then transform",
+        )
+    run = root / "raw" / "run.json"
+    if not run.exists() or not read_json(run).get("complete"):
+        raise ConfigError(
+            f"{root} holds no finished extract",
+            stage="load",
+            hint=f"check --staging, or run `m2pg extract --staging {root}`, then transform",
+        )
+    report = staging.report("transform.json")
+    if not report.exists():
+        raise ConfigError(f"{root} has not been transformed: no clean rows to load", stage="load", hint=transform)
+    if report.stat().st_mtime_ns < run.stat().st_mtime_ns:
+        raise ConfigError(f"the clean rows in {root / 'clean'} predate the last extract", stage="load", hint=transform)
+    documents = {c["collection"]: c["documents"] for c in read_json(report)["collections"]}
+    for model in models:
+        missing = _missing_parts(staging, model)
+        if missing:
+            raise ConfigError(f"{staging.clean(model.table)} is incomplete: {missing}", stage="load", hint=transform)
+        extracted = read_json(staging.manifest(model.source)).get("documents", 0)
+        if documents.get(model.source) != extracted:
+            raise ConfigError(
+                f"the clean rows of {model.source} were made from another extract "
+                f"({documents.get(model.source)} documents, {extracted} extracted now)",
+                stage="load",
+                hint=transform,
+            )
+    for j in junctions:
+        if not staging.clean_parts(j.table):
+            raise ConfigError(f"{staging.clean(j.table)} holds no clean part", stage="load", hint=transform)
+    for table in tables_of(models, junctions):  # each part as transform wrote it (read once a process)
+        for part in staging.clean_parts(table):
+            checked_digest(part)
+
+
+def _missing_parts(staging: Staging, model: ModelSpec) -> str | None:
+    """What is missing of a model's clean parts (one per raw part, at least one), or None."""
+    raw = staging.manifest(model.source)
+    if not raw.exists():
+        return f"{model.source} was not extracted"
+    expected = {f"part-{n:05d}.parquet" for n in range(max(len(read_json(raw)["parts"]), 1))}
+    manifest = staging.clean(model.table) / "manifest.json"
+    listed = set(read_json(manifest)["parts"]) if manifest.exists() else set()
+    present = {p.name for p in staging.clean_parts(model.table)}
+    done = expected & listed & present
+    return None if done == expected else f"{len(done)} of {len(expected)} parts transformed"
+
+
+# --- The target -----------------------------------------------------------------------------
+
+
+def schema_matches(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction], stage: str) -> None:
+    """The target holds the app's tables, as declared."""
+    if not has_schema(pg_uri, models, junctions):
+        raise ConfigError(
+            "the target database has none of the app's tables",
+            stage=stage,
+            hint="create them with `m2pg schema` (or the app's migration), or use `m2pg run`",
+        )
+    problems = check_target(pg_uri, models, junctions)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(
+            f"the target schema differs from the app's: {problems[0]}{more}",
+            stage=stage,
+            hint="fix the target schema, or point --pg-uri at the app's database; nothing was written",
+        )
+
+
+def outside_references(conn, tables: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(schema, table, constraint, referenced table) of each foreign key from a table the app
+    does not declare into one it does: emptying the app's tables would have to empty it too."""
+    with conn.cursor() as cur:
+        cur.execute(OUTSIDE_REFERENCES_SQL.format(", ".join(map(literal, tables))))
+        return cur.fetchall()
+
+
+def may_empty(conn, tables: Sequence[str], stage: str) -> None:
+    """Emptying the app's tables touches no other table, or stop before anything is emptied."""
+    found = outside_references(conn, tables)
+    if found:
+        schema, table, name, target = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        instead = "" if stage == "reset" else f", or {stage} without --replace"
+        raise ConfigError(
+            f'table "{schema}"."{table}" is not the app\'s and references "{target}" '
+            f"(constraint {name}){more}: the app's tables cannot be emptied without emptying it too",
+            stage=stage,
+            hint=f"nothing was emptied; drop that foreign key or empty that table yourself first{instead}",
+        )
+
+
+def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series) -> tuple | None:
+    """(column, value, id, count) of a row the migration does not own whose unique value equals
+    one in `rows` (columns id and the unique fields), the first of `count`; None when there is none."""
+    unique = [f.name for f in model.fields if f.unique]
+    if not unique or rows.is_empty():
+        return None
+    with duck.connect(pg_uri) as con:
+        con.register("m2pg_rows", rows.select("id", *unique).to_arrow())
+        con.register("m2pg_owned", pl.DataFrame({"id": owned.unique()}).to_arrow())
+        for column in unique:
+            c = quote(column)
+            found = con.execute(
+                f"SELECT CAST(t.{c} AS VARCHAR) AS v, CAST(t.id AS VARCHAR) AS id, count(*) OVER () "
+                f"FROM pg.{quote(model.table)} t JOIN m2pg_rows r ON r.{c} = t.{c} "
+                f"WHERE NOT EXISTS (SELECT 1 FROM m2pg_owned o WHERE o.id = CAST(t.id AS VARCHAR)) "
+                f"ORDER BY v LIMIT 1"
+            ).fetchone()
+            if found:
+                return (column, *found)
+    return None
+
+
+def refuse_clash(model: ModelSpec, clash: tuple, stage: str) -> ConfigError:
+    column, value, row_id, count = clash
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return ConfigError(
+        f'"{model.table}".{column} {value!r} is held by row {row_id}, which is not one of the source\'s documents '
+        f"(a row someone else wrote, or the row of a document deleted since it was loaded), and a row to load "
+        f"has it too{more}",
+        stage=stage,
+        hint=f"nothing was written; change or delete that row in the target (or the {model.source} document "
+        "in the source), or load afresh with --replace, then run again",
+    )
+
+
+def holds_rows(pg_uri: str, table: str) -> bool:
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT EXISTS (SELECT FROM {quote(table)})")
+        return cur.fetchone()[0]
+
+
+def staged_clash(pg_uri: str, staging: Staging, models: Sequence[ModelSpec]) -> None:
+    """No row to load shares a unique value with a row of the target the migration does not own."""
+    for model in models:
+        unique = [f.name for f in model.fields if f.unique]
+        if not unique or not holds_rows(pg_uri, model.table):
+            continue
+        rows = pl.read_parquet(staging.clean_parts(model.table), columns=["id", *unique])
+        owned = pl.read_parquet(staging.idmap(model.source), columns=["id"])["id"]
+        clash = unique_clash(pg_uri, model, rows, owned)
+        if clash:
+            raise refuse_clash(model, clash, "load")
+
+
+def source_clash(pg_uri: str, source, models: Sequence[ModelSpec]) -> None:
+    """The same, read from the source before anything is extracted: a document's unique value
+    held in the target by a row that is not one of this source's documents."""
+    for model in models:
+        unique = [f for f in model.fields if f.unique]
+        if not unique or not holds_rows(pg_uri, model.table):
+            continue
+        ids: list = []
+        values: dict[str, list] = {f.name: [] for f in unique}
+        for chunk in source.chunks(model.source, 10_000):
+            for document in bson.decode_all(chunk, MS):
+                if isinstance(document.get("_id"), ObjectId):
+                    ids.append(uuid_for(str(document["_id"])))
+                    for f in unique:
+                        value = document.get(f.key)
+                        values[f.name].append(value if isinstance(value, str) else None)
+        rows = pl.DataFrame({"id": ids, **values}, schema={"id": pl.String, **{n: pl.String for n in values}})
+        clash = unique_clash(pg_uri, model, rows, rows["id"])
+        if clash:
+            raise refuse_clash(model, clash, "run")
