@@ -19,6 +19,12 @@ servers *ARGS:
 test *ARGS:
     {{venv}}/python -m pytest -q -n auto --dist loadfile {{ARGS}}
 
+# Lint, format check and type check (what .ci/run and pre-commit run before the tests)
+lint:
+    {{venv}}/ruff check .
+    {{venv}}/ruff format --check .
+    {{venv}}/mypy
+
 # Unit tests only (no server)
 unit *ARGS:
     {{venv}}/python -m pytest -q -n auto --dist loadfile tests --ignore=tests/integration {{ARGS}}

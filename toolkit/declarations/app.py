@@ -140,13 +140,13 @@ def load_order(models: tuple[ModelSpec, ...], app: str) -> tuple[ModelSpec, ...]
     """Parents before children, otherwise as listed; a cycle (other than a model referencing
     itself) is a declaration error naming a field on it."""
     listed = {m.name: n for n, m in enumerate(models)}
-    graph = TopologicalSorter({m.name: {f.references.model for f in m.references} - {m.name} for m in models})
+    graph = TopologicalSorter({m.name: {f.parent.model for f in m.references} - {m.name} for m in models})
     try:
         graph.prepare()
     except CycleError as cycle:
         loop = cycle.args[1]
         model = next(m for m in models if m.name == loop[0])
-        field = next(f for f in model.references if f.references.model in loop)
+        field = next(f for f in model.references if f.parent.model in loop)
         raise _fail(
             app,
             f"{model.name}.{field.name}",

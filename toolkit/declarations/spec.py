@@ -53,6 +53,20 @@ class Field:
     client_type: str | None = None  # the app's client's type, where the app's migration made another
 
     @property
+    def parent(self) -> Reference:
+        """The reference of a field that has one (every field of `ModelSpec.references`)."""
+        if self.references is None:
+            raise ValueError(f"{self.name} references no model")
+        return self.references
+
+    @property
+    def enum_name(self) -> str:
+        """The enum of an Enum field (the App checks that every one declares an enum it knows)."""
+        if self.enum is None:
+            raise ValueError(f"{self.name} declares no enum")
+        return self.enum
+
+    @property
     def key(self) -> str:
         """The key this field is stored under in MongoDB."""
         return self.source or self.name

@@ -8,6 +8,7 @@ the documents at fault leave the vectorised path.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -25,7 +26,7 @@ from toolkit.declarations.spec import Field, Kind, ModelSpec
 from toolkit.documents import index as bt
 from toolkit.stages.rules import NO_PROBLEMS, per_row
 
-CODEC = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+CODEC: CodecOptions[dict[str, Any]] = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 _EMPTY = {bt.NULL, bt.UNDEFINED}  # a missing value, allowed in any field
 MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
@@ -95,7 +96,7 @@ def _documents(ix: bt.BsonIndex) -> pa.Array:
 def _object_ids(ix: bt.BsonIndex, elements: pl.DataFrame) -> pl.Series:
     ids = elements.filter((pl.col("field") == 0) & (pl.col("type") == bt.OBJECT_ID))
     raw = ix.gather(ids["value"].to_numpy(), 12)
-    hexes = pl.from_arrow(
+    hexes = _series(
         pa.FixedSizeBinaryArray.from_buffers(pa.binary(12), len(raw), [None, pa.py_buffer(raw.tobytes())]).cast(
             pa.binary()
         )
@@ -120,6 +121,7 @@ def _malformed(ix: bt.BsonIndex, malformed: np.ndarray, offsets: np.ndarray | No
     """A problem for each document the strict walk refuses: rule `bson` (`utf8` for text that is
     not UTF-8), the defect and where the document's bytes lie."""
     found = []
+    codes = ix.strict_walk()[0]
     for i in malformed.tolist():
         key, defect = bt.describe_defect(ix, i)
         size = int(ix.ends[i] - ix.starts[i])
@@ -129,7 +131,7 @@ def _malformed(ix: bt.BsonIndex, malformed: np.ndarray, offsets: np.ndarray | No
             else f"a document of {size} bytes"
         )
         found.append(
-            (i, key, bt.defect_rule(int(ix.defects[i])), f"{where}: {defect}" + (f" (in field {key})" if key else ""))
+            (i, key, bt.defect_rule(int(codes[i])), f"{where}: {defect}" + (f" (in field {key})" if key else ""))
         )
     return _problem_frame(found)
 
@@ -147,7 +149,7 @@ def _null_ids(typed: pa.Table, kept: np.ndarray, model: ModelSpec) -> pl.DataFra
     found = []
     for f in model.fields:
         if f.kind is Kind.UUID_LIST and f.key in typed.column_names:
-            nulls = pl.from_arrow(_plain(typed.column(f.key), f, typed.num_rows)).list.eval(pl.element().is_null())
+            nulls = _series(_plain(typed.column(f.key), f, typed.num_rows)).list.eval(pl.element().is_null())
             hit = nulls.list.any().fill_null(False)
             rows, places = np.flatnonzero(hit.to_numpy()).tolist(), nulls.filter(hit).list.arg_max().to_list()
             for row, at in zip(rows, places, strict=False):
@@ -298,7 +300,7 @@ def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, position: int, exclud
 
 def malformed_bytes(table: pa.Table) -> int:
     """Bytes of the chunk's documents the strict walk refused (they go to the quarantine whole)."""
-    problems = pl.from_arrow(table.column("m2pg_problems"))
+    problems = _series(table.column("m2pg_problems"))
     refused = problems.list.eval(pl.element().struct.field("rule").is_in(MALFORMED)).list.any().fill_null(False)
     if not refused.any():
         return 0
@@ -335,8 +337,16 @@ def _plain(column, field: Field, n: int) -> pa.Array:
         return pa.nulls(n, KINDS[field.kind].raw)
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if field.kind is Kind.OBJECT_ID:
-        return pl.from_arrow(array.storage.cast(pa.binary())).bin.encode("hex").to_arrow()
+        return _series(array.storage.cast(pa.binary())).bin.encode("hex").to_arrow()
     if field.kind is Kind.UUID_LIST:
-        values = pl.from_arrow(array.values.storage.cast(pa.binary())).bin.encode("hex").to_arrow()
+        values = _series(array.values.storage.cast(pa.binary())).bin.encode("hex").to_arrow()
         return pa.ListArray.from_arrays(array.offsets, values, mask=array.is_null())
     return array
+
+
+def _series(array: pa.Array | pa.ChunkedArray) -> pl.Series:
+    """`pl.from_arrow`, whose result is typed as a frame or a series: of an Arrow array, a series."""
+    series = pl.from_arrow(array)
+    if not isinstance(series, pl.Series):
+        raise TypeError(f"an Arrow array converted to {type(series).__name__}, not a Series")
+    return series

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -95,6 +96,13 @@ class BsonIndex:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    def strict_walk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(defect code, byte, number) per document: only `index` runs the strict walk, an index
+        built elsewhere (for the order of ids alone) has nothing to describe a defect with."""
+        if self.defects is None or self.defect_at is None or self.defect_numbers is None:
+            raise ValueError("this BSON index was built without the strict walk; build it with `index`")
+        return self.defects, self.defect_at, self.defect_numbers
 
     def document(self, i: int) -> bytes:
         return self.buffer[self.starts[i] : self.ends[i]]
@@ -186,7 +194,8 @@ def defect_rule(code: int) -> str:
 def describe_defect(ix: BsonIndex, i: int) -> tuple[str, str]:
     """(field, reason) for malformed document i: the top-level key the defect lies under (empty
     when none can be read) and the defect, with bytes counted from the document's start."""
-    code, at, number = int(ix.defects[i]), int(ix.defect_at[i]), int(ix.defect_numbers[i])
+    codes, ats, numbers = ix.strict_walk()
+    code, at, number = int(codes[i]), int(ats[i]), int(numbers[i])
     start, end = int(ix.starts[i]), int(ix.ends[i])
     if code == ELEMENTS_END_EARLY and number < 0:
         reason = f"its last byte ({end - 1 - start}) is not the 0 that ends a document"
@@ -230,7 +239,7 @@ def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray, valid: np.
     offsets = np.zeros(len(begin) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     nulls = 0 if valid is None else int((~valid).sum())
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if valid is not None and nulls else None
     text = np.empty(offsets[-1], np.uint8)
     scatter(text, offsets[:-1], data, begin, lengths)
     return pa.LargeStringArray.from_buffers(
@@ -322,7 +331,7 @@ def document_id(raw: bytes):
     from bson import decode, decode_all
     from bson.codec_options import CodecOptions, DatetimeConversion
 
-    codec = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+    codec: CodecOptions[dict[str, Any]] = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
     if defects(raw, np.zeros(1, np.int64), np.full(1, len(raw), np.int64))[0][0] == WELL_FORMED:
         return decode(raw, codec).get("_id")
     ix = index(raw, ["_id"])

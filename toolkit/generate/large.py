@@ -25,7 +25,7 @@ import numpy as np
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import LIST_KINDS, Field, Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
-from toolkit.generate.sample import END, START, SampleData, dump_metadata, tables, text_maker
+from toolkit.generate.sample import END, START, SampleData, dump_metadata, tables, target_model, text_maker
 from toolkit.runtime.progress import tracked
 
 SCALED, FIXED = True, False  # a count of `SampleData.large_counts` grows with the scale, or not
@@ -142,7 +142,7 @@ def documents(elements: list[Element], n: int) -> Bytes:
         name = key.encode() + b"\0"
         filled = True if states is None else states == SET
         if values.width:  # type, key and value as one block per document
-            _scatter(out, at, _prefixed(bytes([kind]) + name, values), filled)
+            _scatter(out, at, _prefixed(bytes([kind]) + name, values, values.width), filled)
         else:
             _scatter(out, at, constant(bytes([kind]) + name, n), filled)
             _scatter(out, at + 1 + len(name), values, filled)
@@ -161,9 +161,9 @@ def _element_sizes(key: str, values: Bytes, states: np.ndarray | None) -> np.nda
     return np.where(states == SET, header + values.sizes, np.where(states == NULLED, header, 0))
 
 
-def _prefixed(header: bytes, values: Bytes) -> Bytes:
-    """Fixed-width values with the same bytes before each."""
-    n, width = len(values), values.width
+def _prefixed(header: bytes, values: Bytes, width: int) -> Bytes:
+    """Fixed-width values (`values.width` bytes each) with the same bytes before each."""
+    n = len(values)
     block = np.empty((n, len(header) + width), np.uint8)
     block[:, : len(header)] = np.frombuffer(header, np.uint8)
     block[:, len(header) :] = values.data.reshape(-1, width)[values.starts // width]
@@ -183,7 +183,7 @@ def array(slots: list[tuple[int, Bytes]], lengths: np.ndarray) -> Bytes:
 
 def concat_rows(parts: list[Bytes]) -> Bytes:
     """Row i of the result is row i of every part, one after the other."""
-    sizes = sum(p.sizes for p in parts)
+    sizes = np.sum([p.sizes for p in parts], axis=0)
     starts = _exclusive_sum(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
     at = starts.copy()
@@ -253,7 +253,8 @@ class World:
     ids: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (n, 12) ObjectIds, ascending
     seconds: dict[str, np.ndarray] = field(default_factory=dict)  # model -> creation times, ascending
     links: dict[str, list[Links]] = field(default_factory=dict)  # owner model -> its junction arrays
-    pools: dict[tuple, Bytes | list[str]] = field(default_factory=dict)
+    pools: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)  # a text field's values
+    bson_pools: dict[tuple[str, str, int], Bytes] = field(default_factory=dict)  # the same as BSON strings
 
     @classmethod
     def create(cls, app: App, seed: int, sizes: dict[str, int]) -> World:
@@ -286,10 +287,10 @@ class World:
 
     def texts(self, model: str, name: str, size: int, make: Callable[[random.Random], str] | None = None) -> Bytes:
         """The same values as BSON strings."""
-        key = (model, name, size, "bson")
-        if key not in self.pools:
-            self.pools[key] = pool([bson_string(v) for v in self.values(model, name, size, make)])
-        return self.pools[key]
+        key = (model, name, size)
+        if key not in self.bson_pools:
+            self.bson_pools[key] = pool([bson_string(v) for v in self.values(model, name, size, make)])
+        return self.bson_pools[key]
 
 
 def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndarray, np.ndarray]:
@@ -393,7 +394,8 @@ def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> memor
             kind, values = VALUES[f.kind](chunk, f)
             elements.append((f.key, kind, values, _states(chunk, f)))
     elements += [_feed(chunk, links) for links in world.links.get(model.name, ())]
-    return memoryview(documents(elements, chunk.n).data)
+    encoded = documents(elements, chunk.n).data
+    return encoded.data  # the array's own buffer, as memoryview(encoded) would be
 
 
 def _states(chunk: Chunk, f: Field) -> np.ndarray | None:
@@ -419,17 +421,13 @@ def _feed(chunk: Chunk, links: Links) -> Element:
     return links.key, bt.ARRAY, array(slots, lengths), states
 
 
-def _target(f: Field) -> str:
-    return f.references.model if f.references else f.points_to
-
-
 def _object_id(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return bt.OBJECT_ID, chunk.older(_target(f))
+    return bt.OBJECT_ID, chunk.older(target_model(f))
 
 
 def _id_list(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """0-4 ids of the target; some repeat, as sharing a board twice does."""
-    return bt.ARRAY, array([(bt.OBJECT_ID, chunk.older(_target(f))) for _ in range(4)], chunk.lengths(0, 4))
+    return bt.ARRAY, array([(bt.OBJECT_ID, chunk.older(target_model(f))) for _ in range(4)], chunk.lengths(0, 4))
 
 
 def _int(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
@@ -451,7 +449,7 @@ def _datetime(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
 
 
 def _enum(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
-    return bt.STRING, chunk.picks(pool([bson_string(v) for v in chunk.world.app.enums[f.enum]]))
+    return bt.STRING, chunk.picks(pool([bson_string(v) for v in chunk.world.app.enums[f.enum_name]]))
 
 
 def _text(chunk: Chunk, f: Field) -> tuple[int, Bytes]:

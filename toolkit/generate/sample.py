@@ -23,13 +23,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import bson
 from bson import Int64, ObjectId
 from pymongo import MongoClient
 
 from toolkit.declarations.app import App
-from toolkit.declarations.spec import LIST_KINDS, Field, Kind, ModelSpec
+from toolkit.declarations.spec import LIST_KINDS, Feed, Field, Kind, ModelSpec
 from toolkit.runtime.progress import tracked
 
 Dataset = dict[str, list[dict]]
@@ -154,20 +155,24 @@ def _date(r: random.Random, data: SampleData, name: str, oid: ObjectId) -> datet
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # BSON keeps ms
 
 
-def _target(f: Field) -> str | None:
-    return f.references.model if f.references else f.points_to
+def target_model(f: Field) -> str:
+    """The model whose ids an ObjectId field (or array) holds: its reference's, else `points_to`."""
+    target = f.references.model if f.references else f.points_to
+    if target is None:
+        raise ValueError(f"{f.name} names no model its ids belong to (a reference or points_to)")
+    return target
 
 
 def _value(r: random.Random, app: App, model: ModelSpec, f: Field, index: int, oid: ObjectId, ids: Ids):
     """A valid value for `f`: the first documents cycle through every enum value."""
     data = tables(app)
     if f.kind is Kind.OBJECT_ID:
-        return _pick(r, ids[_target(f)], oid)
+        return _pick(r, ids[target_model(f)], oid)
     if f.kind is Kind.UUID_LIST:
-        users = [_pick(r, ids[_target(f)], oid) for _ in range(r.randint(0, 4))]
+        users = [_pick(r, ids[target_model(f)], oid) for _ in range(r.randint(0, 4))]
         return users + users[:1] if r.random() < 0.1 else users  # sometimes shared twice
     if f.kind is Kind.ENUM:
-        values = app.enums[f.enum]
+        values = app.enums[f.enum_name]
         return values[index] if index < len(values) else r.choice(values)
     if f.kind is Kind.INT:
         return _int(r, data, f.name)
@@ -202,7 +207,7 @@ def _absence(r: random.Random, f: Field) -> str | None:
 
 
 def _document(r: random.Random, app: App, model: ModelSpec, index: int, oid: ObjectId, ids: Ids) -> dict:
-    doc = {}
+    doc: dict[str, object] = {}
     for f in model.fields:
         if f.key == "_id":
             doc["_id"] = oid
@@ -218,7 +223,7 @@ def _document(r: random.Random, app: App, model: ModelSpec, index: int, oid: Obj
 def _fill_junctions(r: random.Random, app: App, data: Dataset, ids: Ids) -> None:
     """Link pairs, then record each pair in one side's array, the other's, or both."""
     for junction in app.junctions:
-        arrays = {feed: {} for feed in junction.feeds}
+        arrays: dict[Feed, dict[ObjectId, list[ObjectId]]] = {feed: {} for feed in junction.feeds}
         rights = ids[junction.right.model]
         for left in ids[junction.left.model]:
             for right in r.sample(rights, r.choice((0, 0, 1, 1, 2, 3))):
@@ -314,7 +319,8 @@ BATCH = 1000
 
 def write_mongo(uri: str, db: str, dataset: Dataset) -> None:
     """Replace each collection of `db` by the dataset's documents, inserted in order."""
-    with MongoClient(uri) as client:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    with client:
         database = client[db]
         for collection, docs in tracked(dataset.items(), "write", lambda item: item[0]):
             database.drop_collection(collection)

@@ -14,10 +14,12 @@ import os
 import queue
 import signal
 from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 from toolkit.runtime import interrupt
 
 Job = tuple[Callable, tuple]
+Name = TypeVar("Name", bound=Hashable)
 PARALLEL_FROM = 32 << 20  # bytes of data: below this, starting worker processes costs more than it saves
 
 
@@ -100,7 +102,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, progress, stage: str) -> list:
     return list(run_graph(dict(enumerate(jobs)), {}, workers, progress, stage).values())
 
 
-def run_graph(jobs: dict[Hashable, Job], needs: dict[Hashable, set], workers: int, progress, stage: str) -> dict:
+def run_graph(
+    jobs: dict[Name, Job], needs: dict[Name, set[Name]], workers: int, progress, stage: str
+) -> dict[Name, Any]:
     """Jobs that wait for others: a job starts once every job it `needs` has finished.
 
     Among the jobs ready to start, the first in the order of `jobs` goes first (put the longest
@@ -111,7 +115,7 @@ def run_graph(jobs: dict[Hashable, Job], needs: dict[Hashable, set], workers: in
     if unknown:
         raise ValueError(f"{stage}: jobs wait for jobs that do not exist: {sorted(map(str, unknown))}")
     if workers <= 1 or len(jobs) <= 1:
-        results: dict[Hashable, object] = {}
+        results: dict[Name, Any] = {}
         while len(results) < len(jobs):
             name = _next_ready(jobs, needs, results.keys(), results.keys())
             if name is None:

@@ -166,7 +166,7 @@ def _owned_rows(conn, table: str, keys: list[str]) -> pl.DataFrame:
     columns = ", ".join(f"{quote(k)}::text AS {quote(k)}" for k in keys)
     with conn.cursor() as cur:
         cur.execute(f"SELECT {columns}, {DIGEST} FROM {owned_table(table)}")
-        rows = pl.from_arrow(cur.fetch_arrow_table())
+        rows = pl.DataFrame(cur.fetch_arrow_table())
     return rows.with_columns(pl.col(DIGEST).cast(pl.Int64))
 
 
@@ -439,7 +439,7 @@ def pointing_at(models, junctions) -> dict[str, list[tuple[str, str, list[str]]]
     found: dict[str, list] = {}
     for m in models:
         for f in m.references:
-            found.setdefault(tables[f.references.model], []).append((m.table, f.name, keys[m.table]))
+            found.setdefault(tables[f.parent.model], []).append((m.table, f.name, keys[m.table]))
     for j in junctions:
         for side in (j.left, j.right):
             found.setdefault(tables[side.model], []).append((j.table, side.column, keys[j.table]))
@@ -588,7 +588,7 @@ def refused(failed: dict, total: int) -> ConfigError:
 def parents(models, junctions) -> dict[str, set[str]]:
     """Table -> the tables its foreign keys point to, which must be loaded before it."""
     tables = {m.name: m.table for m in models}
-    needs = {m.table: {tables[f.references.model] for f in m.references} - {m.table} for m in models}
+    needs = {m.table: {tables[f.parent.model] for f in m.references} - {m.table} for m in models}
     needs.update({j.table: {tables[j.left.model], tables[j.right.model]} for j in junctions})
     return needs
 
@@ -609,13 +609,17 @@ def put_back_if_untouched(pg_uri: str, models, junctions) -> bool:
             for table, keys in stored_foreign_keys(conn).items():
                 for name, definition, live in keys:
                     alter = f"ALTER TABLE {quote(table)} "
-                    add = [] if live else [(f"{alter}ADD CONSTRAINT {quote(name)} {definition}", None)]
-                    check = (
+                    add: list[tuple[str, tuple | None]] = (
+                        [] if live else [(f"{alter}ADD CONSTRAINT {quote(name)} {definition}", None)]
+                    )
+                    check: list[tuple[str, tuple | None]] = (
                         [(f"{alter}VALIDATE CONSTRAINT {quote(name)}", None)]
                         if (live and not definition.endswith(NOT_VALID))
                         else []
                     )
-                    forget = [(f"DELETE FROM {DEFERRED} WHERE table_name = $1 AND name = $2", (table, name))]
+                    forget: list[tuple[str, tuple | None]] = [
+                        (f"DELETE FROM {DEFERRED} WHERE table_name = $1 AND name = $2", (table, name))
+                    ]
                     if _attempt(conn, add + check + forget):
                         return False
     except (pgdbapi.Error, ConfigError):  # the server is gone: the next load restores them
@@ -738,7 +742,7 @@ def _load_all(
         pointing_at(models, junctions),
     )
     order = list(kinds)
-    connections = queue.SimpleQueue()
+    connections: queue.SimpleQueue = queue.SimpleQueue()
     try:
         for _ in range(workers):
             connections.put(connect(pg_uri))

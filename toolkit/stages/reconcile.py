@@ -139,7 +139,7 @@ def orphan_check(con, table: str, column: str, target: str, null_is_orphan: bool
 def orphan_checks(con, app: App, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[dict]:
     """Every foreign key checked, two at a time: PostgreSQL runs each on one core."""
     tables = {m.name: m.table for m in app.models}
-    checks = [(m.table, f.name, tables[f.references.model], False) for m in models for f in m.references] + [
+    checks = [(m.table, f.name, tables[f.parent.model], False) for m in models for f in m.references] + [
         (j.table, side.column, tables[side.model], True) for j in junctions for side in (j.left, j.right)
     ]
 

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -25,6 +26,7 @@ from toolkit.documents.decode import decode_chunk, document_text
 from toolkit.documents.ids import in_lists, uuids_of
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.parallel import Job
 from toolkit.runtime.progress import bars
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import field_rules, indexed_columns, problem, problems_of, repeats
@@ -41,16 +43,18 @@ from toolkit.staging.layout import (
 )
 
 RULES_VERSION = "2"  # part of every fingerprint: bump when the rules change what they produce
-QUARANTINE_SCHEMA = {
-    "collection": pl.String,
-    "object_id": pl.String,
-    "source_id": pl.String,
-    "field": pl.String,
-    "rule": pl.String,
-    "reason": pl.String,
-    "document": pl.String,
-}
-IDS = {"object_id": pl.String, "id": pl.String}
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "collection": pl.String,
+        "object_id": pl.String,
+        "source_id": pl.String,
+        "field": pl.String,
+        "rule": pl.String,
+        "reason": pl.String,
+        "document": pl.String,
+    }
+)
+IDS = pl.Schema({"object_id": pl.String, "id": pl.String})
 _WITHOUT_DOCUMENTS = pl.exclude("m2pg_document")  # the original BSON is read only for refused rows
 
 
@@ -114,7 +118,7 @@ def _keys(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
 
 def _reference(frame: pl.DataFrame, f: Field, outcome: Outcome) -> pl.DataFrame:
     """Remap one foreign key by a join; a required one that points nowhere is a problem."""
-    target = f.references.model
+    target = f.parent.model
     kept = outcome.kept[target].rename({"object_id": f.key, "id": f"m2pg_ref_{f.name}"})
     frame = frame.join(kept, on=f.key, how="left", maintain_order="left")
     dangling = pl.col(f.key).is_not_null() & pl.col(f"m2pg_ref_{f.name}").is_null()
@@ -202,7 +206,7 @@ def _uuid_lists(lists: pl.Series) -> pl.Series:
     array = lists.to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    return pl.from_arrow(in_lists(lambda values: uuids_of(pl.from_arrow(values).cast(pl.String)).to_arrow(), array))
+    return pl.Series(in_lists(lambda values: uuids_of(pl.Series(values).cast(pl.String)).to_arrow(), array))
 
 
 def _dangling(object_ids: pl.Series, known: pl.Series) -> int:
@@ -240,7 +244,7 @@ def _ids_digest(ids: pl.Series) -> str:
 
 def _context(model: ModelSpec, outcome: Outcome) -> str:
     """What a part's result depends on beyond its own documents: the referenced collections."""
-    targets = sorted({f.references.model for f in model.references})
+    targets = sorted({f.parent.model for f in model.references})
     return _digest(RULES_VERSION, *(f"{t}={outcome.digests[t]}" for t in targets))
 
 
@@ -249,7 +253,7 @@ class _Sum:
 
     def __init__(self) -> None:
         self.counts = {"documents": 0, "clean": 0, "quarantined": 0}
-        self.maps = {k: Counter() for k in ("by_rule", "dangling_ids", "unknown_fields")}
+        self.maps: dict[str, Counter] = {k: Counter() for k in ("by_rule", "dangling_ids", "unknown_fields")}
         self.nulled: dict[str, Counter] = {}
 
     def add(self, part: dict) -> None:
@@ -286,7 +290,7 @@ def transform_part(
     if bad.height and "m2pg_document" not in bad.columns:
         first = raw["m2pg_row"][0]
         bad = bad.with_columns(m2pg_document=documents().gather(bad["m2pg_row"] - first))
-    report = {
+    report: dict[str, Any] = {
         "documents": raw.height,
         "clean": good.height,
         "quarantined": bad.height,
@@ -322,7 +326,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     keys = [
         pl.read_parquet(checked(p), columns=["m2pg_object_id", "m2pg_problems", *unique])
         if p
-        else pl.from_arrow(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
+        else pl.DataFrame(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
         for p in files
     ]
     offsets = [0]
@@ -331,7 +335,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     repeated = repeats(_keys(pl.concat(keys).with_row_index("m2pg_row"), model), model)
     context = _context(model, outcome)
     folder = staging.clean(model.table)
-    previous = {"parts": {}}
+    previous: dict = {"parts": {}}
     if (folder / "manifest.json").exists():
         try:
             previous = read_manifest(folder / "manifest.json", "parts")
@@ -356,9 +360,9 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
             written = {k: earlier[k] for k in ("file_bytes", "file_sha256", "quarantine") if k in earlier}
         else:
             raw = (
-                pl.read_parquet(path, columns=_WITHOUT_DOCUMENTS)
+                pl.scan_parquet(path).select(_WITHOUT_DOCUMENTS).collect()
                 if path
-                else pl.from_arrow(decode_chunk(b"", model, feeds))
+                else pl.DataFrame(decode_chunk(b"", model, feeds))
             )
             raw = raw.with_row_index("m2pg_row", offset=offsets[number])
             report = transform_part(
@@ -515,7 +519,7 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
         owner_side, other_side = j.side_of(feed.model)
         others = outcome.kept[other_side.model]
         refused = outcome.quarantined[other_side.model].implode()
-        found = []
+        found: list[pl.DataFrame] = []
         for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
             skipped["element_null"] += nulls
             at = _position(exploded["other"], others["object_id"])
@@ -533,13 +537,13 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
                     }
                 )
             )
-        found = (
+        named = (
             pl.concat(found)
             if found
             else pl.DataFrame(schema={owner_side.column: pl.String, other_side.column: pl.String})
         )
-        per_feed[f"{feed.model}.{feed.key}"] = found.height
-        pairs.append(found.select(j.left.column, j.right.column))
+        per_feed[f"{feed.model}.{feed.key}"] = named.height
+        pairs.append(named.select(j.left.column, j.right.column))
     frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
     one_sided = 0
     if len(pairs) == 2:  # pairs named by one side's array and not by the other's
@@ -600,9 +604,10 @@ def _side_by_side(
     are done; the largest ready model first, junctions when no model is ready."""
     by_name = {m.name: m for m in models}
     rows = {m.name: sum(p["rows"] for p in manifests[m.name]["parts"]) for m in models}
-    jobs, needs = {}, {}
+    jobs: dict[str, Job] = {}
+    needs: dict[str, set[str]] = {}
     for m in sorted(models, key=lambda m: -rows[m.name]):
-        targets = sorted({f.references.model for f in m.references})
+        targets = sorted({f.parent.model for f in m.references})
         jobs[m.name] = (
             _model_job,
             (staging, m, junctions, enums, tuple(by_name[t] for t in targets), collections_of(models)),

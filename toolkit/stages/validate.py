@@ -33,13 +33,15 @@ OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
 
 GROUP_ROWS = 100_000
 """Rows checked at once: memory stays bounded, and pandera's cost per call is paid a few times a table."""
-FAILURES_SCHEMA = {
-    "schema": pl.String,
-    "column": pl.String,
-    "check": pl.String,
-    "failure_case": pl.String,
-    "object_id": pl.String,
-}
+FAILURES_SCHEMA = pl.Schema(
+    {
+        "schema": pl.String,
+        "column": pl.String,
+        "check": pl.String,
+        "failure_case": pl.String,
+        "object_id": pl.String,
+    }
+)
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def field_checks(field: Field, enums: dict[str, tuple[str, ...]]) -> list[pa.Che
     if kind is Kind.TEXT_LIST:
         checks.append(row_check("no_nul_elements", each(no_nul, null_element_passes=True)))
     if kind is Kind.ENUM:
-        labels = enums[field.enum]
+        labels = enums[field.enum_name]
         checks.append(row_check(f"enum {field.enum}", lambda col: col.is_in(labels)))
     if kind is Kind.INT:
         checks.append(row_check("int32_range", lambda col: col.is_between(*INT32)))
@@ -268,7 +270,8 @@ def _previous(staging: Staging) -> tuple[dict, pl.DataFrame]:
 
 def _groups(parts: list[Path]) -> Iterator[list[Path]]:
     """Consecutive parts of up to GROUP_ROWS rows together (a larger part alone)."""
-    group, rows = [], 0
+    group: list[Path] = []
+    rows = 0
     for part in parts:
         height = pq.read_metadata(part).num_rows
         if group and rows + height > GROUP_ROWS:

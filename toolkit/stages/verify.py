@@ -26,6 +26,7 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
+from duckdb.func import PythonUDFType
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -45,7 +46,7 @@ from toolkit.staging.layout import Staging, checked_all, write_json
 from toolkit.target import duck
 from toolkit.target.schema import COLUMNS_SQL, catalog_precision, catalog_type, quote
 
-MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
+MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
 CHUNK = 5_000  # documents per source chunk
 LAYERS = ("counts", "records", "integrity", "types")
 LIMIT = 1_000  # failures named per table and layer in the report (counts stay exact)
@@ -200,7 +201,7 @@ class Accounting:
     source order: a repeated `_id` loads its first copy and quarantines the others."""
 
     def __init__(self, quarantine: Quarantine) -> None:
-        self.quarantine, self.copies = quarantine, Counter()
+        self.quarantine, self.copies = quarantine, Counter[str]()
 
     def judge(self, raw, document: dict | None) -> tuple[str, dict]:
         """("quarantined" | "expected" | "missing", the ids naming it and why it cannot load)."""
@@ -236,8 +237,8 @@ class Collection:
 
 def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tuple[str, ...]) -> Collection:
     """Stream the collection, keeping only the rows expected in PostgreSQL."""
-    columns = {f.name: [] for f in model.fields} | {"_object_id": []}
-    pairs = {key: ([], []) for key in feeds}
+    columns: dict[str, list] = {f.name: [] for f in model.fields} | {"_object_id": []}
+    pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
     out = Collection(pl.DataFrame())
     accounting = Accounting(quarantine)
     for raw, document in source_documents(source, model.source):
@@ -666,7 +667,7 @@ def orphans(conn, table: str, where: str, target: str, column: str, label: str) 
 def model_integrity(conn, model: ModelSpec, tables: dict[str, str], nulled: dict, fails: Failures) -> dict:
     found = {}
     for f in model.references:
-        target = tables[f.references.model]
+        target = tables[f.parent.model]
         count, labels = orphans(
             conn,
             model.table,
@@ -763,7 +764,7 @@ def measures(f: Field, enums: dict[str, tuple[str, ...]]) -> dict[str, tuple[str
     elif f.kind is Kind.ENUM:
         out |= {
             f"count_{label}": (f"count(*) FILTER (WHERE {c}::text = {sql_literal(label)})", (e == label).sum())
-            for label in enums[f.enum]
+            for label in enums[f.enum_name]
         }
     elif f.kind is Kind.INT:
         out |= {"sum": (f"sum({c})", e.sum()), "min": (f"min({c})", e.min()), "max": (f"max({c})", e.max())}
@@ -860,7 +861,7 @@ def enum_values(conn, model: ModelSpec, enums: dict[str, tuple[str, ...]], fails
             bad = conn.execute(
                 f"SELECT {quote(f.name)}::text, count(*) FROM {quote(model.table)} "
                 f"WHERE {quote(f.name)}::text <> ALL(%s) GROUP BY 1 ORDER BY 1",
-                [list(enums[f.enum])],
+                [list(enums[f.enum_name])],
             ).fetchall()
             for value, count in bad:
                 fails.add("types", model.table, f"{count} value(s) {value!r} outside enum {f.enum}", field=f.name)
@@ -1062,7 +1063,7 @@ def verify(app: App, source, staging_root, pg_uri: str, sample: int = 100, full:
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
     with connect(pg_uri) as conn, duck.connect(pg_uri) as con:
-        con.create_function("m2pg_canonical_json", _canonical_arrow, ["VARCHAR"], "VARCHAR", type="arrow")
+        con.create_function("m2pg_canonical_json", _canonical_arrow, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
         run = Run(
             app,
             source,
@@ -1097,7 +1098,7 @@ def verify(app: App, source, staging_root, pg_uri: str, sample: int = 100, full:
 def assemble(run: Run) -> dict:
     """Per layer and table: the measurements and the failures; then per table and overall."""
     fails, kinds, totals = run.fails, run.kinds, run.totals
-    layers = {}
+    layers: dict[str, dict] = {}
     for layer in LAYERS:
         per_table = {t: result | fails.of(layer, t) for t, result in run.results[layer].items()}
         failing = [t for t, r in per_table.items() if r["status"] == "fail"]

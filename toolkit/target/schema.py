@@ -7,7 +7,7 @@ says before any row is written why a target would reject the load.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.spec import NOW, Field, Junction, Kind, ModelSpec
@@ -31,7 +31,8 @@ def literal(value: str) -> str:
 
 def pg_type(field: Field) -> str:
     """The type as the catalog names it (precision apart); an enum is the field's own type."""
-    return f'"{field.enum}"' if field.kind is Kind.ENUM else KINDS[field.kind].pg_type
+    own = KINDS[field.kind].pg_type
+    return f'"{field.enum_name}"' if own is None else own
 
 
 def ddl_type(field: Field) -> str:
@@ -51,7 +52,7 @@ def column_default(field: Field) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return literal(value)
+    return literal(str(value))
 
 
 def column_sql(field: Field) -> str:
@@ -108,7 +109,7 @@ def model_statements(model: ModelSpec, tables: dict[str, str]) -> tuple[list[str
     indexes = [create_index(model.table, cols) for cols in model.indexes]
     unique = [create_index(model.table, (f.name,), unique=True) for f in model.fields if f.unique]
     fkeys = [
-        foreign_key(model.table, f.name, tables[f.references.model], f.references.on_delete, f.references.on_update)
+        foreign_key(model.table, f.name, tables[f.parent.model], f.parent.on_delete, f.parent.on_update)
         for f in model.references
     ]
     return [table], indexes + unique, fkeys
@@ -124,7 +125,7 @@ def junction_statements(junction: Junction, tables: dict[str, str]) -> tuple[lis
     return [table], indexes, fkeys
 
 
-def ddl(models: Sequence[ModelSpec], junctions: Sequence[Junction], enums: dict[str, Sequence[str]]) -> list[str]:
+def ddl(models: Sequence[ModelSpec], junctions: Sequence[Junction], enums: Mapping[str, Sequence[str]]) -> list[str]:
     """Statements creating the whole target: types, tables, indexes, then foreign keys, so
     that the order of the declarations does not matter."""
     tables = {m.name: m.table for m in models}
@@ -134,7 +135,7 @@ def ddl(models: Sequence[ModelSpec], junctions: Sequence[Junction], enums: dict[
 
 
 def create_schema(
-    pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction], enums: dict[str, Sequence[str]]
+    pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction], enums: Mapping[str, Sequence[str]]
 ) -> None:
     """Create the target in one transaction: a failure leaves the database untouched."""
     with connect(pg_uri) as conn, conn.cursor() as cur:
@@ -204,7 +205,9 @@ def read_catalog(pg_uri: str) -> dict:
         columns, constraints, indexes, labels = [
             fetch(cur, sql) for sql in (COLUMNS_SQL, CONSTRAINTS_SQL, INDEXES_SQL, ENUMS_SQL)
         ]
-    tables = {name: {"columns": [], "constraints": [], "indexes": []} for name in sorted({row[0] for row in columns})}
+    tables: dict[str, dict[str, list]] = {
+        name: {"columns": [], "constraints": [], "indexes": []} for name in sorted({row[0] for row in columns})
+    }
     for table, name, type_, array, default, nullable, precision in columns:
         tables[table]["columns"].append(
             {
@@ -244,7 +247,7 @@ def has_schema(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Jun
 def catalog_type(field: Field) -> str:
     """A declared type as information_schema names it ("_text" for text[], bare enum names)."""
     if field.kind is Kind.ENUM:
-        return field.enum
+        return field.enum_name
     type_ = pg_type(field)
     return "_" + type_.removesuffix("[]") if type_.endswith("[]") else type_
 
