@@ -44,6 +44,7 @@ try:  # the installed app's declarations are checked as they are read: a mistake
 except ConfigError as mistake:
     sys.stderr.write(f"error: {mistake}\n")
     sys.exit(mistake.exit_code)
+progress.show_notes()
 
 app = typer.Typer(
     help=f"Move {APP.name}'s data from MongoDB into its Prisma PostgreSQL schema, stage by stage.\n\n"

@@ -210,11 +210,12 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
 
 
 def reconcile_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
+    from toolkit.reports.console import print_reconcile
     from toolkit.stages import reconcile as reconcile_mod
 
     staging = Staging(root)
     report = reconcile_mod.reconcile(app, staging.root, pg_uri)
-    reconcile_mod.print_reconcile(report, out)
+    print_reconcile(report, out)
     return _code(staging) if report["ok"] else FAILED
 
 
@@ -469,7 +470,8 @@ def indexes_stage(app: App, pg_uri: str, extra: bool, drop: bool, out: Console) 
 
 def verify_stage(app: App, src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console) -> int:
     """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
-    from toolkit.stages.verify import print_verify, verify
+    from toolkit.reports.console import print_verify
+    from toolkit.stages.verify import verify
 
     preflight.staging_inputs(root, "verify")
     preflight.source_holds_app(src, app.models)

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
+from toolkit.reports.console import print_reconcile
 from toolkit.runtime.errors import ConfigError
-from toolkit.stages.reconcile import print_reconcile, reconcile
+from toolkit.stages.reconcile import reconcile
 from toolkit.staging.layout import Staging, read_json, write_parquet
 from toolkit.target.schema import create_schema
 from transforms import APP, JUNCTIONS, MODELS

@@ -13,8 +13,9 @@ from toolkit.declarations.spec import Kind
 from toolkit.documents.ids import object_id_of
 from toolkit.generate import sample as generate
 from toolkit.pipeline import run_all
+from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
-from toolkit.stages.verify import canonical_json, print_verify, type_issue, verify
+from toolkit.stages.verify import canonical_json, type_issue, verify
 from toolkit.staging.layout import Staging, read_json
 from transforms import APP
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from toolkit.runtime import interrupt
+from toolkit.runtime.progress import show_notes
 
 Job = tuple[Callable, tuple]
 Name = TypeVar("Name", bound=Hashable)
@@ -55,6 +56,7 @@ def _start_worker(messages, stop, parent: int) -> None:
     _die_with(parent)
     interrupt.join_parent(stop, parent)
     _bars = _RemoteBars(messages)
+    show_notes()
 
 
 def _die_with(parent: int) -> None:

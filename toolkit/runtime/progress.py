@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from typing import TypeVar
@@ -20,6 +21,7 @@ from rich.progress import (
 from rich.text import Text
 
 console = Console(stderr=True)
+NOTES = "toolkit"  # the logger the stages write their notes to (a restart, work left for the next run)
 T = TypeVar("T")
 _silenced = False
 
@@ -73,3 +75,21 @@ def tracked(
             yield item
             progress.advance(task)
         progress.update(task, description=description)  # done: the bar names the whole step again
+
+
+class ConsoleNotes(logging.Handler):
+    """The stages' notes on the console the bars use: a warning in yellow, one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        style = "yellow" if record.levelno >= logging.WARNING else ""
+        console.print(Text(record.getMessage(), style=style), soft_wrap=True, highlight=False)
+
+
+def show_notes() -> None:
+    """Send the stages' log records to the console, once per process (the command's and each
+    worker's): the stages log and print nothing themselves."""
+    notes = logging.getLogger(NOTES)
+    if not any(isinstance(handler, ConsoleNotes) for handler in notes.handlers):
+        notes.addHandler(ConsoleNotes())
+        notes.setLevel(logging.INFO)
+        notes.propagate = False

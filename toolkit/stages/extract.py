@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import time
 import uuid
@@ -16,11 +17,12 @@ from toolkit.documents.decode import decode_chunk, malformed_bytes
 from toolkit.documents.ids import idmap_frame
 from toolkit.documents.index import document_bounds
 from toolkit.runtime import interrupt, parallel
-from toolkit.runtime.progress import bars, console
+from toolkit.runtime.progress import bars
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point
 from toolkit.staging.layout import DamagedStaging, Staging, file_record, read_json, write_json, write_parquet
 
+log = logging.getLogger(__name__)
 PART_SIZE = 10_000
 
 
@@ -80,9 +82,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     identity = source.identity(model.source)
     restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
     if restarted:  # a resume would mix two versions of the collection
-        console.print(
-            f"extract: {model.source}: {restarted}: extracting it again from the start", highlight=False, soft_wrap=True
-        )
+        log.warning("extract: %s: %s: extracting it again from the start", model.source, restarted)
         checkpoint = None
     if checkpoint and checkpoint.get("complete"):
         return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}

@@ -21,6 +21,7 @@ Nothing is deferred, emptied or created before the staged inputs and the target 
 from __future__ import annotations
 
 import hashlib
+import logging
 import queue
 import threading
 import time
@@ -38,7 +39,7 @@ from toolkit.declarations.spec import LIST_KINDS, Kind, ModelSpec
 from toolkit.documents.ids import in_lists, uuid_binary
 from toolkit.runtime import interrupt
 from toolkit.runtime.errors import ConfigError
-from toolkit.runtime.progress import bars, console
+from toolkit.runtime.progress import bars
 from toolkit.runtime.redact import redact
 from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests
 from toolkit.staging.layout import Staging, checked_digest, write_json
@@ -46,6 +47,7 @@ from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
 from toolkit.target.schema import has_schema, literal, quote, secondary_indexes
 
+log = logging.getLogger(__name__)
 BATCH_SIZE = 20_000
 WORKERS = 2
 LEDGER = "m2pg.ledger"
@@ -651,11 +653,9 @@ def load(
         done, failed, restoring, order = _load_all(staging, pg_uri, models, junctions, batch_size, workers, deferred)
     except BaseException:
         if deferred and put_back_if_untouched(pg_uri, models, junctions):
-            console.print("[yellow]load: stopped before its first row; the foreign keys are back as they were[/]")
+            log.warning("load: stopped before its first row; the foreign keys are back as they were")
         elif deferred:
-            console.print(
-                f"[yellow]load: foreign keys not yet restored stay in {DEFERRED}; the next `m2pg load` restores them[/]"
-            )
+            log.warning("load: foreign keys not yet restored stay in %s; the next `m2pg load` restores them", DEFERRED)
         raise
     if failed:
         raise refused(failed, restoring)

@@ -15,9 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import Junction, ModelSpec
@@ -183,42 +180,6 @@ def reconcile(
     return report
 
 
-def print_reconcile(report: dict, console: Console) -> None:
-    table = Table(
-        "table",
-        "source",
-        "loaded",
-        "quarantined",
-        "other rows",
-        "orphans",
-        "status",
-        title=f"reconcile against {report['database']}",
-    )
-    failing = []
-    for row in report["tables"]:
-        checks = [o for o in report["orphans"] if o["table"] == row["table"]]
-        why = reasons(row, checks)
-        if why:
-            failing.append(row["table"])
-        orphans = None if any(o["orphans"] is None for o in checks) else sum(o["orphans"] for o in checks)
-        table.add_row(
-            row["table"],
-            _text(row.get("source", row.get("staged"))),
-            _text(row["loaded"]),
-            _text(row.get("quarantined")) if row["kind"] == "model" else "-",
-            _text(row.get("other_rows")),
-            _text(orphans) if checks else "-",
-            Text.assemble(("FAIL ", "red"), "; ".join(why)) if why else Text("ok", "green"),
-        )
-    console.print(table)
-    other = sum(row.get("other_rows") or 0 for row in report["tables"])
-    apart = f"; {other} rows in the target are not this migration's (not in its id map), counted apart" if other else ""
-    if report["ok"]:
-        console.print(f"reconcile: every document is loaded or quarantined; no orphans{apart}")
-    else:
-        console.print(Text.assemble("reconcile: ", ("FAILED", "red"), f" in {', '.join(failing)}{apart}"))
-
-
 def reasons(row: dict, checks: list[dict]) -> list[str]:
     """Why a table fails, in words: its counts, then each dangling or unreadable key."""
     why = [row["error"]] if "error" in row else []
@@ -235,7 +196,3 @@ def reasons(row: dict, checks: list[dict]) -> list[str]:
         elif not check["ok"]:
             why.append(f"{check['orphans']} orphan {check['column']} (no such {check['references']})")
     return why
-
-
-def _text(value) -> str:
-    return "?" if value is None else str(value)

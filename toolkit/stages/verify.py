@@ -27,9 +27,6 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from duckdb.func import PythonUDFType
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from toolkit.declarations.app import App
 from toolkit.declarations.kinds import KINDS
@@ -1121,94 +1118,3 @@ def assemble(run: Run) -> dict:
         "limit_per_table": LIMIT,
     }
     return {"status": "fail" if failed else "pass", "summary": summary, "layers": layers, "tables": tables}
-
-
-# --- Rendering ------------------------------------------------------------------------------
-
-
-def print_verify(report: dict, console: Console) -> None:
-    """A table per table and layer, then every failure named: layer, table, ObjectId or pair, field."""
-    s, layers = report["summary"], report["layers"]
-    what = (
-        "every row"
-        if s.get("mode") == "full"
-        else f"a sample of {s.get('sample')} rows per table (seed {s.get('seed')})"
-    )
-    grid = Table(
-        "table",
-        "source",
-        "quarantined",
-        "loaded",
-        "other rows",
-        *LAYERS,
-        "status",
-        title=f"verify {s.get('source', '')} against {s.get('database', '')}: {what}",
-    )
-    for t, row in report["tables"].items():
-        counts = layers["counts"]["tables"][t]
-        grid.add_row(
-            t,
-            _cell(counts.get("source", counts.get("expected"))),
-            _cell(counts.get("quarantined", "-")),
-            _cell(counts.get("loaded")),
-            _cell(counts.get("other_rows")),
-            *(_status(row[layer], layers[layer]["tables"][t]["failure_count"]) for layer in LAYERS),
-            _status(row["status"], None),
-        )
-    console.print(grid)
-    for layer in LAYERS:
-        for t, result in layers[layer]["tables"].items():
-            for failure in result["failures"]:
-                console.print(Text.assemble(("FAIL ", "red"), f"{layer} {t} ", describe(failure)), soft_wrap=True)
-            if result["failure_count"] > len(result["failures"]):
-                console.print(f"  … {result['failure_count'] - len(result['failures'])} more {layer} failures in {t}")
-    for t, result in layers["integrity"]["tables"].items():
-        if (info := result.get("one_sided")) and info["count"]:
-            sides = ", ".join(f"{k} {v}" for k, v in info["by_feed"].items())
-            console.print(f"info: {t}: {info['count']} pairs known to one side only ({sides})")
-    other = {t: c["other_rows"] for t, c in layers["counts"]["tables"].items() if c.get("other_rows")}
-    if other:
-        console.print(
-            f"info: {sum(other.values())} rows in the target are not this migration's, counted apart ("
-            + ", ".join(f"{t} {n}" for t, n in other.items())
-            + ")"
-        )
-    if report["status"] == "pass":
-        console.print(
-            Text.assemble(
-                "verify: ",
-                ("PASS", "green"),
-                f" — {s['documents']} documents, "
-                f"{s['quarantined']} quarantined, {s['tables']} tables checked "
-                f"in {s.get('seconds')} s",
-            )
-        )
-    else:
-        console.print(
-            Text.assemble(
-                "verify: ", ("FAILED", "red"), f" — {s['failures']} failures in " + ", ".join(s["failed_tables"])
-            )
-        )
-
-
-def describe(failure: dict) -> str:
-    where = []
-    if "object_id" in failure:
-        where.append(f"ObjectId {failure['object_id']}")
-    if "source_id" in failure:
-        where.append(f"_id {failure['source_id']}")
-    if "pair" in failure:
-        where.append("pair " + " ".join(f"{k}={v}" for k, v in failure["pair"].items()))
-    if "field" in failure:
-        where.append(f"field {failure['field']}")
-    return (", ".join(where) + ": " if where else "") + failure["problem"]
-
-
-def _cell(value) -> str:
-    return "?" if value is None else str(value)
-
-
-def _status(status: str, failures: int | None) -> Text:
-    if status == "pass":
-        return Text("ok", "green")
-    return Text("FAIL" + (f" ({failures})" if failures else ""), "red")
