@@ -8,7 +8,8 @@ from bson import ObjectId
 from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import idmap_frame, uuids_of
 from toolkit.stages.extract import feeds_of
-from toolkit.stages.transform import Outcome, junction_rows
+from toolkit.stages.transform.junctions import junction_rows
+from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, write_parquet
 from transforms import JUNCTIONS, MODELS
 

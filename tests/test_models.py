@@ -13,7 +13,9 @@ from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import idmap_frame, uuid_for
 from toolkit.generate import sample as generate
 from toolkit.stages.extract import feeds_of
-from toolkit.stages.transform import Outcome, clean_rows, judge
+from toolkit.stages.transform.judge import judge
+from toolkit.stages.transform.outcome import Outcome
+from toolkit.stages.transform.rows import clean_rows
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
 MS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)

@@ -14,7 +14,10 @@ from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import uuid_for, uuids_of
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import PROBLEM, Rule, problem, problems_of, repeats
-from toolkit.stages.transform import Outcome, clean_rows, judge, quarantine_rows
+from toolkit.stages.transform.judge import judge
+from toolkit.stages.transform.outcome import Outcome
+from toolkit.stages.transform.quarantine import quarantine_rows
+from toolkit.stages.transform.rows import clean_rows
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}

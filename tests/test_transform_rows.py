@@ -9,7 +9,10 @@ from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import uuid_for, uuids_of
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import PROBLEM
-from toolkit.stages.transform import Outcome, _dangling, _reference, _uuid_lists, clean_rows, is_among, judge
+from toolkit.stages.transform.judge import _reference, judge
+from toolkit.stages.transform.lookup import is_among
+from toolkit.stages.transform.outcome import Outcome
+from toolkit.stages.transform.rows import _dangling, _uuid_lists, clean_rows
 from transforms import ENUMS, JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}

@@ -9,18 +9,9 @@ from bson.datetime_ms import DatetimeMS
 
 from toolkit.declarations.spec import Kind
 from toolkit.documents.ids import uuid_for
-from toolkit.stages.verify import (
-    Unloadable,
-    as_text,
-    canonical_json,
-    canonical_sql,
-    expected_value,
-    json_shape,
-    one_sided,
-    same,
-    show,
-    type_issue,
-)
+from toolkit.stages.verify.compare import as_text, canonical_sql, json_shape, same, show, type_issue
+from toolkit.stages.verify.integrity import one_sided
+from toolkit.stages.verify.oracle import Unloadable, canonical_json, expected_value
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}

@@ -15,6 +15,7 @@ import shlex  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from importlib.metadata import version as installed_version  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import IO, Annotated, cast  # noqa: E402
@@ -23,9 +24,11 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
+from toolkit import demo as demo_mod  # noqa: E402
 from toolkit import pipeline  # noqa: E402
+from toolkit import status as status_mod  # noqa: E402
 from toolkit.declarations.app import installed  # noqa: E402
-from toolkit.reports import error_log  # noqa: E402
+from toolkit.reports import console, error_log  # noqa: E402
 from toolkit.runtime import interrupt, preflight, progress  # noqa: E402
 from toolkit.runtime import servers as servers_mod  # noqa: E402
 from toolkit.runtime.errors import (  # noqa: E402
@@ -178,25 +181,55 @@ def _run(action, staging: Path | None = None) -> None:
     raise typer.Exit(code or 0)
 
 
-def _stage(command: str, stage, staging: Path, reports: tuple[str, ...], as_json: bool, quiet: bool):
+@dataclass(frozen=True)
+class Settings:
+    """A command's options, read once from its flags and the environment, then only passed on."""
+
+    command: str
+    staging: Path = Path("staging")
+    mongo_uri: str | None = None
+    mongo_db: str | None = None
+    dump: Path | None = None
+    pg_uri: str | None = None
+    part_size: int = pipeline.PART_SIZE
+    batch_size: int = pipeline.BATCH_SIZE
+    workers: int | None = None
+    replace: bool = False
+    dry_run: bool = False
+    as_json: bool = False
+    quiet: bool = False
+
+    def source(self):
+        """The source the options name, checked to hold the app's collections."""
+        return pipeline.source(APP, self.mongo_uri, self.mongo_db, self.dump)
+
+    def target(self) -> str:
+        return pipeline.need(self.pg_uri, "--pg-uri")
+
+
+def _stage(settings: Settings, stage, reports: tuple[str, ...]):
     """`stage(console)` printing its tables on standard output, on standard error (--json) or
     nowhere (--quiet); with --json, one JSON object follows on standard output: the exit code and
     the reports the stage wrote (each stage already writes reports/<stage>.json)."""
+    staging = settings.staging
 
     def action() -> int:
-        if quiet:
+        if settings.quiet:
             progress.silence()
-        console = Console(quiet=True) if quiet else err if as_json else out
+        console = Console(quiet=True) if settings.quiet else err if settings.as_json else out
         before = {name: _mtime(staging, name) for name in reports}
         code = stage(console) or 0
-        if as_json:
+        if settings.as_json:
             written = {
                 name: read_json(Staging(staging).report(f"{name}.json"))
                 for name in reports
                 if _mtime(staging, name) not in (None, before[name])
             }
             out.file.write(
-                json.dumps({"command": command, "exit_code": code, "staging": str(staging), "reports": written}) + "\n"
+                json.dumps(
+                    {"command": settings.command, "exit_code": code, "staging": str(staging), "reports": written}
+                )
+                + "\n"
             )  # scrubbed of passwords like every output
             out.file.flush()
         return code
@@ -250,18 +283,26 @@ def extract(
     quiet: Quiet = False,
 ) -> None:
     """Read every collection (live MongoDB or a mongodump) into Parquet parts under STAGING/raw."""
+    settings = Settings(
+        "extract",
+        staging,
+        mongo_uri,
+        mongo_db,
+        dump,
+        part_size=part_size,
+        workers=workers,
+        as_json=as_json,
+        quiet=quiet,
+    )
     _run(
         _stage(
-            "extract",
+            settings,
             lambda out: pipeline.extract_stage(
-                APP, pipeline.source(APP, mongo_uri, mongo_db, dump), staging, part_size, out, workers
+                APP, settings.source(), settings.staging, settings.part_size, out, settings.workers
             ),
-            staging,
             ("extract",),
-            as_json,
-            quiet,
         ),
-        staging,
+        settings.staging,
     )
 
 
@@ -270,27 +311,22 @@ def transform(
     staging: StagingDir = Path("staging"), workers: Workers = None, as_json: AsJson = False, quiet: Quiet = False
 ) -> None:
     """Apply the rules: clean rows to STAGING/clean, refused records to STAGING/quarantine."""
+    settings = Settings("transform", staging, workers=workers, as_json=as_json, quiet=quiet)
     _run(
         _stage(
-            "transform",
-            lambda out: pipeline.transform_stage(APP, staging, out, workers),
-            staging,
-            ("transform",),
-            as_json,
-            quiet,
+            settings, lambda out: pipeline.transform_stage(APP, settings.staging, out, settings.workers), ("transform",)
         ),
-        staging,
+        settings.staging,
     )
 
 
 @app.command()
 def validate(staging: StagingDir = Path("staging"), as_json: AsJson = False, quiet: Quiet = False) -> None:
     """Check the clean rows with pandera schemas; report every failing row."""
+    settings = Settings("validate", staging, as_json=as_json, quiet=quiet)
     _run(
-        _stage(
-            "validate", lambda out: pipeline.validate_stage(APP, staging, out), staging, ("validate",), as_json, quiet
-        ),
-        staging,
+        _stage(settings, lambda out: pipeline.validate_stage(APP, settings.staging, out), ("validate",)),
+        settings.staging,
     )
 
 
@@ -307,24 +343,33 @@ def load(
     """Make the target's migrated rows equal the clean rows: insert new rows, update changed ones,
     delete those whose documents are gone (one transaction per batch); rows m2pg did not write
     are never touched."""
-    if dry_run:
+    settings = Settings(
+        "load",
+        staging,
+        pg_uri=pg_uri,
+        batch_size=batch_size,
+        replace=replace,
+        dry_run=dry_run,
+        as_json=as_json,
+        quiet=quiet,
+    )
+    if settings.dry_run:
 
         def planned(out: Console) -> int:
-            pipeline.plan_alone(dry_run, replace, "load")
-            return pipeline.plan_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out)
+            pipeline.plan_alone(settings.dry_run, settings.replace, "load")
+            return pipeline.plan_stage(APP, settings.target(), settings.staging, out)
 
-        _run(_stage("load", planned, staging, ("plan",), as_json, quiet), staging)
+        _run(_stage(settings, planned, ("plan",)), settings.staging)
         return
     _run(
         _stage(
-            "load",
-            lambda out: pipeline.load_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, batch_size, replace, out),
-            staging,
+            settings,
+            lambda out: pipeline.load_stage(
+                APP, settings.target(), settings.staging, settings.batch_size, settings.replace, out
+            ),
             ("load",),
-            as_json,
-            quiet,
         ),
-        staging,
+        settings.staging,
     )
 
 
@@ -333,16 +378,14 @@ def reconcile(
     pg_uri: PgUri = None, staging: StagingDir = Path("staging"), as_json: AsJson = False, quiet: Quiet = False
 ) -> None:
     """Per table: source = loaded + quarantined, and no orphan reference (DuckDB)."""
+    settings = Settings("reconcile", staging, pg_uri=pg_uri, as_json=as_json, quiet=quiet)
     _run(
         _stage(
-            "reconcile",
-            lambda out: pipeline.reconcile_stage(APP, pipeline.need(pg_uri, "--pg-uri"), staging, out),
-            staging,
+            settings,
+            lambda out: pipeline.reconcile_stage(APP, settings.target(), settings.staging, out),
             ("reconcile",),
-            as_json,
-            quiet,
         ),
-        staging,
+        settings.staging,
     )
 
 
@@ -369,28 +412,40 @@ def run(
 ) -> None:
     """Every stage in order; creates the target schema first when the database has none. Run
     again after the source changed, it writes only the difference (a catch-up)."""
-    last = ("plan",) if dry_run else ("load", "reconcile")
+    settings = Settings(
+        "run",
+        staging,
+        mongo_uri,
+        mongo_db,
+        dump,
+        pg_uri,
+        part_size,
+        batch_size,
+        workers,
+        replace,
+        dry_run,
+        as_json,
+        quiet,
+    )
+    last = ("plan",) if settings.dry_run else ("load", "reconcile")
     _run(
         _stage(
-            "run",
+            settings,
             lambda out: pipeline.run_all(
                 APP,
-                pipeline.source(APP, mongo_uri, mongo_db, dump),
-                pipeline.need(pg_uri, "--pg-uri"),
-                staging,
-                part_size,
-                replace,
+                settings.source(),
+                settings.target(),
+                settings.staging,
+                settings.part_size,
+                settings.replace,
                 out,
-                workers,
-                dry_run,
-                batch_size,
+                settings.workers,
+                settings.dry_run,
+                settings.batch_size,
             ),
-            staging,
             ("extract", "transform", "validate", *last),
-            as_json,
-            quiet,
         ),
-        staging,
+        settings.staging,
     )
 
 
@@ -398,7 +453,13 @@ def run(
 def status(staging: StagingDir = Path("staging"), pg_uri: PgUri = None) -> None:
     """What each stage has staged so far, per collection; with --pg-uri, also what the load left
     in the target (rows recorded, foreign keys waiting to be restored)."""
-    _run(lambda: pipeline.status(APP, staging, out, pg_uri), staging)
+    _run(lambda: _status(staging, pg_uri), staging)
+
+
+def _status(staging: Path, pg_uri: str | None) -> int:
+    found = status_mod.status(APP, staging, pg_uri)
+    console.print_status(found, out)
+    return pipeline.FAILED if found["damage"] else pipeline.MIGRATED
 
 
 @app.command()
@@ -448,25 +509,16 @@ def verify(
     quiet: Quiet = False,
 ) -> None:
     """Prove the migration against the source: counts, records, integrity, types (exit 0 pass, 1 fail)."""
+    settings = Settings("verify", staging, mongo_uri, mongo_db, dump, pg_uri, as_json=as_json, quiet=quiet)
     _run(
         _stage(
-            "verify",
+            settings,
             lambda out: pipeline.verify_stage(
-                APP,
-                pipeline.source(APP, mongo_uri, mongo_db, dump),
-                pipeline.need(pg_uri, "--pg-uri"),
-                staging,
-                sample,
-                full,
-                seed,
-                out,
+                APP, settings.source(), settings.target(), settings.staging, sample, full, seed, out
             ),
-            staging,
             ("verify",),
-            as_json,
-            quiet,
         ),
-        staging,
+        settings.staging,
     )
 
 
@@ -496,7 +548,7 @@ def generate(
     dump_out: Annotated[Path | None, typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None,
 ) -> None:
     """Generate the app's data (sample, bad or large) into MongoDB or a mongodump layout."""
-    _run(lambda: pipeline.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
+    _run(lambda: demo_mod.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
 
 
 @app.command()
@@ -511,7 +563,7 @@ def demo(
 ) -> None:
     """Start embedded MongoDB-compatible and PostgreSQL servers, generate the app's data, migrate it,
     stop the servers (exit 3: the dataset holds records that must be quarantined)."""
-    _run(lambda: pipeline.demo(APP, workdir, seed, out))
+    _run(lambda: demo_mod.demo(APP, workdir, seed, out))
 
 
 @app.command()

@@ -11,13 +11,20 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 
+from toolkit.declarations.app import App
 from toolkit.stages.load import LEDGER, keys_of, owned_table
 from toolkit.staging.layout import Staging, read_json
-from transforms import JUNCTIONS, MODELS
 
-TABLES = [m.table for m in MODELS] + [j.table for j in JUNCTIONS]
-KEYS = keys_of(MODELS, JUNCTIONS)
 WRITTEN = ("inserted", "updated", "deleted")
+
+
+def the_app(app: App | None) -> App:
+    """The app whose tables are checked: NextCRM's unless a test names another."""
+    if app is not None:
+        return app
+    from transforms import APP
+
+    return APP
 
 
 def ledger(uri: str) -> dict[str, dict[str, int]]:
@@ -38,16 +45,18 @@ def ledger(uri: str) -> dict[str, dict[str, int]]:
         }
 
 
-def owned(uri: str) -> dict[str, tuple[int, int]]:
+def owned(uri: str, app: App | None = None) -> dict[str, tuple[int, int]]:
     """Table -> (rows the target remembers as the migration's, how many of them the table holds)."""
+    app = the_app(app)
+    keys = keys_of(app.models, app.junctions)
     with psycopg.connect(uri) as conn:
         found = {}
-        for table in TABLES:
+        for table in app.tables:
             mine = owned_table(table)
             if conn.execute("SELECT to_regclass(%s)", [mine]).fetchone()[0] is None:
                 found[table] = (0, 0)
                 continue
-            same = " AND ".join(f'o."{k}" = t."{k}"' for k in KEYS[table])
+            same = " AND ".join(f'o."{k}" = t."{k}"' for k in keys[table])
             found[table] = (
                 conn.execute(f"SELECT count(*) FROM {mine}").fetchone()[0],
                 conn.execute(f'SELECT count(*) FROM {mine} o JOIN "{table}" t ON {same}').fetchone()[0],
@@ -55,21 +64,22 @@ def owned(uri: str) -> dict[str, tuple[int, int]]:
         return found
 
 
-def present(uri: str) -> dict[str, int]:
+def present(uri: str, app: App | None = None) -> dict[str, int]:
     """Table -> rows it holds (0 while the schema is not created yet)."""
+    tables = the_app(app).tables
     with psycopg.connect(uri) as conn:
         return {
             t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
             if conn.execute("SELECT to_regclass(%s)", [f'public."{t}"']).fetchone()[0]
             else 0
-            for t in TABLES
+            for t in tables
         }
 
 
-def staged(staging: Path) -> dict[str, int]:
+def staged(staging: Path, app: App | None = None) -> dict[str, int]:
     """Table -> rows of its clean parts."""
     parts = Staging(Path(staging)).clean_parts
-    return {t: sum(pq.read_metadata(p).num_rows for p in parts(t)) for t in TABLES}
+    return {t: sum(pq.read_metadata(p).num_rows for p in parts(t)) for t in the_app(app).tables}
 
 
 def assert_exactly_once(
@@ -79,6 +89,7 @@ def assert_exactly_once(
     complete: bool = False,
     before: dict | None = None,
     foreign: dict[str, int] | None = None,
+    app: App | None = None,
 ) -> dict:
     """Check the invariant; return the ledger, to pass as `before` once the next load has ended.
 
@@ -86,9 +97,9 @@ def assert_exactly_once(
     before: the ledger as the load that just finished found it; its report (reports/load.json)
     must then tell what the ledger tells. foreign: rows someone other than m2pg wrote, per table.
     """
-    recorded, rows, clean, mine = ledger(uri), present(uri), staged(staging), owned(uri)
+    recorded, rows, clean, mine = ledger(uri), present(uri, app), staged(staging, app), owned(uri, app)
     foreign = foreign or {}
-    for table in TABLES:
+    for table in the_app(app).tables:
         done = recorded.get(table, dict.fromkeys(("batches", "rows", *WRITTEN), 0))
         assert rows[table] == done["inserted"] - done["deleted"] + foreign.get(table, 0), (
             f"{table}: {rows[table]} rows present, the ledger records {done['inserted']} inserted and "
@@ -100,19 +111,20 @@ def assert_exactly_once(
         if complete:
             assert mine[table][0] == clean[table], f"{table}: {mine[table][0]} rows loaded of {clean[table]} staged"
     if before is not None:
-        assert_report_agrees(staging, before, recorded)
+        assert_report_agrees(staging, before, recorded, app)
     return recorded
 
 
-def assert_report_agrees(staging: Path, before: dict, after: dict) -> None:
+def assert_report_agrees(staging: Path, before: dict, after: dict, app: App | None = None) -> None:
     """The load report's rows written per table are the ledger's difference, and every staged row
     is written or unchanged."""
     report = read_json(Staging(Path(staging)).report("load.json"))
     empty = dict.fromkeys(WRITTEN, 0)
     said = {t["table"]: t for t in report["tables"]}
-    assert set(said) == set(TABLES)
-    clean = staged(staging)
-    for table in TABLES:
+    tables = the_app(app).tables
+    assert set(said) == set(tables)
+    clean = staged(staging, app)
+    for table in tables:
         was, now = before.get(table, empty), after.get(table, empty)
         for kind in WRITTEN:
             assert said[table][kind] == now[kind] - was[kind], (table, kind)

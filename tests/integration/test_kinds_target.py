@@ -15,8 +15,11 @@ from toolkit.declarations.spec import ID, Field, Kind, ModelSpec
 from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import uuid_for
 from toolkit.stages.load import connect, load_types, to_arrow
-from toolkit.stages.transform import Outcome, clean_rows, judge
-from toolkit.stages.verify import canonical_json, expected_value, pg_select, same
+from toolkit.stages.transform.judge import judge
+from toolkit.stages.transform.outcome import Outcome
+from toolkit.stages.transform.rows import clean_rows
+from toolkit.stages.verify.compare import pg_select, same
+from toolkit.stages.verify.oracle import canonical_json, expected_value
 from toolkit.target.schema import create_schema
 
 ENUMS = {"E": ("A", "B")}

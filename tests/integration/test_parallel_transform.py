@@ -9,7 +9,8 @@ import pytest
 
 from processes import ctrl_c_when, m2pg
 from toolkit.runtime.parallel import PARALLEL_FROM, workers_for
-from toolkit.stages.transform import raw_manifest, raw_volume
+from toolkit.stages.transform.collection import raw_manifest
+from toolkit.stages.transform.schedule import raw_volume
 from toolkit.staging.layout import Staging, read_json
 from transforms import JUNCTIONS, MODELS
 

@@ -221,11 +221,11 @@ def test_verify_passes_after_a_plain_run(venv, migrated):
 
 @pytest.fixture(scope="module")
 def planted(venv, tmp_path_factory) -> Path:
-    """m2pg's sources with `import pytest` (a dev-only package) added to toolkit/stages/verify.py,
+    """m2pg's sources with `import pytest` (a dev-only package) added to toolkit/stages/verify/run.py,
     installed without dependencies into a folder that PYTHONPATH puts before the venv's m2pg."""
     folder = tmp_path_factory.mktemp("planted")
     sources = package_sources(folder / "src")
-    verify = sources / "toolkit" / "stages" / "verify.py"
+    verify = sources / "toolkit" / "stages" / "verify" / "run.py"
     verify.write_text(verify.read_text() + "\nimport pytest  # noqa: E402, F401\n")
     pip_install(venv, "--no-deps", "--target", str(folder / "site"), str(sources))
     return folder / "site"
@@ -234,7 +234,7 @@ def planted(venv, tmp_path_factory) -> Path:
 def test_a_dev_only_import_fails_the_checks(venv, migrated, planted, tmp_path):
     """The checks above can fail: the same install with a dev-only import planted in verify."""
     assert "pytest" in DEV_ONLY
-    failures = unimportable_modules(venv, tmp_path, planted)
+    failures = unimportable_modules(venv, tmp_path, planted)  # the package fails: it imports `verify` from run
     assert failures.get("toolkit.stages.verify") == "ModuleNotFoundError: No module named 'pytest'"
     staging = shutil.copytree(migrated["staging"], tmp_path / "staging")
     done = verify(venv, migrated, staging, tmp_path, extra_path=planted)

@@ -24,6 +24,8 @@ sys.path.append(str(TESTS))  # the toy app lives beside the tests, not in an ins
 from toy_app import APP, documents  # noqa: E402
 from toy_app.documents import PLANTED, created  # noqa: E402
 
+from exactly_once import assert_exactly_once  # noqa: E402
+
 DB = "bookshop"
 PART = "5"  # three parts per collection and many load batches: many places to stop at
 
@@ -261,9 +263,11 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(point, dump, pg_uri, tm
     )
     killed = m2pg(*args, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    partial = assert_exactly_once(pg_uri, tmp_path, app=APP)  # each batch whole, or not at all
     resumed = m2pg(*args)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert "no orphans" in resumed.stdout
+    assert_exactly_once(pg_uri, tmp_path, complete=True, before=partial, app=APP)
     assert snapshot(pg_uri) == uninterrupted
     again = m2pg(*args)
     assert again.returncode == 3 and "0 rows inserted" in again.stdout, again.stdout

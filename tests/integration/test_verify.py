@@ -15,7 +15,9 @@ from toolkit.generate import sample as generate
 from toolkit.pipeline import run_all
 from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
-from toolkit.stages.verify import canonical_json, type_issue, verify
+from toolkit.stages.verify import verify
+from toolkit.stages.verify.compare import type_issue
+from toolkit.stages.verify.oracle import canonical_json
 from toolkit.staging.layout import Staging, read_json
 from transforms import APP
 

@@ -72,17 +72,23 @@ TARGETS = {  # module of toolkit/ -> the functions whose mutants count ("*": all
     # of writes and deletions, when stored foreign keys go back
 }
 PLACES = {
-    "ids": "documents.ids",
-    "rules": "stages.rules",
-    "transform": "stages.transform",
-    "extract": "stages.extract",
-    "sources": "sources.readers",
-    "verify": "stages.verify",
-    "reconcile": "stages.reconcile",
-    "changes": "stages.changes",
-    "load": "stages.load",
+    "ids": ("documents.ids",),
+    "rules": ("stages.rules",),
+    "transform": (
+        "stages.transform.judge",
+        "stages.transform.rows",
+        "stages.transform.lookup",
+        "stages.transform.junctions",
+    ),
+    "extract": ("stages.extract",),
+    "sources": ("sources.readers",),
+    "verify": ("stages.verify.oracle", "stages.verify.compare", "stages.verify.integrity"),
+    "reconcile": ("stages.reconcile",),
+    "changes": ("stages.changes",),
+    "load": ("stages.load",),
 }
-"""Each module of TARGETS (named as the equivalent mutants' keys name it) -> where it is under toolkit/."""
+"""Each module of TARGETS (named as the equivalent mutants' keys name it) -> the modules under
+toolkit/ its functions now live in."""
 MUTMUT = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
 KILLED = {"killed"}  # a timeout (the tests hung) is listed, not counted: on a busy machine it may be the machine
 REPORT = ROOT / "tests" / "mutation" / "report.md"
@@ -90,8 +96,9 @@ REPORT = ROOT / "tests" / "mutation" / "report.md"
 
 def patterns(modules: list[str]) -> list[str]:
     return [
-        f"toolkit.{PLACES[module]}.*" if name == "*" else f"toolkit.{PLACES[module]}.x_{name}__mutmut_*"
+        f"toolkit.{place}.*" if name == "*" else f"toolkit.{place}.x_{name}__mutmut_*"
         for module in modules
+        for place in PLACES[module]
         for name in TARGETS[module]
     ]
 
@@ -100,12 +107,17 @@ def parts(mutant: str) -> tuple[str, str]:
     """(the module as TARGETS names it, the mutated function's name) of a mutant's name,
     toolkit.<package>.<module>.x_<function>__mutmut_<n>."""
     dotted, function = mutant.removeprefix("toolkit.").rsplit(".", 1)
-    short = {place: module for module, place in PLACES.items()}
+    short = {place: module for module, places in PLACES.items() for place in places}
     return short.get(dotted, dotted), function.split("__mutmut_")[0]
 
 
-def source_file(module: str) -> str:
-    return f"toolkit/{PLACES[module].replace('.', '/')}.py"
+def source_files(module: str) -> list[str]:
+    return [f"toolkit/{place.replace('.', '/')}.py" for place in PLACES[module]]
+
+
+def file_of(mutant: str) -> str:
+    """The source file a mutant changes."""
+    return "toolkit/" + mutant.removeprefix("toolkit.").rsplit(".", 1)[0].replace(".", "/") + ".py"
 
 
 def wanted(mutant: str) -> bool:
@@ -117,8 +129,8 @@ def wanted(mutant: str) -> bool:
 def forget_plain_copies() -> None:
     """mutmut copies every file of toolkit/ into mutants/ and mutates a file again only when its
     source is newer than the copy: a module added to TARGETS after a run would stay unmutated."""
-    for module in TARGETS:
-        copy = ROOT / "mutants" / source_file(module)
+    for file in (f for module in TARGETS for f in source_files(module)):
+        copy = ROOT / "mutants" / file
         if copy.exists() and not copy.with_name(copy.name + ".meta").exists():
             copy.unlink()
 
@@ -161,9 +173,9 @@ def change(mutant: str) -> tuple[int | None, str, str]:
     """(line in the source file, the line as written, the line as mutated)."""
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
-    module, function = parts(mutant)
-    path = ROOT / source_file(module)
-    diff = get_diff_for_mutant(mutant, path=source_file(module))
+    function = parts(mutant)[1]
+    path = ROOT / file_of(mutant)
+    diff = get_diff_for_mutant(mutant, path=file_of(mutant))
     start = function_lines(path).get(function)
     removed = added = ""
     line = None
@@ -195,7 +207,7 @@ def tree_state() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
 
     read = (
-        [source_file(module) for module in TARGETS]
+        [f for module in TARGETS for f in source_files(module)]
         + ["tests/mutation/", "pyproject.toml"]
         + MUTMUT["pytest_add_cli_args_test_selection"]
     )
@@ -224,11 +236,11 @@ def report(statuses: dict[str, str]) -> str:
             continue
         if status == "not checked":
             rows[module, status] += 1
-            unchecked[source_file(module)] += 1
+            unchecked[file_of(mutant)] += 1
             continue
         line, removed, added = change(mutant)
         key = signature(mutant, removed, added)
-        where = f"{source_file(module)}:{line}"
+        where = f"{file_of(mutant)}:{line}"
         if key in EQUIVALENT and status == "survived":
             rows[module, "equivalent"] += 1
             unused.discard(key)
@@ -313,7 +325,7 @@ def main() -> None:
         "--unchecked", action="store_true", help="test only the mutants not tested yet (after an interrupted run)"
     )
     args = parser.parse_args()
-    unlisted = [source_file(module) for module in TARGETS if source_file(module) not in MUTMUT["only_mutate"]]
+    unlisted = [f for module in TARGETS for f in source_files(module) if f not in MUTMUT["only_mutate"]]
     if unlisted:
         parser.error(
             f"add {', '.join(unlisted)} to only_mutate in pyproject.toml's [tool.mutmut], "

@@ -1,14 +1,190 @@
-"""What the stages report, as people read it on a console: reconcile's and verify's tables and
-verdicts. The stages return their reports and print nothing; these render them."""
+"""What the stages report, as people read it on a console: each stage's tables and verdict.
+The stages return their reports and print nothing; the commands render them with these."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from toolkit.runtime.redact import redact
+from toolkit.sources import coverage
+from toolkit.stages.load import PLANNED, WRITES
 from toolkit.stages.reconcile import reasons
 from toolkit.stages.verify import LAYERS
+
+
+def print_warnings(lines: list[str], out: Console) -> None:
+    """What is not migrated, one line each, before the stage's last line."""
+    for line in lines:
+        out.print(Text.assemble(("warning: ", "yellow"), line))
+
+
+def print_extract(report: dict, raw: Path, out: Console) -> None:
+    """Per collection: documents, parts and what the source holds that is not migrated."""
+    table = Table(
+        "collection",
+        "documents",
+        "parts",
+        "resumed",
+        "type problems",
+        "unknown fields",
+        title=f"extract from {report['source']}",
+    )
+    for c in report["collections"]:
+        unknown = ", ".join(f"{k} ({v})" for k, v in c["unknown_fields"].items())
+        table.add_row(
+            c["collection"],
+            "absent from the source" if c.get("absent") else str(c["documents"]),
+            str(len(c["parts"])),
+            str(c["parts_resumed"]),
+            str(c["type_problems"]),
+            unknown,
+        )
+    out.print(table)
+    print_warnings(coverage.warnings(report["not_migrated"]), out)
+    print_warnings(
+        [
+            f"{c['collection']}: {c['malformed_bytes']} bytes of the source are not well-formed BSON; "
+            "they go to the quarantine whole (rules bson and utf8)"
+            for c in report["collections"]
+            if c.get("malformed_bytes")
+        ],
+        out,
+    )
+    out.print(
+        f"{report['documents']} documents staged under {raw}; "
+        f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}"
+    )
+
+
+def print_transform(report: dict, log: Path, quarantine: Path, out: Console) -> None:
+    """Per collection and junction table: what was kept, refused and skipped."""
+    table = Table(
+        "collection", "documents", "clean", "quarantined", "rules", "nulled refs", "dangling ids", title="transform"
+    )
+    for c in report["collections"]:
+        nulled = sum(sum(v.values()) for v in c["nulled_references"].values())
+        table.add_row(
+            c["collection"],
+            str(c["documents"]),
+            str(c["clean"]),
+            str(c["quarantined"]),
+            ", ".join(f"{k} {v}" for k, v in c["by_rule"].items()),
+            str(nulled),
+            str(sum(c["dangling_ids"].values())),
+        )
+    out.print(table)
+    junctions = Table("junction", "rows", "skipped pairs", "known to one side only", title="junctions")
+    for j in report["junctions"]:
+        junctions.add_row(
+            j["table"], str(j["rows"]), str(sum(j["skipped_pairs"].values())), str(j["pairs_known_to_one_side_only"])
+        )
+    out.print(junctions)
+    out.print(
+        f"{report['documents']} documents: {report['clean']} clean, {report['quarantined']} quarantined "
+        f"(see {log} and {quarantine}); "
+        f"parts done {report['parts_done']}, parts skipped (unchanged) {report['parts_skipped']}"
+    )
+
+
+def print_validate(report: dict, out: Console) -> None:
+    failing = [t for t, r in report["tables"].items() if not r["ok"]]
+    out.print(
+        f"validate: {len(report['tables']) - len(failing)} tables pass"
+        + (f", {len(failing)} fail: {', '.join(failing)}" if failing else "")
+        + f" ({report['skipped']} unchanged since the last check, not checked again)"
+    )
+
+
+def print_writes(rows: list[dict], names: tuple[str, ...], title: str, out: Console) -> None:
+    """The tables with something to write (the first three `names`), and what."""
+    changed = [row for row in rows if any(row[n] for n in names[:3])]
+    if changed:
+        table = Table("table", *names, title=title)
+        for row in changed:
+            table.add_row(row["table"], *(str(row[n]) for n in names))
+        out.print(table)
+
+
+def print_load(report: dict, out: Console) -> None:
+    print_writes(report["tables"], WRITES, "written", out)
+    out.print(
+        f"load: {report['inserted']} rows inserted, {report['updated']} updated, {report['deleted']} deleted, "
+        f"{report['unchanged']} unchanged in {len(report['tables'])} tables of {report['target']}"
+    )
+
+
+def print_plan(report: dict, out: Console) -> None:
+    print_writes(report["tables"], PLANNED, "a load would write", out)
+    out.print(
+        f"plan: a load would insert {report['insert']} rows, update {report['update']}, delete "
+        f"{report['delete']} and leave {report['unchanged']} unchanged in {report['target']}; "
+        f"{report['quarantined']} documents are quarantined. Nothing was written to the target."
+    )
+
+
+def print_run(loaded: dict | None, quarantined: int, out: Console) -> None:
+    """The run's last line: whether the target now equals the source (None: reconcile failed)."""
+    if loaded is None:
+        out.print("run: the target does NOT equal the source: see reconcile's table above")
+        return
+    unchanged = not any(loaded[k] for k in WRITES[:3])
+    out.print(
+        ("run: nothing to write: " if unchanged else "run: ")
+        + "the target equals the source: every document's row is loaded as the source holds it now"
+        + (f", except the {quarantined} quarantined documents (`m2pg errors`)" if quarantined else "")
+        + "; `m2pg verify` compares them value by value"
+    )
+
+
+def print_status(found: dict, out: Console) -> None:
+    """`m2pg status`: a row per collection, when each stage last finished, damage, the target."""
+    table = Table(
+        "collection",
+        "extracted",
+        "parts",
+        "transformed parts",
+        "clean",
+        "quarantined",
+        "checkpoint age",
+        title=f"staging {found['root']}",
+    )
+    for row in found["rows"]:
+        table.add_row(*row)
+    out.print(table)
+    for stage, age in found["stages"].items():
+        out.print(f"{stage:<10} " + (f"last finished {age} ago" if age else "not finished"))
+    for line in found["damage"]:
+        out.print(Text.assemble(("damaged: ", "red"), line), soft_wrap=True)
+    if found["target"]:
+        print_target(found["target"], out)
+
+
+def print_target(target: dict, out: Console) -> None:
+    loaded, waiting = target["loaded"], target["stored_foreign_keys"]
+    out.print(
+        f"target {redact(target['uri'])}: "
+        + (
+            f"{sum(t['rows'] for t in loaded.values())} rows in {sum(t['batches'] for t in loaded.values())} "
+            f"batches recorded in {target['ledger']}, {len(loaded)} tables"
+            if loaded
+            else "no batch loaded yet"
+        )
+    )
+    if waiting:
+        count = sum(map(len, waiting.values()))
+        tables = ", ".join(f"{t} ({len(keys)})" for t, keys in waiting.items())
+        out.print(
+            f"[yellow]{count} foreign keys are stored in {target['deferred']}, not yet restored "
+            f"(a load stopped before putting them back), of: {tables}[/]\n"
+            "run `m2pg load` to restore them",
+            highlight=False,
+        )
+    else:
+        out.print("foreign keys: none waiting to be restored")
 
 
 def print_reconcile(report: dict, console: Console) -> None:

@@ -20,7 +20,7 @@ from rich.text import Text
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
 from toolkit.stages.rules import HINTS
-from toolkit.stages.transform import QUARANTINE_SCHEMA
+from toolkit.stages.transform.quarantine import QUARANTINE_SCHEMA
 from toolkit.staging.layout import Staging, checked_all, write_text
 
 ERRORS_LOG = "errors.log"

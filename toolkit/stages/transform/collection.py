@@ -1,0 +1,217 @@
+"""One collection, part by part: each part judged, its clean and quarantine rows staged and
+recorded in the manifest with its fingerprint; a part whose fingerprint is unchanged is skipped."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import polars as pl
+
+from toolkit.declarations.spec import ModelSpec
+from toolkit.documents.decode import decode_chunk
+from toolkit.runtime import interrupt
+from toolkit.runtime.errors import ConfigError
+from toolkit.stages.extract import feeds_of
+from toolkit.stages.rules import repeats
+from toolkit.stages.transform.fingerprint import content, context, digest
+from toolkit.stages.transform.judge import judge, repeat_keys
+from toolkit.stages.transform.outcome import Outcome, idmap, remember
+from toolkit.stages.transform.quarantine import quarantine_rows
+from toolkit.stages.transform.rows import clean_rows
+from toolkit.staging.layout import (
+    DamagedStaging,
+    Staging,
+    checked,
+    file_record,
+    intact,
+    read_manifest,
+    write_json,
+    write_parquet,
+)
+
+_WITHOUT_DOCUMENTS = pl.exclude("m2pg_document")  # the original BSON is read only for refused rows
+
+
+def raw_manifest(staging: Staging, model: ModelSpec) -> dict:
+    path = staging.manifest(model.source)
+    if not path.exists():
+        raise ConfigError(
+            f"{model.source} has not been extracted to {staging.raw_dir(model.source)}",
+            stage="transform",
+            hint="run `m2pg extract` first",
+        )
+    manifest = read_manifest(path, "parts")
+    if not manifest.get("complete"):
+        raise ConfigError(
+            f"the extract of {model.source} was interrupted",
+            stage="transform",
+            hint="re-run `m2pg extract` to finish it",
+        )
+    return manifest
+
+
+class _Sum:
+    """Adds up the per-part reports of one collection."""
+
+    def __init__(self) -> None:
+        self.counts = {"documents": 0, "clean": 0, "quarantined": 0}
+        self.maps: dict[str, Counter] = {k: Counter() for k in ("by_rule", "dangling_ids", "unknown_fields")}
+        self.nulled: dict[str, Counter] = {}
+
+    def add(self, part: dict) -> None:
+        for key in self.counts:
+            self.counts[key] += part[key]
+        for key, counter in self.maps.items():
+            counter.update(part[key])
+        for name, reasons in part["nulled_references"].items():
+            self.nulled.setdefault(name, Counter()).update(reasons)
+
+    def report(self, collection: str) -> dict:
+        return {
+            "collection": collection,
+            **self.counts,
+            **{k: dict(sorted(v.items())) for k, v in self.maps.items()},
+            "nulled_references": {k: dict(v) for k, v in self.nulled.items()},
+        }
+
+
+def transform_part(
+    staging: Staging,
+    model: ModelSpec,
+    raw: pl.DataFrame,
+    repeated: pl.DataFrame,
+    enums,
+    outcome: Outcome,
+    name: str,
+    documents=None,
+) -> dict:
+    """`documents` reads the part's original documents, which only quarantined rows need."""
+    judged = judge(raw, model, enums, outcome, repeated)
+    failed = judged["problems"].list.len() > 0
+    good, bad = judged.filter(~failed), judged.filter(failed)
+    if bad.height and "m2pg_document" not in bad.columns:
+        first = raw["m2pg_row"][0]
+        bad = bad.with_columns(m2pg_document=documents().gather(bad["m2pg_row"] - first))
+    report: dict[str, Any] = {
+        "documents": raw.height,
+        "clean": good.height,
+        "quarantined": bad.height,
+        "by_rule": _count_rules(bad),
+        "nulled_references": {},
+        "dangling_ids": {},
+        "unknown_fields": dict(Counter(raw["m2pg_unknown_fields"].explode().drop_nulls().to_list())),
+    }
+    for f in model.references:
+        if not f.required:
+            counts = good[f"m2pg_miss_{f.name}"].drop_nulls().value_counts()
+            if counts.height:
+                report["nulled_references"][f.name] = dict(zip(*counts.to_dict(as_series=False).values(), strict=False))
+    rows = clean_rows(good, model, lambda name: idmap(staging, outcome.collections[name], outcome), report)
+    write_parquet(rows.to_arrow(), staging.clean(model.table) / name)
+    quarantine_path = staging.quarantine(model.source) / name
+    if bad.height:
+        write_parquet(quarantine_rows(bad, model).to_arrow(), quarantine_path)
+    else:
+        quarantine_path.unlink(missing_ok=True)
+    return report
+
+
+def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcome: Outcome, progress=None) -> dict:
+    """Transform a collection part by part, skipping parts whose inputs have not changed."""
+    started = time.perf_counter()
+    manifest = raw_manifest(staging, model)
+    feeds = feeds_of(model, junctions)
+    files = [staging.raw_dir(model.source) / p["file"] for p in manifest["parts"]] or [None]
+    task = progress.add_task(model.source, total=len(files)) if progress else None
+    contents = [content(staging, model, p) for p in manifest["parts"]] or [b""]
+    unique = [f.key for f in model.fields if f.unique]
+    keys = [
+        pl.read_parquet(checked(p), columns=["m2pg_object_id", "m2pg_problems", *unique])
+        if p
+        else pl.DataFrame(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
+        for p in files
+    ]
+    offsets = [0]
+    for frame in keys:
+        offsets.append(offsets[-1] + frame.height)
+    repeated = repeats(repeat_keys(pl.concat(keys).with_row_index("m2pg_row"), model), model)
+    depends_on = context(model, outcome)
+    folder = staging.clean(model.table)
+    previous: dict = {"parts": {}}
+    if (folder / "manifest.json").exists():
+        try:
+            previous = read_manifest(folder / "manifest.json", "parts")
+        except DamagedStaging:  # this stage's own checkpoint: garbled, its parts are made again
+            pass
+    done, total, skipped = {}, _Sum(), 0
+    for number, path in enumerate(files):
+        name = f"part-{number:05d}.parquet"
+        mine = repeated.filter(pl.col("m2pg_row").is_between(offsets[number], offsets[number + 1] - 1))
+        fingerprint = digest(
+            depends_on, contents[number], str(mine.with_columns(pl.col("m2pg_row") - offsets[number]).rows())
+        )
+        earlier = previous["parts"].get(name)
+        quarantined = staging.quarantine(model.source) / name
+        if (
+            earlier
+            and earlier["fingerprint"] == fingerprint
+            and intact(folder / name, earlier)
+            and (earlier.get("quarantine") is None or intact(quarantined, earlier["quarantine"]))
+        ):
+            report, skipped = earlier["report"], skipped + 1
+            written = {k: earlier[k] for k in ("file_bytes", "file_sha256", "quarantine") if k in earlier}
+        else:
+            raw = (
+                pl.scan_parquet(path).select(_WITHOUT_DOCUMENTS).collect()
+                if path
+                else pl.DataFrame(decode_chunk(b"", model, feeds))
+            )
+            raw = raw.with_row_index("m2pg_row", offset=offsets[number])
+            report = transform_part(
+                staging,
+                model,
+                raw,
+                mine,
+                enums,
+                outcome,
+                name,
+                lambda path=path: pl.read_parquet(path, columns=["m2pg_document"])["m2pg_document"],
+            )
+            written = {
+                **file_record(folder / name),
+                "quarantine": file_record(quarantined) if quarantined.exists() else None,
+            }
+            interrupt.crash_point("transform-part")
+        done[name] = {"fingerprint": fingerprint, "report": report, **written}
+        total.add(report)
+        write_json({"parts": {**previous["parts"], **done}}, folder / "manifest.json")
+        if task is not None:
+            progress.update(task, advance=1)
+        interrupt.check(
+            "transform",
+            f"{model.source}: part {number + 1} of {len(files)} done",
+            "the remaining parts and collections",
+        )
+    _drop_stale(staging, model, set(done))
+    write_json({"parts": done}, folder / "manifest.json")
+    remember(staging, model, outcome)
+    return {
+        **total.report(model.source),
+        "parts_skipped": skipped,
+        "parts_done": len(files) - skipped,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:
+    """Parts left from an earlier run with more parts would be read as current: remove them."""
+    for path in staging.clean_parts(model.table) + staging.quarantine_parts(model.source):
+        if path.name not in names:
+            path.unlink()
+
+
+def _count_rules(bad: pl.DataFrame) -> dict[str, int]:
+    rules = bad["problems"].list.eval(pl.element().struct.field("rule")).list.unique().explode().drop_nulls()
+    return dict(sorted(Counter(rules.to_list()).items()))

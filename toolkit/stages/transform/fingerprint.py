@@ -1,0 +1,44 @@
+"""What a part's result depends on, as hashes: a part whose fingerprint matches the one its
+manifest recorded is skipped on the next run."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from toolkit.declarations.spec import ModelSpec
+from toolkit.staging.layout import Staging
+
+if TYPE_CHECKING:
+    from toolkit.stages.transform.outcome import Outcome
+
+RULES_VERSION = "2"  # part of every fingerprint: bump when the rules change what they produce
+
+
+def digest(*parts: str | bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else part.encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()
+
+
+def ids_digest(ids: pl.Series) -> str:
+    return digest("\n".join(ids.drop_nulls().sort().to_list()))
+
+
+def context(model: ModelSpec, outcome: Outcome) -> str:
+    """What a part's result depends on beyond its own documents: the referenced collections."""
+    targets = sorted({f.parent.model for f in model.references})
+    return digest(RULES_VERSION, *(f"{t}={outcome.digests[t]}" for t in targets))
+
+
+def content(staging: Staging, model: ModelSpec, part: dict) -> bytes:
+    """What identifies a raw part's content: the digest extract took of its documents, with the
+    file's size; the file's bytes for a part staged without one."""
+    path = staging.raw_dir(model.source) / part["file"]
+    if "digest" not in part:
+        return path.read_bytes()
+    return f"{part['digest']}:{path.stat().st_size}".encode()

@@ -1,0 +1,121 @@
+"""Junction tables: the pairs that the arrays of kept owners name, with ends remapped to the
+kept rows' ids, staged as one part; pairs with an end refused or missing are counted, not kept."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import polars as pl
+
+from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.documents.ids import uuids_of
+from toolkit.stages.transform.lookup import _position, is_among
+from toolkit.stages.transform.outcome import Outcome
+from toolkit.staging.layout import Staging, file_record, write_json, write_parquet
+
+
+def feed_pairs(
+    staging: Staging, model: ModelSpec, key: str, outcome: Outcome
+) -> Iterator[tuple[pl.DataFrame, int, int]]:
+    """A raw part at a time: the (owner, other) ObjectIds that the arrays under `key` of kept
+    owners name, how many elements the arrays of refused owners hold, and how many null elements
+    the kept owners' arrays hold (they name no pair). An owner whose `_id` repeats counts once,
+    by its first copy. Only these two columns of each part are read."""
+    known = outcome.kept[model.name]["object_id"]
+    paths = sorted(staging.raw_dir(model.source).glob("part-*.parquet"))
+    extracted = (
+        pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"]
+        if paths
+        else pl.Series([], dtype=pl.String)
+    )
+    repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String)
+    del extracted
+    for path in paths:
+        arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id")
+        is_kept = is_among(arrays["m2pg_object_id"], known)
+        lost = arrays.filter(~is_kept).select(pl.col(key).list.len().sum()).item() or 0
+        owners = arrays.filter(is_kept)
+        ids = owners["m2pg_object_id"]
+        twice = ids.is_in(repeated)
+        if twice.any():  # the first copy of a repeated owner, in this part and before it
+            keep = ~twice | (ids.is_first_distinct() & ~ids.is_in(claimed.implode()))
+            claimed = pl.concat([claimed, ids.filter(twice & keep)])
+            owners = owners.filter(keep)
+        exploded = owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other")
+        nulls = owners.select(pl.col(key).list.eval(pl.element().is_null()).list.sum().sum()).item() or 0
+        yield exploded.drop_nulls("other"), int(lost), int(nulls)
+
+
+def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
+    """One row per distinct pair named on either side; pairs with a missing end are skipped.
+    The owners' arrays are read a raw part at a time, so memory holds the pairs, not the arrays."""
+    pairs, per_feed = [], {}
+    skipped = Counter(
+        dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing", "element_null"), 0)
+    )
+    by_name = {m.name: m for m in ends}
+    for feed in j.feeds:
+        owner_side, other_side = j.side_of(feed.model)
+        others = outcome.kept[other_side.model]
+        refused = outcome.quarantined[other_side.model].implode()
+        found: list[pl.DataFrame] = []
+        for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
+            skipped["element_null"] += nulls
+            at = _position(exploded["other"], others["object_id"])
+            missing = exploded["other"].filter(at.is_null())
+            in_quarantine = missing.is_in(refused)
+            skipped["owner_quarantined"] += lost
+            skipped["other_end_quarantined"] += int(in_quarantine.sum())
+            skipped["other_end_missing"] += int((~in_quarantine).sum())
+            hit = at.is_not_null()
+            found.append(
+                pl.DataFrame(
+                    {
+                        owner_side.column: uuids_of(exploded["m2pg_object_id"].filter(hit)),
+                        other_side.column: others["id"].gather(at.filter(hit)),
+                    }
+                )
+            )
+        named = (
+            pl.concat(found)
+            if found
+            else pl.DataFrame(schema={owner_side.column: pl.String, other_side.column: pl.String})
+        )
+        per_feed[f"{feed.model}.{feed.key}"] = named.height
+        pairs.append(named.select(j.left.column, j.right.column))
+    frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
+    one_sided = 0
+    if len(pairs) == 2:  # pairs named by one side's array and not by the other's
+        a, b = (p.unique() for p in pairs)
+        key = [j.left.column, j.right.column]
+        one_sided = a.join(b, on=key, how="anti").height + b.join(a, on=key, how="anti").height
+    return frame, {
+        "table": j.table,
+        "rows": frame.height,
+        "pairs_by_feed": per_feed,
+        "skipped_pairs": dict(skipped),
+        "pairs_known_to_one_side_only": one_sided,
+    }
+
+
+def write_junction(staging: Staging, j: Junction, ends, outcome: Outcome, progress=None) -> dict:
+    """Stage one junction table as a single part; returns its summary. `ends`: the models at
+    its two ends (the owners of the arrays are among them)."""
+    task = progress.add_task(j.table, total=1) if progress else None
+    frame, summary = junction_rows(staging, j, ends, outcome)
+    _drop_stale_junction(staging, j)
+    write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
+    write_json(
+        {"parts": {"part-00000.parquet": file_record(staging.clean(j.table) / "part-00000.parquet")}},
+        staging.clean(j.table) / "manifest.json",
+    )
+    if task is not None:
+        progress.update(task, advance=1)
+    return summary
+
+
+def _drop_stale_junction(staging: Staging, j: Junction) -> None:
+    for path in staging.clean_parts(j.table):
+        if path.name != "part-00000.parquet":
+            path.unlink()

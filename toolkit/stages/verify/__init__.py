@@ -1,0 +1,13 @@
+"""Verify: the source, read again, against the live PostgreSQL database, in four layers.
+
+Independent of the transform: every source document is mapped to the row it should have become
+by a small per-kind oracle over the declarations (the quarantine only says which documents are
+expected absent), then PostgreSQL is checked against it: counts, records (a seeded sample, or
+every row through per-row hashes in DuckDB), referential integrity, and types. The source is
+streamed one collection at a time; only ids and junction pairs outlive their collection.
+"""
+
+from toolkit.stages.verify.failures import LAYERS
+from toolkit.stages.verify.run import verify
+
+__all__ = ["LAYERS", "verify"]

@@ -1,0 +1,51 @@
+"""Layer 1, counts: every source document is loaded or quarantined, and every junction holds
+the distinct pairs whose both ends were loaded."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.stages.verify.failures import Failures
+from toolkit.stages.verify.ownership import junction_ends, migration_rows, source_ids
+from toolkit.stages.verify.source import Collection, Loaded, Quarantine
+
+
+def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine, fails: Failures) -> dict:
+    loaded, other = migration_rows(con, model.table, {"id": source_ids(found, quarantine)})
+    result = {
+        "collection": model.source,
+        "source": found.documents,
+        "quarantined": found.quarantined,
+        "expected": found.rows.height,
+        "loaded": loaded,
+        "other_rows": other,
+        "quarantine_rows_without_source": quarantine.rows - found.quarantined,
+    }
+    if found.documents != loaded + found.quarantined:
+        fails.add(
+            "counts", model.table, f"source {found.documents} != loaded {loaded} + quarantined {found.quarantined}"
+        )
+    for doc in found.unloadable:
+        fails.add(
+            "counts",
+            model.table,
+            f"not quarantined, yet cannot be loaded: {doc['problem']}",
+            object_id=doc.get("object_id"),
+            source_id=doc.get("source_id"),
+        )
+    return result
+
+
+def count_junction(
+    con, j: Junction, expected: pl.DataFrame, by_feed: dict, loaded_ids: Loaded, fails: Failures
+) -> dict:
+    loaded, other = migration_rows(con, j.table, junction_ends(j, loaded_ids))
+    if loaded != expected.height:
+        fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
+    return {
+        "expected": expected.height,
+        "loaded": loaded,
+        "other_rows": other,
+        "pairs_by_feed": {k: v.height for k, v in by_feed.items()},
+    }

@@ -1,0 +1,56 @@
+"""Which rows of a table are the migration's: those holding ids of the source's documents, and,
+where records are compared, any row whose id has the form the migration gives ids (a wrong row of
+its own). Rows someone else wrote into the app's tables are counted apart, neither loaded nor wrong.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from toolkit.declarations.spec import Junction
+from toolkit.documents.ids import uuids_of
+from toolkit.stages.verify.source import Collection, Loaded, Quarantine
+from toolkit.target.schema import quote
+
+
+def registered_ids(con, name: str, ids: pl.Series) -> str:
+    """Register `ids` (UUID text) in DuckDB as `name`; returns SQL selecting them as UUIDs."""
+    con.register(name, pl.DataFrame({"id": ids.unique()}, schema={"id": pl.String}).to_arrow())
+    return f"(SELECT CAST(id AS UUID) FROM {name})"
+
+
+def object_id_shaped(column: str) -> str:
+    """DuckDB: whether a UUID (lowercase text) has the form the migration gives ids (toolkit.documents.ids:
+    version 7, whole seconds, 10 zero bits). Such a row that no source document names is a wrong
+    row of the migration; an id of any other form was written by someone else."""
+    return (
+        f"(substr({column}, 15, 1) = '7' AND substr({column}, 20, 1) IN ('8', '9', 'a', 'b') "
+        f"AND right({column}, 2) = '00' AND substr({column}, 34, 1) IN ('0', '4', '8', 'c') "
+        f"AND CAST('0x' || substr({column}, 1, 8) || substr({column}, 10, 4) AS BIGINT) % 1000 = 0)"
+    )
+
+
+def migration_rows(con, table: str, ends: dict[str, pl.Series]) -> tuple[int, int]:
+    """(rows whose `ends` columns all hold UUIDs of the source's documents, the other rows):
+    rows someone else wrote into the app's tables are counted apart, not as loaded."""
+    names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
+    ours = " AND ".join(f"t.{quote(c)} IN {registered_ids(con, names[c], ids)}" for c, ids in ends.items())
+    try:
+        loaded, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE {ours}), count(*) FROM pg.{quote(table)} AS t"
+        ).fetchone()
+    finally:
+        for name in names.values():
+            con.unregister(name)
+    return loaded, total - loaded
+
+
+def source_ids(found: Collection, quarantine: Quarantine) -> pl.Series:
+    """UUIDs of the source's documents, expected or quarantined: a row holding another id is not
+    the migration's."""
+    return pl.concat([found.rows["id"], uuids_of(pl.Series(sorted(quarantine.object_ids), dtype=pl.String))])
+
+
+def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pl.Series]:
+    """Per column of a junction, the UUIDs a pair of the migration's holds there."""
+    return {side.column: uuids_of(loaded_ids.of(side.model)) for side in (j.left, j.right)}

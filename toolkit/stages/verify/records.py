@@ -1,0 +1,168 @@
+"""Layer 2, records: the expected rows against PostgreSQL's, field by field. A seeded sample
+through psycopg, or every row through per-row hashes in DuckDB; junctions always in full."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from toolkit.declarations.spec import Junction, Kind, ModelSpec
+from toolkit.documents.ids import object_id_of, uuids_of
+from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
+from toolkit.stages.verify.failures import Failures
+from toolkit.stages.verify.oracle import canonical_json
+from toolkit.stages.verify.ownership import object_id_shaped, registered_ids
+from toolkit.target.schema import literal, quote
+
+
+def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: int, fails: Failures) -> dict:
+    """Compare a seeded random sample of expected rows with PostgreSQL, field by field."""
+    chosen = rows.sample(n=min(size, rows.height), seed=seed)
+    fetched = conn.execute(f"SELECT {pg_select(model)} WHERE id = ANY(%s::uuid[])", [chosen["id"].to_list()])
+    found = {row[0]: row for row in fetched.fetchall()}
+    differences = []
+    for expected in chosen.iter_rows(named=True):
+        actual = found.get(expected["id"])
+        if actual is None:
+            fails.add("records", model.table, "missing in PostgreSQL", object_id=expected["_object_id"])
+            continue
+        for f, value in zip(model.fields, actual, strict=False):
+            value = canonical_json(value) if f.kind is Kind.JSON else value
+            if not same(f.kind, expected[f.name], value):
+                differences.append(
+                    (
+                        expected["_object_id"],
+                        expected["id"],
+                        f.name,
+                        as_text(f.kind, expected[f.name]),
+                        as_text(f.kind, value),
+                    )
+                )
+    return {
+        "mode": "sample",
+        "compared": chosen.height,
+        "seed": seed,
+        "differences": _differences(model, differences, fails),
+    }
+
+
+def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=["object_id", "id", "field", "expected", "actual"], orient="row")
+    kinds = {f.name: f.kind for f in model.fields}
+    for object_id, _, name, expected, actual in frame.iter_rows():
+        fails.add(
+            "records",
+            model.table,
+            f"expected {show(expected, kinds[name])}, found {show(actual, kinds[name])}",
+            object_id=object_id,
+            field=name,
+        )
+    return frame
+
+
+def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fails: Failures) -> dict:
+    """Every row: canonical text per column and an md5 per row on both sides, joined on id. A row
+    whose id is none of the source's documents' (`owned`) nor of the migration's form is another's:
+    counted apart."""
+    names = [f"c{i}" for i in range(len(model.fields))]
+    row_hash = f"md5(CAST(to_json([{', '.join(names)}]) AS VARCHAR)) AS m2pg_hash"
+
+    def canonical(side: str) -> str:
+        return ", ".join(
+            f"{canonical_sql(f, quote(f.name), side)} AS {n}" for f, n in zip(model.fields, names, strict=False)
+        )
+
+    con.register("m2pg_expected", rows.to_arrow())
+    ours = f"(CAST(c0 AS UUID) IN {registered_ids(con, 'm2pg_owned', owned)} OR {object_id_shaped('c0')})"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE m2pg_e AS SELECT *, {row_hash} FROM "
+            f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)"
+        )
+        loaded = f"postgres_query('pg', {literal('SELECT ' + pg_select(model))})"  # run by PostgreSQL
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT *, {row_hash} FROM (SELECT {canonical('pg')} FROM {loaded})"
+        )
+        missing = con.execute("SELECT m2pg_oid FROM m2pg_e ANTI JOIN m2pg_a USING (c0) ORDER BY 1").fetchall()
+        extra = con.execute(f"SELECT c0 FROM m2pg_a ANTI JOIN m2pg_e USING (c0) WHERE {ours} ORDER BY 1").fetchall()
+        (other,) = con.execute(f"SELECT count(*) FROM m2pg_a WHERE NOT ({ours})").fetchone()
+        compared, differing = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE e.m2pg_hash <> a.m2pg_hash) FROM m2pg_e e JOIN m2pg_a a USING (c0)"
+        ).fetchone()
+        cells = ", ".join(
+            f"{{'field': {literal(f.name)}, 'expected': e.{n}, 'actual': a.{n}}}"
+            for f, n in zip(model.fields, names, strict=False)
+        )
+        diff = con.execute(
+            f"SELECT object_id, id, d.field, d.expected, d.actual FROM ("
+            f"SELECT e.m2pg_oid AS object_id, e.c0 AS id, unnest([{cells}]) AS d "
+            f"FROM m2pg_e e JOIN m2pg_a a ON a.c0 = e.c0 AND a.m2pg_hash <> e.m2pg_hash) "
+            f"WHERE d.expected IS DISTINCT FROM d.actual ORDER BY object_id, d.field"
+        ).fetchall()
+    finally:
+        con.unregister("m2pg_expected")
+        con.unregister("m2pg_owned")
+        con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_a")
+    for (object_id,) in missing:
+        fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)
+    for (uuid,) in extra:
+        fails.add(
+            "records",
+            model.table,
+            "in PostgreSQL but not expected from the source",
+            object_id=object_id_of(uuid),
+            id=uuid,
+        )
+    return {
+        "mode": "full",
+        "compared": compared,
+        "differing_rows": differing,
+        "missing": len(missing),
+        "extra": len(extra),
+        "other_rows": other,
+        "differences": _differences(model, diff, fails),
+    }
+
+
+def junction_records(con, j: Junction, expected: pl.DataFrame, ends: dict[str, pl.Series], fails: Failures) -> dict:
+    """Pairs are cheap: every junction is compared in full, in either mode. A pair with an end
+    that is neither a loaded source document (`ends`) nor of the migration's form is another's:
+    counted apart."""
+    left, right = j.left.column, j.right.column
+    pairs = expected.with_columns(l=uuids_of(expected[left]), r=uuids_of(expected[right]))
+    con.register("m2pg_pairs", pairs.to_arrow())
+    ours = (
+        f"(CAST(l AS UUID) IN {registered_ids(con, 'm2pg_left', ends[left])} OR {object_id_shaped('l')}) "
+        f"AND (CAST(r AS UUID) IN {registered_ids(con, 'm2pg_right', ends[right])} OR {object_id_shaped('r')})"
+    )
+    try:
+        actual = (
+            f"(SELECT CAST({quote(left)} AS VARCHAR) AS l, CAST({quote(right)} AS VARCHAR) AS r "
+            f"FROM pg.{quote(j.table)})"
+        )
+        missing = con.execute(
+            f"SELECT {quote(left)}, {quote(right)} FROM m2pg_pairs ANTI JOIN {actual} USING (l, r) ORDER BY 1, 2"
+        ).fetchall()
+        extra = con.execute(
+            f"SELECT l, r FROM {actual} ANTI JOIN m2pg_pairs USING (l, r) WHERE {ours} ORDER BY 1, 2"
+        ).fetchall()
+        (other,) = con.execute(f"SELECT count(*) FROM {actual} WHERE NOT ({ours})").fetchone()
+    finally:
+        for name in ("m2pg_pairs", "m2pg_left", "m2pg_right"):
+            con.unregister(name)
+    for a, b in missing:
+        fails.add("records", j.table, "pair missing in PostgreSQL", pair={left: a, right: b})
+    for a, b in extra:
+        fails.add(
+            "records",
+            j.table,
+            "pair in PostgreSQL that no loaded source document names",
+            pair={left: object_id_of(a), right: object_id_of(b)},
+            ids={left: a, right: b},
+        )
+    return {
+        "mode": "full",
+        "compared": expected.height,
+        "missing": len(missing),
+        "extra": len(extra),
+        "other_rows": other,
+    }

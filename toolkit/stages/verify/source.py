@@ -1,0 +1,198 @@
+"""The source, read again: the rows PostgreSQL must hold, collection by collection.
+
+Streamed one collection at a time and judged document by document against the quarantine
+transform recorded (which documents are expected absent, nothing more); every value comes from
+the oracle. Only ids and junction pairs outlive their collection.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import bson
+import polars as pl
+from bson import ObjectId
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.json_util import RELAXED_JSON_OPTIONS, dumps
+
+from toolkit.declarations.kinds import KINDS
+from toolkit.declarations.spec import Junction, Kind, ModelSpec
+from toolkit.documents import index as bt
+from toolkit.documents.decode import MALFORMED, document_text
+from toolkit.documents.ids import uuids_of
+from toolkit.stages.verify.oracle import Unloadable, expected_value
+from toolkit.staging.layout import Staging, checked_all
+
+MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
+CHUNK = 5_000  # documents per source chunk
+REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    object_ids: frozenset[str]
+    source_ids: frozenset[str]
+    rows: int
+    records: Counter = field(default_factory=Counter)  # ObjectId -> its quarantined records
+    repeats: Counter = field(default_factory=Counter)  # ObjectId -> records of later copies of that _id
+    documents: frozenset[str] = frozenset()  # the document text of records with no _id, or malformed bytes
+
+
+def read_quarantine(staging: Staging, collection: str) -> Quarantine:
+    parts = checked_all(staging.quarantine_parts(collection))  # as transform recorded them
+    if not parts:
+        return Quarantine(frozenset(), frozenset(), 0)
+    frame = pl.read_parquet(parts, columns=["object_id", "source_id", "rule", "reason"])
+    named = frame.filter(pl.col("object_id").is_not_null())
+    unnamed = (pl.col("object_id").is_null() & pl.col("source_id").is_null()) | pl.col("rule").is_in(MALFORMED)
+    documents = pl.scan_parquet(parts).filter(unnamed).select("document").collect()["document"]
+    return Quarantine(
+        frozenset(named["object_id"]),
+        frozenset(frame.filter(pl.col("object_id").is_null())["source_id"].drop_nulls()),
+        frame.height,
+        Counter(named["object_id"].to_list()),
+        Counter(named.filter(pl.col("reason").str.contains(REPEATED_ID, literal=True))["object_id"].to_list()),
+        frozenset(documents.drop_nulls()),
+    )
+
+
+def source_documents(source, collection: str):
+    """Each source document: its bytes, and the document decoded (None when the strict walk
+    refuses its bytes: the migration must have quarantined them, whatever they hold)."""
+    for chunk in source.chunks(collection, CHUNK):
+        starts, ends = bt.document_bounds(chunk)
+        malformed = bt.defects(chunk, starts, ends)[0] != bt.WELL_FORMED
+        view = memoryview(chunk)
+        decoded = iter(bson.decode_all(chunk, MS)) if not malformed.any() else None
+        for start, end, bad in zip(starts.tolist(), ends.tolist(), malformed.tolist(), strict=False):
+            raw = view[start:end]
+            yield raw, (next(decoded) if decoded else None if bad else bson.decode(bytes(raw), MS))
+
+
+class Accounting:
+    """What the migration must have done with each source document, as they stream by in
+    source order: a repeated `_id` loads its first copy and quarantines the others."""
+
+    def __init__(self, quarantine: Quarantine) -> None:
+        self.quarantine, self.copies = quarantine, Counter[str]()
+
+    def judge(self, raw, document: dict | None) -> tuple[str, dict]:
+        """("quarantined" | "expected" | "missing", the ids naming it and why it cannot load)."""
+        q = self.quarantine
+        if document is None or "_id" not in document:  # known by its text alone
+            text = document_text(bytes(raw))
+            why = "malformed BSON" if document is None else "document has no _id"
+            return ("quarantined" if text in q.documents else "missing"), {"problem": why}
+        if not isinstance(document["_id"], ObjectId):
+            source_id = dumps(document["_id"], json_options=RELAXED_JSON_OPTIONS)
+            return ("quarantined" if source_id in q.source_ids else "missing"), {
+                "source_id": source_id,
+                "problem": "_id is not an ObjectId",
+            }
+        oid = str(document["_id"])
+        copy = self.copies[oid]
+        self.copies[oid] += 1
+        if copy:
+            return ("quarantined" if q.repeats[oid] >= copy else "missing"), {"object_id": oid, "problem": REPEATED_ID}
+        return ("quarantined" if q.records[oid] > q.repeats[oid] else "expected"), {"object_id": oid}
+
+
+@dataclass
+class Collection:
+    """One collection read from the source: its expected rows and what else it told us."""
+
+    rows: pl.DataFrame  # declared columns (ObjectIds still hex) + _object_id
+    documents: int = 0
+    quarantined: int = 0
+    unloadable: list[dict] = field(default_factory=list)  # neither loadable nor quarantined
+    pairs: dict[str, pl.DataFrame] = field(default_factory=dict)  # feed key -> owner, other (hex)
+
+
+def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tuple[str, ...]) -> Collection:
+    """Stream the collection, keeping only the rows expected in PostgreSQL."""
+    columns: dict[str, list] = {f.name: [] for f in model.fields} | {"_object_id": []}
+    pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
+    out = Collection(pl.DataFrame())
+    accounting = Accounting(quarantine)
+    for raw, document in source_documents(source, model.source):
+        out.documents += 1
+        verdict, where = accounting.judge(raw, document)
+        if verdict == "quarantined":
+            out.quarantined += 1
+            continue
+        if verdict == "missing":
+            out.unloadable.append(where)
+            continue
+        oid = where["object_id"]
+        try:
+            row = [expected_value(f, document, oid) for f in model.fields]
+        except Unloadable as why:
+            out.unloadable.append({"object_id": oid, "problem": str(why)})
+            continue
+        for f, value in zip(model.fields, row, strict=False):
+            columns[f.name].append(value)
+        columns["_object_id"].append(oid)
+        for key in feeds:
+            others = document.get(key)
+            for other in others if isinstance(others, list) else ():
+                if isinstance(other, ObjectId):
+                    pairs[key][0].append(oid)
+                    pairs[key][1].append(str(other))
+    schema = {f.name: KINDS[f.kind].read_dtype for f in model.fields} | {"_object_id": pl.String}
+    out.rows = pl.DataFrame(columns, schema=schema)
+    out.pairs = {
+        key: pl.DataFrame({"owner": o, "other": t}, schema={"owner": pl.String, "other": pl.String})
+        for key, (o, t) in pairs.items()
+    }
+    return out
+
+
+class Loaded:
+    """ObjectIds (hex) expected in each table; a target not read yet is scanned for its ids."""
+
+    def __init__(self, source, staging: Staging, models) -> None:
+        self.source, self.staging = source, staging
+        self.models = {m.name: m for m in models}
+        self.ids: dict[str, pl.Series] = {}
+
+    def of(self, name: str) -> pl.Series:
+        if name not in self.ids:
+            model = self.models[name]
+            accounting = Accounting(read_quarantine(self.staging, model.source))
+            verdicts = (accounting.judge(raw, d) for raw, d in source_documents(self.source, model.source))
+            self.ids[name] = pl.Series(
+                [where["object_id"] for verdict, where in verdicts if verdict == "expected"], dtype=pl.String
+            )
+        return self.ids[name]
+
+
+def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> tuple[pl.DataFrame, dict[str, int]]:
+    """ObjectIds -> UUIDs; an optional reference whose target is not loaded becomes NULL."""
+    nulled, columns = {}, []
+    for f in model.fields:
+        if f.kind is not Kind.OBJECT_ID or f.key == "_id":
+            continue
+        hexes = rows[f.name]
+        if f.references:
+            known = hexes.is_in(loaded.of(f.references.model).implode())
+            nulled[f.name] = int((hexes.is_not_null() & ~known).sum())
+            hexes = pl.select(pl.when(known).then(hexes)).to_series().alias(f.name)
+        columns.append(uuids_of(hexes))
+    return rows.with_columns(columns), {k: v for k, v in nulled.items() if v}
+
+
+def junction_pairs(
+    j: Junction, pairs: dict[tuple[str, str], pl.DataFrame], loaded: Loaded
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Distinct pairs (hex, left and right columns) named by any feed whose both ends are loaded."""
+    by_feed = {}
+    for feed in j.feeds:
+        owner, other = j.side_of(feed.model)
+        frame = pairs.get((feed.model, feed.key), pl.DataFrame(schema={"owner": pl.String, "other": pl.String}))
+        frame = frame.rename({"owner": owner.column, "other": other.column}).select(j.left.column, j.right.column)
+        both = pl.col(j.left.column).is_in(loaded.of(j.left.model).implode()) & pl.col(j.right.column).is_in(
+            loaded.of(j.right.model).implode()
+        )
+        by_feed[f"{feed.model}.{feed.key}"] = frame.filter(both).unique()
+    return pl.concat(by_feed.values()).unique().sort(j.left.column, j.right.column), by_feed
