@@ -1,20 +1,26 @@
 """Checks that hold for any app, written once and run for every app: the schema made from the
-declarations is the one the live catalog reads back, and one document per model, built from the
-declarations alone, comes back whole through a real `m2pg run` and `m2pg verify --full`."""
+declarations is the one the live catalog reads back; one document per model, built from the
+declarations alone, comes back whole through a real `m2pg run` and `m2pg verify --full`; and every
+quarantine rule refuses the documents built from the declarations to break it, and nothing else."""
 
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 from bson import ObjectId
 
+from rule_breakers import NEEDS, Breakers, breakers
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import Kind, ModelSpec
 from toolkit.generate import sample as generate
+from toolkit.reports.error_log import read_quarantine
+from toolkit.stages.rules import HINTS
 from toolkit.target.schema import check_target, create_schema, read_catalog
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -134,3 +140,57 @@ def test_one_document_per_model_comes_back_whole(app, pg_uri, tmp_path):
     with psycopg.connect(pg_uri) as conn:
         rows = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in declared.tables}
     assert rows == dict.fromkeys(declared.tables, 1)
+
+
+@pytest.fixture(scope="module", params=sorted(APPS))
+def refused(request, tmp_path_factory) -> tuple[str, Breakers, pl.DataFrame]:
+    """(app, the documents built to break the rules, the quarantine) after a real `m2pg extract`
+    and `m2pg transform` of a dump holding them among valid ones."""
+    selected, declared = request.param, APPS[request.param]
+    made = breakers(declared)
+    root = tmp_path_factory.mktemp("rules")
+    folder = generate.write_dump(root / "dump", declared.database, dict.fromkeys(made.files, []))
+    for collection, raw in made.files.items():  # bytes no MongoDB server would hold
+        (folder / f"{collection}.bson").write_bytes(raw)
+    staging = ("--staging", str(root / "staging"))
+    for stage in (("extract", "--dump", str(folder.parent)), ("transform",)):
+        done = m2pg(selected, *stage, *staging)
+        assert done.returncode in (0, 3), done.stdout + done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+    return selected, made, read_quarantine(root / "staging")
+
+
+def test_every_rule_has_documents_built_to_break_it():
+    assert sorted(NEEDS) == sorted(HINTS)
+
+
+@pytest.mark.parametrize("rule", sorted(NEEDS))
+def test_every_rule_fires_on_the_documents_that_break_it(refused, rule):
+    """Each document planted for (model, field, rule) is quarantined naming that field and rule,
+    with that one reason."""
+    selected, made, records = refused
+    planted = [p for p in made.planted if p.rule == rule]
+    if not planted:
+        pytest.skip(f"{rule} cannot fire for {selected}: {made.unbroken(APPS[selected])[rule]}")
+    found = {r["record"]: r for r in records.with_columns(record=pl.coalesce("object_id", "source_id")).to_dicts()}
+    wrong = []
+    for p in planted:
+        row = found.get(p.record)
+        said = (row["field"], row["rule"], row["reason"]) if row else "not quarantined"
+        if not row or (row["field"], row["rule"]) != (p.field, p.rule) or "; " in row["reason"]:
+            wrong.append(f"{p.model}.{p.field} {p.rule} ({p.record}): {said}")
+    assert wrong == [], f"{len(wrong)} of {len(planted)} documents planted for {rule} in {selected}:\n" + "\n".join(
+        wrong
+    )
+
+
+def test_only_the_planted_documents_are_quarantined(refused):
+    """Every valid document, the edges the rules must let through included, stays out; each
+    planted one is quarantined once (whether with its rule, the test above says)."""
+    selected, made, records = refused
+    counted = Counter(records.select(pl.coalesce("object_id", "source_id")).to_series().to_list())
+    planted = {p.record for p in made.planted}
+    valid = {record: collection for collection, records in made.valid.items() for record in records}
+    unplanted = sorted((valid.get(r, "?"), r) for r in counted if r not in planted)
+    assert unplanted == [], f"{selected}: (collection, record) quarantined though valid"
+    assert sorted(r for r, n in counted.items() if n > 1) == [], f"{selected}: records quarantined twice"

@@ -1,6 +1,6 @@
 """Declarations of models, fields and junctions: the one place every stage reads.
 
-A model module in `transforms/` declares a `ModelSpec`; extract, rules, pandera, DDL and
+An app declares a `ModelSpec` per model; extract, rules, pandera, DDL and
 reconciliation are all derived from it, so a fact about a model is written once.
 """
 

@@ -13,6 +13,15 @@ from toolkit.runtime.redact import redact
 from toolkit.sources import coverage
 from toolkit.stages.load import PLANNED, WRITES
 from toolkit.stages.reconcile import reasons
+from toolkit.stages.reports import (
+    ExtractReport,
+    LoadReport,
+    PlanReport,
+    ReconcileReport,
+    TransformReport,
+    ValidateReport,
+    VerifyReport,
+)
 from toolkit.stages.verify import LAYERS
 
 
@@ -22,7 +31,7 @@ def print_warnings(lines: list[str], out: Console) -> None:
         out.print(Text.assemble(("warning: ", "yellow"), line))
 
 
-def print_extract(report: dict, raw: Path, out: Console) -> None:
+def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
     """Per collection: documents, parts and what the source holds that is not migrated."""
     table = Table(
         "collection",
@@ -60,7 +69,7 @@ def print_extract(report: dict, raw: Path, out: Console) -> None:
     )
 
 
-def print_transform(report: dict, log: Path, quarantine: Path, out: Console) -> None:
+def print_transform(report: TransformReport, log: Path, quarantine: Path, out: Console) -> None:
     """Per collection and junction table: what was kept, refused and skipped."""
     table = Table(
         "collection", "documents", "clean", "quarantined", "rules", "nulled refs", "dangling ids", title="transform"
@@ -90,7 +99,7 @@ def print_transform(report: dict, log: Path, quarantine: Path, out: Console) -> 
     )
 
 
-def print_validate(report: dict, out: Console) -> None:
+def print_validate(report: ValidateReport, out: Console) -> None:
     failing = [t for t, r in report["tables"].items() if not r["ok"]]
     out.print(
         f"validate: {len(report['tables']) - len(failing)} tables pass"
@@ -109,7 +118,7 @@ def print_writes(rows: list[dict], names: tuple[str, ...], title: str, out: Cons
         out.print(table)
 
 
-def print_load(report: dict, out: Console) -> None:
+def print_load(report: LoadReport, out: Console) -> None:
     print_writes(report["tables"], WRITES, "written", out)
     out.print(
         f"load: {report['inserted']} rows inserted, {report['updated']} updated, {report['deleted']} deleted, "
@@ -117,7 +126,7 @@ def print_load(report: dict, out: Console) -> None:
     )
 
 
-def print_plan(report: dict, out: Console) -> None:
+def print_plan(report: PlanReport, out: Console) -> None:
     print_writes(report["tables"], PLANNED, "a load would write", out)
     out.print(
         f"plan: a load would insert {report['insert']} rows, update {report['update']}, delete "
@@ -126,12 +135,12 @@ def print_plan(report: dict, out: Console) -> None:
     )
 
 
-def print_run(loaded: dict | None, quarantined: int, out: Console) -> None:
+def print_run(loaded: LoadReport | None, quarantined: int, out: Console) -> None:
     """The run's last line: whether the target now equals the source (None: reconcile failed)."""
     if loaded is None:
         out.print("run: the target does NOT equal the source: see reconcile's table above")
         return
-    unchanged = not any(loaded[k] for k in WRITES[:3])
+    unchanged = not (loaded["inserted"] or loaded["updated"] or loaded["deleted"])
     out.print(
         ("run: nothing to write: " if unchanged else "run: ")
         + "the target equals the source: every document's row is loaded as the source holds it now"
@@ -187,7 +196,7 @@ def print_target(target: dict, out: Console) -> None:
         out.print("foreign keys: none waiting to be restored")
 
 
-def print_reconcile(report: dict, console: Console) -> None:
+def print_reconcile(report: ReconcileReport, console: Console) -> None:
     table = Table(
         "table",
         "source",
@@ -223,7 +232,7 @@ def print_reconcile(report: dict, console: Console) -> None:
         console.print(Text.assemble("reconcile: ", ("FAILED", "red"), f" in {', '.join(failing)}{apart}"))
 
 
-def print_verify(report: dict, console: Console) -> None:
+def print_verify(report: VerifyReport, console: Console) -> None:
     """A table per table and layer, then every failure named: layer, table, ObjectId or pair, field."""
     s, layers = report["summary"], report["layers"]
     what = (

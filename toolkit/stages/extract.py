@@ -20,6 +20,7 @@ from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point
+from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import DamagedStaging, Staging, file_record, read_json, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
 
 def extract(
     source, staging: Staging, models, junctions, part_size: int = PART_SIZE, workers: int | None = None
-) -> dict:
+) -> ExtractReport:
     """Extract every collection, the largest first, on `workers` processes (None: by source size);
     resumes an interrupted run of the same source and part size."""
     run = staging.root / "raw" / "run.json"
@@ -217,7 +218,7 @@ def extract(
         by_name[name]["absent"] = True
         write_json(by_name[name], staging.manifest(name))
     not_migrated["unknown_fields"] = coverage.unknown_fields(staging, models)
-    report = {
+    report: ExtractReport = {
         "source": source.describe(),
         "collections": collections,
         "documents": sum(c["documents"] for c in collections),

@@ -42,6 +42,7 @@ from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.progress import bars
 from toolkit.runtime.redact import redact
 from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests
+from toolkit.stages.reports import LoadReport, PlanReport
 from toolkit.staging.layout import Staging, checked_digest, write_json
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
@@ -637,7 +638,7 @@ def load(
     batch_size: int = BATCH_SIZE,
     replace: bool = False,
     workers: int = WORKERS,
-) -> dict:
+) -> LoadReport:
     """Make every table's migrated rows equal its staged rows: inserts and updates parents
     first, deletions children first; tables whose turn has come load side by side, each worker on
     a connection of its own, so PostgreSQL works on both cores. Deferred foreign keys are restored
@@ -660,10 +661,15 @@ def load(
     if failed:
         raise refused(failed, restoring)
     tables = [done[t] for t in order]
-    report = {
+    total = {key: sum(t[key] for t in tables) for key in ("rows", *WRITES)}
+    report: LoadReport = {
         "target": redact(pg_uri),
         "tables": tables,
-        **{key: sum(t[key] for t in tables) for key in ("rows", *WRITES)},
+        "rows": total["rows"],
+        "inserted": total["inserted"],
+        "updated": total["updated"],
+        "deleted": total["deleted"],
+        "unchanged": total["unchanged"],
         "foreign_keys_restored": restoring,
     }
     write_json(report, staging.report("load.json"))
@@ -674,7 +680,7 @@ WRITES = ("inserted", "updated", "deleted", "unchanged")
 PLANNED = ("insert", "update", "delete", "unchanged")
 
 
-def plan(staging: Staging, pg_uri: str, models, junctions) -> dict:
+def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
     """What a load would write to each table, found without writing anything: the staged rows
     compared with the rows the migration wrote before (none in a target without the app's
     tables, which a run would create)."""
@@ -682,7 +688,8 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> dict:
     created = has_schema(pg_uri, models, junctions)
     if created:
         preflight_target.schema_matches(pg_uri, models, junctions, "plan")
-    keys, tables = keys_of(models, junctions), []
+    keys = keys_of(models, junctions)
+    tables: list[dict] = []
     with connect(pg_uri) as conn:
         for table, kinds in _kinds(models, junctions).items():
             if created and _exists(conn, owned_table(table)):
@@ -692,7 +699,15 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> dict:
                 rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
                 counts = {"insert": rows, "update": 0, "delete": 0, "unchanged": 0}
             tables.append({"table": table, **counts})
-    return {"target": redact(pg_uri), "tables": tables, **{key: sum(t[key] for t in tables) for key in PLANNED}}
+    total = {key: sum(t[key] for t in tables) for key in PLANNED}
+    return {
+        "target": redact(pg_uri),
+        "tables": tables,
+        "insert": total["insert"],
+        "update": total["update"],
+        "delete": total["delete"],
+        "unchanged": total["unchanged"],
+    }
 
 
 def _exists(conn, name: str) -> bool:

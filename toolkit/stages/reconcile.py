@@ -20,6 +20,7 @@ from toolkit.declarations.app import App
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.redact import redact
+from toolkit.stages.reports import ReconcileReport
 from toolkit.staging.layout import Staging, checked, checked_all, write_json
 from toolkit.target import duck
 from toolkit.target.schema import literal, quote
@@ -30,10 +31,10 @@ PG = "pg"  # the attached database's name in DuckDB
 def measure(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[int | None, str | None]:
     """(count, None), or (None, DuckDB's first line) when a table or column is not there."""
     try:
-        found = con.execute(sql, list(params)).fetchone()
+        rows = con.execute(sql, list(params)).fetchall()
     except duckdb.Error as error:
         return None, str(error).splitlines()[0]
-    return (None if found is None else found[0]), None
+    return rows[0][0], None  # a count: one row
 
 
 def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
@@ -158,7 +159,7 @@ def reconcile(
     pg_uri: str,
     models: Sequence[ModelSpec] | None = None,
     junctions: Sequence[Junction] | None = None,
-) -> dict:
+) -> ReconcileReport:
     """Count both sides of the app's tables (or of `models` and `junctions` among them); write
     reports/reconcile.json (the URI's password redacted)."""
     models = app.models if models is None else models
@@ -170,7 +171,7 @@ def reconcile(
             junction_row(con, staging, j, collections) for j in tracked(junctions, "reconcile", lambda j: j.table)
         ]
         orphans = orphan_checks(con, app, models, junctions)
-    report = {
+    report: ReconcileReport = {
         "ok": all(r["ok"] for r in rows + orphans),
         "database": redact(pg_uri),
         "tables": rows,

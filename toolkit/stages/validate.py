@@ -25,6 +25,7 @@ from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.limits import APP_DATETIME_MS, INT32
 from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.runtime.progress import tracked
+from toolkit.stages.reports import ValidateReport
 from toolkit.staging.layout import Staging, checked_digest, read_json, write_json, write_parquet
 
 OBJECT_ID = "_object_id"
@@ -306,7 +307,7 @@ def check_table(parts: list[Path], schemas: TableSchemas) -> tuple[int, pl.DataF
     return rows, pl.concat(found).unique(maintain_order=True)  # table-level ones repeat per group
 
 
-def validate(app: App, staging_root: Path | str) -> dict:
+def validate(app: App, staging_root: Path | str) -> ValidateReport:
     """Check every clean table; write reports/validate.json and validate_failures.parquet."""
     staging = Staging(Path(staging_root))
     schemas = [schema_for(m, app.enums) for m in app.models] + [junction_schema(j) for j in app.junctions]
@@ -334,7 +335,7 @@ def validate(app: App, staging_root: Path | str) -> dict:
         found.append(failed)
     failures_frame = pl.concat(found)
     write_parquet(failures_frame.to_arrow(), staging.report("validate_failures.parquet"))
-    summary = {
+    summary: ValidateReport = {
         "ok": all(t["ok"] for t in tables.values()),
         "failures": failures_frame.height,
         "tables": tables,

@@ -8,13 +8,14 @@ from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.runtime import parallel
 from toolkit.runtime.parallel import Job
 from toolkit.runtime.progress import bars
+from toolkit.stages.reports import TransformReport
 from toolkit.stages.transform.collection import raw_manifest, transform_model
 from toolkit.stages.transform.junctions import write_junction
 from toolkit.stages.transform.outcome import Outcome, collections_of, remember
 from toolkit.staging.layout import Staging, write_json
 
 
-def transform(staging: Staging, models, junctions, enums, workers: int | None = None) -> dict:
+def transform(staging: Staging, models, junctions, enums, workers: int | None = None) -> TransformReport:
     """Every model, then every junction table; on `workers` processes (None: by the size of the
     raw parts), each as soon as what it reads is done."""
     manifests = {m.name: raw_manifest(staging, m) for m in models}
@@ -24,7 +25,7 @@ def transform(staging: Staging, models, junctions, enums, workers: int | None = 
             reports, tables = _in_order(staging, models, junctions, enums, progress)
         else:
             reports, tables = _side_by_side(staging, models, junctions, enums, manifests, count, progress)
-    report = {
+    report: TransformReport = {
         "collections": reports,
         "junctions": tables,
         "documents": sum(r["documents"] for r in reports),

@@ -35,8 +35,8 @@ def same(kind: Kind, expected, actual) -> bool:
     if kind in LIST_KINDS:
         return (
             isinstance(actual, list)
-            and len(actual) == len(expected)
-            and all(type(a) is type(e) and a == e for a, e in zip(actual, expected, strict=False))
+            and [type(a) for a in actual] == [type(e) for e in expected]
+            and actual == expected
         )
     return type(expected) is type(actual) and expected == actual
 

@@ -18,6 +18,7 @@ from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.redact import redact, scrub
+from toolkit.stages.reports import VerifyReport
 from toolkit.stages.verify.compare import canonical_arrow
 from toolkit.stages.verify.counts import count_junction, count_model
 from toolkit.stages.verify.failures import LAYERS, LIMIT, Failures
@@ -123,7 +124,9 @@ def check_junction(run: Run, j: Junction) -> None:
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 
 
-def verify(app: App, source, staging_root, pg_uri: str, sample: int = 100, full: bool = False, seed: int = 7) -> dict:
+def verify(
+    app: App, source, staging_root, pg_uri: str, sample: int = 100, full: bool = False, seed: int = 7
+) -> VerifyReport:
     """Compare the source with PostgreSQL; write reports/verify.json; return the report."""
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
@@ -160,7 +163,7 @@ def verify(app: App, source, staging_root, pg_uri: str, sample: int = 100, full:
     return report
 
 
-def assemble(run: Run) -> dict:
+def assemble(run: Run) -> VerifyReport:
     """Per layer and table: the measurements and the failures; then per table and overall."""
     fails, kinds, totals = run.fails, run.kinds, run.totals
     layers: dict[str, dict] = {}

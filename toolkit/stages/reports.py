@@ -1,0 +1,69 @@
+"""What each stage returns and writes to reports/<stage>.json: one typed shape per stage, so the
+commands, the HTML report and the tests read the same keys the stages write (mypy checks both
+sides). The per-collection and per-table entries stay plain dicts: their keys are the manifests'."""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+
+class ExtractReport(TypedDict):
+    source: str
+    collections: list[dict]  # each collection's manifest
+    documents: int
+    parts_resumed: int
+    parts_written: int
+    not_migrated: dict  # collections and fields of the source the app does not declare
+
+
+class TransformReport(TypedDict):
+    collections: list[dict]
+    junctions: list[dict]
+    documents: int
+    clean: int
+    quarantined: int
+    parts_skipped: int
+    parts_done: int
+
+
+class ValidateReport(TypedDict):
+    ok: bool
+    failures: int
+    tables: dict[str, dict]
+    skipped: int
+
+
+class LoadReport(TypedDict):
+    target: str
+    tables: list[dict]
+    rows: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    foreign_keys_restored: int  # stored foreign keys put back by this load
+
+
+class PlanReport(TypedDict):
+    target: str
+    tables: list[dict]
+    insert: int
+    update: int
+    delete: int
+    unchanged: int
+    quarantined: NotRequired[int]  # added by the command, from transform's report
+
+
+class ReconcileReport(TypedDict):
+    ok: bool
+    database: str
+    tables: list[dict]
+    orphans: list[dict]
+
+
+class VerifyReport(TypedDict):
+    status: str  # "pass" or "fail"
+    summary: dict
+    layers: dict[str, dict]
+    tables: dict[str, dict]
+    not_migrated: NotRequired[dict | None]  # added by the command
