@@ -34,9 +34,7 @@ def same(kind: Kind, expected, actual) -> bool:
         return expected is None and actual is None
     if kind in LIST_KINDS:
         return (
-            isinstance(actual, list)
-            and [type(a) for a in actual] == [type(e) for e in expected]
-            and actual == expected
+            isinstance(actual, list) and [type(a) for a in actual] == [type(e) for e in expected] and actual == expected
         )
     return type(expected) is type(actual) and expected == actual
 
