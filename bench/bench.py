@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import adbc_driver_postgresql.dbapi as pg  # noqa: E402
-from catch_up import catch_up  # noqa: E402
+from catch_up import catch_up, run_command  # noqa: E402
 from limits import conversion_alone, copy_alone  # noqa: E402
 from measure import measure  # noqa: E402
 from peers import dlt_pipeline, row_by_row  # noqa: E402
@@ -142,22 +142,7 @@ def run_and_catch_up(scale: float, dump: Path, dbs: Databases, work: Path, batch
     """`m2pg run` from the dump into a fresh database, then again from a changed copy of the
     dump into the same database and staging folder: the full run and the catch-up."""
     uri, staging = dbs.fresh(), work / f"run-{scale}"
-    run = measure(
-        [
-            *M2PG,
-            "run",
-            "--dump",
-            str(dump),
-            "--pg-uri",
-            uri,
-            "--staging",
-            str(staging),
-            "--part-size",
-            str(batch),
-            "--batch-size",
-            str(batch),
-        ]
-    ).as_dict()
+    run = measure(run_command(M2PG, dump, uri, staging, batch)).as_dict()
     documents = read_json(staging / "reports" / "extract.json")["documents"]
     print(f"scale {scale:g}: catch-up ...", flush=True)
     return (
@@ -236,22 +221,7 @@ def sweep(scale: float, dbs: Databases, work: Path) -> list[dict]:
     out = []
     for size in SWEEP:
         staging = work / f"sweep-{size}"
-        run = measure(
-            [
-                *M2PG,
-                "run",
-                "--dump",
-                str(dump),
-                "--pg-uri",
-                dbs.fresh(),
-                "--staging",
-                str(staging),
-                "--part-size",
-                str(size),
-                "--batch-size",
-                str(size),
-            ]
-        ).as_dict()
+        run = measure(run_command(M2PG, dump, dbs.fresh(), staging, size)).as_dict()
         documents = read_json(staging / "reports" / "extract.json")["documents"]
         out.append({"batch_size": size, **run, "per_second": round(documents / run["seconds"])})
     return out

@@ -22,6 +22,24 @@ APP_SCHEMA, BOOKKEEPING_SCHEMA = "public", "m2pg"
 SETTLE_SECONDS = 30  # how long the backends of a finished run may take to exit and flush their counts
 
 
+def run_command(m2pg: list[str], dump: Path, uri: str, staging: Path, size: int) -> list[str]:
+    """The `m2pg run` the bench times: parts of `size` documents, loaded `size` rows a batch."""
+    return [
+        *m2pg,
+        "run",
+        "--dump",
+        str(dump),
+        "--pg-uri",
+        uri,
+        "--staging",
+        str(staging),
+        "--part-size",
+        str(size),
+        "--batch-size",
+        str(size),
+    ]
+
+
 def catch_up(
     m2pg: list[str], dump: Path, changed: Path, uri: str, staging: Path, batch: int, full_seconds: float
 ) -> dict:
@@ -38,22 +56,7 @@ def catch_up(
     }
     before = table_writes(uri)
     try:
-        run = measure(
-            [
-                *m2pg,
-                "run",
-                "--dump",
-                str(changed),
-                "--pg-uri",
-                uri,
-                "--staging",
-                str(staging),
-                "--part-size",
-                str(batch),
-                "--batch-size",
-                str(batch),
-            ]
-        ).as_dict()
+        run = measure(run_command(m2pg, changed, uri, staging, batch)).as_dict()
     except RuntimeError as failed:
         return {**result, "error": str(failed)[-2000:]}
     after = table_writes(uri)
