@@ -10,8 +10,9 @@ from bson.datetime_ms import DatetimeMS
 from toolkit.declarations.spec import Kind
 from toolkit.documents.ids import uuid_for
 from toolkit.stages.verify.compare import as_text, canonical_sql, json_shape, same, show, type_issue
+from toolkit.stages.verify.failures import LIMIT, Failures
 from toolkit.stages.verify.integrity import one_sided
-from toolkit.stages.verify.oracle import Unloadable, canonical_json, expected_value
+from toolkit.stages.verify.oracle import Unloadable, canonical_json, expected_value, row_reader
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -52,10 +53,17 @@ EXPECTED = [  # field, the document's value (absent: no key), the value the row 
 ]
 
 
+ORACLES = {  # a value read alone, and the same value read as part of a whole row
+    "field": expected_value,
+    "row": lambda f, document, object_id: row_reader([f])(document, object_id)[0],
+}
+
+
+@pytest.mark.parametrize("oracle", ORACLES)
 @pytest.mark.parametrize("path, value, expected", EXPECTED)
-def test_the_oracle_gives_the_row_value(path, value, expected):
+def test_the_oracle_gives_the_row_value(path, value, expected, oracle):
     document = {} if value == "absent" else {field(path).key: value}
-    got = expected_value(field(path), document, OID)
+    got = ORACLES[oracle](field(path), document, OID)
     assert got == expected and type(got) is type(expected)
 
 
@@ -89,11 +97,35 @@ UNLOADABLE = [  # field, value, why: a document holding it should have been quar
 ]
 
 
+@pytest.mark.parametrize("oracle", ORACLES)
 @pytest.mark.parametrize("path, value, why", UNLOADABLE)
-def test_the_oracle_refuses_what_no_row_can_hold(path, value, why):
+def test_the_oracle_refuses_what_no_row_can_hold(path, value, why, oracle):
     with pytest.raises(Unloadable) as refused:
-        expected_value(field(path), {field(path).key: value}, OID)
+        ORACLES[oracle](field(path), {field(path).key: value}, OID)
     assert str(refused.value) == why
+
+
+def test_a_row_is_its_fields_read_one_by_one_and_names_the_first_that_cannot_load():
+    board = SPECS["Boards"]
+    document = {"_id": ObjectId(OID), "title": "t", "position": 2.0, "sharedWith": [USER], "favourite": None}
+    read = row_reader(board.fields)
+    assert read(document, OID) == [expected_value(f, document, OID) for f in board.fields]
+    with pytest.raises(Unloadable, match="^favourite: Boolean field holds a BSON int$"):
+        read(document | {"title": 5, "favourite": 1}, OID)  # favourite is declared before title
+
+
+def test_merged_failures_keep_exact_counts_and_at_most_the_limit_of_details():
+    first, second = Failures(), Failures()
+    for n in range(LIMIT - 1):
+        first.add("records", "T", "wrong", object_id=f"a{n}")
+    for n in range(3):
+        second.add("records", "T", "wrong", object_id=f"b{n}")
+    second.add("counts", "U", "short")
+    first.merge(second)
+    assert first.of("records", "T")["failure_count"] == LIMIT + 2
+    kept = first.of("records", "T")["failures"]
+    assert len(kept) == LIMIT and kept[-1]["object_id"] == "b0"
+    assert first.of("counts", "U") == {"status": "fail", "failure_count": 1, "failures": [{"problem": "short"}]}
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ Workers = Annotated[
         "--workers",
         envvar="M2PG_WORKERS",
         min=1,
-        help="Worker processes that extract or transform collections side by side. "
+        help="Worker processes that extract, transform or verify collections side by side. "
         "Default: every core for 32 MB of data or more, one for less.",
     ),
 ]
@@ -505,16 +505,19 @@ def verify(
     sample: Annotated[int, typer.Option(min=0, help="Records compared per table.")] = 100,
     full: Annotated[bool, typer.Option("--full", help="Compare every record (per-row hashes).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7,
+    workers: Workers = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
 ) -> None:
     """Prove the migration against the source: counts, records, integrity, types (exit 0 pass, 1 fail)."""
-    settings = Settings("verify", staging, mongo_uri, mongo_db, dump, pg_uri, as_json=as_json, quiet=quiet)
+    settings = Settings(
+        "verify", staging, mongo_uri, mongo_db, dump, pg_uri, workers=workers, as_json=as_json, quiet=quiet
+    )
     _run(
         _stage(
             settings,
             lambda out: pipeline.verify_stage(
-                APP, settings.source(), settings.target(), settings.staging, sample, full, seed, out
+                APP, settings.source(), settings.target(), settings.staging, sample, full, seed, out, settings.workers
             ),
             ("verify",),
         ),

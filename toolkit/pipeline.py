@@ -267,14 +267,16 @@ def indexes_stage(app: App, pg_uri: str, extra: bool, drop: bool, out: Console) 
     return MIGRATED
 
 
-def verify_stage(app: App, src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console) -> int:
+def verify_stage(
+    app: App, src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console, workers: int | None = None
+) -> int:
     """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
     from toolkit.stages.verify import verify
 
     preflight.staging_inputs(root, "verify")
     preflight.source_holds_app(src, app.models)
     staging = Staging(root)
-    report = verify(app, src, staging.root, pg_uri, sample=sample, full=full, seed=seed)
+    report = verify(app, src, staging.root, pg_uri, sample=sample, full=full, seed=seed, workers=workers)
     report["not_migrated"] = coverage.read(staging.root)
     write_json(report, staging.report("verify.json"))
     console.print_verify(report, out)

@@ -207,6 +207,19 @@ def test_sampled_verify_catches_corruptions_that_change_counts_or_profiles(migra
     assert_named(report, text, expected["sample"])
 
 
+def test_worker_processes_find_what_one_process_finds(migrated, database):
+    """Reading and checking spread over two processes: the same report, failure for failure, on a
+    database carrying every corruption (the findings travel home and merge in the tables' order)."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        expected = [named for corrupt in CORRUPTIONS for named in corrupt(conn)["full"]]
+    alone, text = run_verify(migrated, database, full=True, workers=1)
+    spread, _ = run_verify(migrated, database, full=True, workers=2)
+    assert_named(alone, text, expected)
+    for report in (alone, spread):
+        del report["summary"]["seconds"]
+    assert spread == alone
+
+
 # --- the oracle's pieces, as tables ----------------------------------------------------------
 
 

@@ -22,6 +22,12 @@ class Failures:
         if len(kept) < LIMIT:
             kept.append({k: v for k, v in where.items() if v is not None} | {"problem": problem})
 
+    def merge(self, other: Failures) -> None:
+        for (layer, table), count in other.counts.items():
+            self.counts[layer, table] += count
+            kept = self.kept.setdefault((layer, table), [])
+            kept.extend(other.kept.get((layer, table), [])[: LIMIT - len(kept)])
+
     def of(self, layer: str, table: str) -> dict:
         count = self.counts[layer, table]
         return {

@@ -85,5 +85,9 @@ def one_sided(j: Junction, by_feed: dict[str, pl.DataFrame]) -> dict | None:
     return {
         "count": sum(f.height for f in only.values()),
         "by_feed": {k: f.height for k, f in only.items()},
-        "samples": [{"known_to": k, "pair": pair} for k, f in only.items() for pair in f.head(SAMPLES).to_dicts()],
+        "samples": [
+            {"known_to": k, "pair": pair}
+            for k, f in only.items()
+            for pair in f.sort(j.left.column, j.right.column).head(SAMPLES).to_dicts()
+        ],  # the first by id: the same samples on every run
     }

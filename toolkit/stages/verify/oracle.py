@@ -7,6 +7,7 @@ again here, one plain Python value at a time, so a mistake there is not repeated
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from bson import ObjectId
@@ -53,6 +54,18 @@ def _checked(ok, convert):
     return apply
 
 
+def _instance(kind: type, convert=None):
+    """`_checked` for a check that is one isinstance, done inline (most values are of these
+    kinds); without `convert` the value is its own (a str or a bool)."""
+
+    def apply(value):
+        if not isinstance(value, kind):
+            raise Unloadable(f"a BSON {type(value).__name__}")
+        return convert(value) if convert else value
+
+    return apply
+
+
 def _int(value) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise Unloadable(f"the fraction {value}")
@@ -80,12 +93,12 @@ def _all(kind: type):
 
 
 CONVERT = {
-    Kind.OBJECT_ID: _checked(lambda v: isinstance(v, ObjectId), str),  # hex; a UUID once resolved
-    Kind.TEXT: _checked(lambda v: isinstance(v, str), str),
-    Kind.ENUM: _checked(lambda v: isinstance(v, str), str),
+    Kind.OBJECT_ID: _instance(ObjectId, str),  # hex; a UUID once resolved
+    Kind.TEXT: _instance(str),
+    Kind.ENUM: _instance(str),
     Kind.INT: _checked(_is_int, _int),
-    Kind.BOOL: _checked(lambda v: isinstance(v, bool), bool),
-    Kind.DATETIME: _checked(lambda v: isinstance(v, DatetimeMS), _millis),
+    Kind.BOOL: _instance(bool),
+    Kind.DATETIME: _instance(DatetimeMS, _millis),
     Kind.JSON: lambda v: canonical_json(dumps(v, json_options=RELAXED_JSON_OPTIONS)),
     Kind.TEXT_LIST: _checked(_all(str), list),
     Kind.UUID_LIST: _checked(
@@ -97,16 +110,54 @@ CONVERT = {
 
 def expected_value(f: Field, document: dict, object_id: str):
     """The declared field's value as loaded: defaults, NULLs and empty lists as the README says."""
+    return field_reader(f)(document, object_id)
+
+
+def field_reader(f: Field) -> Callable[[dict, str], object]:
+    """`expected_value` for one field, its declaration read once: a collection reads each field of
+    every document, and asking the declaration each time costs more than the value."""
     if f.key == "_id":
-        return uuid_for(object_id)
-    value = document.get(f.key)
-    if value is None:
-        if f.kind in LIST_KINDS:
-            return []
-        if f.optional or f.default is None:
-            return None
-        return int(object_id[:8], 16) * 1000 if f.default == NOW else f.default
-    try:
-        return CONVERT[f.kind](value)
-    except Unloadable as why:
-        raise Unloadable(f"{f.name}: {f.kind} field holds {why}") from None
+        return lambda document, object_id: uuid_for(object_id)
+    key, convert, label = f.key, CONVERT[f.kind], f"{f.name}: {f.kind} field holds"
+
+    def read(document: dict, object_id: str):
+        value = document.get(key)
+        if value is None:
+            return absent(object_id)
+        try:
+            return convert(value)
+        except Unloadable as why:
+            raise Unloadable(f"{label} {why}") from None
+
+    absent = _absent(f)
+    return read
+
+
+def row_reader(fields: Sequence[Field]) -> Callable[[dict, str], list]:
+    """`expected_value` of every field, for one document at a time: one comprehension per row
+    (the collection's hot loop); a value no row can hold is named by reading field by field."""
+    specs: list[tuple[str | None, Callable, Callable]] = [
+        (None, str, uuid_for) if f.key == "_id" else (f.key, CONVERT[f.kind], _absent(f)) for f in fields
+    ]
+    # no document holds the key None: a row's id is always the one made from its ObjectId
+
+    def read(document: dict, object_id: str) -> list:
+        get = document.get
+        try:
+            return [absent(object_id) if (v := get(key)) is None else convert(v) for key, convert, absent in specs]
+        except Unloadable:
+            return [field_reader(f)(document, object_id) for f in fields]  # raises, naming the field
+
+    return read
+
+
+def _absent(f: Field) -> Callable[[str], object]:
+    """The value of a missing or null field: an empty list, NULL, the creation time or the default."""
+    if f.kind in LIST_KINDS:
+        return lambda object_id: []
+    if f.optional or f.default is None:
+        return lambda object_id: None
+    if f.default == NOW:
+        return lambda object_id: int(object_id[:8], 16) * 1000
+    default = f.default
+    return lambda object_id: default

@@ -13,6 +13,8 @@ from toolkit.stages.verify.oracle import canonical_json
 from toolkit.stages.verify.ownership import object_id_shaped, registered_ids
 from toolkit.target.schema import literal, quote
 
+SLICE = 50_000  # expected rows hashed at a time
+
 
 def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: int, fails: Failures) -> dict:
     """Compare a seeded random sample of expected rows with PostgreSQL, field by field."""
@@ -60,7 +62,8 @@ def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
 
 
 def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fails: Failures) -> dict:
-    """Every row: canonical text per column and an md5 per row on both sides, joined on id. A row
+    """Every row: canonical text per column and an md5 per row on both sides, joined on id. Only
+    ids and hashes are kept; the cells are read again for the rows whose hashes differ. A row
     whose id is none of the source's documents' (`owned`) nor of the migration's form is another's:
     counted apart."""
     names = [f"c{i}" for i in range(len(model.fields))]
@@ -71,37 +74,45 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fa
             f"{canonical_sql(f, quote(f.name), side)} AS {n}" for f, n in zip(model.fields, names, strict=False)
         )
 
-    con.register("m2pg_expected", rows.to_arrow())
+    expected = f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)"
+    loaded = f"(SELECT {canonical('pg')} FROM postgres_query('pg', {literal('SELECT ' + pg_select(model))}))"
     ours = f"(CAST(c0 AS UUID) IN {registered_ids(con, 'm2pg_owned', owned)} OR {object_id_shaped('c0')})"
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE m2pg_e AS SELECT *, {row_hash} FROM "
-            f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)"
-        )
-        loaded = f"postgres_query('pg', {literal('SELECT ' + pg_select(model))})"  # run by PostgreSQL
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT *, {row_hash} FROM (SELECT {canonical('pg')} FROM {loaded})"
-        )
+        con.execute("CREATE OR REPLACE TEMP TABLE m2pg_e (m2pg_oid VARCHAR, c0 VARCHAR, m2pg_hash VARCHAR)")
+        for part in rows.iter_slices(SLICE):  # Arrow copies of a slice at a time
+            con.register("m2pg_expected", part.to_arrow())
+            con.execute(f"INSERT INTO m2pg_e SELECT m2pg_oid, c0, {row_hash} FROM {expected}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT c0, {row_hash} FROM {loaded}")  # by PostgreSQL
         missing = con.execute("SELECT m2pg_oid FROM m2pg_e ANTI JOIN m2pg_a USING (c0) ORDER BY 1").fetchall()
         extra = con.execute(f"SELECT c0 FROM m2pg_a ANTI JOIN m2pg_e USING (c0) WHERE {ours} ORDER BY 1").fetchall()
         (other,) = con.execute(f"SELECT count(*) FROM m2pg_a WHERE NOT ({ours})").fetchone()
-        compared, differing = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE e.m2pg_hash <> a.m2pg_hash) FROM m2pg_e e JOIN m2pg_a a USING (c0)"
-        ).fetchone()
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE m2pg_d AS SELECT c0 FROM m2pg_e e JOIN m2pg_a a USING (c0) "
+            "WHERE e.m2pg_hash <> a.m2pg_hash"
+        )
+        (compared,) = con.execute("SELECT count(*) FROM m2pg_e SEMI JOIN m2pg_a USING (c0)").fetchone()
+        (differing,) = con.execute("SELECT count(*) FROM m2pg_d").fetchone()
         cells = ", ".join(
             f"{{'field': {literal(f.name)}, 'expected': e.{n}, 'actual': a.{n}}}"
             for f, n in zip(model.fields, names, strict=False)
         )
-        diff = con.execute(
-            f"SELECT object_id, id, d.field, d.expected, d.actual FROM ("
-            f"SELECT e.m2pg_oid AS object_id, e.c0 AS id, unnest([{cells}]) AS d "
-            f"FROM m2pg_e e JOIN m2pg_a a ON a.c0 = e.c0 AND a.m2pg_hash <> e.m2pg_hash) "
-            f"WHERE d.expected IS DISTINCT FROM d.actual ORDER BY object_id, d.field"
-        ).fetchall()
+        ids = [i for (i,) in con.execute("SELECT c0 FROM m2pg_d").fetchall()] if differing else []
+        con.register("m2pg_expected", rows.filter(pl.col("id").is_in(ids)).to_arrow())
+        diff = (
+            con.execute(
+                f"SELECT object_id, id, d.field, d.expected, d.actual FROM ("
+                f"SELECT e.m2pg_oid AS object_id, e.c0 AS id, unnest([{cells}]) AS d "
+                f"FROM (FROM {expected} SEMI JOIN m2pg_d USING (c0)) e "
+                f"JOIN (FROM {loaded} SEMI JOIN m2pg_d USING (c0)) a ON a.c0 = e.c0) "
+                f"WHERE d.expected IS DISTINCT FROM d.actual ORDER BY object_id, d.field"
+            ).fetchall()
+            if differing
+            else []
+        )
     finally:
         con.unregister("m2pg_expected")
         con.unregister("m2pg_owned")
-        con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_a")
+        con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_a; DROP TABLE IF EXISTS m2pg_d")
     for (object_id,) in missing:
         fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)
     for (uuid,) in extra:

@@ -1,8 +1,10 @@
-"""The run: one connection to PostgreSQL (read-only) and one DuckDB attached to it, the models
-then the junctions through the four layers, and the report assembled from what they found."""
+"""The run as jobs: each collection read from the source once, each table checked through the four
+layers once the collections it needs are read, on worker processes that each keep one connection
+to PostgreSQL (read-only) and one DuckDB attached to it; the report assembled from the findings."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,9 +17,11 @@ from duckdb.func import PythonUDFType
 
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.runtime import parallel
 from toolkit.runtime.errors import ConfigError
-from toolkit.runtime.progress import tracked
+from toolkit.runtime.progress import bars
 from toolkit.runtime.redact import redact, scrub
+from toolkit.sources.readers import DumpSource, MongoSource
 from toolkit.stages.reports import VerifyReport
 from toolkit.stages.verify.compare import canonical_arrow
 from toolkit.stages.verify.counts import count_junction, count_model
@@ -25,7 +29,16 @@ from toolkit.stages.verify.failures import LAYERS, LIMIT, Failures
 from toolkit.stages.verify.integrity import junction_integrity, model_integrity
 from toolkit.stages.verify.ownership import junction_ends, source_ids
 from toolkit.stages.verify.records import full_records, junction_records, sample_records
-from toolkit.stages.verify.source import Loaded, junction_pairs, read_collection, read_quarantine, resolve
+from toolkit.stages.verify.source import (
+    Collection,
+    Loaded,
+    junction_pairs,
+    read_collection,
+    read_quarantine,
+    resolve,
+    taken_over,
+    taken_over_pairs,
+)
 from toolkit.stages.verify.types import junction_types, live_columns, model_types
 from toolkit.staging.layout import Staging, write_json
 from toolkit.target import duck
@@ -45,11 +58,27 @@ def connect(pg_uri: str):
 
 
 @dataclass
-class Run:
-    """One verification: the connections, its options, and what outlives a collection."""
+class Findings:
+    """What the checks of one or more tables found: sent home by a job, merged for the report."""
 
-    app: App
-    source: object
+    fails: Failures = field(default_factory=Failures)
+    results: dict[str, dict] = field(default_factory=lambda: {layer: {} for layer in LAYERS})
+    kinds: dict[str, str] = field(default_factory=dict)
+    totals: Counter = field(default_factory=Counter)
+
+    def merge(self, other: Findings) -> None:
+        self.fails.merge(other.fails)
+        self.kinds |= other.kinds
+        self.totals.update(other.totals)
+        for layer in LAYERS:
+            self.results[layer] |= other.results[layer]
+
+
+@dataclass
+class Run:
+    """One job's checks: the connections, the options, and what they find."""
+
+    enums: dict[str, tuple[str, ...]]
     staging: Staging
     pg_uri: str
     conn: psycopg.Connection
@@ -59,12 +88,8 @@ class Run:
     seed: int
     live: dict[str, dict[str, str]]
     loaded: Loaded
-    fails: Failures = field(default_factory=Failures)
-    results: dict[str, dict] = field(default_factory=lambda: {layer: {} for layer in LAYERS})
-    pairs: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)  # (model, feed key) -> pairs
-    kinds: dict[str, str] = field(default_factory=dict)
-    totals: Counter = field(default_factory=Counter)
-    tables: dict[str, str] = field(default_factory=dict)  # model name -> its table
+    tables: dict[str, str]  # model name -> its table
+    found: Findings = field(default_factory=Findings)
 
     def check(self, layer: str, table: str, check, *args) -> dict:
         """Run one check; a database error (a missing table, a dropped column) fails it, named."""
@@ -73,23 +98,19 @@ class Run:
         except (psycopg.Error, duckdb.Error) as error:
             message = scrub(str(error), self.pg_uri).strip().splitlines()[0]
             message = message.rsplit("ERROR:", 1)[-1].strip()  # DuckDB quotes the whole query before it
-            self.fails.add(layer, table, f"cannot check: {message}")
+            self.found.fails.add(layer, table, f"cannot check: {message}")
             result = {"error": message}
-        self.results[layer][table] = result
+        self.found.results[layer][table] = result
         return result
 
 
-def check_model(run: Run, model: ModelSpec) -> None:
-    """All four layers for one collection; its expected rows die with this call."""
-    t, fails = model.table, run.fails
-    run.kinds[t] = "model"
+def check_model(run: Run, model: ModelSpec, found: Collection) -> None:
+    """All four layers for one collection, read from the source as `found`."""
+    t, fails = model.table, run.found.fails
+    run.found.kinds[t] = "model"
     quarantine = read_quarantine(run.staging, model.source)
-    feeds = tuple(f.key for j in run.app.junctions for f in j.feeds if f.model == model.name)
-    found = read_collection(run.source, model, quarantine, feeds)
     rows, nulled = resolve(found.rows, model, run.loaded)
-    run.loaded.ids[model.name] = rows["_object_id"]
-    run.pairs |= {(model.name, key): frame for key, frame in found.pairs.items()}
-    run.totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
+    run.found.totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
     counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
     if run.full:
         records = run.check("records", t, full_records, run.con, model, rows, source_ids(found, quarantine), fails)
@@ -103,7 +124,7 @@ def check_model(run: Run, model: ModelSpec) -> None:
         model_types,
         run.conn,
         model,
-        run.app.enums,
+        run.enums,
         rows,
         run.live.get(t),
         differences,
@@ -114,43 +135,135 @@ def check_model(run: Run, model: ModelSpec) -> None:
     )
 
 
-def check_junction(run: Run, j: Junction) -> None:
-    t, fails = j.table, run.fails
-    run.kinds[t] = "junction"
-    expected, by_feed = junction_pairs(j, run.pairs, run.loaded)
+def check_junction(run: Run, j: Junction, pairs: dict[tuple[str, str], pl.DataFrame]) -> None:
+    t, fails = j.table, run.found.fails
+    run.found.kinds[t] = "junction"
+    expected, by_feed = junction_pairs(j, pairs, run.loaded)
     run.check("counts", t, count_junction, run.con, j, expected, by_feed, run.loaded, fails)
     run.check("records", t, junction_records, run.con, j, expected, junction_ends(j, run.loaded), fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What every job of one verification needs; sent to the worker processes."""
+
+    models: tuple[ModelSpec, ...]  # the app's declarations, without its sample data (no need to send it)
+    junctions: tuple[Junction, ...]
+    enums: dict[str, tuple[str, ...]]
+    source: MongoSource | DumpSource
+    staging_root: Path
+    pg_uri: str
+    full: bool
+    sample: int
+    seed: int
+    live: dict[str, dict[str, str]]
+    handover: Path  # each collection's expected rows and pairs, read once, for the checks
+
+    def run(self) -> Run:
+        """A Run of this process, on its connections, holding what one job finds."""
+        conn, con = connections(self.pg_uri)
+        staging = Staging(self.staging_root)
+        loaded = Loaded(self.source, staging, self.models, self.handover)
+        tables = {m.name: m.table for m in self.models}
+        return Run(
+            enums=self.enums,
+            staging=staging,
+            pg_uri=self.pg_uri,
+            conn=conn,
+            con=con,
+            full=self.full,
+            sample=self.sample,
+            seed=self.seed,
+            live=self.live,
+            loaded=loaded,
+            tables=tables,
+        )
+
+
+def read_job(plan: Plan, model: ModelSpec, progress=None) -> None:
+    """Read one collection from the source into the handover folder."""
+    task = progress.add_task(f"verify: read {model.source}", total=1) if progress else None
+    feeds = tuple(f.key for j in plan.junctions for f in j.feeds if f.model == model.name)
+    quarantine = read_quarantine(Staging(plan.staging_root), model.source)
+    read_collection(plan.source, model, quarantine, feeds, plan.handover)
+    if progress:
+        progress.update(task, advance=1)
+
+
+def check_job(plan: Plan, table: ModelSpec | Junction, progress=None) -> Findings:
+    """Check one table against what the read jobs handed over."""
+    task = progress.add_task(f"verify: check {table.table}", total=1) if progress else None
+    run = plan.run()
+    if isinstance(table, ModelSpec):
+        check_model(run, table, taken_over(plan.handover, table.name))
+    else:
+        feeds = [(f.model, f.key) for f in table.feeds]
+        check_junction(run, table, {feed: taken_over_pairs(plan.handover, *feed) for feed in feeds})
+    if progress:
+        progress.update(task, advance=1)
+    return run.found
+
+
+def jobs_of(plan: Plan) -> tuple[dict, dict[str, set[str]]]:
+    """A read job per collection, the largest first, and a check job per table that waits for the
+    collections it reads: its own and those it references (a junction: both ends and its feeds)."""
+    volumes = {m.name: plan.source.volume(m.source) for m in plan.models}
+    jobs: dict = {}
+    needs: dict[str, set[str]] = {}
+    for model in sorted(plan.models, key=lambda m: -volumes[m.name]):
+        jobs[f"read {model.name}"] = (read_job, (plan, model))
+    for model in plan.models:
+        refs = {f.references.model for f in model.fields if f.references} | {model.name}
+        jobs[f"check {model.table}"] = (check_job, (plan, model))
+        needs[f"check {model.table}"] = {f"read {name}" for name in refs}
+    for j in plan.junctions:
+        ends = {j.left.model, j.right.model} | {f.model for f in j.feeds}
+        jobs[f"check {j.table}"] = (check_job, (plan, j))
+        needs[f"check {j.table}"] = {f"read {name}" for name in ends}
+    return jobs, needs
+
+
 def verify(
-    app: App, source, staging_root, pg_uri: str, sample: int = 100, full: bool = False, seed: int = 7
+    app: App,
+    source,
+    staging_root,
+    pg_uri: str,
+    sample: int = 100,
+    full: bool = False,
+    seed: int = 7,
+    workers: int | None = None,
 ) -> VerifyReport:
-    """Compare the source with PostgreSQL; write reports/verify.json; return the report."""
+    """Compare the source with PostgreSQL; write reports/verify.json; return the report.
+
+    Each collection is read once by a job of its own, and each table is checked by another once
+    the collections it needs are read; on `workers` processes (None: by the source's size)."""
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
-    with connect(pg_uri) as conn, duck.connect(pg_uri) as con:
-        con.create_function("m2pg_canonical_json", canonical_arrow, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
-        run = Run(
-            app,
-            source,
-            staging,
-            pg_uri,
-            conn,
-            con,
-            full,
-            sample,
-            seed,
-            live_columns(conn),
-            Loaded(source, staging, app.models),
-            tables={m.name: m.table for m in app.models},
-        )
-        for model in tracked(app.models, "verify", lambda m: m.table):
-            check_model(run, model)
-        for j in tracked(app.junctions, "verify", lambda j: j.table):
-            check_junction(run, j)
-    report = assemble(run)
+    volume = sum(source.volume(m.source) for m in app.models)
+    try:
+        conn, _ = connections(pg_uri)  # a wrong URI fails here, in one line, before any job starts
+        with tempfile.TemporaryDirectory(prefix=".verify-", dir=staging.root) as handover:
+            plan = Plan(
+                tuple(app.models),
+                tuple(app.junctions),
+                dict(app.enums),
+                source,
+                staging.root,
+                pg_uri,
+                full,
+                sample,
+                seed,
+                live_columns(conn),
+                Path(handover),
+            )
+            jobs, needs = jobs_of(plan)
+            with bars() as progress:
+                done = parallel.run_graph(jobs, needs, parallel.workers_for(volume, workers), progress, "verify")
+    finally:
+        close_connections()
+    report = assemble([done[name] for name in jobs if name.startswith("check ")])
     report["summary"] |= {
         "mode": "full" if full else "sample",
         "sample": None if full else sample,
@@ -163,12 +276,35 @@ def verify(
     return report
 
 
-def assemble(run: Run) -> VerifyReport:
+_connections: dict[str, tuple[psycopg.Connection, duckdb.DuckDBPyConnection]] = {}
+
+
+def connections(pg_uri: str) -> tuple[psycopg.Connection, duckdb.DuckDBPyConnection]:
+    """This process's two connections, opened by its first job and kept for the others."""
+    if pg_uri not in _connections:
+        conn = connect(pg_uri)
+        con = duck.connect(pg_uri)
+        con.create_function("m2pg_canonical_json", canonical_arrow, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
+        _connections[pg_uri] = (conn, con)
+    return _connections[pg_uri]
+
+
+def close_connections() -> None:
+    while _connections:
+        conn, con = _connections.popitem()[1]
+        conn.close()
+        con.close()
+
+
+def assemble(found: list[Findings]) -> VerifyReport:
     """Per layer and table: the measurements and the failures; then per table and overall."""
-    fails, kinds, totals = run.fails, run.kinds, run.totals
+    every = Findings()
+    for findings in found:
+        every.merge(findings)
+    fails, kinds, totals, results = every.fails, every.kinds, every.totals, every.results
     layers: dict[str, dict] = {}
     for layer in LAYERS:
-        per_table = {t: result | fails.of(layer, t) for t, result in run.results[layer].items()}
+        per_table = {t: result | fails.of(layer, t) for t, result in results[layer].items()}
         failing = [t for t, r in per_table.items() if r["status"] == "fail"]
         layers[layer] = {"status": "fail" if failing else "pass", "failing_tables": failing, "tables": per_table}
     tables = {

@@ -1,17 +1,22 @@
 """The source, read again: the rows PostgreSQL must hold, collection by collection.
 
-Streamed one collection at a time and judged document by document against the quarantine
-transform recorded (which documents are expected absent, nothing more); every value comes from
-the oracle. Only ids and junction pairs outlive their collection.
+Streamed a chunk at a time and judged document by document against the quarantine transform
+recorded (which documents are expected absent, nothing more); every value comes from the oracle.
+What a collection holds is written to Parquet (its expected rows, its junction pairs, its counts)
+for the jobs that check the tables, which read it back.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bson
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 from bson import ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
@@ -21,7 +26,7 @@ from toolkit.declarations.spec import Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
 from toolkit.documents.decode import MALFORMED, document_text
 from toolkit.documents.ids import uuids_of
-from toolkit.stages.verify.oracle import Unloadable, expected_value
+from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
 
 MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
@@ -106,57 +111,85 @@ class Collection:
     documents: int = 0
     quarantined: int = 0
     unloadable: list[dict] = field(default_factory=list)  # neither loadable nor quarantined
-    pairs: dict[str, pl.DataFrame] = field(default_factory=dict)  # feed key -> owner, other (hex)
 
 
-def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tuple[str, ...]) -> Collection:
-    """Stream the collection, keeping only the rows expected in PostgreSQL."""
-    columns: dict[str, list] = {f.name: [] for f in model.fields} | {"_object_id": []}
-    pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
-    out = Collection(pl.DataFrame())
-    accounting = Accounting(quarantine)
-    for raw, document in source_documents(source, model.source):
-        out.documents += 1
-        verdict, where = accounting.judge(raw, document)
-        if verdict == "quarantined":
-            out.quarantined += 1
-            continue
-        if verdict == "missing":
-            out.unloadable.append(where)
-            continue
-        oid = where["object_id"]
-        try:
-            row = [expected_value(f, document, oid) for f in model.fields]
-        except Unloadable as why:
-            out.unloadable.append({"object_id": oid, "problem": str(why)})
-            continue
-        for f, value in zip(model.fields, row, strict=False):
-            columns[f.name].append(value)
-        columns["_object_id"].append(oid)
-        for key in feeds:
-            others = document.get(key)
-            for other in others if isinstance(others, list) else ():
-                if isinstance(other, ObjectId):
-                    pairs[key][0].append(oid)
-                    pairs[key][1].append(str(other))
+def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tuple[str, ...], folder: Path) -> None:
+    """Stream the collection into `folder`, keeping only the rows expected in PostgreSQL: Python
+    values for CHUNK documents at a time, written as a Parquet row group, so that a collection
+    of any size takes the memory of one chunk; its junction pairs and counts beside them."""
     schema = {f.name: KINDS[f.kind].read_dtype for f in model.fields} | {"_object_id": pl.String}
-    out.rows = pl.DataFrame(columns, schema=schema)
-    out.pairs = {
-        key: pl.DataFrame({"owner": o, "other": t}, schema={"owner": pl.String, "other": pl.String})
-        for key, (o, t) in pairs.items()
-    }
-    return out
+    read = row_reader(model.fields)
+    buffer: list[list] = []
+    pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
+    counts = Collection(pl.DataFrame())
+    accounting = Accounting(quarantine)
+    first = _frame(buffer, schema).to_arrow()
+    with pq.ParquetWriter(folder / f"{model.name}.rows.parquet", first.schema) as rows:
+        rows.write_table(first)
+        for raw, document in source_documents(source, model.source):
+            if len(buffer) == CHUNK:
+                rows.write_table(_frame(buffer, schema).to_arrow())
+                buffer = []
+            counts.documents += 1
+            verdict, where = accounting.judge(raw, document)
+            if verdict == "quarantined":
+                counts.quarantined += 1
+                continue
+            if verdict == "missing":
+                counts.unloadable.append(where)
+                continue
+            oid = where["object_id"]
+            try:
+                row = read(document, oid)
+            except Unloadable as why:
+                counts.unloadable.append({"object_id": oid, "problem": str(why)})
+                continue
+            row.append(oid)
+            buffer.append(row)
+            for key in feeds:
+                others = document.get(key)
+                for other in others if isinstance(others, list) else ():
+                    if isinstance(other, ObjectId):
+                        pairs[key][0].append(oid)
+                        pairs[key][1].append(str(other))
+        rows.write_table(_frame(buffer, schema).to_arrow())
+    for key, (owners, others) in pairs.items():
+        frame = pl.DataFrame({"owner": owners, "other": others}, schema={"owner": pl.String, "other": pl.String})
+        frame.write_parquet(folder / f"{model.name}.pairs.{key}.parquet")
+    totals = {"documents": counts.documents, "quarantined": counts.quarantined, "unloadable": counts.unloadable}
+    (folder / f"{model.name}.json").write_text(json.dumps(totals))
+
+
+def _frame(rows: list[list], schema: dict) -> pl.DataFrame:
+    """Rows of plain values as a frame: Arrow builds lists of lists far faster than polars."""
+    columns = zip(*rows, strict=True) if rows else ([] for _ in schema)
+    arrays = {name: pa.array(values) for name, values in zip(schema, columns, strict=True)}
+    return pl.DataFrame(pl.from_arrow(pa.table(arrays))).cast(schema)
+
+
+def taken_over(folder: Path, name: str) -> Collection:
+    """The collection `read_collection` wrote, but its pairs (the junctions' checks read those)."""
+    counts = json.loads((folder / f"{name}.json").read_text())
+    return Collection(pl.read_parquet(folder / f"{name}.rows.parquet"), **counts)
+
+
+def taken_over_pairs(folder: Path, name: str, key: str) -> pl.DataFrame:
+    return pl.read_parquet(folder / f"{name}.pairs.{key}.parquet")
 
 
 class Loaded:
-    """ObjectIds (hex) expected in each table; a target not read yet is scanned for its ids."""
+    """ObjectIds (hex) expected in each table: those a read job handed over, else those of a
+    scan of the source."""
 
-    def __init__(self, source, staging: Staging, models) -> None:
-        self.source, self.staging = source, staging
+    def __init__(self, source, staging: Staging, models, handover: Path | None = None) -> None:
+        self.source, self.staging, self.handover = source, staging, handover
         self.models = {m.name: m for m in models}
         self.ids: dict[str, pl.Series] = {}
 
     def of(self, name: str) -> pl.Series:
+        handed = self.handover / f"{name}.rows.parquet" if self.handover else None
+        if name not in self.ids and handed and handed.exists():
+            self.ids[name] = pl.read_parquet(handed, columns=["_object_id"])["_object_id"]
         if name not in self.ids:
             model = self.models[name]
             accounting = Accounting(read_quarantine(self.staging, model.source))
