@@ -176,7 +176,8 @@ def plan_queries(uri: str) -> list[dict]:
 
 
 def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:
-    """Extract from the embedded MongoDB-compatible server holding the same documents."""
+    """Extract from the embedded MongoDB-compatible server holding the same documents, and its
+    peer: the same collections read sorted by `_id` with `find_raw_batches` alone."""
     import bson
     from bson.raw_bson import RawBSONDocument
     from pymongo import MongoClient
@@ -202,8 +203,15 @@ def from_server(dump: Path, folder: Path, staging: Path, batch: int) -> dict:
                 str(batch),
             ]
         ).as_dict()
+        reads = measure([sys.executable, str(HERE / "raw_reads.py"), uri, "nextcrm"]).as_dict()
     documents = read_json(staging / "reports" / "extract.json")["documents"]
-    return {"extract": extract, "documents": documents, "per_second": round(documents / extract["seconds"])}
+    return {
+        "extract": extract,
+        "documents": documents,
+        "per_second": round(documents / extract["seconds"]),
+        "raw_reads": {**reads, "per_second": round(documents / reads["seconds"])},
+        "extract_over_raw_reads": round(reads["seconds"] / extract["seconds"], 2),
+    }
 
 
 def warm_up(work: Path) -> dict:

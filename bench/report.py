@@ -78,7 +78,13 @@ def markdown(results: dict) -> str:
             lines.append(f"| {PEERS.get(name, (name,))[0]} | {peer['per_second']:,} | {ratio:.2f} |")
         if "from_server" in s:
             fs = s["from_server"]
-            lines.append(f"| extract from the embedded server (not a peer) | {fs['per_second']:,} | |")
+            lines.append(f"| extract from the embedded server (not a peer of the run) | {fs['per_second']:,} | |")
+            if "raw_reads" in fs:
+                lines.append(
+                    f"| the server's sorted `find_raw_batches` alone (the extract's peer: target within 2x, "
+                    f"extract / it >= 0.50) | {fs['raw_reads']['per_second']:,} | "
+                    f"extract: {fs['extract_over_raw_reads']:.2f} |"
+                )
         lines += ["", "| table | documents | extract/s | transform/s | load/s |", "|---|---:|---:|---:|---:|"]
         for t in sorted(s["tables"], key=lambda t: -t["documents"])[:12]:
             lines.append(

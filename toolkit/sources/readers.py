@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -69,20 +69,19 @@ def resume_point(chunk: bytes) -> tuple[str, list, int]:
 
 
 def id_queries(after: Position = Position()) -> list[dict]:
-    """The filters that read a collection from a server in `_id` order, one bracket of types
-    each (a server compares `_id`s of one bracket only), the first starting just after
-    `after.last_id`, the brackets before it skipped."""
-    start, resume = 0, None
-    if after.last_id is not None:
-        resume = loads(after.last_id)
-        start = id_order.bracket_of(resume)
-    queries = []
-    for rank in range(start, len(id_order.BRACKETS)):
-        query = {"$type": list(id_order.BRACKETS[rank])}
-        if rank == start and resume is not None:
-            query["$gt"] = resume
-        queries.append({"_id": query})
-    return queries
+    """The filters that read a collection from a server in `_id` order, sorted by `_id`.
+
+    A fresh read is one query for everything: a server sorts `_id`s of different types bracket
+    by bracket (numbers, then strings, ..., then ObjectIds, ...), the order `id_order` gives a
+    dump. A resume starts just after `after.last_id`, which a server compares with `_id`s of its
+    own bracket only: one query for the rest of that bracket, one for every later bracket."""
+    if after.last_id is None:
+        return [{}]
+    resume = loads(after.last_id)
+    start = id_order.bracket_of(resume)
+    queries = [{"_id": {"$type": list(id_order.BRACKETS[start]), "$gt": resume}}]
+    later = [name for names in id_order.BRACKETS[start + 1 :] for name in names]
+    return queries + ([{"_id": {"$type": later}}] if later else [])
 
 
 @dataclass
@@ -91,6 +90,7 @@ class MongoSource:
 
     uri: str
     database: str
+    counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         preflight.mongo_uri(self.uri)
@@ -107,8 +107,8 @@ class MongoSource:
     def describe(self) -> str:
         return f"MongoDB {redact(self.uri)} database {self.database}"
 
-    def __reduce__(self):  # a worker process opens a client of its own
-        return MongoSource, (self.uri, self.database)
+    def __reduce__(self):  # a worker process opens a client of its own, and knows the counts asked
+        return MongoSource, (self.uri, self.database), {"counts": self.counts}
 
     def collections(self) -> list[str]:
         """The collections the database holds (none when it does not exist)."""
@@ -126,14 +126,16 @@ class MongoSource:
         return None
 
     def count(self, collection: str) -> int:
-        return self.client[self.database][collection].estimated_document_count()
+        """The server's count from its metadata, asked once per collection and command (the
+        embedded server counts by reading the collection)."""
+        if collection not in self.counts:
+            self.counts[collection] = self.client[self.database][collection].estimated_document_count()
+        return self.counts[collection]
 
     def volume(self, collection: str) -> int:
-        """Bytes the collection's documents take, as the server reports them."""
-        try:
-            return int(self.client[self.database].command("collStats", collection).get("size", 0))
-        except PyMongoError:  # servers without collStats: a kilobyte a document
-            return self.count(collection) * 1024
+        """A kilobyte a document: enough to put the largest collections first and to choose the
+        workers, without asking the server to measure the collection (collStats reads it)."""
+        return self.count(collection) * 1024
 
     def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
         """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`."""
