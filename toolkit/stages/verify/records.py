@@ -3,6 +3,8 @@ through psycopg, or every row through per-row hashes in DuckDB; junctions always
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import polars as pl
 
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
@@ -13,7 +15,7 @@ from toolkit.stages.verify.oracle import canonical_json
 from toolkit.stages.verify.ownership import object_id_shaped, registered_ids
 from toolkit.target.schema import literal, quote
 
-SLICE = 50_000  # expected rows hashed at a time
+SLICE = 10_000  # expected rows compared at a time: larger slices hold more and gain little
 
 
 def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: int, fails: Failures) -> dict:
@@ -61,9 +63,12 @@ def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
     return frame
 
 
-def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fails: Failures) -> dict:
-    """Every row: canonical text per column and an md5 per row on both sides, joined on id. Only
-    ids and hashes are kept; the cells are read again for the rows whose hashes differ. A row
+def full_records(
+    con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFrame]], owned: pl.Series, fails: Failures
+) -> dict:
+    """Every row: canonical text per column and an md5 per row on both sides, joined on id. The
+    expected rows come a slice at a time (`slices()` gives them all, again at each call); only
+    ids and hashes are kept, and the cells are read again for the rows whose hashes differ. A row
     whose id is none of the source's documents' (`owned`) nor of the migration's form is another's:
     counted apart."""
     names = [f"c{i}" for i in range(len(model.fields))]
@@ -79,7 +84,7 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fa
     ours = f"(CAST(c0 AS UUID) IN {registered_ids(con, 'm2pg_owned', owned)} OR {object_id_shaped('c0')})"
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE m2pg_e (m2pg_oid VARCHAR, c0 VARCHAR, m2pg_hash VARCHAR)")
-        for part in rows.iter_slices(SLICE):  # Arrow copies of a slice at a time
+        for part in slices():
             con.register("m2pg_expected", part.to_arrow())
             con.execute(f"INSERT INTO m2pg_e SELECT m2pg_oid, c0, {row_hash} FROM {expected}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT c0, {row_hash} FROM {loaded}")  # by PostgreSQL
@@ -97,7 +102,10 @@ def full_records(con, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, fa
             for f, n in zip(model.fields, names, strict=False)
         )
         ids = [i for (i,) in con.execute("SELECT c0 FROM m2pg_d").fetchall()] if differing else []
-        con.register("m2pg_expected", rows.filter(pl.col("id").is_in(ids)).to_arrow())
+        if ids:  # the differing rows' expected cells, the only rows kept whole
+            con.register(
+                "m2pg_expected", pl.concat(part.filter(pl.col("id").is_in(ids)) for part in slices()).to_arrow()
+            )
         diff = (
             con.execute(
                 f"SELECT object_id, id, d.field, d.expected, d.actual FROM ("

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -28,14 +29,15 @@ from toolkit.stages.verify.counts import count_junction, count_model
 from toolkit.stages.verify.failures import LAYERS, LIMIT, Failures
 from toolkit.stages.verify.integrity import junction_integrity, model_integrity
 from toolkit.stages.verify.ownership import junction_ends, source_ids
-from toolkit.stages.verify.records import full_records, junction_records, sample_records
+from toolkit.stages.verify.records import SLICE, full_records, junction_records, sample_records
 from toolkit.stages.verify.source import (
-    Collection,
     Loaded,
     junction_pairs,
+    nulled_references,
     read_collection,
     read_quarantine,
     resolve,
+    resolved_slices,
     taken_over,
     taken_over_pairs,
 )
@@ -104,16 +106,20 @@ class Run:
         return result
 
 
-def check_model(run: Run, model: ModelSpec, found: Collection) -> None:
-    """All four layers for one collection, read from the source as `found`."""
+def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
+    """All four layers for one collection, from what reading it handed over. Every row is
+    compared a slice at a time; a sample and the column profiles take the rows whole."""
     t, fails = model.table, run.found.fails
     run.found.kinds[t] = "model"
     quarantine = read_quarantine(run.staging, model.source)
-    rows, nulled = resolve(found.rows, model, run.loaded)
-    run.found.totals.update(documents=found.documents, quarantined=found.quarantined, expected=rows.height)
+    found = taken_over(handover, model.name, ["id"] if run.full else None)
+    rows = None if run.full else resolve(found.rows, model, run.loaded)[0]
+    nulled = nulled_references(handover, model, run.loaded)
+    run.found.totals.update(documents=found.documents, quarantined=found.quarantined, expected=found.rows.height)
     counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
-    if run.full:
-        records = run.check("records", t, full_records, run.con, model, rows, source_ids(found, quarantine), fails)
+    if rows is None:
+        slices = partial(resolved_slices, handover, model, run.loaded, SLICE)
+        records = run.check("records", t, full_records, run.con, model, slices, source_ids(found, quarantine), fails)
     else:
         records = run.check("records", t, sample_records, run.conn, model, rows, run.sample, run.seed, fails)
     differences = records.pop("differences", None)
@@ -197,7 +203,7 @@ def check_job(plan: Plan, table: ModelSpec | Junction, progress=None) -> Finding
     task = progress.add_task(f"verify: check {table.table}", total=1) if progress else None
     run = plan.run()
     if isinstance(table, ModelSpec):
-        check_model(run, table, taken_over(plan.handover, table.name))
+        check_model(run, table, plan.handover)
     else:
         feeds = [(f.model, f.key) for f in table.feeds]
         check_junction(run, table, {feed: taken_over_pairs(plan.handover, *feed) for feed in feeds})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,10 +168,18 @@ def _frame(rows: list[list], schema: dict) -> pl.DataFrame:
     return pl.DataFrame(pl.from_arrow(pa.table(arrays))).cast(schema)
 
 
-def taken_over(folder: Path, name: str) -> Collection:
-    """The collection `read_collection` wrote, but its pairs (the junctions' checks read those)."""
+def taken_over(folder: Path, name: str, columns: list[str] | None = None) -> Collection:
+    """The collection `read_collection` wrote (its rows, or these columns of them), but its pairs
+    (the junctions' checks read those)."""
     counts = json.loads((folder / f"{name}.json").read_text())
-    return Collection(pl.read_parquet(folder / f"{name}.rows.parquet"), **counts)
+    return Collection(pl.read_parquet(folder / f"{name}.rows.parquet", columns=columns), **counts)
+
+
+def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -> Iterator[pl.DataFrame]:
+    """The rows `read_collection` wrote, `size` at a time, resolved: a comparison of every row
+    holds one slice of them."""
+    for batch in pq.ParquetFile(folder / f"{model.name}.rows.parquet").iter_batches(batch_size=size):
+        yield resolve(pl.DataFrame(pl.from_arrow(batch)), model, loaded)[0]
 
 
 def taken_over_pairs(folder: Path, name: str, key: str) -> pl.DataFrame:
@@ -200,6 +209,16 @@ class Loaded:
         return self.ids[name]
 
 
+def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[str, int]:
+    """`resolve`'s count of references that load as NULL, one reference column at a time."""
+    nulled = {}
+    for f in model.fields:
+        if f.kind is Kind.OBJECT_ID and f.references:
+            hexes = taken_over(folder, model.name, [f.name]).rows[f.name]
+            nulled[f.name] = int((hexes.is_not_null() & ~_known(hexes, f.references.model, loaded)).sum())
+    return {k: v for k, v in nulled.items() if v}
+
+
 def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> tuple[pl.DataFrame, dict[str, int]]:
     """ObjectIds -> UUIDs; an optional reference whose target is not loaded becomes NULL."""
     nulled, columns = {}, []
@@ -208,11 +227,16 @@ def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> tuple[pl.Da
             continue
         hexes = rows[f.name]
         if f.references:
-            known = hexes.is_in(loaded.of(f.references.model).implode())
+            known = _known(hexes, f.references.model, loaded)
             nulled[f.name] = int((hexes.is_not_null() & ~known).sum())
             hexes = pl.select(pl.when(known).then(hexes)).to_series().alias(f.name)
         columns.append(uuids_of(hexes))
     return rows.with_columns(columns), {k: v for k, v in nulled.items() if v}
+
+
+def _known(hexes: pl.Series, target: str, loaded: Loaded) -> pl.Series:
+    """Whether each reference names a document loaded into the `target` model's table."""
+    return hexes.is_in(loaded.of(target).implode())
 
 
 def junction_pairs(
