@@ -6,7 +6,7 @@ from bson import MaxKey, MinKey, ObjectId
 
 from toolkit.declarations.spec import ModelSpec
 from toolkit.sources import id_order
-from toolkit.sources.readers import Position, changes, id_queries
+from toolkit.sources.readers import Position, changes, id_queries, unresumable
 from toolkit.stages.extract import _resumable
 from toolkit.staging.layout import Staging, write_json
 
@@ -122,3 +122,16 @@ def test_a_resume_starts_after_the_last_id_in_its_bracket_and_skips_the_brackets
     assert queries[0] == {"_id": {"$type": list(id_order.BRACKETS[rank]), "$gt": value}}
     later = [name for names in id_order.BRACKETS[rank + 1 :] for name in names]
     assert queries[1:] == ([{"_id": {"$type": later}}] if later else [])
+
+
+@pytest.mark.parametrize(
+    "last_id, unable",
+    [
+        ('{"$regularExpression": {"pattern": "a", "options": ""}}', True),
+        ('{"$oid": "6b064c82833346aaba78a43f"}', False),
+        ('"b"', False),
+        (None, False),
+    ],
+)
+def test_no_server_resumes_after_a_regular_expression(last_id, unable):
+    assert unresumable(last_id) is unable

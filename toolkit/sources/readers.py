@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from bson.json_util import CANONICAL_JSON_OPTIONS, dumps, loads
+from bson.regex import Regex
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -82,6 +83,12 @@ def id_queries(after: Position = Position()) -> list[dict]:
     queries = [{"_id": {"$type": list(id_order.BRACKETS[start]), "$gt": resume}}]
     later = [name for names in id_order.BRACKETS[start + 1 :] for name in names]
     return queries + ([{"_id": {"$type": later}}] if later else [])
+
+
+def unresumable(last_id: str | None) -> bool:
+    """Whether a server cannot be read on after this `_id` (canonical extended JSON): no server
+    compares a regular expression with `$gt`, so its collection is read again from the start."""
+    return last_id is not None and isinstance(loads(last_id), Regex)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from toolkit.documents.index import document_bounds
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
 from toolkit.sources import coverage
-from toolkit.sources.readers import Position, changes, resume_point
+from toolkit.sources.readers import Position, changes, resume_point, unresumable
 from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import DamagedStaging, Staging, file_record, read_json, write_json, write_parquet
 
@@ -82,6 +82,8 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     checkpoint = _resumable(staging, model, source, part_size)
     identity = source.identity(model.source)
     restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
+    if checkpoint and identity is None and not checkpoint.get("complete") and unresumable(checkpoint["last_id"]):
+        restarted = "its last staged _id is a regular expression, after which no server can resume"
     if restarted:  # a resume would mix two versions of the collection
         log.warning("extract: %s: %s: extracting it again from the start", model.source, restarted)
         checkpoint = None
