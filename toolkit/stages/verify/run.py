@@ -171,7 +171,7 @@ class Plan:
         """A Run of this process, on its connections, holding what one job finds."""
         conn, con = connections(self.pg_uri)
         staging = Staging(self.staging_root)
-        loaded = Loaded(self.source, staging, self.models, self.handover)
+        loaded = Loaded(self.handover)
         tables = {m.name: m.table for m in self.models}
         return Run(
             enums=self.enums,
