@@ -116,9 +116,8 @@ def expected_value(f: Field, document: dict, object_id: str):
 def field_reader(f: Field) -> Callable[[dict, str], object]:
     """`expected_value` for one field, its declaration read once: a collection reads each field of
     every document, and asking the declaration each time costs more than the value."""
-    if f.key == "_id":
-        return lambda document, object_id: uuid_for(object_id)
-    key, convert, label = f.key, CONVERT[f.kind], f"{f.name}: {f.kind} field holds"
+    key, convert, absent = _reading(f)
+    label = f"{f.name}: {f.kind} field holds"
 
     def read(document: dict, object_id: str):
         value = document.get(key)
@@ -129,26 +128,28 @@ def field_reader(f: Field) -> Callable[[dict, str], object]:
         except Unloadable as why:
             raise Unloadable(f"{label} {why}") from None
 
-    absent = _absent(f)
     return read
 
 
 def row_reader(fields: Sequence[Field]) -> Callable[[dict, str], list]:
     """`expected_value` of every field, for one document at a time: one comprehension per row
     (the collection's hot loop); a value no row can hold is named by reading field by field."""
-    specs: list[tuple[str | None, Callable, Callable]] = [
-        (None, str, uuid_for) if f.key == "_id" else (f.key, CONVERT[f.kind], _absent(f)) for f in fields
-    ]
-    # no document holds the key None: a row's id is always the one made from its ObjectId
+    readings = [_reading(f) for f in fields]
 
     def read(document: dict, object_id: str) -> list:
         get = document.get
         try:
-            return [absent(object_id) if (v := get(key)) is None else convert(v) for key, convert, absent in specs]
+            return [absent(object_id) if (v := get(key)) is None else convert(v) for key, convert, absent in readings]
         except Unloadable:
             return [field_reader(f)(document, object_id) for f in fields]  # raises, naming the field
 
     return read
+
+
+def _reading(f: Field) -> tuple[str | None, Callable, Callable[[str], object]]:
+    """(the key to read, how its value converts, the value when it is missing or null). The row's
+    id is read under the key None, which no document holds: it is always made from the ObjectId."""
+    return (None, str, uuid_for) if f.key == "_id" else (f.key, CONVERT[f.kind], _absent(f))
 
 
 def _absent(f: Field) -> Callable[[str], object]:

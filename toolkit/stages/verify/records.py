@@ -101,22 +101,19 @@ def full_records(
             f"{{'field': {literal(f.name)}, 'expected': e.{n}, 'actual': a.{n}}}"
             for f, n in zip(model.fields, names, strict=False)
         )
-        ids = [i for (i,) in con.execute("SELECT c0 FROM m2pg_d").fetchall()] if differing else []
-        if ids:  # the differing rows' expected cells, the only rows kept whole
+        diff = []
+        if differing:  # the differing rows' expected cells, the only rows read whole
+            ids = [i for (i,) in con.execute("SELECT c0 FROM m2pg_d").fetchall()]
             con.register(
                 "m2pg_expected", pl.concat(part.filter(pl.col("id").is_in(ids)) for part in slices()).to_arrow()
             )
-        diff = (
-            con.execute(
+            diff = con.execute(
                 f"SELECT object_id, id, d.field, d.expected, d.actual FROM ("
                 f"SELECT e.m2pg_oid AS object_id, e.c0 AS id, unnest([{cells}]) AS d "
                 f"FROM (FROM {expected} SEMI JOIN m2pg_d USING (c0)) e "
                 f"JOIN (FROM {loaded} SEMI JOIN m2pg_d USING (c0)) a ON a.c0 = e.c0) "
                 f"WHERE d.expected IS DISTINCT FROM d.actual ORDER BY object_id, d.field"
             ).fetchall()
-            if differing
-            else []
-        )
     finally:
         con.unregister("m2pg_expected")
         con.unregister("m2pg_owned")

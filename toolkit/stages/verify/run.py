@@ -212,10 +212,10 @@ def check_job(plan: Plan, table: ModelSpec | Junction, progress=None) -> Finding
     return run.found
 
 
-def jobs_of(plan: Plan) -> tuple[dict, dict[str, set[str]]]:
-    """A read job per collection, the largest first, and a check job per table that waits for the
-    collections it reads: its own and those it references (a junction: both ends and its feeds)."""
-    volumes = {m.name: plan.source.volume(m.source) for m in plan.models}
+def jobs_of(plan: Plan, volumes: dict[str, int]) -> tuple[dict, dict[str, set[str]]]:
+    """A read job per collection, the largest (by `volumes`, per model) first, and a check job per
+    table that waits for the collections it reads: its own and those it references (a junction:
+    both ends and its feeds)."""
     jobs: dict = {}
     needs: dict[str, set[str]] = {}
     for model in sorted(plan.models, key=lambda m: -volumes[m.name]):
@@ -247,7 +247,7 @@ def verify(
     the collections it needs are read; on `workers` processes (None: by the source's size)."""
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
-    volume = sum(source.volume(m.source) for m in app.models)
+    volumes = {m.name: source.volume(m.source) for m in app.models}
     try:
         conn, _ = connections(pg_uri)  # a wrong URI fails here, in one line, before any job starts
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=staging.root) as handover:
@@ -264,9 +264,10 @@ def verify(
                 live_columns(conn),
                 Path(handover),
             )
-            jobs, needs = jobs_of(plan)
+            jobs, needs = jobs_of(plan, volumes)
+            count = parallel.workers_for(sum(volumes.values()), workers)
             with bars() as progress:
-                done = parallel.run_graph(jobs, needs, parallel.workers_for(volume, workers), progress, "verify")
+                done = parallel.run_graph(jobs, needs, count, progress, "verify")
     finally:
         close_connections()
     report = assemble([done[name] for name in jobs if name.startswith("check ")])

@@ -122,28 +122,26 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
     read = row_reader(model.fields)
     buffer: list[list] = []
     pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
-    counts = Collection(pl.DataFrame())
+    documents, quarantined, unloadable = 0, 0, []
     accounting = Accounting(quarantine)
-    first = _frame(buffer, schema).to_arrow()
-    with pq.ParquetWriter(folder / f"{model.name}.rows.parquet", first.schema) as rows:
-        rows.write_table(first)
+    with pq.ParquetWriter(rows_file(folder, model.name), _frame([], schema).to_arrow().schema) as rows:
         for raw, document in source_documents(source, model.source):
             if len(buffer) == CHUNK:
                 rows.write_table(_frame(buffer, schema).to_arrow())
                 buffer = []
-            counts.documents += 1
+            documents += 1
             verdict, where = accounting.judge(raw, document)
             if verdict == "quarantined":
-                counts.quarantined += 1
+                quarantined += 1
                 continue
             if verdict == "missing":
-                counts.unloadable.append(where)
+                unloadable.append(where)
                 continue
             oid = where["object_id"]
             try:
                 row = read(document, oid)
             except Unloadable as why:
-                counts.unloadable.append({"object_id": oid, "problem": str(why)})
+                unloadable.append({"object_id": oid, "problem": str(why)})
                 continue
             row.append(oid)
             buffer.append(row)
@@ -157,8 +155,13 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
     for key, (owners, others) in pairs.items():
         frame = pl.DataFrame({"owner": owners, "other": others}, schema={"owner": pl.String, "other": pl.String})
         frame.write_parquet(folder / f"{model.name}.pairs.{key}.parquet")
-    totals = {"documents": counts.documents, "quarantined": counts.quarantined, "unloadable": counts.unloadable}
+    totals = {"documents": documents, "quarantined": quarantined, "unloadable": unloadable}
     (folder / f"{model.name}.json").write_text(json.dumps(totals))
+
+
+def rows_file(folder: Path, name: str) -> Path:
+    """Where `read_collection` writes the rows expected of the model `name`."""
+    return folder / f"{name}.rows.parquet"
 
 
 def _frame(rows: list[list], schema: dict) -> pl.DataFrame:
@@ -172,13 +175,13 @@ def taken_over(folder: Path, name: str, columns: list[str] | None = None) -> Col
     """The collection `read_collection` wrote (its rows, or these columns of them), but its pairs
     (the junctions' checks read those)."""
     counts = json.loads((folder / f"{name}.json").read_text())
-    return Collection(pl.read_parquet(folder / f"{name}.rows.parquet", columns=columns), **counts)
+    return Collection(pl.read_parquet(rows_file(folder, name), columns=columns), **counts)
 
 
 def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -> Iterator[pl.DataFrame]:
     """The rows `read_collection` wrote, `size` at a time, resolved: a comparison of every row
     holds one slice of them."""
-    for batch in pq.ParquetFile(folder / f"{model.name}.rows.parquet").iter_batches(batch_size=size):
+    for batch in pq.ParquetFile(rows_file(folder, model.name)).iter_batches(batch_size=size):
         yield resolve(pl.DataFrame(pl.from_arrow(batch)), model, loaded)[0]
 
 
@@ -196,7 +199,7 @@ class Loaded:
 
     def of(self, name: str) -> pl.Series:
         if name not in self.ids:
-            rows = self.handover / f"{name}.rows.parquet"
+            rows = rows_file(self.handover, name)
             self.ids[name] = pl.read_parquet(rows, columns=["_object_id"])["_object_id"]
         return self.ids[name]
 
@@ -206,7 +209,7 @@ def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[st
     nulled = {}
     for f in model.fields:
         if f.kind is Kind.OBJECT_ID and f.references:
-            hexes = taken_over(folder, model.name, [f.name]).rows[f.name]
+            hexes = pl.read_parquet(rows_file(folder, model.name), columns=[f.name])[f.name]
             nulled[f.name] = int((hexes.is_not_null() & ~_known(hexes, f.references.model, loaded)).sum())
     return {k: v for k, v in nulled.items() if v}
 
