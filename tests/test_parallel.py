@@ -1,5 +1,8 @@
 """How many worker processes a stage starts: every core from 32 MiB of data, one below, unless chosen."""
 
+import os
+
+import polars  # noqa: F401  (sets the allocator setting the workers append to, as in every stage)
 import pytest
 
 from toolkit.runtime import parallel
@@ -37,3 +40,34 @@ def test_the_volume_decides_when_no_number_is_chosen(monkeypatch, volume, cores,
 def test_a_chosen_number_wins_over_the_volume(monkeypatch, volume, chosen, expected):
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)
     assert workers_for(volume, chosen) == expected
+
+
+@pytest.mark.parametrize(
+    "cores, workers, expected",
+    [(4, 2, 2), (2, 2, 1), (2, 3, 1), (8, 1, 8), (4, 0, 4), (None, 2, 1)],
+)
+def test_each_worker_gets_its_share_of_the_cores(monkeypatch, cores, workers, expected):
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    assert parallel.cores_each(workers) == expected
+
+
+def _in_workers(names: tuple[str, ...]) -> list:
+    """The environment each job sees: `os.getenv(name, progress)` on two worker processes."""
+    return parallel.run_jobs([(os.getenv, (name,)) for name in names], 2, None, "test")
+
+
+def test_workers_share_the_cores_and_give_memory_back_and_the_parent_keeps_its_environment(monkeypatch):
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    before = dict(os.environ)
+    threads, allocator = _in_workers(("POLARS_MAX_THREADS", "_RJEM_MALLOC_CONF"))
+    assert threads == "1"
+    assert allocator.endswith("dirty_decay_ms:0,muzzy_decay_ms:0")  # the last setting wins
+    assert allocator.startswith(os.environ["_RJEM_MALLOC_CONF"])  # what polars set here comes first
+    assert dict(os.environ) == before
+
+
+def test_the_users_thread_count_stands(monkeypatch):
+    monkeypatch.setenv("POLARS_MAX_THREADS", "3")
+    assert _in_workers(("POLARS_MAX_THREADS", "POLARS_MAX_THREADS")) == ["3", "3"]
+    assert os.environ["POLARS_MAX_THREADS"] == "3"

@@ -16,6 +16,7 @@ from toolkit.pipeline import run_all
 from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
 from toolkit.stages.verify import run as verify_run
+from toolkit.stages.verify import source as verify_source
 from toolkit.stages.verify import verify
 from toolkit.stages.verify.compare import type_issue
 from toolkit.stages.verify.oracle import canonical_json
@@ -221,14 +222,16 @@ def test_worker_processes_find_what_one_process_finds(migrated, database):
     assert spread == alone
 
 
-def test_rows_compared_a_few_at_a_time_find_what_whole_tables_find(migrated, database, monkeypatch):
-    """Every row is compared a slice at a time: slices of 7 rows find, failure for failure, what
-    one slice per table finds (a table here holds at most a few hundred rows)."""
+def test_rows_read_and_compared_a_few_at_a_time_find_what_whole_tables_find(migrated, database, monkeypatch):
+    """Every collection is read, and its rows and pairs handed over, a chunk at a time, and every
+    row compared a slice at a time: chunks and slices of 7 find, failure for failure, what one of
+    each per table finds (a table here holds at most a few hundred rows)."""
     with psycopg.connect(database, autocommit=True) as conn:
         for corrupt in CORRUPTIONS:
             corrupt(conn)
     whole, _ = run_verify(migrated, database, full=True, workers=1)
     monkeypatch.setattr(verify_run, "SLICE", 7)
+    monkeypatch.setattr(verify_source, "CHUNK", 7)
     sliced, _ = run_verify(migrated, database, full=True, workers=1)
     for report in (whole, sliced):
         del report["summary"]["seconds"]

@@ -9,12 +9,16 @@ event that `interrupt.check` reads, and the second Ctrl+C stops them at once.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
+
+import pyarrow
 
 from toolkit.runtime import interrupt
 from toolkit.runtime.progress import show_notes
@@ -29,6 +33,12 @@ def workers_for(volume: int, workers: int | None) -> int:
     if workers is not None:
         return max(1, workers)
     return (os.cpu_count() or 1) if volume >= PARALLEL_FROM else 1
+
+
+def cores_each(workers: int) -> int:
+    """The cores one of `workers` processes may give its own thread pools (DuckDB's): more
+    threads than cores only take turns, and each keeps buffers of its own."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 class _RemoteBars:
@@ -76,7 +86,48 @@ _PR_SET_PDEATHSIG = 1
 def _call(function: Callable, args: tuple):
     if interrupt.stopping():  # a job not yet begun when the stage was asked to stop
         return _SKIPPED
-    return function(*args, _bars)
+    try:
+        return function(*args, _bars)
+    finally:
+        _give_back_memory()
+
+
+def _for_workers(workers: int) -> dict[str, str]:
+    """Polars' thread pool sized to the worker's share of the cores, and its allocator giving
+    freed pages back at once instead of keeping them for a second: a worker's memory is then what
+    its job holds, not the high-water mark of the jobs before it. What the user set stands (an
+    allocator setting later in the list wins; polars put its own first when it loaded here)."""
+    allocator = [os.environ.get("_RJEM_MALLOC_CONF"), "dirty_decay_ms:0,muzzy_decay_ms:0"]
+    return {
+        "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", str(cores_each(workers))),
+        "_RJEM_MALLOC_CONF": ",".join(filter(None, allocator)),
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in the environment meanwhile; what was there before, after."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
+def _give_back_memory() -> None:
+    """Between jobs, hand freed memory back to the system: Python's objects, Arrow's pool and the C
+    heap each keep what a job freed, so a worker would hold the sum of their largest jobs."""
+    gc.collect()
+    pyarrow.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: its heap gives memory back by itself, or never
+        pass
 
 
 _SKIPPED = "m2pg: job not started"
@@ -129,7 +180,8 @@ def run_graph(
     messages, stop = context.Queue(), context.Event()
     tasks: dict = {}
     changed: queue.SimpleQueue = queue.SimpleQueue()
-    pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
+    with _environment(_for_workers(workers)):  # a spawned worker reads it as its libraries load
+        pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
     started: dict = {}
     try:
         while True:

@@ -166,10 +166,11 @@ class Plan:
     seed: int
     live: dict[str, dict[str, str]]
     handover: Path  # each collection's expected rows and pairs, read once, for the checks
+    threads: int  # DuckDB's threads in each process
 
     def run(self) -> Run:
         """A Run of this process, on its connections, holding what one job finds."""
-        conn, con = connections(self.pg_uri)
+        conn, con = connections(self.pg_uri, self.threads)
         staging = Staging(self.staging_root)
         loaded = Loaded(self.handover)
         tables = {m.name: m.table for m in self.models}
@@ -248,8 +249,10 @@ def verify(
     started = time.perf_counter()
     staging = Staging(Path(staging_root))
     volumes = {m.name: source.volume(m.source) for m in app.models}
+    count = parallel.workers_for(sum(volumes.values()), workers)
+    threads = parallel.cores_each(count)
     try:
-        conn, _ = connections(pg_uri)  # a wrong URI fails here, in one line, before any job starts
+        conn, _ = connections(pg_uri, threads)  # a wrong URI fails here, in one line, before any job starts
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=staging.root) as handover:
             plan = Plan(
                 tuple(app.models),
@@ -263,9 +266,9 @@ def verify(
                 seed,
                 live_columns(conn),
                 Path(handover),
+                threads,
             )
             jobs, needs = jobs_of(plan, volumes)
-            count = parallel.workers_for(sum(volumes.values()), workers)
             with bars() as progress:
                 done = parallel.run_graph(jobs, needs, count, progress, "verify")
     finally:
@@ -286,11 +289,13 @@ def verify(
 _connections: dict[str, tuple[psycopg.Connection, duckdb.DuckDBPyConnection]] = {}
 
 
-def connections(pg_uri: str) -> tuple[psycopg.Connection, duckdb.DuckDBPyConnection]:
-    """This process's two connections, opened by its first job and kept for the others."""
+def connections(pg_uri: str, threads: int) -> tuple[psycopg.Connection, duckdb.DuckDBPyConnection]:
+    """This process's two connections, opened by its first job and kept for the others; DuckDB
+    on `threads` threads (the cores this process has to itself)."""
     if pg_uri not in _connections:
         conn = connect(pg_uri)
         con = duck.connect(pg_uri)
+        con.execute(f"SET threads = {threads}")
         con.create_function("m2pg_canonical_json", canonical_arrow, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
         _connections[pg_uri] = (conn, con)
     return _connections[pg_uri]

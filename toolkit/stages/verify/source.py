@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from toolkit.staging.layout import Staging, checked_all
 
 MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
 CHUNK = 5_000  # documents per source chunk
+PAIRS = pa.schema({"owner": pa.string(), "other": pa.string()})  # a junction's pairs as one array names them
 REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
 
 
@@ -117,18 +119,33 @@ class Collection:
 def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tuple[str, ...], folder: Path) -> None:
     """Stream the collection into `folder`, keeping only the rows expected in PostgreSQL: Python
     values for CHUNK documents at a time, written as a Parquet row group, so that a collection
-    of any size takes the memory of one chunk; its junction pairs and counts beside them."""
+    of any size takes the memory of one chunk; its junction pairs the same way, and its counts."""
     schema = {f.name: KINDS[f.kind].read_dtype for f in model.fields} | {"_object_id": pl.String}
     read = row_reader(model.fields)
     buffer: list[list] = []
     pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
     documents, quarantined, unloadable = 0, 0, []
     accounting = Accounting(quarantine)
-    with pq.ParquetWriter(rows_file(folder, model.name), _frame([], schema).to_arrow().schema) as rows:
+    with ExitStack() as files:
+        rows = files.enter_context(
+            pq.ParquetWriter(rows_file(folder, model.name), _frame([], schema).to_arrow().schema)
+        )
+        pair_files = {
+            key: files.enter_context(pq.ParquetWriter(pairs_file(folder, model.name, key), PAIRS)) for key in feeds
+        }
+
+        def flush() -> None:
+            rows.write_table(_frame(buffer, schema).to_arrow())
+            buffer.clear()
+            for key, (owners, others) in pairs.items():
+                if owners:
+                    pair_files[key].write_table(pa.table([owners, others], schema=PAIRS))
+                owners.clear()
+                others.clear()
+
         for raw, document in source_documents(source, model.source):
             if len(buffer) == CHUNK:
-                rows.write_table(_frame(buffer, schema).to_arrow())
-                buffer = []
+                flush()
             documents += 1
             verdict, where = accounting.judge(raw, document)
             if verdict == "quarantined":
@@ -151,10 +168,7 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                     if isinstance(other, ObjectId):
                         pairs[key][0].append(oid)
                         pairs[key][1].append(str(other))
-        rows.write_table(_frame(buffer, schema).to_arrow())
-    for key, (owners, others) in pairs.items():
-        frame = pl.DataFrame({"owner": owners, "other": others}, schema={"owner": pl.String, "other": pl.String})
-        frame.write_parquet(folder / f"{model.name}.pairs.{key}.parquet")
+        flush()
     totals = {"documents": documents, "quarantined": quarantined, "unloadable": unloadable}
     (folder / f"{model.name}.json").write_text(json.dumps(totals))
 
@@ -185,8 +199,13 @@ def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -
         yield resolve(pl.DataFrame(pl.from_arrow(batch)), model, loaded)[0]
 
 
+def pairs_file(folder: Path, name: str, key: str) -> Path:
+    """Where `read_collection` writes the pairs (owner, other) of the model `name`'s array `key`."""
+    return folder / f"{name}.pairs.{key}.parquet"
+
+
 def taken_over_pairs(folder: Path, name: str, key: str) -> pl.DataFrame:
-    return pl.read_parquet(folder / f"{name}.pairs.{key}.parquet")
+    return pl.read_parquet(pairs_file(folder, name, key))
 
 
 class Loaded:
