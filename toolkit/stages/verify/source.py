@@ -134,8 +134,9 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
             key: files.enter_context(pq.ParquetWriter(pairs_file(folder, model.name, key), PAIRS)) for key in feeds
         }
 
-        def flush() -> None:
-            rows.write_table(_frame(buffer, schema).to_arrow())
+        def flush() -> None:  # a row group per chunk that holds anything, rows and pairs alike
+            if buffer:
+                rows.write_table(_frame(buffer, schema).to_arrow())
             buffer.clear()
             for key, (owners, others) in pairs.items():
                 if owners:
