@@ -8,7 +8,16 @@ import pyarrow as pa
 import pytest
 from bson import ObjectId
 
-from toolkit.documents.ids import idmap_frame, in_lists, object_id_of, uuid_binary, uuid_for, uuids_of
+from toolkit.documents.ids import (
+    idmap_frame,
+    in_lists,
+    object_id_of,
+    uuid_array,
+    uuid_binary,
+    uuid_for,
+    uuid_text_array,
+    uuids_of,
+)
 
 KNOWN = [  # worked out by hand from the layout in toolkit/documents/ids.py's docstring
     ("000000000000000000000000", "00000000-0000-7000-8000-000000000000"),
@@ -181,3 +190,17 @@ def test_a_slice_reads_its_own_strings_not_the_ones_after_it():
     whole = pa.array([uuid_for("0" * 24), uuid_for("1" * 24), "not a uuid"], pa.large_string())
     assert uuid_binary(whole.slice(1, 1)).to_pylist() == [uuid.UUID(uuid_for("1" * 24)).bytes]
     assert uuid_binary(whole.slice(0, 2)).to_pylist() == [uuid.UUID(uuid_for(h * 24)).bytes for h in "01"]
+
+
+def test_uuid_arrays_give_each_uuid_as_arrow_s_uuid_type_from_bytes_or_text():
+    """Verify compares ids as Arrow's uuid type: from ObjectIds' 12 bytes (a junction's pairs) or
+    from UUID text (a model's rows), a slice or many chunks of a column, the same UUIDs."""
+    object_ids = [oid for oid, _ in KNOWN]
+    expected = [uuid.UUID(u) for _, u in KNOWN]
+    raw = pl.concat([pl.Series(object_ids[:3]), pl.Series(object_ids[3:])], rechunk=False).str.decode("hex")
+    texts = pl.concat([pl.Series([u for _, u in KNOWN[:5]]), pl.Series([u for _, u in KNOWN[5:]])], rechunk=False)
+    for array in (uuid_array(raw), uuid_text_array(texts)):
+        assert array.type == pa.uuid()
+        assert array.to_pylist() == expected
+    assert uuid_array(raw.slice(2, 3)).to_pylist() == expected[2:5]
+    assert uuid_text_array(texts.slice(4, 3)).to_pylist() == expected[4:7]

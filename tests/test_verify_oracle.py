@@ -326,15 +326,15 @@ def test_show_gives_a_reader_the_value(value, kind, shown):
 def test_one_sided_pairs_are_those_only_one_feed_knew():
     junction = next(j for j in JUNCTIONS if len(j.feeds) == 2)
     left, right = junction.left.column, junction.right.column
-    first = pl.DataFrame({left: ["a", "a", "b"], right: ["x", "y", "x"]})
-    second = pl.DataFrame({left: ["a", "c"], right: ["x", "z"]})
+    first = pl.DataFrame({left: [b"\x0a", b"\x0a", b"\x0b"], right: [b"\xf1", b"\xf2", b"\xf1"]})  # ids' bytes
+    second = pl.DataFrame({left: [b"\x0a", b"\x0c"], right: [b"\xf1", b"\xf3"]})
     keys = [f"{feed.model}.{feed.key}" for feed in junction.feeds]
     found = one_sided(junction, dict(zip(keys, (first, second), strict=False)))
     assert found["count"] == 3
     assert found["by_feed"] == {keys[0]: 2, keys[1]: 1}
     assert found["samples"] == [
-        {"known_to": keys[0], "pair": {left: "a", right: "y"}},
-        {"known_to": keys[0], "pair": {left: "b", right: "x"}},
-        {"known_to": keys[1], "pair": {left: "c", right: "z"}},
+        {"known_to": keys[0], "pair": {left: "0a", right: "f2"}},  # named in hex, as a report shows ids
+        {"known_to": keys[0], "pair": {left: "0b", right: "f1"}},
+        {"known_to": keys[1], "pair": {left: "0c", right: "f3"}},
     ]
     assert one_sided(junction, {keys[0]: first}) is None

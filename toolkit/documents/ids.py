@@ -120,6 +120,25 @@ def uuid_binary(texts: pa.Array) -> pa.Array:
     )
 
 
+def uuid_array(object_ids: pl.Series) -> pa.ExtensionArray:
+    """ObjectIds as 12 raw bytes (none null) -> their UUIDs as Arrow's uuid type: 16 bytes each,
+    what DuckDB compares with PostgreSQL's uuid columns without writing a character."""
+    raw = object_ids.rechunk().to_arrow().cast(pa.large_binary()).cast(pa.binary(12))
+    matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 12 : (raw.offset + len(raw)) * 12]
+    return _as_uuid(pa.py_buffer(uuid_bytes(matrix.reshape(len(raw), 12)).tobytes()), len(raw))
+
+
+def uuid_text_array(texts: pl.Series) -> pa.ExtensionArray:
+    """Canonical UUID text (none null) -> Arrow's uuid type, as `uuid_array` gives it."""
+    raw = uuid_binary(texts.rechunk().to_arrow())
+    return _as_uuid(raw.buffers()[1], len(raw))
+
+
+def _as_uuid(data: pa.Buffer, length: int) -> pa.ExtensionArray:
+    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), length, [None, data])
+    return pa.ExtensionArray.from_storage(pa.uuid(), storage)
+
+
 def in_lists(convert, lists: pa.Array) -> pa.LargeListArray:
     """`convert` (an array -> an array of the same length) applied to every element of a list
     array, keeping each list's order, duplicates and nulls."""

@@ -88,6 +88,9 @@ def one_sided(j: Junction, by_feed: dict[str, pl.DataFrame]) -> dict | None:
         "samples": [
             {"known_to": k, "pair": pair}
             for k, f in only.items()
-            for pair in f.sort(j.left.column, j.right.column).head(SAMPLES).to_dicts()
+            for pair in f.sort(j.left.column, j.right.column)
+            .head(SAMPLES)
+            .select(pl.all().bin.encode("hex"))
+            .to_dicts()
         ],  # the first by id: the same samples on every run
     }

@@ -6,17 +6,18 @@ its own). Rows someone else wrote into the app's tables are counted apart, neith
 from __future__ import annotations
 
 import polars as pl
+import pyarrow as pa
 
 from toolkit.declarations.spec import Junction
-from toolkit.documents.ids import uuids_of
+from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
 from toolkit.target.schema import quote
 
 
-def registered_ids(con, name: str, ids: pl.Series) -> str:
-    """Register `ids` (UUID text) in DuckDB as `name`; returns SQL selecting them as UUIDs."""
-    con.register(name, pl.DataFrame({"id": ids.unique()}, schema={"id": pl.String}).to_arrow())
-    return f"(SELECT CAST(id AS UUID) FROM {name})"
+def registered_ids(con, name: str, ids: pa.Array) -> str:
+    """Register `ids` (Arrow's uuid type) in DuckDB as `name`; returns SQL selecting them."""
+    con.register(name, pa.table({"id": ids}))
+    return f"(SELECT id FROM {name})"
 
 
 def object_id_shaped(column: str) -> str:
@@ -30,7 +31,7 @@ def object_id_shaped(column: str) -> str:
     )
 
 
-def migration_rows(con, table: str, ends: dict[str, pl.Series]) -> tuple[int, int]:
+def migration_rows(con, table: str, ends: dict[str, pa.Array]) -> tuple[int, int]:
     """(rows whose `ends` columns all hold UUIDs of the source's documents, the other rows):
     rows someone else wrote into the app's tables are counted apart, not as loaded."""
     names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
@@ -45,12 +46,13 @@ def migration_rows(con, table: str, ends: dict[str, pl.Series]) -> tuple[int, in
     return loaded, total - loaded
 
 
-def source_ids(found: Collection, quarantine: Quarantine) -> pl.Series:
+def source_ids(found: Collection, quarantine: Quarantine) -> pa.Array:
     """UUIDs of the source's documents, expected or quarantined: a row holding another id is not
     the migration's."""
-    return pl.concat([found.rows["id"], uuids_of(pl.Series(sorted(quarantine.object_ids), dtype=pl.String))])
+    quarantined = pl.Series(sorted(quarantine.object_ids), dtype=pl.String).str.decode("hex")
+    return pa.concat_arrays([uuid_text_array(found.rows["id"]), uuid_array(quarantined)])
 
 
-def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pl.Series]:
+def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pa.Array]:
     """Per column of a junction, the UUIDs a pair of the migration's holds there."""
-    return {side.column: uuids_of(loaded_ids.of(side.model)) for side in (j.left, j.right)}
+    return {side.column: uuid_array(loaded_ids.raw(side.model)) for side in (j.left, j.right)}

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import polars as pl
+import pyarrow as pa
 
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
-from toolkit.documents.ids import object_id_of, uuids_of
+from toolkit.documents.ids import object_id_of, uuid_array
 from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
@@ -18,9 +19,8 @@ from toolkit.target.schema import literal, quote
 SLICE = 10_000  # expected rows compared at a time: larger slices hold more and gain little
 
 
-def sample_records(conn, model: ModelSpec, rows: pl.DataFrame, size: int, seed: int, fails: Failures) -> dict:
-    """Compare a seeded random sample of expected rows with PostgreSQL, field by field."""
-    chosen = rows.sample(n=min(size, rows.height), seed=seed)
+def sample_records(conn, model: ModelSpec, chosen: pl.DataFrame, seed: int, fails: Failures) -> dict:
+    """Compare a seeded random sample of expected rows (`chosen`) with PostgreSQL, field by field."""
     fetched = conn.execute(f"SELECT {pg_select(model)} WHERE id = ANY(%s::uuid[])", [chosen["id"].to_list()])
     found = {row[0]: row for row in fetched.fetchall()}
     differences = []
@@ -64,7 +64,7 @@ def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
 
 
 def full_records(
-    con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFrame]], owned: pl.Series, fails: Failures
+    con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFrame]], owned: pa.Array, fails: Failures
 ) -> dict:
     """Every row: canonical text per column and a 64-bit hash of them per row on both sides (a
     differing row escapes only if its hashes collide: 2^-64), joined on id. The
@@ -140,32 +140,34 @@ def full_records(
     }
 
 
-def junction_records(con, j: Junction, expected: pl.DataFrame, ends: dict[str, pl.Series], fails: Failures) -> dict:
-    """Pairs are cheap: every junction is compared in full, in either mode. A pair with an end
-    that is neither a loaded source document (`ends`) nor of the migration's form is another's:
-    counted apart."""
+def junction_records(con, j: Junction, expected: pl.DataFrame, ends: dict[str, pa.Array], fails: Failures) -> dict:
+    """Pairs are cheap: every junction is compared in full, in either mode, as UUIDs on both
+    sides. A pair with an end that is neither a loaded source document (`ends`) nor of the
+    migration's form is another's: counted apart."""
     left, right = j.left.column, j.right.column
-    pairs = expected.with_columns(l=uuids_of(expected[left]), r=uuids_of(expected[right]))
-    con.register("m2pg_pairs", pairs.to_arrow())
+    pairs = pa.table({"l": uuid_array(expected[left]), "r": uuid_array(expected[right])})
+    con.register("m2pg_pairs", pairs)
     ours = (
-        f"(CAST(l AS UUID) IN {registered_ids(con, 'm2pg_left', ends[left])} OR {object_id_shaped('l')}) "
-        f"AND (CAST(r AS UUID) IN {registered_ids(con, 'm2pg_right', ends[right])} OR {object_id_shaped('r')})"
+        f"(l IN {registered_ids(con, 'm2pg_left', ends[left])} OR {object_id_shaped('CAST(l AS VARCHAR)')}) "
+        f"AND (r IN {registered_ids(con, 'm2pg_right', ends[right])} OR {object_id_shaped('CAST(r AS VARCHAR)')})"
     )
     try:
         actual = (
-            f"(SELECT CAST({quote(left)} AS VARCHAR) AS l, CAST({quote(right)} AS VARCHAR) AS r "
-            f"FROM pg.{quote(j.table)})"
+            f"(SELECT CAST({quote(left)} AS UUID) AS l, CAST({quote(right)} AS UUID) AS r FROM pg.{quote(j.table)})"
         )
         missing = con.execute(
-            f"SELECT {quote(left)}, {quote(right)} FROM m2pg_pairs ANTI JOIN {actual} USING (l, r) ORDER BY 1, 2"
+            "SELECT CAST(l AS VARCHAR), CAST(r AS VARCHAR) FROM m2pg_pairs ANTI JOIN "
+            f"{actual} USING (l, r) ORDER BY l, r"
         ).fetchall()
         extra = con.execute(
-            f"SELECT l, r FROM {actual} ANTI JOIN m2pg_pairs USING (l, r) WHERE {ours} ORDER BY 1, 2"
+            f"SELECT CAST(l AS VARCHAR), CAST(r AS VARCHAR) FROM {actual} ANTI JOIN m2pg_pairs USING (l, r) "
+            f"WHERE {ours} ORDER BY l, r"
         ).fetchall()
         (other,) = con.execute(f"SELECT count(*) FROM {actual} WHERE NOT ({ours})").fetchone()
     finally:
         for name in ("m2pg_pairs", "m2pg_left", "m2pg_right"):
             con.unregister(name)
+    missing = [(object_id_of(a), object_id_of(b)) for a, b in missing]
     for a, b in missing:
         fails.add("records", j.table, "pair missing in PostgreSQL", pair={left: a, right: b})
     for a, b in extra:

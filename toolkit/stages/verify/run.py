@@ -32,12 +32,13 @@ from toolkit.stages.verify.ownership import junction_ends, source_ids
 from toolkit.stages.verify.records import SLICE, full_records, junction_records, sample_records
 from toolkit.stages.verify.source import (
     Loaded,
+    expected_rows,
     junction_pairs,
     nulled_references,
     read_collection,
     read_quarantine,
-    resolve,
     resolved_slices,
+    sampled_rows,
     taken_over,
     taken_over_pairs,
 )
@@ -112,16 +113,16 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
     t, fails = model.table, run.found.fails
     run.found.kinds[t] = "model"
     quarantine = read_quarantine(run.staging, model.source)
-    found = taken_over(handover, model.name, ["id"] if run.full else None)
-    rows = None if run.full else resolve(found.rows, model, run.loaded)[0]
+    found = taken_over(handover, model.name, ["id"])
     nulled = nulled_references(handover, model, run.loaded)
     run.found.totals.update(documents=found.documents, quarantined=found.quarantined, expected=found.rows.height)
     counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
-    if rows is None:
+    if run.full:
         slices = partial(resolved_slices, handover, model, run.loaded, SLICE)
         records = run.check("records", t, full_records, run.con, model, slices, source_ids(found, quarantine), fails)
     else:
-        records = run.check("records", t, sample_records, run.conn, model, rows, run.sample, run.seed, fails)
+        chosen = sampled_rows(handover, model, run.loaded, found.rows.height, run.sample, run.seed)
+        records = run.check("records", t, sample_records, run.conn, model, chosen, run.seed, fails)
     differences = records.pop("differences", None)
     run.check("integrity", t, model_integrity, run.conn, model, run.tables, nulled, fails)
     run.check(
@@ -131,7 +132,8 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
         run.conn,
         model,
         run.enums,
-        rows,
+        None if run.full else expected_rows(handover, model, run.loaded),
+        found.rows.height,
         run.live.get(t),
         differences,
         run.full,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import bson
 import polars as pl
@@ -33,7 +34,8 @@ from toolkit.staging.layout import Staging, checked_all
 
 MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
 CHUNK = 5_000  # documents per source chunk
-PAIRS = pa.schema({"owner": pa.string(), "other": pa.string()})  # a junction's pairs as one array names them
+PAIRS = pa.schema({"owner": pa.binary(12), "other": pa.binary(12)})  # a junction's pairs as ObjectIds' bytes
+Hexes = TypeVar("Hexes", pl.Series, pl.Expr)  # ObjectId hex, held or as a column of a scan
 REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
 
 
@@ -163,12 +165,13 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                 continue
             row.append(oid)
             buffer.append(row)
+            owner = document["_id"].binary
             for key in feeds:
                 others = document.get(key)
                 for other in others if isinstance(others, list) else ():
                     if isinstance(other, ObjectId):
-                        pairs[key][0].append(oid)
-                        pairs[key][1].append(str(other))
+                        pairs[key][0].append(owner)
+                        pairs[key][1].append(other.binary)
         flush()
     totals = {"documents": documents, "quarantined": quarantined, "unloadable": unloadable}
     (folder / f"{model.name}.json").write_text(json.dumps(totals))
@@ -195,9 +198,37 @@ def taken_over(folder: Path, name: str, columns: list[str] | None = None) -> Col
 
 def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -> Iterator[pl.DataFrame]:
     """The rows `read_collection` wrote, `size` at a time, resolved: a comparison of every row
-    holds one slice of them."""
-    for batch in pq.ParquetFile(rows_file(folder, model.name)).iter_batches(batch_size=size):
-        yield resolve(pl.DataFrame(pl.from_arrow(batch)), model, loaded)[0]
+    holds one slice of them (read by polars: Arrow's batch reader keeps far more than a batch)."""
+    rows = pl.scan_parquet(rows_file(folder, model.name))
+    height = rows.select(pl.len()).collect().item()
+    for start in range(0, height, size):
+        yield resolve(rows.slice(start, size).collect(), model, loaded)[0]
+
+
+def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
+    """A seeded random sample of `size` of the `height` rows `read_collection` wrote, resolved;
+    only the chosen rows are held."""
+    chosen = pl.Series("m2pg_row", range(height), dtype=pl.UInt32).sample(n=min(size, height), seed=seed)
+    rows = (
+        pl.scan_parquet(rows_file(folder, model.name))
+        .with_row_index("m2pg_row")
+        .filter(pl.col("m2pg_row").is_in(chosen.implode()))
+        .collect()
+    )
+    order = pl.DataFrame(chosen).with_row_index("m2pg_order")
+    rows = rows.join(order, on="m2pg_row").sort("m2pg_order").drop("m2pg_row", "m2pg_order")
+    return resolve(rows, model, loaded)[0]
+
+
+def expected_rows(folder: Path, model: ModelSpec, loaded: Loaded) -> pl.LazyFrame:
+    """The rows `read_collection` wrote, scanned, with what `resolve` makes NULL made NULL (the
+    references stay ObjectId hex: what column profiles measure of them is their nulls)."""
+    references = [
+        pl.when(_known(pl.col(f.name), f.references.model, loaded)).then(pl.col(f.name)).alias(f.name)
+        for f in model.fields
+        if f.kind is Kind.OBJECT_ID and f.key != "_id" and f.references
+    ]
+    return pl.scan_parquet(rows_file(folder, model.name)).with_columns(references)
 
 
 def pairs_file(folder: Path, name: str, key: str) -> Path:
@@ -222,6 +253,10 @@ class Loaded:
             rows = rows_file(self.handover, name)
             self.ids[name] = pl.read_parquet(rows, columns=["_object_id"])["_object_id"]
         return self.ids[name]
+
+    def raw(self, name: str) -> pl.Series:
+        """The same ObjectIds as their 12 bytes, as a junction's pairs hold them."""
+        return self.of(name).str.decode("hex")
 
 
 def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[str, int]:
@@ -249,7 +284,7 @@ def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> tuple[pl.Da
     return rows.with_columns(columns), {k: v for k, v in nulled.items() if v}
 
 
-def _known(hexes: pl.Series, target: str, loaded: Loaded) -> pl.Series:
+def _known(hexes: Hexes, target: str, loaded: Loaded) -> Hexes:
     """Whether each reference names a document loaded into the `target` model's table."""
     return hexes.is_in(loaded.of(target).implode())
 
@@ -257,14 +292,14 @@ def _known(hexes: pl.Series, target: str, loaded: Loaded) -> pl.Series:
 def junction_pairs(
     j: Junction, pairs: dict[tuple[str, str], pl.DataFrame], loaded: Loaded
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """Distinct pairs (hex, left and right columns) named by any feed whose both ends are loaded."""
+    """Distinct pairs (ObjectIds' bytes, left and right columns) named by any feed whose both ends
+    are loaded."""
     by_feed = {}
+    left, right = loaded.raw(j.left.model), loaded.raw(j.right.model)
     for feed in j.feeds:
         owner, other = j.side_of(feed.model)
-        frame = pairs.get((feed.model, feed.key), pl.DataFrame(schema={"owner": pl.String, "other": pl.String}))
+        frame = pairs.get((feed.model, feed.key), pl.DataFrame(schema={"owner": pl.Binary, "other": pl.Binary}))
         frame = frame.rename({"owner": owner.column, "other": other.column}).select(j.left.column, j.right.column)
-        both = pl.col(j.left.column).is_in(loaded.of(j.left.model).implode()) & pl.col(j.right.column).is_in(
-            loaded.of(j.right.model).implode()
-        )
+        both = pl.col(j.left.column).is_in(left.implode()) & pl.col(j.right.column).is_in(right.implode())
         by_feed[f"{feed.model}.{feed.key}"] = frame.filter(both).unique()
     return pl.concat(by_feed.values()).unique().sort(j.left.column, j.right.column), by_feed

@@ -85,7 +85,7 @@ def _number(value) -> int | None:
 def profile(
     conn,
     model: ModelSpec,
-    rows: pl.DataFrame,
+    rows: pl.LazyFrame,
     enums: dict[str, tuple[str, ...]],
     fails: Failures,
     only_expected: bool = False,
@@ -98,11 +98,12 @@ def profile(
     ]
     if not plan:
         return {}
-    where, params = (" WHERE id = ANY(%s::uuid[])", [rows["id"].to_list()]) if only_expected else ("", None)
+    ids = rows.select("id").collect()["id"].to_list() if only_expected else None
+    where, params = (" WHERE id = ANY(%s::uuid[])", [ids]) if only_expected else ("", None)
     loaded = conn.execute(
         "SELECT " + ", ".join(p[2] for p in plan) + f" FROM {quote(model.table)}{where}", params
     ).fetchone()
-    source = rows.select([p[3].alias(str(i)) for i, p in enumerate(plan)]).row(0)
+    source = rows.select([p[3].alias(str(i)) for i, p in enumerate(plan)]).collect(engine="streaming").row(0)
     out: dict[str, dict] = {}
     sums = ("sum", "sum_length", "sum_ms", "sum_size", "elements")
     for (f, name, _, _), want, got in zip(plan, source, loaded, strict=False):
@@ -172,7 +173,8 @@ def model_types(
     conn,
     model: ModelSpec,
     enums: dict[str, tuple[str, ...]],
-    rows: pl.DataFrame | None,  # the expected rows, whole; None where every row was compared
+    rows: pl.LazyFrame | None,  # the expected rows, scanned; None where every row was compared
+    expected: int,  # how many rows are expected
     live: dict[str, str] | None,
     differences: pl.DataFrame | None,
     full: bool,
@@ -192,9 +194,9 @@ def model_types(
     date_values(conn, model, fails)
     if full or rows is None:
         return {"profile": "not needed: every value was compared"}
-    if loaded != rows.height:
+    if loaded != expected:
         return {
-            "profile": f"not compared: PostgreSQL holds {loaded} of the migration's rows, {rows.height} "
+            "profile": f"not compared: PostgreSQL holds {loaded} of the migration's rows, {expected} "
             "expected (see counts)"
         }
     return {"profile": profile(conn, model, rows, enums, fails, only_expected=bool(other_rows))}
