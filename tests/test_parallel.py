@@ -71,3 +71,26 @@ def test_the_users_thread_count_stands(monkeypatch):
     monkeypatch.setenv("POLARS_MAX_THREADS", "3")
     assert _in_workers(("POLARS_MAX_THREADS", "POLARS_MAX_THREADS")) == ["3", "3"]
     assert os.environ["POLARS_MAX_THREADS"] == "3"
+
+
+def test_between_jobs_what_outlives_a_job_is_frozen_out_of_later_collections():
+    """A worker collects once after each job, then freezes what survived (modules, caches), so the
+    next collection walks only what later jobs made; garbage of a job is still collected first."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle  # garbage only the cycle collector frees
+    gone = weakref.ref(cycle)
+    kept = [Node() for _ in range(1_000)]
+    del cycle
+    try:
+        parallel._give_back_memory()
+        assert gone() is None
+        assert gc.get_freeze_count() >= len(kept)
+        assert all(o is not kept[0] for o in gc.get_objects())  # frozen: no collection walks it
+    finally:
+        gc.unfreeze()

@@ -121,8 +121,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def _give_back_memory() -> None:
     """Between jobs, hand freed memory back to the system: Python's objects, Arrow's pool and the C
-    heap each keep what a job freed, so a worker would hold the sum of their largest jobs."""
+    heap each keep what a job freed, so a worker would hold the sum of their largest jobs. What
+    outlives a job (modules, the process's caches) is then frozen out of later collections, which
+    would otherwise walk every object of polars, DuckDB and numba again after each job."""
     gc.collect()
+    gc.freeze()
     pyarrow.default_memory_pool().release_unused()
     try:
         ctypes.CDLL(None).malloc_trim(0)
