@@ -4,11 +4,12 @@ the distinct pairs whose both ends were loaded."""
 from __future__ import annotations
 
 import polars as pl
+import pyarrow as pa
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.stages.verify.failures import Failures
-from toolkit.stages.verify.ownership import junction_ends, migration_rows, source_ids
-from toolkit.stages.verify.source import Collection, Loaded, Quarantine
+from toolkit.stages.verify.ownership import migration_rows, source_ids
+from toolkit.stages.verify.source import Collection, Quarantine
 
 
 def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine, fails: Failures) -> dict:
@@ -38,9 +39,9 @@ def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine
 
 
 def count_junction(
-    con, j: Junction, expected: pl.DataFrame, by_feed: dict, loaded_ids: Loaded, fails: Failures
+    con, j: Junction, expected: pl.DataFrame, by_feed: dict, ends: dict[str, pa.Array], fails: Failures
 ) -> dict:
-    loaded, other = migration_rows(con, j.table, junction_ends(j, loaded_ids))
+    loaded, other = migration_rows(con, j.table, ends)
     if loaded != expected.height:
         fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
     return {

@@ -147,8 +147,9 @@ def check_junction(run: Run, j: Junction, pairs: dict[tuple[str, str], pl.DataFr
     t, fails = j.table, run.found.fails
     run.found.kinds[t] = "junction"
     expected, by_feed = junction_pairs(j, pairs, run.loaded)
-    run.check("counts", t, count_junction, run.con, j, expected, by_feed, run.loaded, fails)
-    run.check("records", t, junction_records, run.con, j, expected, junction_ends(j, run.loaded), fails)
+    ends = junction_ends(j, run.loaded)
+    run.check("counts", t, count_junction, run.con, j, expected, by_feed, ends, fails)
+    run.check("records", t, junction_records, run.con, j, expected, ends, fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 

@@ -25,7 +25,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
 from toolkit.declarations.kinds import KINDS
-from toolkit.declarations.spec import Junction, Kind, ModelSpec
+from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
 from toolkit.documents.decode import MALFORMED, document_text
 from toolkit.documents.ids import uuids_of
@@ -202,7 +202,7 @@ def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -
     rows = pl.scan_parquet(rows_file(folder, model.name))
     height = rows.select(pl.len()).collect().item()
     for start in range(0, height, size):
-        yield resolve(rows.slice(start, size).collect(), model, loaded)[0]
+        yield resolve(rows.slice(start, size).collect(), model, loaded)
 
 
 def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
@@ -217,18 +217,15 @@ def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, si
     )
     order = pl.DataFrame(chosen).with_row_index("m2pg_order")
     rows = rows.join(order, on="m2pg_row").sort("m2pg_order").drop("m2pg_row", "m2pg_order")
-    return resolve(rows, model, loaded)[0]
+    return resolve(rows, model, loaded)
 
 
 def expected_rows(folder: Path, model: ModelSpec, loaded: Loaded) -> pl.LazyFrame:
     """The rows `read_collection` wrote, scanned, with what `resolve` makes NULL made NULL (the
     references stay ObjectId hex: what column profiles measure of them is their nulls)."""
-    references = [
-        pl.when(_known(pl.col(f.name), f.references.model, loaded)).then(pl.col(f.name)).alias(f.name)
-        for f in model.fields
-        if f.kind is Kind.OBJECT_ID and f.key != "_id" and f.references
-    ]
-    return pl.scan_parquet(rows_file(folder, model.name)).with_columns(references)
+    return pl.scan_parquet(rows_file(folder, model.name)).with_columns(
+        _loaded_or_null(f, loaded) for f in _references(model)
+    )
 
 
 def pairs_file(folder: Path, name: str, key: str) -> Path:
@@ -247,6 +244,7 @@ class Loaded:
     def __init__(self, handover: Path) -> None:
         self.handover = handover
         self.ids: dict[str, pl.Series] = {}
+        self.raw_ids: dict[str, pl.Series] = {}
 
     def of(self, name: str) -> pl.Series:
         if name not in self.ids:
@@ -256,7 +254,9 @@ class Loaded:
 
     def raw(self, name: str) -> pl.Series:
         """The same ObjectIds as their 12 bytes, as a junction's pairs hold them."""
-        return self.of(name).str.decode("hex")
+        if name not in self.raw_ids:
+            self.raw_ids[name] = self.of(name).str.decode("hex")
+        return self.raw_ids[name]
 
 
 def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[str, int]:
@@ -269,19 +269,24 @@ def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[st
     return {k: v for k, v in nulled.items() if v}
 
 
-def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> tuple[pl.DataFrame, dict[str, int]]:
+def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> pl.DataFrame:
     """ObjectIds -> UUIDs; an optional reference whose target is not loaded becomes NULL."""
-    nulled, columns = {}, []
-    for f in model.fields:
-        if f.kind is not Kind.OBJECT_ID or f.key == "_id":
-            continue
-        hexes = rows[f.name]
-        if f.references:
-            known = _known(hexes, f.references.model, loaded)
-            nulled[f.name] = int((hexes.is_not_null() & ~known).sum())
-            hexes = pl.select(pl.when(known).then(hexes)).to_series().alias(f.name)
-        columns.append(uuids_of(hexes))
-    return rows.with_columns(columns), {k: v for k, v in nulled.items() if v}
+    rows = rows.with_columns(_loaded_or_null(f, loaded) for f in _references(model))
+    return rows.with_columns(
+        uuids_of(rows[f.name]) for f in model.fields if f.kind is Kind.OBJECT_ID and f.key != "_id"
+    )
+
+
+def _references(model: ModelSpec) -> list[Field]:
+    """The model's ObjectId columns, but its own id, that name a document of another model."""
+    return [f for f in model.fields if f.kind is Kind.OBJECT_ID and f.key != "_id" and f.references]
+
+
+def _loaded_or_null(f: Field, loaded: Loaded) -> pl.Expr:
+    """A reference column with each reference to a document not loaded made NULL, as PostgreSQL
+    holds it."""
+    column = pl.col(f.name)
+    return pl.when(_known(column, f.parent.model, loaded)).then(column).alias(f.name)
 
 
 def _known(hexes: Hexes, target: str, loaded: Loaded) -> Hexes:

@@ -98,8 +98,9 @@ def profile(
     ]
     if not plan:
         return {}
-    ids = rows.select("id").collect()["id"].to_list() if only_expected else None
-    where, params = (" WHERE id = ANY(%s::uuid[])", [ids]) if only_expected else ("", None)
+    where, params = (
+        (" WHERE id = ANY(%s::uuid[])", [rows.select("id").collect()["id"].to_list()]) if only_expected else ("", None)
+    )
     loaded = conn.execute(
         "SELECT " + ", ".join(p[2] for p in plan) + f" FROM {quote(model.table)}{where}", params
     ).fetchone()
