@@ -161,6 +161,25 @@ def test_known_keys_get_their_position_no_text_and_repeats_are_marked():
     assert ix.elements["doc"].to_list() == [0] * 5 + [1] * 5
 
 
+def test_join_rows_writes_each_rows_pieces_one_after_the_other():
+    """Pieces of any length, empty ones between and at the ends, a source range used by two rows,
+    rows placed with a gap: as a Python loop would join them, nothing written outside the rows."""
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 256, 300, dtype=np.uint8)
+    starts = np.array([[0, 50, 7, 200], [10, 50, 0, 120], [3, 3, 3, 3]])
+    sizes = np.array([[0, 40, 1, 3], [17, 40, 0, 0], [0, 0, 0, 0]])
+    at = np.array([2, 48, 110])
+    out = np.full(120, 255, np.uint8)
+    expected = out.copy()
+    for row, position in enumerate(at):
+        joined = b"".join(data[s : s + n].tobytes() for s, n in zip(starts[row], sizes[row], strict=True))
+        expected[position : position + len(joined)] = np.frombuffer(joined, np.uint8)
+
+    bt.join_rows(out, at, data, starts, sizes)
+
+    assert out.tobytes() == expected.tobytes()
+
+
 def test_scatter_copies_each_range_to_its_place():
     """Ranges of any length, a source range used twice and an empty one, as a Python loop would."""
     rng = np.random.default_rng(3)

@@ -48,3 +48,25 @@ def test_an_on_off_flag_shows_no_value_in_help(command, flag):
 
 def test_an_option_that_takes_a_value_shows_its_type():
     assert "<int" in help_line("load", "--batch-size")
+
+
+def test_generate_and_help_do_not_load_the_stages():
+    """The stages and DuckDB load with the commands that use them: a fresh
+    interpreter that reads `--help` and writes a small dump has imported none of them."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        script = (
+            "import sys\nfrom typer.testing import CliRunner\nfrom toolkit.cli import app\n"
+            "runner = CliRunner()\n"
+            "assert runner.invoke(app, ['--help']).exit_code == 0\n"
+            f"done = runner.invoke(app, ['generate', 'large', '--scale', '0.001', '--dump-out', {folder!r}])\n"
+            "assert done.exit_code == 0, done.output\n"
+            "stages = ('toolkit.stages.extract', 'toolkit.stages.load', 'toolkit.stages.verify', 'duckdb')\n"
+            "print(sorted(m for m in stages if m in sys.modules))\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -18,17 +18,13 @@ from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from importlib.metadata import version as installed_version  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import IO, Annotated, cast  # noqa: E402
+from typing import IO, TYPE_CHECKING, Annotated, cast  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from toolkit import demo as demo_mod  # noqa: E402
-from toolkit import pipeline  # noqa: E402
-from toolkit import status as status_mod  # noqa: E402
 from toolkit.declarations.app import installed  # noqa: E402
-from toolkit.reports import console, error_log  # noqa: E402
 from toolkit.runtime import interrupt, preflight, progress  # noqa: E402
 from toolkit.runtime import servers as servers_mod  # noqa: E402
 from toolkit.runtime.errors import (  # noqa: E402
@@ -38,9 +34,22 @@ from toolkit.runtime.errors import (  # noqa: E402
     one_line,
     short_cause,
 )
+from toolkit.runtime.lazy import lazy  # noqa: E402
 from toolkit.runtime.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
+from toolkit.runtime.sizes import BATCH_SIZE, PART_SIZE  # noqa: E402
 from toolkit.staging import lock  # noqa: E402
 from toolkit.staging.layout import Staging, read_json  # noqa: E402
+
+if TYPE_CHECKING:
+    from toolkit import demo as demo_mod
+    from toolkit import pipeline
+    from toolkit import status as status_mod
+    from toolkit.generate import command as generate_command
+    from toolkit.reports import console, error_log
+else:  # loaded by the commands that use them
+    demo_mod, pipeline, status_mod = lazy("toolkit.demo"), lazy("toolkit.pipeline"), lazy("toolkit.status")
+    generate_command = lazy("toolkit.generate.command")
+    console, error_log = lazy("toolkit.reports.console"), lazy("toolkit.reports.error_log")
 
 try:  # the installed app's declarations are checked as they are read: a mistake is one line
     APP = installed()
@@ -191,8 +200,8 @@ class Settings:
     mongo_db: str | None = None
     dump: Path | None = None
     pg_uri: str | None = None
-    part_size: int = pipeline.PART_SIZE
-    batch_size: int = pipeline.BATCH_SIZE
+    part_size: int = PART_SIZE
+    batch_size: int = BATCH_SIZE
     workers: int | None = None
     replace: bool = False
     dry_run: bool = False
@@ -204,7 +213,7 @@ class Settings:
         return pipeline.source(APP, self.mongo_uri, self.mongo_db, self.dump)
 
     def target(self) -> str:
-        return pipeline.need(self.pg_uri, "--pg-uri")
+        return preflight.need(self.pg_uri, "--pg-uri")
 
 
 def _stage(settings: Settings, stage, reports: tuple[str, ...]):
@@ -277,7 +286,7 @@ def extract(
     mongo_db: MongoDb = None,
     dump: Dump = None,
     staging: StagingDir = Path("staging"),
-    part_size: PartSize = pipeline.PART_SIZE,
+    part_size: PartSize = PART_SIZE,
     workers: Workers = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
@@ -334,7 +343,7 @@ def validate(staging: StagingDir = Path("staging"), as_json: AsJson = False, qui
 def load(
     pg_uri: PgUri = None,
     staging: StagingDir = Path("staging"),
-    batch_size: BatchSize = pipeline.BATCH_SIZE,
+    batch_size: BatchSize = BATCH_SIZE,
     replace: Replace = False,
     dry_run: DryRun = False,
     as_json: AsJson = False,
@@ -392,7 +401,7 @@ def reconcile(
 @app.command()
 def schema(pg_uri: PgUri = None) -> None:
     """Create the enums, tables, keys and indexes that Prisma's migration would create."""
-    _run(lambda: pipeline.schema_stage(APP, pipeline.need(pg_uri, "--pg-uri"), out))
+    _run(lambda: pipeline.schema_stage(APP, preflight.need(pg_uri, "--pg-uri"), out))
 
 
 @app.command()
@@ -402,8 +411,8 @@ def run(
     dump: Dump = None,
     pg_uri: PgUri = None,
     staging: StagingDir = Path("staging"),
-    part_size: RunPartSize = pipeline.PART_SIZE,
-    batch_size: BatchSize = pipeline.BATCH_SIZE,
+    part_size: RunPartSize = PART_SIZE,
+    batch_size: BatchSize = BATCH_SIZE,
     replace: Replace = False,
     workers: Workers = None,
     dry_run: DryRun = False,
@@ -538,7 +547,7 @@ def indexes(
     drop: Annotated[bool, typer.Option("--drop", help="Remove the indexes --extra added.")] = False,
 ) -> None:
     """Add (or drop) the optional indexes for the app's queries that its Prisma schema lacks."""
-    _run(lambda: pipeline.indexes_stage(APP, pipeline.need(pg_uri, "--pg-uri"), extra, drop, out))
+    _run(lambda: pipeline.indexes_stage(APP, preflight.need(pg_uri, "--pg-uri"), extra, drop, out))
 
 
 @app.command()
@@ -551,7 +560,7 @@ def generate(
     dump_out: Annotated[Path | None, typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None,
 ) -> None:
     """Generate the app's data (sample, bad or large) into MongoDB or a mongodump layout."""
-    _run(lambda: demo_mod.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
+    _run(lambda: generate_command.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
 
 
 @app.command()

@@ -11,8 +11,9 @@ from rich.text import Text
 
 from toolkit.declarations.app import App
 from toolkit.reports import console, error_log
-from toolkit.runtime import preflight
+from toolkit.runtime import preflight, sizes
 from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.preflight import need
 from toolkit.runtime.redact import redact
 from toolkit.sources import coverage
 from toolkit.sources.readers import DumpSource, MongoSource
@@ -21,16 +22,9 @@ from toolkit.stages import load as load_mod
 from toolkit.stages import transform as transform_mod
 from toolkit.staging.layout import Staging, read_json, write_json
 
-PART_SIZE = extract_mod.PART_SIZE
-BATCH_SIZE = load_mod.BATCH_SIZE
+PART_SIZE = sizes.PART_SIZE
+BATCH_SIZE = sizes.BATCH_SIZE
 MIGRATED, QUARANTINED, FAILED = 0, 3, 1
-
-
-def need(value: str | None, option: str) -> str:
-    if not value:
-        env = "M2PG_" + option.strip("-").replace("-", "_").upper()
-        raise ConfigError(f"{option} is required", hint=f"pass {option} or set {env}")
-    return value
 
 
 def source(app: App, mongo_uri: str | None, mongo_db: str | None, dump: Path | None):

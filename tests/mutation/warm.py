@@ -31,6 +31,9 @@ def _load_walks() -> None:
     walk.match_keys(data, doc, key_begin, key_end, names, offsets, slots)
     bt.values_as_documents(buffer, np.zeros(0, np.uint8), np.zeros(0, np.int64))
     bt.scatter(np.zeros(0, np.uint8), np.zeros(0, np.int64), data, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    bt.join_rows(
+        np.zeros(0, np.uint8), np.zeros(0, np.int64), data, np.zeros((0, 1), np.int64), np.zeros((0, 1), np.int64)
+    )
 
 
 def pytest_configure(config) -> None:

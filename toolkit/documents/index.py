@@ -258,6 +258,19 @@ def scatter(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarra
     )
 
 
+def join_rows(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
+    """Row i of `out`, from `at[i]`, is its pieces one after the other: piece j is `sizes[i, j]`
+    bytes of `data` from `starts[i, j]`. Compiled; each row is written straight through, so the
+    writes run in order where one range copy per piece would jump from row to row."""
+    _walk().join_rows(
+        out,
+        np.ascontiguousarray(at, np.int64),
+        data,
+        np.ascontiguousarray(starts, np.int64),
+        np.ascontiguousarray(sizes, np.int64),
+    )
+
+
 def index(buffer: bytes, keys: Sequence[str] = ()) -> BsonIndex:
     """Index every top-level element of every document in `buffer`.
 

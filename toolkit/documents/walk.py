@@ -321,6 +321,17 @@ def scatter(out, at, data, starts, sizes):
 
 
 @njit(cache=True, nogil=True)
+def join_rows(out, at, data, starts, sizes):
+    for i in range(sizes.shape[0]):
+        position = at[i]
+        for piece in range(sizes.shape[1]):
+            size = sizes[i, piece]
+            if size:  # many pieces are empty: an absent key, a null's value
+                out[position : position + size] = data[starts[i, piece] : starts[i, piece] + size]
+                position += size
+
+
+@njit(cache=True, nogil=True)
 def wrap_values(data, kinds, offsets, fixed):
     sizes = np.empty(len(kinds), np.int64)
     for i in range(len(kinds)):

@@ -75,41 +75,43 @@ def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: st
 
 @dataclass(frozen=True)
 class Bytes:
-    """One byte string per row: row i is `data[starts[i]:starts[i] + sizes[i]]`, empty when size 0.
-
-    With `width`, every row is empty or `width` bytes starting at a multiple of it: rows of
-    `data` seen as a (-1, width) matrix, copied as blocks rather than byte by byte.
-    """
+    """One byte string per row: row i is `data[starts[i]:starts[i] + sizes[i]]`, empty when size 0."""
 
     data: np.ndarray  # uint8
     starts: np.ndarray  # int64
     sizes: np.ndarray  # int64
-    width: int | None = None
 
     def __len__(self) -> int:
         return len(self.sizes)
 
-    def take(self, rows: np.ndarray) -> Bytes:
-        return Bytes(self.data, self.starts[rows], self.sizes[rows], self.width)
+    def take(self, rows: np.ndarray | slice) -> Bytes:
+        return Bytes(self.data, self.starts[rows], self.sizes[rows])
+
+    def where(self, kept: np.ndarray) -> Bytes:
+        """The rows, emptied where not `kept`."""
+        return Bytes(self.data, self.starts, np.where(kept, self.sizes, 0))
 
 
 def pool(blobs: list[bytes]) -> Bytes:
     """The blobs as rows, to `take` from."""
     sizes = np.fromiter(map(len, blobs), np.int64, len(blobs))
-    width = int(sizes[0]) if len(blobs) and sizes[0] and (sizes == sizes[0]).all() else None
-    return Bytes(np.frombuffer(b"".join(blobs), np.uint8), _exclusive_sum(sizes), sizes, width)
+    return Bytes(np.frombuffer(b"".join(blobs), np.uint8), _exclusive_sum(sizes), sizes)
 
 
 def rows_of(matrix: np.ndarray, picks: np.ndarray) -> Bytes:
-    """Rows `picks` of an (m, width) uint8 matrix, such as a collection's ObjectIds."""
-    width = matrix.shape[1]
-    return Bytes(matrix.reshape(-1), picks * width, np.broadcast_to(np.int64(width), picks.shape), width)
+    """Rows `picks` of an (m, width) uint8 matrix, such as a collection's ObjectIds, gathered
+    first: encoding then reads them in order instead of all over a large matrix."""
+    return _matrix(np.take(matrix, picks, axis=0))
 
 
 def fixed(values: np.ndarray) -> Bytes:
     """Each value's bytes, e.g. of a '<i4' or '<f8' array."""
-    matrix = np.ascontiguousarray(values).view(np.uint8).reshape(len(values), -1)
-    return rows_of(matrix, np.arange(len(values), dtype=np.int64))
+    return _matrix(np.ascontiguousarray(values).view(np.uint8).reshape(len(values), -1))
+
+
+def _matrix(rows: np.ndarray) -> Bytes:
+    n, width = rows.shape
+    return Bytes(rows.reshape(-1), np.arange(n, dtype=np.int64) * width, np.broadcast_to(np.int64(width), (n,)))
 
 
 def constant(blob: bytes, n: int) -> Bytes:
@@ -117,7 +119,6 @@ def constant(blob: bytes, n: int) -> Bytes:
         np.frombuffer(blob, np.uint8),
         np.broadcast_to(np.int64(0), (n,)),
         np.broadcast_to(np.int64(len(blob)), (n,)),
-        len(blob),
     )
 
 
@@ -127,47 +128,36 @@ Element = tuple[str, int, Bytes, np.ndarray | None]  # key, BSON type, values, s
 def documents(elements: list[Element], n: int) -> Bytes:
     """Encode n documents at once: int32 size, elements (type, key, NUL, value), closing NUL.
 
-    Each element's size per document (0 when absent, no value when null) gives the documents'
-    sizes and, summed element after element, where each element starts; every element's bytes
-    are then scattered into one buffer.
+    An element is two pieces per document: its type and key (the null type when null), then its
+    value (none when null); both are empty when the key is absent. The pieces are made a block
+    of rows at a time, as they are joined.
     """
-    sizes = np.full(n, 5, np.int64)  # int32 size and closing NUL
-    for key, _, values, states in elements:
-        sizes += _element_sizes(key, values, states)
-    starts = _exclusive_sum(sizes)
-    out = np.empty(int(sizes.sum()), np.uint8)
-    _scatter(out, starts, fixed(sizes.astype("<i4")))
-    at = starts + 4
-    for key, kind, values, states in elements:
-        name = key.encode() + b"\0"
-        filled = True if states is None else states == SET
-        if values.width:  # type, key and value as one block per document
-            _scatter(out, at, _prefixed(bytes([kind]) + name, values, values.width), filled)
-        else:
-            _scatter(out, at, constant(bytes([kind]) + name, n), filled)
-            _scatter(out, at + 1 + len(name), values, filled)
-        if states is not None:
-            _scatter(out, at, constant(bytes([bt.NULL]) + name, n), states == NULLED)
-        at += _element_sizes(key, values, states)
-    out[starts + sizes - 1] = 0
-    return Bytes(out, starts, sizes)
+    sizes = np.full(n, 5, np.int64)
+    for element in elements:
+        sizes += sum(p.sizes for p in _pieces(element, slice(None)))
+    prefix = fixed(sizes.astype("<i4"))
+
+    def block(rows: slice, count: int) -> list[Bytes]:
+        return [prefix.take(rows), *(p for e in elements for p in _pieces(e, rows)), constant(b"\0", count)]
+
+    return _joined(sizes, block)
 
 
-def _element_sizes(key: str, values: Bytes, states: np.ndarray | None) -> np.ndarray:
-    """Per document: type, key, NUL and value; without the value when null; 0 when absent."""
-    header = 2 + len(key.encode())
+def _pieces(element: Element, rows: slice) -> tuple[Bytes, Bytes]:
+    """An element's two pieces for `rows`: type and key (or the null type and key), then value."""
+    key, kind, values, states = element
+    name = key.encode() + b"\0"
+    head, null = bytes([kind]) + name, bytes([bt.NULL]) + name
+    values = values.take(rows)
     if states is None:
-        return header + values.sizes
-    return np.where(states == SET, header + values.sizes, np.where(states == NULLED, header, 0))
-
-
-def _prefixed(header: bytes, values: Bytes, width: int) -> Bytes:
-    """Fixed-width values (`values.width` bytes each) with the same bytes before each."""
-    n = len(values)
-    block = np.empty((n, len(header) + width), np.uint8)
-    block[:, : len(header)] = np.frombuffer(header, np.uint8)
-    block[:, len(header) :] = values.data.reshape(-1, width)[values.starts // width]
-    return rows_of(block, np.arange(n, dtype=np.int64))
+        return constant(head, len(values)), values
+    nulled, kept = states[rows] == NULLED, states[rows] == SET
+    heads = Bytes(
+        np.frombuffer(head + null, np.uint8),
+        np.where(nulled, len(head), 0),
+        np.where(kept, len(head), np.where(nulled, len(null), 0)),
+    )
+    return heads, values.where(kept)
 
 
 def array(slots: list[tuple[int, Bytes]], lengths: np.ndarray) -> Bytes:
@@ -181,23 +171,57 @@ def array(slots: list[tuple[int, Bytes]], lengths: np.ndarray) -> Bytes:
     )
 
 
+ROW_BLOCK = 8_192  # rows joined at once: their pieces and the bytes they read stay a few megabytes
+
+
 def concat_rows(parts: list[Bytes]) -> Bytes:
     """Row i of the result is row i of every part, one after the other."""
-    sizes = np.sum([p.sizes for p in parts], axis=0)
+    sizes = sum((p.sizes for p in parts), np.zeros(len(parts[0]), np.int64))
+    return _joined(sizes, lambda rows, count: [p.take(rows) for p in parts])
+
+
+def _joined(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]]) -> Bytes:
+    """Rows of `sizes` bytes, each the join of its pieces, made and joined a block of rows at a time."""
+    n = len(sizes)
     starts = _exclusive_sum(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
-    at = starts.copy()
-    for part in parts:
-        _scatter(out, at, part)
-        at += part.sizes
+    for first in range(0, n, ROW_BLOCK):
+        rows = slice(first, min(n, first + ROW_BLOCK))
+        block = [_spanned(p) for p in pieces(rows, rows.stop - first)]
+        data, bases = _pooled([b.data for b in block])
+        bt.join_rows(
+            out,
+            starts[rows],
+            data,
+            np.stack([b.starts + base for b, base in zip(block, bases, strict=True)], axis=1),
+            np.stack([b.sizes for b in block], axis=1),
+        )
     return Bytes(out, starts, sizes)
 
 
-def _scatter(out: np.ndarray, at: np.ndarray, part: Bytes, where: np.ndarray | bool = True) -> None:
-    """Copy each non-empty row of `part` (where `where`) to `out[at[i]:]`."""
-    rows = np.flatnonzero((part.sizes > 0) & where)
-    if len(rows):
-        bt.scatter(out, at[rows], part.data, part.starts[rows], part.sizes[rows])
+def _spanned(part: Bytes) -> Bytes:
+    """The rows with only the span of bytes they hold (all of a small pool)."""
+    if part.data.size <= 1 << 16:
+        return part
+    held = part.sizes > 0
+    if not held.any():
+        return Bytes(part.data[:0], np.zeros_like(part.starts), part.sizes)
+    low, high = int(part.starts[held].min()), int((part.starts + part.sizes)[held].max())
+    return Bytes(part.data[low:high], part.starts - low, part.sizes)
+
+
+def _pooled(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """One buffer holding each distinct array once, and where each array starts in it."""
+    placed: dict[tuple[int, int], int] = {}
+    kept, bases, size = [], [], 0
+    for values in arrays:
+        where = (values.ctypes.data, values.size)
+        if where not in placed:
+            placed[where] = size
+            kept.append(values)
+            size += values.size
+        bases.append(placed[where])
+    return np.concatenate(kept), bases
 
 
 def _exclusive_sum(sizes: np.ndarray) -> np.ndarray:

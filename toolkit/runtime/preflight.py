@@ -22,6 +22,14 @@ ENCODE_HINT = (
 SHOWN = 8  # names listed in a message before "and N more"
 
 
+def need(value: str | None, option: str) -> str:
+    """The value of an option the command cannot do without."""
+    if not value:
+        env = "M2PG_" + option.strip("-").replace("-", "_").upper()
+        raise ConfigError(f"{option} is required", hint=f"pass {option} or set {env}")
+    return value
+
+
 def check_uri(uri: str, server: str, schemes: tuple[str, ...], option: str) -> None:
     """A URI the driver can read: the right scheme, and a user name and password whose special
     characters are percent-encoded. The URI is shown without its credentials."""

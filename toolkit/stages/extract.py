@@ -18,13 +18,13 @@ from toolkit.documents.ids import idmap_frame
 from toolkit.documents.index import document_bounds
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
+from toolkit.runtime.sizes import PART_SIZE
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point, unresumable
 from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import DamagedStaging, Staging, file_record, read_json, write_json, write_parquet
 
 log = logging.getLogger(__name__)
-PART_SIZE = 10_000
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from toolkit.runtime import interrupt
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.progress import bars
 from toolkit.runtime.redact import redact
+from toolkit.runtime.sizes import BATCH_SIZE
 from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests
 from toolkit.stages.reports import LoadReport, PlanReport
 from toolkit.staging.layout import Staging, checked_digest, write_json
@@ -49,7 +50,6 @@ from toolkit.target import preflight as preflight_target
 from toolkit.target.schema import has_schema, literal, quote, secondary_indexes
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 20_000
 WORKERS = 2
 LEDGER = "m2pg.ledger"
 DEFERRED = "m2pg.deferred_constraints"
