@@ -5,6 +5,7 @@ import signal
 
 import bson
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from processes import ctrl_c_when, m2pg
@@ -108,3 +109,33 @@ def test_workers_follow_the_size_of_the_source(dump):
     chosen = (os.cpu_count() or 1) + 1  # neither of the numbers the size gives: the choice wins
     assert workers_for(volume, chosen) == workers_for(PARALLEL_FROM, chosen) == chosen
     assert workers_for(volume, 0) == 1
+
+
+def test_the_id_map_written_a_slice_at_a_time_is_the_same(dump, serial, tmp_path, monkeypatch):
+    """Id maps built and written 7 rows at a time hold what one slice holds: each extracted
+    ObjectId once, in extract order, with its UUID, also when an `_id` repeated in the source
+    falls on both sides of a slice's end; a large collection's map is several row groups."""
+    from toolkit.documents.ids import idmap_frame
+    from toolkit.stages import extract as extract_mod
+    from transforms import JUNCTIONS
+
+    monkeypatch.setattr(extract_mod, "IDMAP_SLICE", 7)
+    sliced = Staging(tmp_path / "sliced")
+    extract_mod.extract(DumpSource(dump, DB), sliced, MODELS, JUNCTIONS, 100, workers=1)
+    for m in MODELS:
+        assert pl.read_parquet(sliced.idmap(m.source)).equals(pl.read_parquet(serial.idmap(m.source))), m.source
+    largest = max(MODELS, key=lambda m: pl.read_parquet(serial.idmap(m.source)).height)
+    assert pq.ParquetFile(sliced.idmap(largest.source)).num_row_groups > 1
+
+    users = next(m for m in MODELS if m.source == "Users")
+    ids = [bson.ObjectId(f"{n:024x}") for n in range(1, 16)]
+    repeated = ids[:7] + [ids[6]] + ids[7:]  # read in _id order: the 7th and 8th documents share an _id
+    folder = tmp_path / "repeats" / DB
+    folder.mkdir(parents=True)
+    (folder / "Users.bson").write_bytes(
+        b"".join(bson.encode({"_id": i, "email": f"{n}@x.io"}) for n, i in enumerate(repeated))
+    )
+    staging = Staging(tmp_path / "repeats-staging")
+    extract_mod.extract(DumpSource(folder.parent, DB), staging, [users], (), 100, workers=1)
+    expected = idmap_frame("Users", pl.Series([str(i) for i in ids]))
+    assert pl.read_parquet(staging.idmap("Users")).equals(expected)

@@ -126,6 +126,12 @@ def _give_back_memory() -> None:
     would otherwise walk every object of polars, DuckDB and numba again after each job."""
     gc.collect()
     gc.freeze()
+    release_memory()
+
+
+def release_memory() -> None:
+    """Give the system what Arrow's pool and the C heap keep of what was freed: a job that works
+    part after part then holds one part's memory, not the high-water mark of many."""
     pyarrow.default_memory_pool().release_unused()
     try:
         ctypes.CDLL(None).malloc_trim(0)

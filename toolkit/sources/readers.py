@@ -284,7 +284,7 @@ def id_keys(path: Path) -> pl.DataFrame:
     )
 
 
-def file_blocks(path: Path, block: int = 1 << 24) -> Iterator[tuple[int, bytes]]:
+def file_blocks(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
     """(file offset, bytes) of whole documents in file order, about `block` bytes at a time.
     Bytes no length field accounts for (a length below 5, or one running past the end of the
     file) come last, as one block of their own: they are quarantined as one record."""

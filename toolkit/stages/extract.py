@@ -22,9 +22,18 @@ from toolkit.runtime.sizes import PART_SIZE
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point, unresumable
 from toolkit.stages.reports import ExtractReport
-from toolkit.staging.layout import DamagedStaging, Staging, file_record, read_json, write_json, write_parquet
+from toolkit.staging.layout import (
+    DamagedStaging,
+    Staging,
+    file_record,
+    read_json,
+    write_json,
+    write_parquet,
+    write_parquet_slices,
+)
 
 log = logging.getLogger(__name__)
+IDMAP_SLICE = 50_000  # rows of the id map built and written at once
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:
@@ -166,6 +175,8 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         )
         if task is not None:
             progress.update(task, advance=table.num_rows if count is not None else len(buffer))
+        del table, frame
+        parallel.release_memory()  # a large collection's worker then holds one part, not the most of many
         interrupt.check(
             "extract",
             f"{model.source}: {position.documents} documents in {len(files)} parts",
@@ -173,7 +184,11 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         )
     columns = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]
     ids = pl.concat(columns) if columns else pl.Series("m2pg_object_id", [], pl.String)
-    write_parquet(idmap_frame(model.source, ids).to_arrow(), staging.idmap(model.source))
+    ids = ids.drop_nulls().unique(maintain_order=True)
+    slices = range(0, max(len(ids), 1), IDMAP_SLICE)  # a large collection's UUIDs are never all held as text
+    write_parquet_slices(
+        (idmap_frame(model.source, ids.slice(at, IDMAP_SLICE)).to_arrow() for at in slices), staging.idmap(model.source)
+    )
     unknown: Counter[str] = Counter()
     for f in files:
         unknown.update(f["unknown_fields"])

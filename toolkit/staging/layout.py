@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,20 @@ def _atomic(path: Path, write) -> None:
 
 def write_parquet(table: pa.Table, path: Path, compression: str = "lz4", **options) -> None:
     _atomic(path, lambda tmp: pq.write_table(table, tmp, compression=compression, **options))
+
+
+def write_parquet_slices(tables: Iterator[pa.Table], path: Path, compression: str = "lz4") -> None:
+    """One Parquet file written a table at a time (a row group each), never all in memory; at
+    least one table, which gives the schema."""
+
+    def write(tmp: str) -> None:
+        first = next(tables)
+        with pq.ParquetWriter(tmp, first.schema, compression=compression) as writer:
+            writer.write_table(first)
+            for table in tables:
+                writer.write_table(table)
+
+    _atomic(path, write)
 
 
 def write_json(data: object, path: Path) -> None:

@@ -11,7 +11,7 @@ import polars as pl
 
 from toolkit.declarations.spec import ModelSpec
 from toolkit.documents.decode import decode_chunk
-from toolkit.runtime import interrupt
+from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.errors import ConfigError
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import repeats
@@ -184,6 +184,8 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
                 "quarantine": file_record(quarantined) if quarantined.exists() else None,
             }
             interrupt.crash_point("transform-part")
+            del raw
+            parallel.release_memory()  # a large collection's worker then holds one part, not the most of many
         done[name] = {"fingerprint": fingerprint, "report": report, **written}
         total.add(report)
         write_json({"parts": {**previous["parts"], **done}}, folder / "manifest.json")
