@@ -66,6 +66,13 @@ def test_same_seed_gives_the_same_bytes(dump, tmp_path):
     assert _files(tmp_path) == _files(folder)
 
 
+def test_rows_joined_in_small_blocks_side_by_side_give_the_same_bytes(dump, tmp_path):
+    """Blocks of 7 rows, joined on two threads, each writing its own rows of the chunk."""
+    folder, _ = dump
+    _write(tmp_path, **SMALL, ROW_BLOCK=7)
+    assert _files(tmp_path) == _files(folder)
+
+
 def test_another_seed_gives_other_documents(dump, tmp_path):
     folder, counts = dump
     _write(tmp_path, seed=8, **SMALL)

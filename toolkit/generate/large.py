@@ -13,10 +13,12 @@ of a relation, the other, or both.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,6 +174,7 @@ def array(slots: list[tuple[int, Bytes]], lengths: np.ndarray) -> Bytes:
 
 
 ROW_BLOCK = 8_192  # rows joined at once: their pieces and the bytes they read stay a few megabytes
+THREADS = 2
 
 
 def concat_rows(parts: list[Bytes]) -> Bytes:
@@ -185,7 +188,8 @@ def _joined(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]]) -> B
     n = len(sizes)
     starts = _exclusive_sum(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
-    for first in range(0, n, ROW_BLOCK):
+
+    def join(first: int) -> None:
         rows = slice(first, min(n, first + ROW_BLOCK))
         block = [_spanned(p) for p in pieces(rows, rows.stop - first)]
         data, bases = _pooled([b.data for b in block])
@@ -196,7 +200,16 @@ def _joined(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]]) -> B
             np.stack([b.starts + base for b, base in zip(block, bases, strict=True)], axis=1),
             np.stack([b.sizes for b in block], axis=1),
         )
+
+    for _ in _threads().map(join, range(0, n, ROW_BLOCK)):  # each block writes its own rows
+        pass
     return Bytes(out, starts, sizes)
+
+
+@functools.cache
+def _threads() -> ThreadPoolExecutor:
+    """Blocks of rows joined side by side: the compiled join and numpy's copies let go of the GIL."""
+    return ThreadPoolExecutor(THREADS, thread_name_prefix="m2pg-generate")
 
 
 def _spanned(part: Bytes) -> Bytes:

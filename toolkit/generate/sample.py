@@ -23,15 +23,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bson
 from bson import Int64, ObjectId
-from pymongo import MongoClient
 
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import LIST_KINDS, Feed, Field, Kind, ModelSpec
 from toolkit.runtime.progress import tracked
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
 
 Dataset = dict[str, list[dict]]
 Ids = dict[str, list[ObjectId]]  # model name -> its ids, ascending (oldest first)
@@ -319,6 +321,8 @@ BATCH = 1000
 
 def write_mongo(uri: str, db: str, dataset: Dataset) -> None:
     """Replace each collection of `db` by the dataset's documents, inserted in order."""
+    from pymongo import MongoClient  # only a write to a server needs the driver
+
     client: MongoClient[dict[str, Any]] = MongoClient(uri)
     with client:
         database = client[db]
