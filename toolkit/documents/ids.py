@@ -15,6 +15,8 @@ ObjectId can be read back from it (`object_id_of`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -151,7 +153,19 @@ def in_lists(convert, lists: pa.Array) -> pa.LargeListArray:
 
 def idmap_frame(collection: str, object_ids: pl.Series) -> pl.DataFrame:
     """The lookup frame staged under idmap/: collection, object_id, id."""
+    return _idmap(collection, object_ids.drop_nulls().unique(maintain_order=True))
+
+
+def idmap_slices(collection: str, object_ids: pl.Series, rows: int) -> Iterator[pl.DataFrame]:
+    """The same frame `rows` rows at a time (at least one frame): a large collection's UUIDs are
+    never all held as text at once."""
     ids = object_ids.drop_nulls().unique(maintain_order=True)
+    for at in range(0, max(len(ids), 1), rows):
+        yield _idmap(collection, ids.slice(at, rows))
+
+
+def _idmap(collection: str, ids: pl.Series) -> pl.DataFrame:
+    """collection, object_id, id of ObjectIds that are distinct and not null."""
     return pl.DataFrame(
         {
             "collection": pl.Series([collection] * len(ids), dtype=pl.String),

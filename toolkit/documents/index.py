@@ -249,20 +249,19 @@ def byte_ranges(data: np.ndarray, begin: np.ndarray, end: np.ndarray, valid: np.
 
 def scatter(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
     """Copy byte range i of `data` (`starts[i]`, `sizes[i]` bytes) to `out[at[i]:]`, compiled."""
-    _walk().scatter(
-        out,
-        np.ascontiguousarray(at, np.int64),
-        data,
-        np.ascontiguousarray(starts, np.int64),
-        np.ascontiguousarray(sizes, np.int64),
-    )
+    _copy(_walk().scatter, out, at, data, starts, sizes)
 
 
 def join_rows(out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
     """Row i of `out`, from `at[i]`, is its pieces one after the other: piece j is `sizes[i, j]`
     bytes of `data` from `starts[i, j]`. Compiled; each row is written straight through, so the
     writes run in order where one range copy per piece would jump from row to row."""
-    _walk().join_rows(
+    _copy(_walk().join_rows, out, at, data, starts, sizes)
+
+
+def _copy(kernel, out: np.ndarray, at: np.ndarray, data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
+    """A compiled copy of byte ranges, given its positions as the contiguous int64 it is compiled for."""
+    kernel(
         out,
         np.ascontiguousarray(at, np.int64),
         data,

@@ -14,7 +14,7 @@ import polars as pl
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.decode import decode_chunk, malformed_bytes
-from toolkit.documents.ids import idmap_frame
+from toolkit.documents.ids import idmap_slices
 from toolkit.documents.index import document_bounds
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
@@ -184,10 +184,8 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         )
     columns = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]
     ids = pl.concat(columns) if columns else pl.Series("m2pg_object_id", [], pl.String)
-    ids = ids.drop_nulls().unique(maintain_order=True)
-    slices = range(0, max(len(ids), 1), IDMAP_SLICE)  # a large collection's UUIDs are never all held as text
     write_parquet_slices(
-        (idmap_frame(model.source, ids.slice(at, IDMAP_SLICE)).to_arrow() for at in slices), staging.idmap(model.source)
+        (frame.to_arrow() for frame in idmap_slices(model.source, ids, IDMAP_SLICE)), staging.idmap(model.source)
     )
     unknown: Counter[str] = Counter()
     for f in files:
