@@ -10,6 +10,7 @@ import pytest
 
 from toolkit.declarations.limits import APP_DATETIME_MS
 from toolkit.declarations.spec import Kind
+from toolkit.stages import validate as validate_module
 from toolkit.stages.validate import is_jsonb, validate
 from toolkit.staging.layout import Staging, read_json, write_parquet
 from transforms import APP, ENUMS, JUNCTIONS, MODELS, boards, documents, open_ai_keys, users
@@ -300,10 +301,10 @@ def test_date_range_is_what_the_apps_client_reads():
     assert APP_DATETIME_MS == (epoch_ms("0001-01-01"), epoch_ms("9999-12-31") + 86_400_000 - 1)
 
 
-def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_them(tmp_path, monkeypatch):
-    """Groups of one part each: a duplicate split over two parts is still found, a row failure
-    keeps its own part's `_id`, and a wrong column type is reported once, not once a group."""
-    monkeypatch.setattr("toolkit.stages.validate.GROUP_ROWS", 1)
+def test_a_table_in_many_parts_is_checked_a_batch_at_a_time_and_unique_across_them(tmp_path, monkeypatch):
+    """Batches of one row each: a duplicate split over two parts is still found, a row failure
+    keeps its own part's `_id`, and a wrong column type is reported once, not once a batch."""
+    monkeypatch.setattr("toolkit.stages.validate.BATCH_ROWS", 1)
     first = clean_table(users.SPEC)
     second = clean_table(users.SPEC, "userStatus", "active")
     replaced = {
@@ -340,3 +341,53 @@ def test_a_table_in_many_parts_is_checked_a_group_at_a_time_and_unique_across_th
     assert keys_failed.filter(check="dtype('String')")["column"].to_list() == ["api_key"]
     assert keys_failed.filter(check="unique").is_empty()
     assert summary["tables"][open_ai_keys.SPEC.table]["rows"] == 3 * ROWS
+
+
+def test_pandera_is_shown_only_the_rows_that_break_a_rule(tmp_path, monkeypatch):
+    """A broken row among valid ones: pandera's value checks see that row alone and still name
+    it; a table whose rows all pass is never shown to them, nor are its column types when they
+    are the declared ones."""
+    shown = []
+    real = validate_module.failure_cases
+
+    def spy(frame, schema, depth):
+        shown.append((schema.name, depth.name, frame.height))
+        return real(frame, schema, depth)
+
+    monkeypatch.setattr(validate_module, "failure_cases", spy)
+    summary, failures = run(
+        tmp_path,
+        {users.SPEC.table: clean_table(users.SPEC, "email", None), boards.SPEC.table: clean_table(boards.SPEC)},
+    )
+
+    assert failures.filter(schema=users.SPEC.table).select("column", "check", "object_id").rows() == [
+        ("email", "not_nullable", object_id(1))
+    ]
+    assert [s for s in shown if s[0] == users.SPEC.table] == [(users.SPEC.table, "DATA_ONLY", 1)]
+    assert not [s for s in shown if s[0] == boards.SPEC.table]
+    assert summary["tables"][boards.SPEC.table]["ok"] is True
+
+
+def test_values_are_read_a_batch_at_a_time_in_order_across_parts(tmp_path, monkeypatch):
+    """Parts of 3 rows in batches of at most 7: two parts share a batch, a part of another
+    column layout starts its own, and every row comes once, in order."""
+    monkeypatch.setattr(validate_module, "BATCH_ROWS", 7)
+    staging = Staging(tmp_path)
+    tables = [clean_table(users.SPEC) for _ in range(3)] + [clean_table(users.SPEC).drop_columns(["name"])]
+    paths = []
+    for number, table in enumerate(tables):
+        table = table.set_column(
+            table.schema.get_field_index("_object_id"),
+            "_object_id",
+            pa.array([object_id(ROWS * number + row) for row in range(ROWS)]),
+        )
+        paths.append(staging.clean(users.SPEC.table) / f"part-{number:05d}.parquet")
+        write_parquet(table, paths[-1])
+
+    batches = list(validate_module._row_batches(paths))
+
+    assert [b.height for b in batches] == [6, 3, 3]
+    assert "name" not in batches[-1].columns
+    assert pl.concat([b.select("_object_id") for b in batches])["_object_id"].to_list() == [
+        object_id(row) for row in range(4 * ROWS)
+    ]

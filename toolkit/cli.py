@@ -10,6 +10,10 @@ import warnings
 
 warnings.filterwarnings("ignore", message="pyarrow.lib.*size changed")
 
+from toolkit.runtime.allocator import give_back_at_once  # noqa: E402
+
+give_back_at_once()  # before anything loads polars
+
 import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pyarrow
 
-from toolkit.runtime import interrupt
+from toolkit.runtime import allocator, interrupt
 from toolkit.runtime.progress import show_notes
 
 Job = tuple[Callable, tuple]
@@ -97,10 +97,10 @@ def _for_workers(workers: int) -> dict[str, str]:
     freed pages back at once instead of keeping them for a second: a worker's memory is then what
     its job holds, not the high-water mark of the jobs before it. What the user set stands (an
     allocator setting later in the list wins; polars put its own first when it loaded here)."""
-    allocator = [os.environ.get("_RJEM_MALLOC_CONF"), "dirty_decay_ms:0,muzzy_decay_ms:0"]
+    setting = [os.environ.get(allocator.SETTING), allocator.GIVE_BACK_AT_ONCE]
     return {
         "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", str(cores_each(workers))),
-        "_RJEM_MALLOC_CONF": ",".join(filter(None, allocator)),
+        allocator.SETTING: ",".join(filter(None, setting)),
     }
 
 

@@ -7,11 +7,14 @@ with its table, column, check and source `_id`, before any row is written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pandera.polars as pa
 import polars as pl
@@ -32,8 +35,10 @@ OBJECT_ID = "_object_id"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
 
-GROUP_ROWS = 100_000
-"""Rows checked at once: memory stays bounded, and pandera's cost per call is paid a few times a table."""
+BATCH_ROWS = 25_000
+"""Rows whose values are checked at once: a table's checks hold as much memory as a small table's,
+and pandera's cost per call is paid once per 25,000 rows."""
+KEY_SEED = 20_261_202  # the hashes that find repeated keys: any fixed seed
 FAILURES_SCHEMA = pl.Schema(
     {
         "schema": pl.String,
@@ -48,9 +53,17 @@ FAILURES_SCHEMA = pl.Schema(
 # --- checks -----------------------------------------------------------------------------------
 
 
-def row_check(name: str, passes: Callable[[pl.Expr], pl.Expr]) -> pa.Check:
-    """A vectorised check: `passes` maps the column to one boolean per row (null values pass)."""
-    return pa.Check(lambda data: data.lazyframe.select(passes(pl.col(data.key))), name=name)
+Rule = Callable[[pl.LazyFrame, str], pl.LazyFrame]
+"""A frame and a column's name -> one boolean per row: whether the value passes (null passes)."""
+
+
+def row_rule(passes: Callable[[pl.Expr], pl.Expr]) -> Rule:
+    """A vectorised rule: `passes` maps the column to one boolean per row."""
+    return lambda frame, key: frame.select(passes(pl.col(key)))
+
+
+def as_check(name: str, rule: Rule) -> pa.Check:
+    return pa.Check(lambda data: rule(data.lazyframe, data.key), name=name)
 
 
 def each(passes: Callable[[pl.Expr], pl.Expr], null_element_passes: bool) -> Callable[[pl.Expr], pl.Expr]:
@@ -97,112 +110,154 @@ def is_jsonb(text: str) -> bool:
     return "\\u0000" not in dumped.replace("\\\\", "")  # dumps escapes NUL, and \ as \\
 
 
-def jsonb_check() -> pa.Check:
+def jsonb_rule(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
     """Python's parser, not polars' `str.json_decode` (which wants one shape per column and
     misjudges 1e400 and lone surrogates), run once per distinct text."""
-
-    def check(data) -> pl.LazyFrame:
-        col = pl.col(data.key)
-        texts = data.lazyframe.select(col.drop_nulls().unique()).collect().to_series()
-        bad = texts.filter(~texts.map_elements(is_jsonb, return_dtype=pl.Boolean))
-        return data.lazyframe.select(~col.is_in(bad.implode()))
-
-    return pa.Check(check, name="jsonb")
+    col = pl.col(key)
+    texts = frame.select(col.drop_nulls().unique()).collect().to_series()
+    bad = texts.filter(~texts.map_elements(is_jsonb, return_dtype=pl.Boolean))
+    return frame.select(~col.is_in(bad.implode()))
 
 
-def field_checks(field: Field, enums: dict[str, tuple[str, ...]]) -> list[pa.Check]:
-    """What each value must be on its own; uniqueness, which spans the table, is `TableSchemas.keys`."""
+def field_rules(field: Field, enums: dict[str, tuple[str, ...]]) -> list[tuple[str, Rule]]:
+    """What each value must be on its own, by name; uniqueness, which spans the table, is
+    `TableSchemas.keys`."""
     kind = field.kind
-    checks = []
+    rules: list[tuple[str, Rule]] = []
     if kind is Kind.OBJECT_ID:
-        checks.append(row_check("canonical_uuid", is_uuid))
+        rules.append(("canonical_uuid", row_rule(is_uuid)))
     if kind is Kind.UUID_LIST:
-        checks.append(row_check("canonical_uuid_elements", each(is_uuid, null_element_passes=False)))
+        rules.append(("canonical_uuid_elements", row_rule(each(is_uuid, null_element_passes=False))))
     if kind is Kind.TEXT:
-        checks.append(row_check("no_nul", no_nul))
+        rules.append(("no_nul", row_rule(no_nul)))
     if kind is Kind.TEXT_LIST:
-        checks.append(row_check("no_nul_elements", each(no_nul, null_element_passes=True)))
+        rules.append(("no_nul_elements", row_rule(each(no_nul, null_element_passes=True))))
     if kind is Kind.ENUM:
         labels = enums[field.enum_name]
-        checks.append(row_check(f"enum {field.enum}", lambda col: col.is_in(labels)))
+        rules.append((f"enum {field.enum}", row_rule(lambda col: col.is_in(labels))))
     if kind is Kind.INT:
-        checks.append(row_check("int32_range", lambda col: col.is_between(*INT32)))
+        rules.append(("int32_range", row_rule(lambda col: col.is_between(*INT32))))
     if kind is Kind.DATETIME:
-        checks.append(row_check("app_date_range", in_app_date_range))
+        rules.append(("app_date_range", row_rule(in_app_date_range)))
     if kind is Kind.JSON:
-        checks.append(jsonb_check())
-    return checks
+        rules.append(("jsonb", jsonb_rule))
+    return rules
 
 
 # --- schemas ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class ColumnRules:
+    """One column's type, whether it may hold NULL, and the rules its values must pass."""
+
+    name: str
+    dtype: Any
+    nullable: bool
+    rules: tuple[tuple[str, Rule], ...]
+
+    def column(self) -> pa.Column:
+        checks = [as_check(name, rule) for name, rule in self.rules]
+        return pa.Column(self.dtype, checks=checks, nullable=self.nullable, name=self.name)
+
+
+@dataclass(frozen=True)
 class TableSchemas:
-    """A clean table's checks in two parts: `rows` judges any slice of the table on its own;
-    `keys` judges uniqueness over the whole table, reading only the columns it names."""
+    """A clean table's checks in two parts: `rows` judges any slice of the table on its own
+    (built from `columns`, which also find the rows worth showing it); `keys` judges uniqueness
+    over the whole table, reading only the columns it names."""
 
     name: str
     rows: pa.DataFrameSchema
     keys: pa.DataFrameSchema
+    columns: tuple[ColumnRules, ...]
+
+
+def _table(name: str, columns: list[ColumnRules], keys: pa.DataFrameSchema) -> TableSchemas:
+    rows = pa.DataFrameSchema({c.name: c.column() for c in columns}, strict=True, name=name)
+    return TableSchemas(name, rows, keys, tuple(columns))
 
 
 def _unique_columns(names: list[str], name: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
-        {c: pa.Column(None, checks=[row_check("unique", unique)], name=c, nullable=True) for c in names}, name=name
+        {c: pa.Column(None, checks=[as_check("unique", row_rule(unique))], name=c, nullable=True) for c in names},
+        name=name,
     )
 
 
 def schema_for(model: ModelSpec, enums: dict[str, tuple[str, ...]]) -> TableSchemas:
     """The clean frame of `model`: its declared columns plus the source `_object_id`."""
-    columns = {
-        f.name: pa.Column(KINDS[f.kind].clean, checks=field_checks(f, enums), nullable=f.nullable, name=f.name)
-        for f in model.fields
-    }
-    columns[OBJECT_ID] = pa.Column(
-        pl.String,
-        nullable=False,
-        name=OBJECT_ID,
-        checks=[row_check("object_id_hex", lambda col: col.str.contains(OBJECT_ID_PATTERN))],
-    )
+    columns = [ColumnRules(f.name, KINDS[f.kind].clean, f.nullable, tuple(field_rules(f, enums))) for f in model.fields]
+    object_id_hex = row_rule(lambda col: col.str.contains(OBJECT_ID_PATTERN))
+    columns.append(ColumnRules(OBJECT_ID, pl.String, False, (("object_id_hex", object_id_hex),)))
     keyed = [f.name for f in model.fields if f.unique or f.key == "_id"] + [OBJECT_ID]
-    return TableSchemas(
-        model.table, pa.DataFrameSchema(columns, strict=True, name=model.table), _unique_columns(keyed, model.table)
-    )
+    return _table(model.table, columns, _unique_columns(keyed, model.table))
 
 
 def junction_schema(junction: Junction) -> TableSchemas:
     """Two non-null uuid columns; a pair appears once (it is the primary key)."""
     sides = [junction.left.column, junction.right.column]
-    columns = {
-        c: pa.Column(pl.String, nullable=False, name=c, checks=[row_check("canonical_uuid", is_uuid)]) for c in sides
-    }
-    return TableSchemas(
-        junction.table,
-        pa.DataFrameSchema(columns, strict=True, name=junction.table),
-        pa.DataFrameSchema(
-            {c: pa.Column(None, name=c, nullable=True) for c in sides}, unique=sides, name=junction.table
-        ),
+    columns = [ColumnRules(c, pl.String, False, (("canonical_uuid", row_rule(is_uuid)),)) for c in sides]
+    keys = pa.DataFrameSchema(
+        {c: pa.Column(None, name=c, nullable=True) for c in sides}, unique=sides, name=junction.table
     )
+    return _table(junction.table, columns, keys)
 
 
 # --- the stage --------------------------------------------------------------------------------
 
 
 def failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
-    """Every failing check of `frame`, one row per failing value, with the row's `_object_id`.
+    """Every failing check of `frame`, one row per failing value, with the row's `_object_id`:
+    the schema's column set and types, then its checks of the values."""
+    return pl.concat([type_failures(frame, schema), value_failures(frame, schema)]).unique(
+        maintain_order=True  # column-set failures come from both passes
+    )
 
-    Two passes: the schema pass sees the frame as it is; the data pass sees timestamps as epoch
-    milliseconds, because pandera turns failing values into Python objects, and a Python
-    datetime cannot hold the year 300000 that the range check exists to catch.
-    """
+
+def type_failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """The failures of the column set and types, which an empty frame of the same columns shows."""
+    return _located(failure_cases(frame, schema, ValidationDepth.SCHEMA_ONLY), frame, schema)
+
+
+def value_failures(
+    frame: pl.DataFrame, schema: pa.DataFrameSchema, columns: tuple[ColumnRules, ...] | None = None
+) -> pl.DataFrame:
+    """The failures of the values; with the `columns` the schema was built from, pandera sees
+    only the rows that fail one of their rules (it reports the same failures, at a fraction of
+    its cost per check). Timestamps are seen as epoch milliseconds: pandera turns failing values
+    into Python objects, and a Python datetime cannot hold the year 300000 that the range check
+    exists to catch."""
     as_epoch_ms = frame.with_columns(cs.datetime().dt.epoch("ms"))
-    cases = pl.concat(
-        [
-            failure_cases(frame, schema, ValidationDepth.SCHEMA_ONLY),
-            failure_cases(as_epoch_ms, schema, ValidationDepth.DATA_ONLY),
-        ]
-    ).unique(maintain_order=True)  # column-set failures come from both passes
+    suspect = None if columns is None else _suspects(as_epoch_ms, columns)
+    if suspect is not None:
+        if not suspect.any():
+            return pl.DataFrame(schema=FAILURES_SCHEMA)
+        frame, as_epoch_ms = frame.filter(suspect), as_epoch_ms.filter(suspect)
+    return _located(failure_cases(as_epoch_ms, schema, ValidationDepth.DATA_ONLY), frame, schema)
+
+
+def _suspects(frame: pl.DataFrame, columns: tuple[ColumnRules, ...]) -> pl.Series | None:
+    """Per row, whether it fails a rule or holds NULL (or NaN, as pandera counts it) where none
+    may be; None when a rule cannot run on the frame (a column missing or of another type), and
+    pandera is to see every row, as it reports what broke."""
+    lazy, judged = frame.lazy(), []
+    try:
+        for c in columns:
+            if not c.nullable:
+                missing = pl.col(c.name).is_null()
+                if frame.schema[c.name].is_float():
+                    missing = missing | pl.col(c.name).is_nan()
+                judged.append(lazy.select(missing))
+            judged += [rule(lazy, c.name).select(~pl.first().fill_null(True)) for _, rule in c.rules]
+        flags = pl.collect_all(judged)
+    except Exception:  # noqa: BLE001 - whatever stops a rule, pandera reports it as that rule's failure
+        return None
+    return functools.reduce(operator.or_, (f.to_series() for f in flags), pl.repeat(False, frame.height, eager=True))
+
+
+def _located(cases: pl.DataFrame, frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """pandera's failure cases as failure rows, each with its row's `_object_id`."""
     if OBJECT_ID in frame.columns:
         ids = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), pl.col(OBJECT_ID))
     else:
@@ -269,19 +324,23 @@ def _previous(staging: Staging) -> tuple[dict, pl.DataFrame]:
     return read_json(report).get("tables", {}), pl.read_parquet(rows)
 
 
-def _groups(parts: list[Path]) -> Iterator[list[Path]]:
-    """Consecutive parts of up to GROUP_ROWS rows together (a larger part alone)."""
-    group: list[Path] = []
+def _row_batches(parts: list[Path]) -> Iterator[pl.DataFrame]:
+    """The rows of consecutive parts, up to BATCH_ROWS at a time (a part of another column
+    layout starts a batch of its own)."""
+    pending: list[pl.DataFrame] = []
     rows = 0
     for part in parts:
-        height = pq.read_metadata(part).num_rows
-        if group and rows + height > GROUP_ROWS:
-            yield group
-            group, rows = [], 0
-        group.append(part)
-        rows += height
-    if group:
-        yield group
+        whole = pl.read_parquet(part)
+        for offset in range(0, whole.height, BATCH_ROWS):
+            frame = whole.slice(offset, BATCH_ROWS)
+            if pending and (rows + frame.height > BATCH_ROWS or frame.schema != pending[0].schema):
+                yield pl.concat(pending)
+                pending, rows = [], 0
+            pending.append(frame)
+            rows += frame.height
+        del whole
+    if pending:
+        yield pl.concat(pending)
 
 
 def _keys_present(keys: pa.DataFrameSchema, present: set[str]) -> pa.DataFrameSchema | None:
@@ -292,19 +351,61 @@ def _keys_present(keys: pa.DataFrameSchema, present: set[str]) -> pa.DataFrameSc
     return keys.select_columns(names)
 
 
+def _declared(columns: tuple[ColumnRules, ...]) -> pl.Schema:
+    """The columns and types a clean part must have, as polars states a frame's schema."""
+    return pl.Schema({c.name: c.dtype for c in columns})
+
+
+def _maybe_repeated(parts: list[Path], keys: pa.DataFrameSchema) -> pl.DataFrame:
+    """The key columns of the rows that may break a uniqueness rule (a value of a unique column,
+    or a set of columns unique together, whose hash another row shares), in table order: every
+    row of a repeated value is among them, so pandera finds over them what it finds over the
+    whole table, while memory holds eight bytes a row and a key, not every key."""
+    columns = list(keys.columns)
+    alone = [name for name, column in keys.columns.items() if column.checks]
+    together = [pl.struct(list(keys.unique)).hash(KEY_SEED).alias("m2pg_together")] if keys.unique else []
+    hashed = pl.concat(
+        [
+            pl.read_parquet(part, columns=columns).select(
+                *(pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash(KEY_SEED)).alias(c) for c in alone),
+                *together,
+            )
+            for part in parts
+        ]
+    )
+    repeated = hashed.select(
+        pl.any_horizontal(pl.lit(False), *(pl.col(c).is_not_null() & pl.col(c).is_duplicated() for c in hashed.columns))
+    ).to_series()
+    del hashed
+    if not repeated.any():
+        return pl.DataFrame()
+    found, offset = [], 0
+    for part in parts:
+        frame = pl.read_parquet(part, columns=columns)
+        found.append(frame.filter(repeated.slice(offset, frame.height)))
+        offset += frame.height
+    return pl.concat(found)
+
+
 def check_table(parts: list[Path], schemas: TableSchemas) -> tuple[int, pl.DataFrame]:
-    """Rows and failures of a clean table: the per-row checks a group of parts at a time, then
-    uniqueness over the key columns of every part, so memory does not grow with the table."""
+    """Rows and failures of a clean table: each part's column types (from its schema alone),
+    the values BATCH_ROWS rows at a time, then uniqueness over the key columns of every part,
+    so memory holds a batch and the keys, however large the table."""
     found, rows = [], 0
-    for group in _groups(parts):
-        frame = pl.read_parquet(group)
+    for layout in dict.fromkeys(pq.read_schema(part) for part in parts):  # parts written alike: once
+        empty = cast(pl.DataFrame, pl.from_arrow(layout.empty_table()))
+        if empty.schema != _declared(schemas.columns):  # pandera says how they differ
+            found.append(type_failures(empty, schemas.rows))
+    for frame in _row_batches(parts):
         rows += frame.height
-        found.append(failures(frame, schemas.rows))
+        found.append(value_failures(frame, schemas.rows, schemas.columns))
         del frame
     keys = _keys_present(schemas.keys, set(pq.read_schema(parts[0]).names))
     if keys is not None:
-        found.append(failures(pl.read_parquet(parts, columns=list(keys.columns)), keys))
-    return rows, pl.concat(found).unique(maintain_order=True)  # table-level ones repeat per group
+        repeated = _maybe_repeated(parts, keys)
+        if repeated.height:
+            found.append(failures(repeated, keys))
+    return rows, pl.concat(found).unique(maintain_order=True)  # table-level ones repeat per batch
 
 
 def validate(app: App, staging_root: Path | str) -> ValidateReport:
