@@ -391,3 +391,11 @@ def test_values_are_read_a_batch_at_a_time_in_order_across_parts(tmp_path, monke
     assert pl.concat([b.select("_object_id") for b in batches])["_object_id"].to_list() == [
         object_id(row) for row in range(4 * ROWS)
     ]
+
+
+def test_a_table_whose_rows_were_all_refused_passes_with_no_rows(tmp_path):
+    """Transform stages an empty part when every document of a collection went to the quarantine."""
+    summary, failures = run(tmp_path, {users.SPEC.table: clean_table(users.SPEC).slice(0, 0)})
+
+    assert summary["tables"][users.SPEC.table] == {**summary["tables"][users.SPEC.table], "rows": 0, "ok": True}
+    assert failures.filter(schema=users.SPEC.table).is_empty()

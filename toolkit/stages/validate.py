@@ -391,7 +391,7 @@ def check_table(parts: list[Path], schemas: TableSchemas) -> tuple[int, pl.DataF
     """Rows and failures of a clean table: each part's column types (from its schema alone),
     the values BATCH_ROWS rows at a time, then uniqueness over the key columns of every part,
     so memory holds a batch and the keys, however large the table."""
-    found, rows = [], 0
+    found, rows = [pl.DataFrame(schema=FAILURES_SCHEMA)], 0
     for layout in dict.fromkeys(pq.read_schema(part) for part in parts):  # parts written alike: once
         empty = cast(pl.DataFrame, pl.from_arrow(layout.empty_table()))
         if empty.schema != _declared(schemas.columns):  # pandera says how they differ

@@ -17,7 +17,7 @@ from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import repeats
 from toolkit.stages.transform.fingerprint import content, context, digest
 from toolkit.stages.transform.judge import judge, repeat_keys
-from toolkit.stages.transform.outcome import Outcome, idmap, remember
+from toolkit.stages.transform.outcome import Outcome, idmap
 from toolkit.stages.transform.quarantine import quarantine_rows
 from toolkit.stages.transform.rows import clean_rows
 from toolkit.staging.layout import (
@@ -137,6 +137,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     for frame in keys:
         offsets.append(offsets[-1] + frame.height)
     repeated = repeats(repeat_keys(pl.concat(keys).with_row_index("m2pg_row"), model), model)
+    del keys  # a whole collection's keys: not held while its parts are made
     depends_on = context(model, outcome)
     folder = staging.clean(model.table)
     previous: dict = {"parts": {}}
@@ -198,7 +199,6 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
         )
     _drop_stale(staging, model, set(done))
     write_json({"parts": done}, folder / "manifest.json")
-    remember(staging, model, outcome)
     return {
         **total.report(model.source),
         "parts_skipped": skipped,

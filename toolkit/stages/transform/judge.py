@@ -6,7 +6,9 @@ from __future__ import annotations
 import polars as pl
 
 from toolkit.declarations.spec import Field, ModelSpec
+from toolkit.documents.ids import uuids_of
 from toolkit.stages.rules import field_rules, indexed_columns, problem, problems_of, repeats
+from toolkit.stages.transform.lookup import is_among
 from toolkit.stages.transform.outcome import Outcome
 
 
@@ -40,10 +42,13 @@ def repeat_keys(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
 
 
 def _reference(frame: pl.DataFrame, f: Field, outcome: Outcome) -> pl.DataFrame:
-    """Remap one foreign key by a join; a required one that points nowhere is a problem."""
+    """Remap one foreign key: an ObjectId the referenced model kept becomes its UUID (found by a
+    binary search, so no hash table of the referenced collection is built for every part); a
+    required one that points nowhere is a problem."""
     target = f.parent.model
-    kept = outcome.kept[target].rename({"object_id": f.key, "id": f"m2pg_ref_{f.name}"})
-    frame = frame.join(kept, on=f.key, how="left", maintain_order="left")
+    values = frame[f.key]
+    kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=values.dtype))
+    frame = frame.with_columns(uuids_of(kept).alias(f"m2pg_ref_{f.name}"))
     dangling = pl.col(f.key).is_not_null() & pl.col(f"m2pg_ref_{f.name}").is_null()
     quarantined = pl.col(f.key).is_in(outcome.quarantined[target].implode())
     frame = frame.with_columns(

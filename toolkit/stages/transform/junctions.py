@@ -49,7 +49,10 @@ def feed_pairs(
 
 def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
     """One row per distinct pair named on either side; pairs with a missing end are skipped.
-    The owners' arrays are read a raw part at a time, so memory holds the pairs, not the arrays."""
+    The owners' arrays are read a raw part at a time, and each end of a pair is held as its
+    place among its model's kept ObjectIds (four bytes), so the pairs are made distinct and
+    sorted at a fraction of the memory; their UUIDs are put in at the end. A UUID keeps its
+    ObjectId's order (`toolkit.documents.ids`), so that order is the UUIDs' too."""
     pairs, per_feed = [], {}
     skipped = Counter(
         dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing", "element_null"), 0)
@@ -57,12 +60,12 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
     by_name = {m.name: m for m in ends}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
-        others = outcome.kept[other_side.model]
+        owners, others = outcome.kept[owner_side.model]["object_id"], outcome.kept[other_side.model]["object_id"]
         refused = outcome.quarantined[other_side.model].implode()
         found: list[pl.DataFrame] = []
         for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
             skipped["element_null"] += nulls
-            at = _position(exploded["other"], others["object_id"])
+            at = _position(exploded["other"], others)
             missing = exploded["other"].filter(at.is_null())
             in_quarantine = missing.is_in(refused)
             skipped["owner_quarantined"] += lost
@@ -72,24 +75,33 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
             found.append(
                 pl.DataFrame(
                     {
-                        owner_side.column: uuids_of(exploded["m2pg_object_id"].filter(hit)),
-                        other_side.column: others["id"].gather(at.filter(hit)),
+                        owner_side.column: _position(exploded["m2pg_object_id"].filter(hit), owners),
+                        other_side.column: at.filter(hit),
                     }
                 )
             )
         named = (
             pl.concat(found)
             if found
-            else pl.DataFrame(schema={owner_side.column: pl.String, other_side.column: pl.String})
+            else pl.DataFrame(schema={owner_side.column: pl.UInt32, other_side.column: pl.UInt32})
         )
         per_feed[f"{feed.model}.{feed.key}"] = named.height
         pairs.append(named.select(j.left.column, j.right.column))
-    frame = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
+    places = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
     one_sided = 0
     if len(pairs) == 2:  # pairs named by one side's array and not by the other's
         a, b = (p.unique() for p in pairs)
         key = [j.left.column, j.right.column]
         one_sided = a.join(b, on=key, how="anti").height + b.join(a, on=key, how="anti").height
+    del pairs
+    frame = places.select(
+        uuids_of(outcome.kept[side.model]["object_id"].gather(places[side.column])).alias(side.column)
+        for side in (j.left, j.right)
+    )
+    left, right = pl.col(j.left.column), pl.col(j.right.column)
+    in_order = (left > left.shift()) | ((left == left.shift()) & (right > right.shift()))
+    if not frame.select(in_order.fill_null(True).all()).item():
+        frame = frame.sort(j.left.column, j.right.column)  # ids not made from ObjectIds could need it
     return frame, {
         "table": j.table,
         "rows": frame.height,

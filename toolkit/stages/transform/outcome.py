@@ -11,14 +11,14 @@ from toolkit.declarations.spec import ModelSpec
 from toolkit.stages.transform.fingerprint import digest, ids_digest
 from toolkit.staging.layout import Staging, checked, read_json
 
-IDS = pl.Schema({"object_id": pl.String, "id": pl.String})
+IDS = pl.Schema({"object_id": pl.String})
 
 
 @dataclass
 class Outcome:
     """What earlier models left behind, for judging the references of later ones."""
 
-    kept: dict[str, pl.DataFrame] = field(default_factory=dict)  # object_id, id; sorted by object_id
+    kept: dict[str, pl.DataFrame] = field(default_factory=dict)  # object_id, sorted; each id is its UUID
     quarantined: dict[str, pl.Series] = field(default_factory=dict)
     idmaps: dict[str, pl.Series] = field(default_factory=dict)  # every extracted ObjectId, sorted
     digests: dict[str, str] = field(default_factory=dict)  # what each model kept, as a hash
@@ -28,8 +28,11 @@ class Outcome:
 
 def remember(staging: Staging, model: ModelSpec, outcome: Outcome) -> None:
     """Record what the model kept and refused, from its staged parts, for later models."""
-    clean = pl.read_parquet(staging.clean_parts(model.table), columns=["_object_id", "id"])
-    kept = clean.rename({"_object_id": "object_id"}).cast(IDS).sort("object_id")  # for binary searches
+    clean = pl.read_parquet(staging.clean_parts(model.table), columns=["_object_id"])
+    kept = clean.rename({"_object_id": "object_id"}).cast(IDS)
+    if not kept["object_id"].is_sorted():  # parts in `_id` order usually are: no copy then
+        kept = kept.sort("object_id")  # for binary searches
+    kept = kept.with_columns(pl.col("object_id").set_sorted())
     quarantine = staging.quarantine_parts(model.source)
     refused = (
         pl.read_parquet(quarantine, columns=["object_id"])["object_id"]
@@ -61,5 +64,5 @@ def idmap(staging: Staging, collection: str, outcome: Outcome) -> pl.Series:
             if path.exists()
             else pl.Series([], dtype=pl.String)
         )
-        outcome.idmaps[collection] = ids.sort()
+        outcome.idmaps[collection] = ids if ids.is_sorted() else ids.sort()  # extract writes them sorted
     return outcome.idmaps[collection]

@@ -48,7 +48,10 @@ def raw_volume(staging: Staging, models, manifests: dict) -> int:
 def _in_order(staging: Staging, models, junctions, enums, progress) -> tuple[list, list]:
     """One process, models in load order, each judged against the outcome the earlier ones left."""
     outcome = Outcome(collections=collections_of(models))
-    reports = [transform_model(staging, m, junctions, enums, outcome, progress) for m in models]
+    reports = []
+    for m in models:
+        reports.append(transform_model(staging, m, junctions, enums, outcome, progress))
+        remember(staging, m, outcome)  # for the models after it
     tables = [write_junction(staging, j, models, outcome, progress) for j in junctions]
     return reports, tables
 
@@ -110,9 +113,7 @@ def _model_job(
     """In a worker: one model, judged against the staged outcome of the models it references."""
     outcome = _recall(staging, targets)
     outcome.collections = collections
-    report = transform_model(staging, model, junctions, enums, outcome, progress)
-    _seen[staging.root, model.name] = _staged(staging, model)  # transform_model remembered it
-    return report
+    return transform_model(staging, model, junctions, enums, outcome, progress)  # a later job recalls what it kept
 
 
 def _junction_job(staging: Staging, j: Junction, ends: tuple, progress) -> dict:
