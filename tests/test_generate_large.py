@@ -213,7 +213,10 @@ def even():
     """Every collection at EVEN documents, encoded as `large` encodes a chunk, so a collection
     that the scale keeps small (MyAccount holds one document) is judged too."""
     world = generate_large.World.create(APP, 7, {m.source: EVEN for m in MODELS})
-    return {m.source: bson.decode_all(bytes(generate_large.encode_chunk(m, 0, EVEN, world))) for m in MODELS}
+    chunks = {
+        m.source: b"".join(block.tobytes() for block in generate_large.encode_chunk(m, 0, EVEN, world)) for m in MODELS
+    }
+    return {source: bson.decode_all(chunk) for source, chunk in chunks.items()}
 
 
 @pytest.mark.parametrize("model, field", OPTIONAL, ids=lambda x: getattr(x, "name", ""))

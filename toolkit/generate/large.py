@@ -17,7 +17,7 @@ import functools
 import json
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +67,8 @@ def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: st
         total = sizes[model.source]
         with (folder / f"{model.source}.bson").open("wb") as fh:
             for start in range(0, total, CHUNK):
-                fh.write(encode_chunk(model, start, min(start + CHUNK, total), world))
+                for block in encode_chunk(model, start, min(start + CHUNK, total), world):
+                    fh.write(block.data)
         (folder / f"{model.source}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
     return sizes
 
@@ -134,6 +135,24 @@ def documents(elements: list[Element], n: int) -> Bytes:
     value (none when null); both are empty when the key is absent. The pieces are made a block
     of rows at a time, as they are joined.
     """
+    return _joined(*_document_pieces(elements, n))
+
+
+def document_blocks(elements: list[Element], n: int) -> Iterator[np.ndarray]:
+    """The bytes `documents` makes, a block of rows at a time, each block in a buffer of its own:
+    a writer then never holds the whole chunk."""
+    sizes, pieces = _document_pieces(elements, n)
+
+    def join(rows: slice) -> np.ndarray:
+        out = np.empty(int(sizes[rows].sum()), np.uint8)
+        _fill(out, _exclusive_sum(sizes[rows]), pieces, rows)
+        return out
+
+    yield from _threads().map(join, _blocks(n))
+
+
+def _document_pieces(elements: list[Element], n: int) -> tuple[np.ndarray, Callable[[slice, int], list[Bytes]]]:
+    """Each document's size, and the pieces of a block of rows (see `documents`)."""
     sizes = np.full(n, 5, np.int64)
     for element in elements:
         sizes += sum(p.sizes for p in _pieces(element, slice(None)))
@@ -142,7 +161,7 @@ def documents(elements: list[Element], n: int) -> Bytes:
     def block(rows: slice, count: int) -> list[Bytes]:
         return [prefix.take(rows), *(p for e in elements for p in _pieces(e, rows)), constant(b"\0", count)]
 
-    return _joined(sizes, block)
+    return sizes, block
 
 
 def _pieces(element: Element, rows: slice) -> tuple[Bytes, Bytes]:
@@ -185,25 +204,32 @@ def concat_rows(parts: list[Bytes]) -> Bytes:
 
 def _joined(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]]) -> Bytes:
     """Rows of `sizes` bytes, each the join of its pieces, made and joined a block of rows at a time."""
-    n = len(sizes)
     starts = _exclusive_sum(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
 
-    def join(first: int) -> None:
-        rows = slice(first, min(n, first + ROW_BLOCK))
-        block = [_spanned(p) for p in pieces(rows, rows.stop - first)]
-        data, bases = _pooled([b.data for b in block])
-        bt.join_rows(
-            out,
-            starts[rows],
-            data,
-            np.stack([b.starts + base for b, base in zip(block, bases, strict=True)], axis=1),
-            np.stack([b.sizes for b in block], axis=1),
-        )
+    def join(rows: slice) -> None:
+        _fill(out, starts[rows], pieces, rows)
 
-    for _ in _threads().map(join, range(0, n, ROW_BLOCK)):  # each block writes its own rows
+    for _ in _threads().map(join, _blocks(len(sizes))):  # each block writes its own rows
         pass
     return Bytes(out, starts, sizes)
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(first, min(n, first + ROW_BLOCK)) for first in range(0, n, ROW_BLOCK)]
+
+
+def _fill(out: np.ndarray, starts: np.ndarray, pieces: Callable[[slice, int], list[Bytes]], rows: slice) -> None:
+    """Join each of `rows` from its pieces into `out`, row i at starts[i]."""
+    block = [_spanned(p) for p in pieces(rows, rows.stop - rows.start)]
+    data, bases = _pooled([b.data for b in block])
+    bt.join_rows(
+        out,
+        starts,
+        data,
+        np.stack([b.starts + base for b, base in zip(block, bases, strict=True)], axis=1),
+        np.stack([b.sizes for b in block], axis=1),
+    )
 
 
 @functools.cache
@@ -422,8 +448,9 @@ class Chunk:
         return self.rng.integers(low, high + 1, self.n)
 
 
-def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> memoryview:
-    """The BSON of documents `start`..`stop` of a collection, one after the other."""
+def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> Iterator[np.ndarray]:
+    """The BSON of documents `start`..`stop` of a collection, one after the other, a block of
+    documents at a time."""
     chunk = Chunk(model, start, stop, world, _rng(world.seed, model.name, str(start)))
     elements: list[Element] = [("_id", bt.OBJECT_ID, rows_of(world.ids[model.name], np.arange(start, stop)), None)]
     for f in model.fields:
@@ -431,8 +458,7 @@ def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> memor
             kind, values = VALUES[f.kind](chunk, f)
             elements.append((f.key, kind, values, _states(chunk, f)))
     elements += [_feed(chunk, links) for links in world.links.get(model.name, ())]
-    encoded = documents(elements, chunk.n).data
-    return encoded.data  # the array's own buffer, as memoryview(encoded) would be
+    return document_blocks(elements, chunk.n)
 
 
 def _states(chunk: Chunk, f: Field) -> np.ndarray | None:
