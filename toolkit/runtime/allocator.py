@@ -9,7 +9,13 @@ SETTING = "_RJEM_MALLOC_CONF"
 GIVE_BACK_AT_ONCE = "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
+def with_give_back(setting: str | None) -> str:
+    """`setting` with ours after it: the last value of an option wins, the others stand. A
+    process that loaded polars holds polars' own default here and hands it to its children,
+    so a value found here is not necessarily one the user chose."""
+    return ",".join(filter(None, [setting, GIVE_BACK_AT_ONCE]))
+
+
 def give_back_at_once() -> None:
-    """For this process, before polars loads (polars puts its own defaults first, and the last
-    setting wins); a setting the user made stands."""
-    os.environ.setdefault(SETTING, GIVE_BACK_AT_ONCE)
+    """For this process, before polars loads (polars puts its defaults before what it finds)."""
+    os.environ[SETTING] = with_give_back(os.environ.get(SETTING))
