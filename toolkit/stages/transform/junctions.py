@@ -10,7 +10,7 @@ import polars as pl
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuids_of
-from toolkit.stages.transform.lookup import _position, is_among
+from toolkit.stages.transform.lookup import _position
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, file_record, write_json, write_parquet
 
@@ -18,10 +18,11 @@ from toolkit.staging.layout import Staging, file_record, write_json, write_parqu
 def feed_pairs(
     staging: Staging, model: ModelSpec, key: str, outcome: Outcome
 ) -> Iterator[tuple[pl.DataFrame, int, int]]:
-    """A raw part at a time: the (owner, other) ObjectIds that the arrays under `key` of kept
-    owners name, how many elements the arrays of refused owners hold, and how many null elements
-    the kept owners' arrays hold (they name no pair). An owner whose `_id` repeats counts once,
-    by its first copy. Only these two columns of each part are read."""
+    """A raw part at a time: the pairs that the arrays under `key` of kept owners name (the
+    owner's place among the kept ObjectIds, `m2pg_place`, and the other's ObjectId), how many
+    elements the arrays of refused owners hold, and how many null elements the kept owners'
+    arrays hold (they name no pair). An owner whose `_id` repeats counts once, by its first copy.
+    Only these two columns of each part are read."""
     known = outcome.kept[model.name]["object_id"]
     paths = sorted(staging.raw_dir(model.source).glob("part-*.parquet"))
     extracted = (
@@ -33,16 +34,17 @@ def feed_pairs(
     del extracted
     for path in paths:
         arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id")
-        is_kept = is_among(arrays["m2pg_object_id"], known)
+        place = _position(arrays["m2pg_object_id"], known)
+        is_kept = place.is_not_null()
         lost = arrays.filter(~is_kept).select(pl.col(key).list.len().sum()).item() or 0
-        owners = arrays.filter(is_kept)
+        owners = arrays.with_columns(m2pg_place=place).filter(is_kept)
         ids = owners["m2pg_object_id"]
         twice = ids.is_in(repeated)
         if twice.any():  # the first copy of a repeated owner, in this part and before it
             keep = ~twice | (ids.is_first_distinct() & ~ids.is_in(claimed.implode()))
             claimed = pl.concat([claimed, ids.filter(twice & keep)])
             owners = owners.filter(keep)
-        exploded = owners.select("m2pg_object_id", pl.col(key).alias("other")).explode("other")
+        exploded = owners.select("m2pg_place", pl.col(key).alias("other")).explode("other")
         nulls = owners.select(pl.col(key).list.eval(pl.element().is_null()).list.sum().sum()).item() or 0
         yield exploded.drop_nulls("other"), int(lost), int(nulls)
 
@@ -60,7 +62,7 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
     by_name = {m.name: m for m in ends}
     for feed in j.feeds:
         owner_side, other_side = j.side_of(feed.model)
-        owners, others = outcome.kept[owner_side.model]["object_id"], outcome.kept[other_side.model]["object_id"]
+        others = outcome.kept[other_side.model]["object_id"]
         refused = outcome.quarantined[other_side.model].implode()
         found: list[pl.DataFrame] = []
         for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
@@ -75,7 +77,7 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
             found.append(
                 pl.DataFrame(
                     {
-                        owner_side.column: _position(exploded["m2pg_object_id"].filter(hit), owners),
+                        owner_side.column: exploded["m2pg_place"].filter(hit),
                         other_side.column: at.filter(hit),
                     }
                 )
