@@ -8,7 +8,7 @@ from bson import ObjectId
 from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import idmap_frame, uuids_of
 from toolkit.stages.extract import feeds_of
-from toolkit.stages.transform.junctions import junction_rows
+from toolkit.stages.transform.junctions import junction_places, junction_rows, uuid_slices
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, write_parquet
 from transforms import JUNCTIONS, MODELS
@@ -198,3 +198,41 @@ def test_a_pair_named_by_both_sides_is_one_row_and_the_one_sided_ones_are_counte
     assert summary["pairs_by_feed"] == {f"Documents.{documents_key}": 4, f"crm_Accounts.{accounts_key}": 3}
     # (doc_2, account_3) only in the documents' arrays, (doc_1, account_3) only in the accounts'
     assert summary["pairs_known_to_one_side_only"] == 2
+
+
+def many_pairs(tmp_path) -> tuple[Staging, Outcome]:
+    """Five documents each naming every one of three tasks: fifteen pairs."""
+    staging = Staging(tmp_path)
+    documents = [oid(100 + n) for n in range(5)]
+    tasks = [TASK_3, TASK_1, TASK_2]
+    write_parts(staging, [[{"_id": d, KEY: tasks} for d in reversed(documents)]])
+    outcome = Outcome()
+    outcome.kept = {"Documents": kept(*documents), "crm_Accounts_Tasks": kept(*tasks)}
+    outcome.quarantined = {name: pl.Series([], dtype=pl.String) for name in outcome.kept}
+    return staging, outcome
+
+
+def test_the_uuids_made_a_slice_at_a_time_are_the_whole_table_in_order(tmp_path):
+    staging, outcome = many_pairs(tmp_path)
+    places, _ = junction_places(staging, JUNCTION, (DOCUMENTS, TASKS), outcome)
+
+    slices = list(uuid_slices(places, JUNCTION, outcome, rows=4))
+    whole = pl.concat(list(uuid_slices(places, JUNCTION, outcome, rows=100)))
+
+    assert [s.height for s in slices] == [4, 4, 4, 3]
+    assert pl.concat(slices).rows() == whole.rows() == sorted(whole.rows())
+    assert whole.height == 15
+
+
+def test_kept_ids_not_written_as_lowercase_hex_are_sorted_by_their_uuids(tmp_path):
+    staging, outcome = many_pairs(tmp_path)
+    places, _ = junction_places(staging, JUNCTION, (DOCUMENTS, TASKS), outcome)
+    tasks = outcome.kept["crm_Accounts_Tasks"]
+    outcome.kept["crm_Accounts_Tasks"] = tasks.with_columns(  # their text order is no longer the UUIDs'
+        object_id=pl.Series([str(TASK_3).upper(), str(TASK_1), str(TASK_2)])
+    )
+
+    slices = list(uuid_slices(places, JUNCTION, outcome, rows=4))
+
+    assert len(slices) == 1
+    assert slices[0].rows() == sorted(slices[0].rows())

@@ -36,7 +36,8 @@ TARGETS = {  # module of toolkit/ -> the functions whose mutants count ("*": all
         "feed_pairs",
         "is_among",
         "_position",
-        "junction_rows",
+        "junction_places",
+        "uuid_slices",
     ],  # references, defaults, junctions
     "extract": ["parts", "_joined", "_resumable"],  # resume: which checkpoint counts, whole parts
     "sources": ["resume_point", "id_queries", "resume_index", "changes"],  # resume: where reading starts again

@@ -12,7 +12,10 @@ from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuids_of
 from toolkit.stages.transform.lookup import _position
 from toolkit.stages.transform.outcome import Outcome
-from toolkit.staging.layout import Staging, file_record, write_json, write_parquet
+from toolkit.staging.layout import Staging, file_record, write_json, write_parquet_slices
+
+SLICE_ROWS = 50_000  # junction rows given their UUIDs and written at once
+OBJECT_ID_TEXT = r"^[0-9a-f]{24}$"
 
 
 def feed_pairs(
@@ -50,11 +53,15 @@ def feed_pairs(
 
 
 def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
-    """One row per distinct pair named on either side; pairs with a missing end are skipped.
-    The owners' arrays are read a raw part at a time, and each end of a pair is held as its
-    place among its model's kept ObjectIds (four bytes), so the pairs are made distinct and
-    sorted at a fraction of the memory; their UUIDs are put in at the end. A UUID keeps its
-    ObjectId's order (`toolkit.documents.ids`), so that order is the UUIDs' too."""
+    """One row per distinct pair named on either side, with its ends' UUIDs, all at once."""
+    places, summary = junction_places(staging, j, ends, outcome)
+    return pl.concat(uuid_slices(places, j, outcome)), summary
+
+
+def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
+    """One row per distinct pair named on either side, each end held as its place among its
+    model's kept ObjectIds (four bytes), distinct and sorted; pairs with a missing end are
+    skipped. The owners' arrays are read a raw part at a time."""
     pairs, per_feed = [], {}
     skipped = Counter(
         dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing", "element_null"), 0)
@@ -95,31 +102,41 @@ def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tupl
         a, b = (p.unique() for p in pairs)
         key = [j.left.column, j.right.column]
         one_sided = a.join(b, on=key, how="anti").height + b.join(a, on=key, how="anti").height
-    del pairs
-    frame = places.select(
-        uuids_of(outcome.kept[side.model]["object_id"].gather(places[side.column])).alias(side.column)
-        for side in (j.left, j.right)
-    )
-    left, right = pl.col(j.left.column), pl.col(j.right.column)
-    in_order = (left > left.shift()) | ((left == left.shift()) & (right > right.shift()))
-    if not frame.select(in_order.fill_null(True).all()).item():
-        frame = frame.sort(j.left.column, j.right.column)  # ids not made from ObjectIds could need it
-    return frame, {
+    return places, {
         "table": j.table,
-        "rows": frame.height,
+        "rows": places.height,
         "pairs_by_feed": per_feed,
         "skipped_pairs": dict(skipped),
         "pairs_known_to_one_side_only": one_sided,
     }
 
 
+def uuid_slices(places: pl.DataFrame, j: Junction, outcome: Outcome, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:
+    """The pairs with their ends' UUIDs, sorted by both, `rows` pairs at a time (at least one
+    frame), so a large table's UUID text is never all held at once. A UUID keeps the order of
+    an ObjectId written as 24 lowercase hex digits (`toolkit.documents.ids`), so pairs sorted
+    by place are sorted by UUID; should a kept id be written otherwise, all are made at once
+    and sorted."""
+    ids = {side.column: outcome.kept[side.model]["object_id"] for side in (j.left, j.right)}
+
+    def with_uuids(chunk: pl.DataFrame) -> pl.DataFrame:
+        return chunk.select(uuids_of(ids[c].gather(chunk[c])).alias(c) for c in ids)
+
+    if not all(column.str.contains(OBJECT_ID_TEXT).all() for column in ids.values()):
+        yield with_uuids(places).sort(j.left.column, j.right.column)
+        return
+    for at in range(0, max(places.height, 1), rows):
+        yield with_uuids(places.slice(at, rows))
+
+
 def write_junction(staging: Staging, j: Junction, ends, outcome: Outcome, progress=None) -> dict:
     """Stage one junction table as a single part; returns its summary. `ends`: the models at
     its two ends (the owners of the arrays are among them)."""
     task = progress.add_task(j.table, total=1) if progress else None
-    frame, summary = junction_rows(staging, j, ends, outcome)
+    places, summary = junction_places(staging, j, ends, outcome)
     _drop_stale_junction(staging, j)
-    write_parquet(frame.to_arrow(), staging.clean(j.table) / "part-00000.parquet")
+    slices = (frame.to_arrow() for frame in uuid_slices(places, j, outcome))
+    write_parquet_slices(slices, staging.clean(j.table) / "part-00000.parquet")
     write_json(
         {"parts": {"part-00000.parquet": file_record(staging.clean(j.table) / "part-00000.parquet")}},
         staging.clean(j.table) / "manifest.json",
