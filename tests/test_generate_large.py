@@ -73,6 +73,21 @@ def test_rows_joined_in_small_blocks_side_by_side_give_the_same_bytes(dump, tmp_
     assert _files(tmp_path) == _files(folder)
 
 
+def test_each_file_holds_the_chunks_encoded_in_memory_one_after_the_other(dump):
+    """The writer puts each block of rows at its own place in the file, from two threads; the
+    file is the chunks as `encode_chunk` makes them, in order."""
+    folder, counts = dump
+    world = generate_large.World.create(APP, 7, counts)
+    for model in (BY_NAME["crm_Contacts"], BY_NAME["Documents"], BY_NAME["Users"]):
+        total = counts[model.source]
+        encoded = b"".join(
+            block.tobytes()
+            for start in range(0, total, SMALL["CHUNK"])
+            for block in generate_large.encode_chunk(model, start, min(start + SMALL["CHUNK"], total), world)
+        )
+        assert (folder / "nextcrm" / f"{model.source}.bson").read_bytes() == encoded
+
+
 def test_another_seed_gives_other_documents(dump, tmp_path):
     folder, counts = dump
     _write(tmp_path, seed=8, **SMALL)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import zlib
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ ABSENT_SHARES = {  # (null, missing) shares of a value that may be left out
     "list": (0.02, 0.08),
 }
 POOL = 512  # distinct values drawn per text field
-CHUNK = 100_000  # documents encoded and written at once
+CHUNK = 25_000  # documents encoded and written at once: the largest collection at scale 1
 
 ABSENT, NULLED, SET = 0, 1, 2  # what a document holds under a key
 MS_PER_DAY = 86_400_000
@@ -66,9 +67,9 @@ def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: st
     for model in tracked(app.models, "generate", lambda m: m.source):
         total = sizes[model.source]
         with (folder / f"{model.source}.bson").open("wb") as fh:
+            offset = 0
             for start in range(0, total, CHUNK):
-                for block in encode_chunk(model, start, min(start + CHUNK, total), world):
-                    fh.write(block.data)
+                offset += write_chunk(fh.fileno(), offset, model, start, min(start + CHUNK, total), world)
         (folder / f"{model.source}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
     return sizes
 
@@ -142,13 +143,31 @@ def document_blocks(elements: list[Element], n: int) -> Iterator[np.ndarray]:
     """The bytes `documents` makes, a block of rows at a time, each block in a buffer of its own:
     a writer then never holds the whole chunk."""
     sizes, pieces = _document_pieces(elements, n)
+    yield from _threads().map(lambda rows: _block(sizes, pieces, rows), _blocks(n))
 
-    def join(rows: slice) -> np.ndarray:
-        out = np.empty(int(sizes[rows].sum()), np.uint8)
-        _fill(out, _exclusive_sum(sizes[rows]), pieces, rows)
-        return out
 
-    yield from _threads().map(join, _blocks(n))
+def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> int:
+    """The bytes `documents` makes written to the file `fd` from `offset` on, each block of rows
+    by the thread that made it, at its own place: the writes neither wait for each other nor
+    hold the calling thread. The number of bytes written."""
+    sizes, pieces = _document_pieces(elements, n)
+    starts = offset + _exclusive_sum(sizes)
+
+    def write(rows: slice) -> None:
+        block = _block(sizes, pieces, rows)
+        if os.pwrite(fd, block, int(starts[rows.start])) != block.size:
+            raise OSError(f"a short write to file descriptor {fd}")
+
+    for _ in _threads().map(write, _blocks(n)):
+        pass
+    return int(sizes.sum())
+
+
+def _block(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]], rows: slice) -> np.ndarray:
+    """Documents `rows`, joined into a buffer of their own."""
+    out = np.empty(int(sizes[rows].sum()), np.uint8)
+    _fill(out, _exclusive_sum(sizes[rows]), pieces, rows)
+    return out
 
 
 def _document_pieces(elements: list[Element], n: int) -> tuple[np.ndarray, Callable[[slice, int], list[Bytes]]]:
@@ -302,9 +321,9 @@ class Links:
     owner: str
     key: str
     target: str  # the model whose documents the elements are
-    lengths: np.ndarray
-    offsets: np.ndarray
-    elements: np.ndarray  # row numbers in the target
+    lengths: np.ndarray  # uint8: at most 5
+    offsets: np.ndarray  # int32
+    elements: np.ndarray  # int32 row numbers in the target (an ObjectId's counter has 3 bytes)
 
 
 @dataclass
@@ -314,7 +333,7 @@ class World:
     app: App
     seed: int
     ids: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (n, 12) ObjectIds, ascending
-    seconds: dict[str, np.ndarray] = field(default_factory=dict)  # model -> creation times, ascending
+    seconds: dict[str, np.ndarray] = field(default_factory=dict)  # model -> uint32 creation times, ascending
     links: dict[str, list[Links]] = field(default_factory=dict)  # owner model -> its junction arrays
     pools: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)  # a text field's values
     bson_pools: dict[tuple[str, str, int], Bytes] = field(default_factory=dict)  # the same as BSON strings
@@ -366,7 +385,7 @@ def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndar
     ids[:, 4] = machine  # the model's number: no two collections share an id
     ids[:, 5:9] = rng.integers(0, 256, 4, dtype=np.uint8)
     ids[:, 9:] = np.arange(n, dtype=">u4").view(np.uint8).reshape(n, 4)[:, 1:]
-    return seconds, ids
+    return seconds.astype(np.uint32), ids
 
 
 def _junction(rng: np.random.Generator, junction: Junction, world: World) -> list[Links]:
@@ -388,15 +407,15 @@ def _junction(rng: np.random.Generator, junction: Junction, world: World) -> lis
         kept = (side == number) | (side == BOTH)
         owners, elements = (pairs[0], pairs[1]) if owner_is_left else (pairs[1], pairs[0])
         owners, elements = owners[kept], elements[kept]
-        lengths = np.bincount(owners, minlength=world.count(feed.model)).astype(np.int64)
+        lengths = np.bincount(owners, minlength=world.count(feed.model))
         out.append(
             Links(
                 feed.model,
                 feed.key,
                 right if owner_is_left else left,
-                lengths,
-                _exclusive_sum(lengths),
-                elements[np.argsort(owners, kind="stable")],
+                lengths.astype(np.uint8),
+                _exclusive_sum(lengths).astype(np.int32),
+                elements[np.argsort(owners, kind="stable")].astype(np.int32),
             )
         )
     return out
@@ -451,6 +470,16 @@ class Chunk:
 def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> Iterator[np.ndarray]:
     """The BSON of documents `start`..`stop` of a collection, one after the other, a block of
     documents at a time."""
+    return document_blocks(*chunk_elements(model, start, stop, world))
+
+
+def write_chunk(fd: int, offset: int, model: ModelSpec, start: int, stop: int, world: World) -> int:
+    """The same bytes written to the file `fd` from `offset` on; their number."""
+    return write_documents(fd, offset, *chunk_elements(model, start, stop, world))
+
+
+def chunk_elements(model: ModelSpec, start: int, stop: int, world: World) -> tuple[list[Element], int]:
+    """The elements of documents `start`..`stop` of a collection, and their number."""
     chunk = Chunk(model, start, stop, world, _rng(world.seed, model.name, str(start)))
     elements: list[Element] = [("_id", bt.OBJECT_ID, rows_of(world.ids[model.name], np.arange(start, stop)), None)]
     for f in model.fields:
@@ -458,7 +487,7 @@ def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> Itera
             kind, values = VALUES[f.kind](chunk, f)
             elements.append((f.key, kind, values, _states(chunk, f)))
     elements += [_feed(chunk, links) for links in world.links.get(model.name, ())]
-    return document_blocks(elements, chunk.n)
+    return elements, chunk.n
 
 
 def _states(chunk: Chunk, f: Field) -> np.ndarray | None:
@@ -474,7 +503,7 @@ def _feed(chunk: Chunk, links: Links) -> Element:
     """A junction array: the owner's 0-5 partners; an owner without any holds [] or no key."""
     lengths = links.lengths[chunk.start : chunk.stop]
     offsets = links.offsets[chunk.start : chunk.stop]
-    elements = links.elements if len(links.elements) else np.zeros(1, np.int64)
+    elements = links.elements if len(links.elements) else np.zeros(1, np.int32)
     ids = chunk.world.ids[links.target]
     slots = [
         (bt.OBJECT_ID, rows_of(ids, elements[np.minimum(offsets + j, len(elements) - 1)]))
@@ -507,7 +536,8 @@ def _datetime(chunk: Chunk, f: Field) -> tuple[int, Bytes]:
     """Milliseconds since 1970, some days after the document's creation."""
     low, high = chunk.world.data.days_after_creation.get(f.name, (0, 0))
     days = chunk.rng.uniform(low, high, chunk.n)
-    ms = chunk.seconds * 1000 + (days * MS_PER_DAY).astype(np.int64) + chunk.rng.integers(0, 1000, chunk.n)
+    created = chunk.seconds.astype(np.int64) * 1000
+    ms = created + (days * MS_PER_DAY).astype(np.int64) + chunk.rng.integers(0, 1000, chunk.n)
     return bt.DATETIME, fixed(ms.astype("<i8"))
 
 
