@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from toolkit.stages.reconcile import PG, junction_row, measure, model_row, orphan_check, reasons
-from toolkit.staging.layout import Staging
+from toolkit.staging.layout import Staging, write_json
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -50,9 +50,8 @@ def table(con, name: str, **columns: list[str | None]) -> None:
 
 
 def staged_documents(staging: Staging, extracted: list[str], quarantined: int = 1) -> None:
-    """Raw parts of 3 and the rest, `quarantined` refused, and the id map of every extracted `_id`."""
-    parquet(staging.raw_dir(DOCUMENTS.source) / "part-00000.parquet", 3)
-    parquet(staging.raw_dir(DOCUMENTS.source) / "part-00001.parquet", len(extracted) - 3)
+    """The extract's manifest of every document, `quarantined` refused, and the id map of every extracted `_id`."""
+    write_json({"complete": True, "documents": len(extracted)}, staging.manifest(DOCUMENTS.source))
     if quarantined:
         parquet(staging.quarantine(DOCUMENTS.source) / "part-00000.parquet", quarantined)
     parquet(staging.idmap(DOCUMENTS.source), 0, object_id=[f"{n:024x}" for n in range(len(extracted))], id=extracted)
@@ -136,6 +135,43 @@ def test_the_staging_error_comes_before_the_databases(con, tmp_path):
     staging.idmap(DOCUMENTS.source).unlink()
 
     assert model_row(con, staging, DOCUMENTS)["error"].endswith("is missing: run `m2pg extract`")
+
+
+def test_the_source_is_what_the_extract_recorded_not_the_files_it_left(con, tmp_path):
+    """A raw part lost or added after the extract changes no count: the manifest is the record."""
+    staging, ours = Staging(tmp_path), ids(5)
+    staged_documents(staging, ours)
+    parquet(staging.raw_dir(DOCUMENTS.source) / "part-00000.parquet", 2)
+    table(con, DOCUMENTS.table, id=ours[:4])
+
+    row = model_row(con, staging, DOCUMENTS)
+
+    assert (row["source"], row["quarantined"], row["loaded"], row["ok"]) == (5, 1, 4, True)
+
+
+@pytest.mark.parametrize(
+    "manifest, error",
+    [
+        (None, "raw/Documents/manifest.json is missing: run `m2pg extract`"),
+        (
+            {"complete": False, "documents": 3},
+            "the extract of Documents was interrupted: run `m2pg extract` to finish it",
+        ),
+    ],
+    ids=["missing", "interrupted"],
+)
+def test_no_finished_extract_no_source_count(con, tmp_path, manifest, error):
+    staging, ours = Staging(tmp_path), ids(5)
+    staged_documents(staging, ours)
+    staging.manifest(DOCUMENTS.source).unlink()
+    if manifest:
+        write_json(manifest, staging.manifest(DOCUMENTS.source))
+    table(con, DOCUMENTS.table, id=ours[:4])
+
+    row = model_row(con, staging, DOCUMENTS)
+
+    assert (row["source"], row["ok"]) == (None, False)
+    assert row["error"].endswith(error)
 
 
 def test_measure_gives_the_count_or_the_first_line_of_the_error(con):

@@ -14,7 +14,7 @@ from rich.console import Console
 from toolkit.reports.console import print_reconcile
 from toolkit.runtime.errors import ConfigError
 from toolkit.stages.reconcile import reconcile
-from toolkit.staging.layout import Staging, read_json, write_parquet
+from toolkit.staging.layout import Staging, read_json, write_json, write_parquet
 from toolkit.target.schema import create_schema
 from transforms import APP, JUNCTIONS, MODELS
 
@@ -44,7 +44,7 @@ IDMAP = {"Users": [*USERS, QUARANTINED], "openAi_keys": KEYS, "crm_Accounts": [A
 def stage(root: Path) -> None:
     """Users: 3 documents, 1 quarantined; openAi_keys: 2 in two parts, no quarantine file;
     crm_Accounts: 1; AccountWatchers: 2 pairs; every other junction staged empty; the id map
-    of every collection."""
+    of every collection; the extract's manifest of each."""
     staging = Staging(root)
     for m in MODELS:
         ids = IDMAP.get(m.source, [])
@@ -59,10 +59,12 @@ def stage(root: Path) -> None:
             staging.idmap(m.source),
         )
     parts = {"Users": [3], "openAi_keys": [1, 1], "crm_Accounts": [1]}
-    for collection, sizes in parts.items():
+    for m in MODELS:
+        sizes = parts.get(m.source, [])
         for n, size in enumerate(sizes):
-            ids = [f"{collection}-{n}-{i}" for i in range(size)]
-            write_parquet(pa.table({"_id": ids}), staging.raw_dir(collection) / f"part-{n:05d}.parquet")
+            ids = [f"{m.source}-{n}-{i}" for i in range(size)]
+            write_parquet(pa.table({"_id": ids}), staging.raw_dir(m.source) / f"part-{n:05d}.parquet")
+        write_json({"complete": True, "documents": sum(sizes)}, staging.manifest(m.source))
     write_parquet(
         pa.table(
             {

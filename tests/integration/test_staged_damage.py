@@ -155,7 +155,6 @@ READERS = [  # command, folder of the damaged part, how, the stage named to re-r
     ("report", "quarantine/Users", truncate, "transform"),
     ("reconcile", "quarantine/Invoices", flip_byte, "transform"),
     ("reconcile", "clean/BoardWatchers", flip_byte, "transform"),
-    ("reconcile", "raw/Tasks", flip_byte, "extract"),
     ("verify", "quarantine/Users", flip_byte, "transform"),
 ]
 

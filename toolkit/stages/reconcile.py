@@ -1,8 +1,9 @@
 """Reconcile: staging and the live database add up, and no foreign key dangles.
 
 Every source document is loaded or quarantined (source = loaded + quarantined), every staged
-junction pair is loaded, and no key names a missing row. Every staged file is checked against
-the digest its writer recorded before DuckDB reads it. Only the migration's rows count as
+junction pair is loaded, and no key names a missing row. The source's documents are counted
+as the extract's manifest records them; every staged file DuckDB reads is checked against the
+digest its writer recorded first. Only the migration's rows count as
 loaded: those whose id is in the id map (a pair: both its ends); rows the app wrote are counted
 apart as other rows. DuckDB reads both sides: the staged Parquet with read_parquet, PostgreSQL
 through the read-only attached scanner, which hands plain counts to PostgreSQL to compute.
@@ -21,7 +22,7 @@ from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
-from toolkit.staging.layout import Staging, checked, checked_all, write_json
+from toolkit.staging.layout import Staging, checked, checked_all, read_json, write_json
 from toolkit.target import duck
 from toolkit.target.schema import literal, quote
 
@@ -43,6 +44,19 @@ def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
     if not checked_all(sorted(glob.parent.glob(glob.name))):
         return 0, None
     return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob))
+
+
+def extracted(staging: Staging, collection: str) -> tuple[int | None, str | None]:
+    """Documents the extract read from the collection, as its manifest records them: the raw
+    parts hold exactly these, and reading and checking them all again only to count them would
+    be a pass over the largest files staged."""
+    path = staging.manifest(collection)
+    if not path.exists():
+        return None, f"{path} is missing: run `m2pg extract`"
+    manifest = read_json(path)
+    if not manifest.get("complete"):
+        return None, f"the extract of {collection} was interrupted: run `m2pg extract` to finish it"
+    return manifest["documents"], None
 
 
 def in_postgres(con, sql: str) -> tuple[int | None, str | None]:
@@ -82,7 +96,7 @@ def split(con, table: str, ends: dict[str, str | None], errors: list[str | None]
 
 
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
-    source, source_error = parquet_rows(con, staging.raw_dir(model.source) / "part-*.parquet")
+    source, source_error = extracted(staging, model.source)
     quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source) / "part-*.parquet")
     ids, ids_error = owned(staging, model.source)
     counts, error = split(con, model.table, {"id": ids}, [source_error, quarantine_error, ids_error])
