@@ -345,15 +345,11 @@ def load_table(
     bulk = _bulk(conn, table, indexes, empty=empty and (changes is None or changes.insert.height > 0))
     task = progress.add_task(f"load {table}", total=total)
     written, committed = {"update": 0, "insert": 0}, 0
-    for number, path in enumerate(parts):
-        for kind, rows in _part_writes(path, number, changes, columns):
-            for batch in batches(rows, batch_size):
-                written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
-                committed += batch.height
-                progress.update(task, advance=batch.height)
-                interrupt.check(
-                    "load", f"{table}: {committed} of {total} rows written", "the remaining batches and tables"
-                )
+    for kind, batch in _writes(parts, changes, columns, batch_size):
+        written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
+        committed += batch.height
+        progress.update(task, advance=batch.height)
+        interrupt.check("load", f"{table}: {committed} of {total} rows written", "the remaining batches and tables")
     if bulk:
         _rebuild(conn, indexes)
     unchanged = changes.unchanged if changes else 0
@@ -370,21 +366,37 @@ def load_table(
     return summary, gone
 
 
-def _part_writes(path: Path, number: int, changes: Changes | None, columns: list[str]):
-    """(kind, rows with their digests) to write from one part: updates first, as a value one row
-    gives up another may take; every row when nothing was written before (`changes` None)."""
+def _writes(parts: list[Path], changes: Changes | None, columns: list[str], batch_size: int):
+    """(kind, a batch of rows with their digests) to write, one part in memory at a time. When
+    nothing was written before (`changes` None) every row of each part is inserted. Else the
+    changed rows of all parts gather into batches of `batch_size`, so a few changes spread over
+    many parts take a few transactions, not one per part; the updates left over go before the
+    inserts left over, as a value one row gives up another may take."""
     if changes is None:
-        frame = pl.read_parquet(path)
-        yield "insert", frame.with_columns(digests(frame, columns))
+        for path in parts:
+            frame = pl.read_parquet(path)
+            yield from (("insert", batch) for batch in batches(frame.with_columns(digests(frame, columns)), batch_size))
         return
-    places = {
-        kind: rows.filter(pl.col("part") == number)
-        for kind, rows in (("update", changes.update), ("insert", changes.insert))
-    }
-    if any(place.height for place in places.values()):
+    pending: dict[str, list[pl.DataFrame]] = {"update": [], "insert": []}
+    for number, path in enumerate(parts):
+        places = {kind: rows.filter(pl.col("part") == number) for kind, rows in _by_kind(changes)}
+        if not any(place.height for place in places.values()):
+            continue
         frame = pl.read_parquet(path)
         for kind, place in places.items():
-            yield kind, frame[place["row"]].with_columns(place[DIGEST])
+            pending[kind].append(frame[place["row"]].with_columns(place[DIGEST]))
+            gathered = pl.concat(pending[kind])
+            full = gathered.height - gathered.height % batch_size
+            yield from ((kind, batch) for batch in batches(gathered.head(full), batch_size))
+            pending[kind] = [gathered.slice(full)]
+    for kind, _ in _by_kind(changes):
+        left = pl.concat(pending[kind]) if pending[kind] else pl.DataFrame()
+        yield from ((kind, batch) for batch in batches(left, batch_size))
+
+
+def _by_kind(changes: Changes) -> tuple[tuple[str, pl.DataFrame], ...]:
+    """The staged rows to write, updates first."""
+    return ("update", changes.update), ("insert", changes.insert)
 
 
 def delete_rows(
