@@ -155,7 +155,7 @@ def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> in
 
     def write(rows: slice) -> None:
         block = _block(sizes, pieces, rows)
-        if os.pwrite(fd, block, int(starts[rows.start])) != block.size:
+        if os.pwrite(fd, block.data, int(starts[rows.start])) != block.size:
             raise OSError(f"a short write to file descriptor {fd}")
 
     for _ in _threads().map(write, _blocks(n)):
