@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from toolkit.stages.reconcile import PG, junction_row, measure, model_row, orphan_check, reasons
-from toolkit.staging.layout import Staging, write_json
+from toolkit.staging.layout import DamagedStaging, Staging, write_json
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -172,6 +172,15 @@ def test_no_finished_extract_no_source_count(con, tmp_path, manifest, error):
 
     assert (row["source"], row["ok"]) == (None, False)
     assert row["error"].endswith(error)
+
+
+def test_a_manifest_without_its_count_stops_naming_the_stage_to_re_run(con, tmp_path):
+    staging, ours = Staging(tmp_path), ids(5)
+    staged_documents(staging, ours)
+    write_json({"complete": True}, staging.manifest(DOCUMENTS.source))
+
+    with pytest.raises(DamagedStaging, match=r"is garbled \(no documents\); re-run `m2pg extract`"):
+        model_row(con, staging, DOCUMENTS)
 
 
 def test_measure_gives_the_count_or_the_first_line_of_the_error(con):

@@ -22,7 +22,7 @@ from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
-from toolkit.staging.layout import Staging, checked, checked_all, read_json, write_json
+from toolkit.staging.layout import Staging, checked, checked_all, read_manifest, write_json
 from toolkit.target import duck
 from toolkit.target.schema import literal, quote
 
@@ -53,8 +53,8 @@ def extracted(staging: Staging, collection: str) -> tuple[int | None, str | None
     path = staging.manifest(collection)
     if not path.exists():
         return None, f"{path} is missing: run `m2pg extract`"
-    manifest = read_json(path)
-    if not manifest.get("complete"):
+    manifest = read_manifest(path, "complete", "documents")
+    if not manifest["complete"]:
         return None, f"the extract of {collection} was interrupted: run `m2pg extract` to finish it"
     return manifest["documents"], None
 
