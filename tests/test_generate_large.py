@@ -81,9 +81,8 @@ def test_each_file_holds_the_chunks_encoded_in_memory_one_after_the_other(dump):
     for model in (BY_NAME["crm_Contacts"], BY_NAME["Documents"], BY_NAME["Users"]):
         total = counts[model.source]
         encoded = b"".join(
-            block.tobytes()
+            generate_large.encode_chunk(model, start, min(start + SMALL["CHUNK"], total), world).tobytes()
             for start in range(0, total, SMALL["CHUNK"])
-            for block in generate_large.encode_chunk(model, start, min(start + SMALL["CHUNK"], total), world)
         )
         assert (folder / "nextcrm" / f"{model.source}.bson").read_bytes() == encoded
 
@@ -229,7 +228,7 @@ def even():
     that the scale keeps small (MyAccount holds one document) is judged too."""
     world = generate_large.World.create(APP, 7, {m.source: EVEN for m in MODELS})
     chunks = {
-        m.source: b"".join(block.tobytes() for block in generate_large.encode_chunk(m, 0, EVEN, world)) for m in MODELS
+        m.source: generate_large.encode_chunk(m, 0, EVEN, world).tobytes() for m in MODELS
     }
     return {source: bson.decode_all(chunk) for source, chunk in chunks.items()}
 

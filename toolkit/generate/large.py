@@ -18,7 +18,7 @@ import json
 import os
 import random
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,13 +139,6 @@ def documents(elements: list[Element], n: int) -> Bytes:
     return _joined(*_document_pieces(elements, n))
 
 
-def document_blocks(elements: list[Element], n: int) -> Iterator[np.ndarray]:
-    """The bytes `documents` makes, a block of rows at a time, each block in a buffer of its own:
-    a writer then never holds the whole chunk."""
-    sizes, pieces = _document_pieces(elements, n)
-    yield from _threads().map(lambda rows: _block(sizes, pieces, rows), _blocks(n))
-
-
 def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> int:
     """The bytes `documents` makes written to the file `fd` from `offset` on, each block of rows
     by the thread that made it, at its own place: the writes neither wait for each other nor
@@ -154,20 +147,14 @@ def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> in
     starts = offset + _exclusive_sum(sizes)
 
     def write(rows: slice) -> None:
-        block = _block(sizes, pieces, rows)
+        block = np.empty(int(sizes[rows].sum()), np.uint8)
+        _fill(block, _exclusive_sum(sizes[rows]), pieces, rows)
         if os.pwrite(fd, block.data, int(starts[rows.start])) != block.size:
             raise OSError(f"a short write to file descriptor {fd}")
 
     for _ in _threads().map(write, _blocks(n)):
         pass
     return int(sizes.sum())
-
-
-def _block(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]], rows: slice) -> np.ndarray:
-    """Documents `rows`, joined into a buffer of their own."""
-    out = np.empty(int(sizes[rows].sum()), np.uint8)
-    _fill(out, _exclusive_sum(sizes[rows]), pieces, rows)
-    return out
 
 
 def _document_pieces(elements: list[Element], n: int) -> tuple[np.ndarray, Callable[[slice, int], list[Bytes]]]:
@@ -467,10 +454,9 @@ class Chunk:
         return self.rng.integers(low, high + 1, self.n)
 
 
-def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> Iterator[np.ndarray]:
-    """The BSON of documents `start`..`stop` of a collection, one after the other, a block of
-    documents at a time."""
-    return document_blocks(*chunk_elements(model, start, stop, world))
+def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> np.ndarray:
+    """The BSON of documents `start`..`stop` of a collection, one after the other, in memory."""
+    return documents(*chunk_elements(model, start, stop, world)).data
 
 
 def write_chunk(fd: int, offset: int, model: ModelSpec, start: int, stop: int, world: World) -> int:
