@@ -227,9 +227,7 @@ def even():
     """Every collection at EVEN documents, encoded as `large` encodes a chunk, so a collection
     that the scale keeps small (MyAccount holds one document) is judged too."""
     world = generate_large.World.create(APP, 7, {m.source: EVEN for m in MODELS})
-    chunks = {
-        m.source: generate_large.encode_chunk(m, 0, EVEN, world).tobytes() for m in MODELS
-    }
+    chunks = {m.source: generate_large.encode_chunk(m, 0, EVEN, world).tobytes() for m in MODELS}
     return {source: bson.decode_all(chunk) for source, chunk in chunks.items()}
 
 

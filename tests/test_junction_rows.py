@@ -8,7 +8,7 @@ from bson import ObjectId
 from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import idmap_frame, uuids_of
 from toolkit.stages.extract import feeds_of
-from toolkit.stages.transform.junctions import junction_places, junction_rows, uuid_slices
+from toolkit.stages.transform.junctions import junction_places, uuid_slices
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, write_parquet
 from transforms import JUNCTIONS, MODELS
@@ -42,6 +42,12 @@ def kept(*ids: ObjectId) -> pl.DataFrame:
     """What a model kept, as the outcome holds it: sorted by ObjectId."""
     text = pl.Series([str(i) for i in ids], dtype=pl.String)
     return pl.DataFrame({"object_id": text, "id": uuids_of(text)}).sort("object_id")
+
+
+def junction_rows(staging: Staging, j, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
+    """The junction table's rows with their UUIDs, all at once, and its summary."""
+    places, summary = junction_places(staging, j, ends, outcome)
+    return pl.concat(uuid_slices(places, j, outcome)), summary
 
 
 def test_pairs_skips_and_an_owner_repeated_in_a_later_part(tmp_path):

@@ -52,12 +52,6 @@ def feed_pairs(
         yield exploded.drop_nulls("other"), int(lost), int(nulls)
 
 
-def junction_rows(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
-    """One row per distinct pair named on either side, with its ends' UUIDs, all at once."""
-    places, summary = junction_places(staging, j, ends, outcome)
-    return pl.concat(uuid_slices(places, j, outcome)), summary
-
-
 def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
     """One row per distinct pair named on either side, each end held as its place among its
     model's kept ObjectIds (four bytes), distinct and sorted; pairs with a missing end are
