@@ -4,13 +4,16 @@ and accepted whole by extract and transform."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 
 import bson
+import numpy as np
 import pytest
 from bson import ObjectId
 
 from toolkit.declarations.spec import Field, Kind
+from toolkit.documents.index import INT32
 from toolkit.generate import large as generate_large
 from toolkit.generate.sample import dump_metadata
 from toolkit.sources.readers import DumpSource
@@ -85,6 +88,21 @@ def test_each_file_holds_the_chunks_encoded_in_memory_one_after_the_other(dump):
             for start in range(0, total, SMALL["CHUNK"])
         )
         assert (folder / "nextcrm" / f"{model.source}.bson").read_bytes() == encoded
+
+
+def test_a_write_that_fails_is_raised_once_the_writes_are_waited_for(tmp_path):
+    """The writes run on the pool's threads; waiting for them gives back the first failure."""
+    path = tmp_path / "read-only.bson"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        values = generate_large.fixed(np.arange(3, dtype="<i4"))
+        size, writes = generate_large.write_documents(fd, 0, [("n", INT32, values, None)], 3)
+        assert size == 3 * (5 + 3 + 4)
+        with pytest.raises(OSError):
+            generate_large._finish(writes)
+    finally:
+        os.close(fd)
 
 
 def test_another_seed_gives_other_documents(dump, tmp_path):

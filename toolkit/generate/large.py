@@ -19,7 +19,7 @@ import os
 import random
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,15 +61,24 @@ def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: st
     database); return the counts. The same (app, scale, seed) writes the same bytes.
     """
     sizes = counts(app, scale)
+    compiled = _threads().submit(_load_join)
     world = World.create(app, seed, sizes)
+    compiled.result()
     folder = Path(dump_out) / (db or app.database)
     folder.mkdir(parents=True, exist_ok=True)
     for model in tracked(app.models, "generate", lambda m: m.source):
         total = sizes[model.source]
         with (folder / f"{model.source}.bson").open("wb") as fh:
-            offset = 0
-            for start in range(0, total, CHUNK):
-                offset += write_chunk(fh.fileno(), offset, model, start, min(start + CHUNK, total), world)
+            offset, earlier, every = 0, list[Future](), list[Future]()
+            try:
+                for start in range(0, total, CHUNK):  # a chunk is drawn while the one before is written
+                    size, queued = write_chunk(fh.fileno(), offset, model, start, min(start + CHUNK, total), world)
+                    every += queued
+                    _finish(earlier)
+                    offset, earlier = offset + size, queued
+                _finish(earlier)
+            finally:
+                wait(every)  # no write outlives the file it writes to, even when one failed
         (folder / f"{model.source}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
     return sizes
 
@@ -139,10 +148,10 @@ def documents(elements: list[Element], n: int) -> Bytes:
     return _joined(*_document_pieces(elements, n))
 
 
-def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> int:
+def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> tuple[int, list[Future]]:
     """The bytes `documents` makes written to the file `fd` from `offset` on, each block of rows
     by the thread that made it, at its own place: the writes neither wait for each other nor
-    hold the calling thread. The number of bytes written."""
+    hold the calling thread. The number of bytes, and the writes under way (see `_finish`)."""
     sizes, pieces = _document_pieces(elements, n)
     starts = offset + _exclusive_sum(sizes)
 
@@ -152,9 +161,13 @@ def write_documents(fd: int, offset: int, elements: list[Element], n: int) -> in
         if os.pwrite(fd, block.data, int(starts[rows.start])) != block.size:
             raise OSError(f"a short write to file descriptor {fd}")
 
-    for _ in _threads().map(write, _blocks(n)):
-        pass
-    return int(sizes.sum())
+    return int(sizes.sum()), [_threads().submit(write, rows) for rows in _blocks(n)]
+
+
+def _finish(writes: list[Future]) -> None:
+    """Wait for writes under way; the first that failed raises."""
+    for write in writes:
+        write.result()
 
 
 def _document_pieces(elements: list[Element], n: int) -> tuple[np.ndarray, Callable[[slice, int], list[Bytes]]]:
@@ -212,17 +225,18 @@ def _joined(sizes: np.ndarray, pieces: Callable[[slice, int], list[Bytes]]) -> B
     """Rows of `sizes` bytes, each the join of its pieces, made and joined a block of rows at a time."""
     starts = _exclusive_sum(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
-
-    def join(rows: slice) -> None:
+    for rows in _blocks(len(sizes)):  # on the calling thread: the pool is writing the chunk before
         _fill(out, starts[rows], pieces, rows)
-
-    for _ in _threads().map(join, _blocks(len(sizes))):  # each block writes its own rows
-        pass
     return Bytes(out, starts, sizes)
 
 
 def _blocks(n: int) -> list[slice]:
-    return [slice(first, min(n, first + ROW_BLOCK)) for first in range(0, n, ROW_BLOCK)]
+    """Rows in blocks of at most ROW_BLOCK, as many as a multiple of THREADS and of even sizes:
+    no thread is left alone with a chunk's last full block."""
+    count = -(-max(n, 1) // ROW_BLOCK)
+    count = -(-count // THREADS) * THREADS
+    edges = np.linspace(0, n, count + 1).astype(np.int64)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def _fill(out: np.ndarray, starts: np.ndarray, pieces: Callable[[slice, int], list[Bytes]], rows: slice) -> None:
@@ -242,6 +256,13 @@ def _fill(out: np.ndarray, starts: np.ndarray, pieces: Callable[[slice, int], li
 def _threads() -> ThreadPoolExecutor:
     """Blocks of rows joined side by side: the compiled join and numpy's copies let go of the GIL."""
     return ThreadPoolExecutor(THREADS, thread_name_prefix="m2pg-generate")
+
+
+def _load_join() -> None:
+    """numba's import and the compiled join from its cache, about half a second, on a thread
+    while the world is drawn."""
+    one = np.zeros((1, 1), np.int64)
+    bt.join_rows(np.zeros(1, np.uint8), np.zeros(1, np.int64), np.zeros(1, np.uint8), one, one)
 
 
 def _spanned(part: Bytes) -> Bytes:
@@ -459,8 +480,11 @@ def encode_chunk(model: ModelSpec, start: int, stop: int, world: World) -> np.nd
     return documents(*chunk_elements(model, start, stop, world)).data
 
 
-def write_chunk(fd: int, offset: int, model: ModelSpec, start: int, stop: int, world: World) -> int:
-    """The same bytes written to the file `fd` from `offset` on; their number."""
+def write_chunk(
+    fd: int, offset: int, model: ModelSpec, start: int, stop: int, world: World
+) -> tuple[int, list[Future]]:
+    """The same bytes written to the file `fd` from `offset` on: their number, and the writes
+    under way."""
     return write_documents(fd, offset, *chunk_elements(model, start, stop, world))
 
 
