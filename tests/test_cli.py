@@ -70,3 +70,14 @@ def test_generate_and_help_do_not_load_the_stages():
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_is_summed_up_on_one_line_of_the_command_list(name):
+    """A summary whose docstring spans two lines is shown as one flowing line, however the
+    docstring breaks it."""
+    done = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    lines = [line for line in done.output.splitlines() if re.match(rf"\W*{re.escape(name)}\s", line)]
+    summary = " ".join(COMMANDS[name].help.split("\n\n")[0].split())
+    assert len(lines) == 1 and summary in lines[0], (summary, lines)

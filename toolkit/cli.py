@@ -14,6 +14,7 @@ from toolkit.runtime.allocator import give_back_at_once  # noqa: E402
 
 give_back_at_once()  # before anything loads polars
 
+import inspect  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
@@ -611,6 +612,17 @@ def options(
     ] = False,
 ) -> None:
     """Options that come before the command."""
+
+
+def _one_line_summaries() -> None:
+    """The command list of `m2pg --help` shows each command's first paragraph as written, line
+    breaks and all; as one flowing line it wraps to the terminal instead."""
+    for command in app.registered_commands:
+        first = inspect.cleandoc(command.callback.__doc__ or "").split("\n\n")[0] if command.callback else ""
+        command.short_help = command.short_help or " ".join(first.split())
+
+
+_one_line_summaries()
 
 
 def main() -> None:  # pragma: no cover - entry point convenience
