@@ -49,6 +49,8 @@ def _reference(frame: pl.DataFrame, f: Field, outcome: Outcome) -> pl.DataFrame:
     values = frame[f.key]
     kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=values.dtype))
     frame = frame.with_columns(uuids_of(kept).alias(f"m2pg_ref_{f.name}"))
+    if values.null_count() == kept.null_count():  # every reference found: no reason to write, row by row
+        return frame.with_columns(pl.lit(None, pl.String).alias(f"m2pg_miss_{f.name}"))
     dangling = pl.col(f.key).is_not_null() & pl.col(f"m2pg_ref_{f.name}").is_null()
     quarantined = pl.col(f.key).is_in(outcome.quarantined[target].implode())
     frame = frame.with_columns(
