@@ -265,7 +265,7 @@ def verify_stage(
     app: App, src, pg_uri: str, root: Path, sample: int, full: bool, seed: int, out: Console, workers: int | None = None
 ) -> int:
     """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
-    from toolkit.stages.verify import verify
+    from toolkit.stages.verify.run import verify
 
     preflight.staging_inputs(root, "verify")
     preflight.source_holds_app(src, app.models)

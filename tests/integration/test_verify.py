@@ -17,9 +17,9 @@ from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
 from toolkit.stages.verify import run as verify_run
 from toolkit.stages.verify import source as verify_source
-from toolkit.stages.verify import verify
 from toolkit.stages.verify.compare import type_issue
 from toolkit.stages.verify.oracle import canonical_json
+from toolkit.stages.verify.run import verify
 from toolkit.staging.layout import Staging, read_json
 from transforms import APP
 

@@ -9,6 +9,5 @@ checked from those files, and both kinds of job share the cores (`run.py`).
 """
 
 from toolkit.stages.verify.failures import LAYERS
-from toolkit.stages.verify.run import verify
 
-__all__ = ["LAYERS", "verify"]
+__all__ = ["LAYERS"]  # the run is in `run.py`: the report's layers without DuckDB or psycopg
