@@ -10,6 +10,7 @@ from bson import ObjectId
 
 from toolkit.documents.ids import (
     idmap_frame,
+    idmap_slices,
     in_lists,
     object_id_of,
     uuid_array,
@@ -136,6 +137,20 @@ def test_idmap_frame_keeps_the_extracted_order_of_a_large_collection():
     ids = [f"{n:024x}" for n in range(60_000, 0, -1)]
     frame = idmap_frame("Users", pl.Series(ids + ids[:10]))
     assert frame["object_id"].to_list() == ids
+
+
+def test_idmap_slices_are_the_frame_a_few_rows_at_a_time():
+    """The same rows as `idmap_frame`, in its order, `rows` at a time; an empty collection still
+    gives one frame, with its columns."""
+    ids = [f"{n:024x}" for n in range(7, 0, -1)]
+    column = pl.Series([ids[0], None, *ids[1:], ids[2]])
+    slices = list(idmap_slices("Users", column, 3))
+    assert [s.height for s in slices] == [3, 3, 1]
+    assert pl.concat(slices).rows() == idmap_frame("Users", column).rows()
+    assert pl.concat(slices)["collection"].unique().to_list() == ["Users"]
+    (empty,) = idmap_slices("MyAccount", pl.Series([], dtype=pl.String), 1)
+    assert empty.height == 0
+    assert empty.schema == pl.Schema({"collection": pl.String, "object_id": pl.String, "id": pl.String})
 
 
 def test_idmap_frame_of_an_empty_collection_keeps_its_text_columns():

@@ -228,6 +228,8 @@ def test_the_uuids_made_a_slice_at_a_time_are_the_whole_table_in_order(tmp_path)
     assert [s.height for s in slices] == [4, 4, 4, 3]
     assert pl.concat(slices).rows() == whole.rows() == sorted(whole.rows())
     assert whole.height == 15
+    assert [s.height for s in uuid_slices(places.head(1), JUNCTION, outcome, rows=1)] == [1]
+    assert [s.height for s in uuid_slices(places.head(0), JUNCTION, outcome, rows=1)] == [0]  # at least one frame
 
 
 def test_kept_ids_not_written_as_lowercase_hex_are_sorted_by_their_uuids(tmp_path):

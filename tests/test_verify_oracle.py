@@ -338,3 +338,15 @@ def test_one_sided_pairs_are_those_only_one_feed_knew():
         {"known_to": keys[1], "pair": {left: "0c", right: "f3"}},
     ]
     assert one_sided(junction, {keys[0]: first}) is None
+
+
+def test_one_sided_samples_are_sorted_by_both_ends():
+    """Pairs sharing a left end come in the order of their right ends, whatever order the feed
+    listed them in: the same samples on every run."""
+    junction = next(j for j in JUNCTIONS if len(j.feeds) == 2)
+    left, right = junction.left.column, junction.right.column
+    first = pl.DataFrame({left: [b"\x0a", b"\x0a", b"\x0a"], right: [b"\xf9", b"\xf2", b"\xf5"]})
+    second = pl.DataFrame({left: [b"\x0c"], right: [b"\xf3"]})
+    keys = [f"{feed.model}.{feed.key}" for feed in junction.feeds]
+    found = one_sided(junction, dict(zip(keys, (first, second), strict=False)))
+    assert [s["pair"][right] for s in found["samples"] if s["known_to"] == keys[0]] == ["f2", "f5", "f9"]

@@ -26,6 +26,11 @@ FALSY = "None is false, as False is: the same conversion"
 ALL_NULL = "a series of nulls only: is_not_null, filter and gather read no type from it"
 NULL_FILL = "zip_with takes the null of either type as the positions' UInt32"
 EMPTY_LIST = "the empty list takes the column's List(String) type when it fills the nulls, and clean_rows casts to it"
+STRING_FILL = "zip_with takes the null of either type as the values' String"
+AT_ZERO = (
+    "polars hands over the rechunked column as a new array and both casts make new arrays: the "
+    "offset is 0 whenever this runs (a slice of the series included, as the tests pass one)"
+)
 NO_PARTS = "only when there is no raw part, and then the loop that reads it does not run"
 
 EQUIVALENT: dict[str, str] = {
@@ -119,4 +124,8 @@ EQUIVALENT: dict[str, str] = {
     'rules.per_row: spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column] -> spread = every.join(found.select(key, column), on=key, how="left", )[column]': LEFT_ORDER,
     'rules.per_row: spread = every.join(found.select(key, column), on=key, how="left", maintain_order="left")[column] -> spread = every.join(found.select(key, column), on=key, how="left", maintain_order=None)[column]': LEFT_ORDER,
     "transform._uuid_lists: array = array.combine_chunks() -> array = None": "polars hands a series over as one array (to_arrow rechunks), even one of several chunks: the branch never runs for it",
+    "ids.uuid_array: matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 12 : (raw.offset + len(raw)) * 12] -> matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 13 : (raw.offset + len(raw)) * 12]": AT_ZERO,
+    "ids.uuid_array: matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 12 : (raw.offset + len(raw)) * 12] -> matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 12 : (raw.offset + len(raw)) * 13]": AT_ZERO,
+    'transform._reference: kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=values.dtype)) -> kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=None))': STRING_FILL,
+    'transform._reference: kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=values.dtype)) -> kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], ))': STRING_FILL,
 }
