@@ -103,6 +103,19 @@ def test_an_optional_reference_that_points_nowhere_is_marked_not_refused():
     assert judged["problems"].to_list() == [[]] * 4
 
 
+def test_references_all_found_are_marked_missing_nowhere_with_the_same_types():
+    """A part whose every reference is found skips the reasons, not the columns: the part with a
+    dangling one and the part without stack into one frame."""
+    state = outcome()
+    found = boards([board(1, user=U1), board(2, user=U2)], state)
+    dangling = boards([board(3, user=GONE)], state)
+
+    assert found["m2pg_miss_user"].to_list() == [None, None]
+    assert found["problems"].to_list() == [[], []]
+    assert found.schema == dangling.schema
+    assert pl.concat([found, dangling])["m2pg_miss_user"].to_list() == [None, None, "missing"]
+
+
 def test_ids_are_looked_up_in_a_sorted_list_nulls_and_all():
     known = pl.Series(["a", "c", "e"])
     assert is_among(pl.Series(["e", "b", None, "a", "z", ""]), known).to_list() == [
