@@ -54,11 +54,9 @@ def run(jobs: list, waits: dict, seed: int) -> list:
 def test_writes_go_parents_first_and_deletions_children_first():
     order, needs_of = TABLES, parents(MODELS, JUNCTIONS)
     jobs, waits = schedule(order, needs_of, {})
-    assert set(jobs) == {(kind, t) for kind in ("plan", "load", "delete") for t in order}
-    assert all(not waits["plan", t] for t in order)  # a comparison only reads: it waits for nothing
+    assert set(jobs) == {(kind, t) for kind in ("load", "delete") for t in order}
     for seed in range(20):
         finished = run(jobs, waits, seed).index
-        assert all(finished(("plan", t)) < finished(("load", t)) for t in order)
         for table, needs in needs_of.items():
             for parent in needs:
                 assert finished(("load", parent)) < finished(("load", table)), (parent, table)

@@ -27,7 +27,6 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi as pgdbapi
@@ -189,23 +188,10 @@ def _staged_rows(parts: list[Path], keys: list[str], columns: list[str]) -> pl.D
     return pl.concat(found) if found else pl.DataFrame()
 
 
-@dataclass(frozen=True)
-class Planned:
-    """What a load must write to one table: its changes (None: the migration owns no row of it,
-    so every staged row is new), its staged parts, and the seconds it took to find out."""
-
-    changes: Changes | None
-    parts: list[Path]
-    seconds: float
-
-
-def plan_table(conn, staging: Staging, table: str, keys: list[str], columns: list[str]) -> Planned:
-    """Compare the table's staged rows with the rows the migration wrote before; with none
-    written, no part is read."""
-    started = time.perf_counter()
-    parts, owned = _parts(staging, table), _owned_rows(conn, table, keys)
-    changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
-    return Planned(changes, parts, time.perf_counter() - started)
+def plan_table(conn, staging: Staging, table: str, keys: list[str], columns: list[str]) -> tuple[Changes, list[Path]]:
+    """What the load must write to `table`, and its staged parts."""
+    parts = _parts(staging, table)
+    return compare(_staged_rows(parts, keys, columns), _owned_rows(conn, table, keys), keys), parts
 
 
 def _parts(staging: Staging, table: str) -> list[Path]:
@@ -334,20 +320,20 @@ def _rebuild(conn, indexes: dict[str, str]) -> None:
 
 def load_table(
     conn,
+    staging: Staging,
     table: str,
     keys: list[str],
     kinds: dict[str, Kind],
     batch_size: int,
     progress,
     indexes: dict[str, str],
-    planned: Planned,
 ) -> tuple[dict, pl.DataFrame]:
-    """Update the table's changed rows and insert its new ones, as `plan_table` found them, batch
-    by batch, one staged part in memory at a time; (its summary, the owned keys to delete once no
-    row points at them). Into a table the migration has not written yet every row is new: each
-    part is read once."""
+    """Update the table's changed rows and insert its new ones, batch by batch, one staged part
+    in memory at a time; (its summary, the owned keys to delete once no row points at them).
+    Into a table the migration has not written yet every row is new: each part is read once."""
     started, columns = time.perf_counter(), list(kinds)
-    changes, parts = planned.changes, planned.parts
+    parts, owned = _parts(staging, table), _owned_rows(conn, table, keys)
+    changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
     total = (
         sum(pq.read_metadata(p).num_rows for p in parts)
         if changes is None
@@ -375,7 +361,7 @@ def load_table(
         "updated": written["update"],
         "deleted": 0,
         "unchanged": unchanged,
-        "seconds": round(time.perf_counter() - started + planned.seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
     }
     return summary, gone
 
@@ -718,12 +704,8 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
     tables: list[dict] = []
     with connect(pg_uri) as conn:
         for table, kinds in _kinds(models, junctions).items():
-            changes = (
-                plan_table(conn, staging, table, keys[table], list(kinds)).changes
-                if created and _exists(conn, owned_table(table))
-                else None
-            )
-            if changes:
+            if created and _exists(conn, owned_table(table)):
+                changes, _ = plan_table(conn, staging, table, keys[table], list(kinds))
                 counts = changes.counts()
             else:  # nothing loaded yet: every staged row is new
                 rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
@@ -754,15 +736,13 @@ def _kinds(models, junctions) -> dict[str, dict[str, Kind]]:
 
 
 def schedule(order: list[str], needs: dict[str, set[str]], stored) -> tuple[list, dict]:
-    """The load's jobs in the order they are preferred, and what each waits for. A table's
-    comparison with what the migration wrote before waits for nothing (it only reads); its inserts
-    and updates wait for it and go parents first; a table's deletions once its children are done with the rows
+    """The load's jobs in the order they are preferred, and what each waits for. Inserts and
+    updates go parents first; a table's deletions once its children are done with the rows
     (changed, or deleted themselves); a table's stored foreign keys go back once it and the
     tables they point to are loaded (deleting rows nothing points at any more breaks no key)."""
     children = {t: {c for c in order if t in needs[c] and c != t} for t in order}
-    jobs = [(step, t) for step in ("load", "plan", "delete") for t in order] + [("restore", t) for t in stored]
-    waits: dict[tuple[str, str], set] = {("plan", t): set() for t in order}
-    waits.update({("load", t): {("plan", t)} | {("load", p) for p in needs[t]} for t in order})
+    jobs = [("load", t) for t in order] + [("delete", t) for t in order] + [("restore", t) for t in stored]
+    waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
     waits.update(
         {("delete", t): {("load", t)} | {(step, c) for c in children[t] for step in ("load", "delete")} for t in order}
     )
@@ -798,17 +778,13 @@ def _load_all(
         jobs, waits = schedule(order, needs, stored)
         adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
         gone: dict[str, pl.DataFrame] = {}
-        planned: dict[str, Planned] = {}
 
-        def one(job: tuple[str, str], progress, task) -> dict | int | None:
+        def one(job: tuple[str, str], progress, task) -> dict | int:
             kind, table = job
             with borrowed(connections) as conn:
-                if kind == "plan":  # no wait: every table's comparison runs while parents load
-                    planned[table] = plan_table(conn, staging, table, keys[table], list(kinds[table]))
-                    return None
                 if kind == "load":
                     summary, gone[table] = load_table(
-                        conn, table, keys[table], kinds[table], batch_size, progress, plain[table], planned.pop(table)
+                        conn, staging, table, keys[table], kinds[table], batch_size, progress, plain[table]
                     )
                     return summary
                 if kind == "delete":
@@ -822,9 +798,7 @@ def _load_all(
             task = progress.add_task("restore foreign keys", total=restoring)
             running: dict = {}
             while len(done) < len(jobs):
-                for job in jobs:  # as many as workers: a ready load before the next comparison
-                    if len(running) == workers:
-                        break
+                for job in jobs:  # loads first: they come first in `jobs`
                     if job not in done and job not in running.values() and waits[job] <= set(done):
                         running[pool.submit(one, job, progress, task)] = job
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
