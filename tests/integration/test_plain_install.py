@@ -234,8 +234,8 @@ def planted(venv, tmp_path_factory) -> Path:
 def test_a_dev_only_import_fails_the_checks(venv, migrated, planted, tmp_path):
     """The checks above can fail: the same install with a dev-only import planted in verify."""
     assert "pytest" in DEV_ONLY
-    failures = unimportable_modules(venv, tmp_path, planted)  # the package fails: it imports `verify` from run
-    assert failures.get("toolkit.stages.verify") == "ModuleNotFoundError: No module named 'pytest'"
+    failures = unimportable_modules(venv, tmp_path, planted)
+    assert failures.get("toolkit.stages.verify.run") == "ModuleNotFoundError: No module named 'pytest'"
     staging = shutil.copytree(migrated["staging"], tmp_path / "staging")
     done = verify(venv, migrated, staging, tmp_path, extra_path=planted)
     assert done.returncode == 1
