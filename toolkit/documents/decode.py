@@ -30,7 +30,6 @@ CODEC: CodecOptions[dict[str, Any]] = CodecOptions(datetime_conversion=DatetimeC
 
 _EMPTY = {bt.NULL, bt.UNDEFINED}  # a missing value, allowed in any field
 MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
-DECODE_VERSION = "1"  # bump when a document would decode to another row: an earlier extract's are then not reused
 
 
 def columns(model: ModelSpec, feeds: tuple[str, ...] = ()) -> dict[str, Field]:

@@ -67,11 +67,6 @@ def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
         f"{report['documents']} documents staged under {raw}; "
         f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}"
     )
-    if report.get("documents_reused"):
-        out.print(
-            f"{report['documents_reused']} documents unchanged since the extract before (their rows reused), "
-            f"{report['documents'] - report['documents_reused']} new or changed ones decoded"
-        )
 
 
 def print_transform(report: TransformReport, log: Path, quarantine: Path, out: Console) -> None:

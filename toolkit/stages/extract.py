@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -20,7 +21,6 @@ from toolkit.runtime.progress import bars
 from toolkit.runtime.sizes import PART_SIZE
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point, unresumable
-from toolkit.stages import earlier as earlier_extract
 from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import (
     DamagedStaging,
@@ -99,7 +99,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     if checkpoint and checkpoint.get("complete"):
         return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}
     if checkpoint is None:
-        earlier_extract.set_aside(staging, model.source)
+        shutil.rmtree(folder, ignore_errors=True)
     for leftover in folder.glob(".*.tmp"):
         leftover.unlink()
     files = checkpoint["parts"] if checkpoint else []
@@ -115,7 +115,6 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     )
     resumed = len(files)
     feeds = feeds_of(model, junctions)
-    earlier = earlier_extract.Earlier.of(staging, model, feeds)
     count = source.count(model.source)  # None for a dump: its size is known before it is read, its count is not
     task = (
         progress.add_task(
@@ -137,11 +136,10 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         "complete": False,
         "parts": files,
         "source_file": identity,
-        "decoded_by": earlier_extract.decoded_by(model, feeds),
         **({"restarted": restarted} if restarted else {}),
     }
     for buffer, offsets in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
-        table = earlier.decode(buffer, offsets) if earlier else decode_chunk(buffer, model, feeds, offsets)
+        table = decode_chunk(buffer, model, feeds, offsets)
         name = f"part-{len(files):05d}.parquet"
         # raw parts are written once and read once: no compression, dictionaries or statistics
         write_parquet(table, folder / name, compression="none", use_dictionary=False, write_statistics=False)
@@ -206,11 +204,8 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         "type_problems": sum(f["type_problems"] for f in files),
         "malformed_bytes": sum(f.get("malformed_bytes", 0) for f in files),
         "unknown_fields": dict(sorted(unknown.items())),
-        "documents_reused": earlier.reused if earlier else 0,
     }
     write_json(summary, staging.manifest(model.source))
-    del earlier
-    earlier_extract.remove(staging, model.source)
     return summary
 
 
@@ -244,10 +239,8 @@ def extract(
         "documents": sum(c["documents"] for c in collections),
         "parts_resumed": sum(c["parts_resumed"] for c in collections),
         "parts_written": sum(c["parts_written"] for c in collections),
-        "documents_reused": sum(c.get("documents_reused", 0) for c in collections),
         "not_migrated": not_migrated,
     }
     write_json(report, staging.report("extract.json"))
-    earlier_extract.forget(staging)
     write_json({**marker, "complete": True}, run)
     return report

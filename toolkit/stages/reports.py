@@ -13,7 +13,6 @@ class ExtractReport(TypedDict):
     documents: int
     parts_resumed: int
     parts_written: int
-    documents_reused: int  # unchanged since the extract before: rows reused, not decoded again
     not_migrated: dict  # collections and fields of the source the app does not declare
 
 

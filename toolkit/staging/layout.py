@@ -2,7 +2,6 @@
 
 <staging>/raw/<collection>/part-NNNNN.parquet   extract: typed columns + original BSON
 <staging>/raw/<collection>/manifest.json        written last, lists the parts
-<staging>/raw/.earlier/<collection>/            the extract before, while the next one reuses its rows
 <staging>/idmap/<collection>.parquet            collection, object_id, id
 <staging>/clean/<table>/part-NNNNN.parquet      transform: rows exactly as loaded, one file per raw part
 <staging>/clean/<table>/manifest.json           what each clean part was made from (its checkpoint)
@@ -64,14 +63,6 @@ class Staging:
 
     def raw_dir(self, collection: str) -> Path:
         return self.root / "raw" / collection
-
-    @property
-    def earlier_root(self) -> Path:
-        """Where finished extracts wait while the next one reuses their rows."""
-        return self.root / "raw" / ".earlier"
-
-    def earlier(self, collection: str) -> Path:
-        return self.earlier_root / collection
 
     def manifest(self, collection: str) -> Path:
         return self.raw_dir(collection) / "manifest.json"
