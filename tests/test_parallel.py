@@ -59,11 +59,15 @@ def _in_workers(names: tuple[str, ...]) -> list:
 def test_workers_share_the_cores_and_give_memory_back_and_the_parent_keeps_its_environment(monkeypatch):
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("DUCKDB_JE_MALLOC_CONF", "narenas:2")
     before = dict(os.environ)
-    threads, allocator = _in_workers(("POLARS_MAX_THREADS", "_RJEM_MALLOC_CONF"))
+    threads, polars_allocator, duckdb_allocator = _in_workers(
+        ("POLARS_MAX_THREADS", "_RJEM_MALLOC_CONF", "DUCKDB_JE_MALLOC_CONF")
+    )
     assert threads == "1"
-    assert allocator.endswith("dirty_decay_ms:0,muzzy_decay_ms:0")  # the last setting wins
-    assert allocator.startswith(os.environ["_RJEM_MALLOC_CONF"])  # what polars set here comes first
+    assert polars_allocator.endswith("dirty_decay_ms:0,muzzy_decay_ms:0")  # the last setting wins
+    assert polars_allocator.startswith(os.environ["_RJEM_MALLOC_CONF"])  # what polars set here comes first
+    assert duckdb_allocator == "narenas:2,dirty_decay_ms:0,muzzy_decay_ms:0"  # the user's stands before ours
     assert dict(os.environ) == before
 
 

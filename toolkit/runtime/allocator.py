@@ -1,11 +1,12 @@
-"""Polars' allocator told to give freed pages back to the system at once, not a second later:
-a process's memory is then what it holds now, not the high-water mark of what it held before."""
+"""The allocators of polars and of DuckDB (each its own jemalloc) told to give freed pages back to
+the system at once, not a second later: a process's memory is then what it holds now, not the
+high-water mark of what each of them held before."""
 
 from __future__ import annotations
 
 import os
 
-SETTING = "_RJEM_MALLOC_CONF"
+SETTINGS = ("_RJEM_MALLOC_CONF", "DUCKDB_JE_MALLOC_CONF")  # polars' jemalloc, DuckDB's
 GIVE_BACK_AT_ONCE = "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
@@ -16,6 +17,12 @@ def with_give_back(setting: str | None) -> str:
     return ",".join(filter(None, [setting, GIVE_BACK_AT_ONCE]))
 
 
+def settings() -> dict[str, str]:
+    """Every allocator's setting as this process has it, with ours after it."""
+    return {name: with_give_back(os.environ.get(name)) for name in SETTINGS}
+
+
 def give_back_at_once() -> None:
-    """For this process, before polars loads (polars puts its defaults before what it finds)."""
-    os.environ[SETTING] = with_give_back(os.environ.get(SETTING))
+    """For this process, before polars and DuckDB load (polars puts its defaults before what it
+    finds)."""
+    os.environ.update(settings())

@@ -93,13 +93,10 @@ def _call(function: Callable, args: tuple):
 
 
 def _for_workers(workers: int) -> dict[str, str]:
-    """Polars' thread pool sized to the worker's share of the cores, and its allocator giving
-    freed pages back at once instead of keeping them for a second: a worker's memory is then what
-    its job holds, not the high-water mark of the jobs before it (`allocator`)."""
-    return {
-        "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", str(cores_each(workers))),
-        allocator.SETTING: allocator.with_give_back(os.environ.get(allocator.SETTING)),
-    }
+    """Polars' thread pool sized to the worker's share of the cores, and the allocators of polars
+    and DuckDB giving freed pages back at once instead of keeping them for a second: a worker's
+    memory is then what its job holds, not the high-water mark of the jobs before it (`allocator`)."""
+    return {"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", str(cores_each(workers)))} | allocator.settings()
 
 
 @contextmanager

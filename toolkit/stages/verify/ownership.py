@@ -13,6 +13,8 @@ from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
 from toolkit.target.schema import quote
 
+SLICE = 1 << 15  # ids converted at a time: the conversion's byte matrices are a few times the ids' size
+
 
 def registered_ids(con, name: str, ids: pa.Array) -> str:
     """Register `ids` (Arrow's uuid type) in DuckDB as `name`; returns SQL selecting them."""
@@ -50,7 +52,9 @@ def source_ids(found: Collection, quarantine: Quarantine) -> pa.Array:
     """UUIDs of the source's documents, expected or quarantined: a row holding another id is not
     the migration's."""
     quarantined = pl.Series(sorted(quarantine.object_ids), dtype=pl.String).str.decode("hex")
-    return pa.concat_arrays([uuid_text_array(found.rows["id"]), uuid_array(quarantined)])
+    ids = found.rows["id"]
+    expected = [uuid_text_array(ids.slice(start, SLICE)) for start in range(0, len(ids), SLICE)]
+    return pa.concat_arrays([*expected, uuid_array(quarantined)])
 
 
 def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pa.Array]:

@@ -13,10 +13,10 @@ from toolkit.documents.ids import object_id_of, uuid_array
 from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
-from toolkit.stages.verify.ownership import object_id_shaped, registered_ids
+from toolkit.stages.verify.ownership import object_id_shaped
 from toolkit.target.schema import literal, quote
 
-SLICE = 10_000  # expected rows compared at a time: larger slices hold more and gain little
+SLICE = 5_000  # expected rows compared at a time: larger slices hold more and gain little
 
 
 def sample_records(conn, model: ModelSpec, chosen: pl.DataFrame, seed: int, fails: Failures) -> dict:
@@ -63,17 +63,16 @@ def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
     return frame
 
 
-def full_records(
-    con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFrame]], owned: pa.Array, fails: Failures
-) -> dict:
+def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFrame]], fails: Failures) -> dict:
     """Every row: canonical text per column and a 64-bit hash of them per row on both sides (a
-    differing row escapes only if its hashes collide: 2^-64), joined on id. The
-    expected rows come a slice at a time (`slices()` gives them all, again at each call); only
-    ids and hashes are kept, and the cells are read again for the rows whose hashes differ. A row
-    whose id is none of the source's documents' (`owned`) nor of the migration's form is another's:
-    counted apart."""
+    differing row escapes only if its hashes collide: 2^-64), joined on id. The expected rows
+    come a slice at a time (`slices()` gives them all, again at each call) and only their ids (16
+    bytes) and hashes are kept; PostgreSQL's rows stream past them in one join that keeps only
+    the rows that are not equal, and the cells are read again for the rows whose hashes differ.
+    A row no expected row names is a wrong row of the migration when its id has the migration's
+    form (as every source document's has), and another's otherwise: counted apart."""
     names = [f"c{i}" for i in range(len(model.fields))]
-    row_hash = f"hash({', '.join(names)}) AS m2pg_hash"
+    keyed = f"CAST(c0 AS UUID) AS m2pg_id, hash({', '.join(names)}) AS m2pg_hash"
 
     def canonical(side: str) -> str:
         return ", ".join(
@@ -82,22 +81,28 @@ def full_records(
 
     expected = f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)"
     loaded = f"(SELECT {canonical('pg')} FROM postgres_query('pg', {literal('SELECT ' + pg_select(model))}))"
-    ours = f"(CAST(c0 AS UUID) IN {registered_ids(con, 'm2pg_owned', owned)} OR {object_id_shaped('c0')})"
+    unequal = (
+        "SELECT e.m2pg_id AS expected_id, CAST(a.m2pg_id AS VARCHAR) AS actual_id "
+        f"FROM (SELECT {keyed} FROM {loaded}) a FULL JOIN m2pg_e e ON a.m2pg_id = e.m2pg_id "
+        "WHERE a.m2pg_hash IS DISTINCT FROM e.m2pg_hash"
+    )
+    ours = object_id_shaped("actual_id")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE m2pg_e (m2pg_oid VARCHAR, c0 VARCHAR, m2pg_hash UBIGINT)")
+        con.execute("CREATE OR REPLACE TEMP TABLE m2pg_e (m2pg_id UUID, m2pg_hash UBIGINT)")
         for part in slices():
             con.register("m2pg_expected", part.to_arrow())
-            con.execute(f"INSERT INTO m2pg_e SELECT m2pg_oid, c0, {row_hash} FROM {expected}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_a AS SELECT c0, {row_hash} FROM {loaded}")  # by PostgreSQL
-        missing = con.execute("SELECT m2pg_oid FROM m2pg_e ANTI JOIN m2pg_a USING (c0) ORDER BY 1").fetchall()
-        extra = con.execute(f"SELECT c0 FROM m2pg_a ANTI JOIN m2pg_e USING (c0) WHERE {ours} ORDER BY 1").fetchall()
-        (other,) = con.execute(f"SELECT count(*) FROM m2pg_a WHERE NOT ({ours})").fetchone()
+            con.execute(f"INSERT INTO m2pg_e SELECT {keyed} FROM {expected}")
+        (expected_rows,) = con.execute("SELECT count(*) FROM m2pg_e").fetchone()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_x AS {unequal}")  # PostgreSQL's rows read once
+        missing = con.execute("SELECT expected_id FROM m2pg_x WHERE actual_id IS NULL").fetchall()
+        extra = con.execute(f"SELECT actual_id FROM m2pg_x WHERE expected_id IS NULL AND {ours} ORDER BY 1").fetchall()
+        (other,) = con.execute(f"SELECT count(*) FROM m2pg_x WHERE expected_id IS NULL AND NOT {ours}").fetchone()
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE m2pg_d AS SELECT c0 FROM m2pg_e e JOIN m2pg_a a USING (c0) "
-            "WHERE e.m2pg_hash <> a.m2pg_hash"
+            "CREATE OR REPLACE TEMP TABLE m2pg_d AS SELECT actual_id AS c0 FROM m2pg_x "
+            "WHERE expected_id IS NOT NULL AND actual_id IS NOT NULL"
         )
-        (compared,) = con.execute("SELECT count(*) FROM m2pg_e SEMI JOIN m2pg_a USING (c0)").fetchone()
         (differing,) = con.execute("SELECT count(*) FROM m2pg_d").fetchone()
+        compared = expected_rows - len(missing)
         cells = ", ".join(
             f"{{'field': {literal(f.name)}, 'expected': e.{n}, 'actual': a.{n}}}"
             for f, n in zip(model.fields, names, strict=False)
@@ -117,8 +122,8 @@ def full_records(
             ).fetchall()
     finally:
         con.unregister("m2pg_expected")
-        con.unregister("m2pg_owned")
-        con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_a; DROP TABLE IF EXISTS m2pg_d")
+        con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_x; DROP TABLE IF EXISTS m2pg_d")
+    missing = sorted((object_id_of(str(uuid)),) for (uuid,) in missing)  # the expected ids are all of that form
     for (object_id,) in missing:
         fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)
     for (uuid,) in extra:
@@ -140,33 +145,27 @@ def full_records(
     }
 
 
-def junction_records(con, j: Junction, expected: pl.DataFrame, ends: dict[str, pa.Array], fails: Failures) -> dict:
+def junction_records(con, j: Junction, expected: pl.DataFrame, fails: Failures) -> dict:
     """Pairs are cheap: every junction is compared in full, in either mode, as UUIDs on both
-    sides. A pair with an end that is neither a loaded source document (`ends`) nor of the
-    migration's form is another's: counted apart."""
+    sides. A pair with an end not of the migration's form (which every source document's id has)
+    is another's: counted apart."""
     left, right = j.left.column, j.right.column
     pairs = pa.table({"l": uuid_array(expected[left]), "r": uuid_array(expected[right])})
     con.register("m2pg_pairs", pairs)
-    ours = (
-        f"(l IN {registered_ids(con, 'm2pg_left', ends[left])} OR {object_id_shaped('CAST(l AS VARCHAR)')}) "
-        f"AND (r IN {registered_ids(con, 'm2pg_right', ends[right])} OR {object_id_shaped('CAST(r AS VARCHAR)')})"
-    )
-    try:
-        actual = (
-            f"(SELECT CAST({quote(left)} AS UUID) AS l, CAST({quote(right)} AS UUID) AS r FROM pg.{quote(j.table)})"
+    ours = f"({object_id_shaped('l')} AND {object_id_shaped('r')})"
+    actual = f"(SELECT CAST({quote(left)} AS UUID) AS l, CAST({quote(right)} AS UUID) AS r FROM pg.{quote(j.table)})"
+    try:  # PostgreSQL's pairs read once, against the expected ones: only the pairs on one side alone kept
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE m2pg_x AS SELECT CAST(e.l AS VARCHAR) AS el, CAST(e.r AS VARCHAR) AS er, "
+            f"CAST(a.l AS VARCHAR) AS l, CAST(a.r AS VARCHAR) AS r FROM {actual} a FULL JOIN m2pg_pairs e "
+            "ON a.l = e.l AND a.r = e.r WHERE a.l IS NULL OR e.l IS NULL"
         )
-        missing = con.execute(
-            "SELECT CAST(l AS VARCHAR), CAST(r AS VARCHAR) FROM m2pg_pairs ANTI JOIN "
-            f"{actual} USING (l, r) ORDER BY l, r"
-        ).fetchall()
-        extra = con.execute(
-            f"SELECT CAST(l AS VARCHAR), CAST(r AS VARCHAR) FROM {actual} ANTI JOIN m2pg_pairs USING (l, r) "
-            f"WHERE {ours} ORDER BY l, r"
-        ).fetchall()
-        (other,) = con.execute(f"SELECT count(*) FROM {actual} WHERE NOT ({ours})").fetchone()
+        missing = con.execute("SELECT el, er FROM m2pg_x WHERE l IS NULL ORDER BY el, er").fetchall()
+        extra = con.execute(f"SELECT l, r FROM m2pg_x WHERE el IS NULL AND {ours} ORDER BY l, r").fetchall()
+        (other,) = con.execute(f"SELECT count(*) FROM m2pg_x WHERE el IS NULL AND NOT {ours}").fetchone()
     finally:
-        for name in ("m2pg_pairs", "m2pg_left", "m2pg_right"):
-            con.unregister(name)
+        con.unregister("m2pg_pairs")
+        con.execute("DROP TABLE IF EXISTS m2pg_x")
     missing = [(object_id_of(a), object_id_of(b)) for a, b in missing]
     for a, b in missing:
         fails.add("records", j.table, "pair missing in PostgreSQL", pair={left: a, right: b})

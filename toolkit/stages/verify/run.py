@@ -28,7 +28,7 @@ from toolkit.stages.verify.compare import canonical_arrow
 from toolkit.stages.verify.counts import count_junction, count_model
 from toolkit.stages.verify.failures import LAYERS, LIMIT, Failures
 from toolkit.stages.verify.integrity import junction_integrity, model_integrity
-from toolkit.stages.verify.ownership import junction_ends, source_ids
+from toolkit.stages.verify.ownership import junction_ends
 from toolkit.stages.verify.records import SLICE, full_records, junction_records, sample_records
 from toolkit.stages.verify.source import (
     Loaded,
@@ -96,6 +96,7 @@ class Run:
 
     def check(self, layer: str, table: str, check, *args) -> dict:
         """Run one check; a database error (a missing table, a dropped column) fails it, named."""
+        parallel.release_memory()  # what came before: two large tables' checks at once on both cores add up
         try:
             result = check(*args) or {}
         except (psycopg.Error, duckdb.Error) as error:
@@ -119,7 +120,7 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
     counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
     if run.full:
         slices = partial(resolved_slices, handover, model, run.loaded, SLICE)
-        records = run.check("records", t, full_records, run.con, model, slices, source_ids(found, quarantine), fails)
+        records = run.check("records", t, full_records, run.con, model, slices, fails)
     else:
         chosen = sampled_rows(handover, model, run.loaded, found.rows.height, run.sample, run.seed)
         records = run.check("records", t, sample_records, run.conn, model, chosen, run.seed, fails)
@@ -148,8 +149,10 @@ def check_junction(run: Run, j: Junction, pairs: dict[tuple[str, str], pl.DataFr
     run.found.kinds[t] = "junction"
     expected, by_feed = junction_pairs(j, pairs, run.loaded)
     ends = junction_ends(j, run.loaded)
+    pairs.clear()  # what the layers below do not need goes before they start
+    run.loaded.forget()
     run.check("counts", t, count_junction, run.con, j, expected, by_feed, ends, fails)
-    run.check("records", t, junction_records, run.con, j, expected, ends, fails)
+    run.check("records", t, junction_records, run.con, j, expected, fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 

@@ -33,7 +33,7 @@ from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
 
 MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
-CHUNK = 5_000  # documents per source chunk
+CHUNK = 1000  # documents per source chunk
 PAIRS = pa.schema({"owner": pa.binary(12), "other": pa.binary(12)})  # a junction's pairs as ObjectIds' bytes
 Hexes = TypeVar("Hexes", pl.Series, pl.Expr)  # ObjectId hex, held or as a column of a scan
 REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
@@ -82,10 +82,13 @@ def source_documents(source, collection: str):
 
 class Accounting:
     """What the migration must have done with each source document, as they stream by in
-    source order: a repeated `_id` loads its first copy and quarantines the others."""
+    the source's `_id` order: a repeated `_id` loads its first copy and quarantines the others.
+    The copies of an `_id` come one after another in that order, so only the last is remembered
+    (a set of every `_id` seen would grow with the collection)."""
 
     def __init__(self, quarantine: Quarantine) -> None:
-        self.quarantine, self.copies = quarantine, Counter[str]()
+        self.quarantine, self.copy = quarantine, 0
+        self.last: str | None = None
 
     def judge(self, raw, document: dict | None) -> tuple[str, dict]:
         """("quarantined" | "expected" | "missing", the ids naming it and why it cannot load)."""
@@ -101,8 +104,8 @@ class Accounting:
                 "problem": "_id is not an ObjectId",
             }
         oid = str(document["_id"])
-        copy = self.copies[oid]
-        self.copies[oid] += 1
+        self.copy = self.copy + 1 if oid == self.last else 0
+        self.last, copy = oid, self.copy
         if copy:
             return ("quarantined" if q.repeats[oid] >= copy else "missing"), {"object_id": oid, "problem": REPEATED_ID}
         return ("quarantined" if q.records[oid] > q.repeats[oid] else "expected"), {"object_id": oid}
@@ -207,16 +210,13 @@ def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -
 
 def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
     """A seeded random sample of `size` of the `height` rows `read_collection` wrote, resolved;
-    only the chosen rows are held."""
+    only the chosen rows are held: their ObjectIds are picked from that column, and the scan
+    keeps the rows holding them (a filter on the row number would read every row whole)."""
     chosen = pl.Series("m2pg_row", range(height), dtype=pl.UInt32).sample(n=min(size, height), seed=seed)
-    rows = (
-        pl.scan_parquet(rows_file(folder, model.name))
-        .with_row_index("m2pg_row")
-        .filter(pl.col("m2pg_row").is_in(chosen.implode()))
-        .collect()
-    )
-    order = pl.DataFrame(chosen).with_row_index("m2pg_order")
-    rows = rows.join(order, on="m2pg_row").sort("m2pg_order").drop("m2pg_row", "m2pg_order")
+    scan = pl.scan_parquet(rows_file(folder, model.name))
+    order = scan.select("_object_id").collect()["_object_id"].gather(chosen).to_frame().with_row_index("m2pg_order")
+    rows = scan.filter(pl.col("_object_id").is_in(order["_object_id"].implode())).collect()
+    rows = rows.join(order, on="_object_id").sort("m2pg_order").drop("m2pg_order")
     return resolve(rows, model, loaded)
 
 
@@ -248,15 +248,24 @@ class Loaded:
 
     def of(self, name: str) -> pl.Series:
         if name not in self.ids:
-            rows = rows_file(self.handover, name)
-            self.ids[name] = pl.read_parquet(rows, columns=["_object_id"])["_object_id"]
+            self.ids[name] = self._read(name)
         return self.ids[name]
 
     def raw(self, name: str) -> pl.Series:
-        """The same ObjectIds as their 12 bytes, as a junction's pairs hold them."""
+        """The same ObjectIds as their 12 bytes, as a junction's pairs hold them (the text is
+        not kept for this: a junction's check asks for the bytes alone)."""
         if name not in self.raw_ids:
-            self.raw_ids[name] = self.of(name).str.decode("hex")
+            hexes = self.ids[name] if name in self.ids else self._read(name)
+            self.raw_ids[name] = hexes.str.decode("hex")
         return self.raw_ids[name]
+
+    def forget(self) -> None:
+        """Let go of what was read."""
+        self.ids.clear()
+        self.raw_ids.clear()
+
+    def _read(self, name: str) -> pl.Series:
+        return pl.read_parquet(rows_file(self.handover, name), columns=["_object_id"])["_object_id"]
 
 
 def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[str, int]:
