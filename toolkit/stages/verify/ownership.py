@@ -13,7 +13,7 @@ from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
 from toolkit.target.schema import quote
 
-SLICE = 1 << 15  # ids converted at a time: the conversion's byte matrices are a few times the ids' size
+SLICE = 1 << 15  # ids converted to UUIDs at a time
 
 
 def registered_ids(con, name: str, ids: pa.Array) -> str:
@@ -52,11 +52,14 @@ def source_ids(found: Collection, quarantine: Quarantine) -> pa.Array:
     """UUIDs of the source's documents, expected or quarantined: a row holding another id is not
     the migration's."""
     quarantined = pl.Series(sorted(quarantine.object_ids), dtype=pl.String).str.decode("hex")
-    ids = found.rows["id"]
-    expected = [uuid_text_array(ids.slice(start, SLICE)) for start in range(0, len(ids), SLICE)]
-    return pa.concat_arrays([*expected, uuid_array(quarantined)])
+    return pa.concat_arrays([_in_slices(uuid_text_array, found.rows["id"]), uuid_array(quarantined)])
 
 
 def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pa.Array]:
     """Per column of a junction, the UUIDs a pair of the migration's holds there."""
-    return {side.column: uuid_array(loaded_ids.raw(side.model)) for side in (j.left, j.right)}
+    return {side.column: _in_slices(uuid_array, loaded_ids.raw(side.model)) for side in (j.left, j.right)}
+
+
+def _in_slices(convert, ids: pl.Series) -> pa.Array:
+    """`convert` applied SLICE ids at a time: its byte matrices are a few times the ids' size."""
+    return pa.concat_arrays([convert(ids.slice(start, SLICE)) for start in range(0, max(len(ids), 1), SLICE)])
