@@ -13,7 +13,7 @@ from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
 from toolkit.target.schema import quote
 
-SLICE = 1 << 15  # ids converted to UUIDs at a time
+IDS_AT_ONCE = 1 << 15  # ids converted to UUIDs at a time
 
 
 def registered_ids(con, name: str, ids: pa.Array) -> str:
@@ -61,5 +61,6 @@ def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pa.Array]:
 
 
 def _in_slices(convert, ids: pl.Series) -> pa.Array:
-    """`convert` applied SLICE ids at a time: its byte matrices are a few times the ids' size."""
-    return pa.concat_arrays([convert(ids.slice(start, SLICE)) for start in range(0, max(len(ids), 1), SLICE)])
+    """`convert` applied IDS_AT_ONCE ids at a time: its byte matrices are a few times the ids' size."""
+    starts = range(0, max(len(ids), 1), IDS_AT_ONCE)
+    return pa.concat_arrays([convert(ids.slice(start, IDS_AT_ONCE)) for start in starts])

@@ -123,8 +123,8 @@ def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFra
     finally:
         con.unregister("m2pg_expected")
         con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_x; DROP TABLE IF EXISTS m2pg_d")
-    missing = sorted((object_id_of(str(uuid)),) for (uuid,) in missing)  # the expected ids are all of that form
-    for (object_id,) in missing:
+    missing = sorted(object_id_of(str(uuid)) for (uuid,) in missing)  # the expected ids are all of that form
+    for object_id in missing:
         fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)
     for (uuid,) in extra:
         fails.add(
