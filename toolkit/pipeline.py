@@ -183,6 +183,10 @@ def run_all(
             with load_mod.connect(pg_uri) as conn:
                 preflight_target.may_empty(conn, preflight_target.tables_of(app.models, app.junctions), "run")
         else:
+            present = set(src.collections())
+            if not dry_run:  # a plan shows what such a load would delete
+                absent = [m for m in app.models if m.source not in present]
+                preflight_target.absent_but_loaded(pg_uri, absent, "run")
             preflight_target.source_clash(pg_uri, src, app.models)
     elif not dry_run:  # a plan only reads the target
         schema_stage(app, pg_uri, out)

@@ -20,6 +20,7 @@ from transforms import APP
 KEEP = 25  # documents a collection keeps: enough for every role below, small enough to run fast
 RENAMED = "Renamed in the source after the first run"
 RETITLED = "Retitled in the source after the first run"
+SPOILED_EMAIL = "took.a.new.address@example.com"
 
 
 @dataclass
@@ -46,6 +47,9 @@ class Cast:
     fixed_user: ObjectId  # quarantined by `enum` first, then fixed
     fixed_board: ObjectId  # quarantined by `reference` first, then fixed
     fixed_section: ObjectId  # quarantined by `quarantined_reference` until fixed_board is fixed
+    swapped_users: tuple[ObjectId, ObjectId]  # their emails (unique) change places
+    chained_users: tuple[ObjectId, ObjectId]  # the first takes the second's email, the second spoiled_user's
+    spoiled_user: ObjectId  # valid, then refused by `enum`, giving its email up; new_user takes deleted_user's
     new_user: ObjectId | None = field(default=None)
     new_account: ObjectId | None = field(default=None)
 
@@ -95,6 +99,9 @@ def first_source() -> tuple[generate.Dataset, Cast]:
         fixed_user=_bad("enum", "Users")["_id"],
         fixed_board=_bad("reference", "Boards")["_id"],
         fixed_section=_bad("quarantined_reference", "Sections")["_id"],
+        swapped_users=(users[5]["_id"], users[6]["_id"]),
+        chained_users=(users[7]["_id"], users[8]["_id"]),
+        spoiled_user=users[9]["_id"],
     )
     accounts[0]["assigned_to"] = cast.deleted_user
     boards[0]["user"] = cast.deleted_user
@@ -111,9 +118,11 @@ def first_source() -> tuple[generate.Dataset, Cast]:
 
 def edit(database: Database, cast: Cast) -> None:
     """What the app does between two runs: every case of the catch-up, once."""
+    gone = database.Users.find_one({"_id": cast.deleted_user})
+    assert database.Users.delete_one({"_id": cast.deleted_user}).deleted_count == 1
     user = copy.deepcopy(database.Users.find_one({"_id": cast.kept_user}))
     cast.new_user = user["_id"] = ObjectId()
-    user["email"] = "joined.after.the.first.run@example.com"
+    user["email"] = gone["email"]  # invited again after leaving
     database.Users.insert_one(user)
     account = copy.deepcopy(database.crm_Accounts.find_one({"_id": cast.renamed_account}))
     cast.new_account = account["_id"] = ObjectId()
@@ -128,10 +137,20 @@ def edit(database: Database, cast: Cast) -> None:
         ("Users", cast.fixed_user, {"userStatus": "ACTIVE"}),
         ("Boards", cast.fixed_board, {"user": cast.kept_user}),
     )
+    ids = [*cast.swapped_users, *cast.chained_users, cast.spoiled_user]
+    emails = {u["_id"]: u["email"] for u in database.Users.find({"_id": {"$in": ids}})}
+    (a, b), (c, d) = cast.swapped_users, cast.chained_users
+    updates += (  # in an order a unique index on email in MongoDB accepts, as the app's would
+        ("Users", cast.spoiled_user, {"email": SPOILED_EMAIL, "userStatus": "NOT_A_STATUS"}),
+        ("Users", d, {"email": emails[cast.spoiled_user]}),
+        ("Users", c, {"email": emails[d]}),
+        ("Users", a, {"email": "between.two.addresses@example.com"}),
+        ("Users", b, {"email": emails[a]}),
+        ("Users", a, {"email": emails[b]}),
+    )
     for collection, object_id, values in updates:
         assert database[collection].update_one({"_id": object_id}, {"$set": values}).modified_count == 1
     for collection, object_id in (
-        ("Users", cast.deleted_user),
         ("Boards", cast.deleted_board),
         ("crm_Contacts", cast.deleted_contact),
     ):

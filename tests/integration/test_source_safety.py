@@ -162,6 +162,26 @@ def test_what_the_source_lacks_or_adds_is_reported_everywhere(tmp_path, partial_
     assert report["not_migrated"]["absent_collections"] == ["Users"]
 
 
+def test_a_source_lacking_a_collection_the_target_holds_rows_of_changes_nothing(tmp_path, dump, partial_dump, pg_uri):
+    """After a migration, a source without one of its collections (a dump of some collections only)
+    would have a catch-up delete every row migrated from it: `run` stops before extracting, and a
+    load of such a staging folder before writing, each naming the collection; a dry run plans it."""
+    staging = tmp_path / "st"
+    assert m2pg("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(staging)).returncode == 3
+    users = target_state(pg_uri)[1]["Users"]
+    before, staged = target_state(pg_uri), files(staging / "raw")
+    ran = one_line(m2pg("run", "--dump", str(partial_dump), "--pg-uri", pg_uri, "--staging", str(staging)), 2)
+    assert f'no Users collection, but the target holds {users} rows of "Users"' in ran, ran
+    assert target_state(pg_uri) == before and files(staging / "raw") == staged
+    planned = m2pg("run", "--dump", str(partial_dump), "--pg-uri", pg_uri, "--staging", str(staging), "--dry-run")
+    assert planned.returncode == 3, planned.stdout + planned.stderr
+    plan = {t["table"]: t for t in json.loads((staging / "reports" / "plan.json").read_text())["tables"]}
+    assert plan["Users"]["delete"] == users
+    loaded = one_line(m2pg("load", "--pg-uri", pg_uri, "--staging", str(staging)), 2)
+    assert "no Users collection" in loaded and "--replace" in loaded, loaded
+    assert target_state(pg_uri) == before
+
+
 # --- stages out of order, wrong folders ----------------------------------------------------
 
 

@@ -8,7 +8,9 @@ transaction, so a stopped load leaves the target and its memory of it in step: r
 computes what is left and writes exactly that. Rows the migration did not write are never touched.
 
 Inserts and updates go parents first, deletes children first, so with the foreign keys live every
-commit keeps them valid. Into empty tables the foreign keys are deferred instead: row-level RI
+commit keeps them valid. A table whose rows change where it has unique indexes writes all its
+changes in one transaction that drops those indexes and builds them again, as values may change
+hands between its rows. Into empty tables the foreign keys are deferred instead: row-level RI
 triggers take half the time of a bulk load, while validating a whole table once at the end is a
 single join. One transaction stores the definitions in `m2pg.deferred_constraints` and drops the
 constraints; a constraint's row is deleted only in the transaction that validates it again. A
@@ -44,9 +46,10 @@ from toolkit.runtime.redact import redact
 from toolkit.runtime.sizes import BATCH_SIZE
 from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests
 from toolkit.stages.reports import LoadReport, PlanReport
-from toolkit.staging.layout import Staging, checked_digest, write_json
+from toolkit.staging.layout import Staging, checked_digest, read_json, write_json
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
+from toolkit.target.preflight import owned_table
 from toolkit.target.schema import has_schema, literal, quote, secondary_indexes
 
 log = logging.getLogger(__name__)
@@ -136,6 +139,8 @@ def ensure_target(
     if replace:
         preflight_target.may_empty(conn, tables, stage)
     elif staging is not None:
+        absent = [m for m in models if read_json(staging.manifest(m.source)).get("absent")]
+        preflight_target.absent_but_loaded(pg_uri, absent, stage)
         preflight_target.staged_clash(pg_uri, staging, models)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:
@@ -158,11 +163,6 @@ def keys_of(models, junctions) -> dict[str, list[str]]:
     keys = {m.table: ["id"] for m in models}
     keys.update({j.table: [j.left.column, j.right.column] for j in junctions})
     return keys
-
-
-def owned_table(table: str) -> str:
-    """Where the target keeps the key and digest of each row of `table` the migration wrote."""
-    return f"m2pg.{quote('owned_' + table)}"
 
 
 def _owned_rows(conn, table: str, keys: list[str]) -> pl.DataFrame:
@@ -216,9 +216,10 @@ def _ingest(
 
 
 def _scratch(cur, table: str, like: str) -> str:
-    """A temporary table shaped like `like`, emptied at each commit."""
+    """A temporary table shaped like `like`, empty, emptied again at each commit."""
     name = f"m2pg_{hashlib.md5(table.encode()).hexdigest()[:12]}"
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {like}) ON COMMIT DELETE ROWS")
+    cur.execute(f"DELETE FROM {name}")  # an earlier batch of the same transaction left its rows
     return name
 
 
@@ -242,43 +243,133 @@ def write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str]
 
 
 def _write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+    with conn.cursor() as cur:
+        written = _apply(cur, table, kind, rows, keys, kinds)
+    conn.commit()
+    interrupt.crash_point("load-batch")
+    return written
+
+
+def _apply(cur, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+    """A batch's rows, owned rows and ledger line written in the open transaction; the number
+    of rows PostgreSQL wrote."""
     key_kinds = {k: Kind.OBJECT_ID for k in keys}
     owned_kinds = {**key_kinds, DIGEST: Kind.INT}
     mine = owned_table(table)
-    with conn.cursor() as cur:
-        if kind == "insert":
-            written = _ingest(cur, table, rows, kinds)
-            _ingest(cur, "owned_" + table, rows, owned_kinds, schema="m2pg")
-        else:
-            scratch = _scratch(cur, "owned_" + table, mine)
-            _ingest(
-                cur,
-                scratch,
-                rows if kind == "update" else rows.with_columns(pl.lit(0, pl.Int64).alias(DIGEST)),
-                owned_kinds,
-                temporary=True,
-            )
-            if kind == "update":
-                values = _scratch(cur, table, quote(table))
-                _ingest(cur, values, rows, kinds, temporary=True)
-                assign = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in kinds if c not in keys)
-                cur.execute(f"UPDATE {quote(table)} t SET {assign} FROM {values} s WHERE {_matching('t', 's', keys)}")
-                written = cur.rowcount
-                cur.execute(
-                    f"UPDATE {mine} o SET {DIGEST} = s.{DIGEST} FROM {scratch} s WHERE {_matching('o', 's', keys)}"
-                )
-            else:
-                cur.execute(f"DELETE FROM {quote(table)} t USING {scratch} s WHERE {_matching('t', 's', keys)}")
-                written = cur.rowcount
-                cur.execute(f"DELETE FROM {mine} o USING {scratch} s WHERE {_matching('o', 's', keys)}")
-        counts = {"insert": (written, 0, 0), "update": (0, written, 0), "delete": (0, 0, written)}[kind]
-        cur.execute(
-            f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted, updated, deleted) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            parameters=(table, _batch_digest(kind, rows, keys), rows.height, *counts),
+    if kind == "insert":
+        written = _ingest(cur, table, rows, kinds)
+        _ingest(cur, "owned_" + table, rows, owned_kinds, schema="m2pg")
+    else:
+        scratch = _scratch(cur, "owned_" + table, mine)
+        _ingest(
+            cur,
+            scratch,
+            rows if kind == "update" else rows.with_columns(pl.lit(0, pl.Int64).alias(DIGEST)),
+            owned_kinds,
+            temporary=True,
         )
-        interrupt.crash_point("load-copy")
-    conn.commit()
+        if kind == "update":
+            values = _scratch(cur, table, quote(table))
+            _ingest(cur, values, rows, kinds, temporary=True)
+            assign = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in kinds if c not in keys)
+            cur.execute(f"UPDATE {quote(table)} t SET {assign} FROM {values} s WHERE {_matching('t', 's', keys)}")
+            written = cur.rowcount
+            cur.execute(f"UPDATE {mine} o SET {DIGEST} = s.{DIGEST} FROM {scratch} s WHERE {_matching('o', 's', keys)}")
+        else:
+            cur.execute(f"DELETE FROM {quote(table)} t USING {scratch} s WHERE {_matching('t', 's', keys)}")
+            written = cur.rowcount
+            cur.execute(f"DELETE FROM {mine} o USING {scratch} s WHERE {_matching('o', 's', keys)}")
+    counts = {"insert": (written, 0, 0), "update": (0, written, 0), "delete": (0, 0, written)}[kind]
+    cur.execute(
+        f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted, updated, deleted) VALUES ($1, $2, $3, $4, $5, $6)",
+        parameters=(table, _batch_digest(kind, rows, keys), rows.height, *counts),
+    )
+    interrupt.crash_point("load-copy")
+    return written
+
+
+UNIQUE_SQL = """
+SELECT format('DROP INDEX %I.%I', n.nspname, i.relname), pg_get_indexdef(x.indexrelid)
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
+WHERE x.indrelid = to_regclass($1) AND x.indisunique AND NOT x.indisprimary
+  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+UNION ALL
+SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', $1, k.conname),
+       format('ALTER TABLE %s ADD CONSTRAINT %I %s', $1, k.conname, pg_get_constraintdef(k.oid))
+FROM pg_constraint k
+WHERE k.conrelid = to_regclass($1) AND k.contype = 'u'
+  AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)
+"""
+
+
+def unique_indexes(conn, table: str) -> list[tuple[str, str]]:
+    """(drop, create) of each unique index and constraint of `table` besides its primary key
+    (those a foreign key depends on left out: they cannot be dropped)."""
+    with conn.cursor() as cur:
+        cur.execute(UNIQUE_SQL, parameters=(quote(table),))
+        return [(drop, create) for drop, create in cur.fetchall()]
+
+
+def parking(models) -> dict[str, list[str]]:
+    """Table -> an UPDATE per unique column that moves the value of a row about to be deleted
+    (ids in $1) out of the way when another row holds it too: NULL where the column allows it,
+    else, in a text column, the row's own id as text. Another kind of column keeps its value, and
+    the index built again names the duplicate."""
+    statements: dict[str, list[str]] = {}
+    for m in models:
+        for f in m.fields:
+            if not f.unique or f.key == "_id":
+                continue
+            column, table = quote(f.name), quote(m.table)
+            value = "NULL" if f.nullable else "t.id::text"
+            if f.nullable or f.kind is Kind.TEXT:
+                statements.setdefault(m.table, []).append(
+                    f"UPDATE {table} t SET {column} = {value} WHERE t.id = ANY($1::uuid[]) "
+                    f"AND EXISTS (SELECT FROM {table} o WHERE o.{column} = t.{column} AND o.id <> t.id)"
+                )
+    return statements
+
+
+def write_together(
+    conn,
+    table: str,
+    writes,
+    keys: list[str],
+    kinds: dict[str, Kind],
+    unique,
+    parked: list[str],
+    gone: list,
+    progress,
+    task,
+) -> dict:
+    """Every batch of a table with unique values in one transaction, its unique indexes dropped
+    first and built again last. PostgreSQL checks a unique index row by row, so two rows that
+    swap a value, or one taking the value another gives up later, would collide if written one
+    after the other. A row to be deleted later in the load (its document gone or quarantined)
+    whose unique value another row now holds gives it up first (`parked`, see `parking`); built again over
+    the final rows, the index refuses only a true duplicate."""
+    written = {"update": 0, "insert": 0}
+    try:
+        with conn.cursor() as cur:
+            for drop, _ in unique:
+                cur.execute(drop)
+            for kind, batch in writes:
+                written[kind] += _apply(cur, table, kind, batch, keys, kinds)
+                progress.update(task, advance=batch.height)
+            for statement in parked if gone else ():
+                cur.execute(statement, parameters=(gone,))
+            interrupt.crash_point("load-unique")  # the rows written, the indexes not yet built again
+            for _, create in unique:
+                cur.execute(create)
+        conn.commit()
+    except (pgdbapi.IntegrityError, pgdbapi.DataError) as error:
+        conn.rollback()
+        raise ConfigError(
+            f'PostgreSQL refused the changed rows of "{table}": {_message(error)}',
+            stage="load",
+            hint="nothing of them was written; a row this migration did not write holds that value: change "
+            "or delete it, or load afresh with --replace",
+        ) from None
     interrupt.crash_point("load-batch")
     return written
 
@@ -327,10 +418,13 @@ def load_table(
     batch_size: int,
     progress,
     indexes: dict[str, str],
+    parked: list[str],
 ) -> tuple[dict, pl.DataFrame]:
     """Update the table's changed rows and insert its new ones, batch by batch, one staged part
     in memory at a time; (its summary, the owned keys to delete once no row points at them).
-    Into a table the migration has not written yet every row is new: each part is read once."""
+    Into a table the migration has not written yet every row is new: each part is read once.
+    Where unique values may change hands (rows updated, or rows inserted while others go), all
+    is written in one transaction (`write_together`); `parked`: see `parking`."""
     started, columns = time.perf_counter(), list(kinds)
     parts, owned = _parts(staging, table), _owned_rows(conn, table, keys)
     changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
@@ -345,7 +439,15 @@ def load_table(
     bulk = _bulk(conn, table, indexes, empty=empty and (changes is None or changes.insert.height > 0))
     task = progress.add_task(f"load {table}", total=total)
     written, committed = {"update": 0, "insert": 0}, 0
-    for kind, batch in _writes(parts, changes, columns, batch_size):
+    writes = _writes(parts, changes, columns, batch_size)
+    gone = changes.delete if changes else pl.DataFrame()
+    moving = changes is not None and (changes.update.height or (changes.insert.height and gone.height))
+    unique = unique_indexes(conn, table) if moving else []
+    if unique:
+        leaving = gone["id"].to_list() if parked and gone.height else []
+        written = write_together(conn, table, writes, keys, kinds, unique, parked, leaving, progress, task)
+        interrupt.check("load", f"{table}: {total} rows written", "the remaining tables")
+    for kind, batch in () if unique else writes:
         written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
         committed += batch.height
         progress.update(task, advance=batch.height)
@@ -353,7 +455,6 @@ def load_table(
     if bulk:
         _rebuild(conn, indexes)
     unchanged = changes.unchanged if changes else 0
-    gone = changes.delete if changes else pl.DataFrame()
     summary = {
         "table": table,
         "rows": total + unchanged,
@@ -763,10 +864,11 @@ def _load_all(
     """Run the loads, deletions and restores: (table -> its summary, the foreign keys PostgreSQL
     refused to restore, the number restored or tried, the tables in load order)."""
     kinds, keys = _kinds(models, junctions), keys_of(models, junctions)
-    plain, needs, pointing = (
+    plain, needs, pointing, parked = (
         secondary_indexes(models, junctions),
         parents(models, junctions),
         pointing_at(models, junctions),
+        parking(models),
     )
     order = list(kinds)
     connections: queue.SimpleQueue = queue.SimpleQueue()
@@ -784,7 +886,15 @@ def _load_all(
             with borrowed(connections) as conn:
                 if kind == "load":
                     summary, gone[table] = load_table(
-                        conn, staging, table, keys[table], kinds[table], batch_size, progress, plain[table]
+                        conn,
+                        staging,
+                        table,
+                        keys[table],
+                        kinds[table],
+                        batch_size,
+                        progress,
+                        plain[table],
+                        parked.get(table, []),
                     )
                     return summary
                 if kind == "delete":

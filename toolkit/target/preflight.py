@@ -6,8 +6,8 @@ holds a unique value of a row it loads.
 Here a row is the source's when its id is one this migration's id map gives (a junction pair:
 when both its ends are). A row to load thus never clashes with another's primary key: its id is
 in the id map, so whatever holds that id is the migration's own row. Only unique values can
-clash, with rows written by someone else or with rows of documents deleted since (the load
-deletes those only after it has inserted and updated, so the value cannot move in one go).
+clash, with rows written by someone else: the migration's own rows of documents deleted or
+quarantined since give their values up in the load itself (`load.parking`).
 """
 
 from __future__ import annotations
@@ -124,6 +124,35 @@ def schema_matches(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence
         )
 
 
+def owned_table(table: str) -> str:
+    """Where the target keeps the key and digest of each row of `table` the migration wrote."""
+    return f"m2pg.{quote('owned_' + table)}"
+
+
+def absent_but_loaded(pg_uri: str, absent: Sequence[ModelSpec], stage: str) -> None:
+    """A collection the source lacks, of which an earlier load wrote rows: far more often a wrong
+    source (a dump of some collections only, a mongodump that failed) than a collection dropped
+    for good, and a load would delete every one of those rows. Stop before anything is written."""
+    if not absent:
+        return
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        for model in absent:
+            cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(owned_table(model.table),))
+            if not cur.fetchone()[0]:
+                continue
+            cur.execute(f"SELECT count(*) FROM {owned_table(model.table)}")
+            rows = cur.fetchone()[0]
+            if rows:
+                raise ConfigError(
+                    f"the source holds no {model.source} collection, but the target holds {rows} rows of "
+                    f'"{model.table}" migrated from it: a load would delete every one of them and quarantine the '
+                    "records that must reference them",
+                    stage=stage,
+                    hint="nothing was written; check the source (a mongodump of some collections only?); "
+                    "if the collection is gone from MongoDB for good, load afresh with --replace",
+                )
+
+
 def outside_references(conn, tables: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """(schema, table, constraint, referenced table) of each foreign key from a table the app
     does not declare into one it does: emptying the app's tables would have to empty it too."""
@@ -147,15 +176,26 @@ def may_empty(conn, tables: Sequence[str], stage: str) -> None:
         )
 
 
+def wrote_before(pg_uri: str, table: str) -> bool:
+    """Whether the target keeps the owned rows of `table` (a load of this migration wrote to it)."""
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(owned_table(table),))
+        return cur.fetchone()[0]
+
+
 def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series) -> tuple | None:
     """(column, value, id, count) of a row the migration does not own whose unique value equals
-    one in `rows` (columns id and the unique fields), the first of `count`; None when there is none."""
+    one in `rows` (columns id and the unique fields), the first of `count`; None when there is none.
+    The migration owns the rows of `owned` (ids) and those an earlier load wrote: the row of a
+    document deleted or quarantined since gives its value up in the load (`load.parking`)."""
     unique = [f.name for f in model.fields if f.unique]
     if not unique or rows.is_empty():
         return None
+    earlier = wrote_before(pg_uri, model.table)
     with duck.connect(pg_uri) as con:
         con.register("m2pg_rows", rows.select("id", *unique).to_arrow())
         con.register("m2pg_owned", pl.DataFrame({"id": owned.unique()}).to_arrow())
+        wrote = f"LEFT JOIN pg.m2pg.{quote('owned_' + model.table)} w ON w.id = t.id " if earlier else ""
         for column in unique:
             c = quote(column)
             found = con.execute(
@@ -163,7 +203,8 @@ def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Se
                 f"FROM pg.{quote(model.table)} t JOIN m2pg_rows r ON r.{c} = t.{c} "
                 # a join, not a correlated NOT EXISTS: DuckDB runs that one as a delim join, a
                 # hundred times slower (1.3 s for 10,000 users)
-                f"LEFT JOIN m2pg_owned o ON o.id = CAST(t.id AS VARCHAR) WHERE o.id IS NULL "
+                f"LEFT JOIN m2pg_owned o ON o.id = CAST(t.id AS VARCHAR) {wrote}"
+                f"WHERE o.id IS NULL {'AND w.id IS NULL ' if earlier else ''}"
                 f"ORDER BY v LIMIT 1"
             ).fetchone()
             if found:
@@ -175,9 +216,8 @@ def refuse_clash(model: ModelSpec, clash: tuple, stage: str) -> ConfigError:
     column, value, row_id, count = clash
     more = f" (and {count - 1} more)" if count > 1 else ""
     return ConfigError(
-        f'"{model.table}".{column} {value!r} is held by row {row_id}, which is not one of the source\'s documents '
-        f"(a row someone else wrote, or the row of a document deleted since it was loaded), and a row to load "
-        f"has it too{more}",
+        f'"{model.table}".{column} {value!r} is held by row {row_id}, which this migration did not write, '
+        f"and a row to load has it too{more}",
         stage=stage,
         hint=f"nothing was written; change or delete that row in the target (or the {model.source} document "
         "in the source), or load afresh with --replace, then run again",
