@@ -20,7 +20,7 @@ from toolkit.runtime import redact
 from toolkit.staging import lock
 from toolkit.staging.layout import write_json
 from toolkit.target import schema
-from transforms import JUNCTIONS, MODELS
+from transforms import APP, JUNCTIONS, MODELS
 
 DB = "nextcrm"
 PASSWORD = "Wolf@Moon:Star%Sun"  # every character a URI parser trips on
@@ -69,6 +69,17 @@ def target_state(uri: str) -> tuple:
     with psycopg.connect(uri) as conn:
         counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in catalog["tables"]}
     return catalog, counts
+
+
+def target_rows(uri: str) -> dict[str, str]:
+    """Every app table's rows, as one digest a table: another source's rows of the same counts differ."""
+    with psycopg.connect(uri) as conn:
+        return {
+            t: conn.execute(
+                f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{t}\" t"
+            ).fetchone()[0]
+            for t in TABLES
+        }
 
 
 def with_password(uri: str, password: str) -> str:
@@ -180,6 +191,19 @@ def test_a_source_lacking_a_collection_the_target_holds_rows_of_changes_nothing(
     loaded = one_line(m2pg("load", "--pg-uri", pg_uri, "--staging", str(staging)), 2)
     assert "no Users collection" in loaded and "--replace" in loaded, loaded
     assert target_state(pg_uri) == before
+
+
+def test_another_database_with_the_apps_collections_changes_nothing(tmp_path, dump, pg_uri):
+    """After a migration, a source with the app's collections but none of its documents (a staging
+    copy, a mistyped URI) would have a catch-up delete every migrated row: the load stops first."""
+    other = tmp_path / "other"
+    generate.write_dump(other, DB, generate.demo_dataset(APP, 8))  # another seed: other ObjectIds
+    staging = tmp_path / "st"
+    assert m2pg("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(staging)).returncode == 3
+    before = target_rows(pg_uri)
+    line = one_line(m2pg("run", "--dump", str(other), "--pg-uri", pg_uri, "--staging", str(staging)), 2)
+    assert "not one document of the source is among the" in line and "--replace" in line, line
+    assert target_rows(pg_uri) == before
 
 
 # --- stages out of order, wrong folders ----------------------------------------------------

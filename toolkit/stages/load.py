@@ -141,6 +141,7 @@ def ensure_target(
     elif staging is not None:
         absent = [m for m in models if read_json(staging.manifest(m.source)).get("absent")]
         preflight_target.absent_but_loaded(pg_uri, absent, stage)
+        preflight_target.another_source(pg_uri, staging, models, stage)
         preflight_target.staged_clash(pg_uri, staging, models)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:

@@ -153,6 +153,42 @@ def absent_but_loaded(pg_uri: str, absent: Sequence[ModelSpec], stage: str) -> N
                 )
 
 
+SHARED_SAMPLE = 1_000  # ids of each collection looked up among the rows loaded before
+
+
+def another_source(pg_uri: str, staging: Staging, models: Sequence[ModelSpec], stage: str) -> None:
+    """Not one document of the staged source among the rows an earlier load wrote, in any table:
+    the source is another database (a staging copy, a mistyped URI), and a catch-up would delete
+    every migrated row and load the other database's. Stop before anything is written. The first
+    SHARED_SAMPLE ids of each collection are looked up: a real catch-up shares most of them."""
+    loaded, shared = 0, 0
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        for model in models:
+            path = staging.idmap(model.source)
+            if not path.exists():
+                continue
+            cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(owned_table(model.table),))
+            if not cur.fetchone()[0]:
+                continue
+            cur.execute(f"SELECT count(*) FROM {owned_table(model.table)}")
+            rows = cur.fetchone()[0]
+            ids = pl.read_parquet(path, columns=["id"], n_rows=SHARED_SAMPLE)["id"].to_list()
+            if not rows or not ids:
+                continue
+            cur.execute(
+                f"SELECT count(*) FROM {owned_table(model.table)} WHERE id = ANY($1::uuid[])", parameters=(ids,)
+            )
+            loaded, shared = loaded + rows, shared + cur.fetchone()[0]
+    if loaded and not shared:
+        raise ConfigError(
+            f"not one document of the source is among the {loaded} rows an earlier run loaded into the target: "
+            "the source looks like another database, and a load would delete every one of those rows",
+            stage=stage,
+            hint="nothing was written; check --mongo-uri and --mongo-db (or --dump), or --pg-uri; to replace "
+            "the target's rows with this source's, load afresh with --replace",
+        )
+
+
 def outside_references(conn, tables: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """(schema, table, constraint, referenced table) of each foreign key from a table the app
     does not declare into one it does: emptying the app's tables would have to empty it too."""
