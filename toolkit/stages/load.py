@@ -368,8 +368,9 @@ def write_together(
         raise ConfigError(
             f'PostgreSQL refused the changed rows of "{table}": {_message(error)}',
             stage="load",
-            hint="nothing of them was written; a row this migration did not write holds that value: change "
-            "or delete it, or load afresh with --replace",
+            hint="nothing of them was written; a row this migration did not write holds that value (or, in a "
+            "column that takes neither NULL nor text, the row of a document deleted or quarantined since): "
+            "change or delete it, or load afresh with --replace",
         ) from None
     interrupt.crash_point("load-batch")
     return written
