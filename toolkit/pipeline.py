@@ -183,8 +183,8 @@ def run_all(
             with load_mod.connect(pg_uri) as conn:
                 preflight_target.may_empty(conn, preflight_target.tables_of(app.models, app.junctions), "run")
         else:
-            present = set(src.collections())
             if not dry_run:  # a plan shows what such a load would delete
+                present = set(src.collections())
                 absent = [m for m in app.models if m.source not in present]
                 preflight_target.absent_but_loaded(pg_uri, absent, "run")
             preflight_target.source_clash(pg_uri, src, app.models)

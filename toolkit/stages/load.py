@@ -449,11 +449,12 @@ def load_table(
         leaving = gone["id"].to_list() if parked and gone.height else []
         written = write_together(conn, table, writes, keys, kinds, unique, parked, leaving, progress, task)
         interrupt.check("load", f"{table}: {total} rows written", "the remaining tables")
-    for kind, batch in () if unique else writes:
-        written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
-        committed += batch.height
-        progress.update(task, advance=batch.height)
-        interrupt.check("load", f"{table}: {committed} of {total} rows written", "the remaining batches and tables")
+    else:
+        for kind, batch in writes:
+            written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
+            committed += batch.height
+            progress.update(task, advance=batch.height)
+            interrupt.check("load", f"{table}: {committed} of {total} rows written", "the remaining batches and tables")
     if bulk:
         _rebuild(conn, indexes)
     unchanged = changes.unchanged if changes else 0
@@ -807,7 +808,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
     tables: list[dict] = []
     with connect(pg_uri) as conn:
         for table, kinds in _kinds(models, junctions).items():
-            if created and _exists(conn, owned_table(table)):
+            if created and preflight_target.exists(conn, owned_table(table)):
                 changes, _ = plan_table(conn, staging, table, keys[table], list(kinds))
                 counts = changes.counts()
             else:  # nothing loaded yet: every staged row is new
@@ -823,12 +824,6 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
         "delete": total["delete"],
         "unchanged": total["unchanged"],
     }
-
-
-def _exists(conn, name: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(name,))
-        return cur.fetchone()[0]
 
 
 def _kinds(models, junctions) -> dict[str, dict[str, Kind]]:

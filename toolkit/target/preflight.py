@@ -129,19 +129,31 @@ def owned_table(table: str) -> str:
     return f"m2pg.{quote('owned_' + table)}"
 
 
+def exists(conn, name: str) -> bool:
+    """Whether the target has the table `name` (schema-qualified and quoted as SQL writes it)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(name,))
+        return cur.fetchone()[0]
+
+
+def loaded_rows(conn, table: str) -> int:
+    """Rows of `table` an earlier load of this migration wrote and keeps as its own (0 before any)."""
+    if not exists(conn, owned_table(table)):
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {owned_table(table)}")
+        return cur.fetchone()[0]
+
+
 def absent_but_loaded(pg_uri: str, absent: Sequence[ModelSpec], stage: str) -> None:
     """A collection the source lacks, of which an earlier load wrote rows: far more often a wrong
     source (a dump of some collections only, a mongodump that failed) than a collection dropped
     for good, and a load would delete every one of those rows. Stop before anything is written."""
     if not absent:
         return
-    with connect(pg_uri) as conn, conn.cursor() as cur:
+    with connect(pg_uri) as conn:
         for model in absent:
-            cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(owned_table(model.table),))
-            if not cur.fetchone()[0]:
-                continue
-            cur.execute(f"SELECT count(*) FROM {owned_table(model.table)}")
-            rows = cur.fetchone()[0]
+            rows = loaded_rows(conn, model.table)
             if rows:
                 raise ConfigError(
                     f"the source holds no {model.source} collection, but the target holds {rows} rows of "
@@ -162,23 +174,18 @@ def another_source(pg_uri: str, staging: Staging, models: Sequence[ModelSpec], s
     every migrated row and load the other database's. Stop before anything is written. The first
     SHARED_SAMPLE ids of each collection are looked up: a real catch-up shares most of them."""
     loaded, shared = 0, 0
-    with connect(pg_uri) as conn, conn.cursor() as cur:
+    with connect(pg_uri) as conn:
         for model in models:
             path = staging.idmap(model.source)
-            if not path.exists():
+            rows = loaded_rows(conn, model.table) if path.exists() else 0
+            ids = pl.read_parquet(path, columns=["id"], n_rows=SHARED_SAMPLE)["id"].to_list() if rows else []
+            if not ids:
                 continue
-            cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(owned_table(model.table),))
-            if not cur.fetchone()[0]:
-                continue
-            cur.execute(f"SELECT count(*) FROM {owned_table(model.table)}")
-            rows = cur.fetchone()[0]
-            ids = pl.read_parquet(path, columns=["id"], n_rows=SHARED_SAMPLE)["id"].to_list()
-            if not rows or not ids:
-                continue
-            cur.execute(
-                f"SELECT count(*) FROM {owned_table(model.table)} WHERE id = ANY($1::uuid[])", parameters=(ids,)
-            )
-            loaded, shared = loaded + rows, shared + cur.fetchone()[0]
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"SELECT count(*) FROM {owned_table(model.table)} WHERE id = ANY($1::uuid[])", parameters=(ids,)
+                )
+                loaded, shared = loaded + rows, shared + cur.fetchone()[0]
     if loaded and not shared:
         raise ConfigError(
             f"not one document of the source is among the {loaded} rows an earlier run loaded into the target: "
@@ -212,13 +219,6 @@ def may_empty(conn, tables: Sequence[str], stage: str) -> None:
         )
 
 
-def wrote_before(pg_uri: str, table: str) -> bool:
-    """Whether the target keeps the owned rows of `table` (a load of this migration wrote to it)."""
-    with connect(pg_uri) as conn, conn.cursor() as cur:
-        cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(owned_table(table),))
-        return cur.fetchone()[0]
-
-
 def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series) -> tuple | None:
     """(column, value, id, count) of a row the migration does not own whose unique value equals
     one in `rows` (columns id and the unique fields), the first of `count`; None when there is none.
@@ -227,7 +227,8 @@ def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Se
     unique = [f.name for f in model.fields if f.unique]
     if not unique or rows.is_empty():
         return None
-    earlier = wrote_before(pg_uri, model.table)
+    with connect(pg_uri) as conn:
+        earlier = exists(conn, owned_table(model.table))
     with duck.connect(pg_uri) as con:
         con.register("m2pg_rows", rows.select("id", *unique).to_arrow())
         con.register("m2pg_owned", pl.DataFrame({"id": owned.unique()}).to_arrow())
