@@ -560,12 +560,29 @@ def generate(
     profile: Annotated[str, typer.Argument(help="sample, bad or large.")],
     scale: Annotated[float, typer.Option(help="Volume multiplier of the large profile.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,
-    mongo_uri: MongoUri = None,
-    mongo_db: MongoDb = None,
+    mongo_uri: Annotated[
+        str | None,
+        typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB server to write the dataset into."),
+    ] = None,
+    mongo_db: Annotated[
+        str | None,
+        typer.Option(
+            "--mongo-db", envvar="M2PG_MONGO_DB", help="Database to write into (in a dump: its folder's name)."
+        ),
+    ] = None,
     dump_out: Annotated[Path | None, typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Write over the app's collections the database (or dump folder) already has; "
+            "without it, generate stops before writing over them.",
+        ),
+    ] = False,
 ) -> None:
-    """Generate the app's data (sample, bad or large) into MongoDB or a mongodump layout."""
-    _run(lambda: generate_command.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out))
+    """Generate the app's data (sample, bad or large) into MongoDB or a mongodump layout; never over
+    a database's or dump's own data without --replace."""
+    _run(lambda: generate_command.generate_data(APP, profile, scale, seed, mongo_uri, mongo_db, dump_out, out, replace))
 
 
 @app.command()

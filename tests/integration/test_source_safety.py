@@ -9,12 +9,15 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
+import bson
 import polars as pl
 import psycopg
 import pytest
 from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
+from pymongo import MongoClient
 
-from processes import m2pg
+from processes import M2PG, environment, m2pg
 from toolkit.generate import sample as generate
 from toolkit.runtime import redact
 from toolkit.staging import lock
@@ -207,6 +210,49 @@ def test_another_database_with_the_apps_collections_changes_nothing(tmp_path, du
 
 
 # --- stages out of order, wrong folders ----------------------------------------------------
+
+
+def source_bytes(uri: str, db: str) -> dict[str, list[bytes]]:
+    """Every collection of the database: its documents' bytes, sorted."""
+    with MongoClient(uri, document_class=RawBSONDocument) as client:
+        database = client[db]
+        return {name: sorted(bytes(d.raw) for d in database[name].find()) for name in database.list_collection_names()}
+
+
+def test_generate_never_writes_over_a_database_that_has_the_apps_collections(mongo_uri):
+    before = source_bytes(mongo_uri, DB)
+    steered = {**environment(), "M2PG_MONGO_URI": mongo_uri, "M2PG_MONGO_DB": DB}  # as `m2pg servers` suggests
+    done = subprocess.run([*M2PG, "generate", "sample"], capture_output=True, text=True, env=steered, timeout=300)
+    line = one_line(done, 2)
+    assert f"{DB!r}" in line and "29 of the app's collections" in line and "--replace" in line, line
+    assert source_bytes(mongo_uri, DB) == before
+    with MongoClient(mongo_uri) as client:
+        client["scratch"]["invoice_States"].insert_one({"name": "someone's"})
+    refused = one_line(m2pg("generate", "sample", "--mongo-uri", mongo_uri, "--mongo-db", "scratch"), 2)
+    assert "1 of the app's collections (1 document; invoice_States" in refused, refused
+    replaced = m2pg("generate", "sample", "--mongo-uri", mongo_uri, "--mongo-db", "scratch", "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    sample = generate.sample(APP, 7)
+    assert source_bytes(mongo_uri, "scratch") == {c: sorted(bson.encode(d) for d in docs) for c, docs in sample.items()}
+    assert source_bytes(mongo_uri, DB) == before
+
+
+def test_generate_never_writes_over_a_dump_folder_that_has_the_apps_files(tmp_path):
+    folder = tmp_path / "dump"
+    users = folder / DB / "Users.bson"
+    users.parent.mkdir(parents=True)
+    users.write_bytes(bson.encode({"_id": ObjectId(), "email": "someone@example.com"}))
+    gzipped = users.with_name("Users.bson.gz")
+    gzipped.write_bytes(b"a mongodump --gzip copy")
+    before = {p.name: p.read_bytes() for p in (folder / DB).iterdir()}
+    line = one_line(m2pg("generate", "sample", "--dump-out", str(folder)), 2)
+    assert str(folder / DB) in line and "--replace" in line, line
+    assert {p.name: p.read_bytes() for p in (folder / DB).iterdir()} == before
+    replaced = m2pg("generate", "sample", "--dump-out", str(folder), "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert not gzipped.exists()  # else the dump would hold two copies of Users
+    assert users.read_bytes() == b"".join(bson.encode(d) for d in generate.sample(APP, 7)["Users"])
+    assert "not a folder" in one_line(m2pg("generate", "sample", "--dump-out", str(users)), 2)
 
 
 def test_transform_and_validate_name_what_is_missing_and_change_nothing(tmp_path, dump):

@@ -4,6 +4,7 @@ loading the stages."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bson import json_util
 from rich.console import Console
@@ -15,6 +16,53 @@ from toolkit.runtime.redact import redact
 from toolkit.staging.layout import write_json
 
 PROFILES = ("sample", "bad", "large")
+DUMP_FILES = (".bson", ".bson.gz", ".metadata.json", ".metadata.json.gz")  # what mongodump writes per collection
+
+
+def held_collections(uri: str, db: str, names: list[str]) -> dict[str, int]:
+    """The app's collections the database already has, with about how many documents each."""
+    from pymongo import MongoClient  # only a write to a server needs the driver
+
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+        present = sorted(set(client[db].list_collection_names()) & set(names))
+        return {name: client[db][name].estimated_document_count() for name in present}
+
+
+def held_files(folder: Path, names: list[str]) -> list[Path]:
+    """The files of the app's collections a dump folder already has."""
+    paths = (folder / f"{name}{suffix}" for name in names for suffix in DUMP_FILES)
+    return [path for path in paths if path.exists()]
+
+
+def make_room(app: App, mongo_uri: str | None, database: str, folder: Path | None, replace: bool) -> None:
+    """A database or dump folder that already has the app's collections holds someone's data:
+    stop before writing, unless --replace says to write over them (a server's collections are
+    then dropped as each is written; a dump's files of them are removed first)."""
+    names = [m.source for m in app.models]
+    hint = "nothing was written; name another {}, or pass --replace to write the dataset in their place"
+    if folder is None:
+        held = held_collections(need(mongo_uri, "--mongo-uri"), database, names)
+        if held and not replace:
+            documents = sum(held.values())
+            raise ConfigError(
+                f"database {database!r} at {redact(mongo_uri or '')} already has {len(held)} of the app's "
+                f"collections ({documents} document{'' if documents == 1 else 's'}; {next(iter(held))} among them)",
+                stage="generate",
+                hint=hint.format("--mongo-db (or an empty server)"),
+            )
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a folder", stage="generate", hint="--dump-out takes a folder")
+    files = held_files(folder / database, names)
+    if files and not replace:
+        raise ConfigError(
+            f"{folder / database} already has {len(files)} files of the app's collections ({files[0].name} among them)",
+            stage="generate",
+            hint=hint.format("--dump-out folder"),
+        )
+    for path in files:  # a stale .bson.gz beside the new .bson would be a second copy
+        path.unlink()
 
 
 def generate_data(
@@ -26,6 +74,7 @@ def generate_data(
     mongo_db: str | None,
     dump_out: Path | None,
     out: Console,
+    replace: bool = False,
 ) -> int:
     """Write a dataset of the app into a MongoDB or straight into a mongodump layout."""
     from toolkit.generate import sample as generate
@@ -36,9 +85,12 @@ def generate_data(
         raise ConfigError("give exactly one target", hint="--dump-out DIR, or --mongo-uri and --mongo-db")
     folder = Path(dump_out) if dump_out else None
     database = mongo_db or app.database
-    if profile == "large":
-        if folder is None:
-            raise ConfigError("the large profile is written to a dump", hint="use --dump-out DIR, then mongorestore")
+    if profile == "large" and folder is None:
+        raise ConfigError("the large profile is written to a dump", hint="use --dump-out DIR, then mongorestore")
+    if folder is None:
+        need(mongo_db, "--mongo-db")
+    make_room(app, mongo_uri, database, folder, replace)
+    if profile == "large" and folder is not None:
         from toolkit.generate.large import large
 
         counts = large(app, scale=scale, seed=seed, dump_out=folder, db=database)
