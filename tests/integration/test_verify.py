@@ -15,6 +15,7 @@ from toolkit.generate import sample as generate
 from toolkit.pipeline import run_all
 from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
+from toolkit.stages.reconcile import reconcile
 from toolkit.stages.verify import run as verify_run
 from toolkit.stages.verify import source as verify_source
 from toolkit.stages.verify.compare import type_issue
@@ -94,15 +95,22 @@ def deleted_row(conn):
     }
 
 
-def extra_junction_row(conn):
-    account, user = one(
+def unwatched(conn) -> tuple[str, str]:
+    """A migrated account and a migrated user that no AccountWatchers pair links."""
+    return one(
         conn,
         """
         SELECT a.id::text, u.id::text FROM "crm_Accounts" a CROSS JOIN "Users" u
         WHERE NOT EXISTS (SELECT 1 FROM "AccountWatchers" w WHERE w.account_id = a.id AND w.user_id = u.id)
         ORDER BY a.id, u.id LIMIT 1""",
     )
+
+
+def extra_junction_row(conn):
+    """A pair the load wrote (recorded among the rows it owns) that no source document names."""
+    account, user = unwatched(conn)
     conn.execute('INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)', [account, user])
+    conn.execute('INSERT INTO m2pg."owned_AccountWatchers" VALUES (%s, %s, 0)', [account, user])
     pair = {"account_id": object_id_of(account), "user_id": object_id_of(user)}
     named = [("counts", "AccountWatchers", {}), ("records", "AccountWatchers", {"pair": pair})]
     return {"full": named, "sample": named}
@@ -191,6 +199,19 @@ def test_sampled_verify_passes_on_the_clean_migration(migrated, database):
     assert report["summary"]["mode"] == "sample"
     assert report["layers"]["records"]["tables"]["Tasks"]["compared"] == 100
     assert report["layers"]["records"]["tables"]["crm_Industry_Type"]["compared"] == 100
+
+
+def test_a_pair_the_app_wrote_between_migrated_rows_is_counted_apart(migrated, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute('INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)', unwatched(conn))
+    for options in ({"full": True}, {"sample": 20}):
+        report, text = run_verify(migrated, database, **options)
+        assert report["status"] == "pass", text
+        assert report["layers"]["counts"]["tables"]["AccountWatchers"]["other_rows"] == 1
+        assert "1 rows in the target are not this migration's" in text
+    reconciled = reconcile(APP, migrated["staging"], database)
+    watchers = next(t for t in reconciled["tables"] if t["table"] == "AccountWatchers")
+    assert reconciled["ok"] and watchers["other_rows"] == 1, watchers
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=[c.__name__ for c in CORRUPTIONS])

@@ -177,6 +177,8 @@ def corrupt_junction(conn, j) -> dict[str, list[Named]]:
         [a, x, b, b, y, a],
     )
     done["swapped pair"] = named(PAIR_MISSING, (a, x), (b, y)) + named(PAIR_EXTRA, (b, x), (a, y))
+    owned = f'm2pg."owned_{table}"'  # the load's record of its pairs, as if it had written these
+    conn.execute(f'DELETE FROM {owned}; INSERT INTO {owned} SELECT "{left}", "{right}", 0 FROM "{table}"')
     return done
 
 

@@ -225,7 +225,8 @@ def print_reconcile(report: ReconcileReport, console: Console) -> None:
         )
     console.print(table)
     other = sum(row.get("other_rows") or 0 for row in report["tables"])
-    apart = f"; {other} rows in the target are not this migration's (not in its id map), counted apart" if other else ""
+    apart = f"; {other} rows in the target are not this migration's (the app's, anyone's), counted apart"
+    apart = apart if other else ""
     if report["ok"]:
         console.print(f"reconcile: every document is loaded or quarantined; no orphans{apart}")
     else:

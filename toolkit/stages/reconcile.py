@@ -3,10 +3,12 @@
 Every source document is loaded or quarantined (source = loaded + quarantined), every staged
 junction pair is loaded, and no key names a missing row. The source's documents are counted
 as the extract's manifest records them; every staged file DuckDB reads is checked against the
-digest its writer recorded first. Only the migration's rows count as
-loaded: those whose id is in the id map (a pair: both its ends); rows the app wrote are counted
-apart as other rows. DuckDB reads both sides: the staged Parquet with read_parquet, PostgreSQL
-through the read-only attached scanner, which hands plain counts to PostgreSQL to compute.
+digest its writer recorded first. Only the migration's rows count as loaded: those whose id is
+in the id map, and the pairs the load recorded writing (`m2pg.owned_<table>`: the app may link
+two migrated rows itself; without that record, the pairs whose both ends are in the id maps);
+rows the app wrote are counted apart as other rows. DuckDB reads both sides: the staged Parquet
+with read_parquet, PostgreSQL through the read-only attached scanner, which hands plain counts
+to PostgreSQL to compute.
 """
 
 from __future__ import annotations
@@ -84,13 +86,26 @@ def migration_rows(con, table: str, ends: dict[str, str]) -> tuple[int | None, s
     return measure(con, f"SELECT count(*) FROM {PG}.{quote(table)} AS t WHERE {where}")
 
 
-def split(con, table: str, ends: dict[str, str | None], errors: list[str | None]) -> tuple[dict, str | None]:
+def written_pairs(con, junction: Junction) -> tuple[int | None, str | None] | None:
+    """Pairs of the table the load recorded writing, or None when the target keeps no such record."""
+    owned = f"m2pg.{quote('owned_' + junction.table)}"
+    recorded, _ = in_postgres(con, f"SELECT count(*) FROM pg_class WHERE oid = to_regclass({literal(owned)})")
+    if not recorded:
+        return None
+    using = ", ".join(quote(side.column) for side in (junction.left, junction.right))
+    return in_postgres(con, f"SELECT count(*) FROM {quote(junction.table)} JOIN {owned} USING ({using})")
+
+
+def split(
+    con, table: str, ends: dict[str, str | None], errors: list[str | None], junction: Junction | None = None
+) -> tuple[dict, str | None]:
     """{"loaded": the migration's rows, "other_rows": the rest}, and the first error."""
     total, total_error = loaded_rows(con, table)
     error = next(filter(None, [*errors, total_error]), None)
     ours: int | None = None
     if error is None:
-        ours, error = migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
+        written = written_pairs(con, junction) if junction else None
+        ours, error = written or migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
     other = None if total is None or ours is None else total - ours
     return {"loaded": ours, "other_rows": other}, error
 
@@ -121,7 +136,11 @@ def junction_row(con, staging: Staging, junction: Junction, collections: dict[st
         staged, staged_error = None, f"{path} is missing: run `m2pg transform`"
     sides = {side.column: owned(staging, collections[side.model]) for side in (junction.left, junction.right)}
     counts, error = split(
-        con, junction.table, {c: ids for c, (ids, _) in sides.items()}, [staged_error, *(e for _, e in sides.values())]
+        con,
+        junction.table,
+        {c: ids for c, (ids, _) in sides.items()},
+        [staged_error, *(e for _, e in sides.values())],
+        junction,
     )
     loaded = counts["loaded"]
     row = {

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.stages.verify.failures import Failures
-from toolkit.stages.verify.ownership import migration_rows, source_ids
+from toolkit.stages.verify.ownership import migration_pairs, migration_rows, source_ids
 from toolkit.stages.verify.source import Collection, Quarantine
 
 
@@ -39,9 +39,16 @@ def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine
 
 
 def count_junction(
-    con, j: Junction, expected: pl.DataFrame, by_feed: dict, ends: dict[str, pa.Array], fails: Failures
+    con,
+    j: Junction,
+    expected: pl.DataFrame,
+    by_feed: dict,
+    ends: dict[str, pa.Array],
+    written: str | None,
+    fails: Failures,
 ) -> dict:
-    loaded, other = migration_rows(con, j.table, ends)
+    """`written`: the pairs the load recorded writing (`ownership.written_pairs`), if known."""
+    loaded, other = migration_pairs(con, j, written) if written else migration_rows(con, j.table, ends)
     if loaded != expected.height:
         fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
     return {

@@ -1,6 +1,8 @@
 """Which rows of a table are the migration's: those holding ids of the source's documents, and,
 where records are compared, any row whose id has the form the migration gives ids (a wrong row of
-its own). Rows someone else wrote into the app's tables are counted apart, neither loaded nor wrong.
+its own). A junction's pair is the migration's when the load recorded writing it (`m2pg.owned_<table>`):
+the app may link two migrated rows itself. Rows someone else wrote into the app's tables are
+counted apart, neither loaded nor wrong.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import pyarrow as pa
 from toolkit.declarations.spec import Junction
 from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
+from toolkit.target.preflight import owned_table
 from toolkit.target.schema import quote
 
 IDS_AT_ONCE = 1 << 15  # ids converted to UUIDs at a time
@@ -45,6 +48,27 @@ def migration_rows(con, table: str, ends: dict[str, pa.Array]) -> tuple[int, int
     finally:
         for name in names.values():
             con.unregister(name)
+    return loaded, total - loaded
+
+
+def written_pairs(conn, j: Junction) -> str | None:
+    """DuckDB SQL of the pairs the load recorded writing (columns l, r), or None when the target
+    keeps no such record (then a pair whose both ends are the migration's counts as its own)."""
+    (recorded,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [owned_table(j.table)]).fetchone()
+    if not recorded:
+        return None
+    return (
+        f"(SELECT {quote(j.left.column)} AS l, {quote(j.right.column)} AS r FROM pg.m2pg.{quote('owned_' + j.table)})"
+    )
+
+
+def migration_pairs(con, j: Junction, written: str) -> tuple[int, int]:
+    """(pairs of the table the load recorded writing, the other pairs)."""
+    left, right = quote(j.left.column), quote(j.right.column)
+    loaded, total = con.execute(
+        f"SELECT count(o.l), count(*) FROM pg.{quote(j.table)} AS t "
+        f"LEFT JOIN {written} AS o ON o.l = t.{left} AND o.r = t.{right}"
+    ).fetchone()
     return loaded, total - loaded
 
 

@@ -145,24 +145,32 @@ def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFra
     }
 
 
-def junction_records(con, j: Junction, expected: pl.DataFrame, fails: Failures) -> dict:
+def junction_records(con, j: Junction, expected: pl.DataFrame, written: str | None, fails: Failures) -> dict:
     """Pairs are cheap: every junction is compared in full, in either mode, as UUIDs on both
     sides. A pair with an end not of the migration's form (which every source document's id has)
     is another's: counted apart."""
     left, right = j.left.column, j.right.column
     pairs = pa.table({"l": uuid_array(expected[left]), "r": uuid_array(expected[right])})
     con.register("m2pg_pairs", pairs)
-    ours = f"({object_id_shaped('l')} AND {object_id_shaped('r')})"
-    actual = f"(SELECT CAST({quote(left)} AS UUID) AS l, CAST({quote(right)} AS UUID) AS r FROM pg.{quote(j.table)})"
+    a, b = f"t.{quote(left)}", f"t.{quote(right)}"
+    if written:  # the load's record says whose a pair is
+        mine, recorded = "o.l IS NOT NULL", f"LEFT JOIN {written} AS o ON o.l = {a} AND o.r = {b}"
+    else:
+        shaped = (object_id_shaped(f"CAST({column} AS VARCHAR)") for column in (a, b))
+        mine, recorded = " AND ".join(shaped), ""
+    actual = (
+        f"(SELECT CAST({a} AS UUID) AS l, CAST({b} AS UUID) AS r, ({mine}) AS mine "
+        f"FROM pg.{quote(j.table)} AS t {recorded})"
+    )
     try:  # PostgreSQL's pairs read once, against the expected ones: only the pairs on one side alone kept
         con.execute(
             "CREATE OR REPLACE TEMP TABLE m2pg_x AS SELECT CAST(e.l AS VARCHAR) AS el, CAST(e.r AS VARCHAR) AS er, "
-            f"CAST(a.l AS VARCHAR) AS l, CAST(a.r AS VARCHAR) AS r FROM {actual} a FULL JOIN m2pg_pairs e "
+            f"CAST(a.l AS VARCHAR) AS l, CAST(a.r AS VARCHAR) AS r, a.mine FROM {actual} a FULL JOIN m2pg_pairs e "
             "ON a.l = e.l AND a.r = e.r WHERE a.l IS NULL OR e.l IS NULL"
         )
         missing = con.execute("SELECT el, er FROM m2pg_x WHERE l IS NULL ORDER BY el, er").fetchall()
-        extra = con.execute(f"SELECT l, r FROM m2pg_x WHERE el IS NULL AND {ours} ORDER BY l, r").fetchall()
-        (other,) = con.execute(f"SELECT count(*) FROM m2pg_x WHERE el IS NULL AND NOT {ours}").fetchone()
+        extra = con.execute("SELECT l, r FROM m2pg_x WHERE el IS NULL AND mine ORDER BY l, r").fetchall()
+        (other,) = con.execute("SELECT count(*) FROM m2pg_x WHERE el IS NULL AND NOT mine").fetchone()
     finally:
         con.unregister("m2pg_pairs")
         con.execute("DROP TABLE IF EXISTS m2pg_x")
