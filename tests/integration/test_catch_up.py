@@ -502,3 +502,31 @@ def test_a_run_after_the_catch_up_writes_nothing(world, caught_up):
     assert report["unchanged"] == sum(len(rows) for rows in world.fresh.values())
     assert_same_rows(migrated_rows(uri), world.fresh)
     assert app_rows(uri) == world.app_rows
+
+
+def test_rows_someone_changed_or_deleted_in_the_target_are_made_again_as_the_source_holds_them(tmp_path, dump, pg_uri):
+    run = ("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path / "st"))
+    first = m2pg(*run)
+    assert first.returncode == 3, first.stdout + first.stderr
+    migrated = migrated_rows(pg_uri)
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        (account,) = conn.execute(
+            """SELECT id FROM "crm_Accounts" a WHERE EXISTS (SELECT FROM "crm_Contacts" c WHERE c."accountsIDs" = a.id)
+               AND EXISTS (SELECT FROM "DocumentsToAccounts" d WHERE d.account_id = a.id) ORDER BY id LIMIT 1"""
+        ).fetchone()
+        conn.execute('DELETE FROM "crm_Accounts" WHERE id = %s', [account])  # its contacts lose it, its pairs go
+        conn.execute("""UPDATE "Tasks" SET title = 'edited' WHERE id = (SELECT id FROM "Tasks" ORDER BY id LIMIT 1)""")
+        conn.execute(
+            """DELETE FROM "BoardWatchers" WHERE (board_id, user_id) =
+               (SELECT board_id, user_id FROM "BoardWatchers" ORDER BY 1, 2 LIMIT 1)"""
+        )
+    tampered = changes(migrated, migrated_rows(pg_uri))
+    assert tampered["crm_Contacts"]["updated"] and tampered["DocumentsToAccounts"]["deleted"], tampered
+    again = m2pg(*run)
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert 'load: "Tasks": rows someone else changed (1) or deleted (0)' in again.stdout + again.stderr
+    assert_same_rows(migrated_rows(pg_uri), migrated)
+    report = {t["table"]: t for t in read_json(tmp_path / "st" / "reports" / "load.json")["tables"]}
+    for table, counts in tampered.items():  # written again: exactly what was changed or deleted
+        written = {"inserted": counts["deleted"], "updated": counts["updated"], "deleted": counts["inserted"]}
+        assert {k: report[table][k] for k in written} == written, table

@@ -166,12 +166,33 @@ def keys_of(models, junctions) -> dict[str, list[str]]:
     return keys
 
 
-def _owned_rows(conn, table: str, keys: list[str]) -> pl.DataFrame:
-    columns = ", ".join(f"{quote(k)}::text AS {quote(k)}" for k in keys)
+def _owned_rows(conn, table: str, keys: list[str]) -> tuple[pl.DataFrame, int, int]:
+    """(keys and digest of every row the migration wrote that the table still holds, how many of
+    them someone else changed since, how many someone deleted). A row and its record are written
+    in one transaction, so they share `xmin`; a row changed since has another one, and its digest
+    is given another value, so the load writes it again as the source holds it. A row deleted
+    since is left out, so it is inserted again (`forget_deleted`)."""
+    columns = ", ".join(f"o.{quote(k)}::text AS {quote(k)}" for k in keys)
     with conn.cursor() as cur:
-        cur.execute(f"SELECT {columns}, {DIGEST} FROM {owned_table(table)}")
+        cur.execute(
+            f"SELECT {columns}, CASE WHEN t.xmin = o.xmin THEN o.{DIGEST} ELSE o.{DIGEST} # 1 END AS {DIGEST}, "
+            f"t.xmin <> o.xmin AS m2pg_changed, t.{quote(keys[0])} IS NULL AS m2pg_deleted "
+            f"FROM {owned_table(table)} o LEFT JOIN {quote(table)} t ON {_matching('t', 'o', keys)}"
+        )
         rows = pl.DataFrame(cur.fetch_arrow_table())
-    return rows.with_columns(pl.col(DIGEST).cast(pl.Int64))
+    changed, deleted = (int(rows[c].sum() or 0) for c in ("m2pg_changed", "m2pg_deleted"))
+    rows = rows.filter(~pl.col("m2pg_deleted")).select(*keys, pl.col(DIGEST).cast(pl.Int64))
+    return rows, changed, deleted
+
+
+def forget_deleted(conn, table: str, keys: list[str]) -> None:
+    """Drop the records of rows someone else deleted from the table since the load wrote them."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"DELETE FROM {owned_table(table)} o WHERE NOT EXISTS "
+            f"(SELECT FROM {quote(table)} t WHERE {_matching('t', 'o', keys)})"
+        )
+    conn.commit()
 
 
 def _staged_rows(parts: list[Path], keys: list[str], columns: list[str]) -> pl.DataFrame:
@@ -192,7 +213,7 @@ def _staged_rows(parts: list[Path], keys: list[str], columns: list[str]) -> pl.D
 def plan_table(conn, staging: Staging, table: str, keys: list[str], columns: list[str]) -> tuple[Changes, list[Path]]:
     """What the load must write to `table`, and its staged parts."""
     parts = _parts(staging, table)
-    return compare(_staged_rows(parts, keys, columns), _owned_rows(conn, table, keys), keys), parts
+    return compare(_staged_rows(parts, keys, columns), _owned_rows(conn, table, keys)[0], keys), parts
 
 
 def _parts(staging: Staging, table: str) -> list[Path]:
@@ -428,7 +449,17 @@ def load_table(
     Where unique values may change hands (rows updated, or rows inserted while others go), all
     is written in one transaction (`write_together`); `parked`: see `parking`."""
     started, columns = time.perf_counter(), list(kinds)
-    parts, owned = _parts(staging, table), _owned_rows(conn, table, keys)
+    parts, (owned, changed, deleted) = _parts(staging, table), _owned_rows(conn, table, keys)
+    if changed or deleted:
+        log.warning(
+            'load: "%s": rows someone else changed (%d) or deleted (%d) in the target since m2pg wrote them '
+            "are made again as the source holds them",
+            table,
+            changed,
+            deleted,
+        )
+    if deleted:
+        forget_deleted(conn, table, keys)
     changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
     total = (
         sum(pq.read_metadata(p).num_rows for p in parts)
