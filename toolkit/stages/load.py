@@ -336,7 +336,8 @@ def parking(models) -> dict[str, list[str]]:
     """Table -> an UPDATE per unique column that moves the value of a row about to be deleted
     (ids in $1) out of the way when another row holds it too: NULL where the column allows it,
     else, in a text column, the row's own id as text. Another kind of column keeps its value, and
-    the index built again names the duplicate."""
+    the index built again names the duplicate. The rows moved have their records written in the
+    same statement, so a later load does not take them for rows someone else changed."""
     statements: dict[str, list[str]] = {}
     for m in models:
         for f in m.fields:
@@ -346,8 +347,10 @@ def parking(models) -> dict[str, list[str]]:
             value = "NULL" if f.nullable else "t.id::text"
             if f.nullable or f.kind is Kind.TEXT:
                 statements.setdefault(m.table, []).append(
-                    f"UPDATE {table} t SET {column} = {value} WHERE t.id = ANY($1::uuid[]) "
-                    f"AND EXISTS (SELECT FROM {table} o WHERE o.{column} = t.{column} AND o.id <> t.id)"
+                    f"WITH moved AS (UPDATE {table} t SET {column} = {value} WHERE t.id = ANY($1::uuid[]) "
+                    f"AND EXISTS (SELECT FROM {table} o WHERE o.{column} = t.{column} AND o.id <> t.id) "
+                    "RETURNING t.id) "
+                    f"UPDATE {owned_table(m.table)} w SET {DIGEST} = w.{DIGEST} FROM moved WHERE w.id = moved.id"
                 )
     return statements
 
