@@ -125,6 +125,15 @@ Workers = Annotated[
     ),
 ]
 Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
+OverwriteChanged = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite-changed",
+        help="Also make the rows m2pg wrote that someone else changed or deleted in the target since "
+        "as the source holds them; without it they are left as they are, and the command says the "
+        "target does not equal the source (exit 1).",
+    ),
+]
 DryRun = Annotated[
     bool,
     typer.Option(
@@ -212,6 +221,7 @@ class Settings:
     dry_run: bool = False
     as_json: bool = False
     quiet: bool = False
+    overwrite: bool = False
 
     def source(self):
         """The source the options name, checked to hold the app's collections."""
@@ -350,6 +360,7 @@ def load(
     staging: StagingDir = Path("staging"),
     batch_size: BatchSize = BATCH_SIZE,
     replace: Replace = False,
+    overwrite_changed: OverwriteChanged = False,
     dry_run: DryRun = False,
     as_json: AsJson = False,
     quiet: Quiet = False,
@@ -366,12 +377,13 @@ def load(
         dry_run=dry_run,
         as_json=as_json,
         quiet=quiet,
+        overwrite=overwrite_changed,
     )
     if settings.dry_run:
 
         def planned(out: Console) -> int:
             pipeline.plan_alone(settings.dry_run, settings.replace, "load")
-            return pipeline.plan_stage(APP, settings.target(), settings.staging, out)
+            return pipeline.plan_stage(APP, settings.target(), settings.staging, out, settings.overwrite)
 
         _run(_stage(settings, planned, ("plan",)), settings.staging)
         return
@@ -379,7 +391,7 @@ def load(
         _stage(
             settings,
             lambda out: pipeline.load_stage(
-                APP, settings.target(), settings.staging, settings.batch_size, settings.replace, out
+                APP, settings.target(), settings.staging, settings.batch_size, settings.replace, out, settings.overwrite
             ),
             ("load",),
         ),
@@ -419,6 +431,7 @@ def run(
     part_size: RunPartSize = PART_SIZE,
     batch_size: BatchSize = BATCH_SIZE,
     replace: Replace = False,
+    overwrite_changed: OverwriteChanged = False,
     workers: Workers = None,
     dry_run: DryRun = False,
     as_json: AsJson = False,
@@ -440,6 +453,7 @@ def run(
         dry_run,
         as_json,
         quiet,
+        overwrite_changed,
     )
     last = ("plan",) if settings.dry_run else ("load", "reconcile")
     _run(
@@ -456,6 +470,7 @@ def run(
                 settings.workers,
                 settings.dry_run,
                 settings.batch_size,
+                settings.overwrite,
             ),
             ("extract", "transform", "validate", *last),
         ),

@@ -86,11 +86,14 @@ def validate_stage(app: App, root: Path, out: Console) -> int:
     return FAILED if not all(r["ok"] for r in report["tables"].values()) else _code(staging)
 
 
-def load_stage(app: App, pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console) -> int:
+def load_stage(
+    app: App, pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console, overwrite: bool = False
+) -> int:
+    """Exit 1 when rows someone else changed are left unlike the source: the target does not equal it."""
     staging = Staging(root)
-    report = load_mod.load(staging, pg_uri, app.models, app.junctions, batch_size, replace)
+    report = load_mod.load(staging, pg_uri, app.models, app.junctions, batch_size, replace, overwrite=overwrite)
     console.print_load(report, out)
-    return _code(staging)
+    return FAILED if report["left_changed"] else _code(staging)
 
 
 def plan_alone(dry_run: bool, replace: bool, stage: str) -> None:
@@ -102,10 +105,10 @@ def plan_alone(dry_run: bool, replace: bool, stage: str) -> None:
         )
 
 
-def plan_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
+def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool = False) -> int:
     """What a load of the staged rows would write, per table; the target is only read."""
     staging = Staging(root)
-    report = load_mod.plan(staging, pg_uri, app.models, app.junctions)
+    report = load_mod.plan(staging, pg_uri, app.models, app.junctions, overwrite)
     report["quarantined"] = quarantined_count(staging)
     write_json(report, staging.report("plan.json"))
     console.print_plan(report, out)
@@ -169,6 +172,7 @@ def run_all(
     workers: int | None = None,
     dry_run: bool = False,
     batch_size: int | None = None,
+    overwrite: bool = False,
 ) -> int:
     """Every stage in order, once the target is known to take the load: reachable, its schema
     the app's (or none, then created), and on --replace no other table referencing the app's,
@@ -195,12 +199,13 @@ def run_all(
     if validate_stage(app, root, out) == FAILED:
         return FAILED
     if dry_run:
-        return plan_stage(app, pg_uri, root, out)
-    load_stage(app, pg_uri, root, batch_size or BATCH_SIZE, replace, out)
+        return plan_stage(app, pg_uri, root, out, overwrite)
+    load_stage(app, pg_uri, root, batch_size or BATCH_SIZE, replace, out, overwrite)
     loaded = read_json(Staging(root).report("load.json"))
     code = reconcile_stage(app, pg_uri, root, out)
-    console.print_run(None if code == FAILED else loaded, quarantined_count(Staging(root)), out)
-    return code
+    explained = code != FAILED or loaded["left_changed"]  # rows others deleted fail reconcile's counts too
+    console.print_run(loaded if explained else None, quarantined_count(Staging(root)), out)
+    return FAILED if loaded["left_changed"] else code
 
 
 STAGE_FILES = {  # what resetting a stage removes, with everything the later stages made from it

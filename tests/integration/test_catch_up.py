@@ -505,7 +505,9 @@ def test_a_run_after_the_catch_up_writes_nothing(world, caught_up):
     assert app_rows(uri) == world.app_rows
 
 
-def test_rows_someone_changed_or_deleted_in_the_target_are_made_again_as_the_source_holds_them(tmp_path, dump, pg_uri):
+def test_rows_someone_changed_or_deleted_in_the_target_are_left_and_said_or_made_again_on_request(
+    tmp_path, dump, pg_uri
+):
     run = ("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path / "st"))
     first = m2pg(*run)
     assert first.returncode == 3, first.stdout + first.stderr
@@ -521,13 +523,25 @@ def test_rows_someone_changed_or_deleted_in_the_target_are_made_again_as_the_sou
             """DELETE FROM "BoardWatchers" WHERE (board_id, user_id) =
                (SELECT board_id, user_id FROM "BoardWatchers" ORDER BY 1, 2 LIMIT 1)"""
         )
-    tampered = changes(migrated, migrated_rows(pg_uri))
+    edited = migrated_rows(pg_uri)
+    tampered = changes(migrated, edited)
     assert tampered["crm_Contacts"]["updated"] and tampered["DocumentsToAccounts"]["deleted"], tampered
-    again = m2pg(*run)
+    count = sum(c["updated"] + c["deleted"] for c in tampered.values())
+
+    planned = m2pg(*run, "--dry-run")  # a production target the app now writes to: nothing is taken back
+    assert f"plan: {count} rows m2pg wrote were changed or deleted" in said(planned), planned.stdout
+    left = m2pg(*run)
+    assert left.returncode == 1, left.stdout + left.stderr
+    assert f"the target does NOT equal the source: {count} rows m2pg wrote" in said(left), left.stdout
+    assert 'load: "Tasks": 1 rows m2pg wrote were changed or deleted' in left.stdout + left.stderr
+    assert_same_rows(migrated_rows(pg_uri), edited)
+
+    again = m2pg(*run, "--overwrite-changed")
     assert again.returncode == 3, again.stdout + again.stderr
-    assert 'load: "Tasks": rows someone else changed (1) or deleted (0)' in again.stdout + again.stderr
+    assert 'load: "Tasks": 1 rows m2pg wrote were changed or deleted' in again.stdout + again.stderr
     assert_same_rows(migrated_rows(pg_uri), migrated)
     report = {t["table"]: t for t in read_json(tmp_path / "st" / "reports" / "load.json")["tables"]}
     for table, counts in tampered.items():  # written again: exactly what was changed or deleted
         written = {"inserted": counts["deleted"], "updated": counts["updated"], "deleted": counts["inserted"]}
         assert {k: report[table][k] for k in written} == written, table
+    assert m2pg(*run).returncode == 3  # and then equal: nothing left

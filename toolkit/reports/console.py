@@ -133,12 +133,25 @@ def print_plan(report: PlanReport, out: Console) -> None:
         f"{report['delete']} and leave {report['unchanged']} unchanged in {report['target']}; "
         f"{report['quarantined']} documents are quarantined. Nothing was written to the target."
     )
+    if report["left_changed"]:
+        out.print(
+            f"plan: {report['left_changed']} rows m2pg wrote were changed or deleted in the target by someone "
+            "else since: a load leaves them as they are, unlike the source (with --overwrite-changed it makes "
+            "them as the source holds them)"
+        )
 
 
 def print_run(loaded: LoadReport | None, quarantined: int, out: Console) -> None:
     """The run's last line: whether the target now equals the source (None: reconcile failed)."""
     if loaded is None:
         out.print("run: the target does NOT equal the source: see reconcile's table above")
+        return
+    if loaded["left_changed"]:
+        out.print(
+            f"run: the target does NOT equal the source: {loaded['left_changed']} rows m2pg wrote were changed or "
+            "deleted in the target by someone else since and are left as they are (see the load's warnings); "
+            "`m2pg run --overwrite-changed` makes them as the source holds them"
+        )
         return
     unchanged = not (loaded["inserted"] or loaded["updated"] or loaded["deleted"])
     out.print(

@@ -29,6 +29,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi as pgdbapi
@@ -166,23 +167,54 @@ def keys_of(models, junctions) -> dict[str, list[str]]:
     return keys
 
 
-def _owned_rows(conn, table: str, keys: list[str]) -> tuple[pl.DataFrame, int, int]:
-    """(keys and digest of every row the migration wrote that the table still holds, how many of
-    them someone else changed since, how many someone deleted). A row and its record are written
-    in one transaction, so they share `xmin`; a row changed since has another one, and its digest
-    is given another value, so the load writes it again as the source holds it. A row deleted
-    since is left out, so it is inserted again (`forget_deleted`)."""
+def _owned_rows(conn, table: str, keys: list[str]) -> pl.DataFrame:
+    """Keys and digest of every row the migration wrote, and whether someone else changed
+    (`m2pg_changed`) or deleted (`m2pg_deleted`) it since. A row and its record are written in
+    one transaction, so they share `xmin`: a row changed since has another one."""
     columns = ", ".join(f"o.{quote(k)}::text AS {quote(k)}" for k in keys)
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT {columns}, CASE WHEN t.xmin = o.xmin THEN o.{DIGEST} ELSE o.{DIGEST} # 1 END AS {DIGEST}, "
-            f"t.xmin <> o.xmin AS m2pg_changed, t.{quote(keys[0])} IS NULL AS m2pg_deleted "
+            f"SELECT {columns}, o.{DIGEST}, coalesce(t.xmin <> o.xmin, false) AS m2pg_changed, "
+            f"t.{quote(keys[0])} IS NULL AS m2pg_deleted "
             f"FROM {owned_table(table)} o LEFT JOIN {quote(table)} t ON {_matching('t', 'o', keys)}"
         )
         rows = pl.DataFrame(cur.fetch_arrow_table())
-    changed, deleted = (int(rows[c].sum() or 0) for c in ("m2pg_changed", "m2pg_deleted"))
-    rows = rows.filter(~pl.col("m2pg_deleted")).select(*keys, pl.col(DIGEST).cast(pl.Int64))
-    return rows, changed, deleted
+    return rows.with_columns(pl.col(DIGEST).cast(pl.Int64))
+
+
+@dataclass(frozen=True)
+class Owned:
+    """The owned rows as the comparison takes them (keys, digest), and the keys of those someone
+    else changed or deleted since m2pg wrote them. Left as they are unless `overwrite`: then a
+    changed row's digest is given another value, so the load writes it again as the source holds
+    it, and a deleted one is left out, so it is inserted again."""
+
+    rows: pl.DataFrame
+    changed: pl.DataFrame
+    deleted: pl.DataFrame
+    overwrite: bool
+
+    def left(self, changes: Changes | None) -> int:
+        """How many of them the load leaves unlike the source: without `overwrite`, a changed row
+        is written only when its document changed or went too, a deleted one only deleted."""
+        if self.overwrite or changes is None:
+            return 0
+        keys = self.changed.columns
+        delete = changes.delete.select(keys)
+        written = pl.concat([changes.update.select(keys), delete])
+        changed = self.changed.join(written, on=keys, how="anti").height
+        return changed + self.deleted.join(delete, on=keys, how="anti").height
+
+
+def owned_rows(conn, table: str, keys: list[str], overwrite: bool) -> Owned:
+    found = _owned_rows(conn, table, keys)
+    changed, deleted = pl.col("m2pg_changed"), pl.col("m2pg_deleted")
+    others = found.filter(changed).select(keys), found.filter(deleted).select(keys)
+    if overwrite:
+        found = found.filter(~deleted).with_columns(
+            pl.when(changed).then(pl.col(DIGEST).xor(pl.lit(1, pl.Int64))).otherwise(pl.col(DIGEST)).alias(DIGEST)
+        )
+    return Owned(found.select(*keys, DIGEST), *others, overwrite)
 
 
 def forget_deleted(conn, table: str, keys: list[str]) -> None:
@@ -210,10 +242,13 @@ def _staged_rows(parts: list[Path], keys: list[str], columns: list[str]) -> pl.D
     return pl.concat(found) if found else pl.DataFrame()
 
 
-def plan_table(conn, staging: Staging, table: str, keys: list[str], columns: list[str]) -> tuple[Changes, list[Path]]:
-    """What the load must write to `table`, and its staged parts."""
-    parts = _parts(staging, table)
-    return compare(_staged_rows(parts, keys, columns), _owned_rows(conn, table, keys)[0], keys), parts
+def plan_table(
+    conn, staging: Staging, table: str, keys: list[str], columns: list[str], overwrite: bool = False
+) -> tuple[Changes, int]:
+    """What the load must write to `table`, and how many rows someone else changed it leaves."""
+    owned = owned_rows(conn, table, keys, overwrite)
+    changes = compare(_staged_rows(_parts(staging, table), keys, columns), owned.rows, keys)
+    return changes, owned.left(changes)
 
 
 def _parts(staging: Staging, table: str) -> list[Path]:
@@ -445,25 +480,34 @@ def load_table(
     progress,
     indexes: dict[str, str],
     parked: list[str],
+    overwrite: bool = False,
 ) -> tuple[dict, pl.DataFrame]:
     """Update the table's changed rows and insert its new ones, batch by batch, one staged part
     in memory at a time; (its summary, the owned keys to delete once no row points at them).
+    `overwrite`: see `Owned`.
     Into a table the migration has not written yet every row is new: each part is read once.
     Where unique values may change hands (rows updated, or rows inserted while others go), all
     is written in one transaction (`write_together`); `parked`: see `parking`."""
     started, columns = time.perf_counter(), list(kinds)
-    parts, (owned, changed, deleted) = _parts(staging, table), _owned_rows(conn, table, keys)
-    if changed or deleted:
-        log.warning(
-            'load: "%s": rows someone else changed (%d) or deleted (%d) in the target since m2pg wrote them '
-            "are made again as the source holds them",
-            table,
-            changed,
-            deleted,
-        )
-    if deleted:
+    parts, owned = _parts(staging, table), owned_rows(conn, table, keys, overwrite)
+    if overwrite and owned.deleted.height:
         forget_deleted(conn, table, keys)
-    changes = None if owned.is_empty() else compare(_staged_rows(parts, keys, columns), owned, keys)
+    changes = None if owned.rows.is_empty() else compare(_staged_rows(parts, keys, columns), owned.rows, keys)
+    left = owned.left(changes)
+    if left:
+        log.warning(
+            'load: "%s": %d rows m2pg wrote were changed or deleted in the target by someone else since, and '
+            "are left as they are, unlike the source (--overwrite-changed makes them as the source holds them)",
+            table,
+            left,
+        )
+    elif overwrite and owned.changed.height + owned.deleted.height:
+        log.warning(
+            'load: "%s": %d rows m2pg wrote were changed or deleted in the target by someone else since: '
+            "made again as the source holds them (--overwrite-changed)",
+            table,
+            owned.changed.height + owned.deleted.height,
+        )
     total = (
         sum(pq.read_metadata(p).num_rows for p in parts)
         if changes is None
@@ -499,6 +543,7 @@ def load_table(
         "updated": written["update"],
         "deleted": 0,
         "unchanged": unchanged,
+        "left_changed": left,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return summary, gone
@@ -788,6 +833,7 @@ def load(
     batch_size: int = BATCH_SIZE,
     replace: bool = False,
     workers: int = WORKERS,
+    overwrite: bool = False,
 ) -> LoadReport:
     """Make every table's migrated rows equal its staged rows: inserts and updates parents
     first, deletions children first; tables whose turn has come load side by side, each worker on
@@ -801,7 +847,9 @@ def load(
         ensure_target(conn, pg_uri, models, junctions, replace, staging)
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
     try:
-        done, failed, restoring, order = _load_all(staging, pg_uri, models, junctions, batch_size, workers, deferred)
+        done, failed, restoring, order = _load_all(
+            staging, pg_uri, models, junctions, batch_size, workers, deferred, overwrite
+        )
     except BaseException:
         if deferred and put_back_if_untouched(pg_uri, models, junctions):
             log.warning("load: stopped before its first row; the foreign keys are back as they were")
@@ -820,6 +868,7 @@ def load(
         "updated": total["updated"],
         "deleted": total["deleted"],
         "unchanged": total["unchanged"],
+        "left_changed": sum(t["left_changed"] for t in tables),
         "foreign_keys_restored": restoring,
     }
     write_json(report, staging.report("load.json"))
@@ -830,7 +879,7 @@ WRITES = ("inserted", "updated", "deleted", "unchanged")
 PLANNED = ("insert", "update", "delete", "unchanged")
 
 
-def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
+def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = False) -> PlanReport:
     """What a load would write to each table, found without writing anything: the staged rows
     compared with the rows the migration wrote before (none in a target without the app's
     tables, which a run would create)."""
@@ -843,13 +892,13 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
     with connect(pg_uri) as conn:
         for table, kinds in _kinds(models, junctions).items():
             if created and preflight_target.exists(conn, owned_table(table)):
-                changes, _ = plan_table(conn, staging, table, keys[table], list(kinds))
-                counts = changes.counts()
+                changes, left = plan_table(conn, staging, table, keys[table], list(kinds), overwrite)
+                counts = {**changes.counts(), "left_changed": left}
             else:  # nothing loaded yet: every staged row is new
                 rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
-                counts = {"insert": rows, "update": 0, "delete": 0, "unchanged": 0}
+                counts = {"insert": rows, "update": 0, "delete": 0, "unchanged": 0, "left_changed": 0}
             tables.append({"table": table, **counts})
-    total = {key: sum(t[key] for t in tables) for key in PLANNED}
+    total = {key: sum(t[key] for t in tables) for key in (*PLANNED, "left_changed")}
     return {
         "target": redact(pg_uri),
         "tables": tables,
@@ -857,6 +906,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions) -> PlanReport:
         "update": total["update"],
         "delete": total["delete"],
         "unchanged": total["unchanged"],
+        "left_changed": total["left_changed"],
     }
 
 
@@ -890,7 +940,7 @@ def schedule(order: list[str], needs: dict[str, set[str]], stored) -> tuple[list
 
 
 def _load_all(
-    staging: Staging, pg_uri: str, models, junctions, batch_size: int, workers: int, deferred: bool
+    staging: Staging, pg_uri: str, models, junctions, batch_size: int, workers: int, deferred: bool, overwrite: bool
 ) -> tuple[dict, dict, int, list[str]]:
     """Run the loads, deletions and restores: (table -> its summary, the foreign keys PostgreSQL
     refused to restore, the number restored or tried, the tables in load order)."""
@@ -926,6 +976,7 @@ def _load_all(
                         progress,
                         plain[table],
                         parked.get(table, []),
+                        overwrite,
                     )
                     return summary
                 if kind == "delete":

@@ -41,6 +41,7 @@ class LoadReport(TypedDict):
     updated: int
     deleted: int
     unchanged: int
+    left_changed: int  # rows m2pg wrote that someone else changed or deleted since, left as they are
     foreign_keys_restored: int  # stored foreign keys put back by this load
 
 
@@ -51,6 +52,7 @@ class PlanReport(TypedDict):
     update: int
     delete: int
     unchanged: int
+    left_changed: int  # rows someone else changed or deleted since m2pg wrote them that a load would leave
     quarantined: NotRequired[int]  # added by the command, from transform's report
 
 
