@@ -44,11 +44,11 @@ def count_junction(
     expected: pl.DataFrame,
     by_feed: dict,
     ends: dict[str, pa.Array],
-    written: str | None,
+    recorded: bool,
     fails: Failures,
 ) -> dict:
-    """`written`: the pairs the load recorded writing (`ownership.written_pairs`), if known."""
-    loaded, other = migration_pairs(con, j, written) if written else migration_rows(con, j.table, ends)
+    """`recorded`: whether the target keeps the load's record of the pairs it wrote."""
+    loaded, other = migration_pairs(con, j) if recorded else migration_rows(con, j.table, ends)
     if loaded != expected.height:
         fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
     return {

@@ -14,7 +14,7 @@ from toolkit.declarations.spec import Junction
 from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
 from toolkit.target.preflight import owned_table
-from toolkit.target.schema import quote
+from toolkit.target.schema import literal, quote
 
 IDS_AT_ONCE = 1 << 15  # ids converted to UUIDs at a time
 
@@ -51,25 +51,38 @@ def migration_rows(con, table: str, ends: dict[str, pa.Array]) -> tuple[int, int
     return loaded, total - loaded
 
 
-def written_pairs(conn, j: Junction) -> str | None:
-    """DuckDB SQL of the pairs the load recorded writing (columns l, r), or None when the target
-    keeps no such record (then a pair whose both ends are the migration's counts as its own)."""
-    (recorded,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [owned_table(j.table)]).fetchone()
-    if not recorded:
-        return None
-    return (
-        f"(SELECT {quote(j.left.column)} AS l, {quote(j.right.column)} AS r FROM pg.m2pg.{quote('owned_' + j.table)})"
-    )
+def recorded(conn, j: Junction) -> bool:
+    """Whether the target keeps the load's record of the junction's pairs (else a pair whose both
+    ends are the migration's counts as its own)."""
+    (found,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [owned_table(j.table)]).fetchone()
+    return found
 
 
-def migration_pairs(con, j: Junction, written: str) -> tuple[int, int]:
-    """(pairs of the table the load recorded writing, the other pairs)."""
+def _owner_query(j: Junction, select: str) -> str:
+    """DuckDB SQL running `select` in PostgreSQL over the junction's pairs `t`, each beside its
+    record `o` if the load wrote it: PostgreSQL looks them up with its own keys, and DuckDB holds
+    none of the records."""
     left, right = quote(j.left.column), quote(j.right.column)
-    loaded, total = con.execute(
-        f"SELECT count(o.l), count(*) FROM pg.{quote(j.table)} AS t "
-        f"LEFT JOIN {written} AS o ON o.l = t.{left} AND o.r = t.{right}"
-    ).fetchone()
+    query = (
+        f"SELECT {select} FROM {quote(j.table)} t LEFT JOIN m2pg.{quote('owned_' + j.table)} o "
+        f"ON o.{left} = t.{left} AND o.{right} = t.{right}"
+    )
+    return f"postgres_query('pg', {literal(query)})"
+
+
+def migration_pairs(con, j: Junction) -> tuple[int, int]:
+    """(pairs of the table the load recorded writing, the other pairs)."""
+    column = quote(j.left.column)
+    counted = f"count(o.{column}) AS loaded, count(*) AS total"
+    loaded, total = con.execute(f"SELECT * FROM {_owner_query(j, counted)}").fetchone()
     return loaded, total - loaded
+
+
+def pairs_with_owner(j: Junction) -> str:
+    """DuckDB SQL of the junction's pairs (l, r) and whether the load recorded writing each (mine)."""
+    left, right = quote(j.left.column), quote(j.right.column)
+    select = f"t.{left} AS l, t.{right} AS r, o.{left} IS NOT NULL AS mine"
+    return f"(SELECT CAST(l AS UUID) AS l, CAST(r AS UUID) AS r, mine FROM {_owner_query(j, select)})"
 
 
 def source_ids(found: Collection, quarantine: Quarantine) -> pa.Array:

@@ -13,7 +13,7 @@ from toolkit.documents.ids import object_id_of, uuid_array
 from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
-from toolkit.stages.verify.ownership import object_id_shaped
+from toolkit.stages.verify.ownership import object_id_shaped, pairs_with_owner
 from toolkit.target.schema import literal, quote
 
 SLICE = 5_000  # expected rows compared at a time: larger slices hold more and gain little
@@ -145,23 +145,19 @@ def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFra
     }
 
 
-def junction_records(con, j: Junction, expected: pl.DataFrame, written: str | None, fails: Failures) -> dict:
+def junction_records(con, j: Junction, expected: pl.DataFrame, recorded: bool, fails: Failures) -> dict:
     """Pairs are cheap: every junction is compared in full, in either mode, as UUIDs on both
     sides. A pair with an end not of the migration's form (which every source document's id has)
     is another's: counted apart."""
     left, right = j.left.column, j.right.column
     pairs = pa.table({"l": uuid_array(expected[left]), "r": uuid_array(expected[right])})
     con.register("m2pg_pairs", pairs)
-    a, b = f"t.{quote(left)}", f"t.{quote(right)}"
-    if written:  # the load's record says whose a pair is
-        mine, recorded = "o.l IS NOT NULL", f"LEFT JOIN {written} AS o ON o.l = {a} AND o.r = {b}"
+    if recorded:  # the load's record says whose a pair is
+        actual = pairs_with_owner(j)
     else:
-        shaped = (object_id_shaped(f"CAST({column} AS VARCHAR)") for column in (a, b))
-        mine, recorded = " AND ".join(shaped), ""
-    actual = (
-        f"(SELECT CAST({a} AS UUID) AS l, CAST({b} AS UUID) AS r, ({mine}) AS mine "
-        f"FROM pg.{quote(j.table)} AS t {recorded})"
-    )
+        a, b = f"t.{quote(left)}", f"t.{quote(right)}"
+        mine = " AND ".join(object_id_shaped(f"CAST({column} AS VARCHAR)") for column in (a, b))
+        actual = f"(SELECT CAST({a} AS UUID) AS l, CAST({b} AS UUID) AS r, ({mine}) AS mine FROM pg.{quote(j.table)} t)"
     try:  # PostgreSQL's pairs read once, against the expected ones: only the pairs on one side alone kept
         con.execute(
             "CREATE OR REPLACE TEMP TABLE m2pg_x AS SELECT CAST(e.l AS VARCHAR) AS el, CAST(e.r AS VARCHAR) AS er, "

@@ -28,7 +28,7 @@ from toolkit.stages.verify.compare import canonical_arrow
 from toolkit.stages.verify.counts import count_junction, count_model
 from toolkit.stages.verify.failures import LAYERS, LIMIT, Failures
 from toolkit.stages.verify.integrity import junction_integrity, model_integrity
-from toolkit.stages.verify.ownership import junction_ends, written_pairs
+from toolkit.stages.verify.ownership import junction_ends, recorded
 from toolkit.stages.verify.records import SLICE, full_records, junction_records, sample_records
 from toolkit.stages.verify.source import (
     Loaded,
@@ -151,9 +151,9 @@ def check_junction(run: Run, j: Junction, pairs: dict[tuple[str, str], pl.DataFr
     ends = junction_ends(j, run.loaded)
     pairs.clear()  # what the layers below do not need goes before they start
     run.loaded.forget()
-    written = written_pairs(run.conn, j)
-    run.check("counts", t, count_junction, run.con, j, expected, by_feed, ends, written, fails)
-    run.check("records", t, junction_records, run.con, j, expected, written, fails)
+    known = recorded(run.conn, j)
+    run.check("counts", t, count_junction, run.con, j, expected, by_feed, ends, known, fails)
+    run.check("records", t, junction_records, run.con, j, expected, known, fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
     run.check("types", t, junction_types, j, run.live.get(t), fails)
 
