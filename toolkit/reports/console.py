@@ -238,8 +238,9 @@ def print_reconcile(report: ReconcileReport, console: Console) -> None:
         )
     console.print(table)
     other = sum(row.get("other_rows") or 0 for row in report["tables"])
-    apart = f"; {other} rows in the target are not this migration's (the app's, anyone's), counted apart"
-    apart = apart if other else ""
+    apart = ""
+    if other:
+        apart = f"; {other} rows in the target are not this migration's (the app's, anyone's), counted apart"
     if report["ok"]:
         console.print(f"reconcile: every document is loaded or quarantined; no orphans{apart}")
     else:

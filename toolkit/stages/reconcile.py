@@ -26,6 +26,7 @@ from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
 from toolkit.staging.layout import Staging, checked, checked_all, read_manifest, write_json
 from toolkit.target import duck
+from toolkit.target.preflight import owned_table
 from toolkit.target.schema import literal, quote
 
 PG = "pg"  # the attached database's name in DuckDB
@@ -88,7 +89,7 @@ def migration_rows(con, table: str, ends: dict[str, str]) -> tuple[int | None, s
 
 def written_pairs(con, junction: Junction) -> tuple[int | None, str | None] | None:
     """Pairs of the table the load recorded writing, or None when the target keeps no such record."""
-    owned = f"m2pg.{quote('owned_' + junction.table)}"
+    owned = owned_table(junction.table)
     recorded, _ = in_postgres(con, f"SELECT count(*) FROM pg_class WHERE oid = to_regclass({literal(owned)})")
     if not recorded:
         return None

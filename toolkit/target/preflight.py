@@ -232,7 +232,7 @@ def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Se
     with duck.connect(pg_uri) as con:
         con.register("m2pg_rows", rows.select("id", *unique).to_arrow())
         con.register("m2pg_owned", pl.DataFrame({"id": owned.unique()}).to_arrow())
-        wrote = f"LEFT JOIN pg.m2pg.{quote('owned_' + model.table)} w ON w.id = t.id " if earlier else ""
+        wrote = f"LEFT JOIN pg.{owned_table(model.table)} w ON w.id = t.id " if earlier else ""
         for column in unique:
             c = quote(column)
             found = con.execute(

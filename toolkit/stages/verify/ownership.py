@@ -64,7 +64,7 @@ def _owner_query(j: Junction, select: str) -> str:
     none of the records."""
     left, right = quote(j.left.column), quote(j.right.column)
     query = (
-        f"SELECT {select} FROM {quote(j.table)} t LEFT JOIN m2pg.{quote('owned_' + j.table)} o "
+        f"SELECT {select} FROM {quote(j.table)} t LEFT JOIN {owned_table(j.table)} o "
         f"ON o.{left} = t.{left} AND o.{right} = t.{right}"
     )
     return f"postgres_query('pg', {literal(query)})"
