@@ -190,7 +190,8 @@ def run_all(
             if not dry_run:  # a plan shows what such a load would delete
                 present = set(src.collections())
                 absent = [m for m in app.models if m.source not in present]
-                preflight_target.absent_but_loaded(pg_uri, absent, "run")
+                empty = [m for m in app.models if m.source in present and not src.volume(m.source)]
+                preflight_target.emptied_but_loaded(pg_uri, absent, empty, "run")
             preflight_target.source_clash(pg_uri, src, app.models)
     elif not dry_run:  # a plan only reads the target
         schema_stage(app, pg_uri, out)

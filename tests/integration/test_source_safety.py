@@ -196,6 +196,29 @@ def test_a_source_lacking_a_collection_the_target_holds_rows_of_changes_nothing(
     assert target_state(pg_uri) == before
 
 
+def test_a_source_holding_a_collection_empty_that_the_target_holds_rows_of_changes_nothing(
+    tmp_path, dump, dataset, pg_uri
+):
+    """A mongodump that failed leaves a collection's file empty: a catch-up from it would delete
+    every row migrated from that collection, so `run` stops before extracting and `load` before
+    writing, as for a collection that is not there at all."""
+    staging = tmp_path / "st"
+    assert m2pg("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(staging)).returncode == 3
+    emptied = tmp_path / "emptied"
+    generate.write_dump(emptied, DB, {**dataset, "crm_Accounts": []})
+    assert (emptied / DB / "crm_Accounts.bson").stat().st_size == 0
+    accounts = target_state(pg_uri)[1]["crm_Accounts"]
+    before, staged = target_state(pg_uri), files(staging / "raw")
+    ran = one_line(m2pg("run", "--dump", str(emptied), "--pg-uri", pg_uri, "--staging", str(staging)), 2)
+    assert f'crm_Accounts with no document, but the target holds {accounts} rows of "crm_Accounts"' in ran, ran
+    assert target_state(pg_uri) == before and files(staging / "raw") == staged
+    assert m2pg("extract", "--dump", str(emptied), "--staging", str(staging)).returncode == 0
+    assert m2pg("transform", "--staging", str(staging)).returncode == 3
+    loaded = one_line(m2pg("load", "--pg-uri", pg_uri, "--staging", str(staging)), 2)
+    assert "crm_Accounts with no document" in loaded and "--replace" in loaded, loaded
+    assert target_state(pg_uri) == before
+
+
 def test_another_database_with_the_apps_collections_changes_nothing(tmp_path, dump, pg_uri):
     """After a migration, a source with the app's collections but none of its documents (a staging
     copy, a mistyped URI) would have a catch-up delete every migrated row: the load stops first."""

@@ -140,8 +140,10 @@ def ensure_target(
     if replace:
         preflight_target.may_empty(conn, tables, stage)
     elif staging is not None:
-        absent = [m for m in models if read_json(staging.manifest(m.source)).get("absent")]
-        preflight_target.absent_but_loaded(pg_uri, absent, stage)
+        manifests = {m.source: read_json(staging.manifest(m.source)) for m in models}
+        absent = [m for m in models if manifests[m.source].get("absent")]
+        empty = [m for m in models if not manifests[m.source].get("absent") and not manifests[m.source]["documents"]]
+        preflight_target.emptied_but_loaded(pg_uri, absent, empty, stage)
         preflight_target.another_source(pg_uri, staging, models, stage)
         preflight_target.staged_clash(pg_uri, staging, models)
     keys = keys_of(models, junctions)

@@ -145,23 +145,25 @@ def loaded_rows(conn, table: str) -> int:
         return cur.fetchone()[0]
 
 
-def absent_but_loaded(pg_uri: str, absent: Sequence[ModelSpec], stage: str) -> None:
-    """A collection the source lacks, of which an earlier load wrote rows: far more often a wrong
-    source (a dump of some collections only, a mongodump that failed) than a collection dropped
-    for good, and a load would delete every one of those rows. Stop before anything is written."""
-    if not absent:
+def emptied_but_loaded(pg_uri: str, absent: Sequence[ModelSpec], empty: Sequence[ModelSpec], stage: str) -> None:
+    """A collection the source lacks or holds empty, of which an earlier load wrote rows: far more
+    often a wrong source (a dump of some collections only, a mongodump that failed) than a
+    collection dropped or emptied for good, and a load would delete every one of those rows.
+    Stop before anything is written."""
+    if not absent and not empty:
         return
     with connect(pg_uri) as conn:
-        for model in absent:
+        for model in [*absent, *empty]:
             rows = loaded_rows(conn, model.table)
             if rows:
+                holds = f"no {model.source} collection" if model in absent else f"{model.source} with no document"
                 raise ConfigError(
-                    f"the source holds no {model.source} collection, but the target holds {rows} rows of "
+                    f"the source holds {holds}, but the target holds {rows} rows of "
                     f'"{model.table}" migrated from it: a load would delete every one of them and quarantine the '
                     "records that must reference them",
                     stage=stage,
-                    hint="nothing was written; check the source (a mongodump of some collections only?); "
-                    "if the collection is gone from MongoDB for good, load afresh with --replace",
+                    hint="nothing was written; check the source (a mongodump of some collections only, or one "
+                    "that failed?); if the collection is gone or empty in MongoDB for good, load afresh with --replace",
                 )
 
 
