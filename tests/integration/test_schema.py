@@ -91,7 +91,34 @@ DRIFT = [  # (statements run after create_schema, problems check_target must rep
             'ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_user_id_fkey"',
             'ALTER TABLE "AccountWatchers" ALTER COLUMN user_id TYPE text',
         ],
-        ['column "AccountWatchers"."user_id" has type text, declared uuid'],
+        [
+            'column "AccountWatchers"."user_id" has type text, declared uuid',
+            'the foreign key "AccountWatchers"."user_id" -> "Users" is missing',
+        ],
+    ),
+    # a target without a key the app's schema has would take rows the app's schema forbids
+    (['DROP INDEX "Users_email_key"'], ['the unique index on "Users" ("email") is missing']),
+    (
+        ['DROP INDEX "Users_email_key"', 'CREATE UNIQUE INDEX "Users_email_key" ON "Users" (email, name)'],
+        ['the unique index on "Users" ("email") is missing'],
+    ),
+    (
+        ['ALTER TABLE "crm_Accounts" DROP CONSTRAINT "crm_Accounts_assigned_to_fkey"'],
+        ['the foreign key "crm_Accounts"."assigned_to" -> "Users" is missing'],
+    ),
+    (
+        ['ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_pkey"'],
+        ['the primary key of "AccountWatchers" ("account_id", "user_id") is missing'],
+    ),
+    (  # a key an interrupted load stored, to put it back, is the load's to restore
+        [
+            "CREATE SCHEMA m2pg",
+            "CREATE TABLE m2pg.deferred_constraints (table_name text, name text, definition text)",
+            "INSERT INTO m2pg.deferred_constraints SELECT 'crm_Accounts', conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE conname = 'crm_Accounts_assigned_to_fkey'",
+            'ALTER TABLE "crm_Accounts" DROP CONSTRAINT "crm_Accounts_assigned_to_fkey"',
+        ],
+        [],
     ),
     # Prisma's migration makes timestamp(3) columns; m2pg's earlier `timestamp` means microseconds
     (

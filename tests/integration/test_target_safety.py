@@ -222,12 +222,24 @@ def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
 # --- run checks the target before extracting --------------------------------------------------
 
 
-def test_run_against_a_drifted_schema_stops_before_extract(dump, target, tmp_path):
-    sql(target, 'ALTER TABLE "Users" DROP COLUMN "account_name"')
+@pytest.mark.parametrize(
+    ("drift", "named"),
+    [
+        ('ALTER TABLE "Users" DROP COLUMN "account_name"', '"Users"."account_name"'),
+        ('DROP INDEX "Users_email_key"', 'unique index on "Users" ("email") is missing'),
+        (
+            'ALTER TABLE "crm_Contacts" DROP CONSTRAINT "crm_Contacts_accountsIDs_fkey"',
+            'foreign key "crm_Contacts"."accountsIDs" -> "crm_Accounts" is missing',
+        ),
+    ],
+)
+def test_run_against_a_drifted_schema_stops_before_extract(dump, target, tmp_path, drift, named):
+    """A column gone, or a key the app's schema has (the load would write rows it forbids)."""
+    sql(target, drift)
     before = target_state(target)
     staging = tmp_path / "st"
     done = m2pg("run", "--dump", str(dump), "--staging", str(staging), "--pg-uri", with_password(target))
-    refused(done, '"Users"."account_name"')
+    refused(done, named)
     assert target_state(target) == before
     assert files(staging / "raw") == {}
 

@@ -283,11 +283,66 @@ def column_problems(table: str, declared: dict, live: dict) -> list[str]:
     return problems
 
 
+KEYS_SQL = """
+SELECT r.relname::text, CASE WHEN x.indisprimary THEN 'p' ELSE 'u' END,
+       array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey)
+             ORDER BY a.attname::text COLLATE "C"), NULL
+FROM pg_index x JOIN pg_class r ON r.oid = x.indrelid
+WHERE r.relnamespace = 'public'::regnamespace AND x.indisunique AND x.indpred IS NULL AND x.indexprs IS NULL
+UNION ALL
+SELECT r.relname::text, 'f',
+       array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+             ORDER BY a.attname::text COLLATE "C"), f.relname::text
+FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid
+WHERE r.relnamespace = 'public'::regnamespace AND k.contype = 'f'
+"""
+DEFERRED_KEYS_SQL = """
+SELECT d.table_name, k[1], k[2] FROM m2pg.deferred_constraints d,
+  regexp_match(replace(d.definition, '"', ''), '^FOREIGN KEY \\((.+?)\\) REFERENCES (.+?)\\(') k
+"""
+
+
+def declared_keys(models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[tuple[str, str, tuple, str]]:
+    """(table, kind, columns, referenced table) of each primary key, unique index and foreign
+    key the app's schema has: what keeps its rows whole, which the load relies on and keeps."""
+    tables = {m.name: m.table for m in models}
+    keys = []
+    for m in models:
+        keys.append((m.table, "p", ("id",), ""))
+        keys.extend((m.table, "u", (f.name,), "") for f in m.fields if f.unique)
+        keys.extend((m.table, "f", (f.name,), tables[f.parent.model]) for f in m.references)
+    for j in junctions:
+        keys.append((j.table, "p", tuple(sorted((j.left.column, j.right.column))), ""))
+        keys.extend((j.table, "f", (s.column,), tables[s.model]) for s in (j.left, j.right))
+    return keys
+
+
+def live_keys(cur) -> set[tuple[str, str, tuple, str]]:
+    """The target's keys in `declared_keys`' shape; a foreign key an interrupted load keeps in
+    its store to put back counts as there."""
+    found = {(table, kind, tuple(columns), target or "") for table, kind, columns, target in fetch(cur, KEYS_SQL)}
+    cur.execute("SELECT to_regclass('m2pg.deferred_constraints') IS NOT NULL")
+    if cur.fetchone()[0]:
+        found |= {(table, "f", (column,), target) for table, column, target in fetch(cur, DEFERRED_KEYS_SQL)}
+    return found
+
+
+def key_problem(table: str, kind: str, columns: tuple, target: str) -> str:
+    listed = ", ".join(f'"{c}"' for c in columns)
+    return {
+        "p": f'the primary key of "{table}" ({listed}) is missing',
+        "u": f'the unique index on "{table}" ({listed}) is missing',
+        "f": f'the foreign key "{table}".{listed} -> "{target}" is missing',
+    }[kind]
+
+
 def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[str]:
     """Why the target would reject the load (missing table or column, other type or
-    nullability), found before any row is written; [] when it matches the declarations."""
+    nullability) or hold rows the app's schema forbids (a missing key, unique index or foreign
+    key), found before any row is written; [] when it matches the declarations."""
     with connect(pg_uri) as conn, conn.cursor() as cur:
         rows = fetch(cur, COLUMNS_SQL)
+        keys = live_keys(cur)
     live: dict[str, dict] = {}
     for table, column, type_, _array, _default, nullable, precision in rows:
         live.setdefault(table, {})[column] = (type_, nullable, precision)
@@ -297,4 +352,6 @@ def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[J
             problems.append(f'table "{table}" is missing')
         else:
             problems.extend(column_problems(table, columns, live[table]))
-    return problems
+    return problems + [
+        key_problem(*key) for key in declared_keys(models, junctions) if key[0] in live and key not in keys
+    ]
