@@ -306,7 +306,7 @@ def declared_keys(models: Sequence[ModelSpec], junctions: Sequence[Junction]) ->
     """(table, kind, columns, referenced table) of each primary key, unique index and foreign
     key the app's schema has: what keeps its rows whole, which the load relies on and keeps."""
     tables = {m.name: m.table for m in models}
-    keys = []
+    keys: list[tuple[str, str, tuple, str]] = []
     for m in models:
         keys.append((m.table, "p", ("id",), ""))
         keys.extend((m.table, "u", (f.name,), "") for f in m.fields if f.unique)
