@@ -124,7 +124,14 @@ Workers = Annotated[
         "Default: every core for 32 MB of data or more, one for less.",
     ),
 ]
-Replace = Annotated[bool, typer.Option("--replace", help="Empty the target tables before loading.")]
+Replace = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Empty the target tables before loading; refused while they hold a row this migration did not write "
+        "or that was changed since (the app's data).",
+    ),
+]
 OverwriteChanged = Annotated[
     bool,
     typer.Option(

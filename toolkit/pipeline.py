@@ -186,6 +186,7 @@ def run_all(
         if replace:
             with load_mod.connect(pg_uri) as conn:
                 preflight_target.may_empty(conn, preflight_target.tables_of(app.models, app.junctions), "run")
+                preflight_target.may_replace(conn, load_mod.keys_of(app.models, app.junctions), "run")
         else:
             if not dry_run:  # a plan shows what such a load would delete
                 present = set(src.collections())
@@ -228,7 +229,13 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
     staging = Staging(root)
     if stage == "load":
         target = need(pg_uri, "--pg-uri")
-        if not confirm(f"Empty every {app.name} table and the load ledger in {redact(target)}?"):
+        from toolkit.target import preflight as preflight_target
+
+        keys = load_mod.keys_of(app.models, app.junctions)
+        with load_mod.connect(target) as conn:
+            others = sum(preflight_target.not_the_migrations(conn, keys).values())
+        among = f" ({others} rows this migration did not write or that were changed since among them)" if others else ""
+        if not confirm(f"Empty every {app.name} table{among} and the load ledger in {redact(target)}?"):
             raise ConfigError("reset cancelled: nothing was dropped")
         with load_mod.connect(target) as conn:
             load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")

@@ -176,6 +176,35 @@ def test_reset_of_the_load_stops_at_a_table_the_app_added(staged, loaded_with_ap
     assert target_state(loaded_with_app_table) == before
 
 
+@pytest.mark.parametrize("edit", ["app user", "app watcher", "edited account"])
+def test_replace_never_empties_rows_the_migration_did_not_write(staged, dump, target, tmp_path, edit):
+    """After a cut-over the app writes rows and edits migrated ones: a --replace run by mistake
+    would delete the app's data. It stops before emptying anything, and reset, which asks
+    first, counts those rows in its question."""
+    assert load(staged, target).returncode == 3
+    (user,) = sql(target, 'SELECT id FROM "Users" ORDER BY id LIMIT 1')[0]
+    (board,) = sql(target, 'SELECT id FROM "Boards" WHERE id NOT IN (SELECT board_id FROM "BoardWatchers") LIMIT 1')[0]
+    sql(
+        target,
+        {
+            "app user": """INSERT INTO "Users" (id, email) VALUES (gen_random_uuid(), 'app@example.com')""",
+            "app watcher": f"""INSERT INTO "BoardWatchers" (board_id, user_id) VALUES ('{board}', '{user}')""",
+            "edited account": """UPDATE "crm_Accounts" SET name = name || ' (edited in the app)'
+                                 WHERE id = (SELECT min(id::text)::uuid FROM "crm_Accounts")""",
+        }[edit],
+    )
+    before = target_state(target)
+    said = refused(load(staged, target, "--replace"), "1 rows this migration did not write", "--replace would delete")
+    assert target_state(target) == before, said
+    staging = tmp_path / "st"
+    ran = m2pg("run", "--dump", str(dump), "--staging", str(staging), "--pg-uri", with_password(target), "--replace")
+    refused(ran, "1 rows this migration did not write")
+    assert target_state(target) == before and files(staging / "raw") == {}
+    asked = m2pg("reset", "--stage", "load", "--staging", str(staged), "--pg-uri", with_password(target))
+    refused(asked, "(1 rows this migration did not write or that were changed since among them)", "--yes")
+    assert target_state(target) == before
+
+
 # --- rows the migration does not own ---------------------------------------------------------
 
 

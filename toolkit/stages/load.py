@@ -139,6 +139,8 @@ def ensure_target(
     tables = preflight_target.tables_of(models, junctions)
     if replace:
         preflight_target.may_empty(conn, tables, stage)
+        if stage != "reset":  # reset asks first, and says how many rows are not the migration's
+            preflight_target.may_replace(conn, keys_of(models, junctions), stage)
     elif staging is not None:
         manifests = {m.source: read_json(staging.manifest(m.source)) for m in models}
         absent = [m for m in models if manifests[m.source].get("absent")]

@@ -22,6 +22,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuid_for
 from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.preflight import listed
 from toolkit.staging.layout import Staging, checked_digest, read_json
 from toolkit.target import duck
 from toolkit.target.postgres import connect
@@ -218,6 +219,43 @@ def may_empty(conn, tables: Sequence[str], stage: str) -> None:
             f"(constraint {name}){more}: the app's tables cannot be emptied without emptying it too",
             stage=stage,
             hint=f"nothing was emptied; drop that foreign key or empty that table yourself first{instead}",
+        )
+
+
+def not_the_migrations(conn, keys: dict[str, list[str]]) -> dict[str, int]:
+    """Table -> its rows m2pg did not write, or changed by someone else since it wrote them
+    (a row and its record share `xmin`): after a cut-over, the app's data."""
+    present = [table for table in keys if exists(conn, quote(table))]
+    found, recorded = {}, {table for table in present if exists(conn, owned_table(table))}
+    with conn.cursor() as cur:
+        for table in present:
+            columns = keys[table]
+            if table in recorded:
+                on = " AND ".join(f"o.{quote(c)} = t.{quote(c)}" for c in columns)
+                cur.execute(
+                    f"SELECT count(*) FILTER (WHERE o.{quote(columns[0])} IS NULL OR t.xmin <> o.xmin) "
+                    f"FROM {quote(table)} t LEFT JOIN {owned_table(table)} o ON {on}"
+                )
+            else:
+                cur.execute(f"SELECT count(*) FROM {quote(table)}")
+            rows = cur.fetchone()[0]
+            if rows:
+                found[table] = rows
+    return found
+
+
+def may_replace(conn, keys: dict[str, list[str]], stage: str) -> None:
+    """--replace empties only what the migration wrote: a row someone else wrote or changed
+    stops it before anything is emptied (after a cut-over, those rows are the app's data)."""
+    found = not_the_migrations(conn, keys)
+    if found:
+        tables = [f'"{t}" {n}' for t, n in sorted(found.items(), key=lambda item: -item[1])]
+        raise ConfigError(
+            f"the target holds {sum(found.values())} rows this migration did not write, or that were changed "
+            f"since it wrote them ({listed(tables)}): --replace would delete them",
+            stage=stage,
+            hint="nothing was emptied; run without --replace (only what changed in the source is written), "
+            "or, if those rows may go, empty the tables with `m2pg reset --stage load` first",
         )
 
 
