@@ -217,6 +217,35 @@ def test_an_app_user_holding_a_migrated_email_stops_the_load(staged, target):
     assert files(staged) == staged_before
 
 
+def test_a_pair_the_app_wrote_that_the_source_holds_too_is_left_and_taken_as_the_migrations(staged, target):
+    """The app links a migrated board and user, and the source later links them too: the same
+    fact. The load keeps the row (no duplicate-key failure), records it as its own and says so;
+    reconcile then counts it as loaded, and the next load finds nothing to write or to warn of."""
+    assert load(staged, target).returncode == 3
+    board, user = sql(target, 'SELECT board_id, user_id FROM "BoardWatchers" ORDER BY 1, 2 LIMIT 1')[0]
+    pair = {"board_id": board, "user_id": user}
+    where = "board_id = %(board_id)s AND user_id = %(user_id)s"
+    sql(target, f'DELETE FROM m2pg."owned_BoardWatchers" WHERE {where}', pair)  # the load never wrote it
+    sql(target, f'DELETE FROM "BoardWatchers" WHERE {where}', pair)
+    sql(target, 'INSERT INTO "BoardWatchers" (board_id, user_id) VALUES (%(board_id)s, %(user_id)s)', pair)
+    watchers = sql(target, 'SELECT count(*) FROM "BoardWatchers"')[0][0]
+    again = load(staged, target)
+    said = again.stdout + again.stderr
+    assert again.returncode == 3, said
+    assert '"BoardWatchers": 1 pairs someone else wrote are pairs the source now holds' in " ".join(said.split())
+    assert sql(target, 'SELECT count(*) FROM "BoardWatchers"')[0][0] == watchers
+    assert sql(target, f'SELECT count(*) FROM m2pg."owned_BoardWatchers" WHERE {where}', pair) == [(1,)]
+    report = json.loads((staged / "reports" / "load.json").read_text())
+    row = next(t for t in report["tables"] if t["table"] == "BoardWatchers")
+    assert (row["inserted"], row["unchanged"], row["rows"]) == (0, watchers, watchers)
+    reconciled = m2pg("reconcile", "--staging", str(staged), "--pg-uri", with_password(target))
+    assert reconciled.returncode == 3 and "not this migration's" not in reconciled.stdout, reconciled.stdout
+    third = load(staged, target)
+    said = " ".join((third.stdout + third.stderr).split())
+    assert third.returncode == 3 and "0 rows inserted, 0 updated, 0 deleted" in said, said
+    assert "someone else" not in said, said
+
+
 def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
     app_user = str(uuid.uuid4())
     sql(target, 'INSERT INTO "Users" (id, email) VALUES (%s, %s)', (app_user, "someone-else@example.com"))

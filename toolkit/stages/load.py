@@ -288,11 +288,13 @@ def _matching(alias: str, other: str, keys: list[str]) -> str:
     return " AND ".join(f"{alias}.{quote(k)} = {other}.{quote(k)}" for k in keys)
 
 
-def write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+def write_batch(
+    conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool = False
+) -> int:
     """One transaction: insert, update or delete a batch of rows, keep the owned rows in step and
-    record the batch in the ledger. The number of rows PostgreSQL wrote."""
+    record the batch in the ledger. The number of rows PostgreSQL wrote. `adopt`: see `_apply`."""
     try:
-        return _write_batch(conn, table, kind, rows, keys, kinds)
+        return _write_batch(conn, table, kind, rows, keys, kinds, adopt)
     except pgdbapi.IntegrityError as error:
         conn.rollback()
         raise ConfigError(
@@ -303,21 +305,37 @@ def write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str]
         ) from None
 
 
-def _write_batch(conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+def _write_batch(
+    conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool
+) -> int:
     with conn.cursor() as cur:
-        written = _apply(cur, table, kind, rows, keys, kinds)
+        written = _apply(cur, table, kind, rows, keys, kinds, adopt)
     conn.commit()
     interrupt.crash_point("load-batch")
     return written
 
 
-def _apply(cur, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind]) -> int:
+def _apply(
+    cur, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool = False
+) -> int:
     """A batch's rows, owned rows and ledger line written in the open transaction; the number
-    of rows PostgreSQL wrote."""
+    of rows PostgreSQL wrote. `adopt` (a junction's pairs): a pair someone else wrote that the
+    source now holds too is the same fact; it is written over with its own values, so that it and
+    its record share `xmin` (`_owned_rows`), and is not counted as written."""
     key_kinds = {k: Kind.OBJECT_ID for k in keys}
     owned_kinds = {**key_kinds, DIGEST: Kind.INT}
     mine = owned_table(table)
-    if kind == "insert":
+    if kind == "insert" and adopt:
+        values = _scratch(cur, table, quote(table))
+        _ingest(cur, values, rows, kinds, temporary=True)
+        same = f"{quote(keys[0])} = excluded.{quote(keys[0])}"
+        cur.execute(
+            f"INSERT INTO {quote(table)} SELECT * FROM {values} ON CONFLICT ({', '.join(map(quote, keys))}) "
+            f"DO UPDATE SET {same} RETURNING xmax = 0"  # true for a row inserted, false for one taken
+        )
+        written = sum(inserted for (inserted,) in cur.fetchall())
+        _ingest(cur, "owned_" + table, rows, owned_kinds, schema="m2pg")
+    elif kind == "insert":
         written = _ingest(cur, table, rows, kinds)
         _ingest(cur, "owned_" + table, rows, owned_kinds, schema="m2pg")
     else:
@@ -522,7 +540,8 @@ def load_table(
         empty = cur.fetchone()[0]
     bulk = _bulk(conn, table, indexes, empty=empty and (changes is None or changes.insert.height > 0))
     task = progress.add_task(f"load {table}", total=total)
-    written, committed = {"update": 0, "insert": 0}, 0
+    written, committed, adopted = {"update": 0, "insert": 0}, 0, 0
+    adopt = changes is not None and len(keys) > 1  # a junction the app may have written pairs into
     writes = _writes(parts, changes, columns, batch_size)
     gone = changes.delete if changes else pl.DataFrame()
     moving = changes is not None and (changes.update.height or (changes.insert.height and gone.height))
@@ -533,12 +552,21 @@ def load_table(
         interrupt.check("load", f"{table}: {total} rows written", "the remaining tables")
     else:
         for kind, batch in writes:
-            written[kind] += write_batch(conn, table, kind, batch, keys, kinds)
+            done = write_batch(conn, table, kind, batch, keys, kinds, adopt)
+            written[kind] += done
+            adopted += batch.height - done if adopt and kind == "insert" else 0
             committed += batch.height
             progress.update(task, advance=batch.height)
             interrupt.check("load", f"{table}: {committed} of {total} rows written", "the remaining batches and tables")
     if bulk:
         _rebuild(conn, indexes)
+    if adopted:
+        log.warning(
+            'load: "%s": %d pairs someone else wrote are pairs the source now holds: kept, and the migration\'s '
+            "from now on",
+            table,
+            adopted,
+        )
     unchanged = changes.unchanged if changes else 0
     summary = {
         "table": table,
@@ -546,7 +574,7 @@ def load_table(
         "inserted": written["insert"],
         "updated": written["update"],
         "deleted": 0,
-        "unchanged": unchanged,
+        "unchanged": unchanged + adopted,  # nothing written: the target held them already
         "left_changed": left,
         "seconds": round(time.perf_counter() - started, 3),
     }
