@@ -350,7 +350,8 @@ def _apply(
         if kind == "update":
             values = _scratch(cur, table, quote(table))
             _ingest(cur, values, rows, kinds, temporary=True)
-            assign = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in kinds if c not in keys)
+            written_over = [c for c in kinds if c not in keys] or keys[:1]  # a row of keys only: written as it is
+            assign = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in written_over)
             cur.execute(f"UPDATE {quote(table)} t SET {assign} FROM {values} s WHERE {_matching('t', 's', keys)}")
             written = cur.rowcount
             cur.execute(f"UPDATE {mine} o SET {DIGEST} = s.{DIGEST} FROM {scratch} s WHERE {_matching('o', 's', keys)}")
