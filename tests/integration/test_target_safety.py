@@ -229,6 +229,11 @@ def test_a_pair_the_app_wrote_that_the_source_holds_too_is_left_and_taken_as_the
     sql(target, f'DELETE FROM "BoardWatchers" WHERE {where}', pair)
     sql(target, 'INSERT INTO "BoardWatchers" (board_id, user_id) VALUES (%(board_id)s, %(user_id)s)', pair)
     watchers = sql(target, 'SELECT count(*) FROM "BoardWatchers"')[0][0]
+    assert load(staged, target, "--dry-run").returncode == 3
+    planned = next(
+        t for t in json.loads((staged / "reports" / "plan.json").read_text())["tables"] if t["table"] == "BoardWatchers"
+    )
+    assert (planned["insert"], planned["unchanged"]) == (0, watchers), planned
     again = load(staged, target)
     said = again.stdout + again.stderr
     assert again.returncode == 3, said

@@ -927,6 +927,9 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
             if created and preflight_target.exists(conn, owned_table(table)):
                 changes, left = plan_table(conn, staging, table, keys[table], list(kinds), overwrite)
                 counts = {**changes.counts(), "left_changed": left}
+                if len(keys[table]) > 1 and changes.insert.height:  # a junction: pairs to keep, not insert
+                    kept = present(conn, table, changes.insert, keys[table])
+                    counts |= {"insert": counts["insert"] - kept, "unchanged": counts["unchanged"] + kept}
             else:  # nothing loaded yet: every staged row is new
                 rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
                 counts = {"insert": rows, "update": 0, "delete": 0, "unchanged": 0, "left_changed": 0}
@@ -941,6 +944,19 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
         "unchanged": total["unchanged"],
         "left_changed": total["left_changed"],
     }
+
+
+def present(conn, table: str, rows: pl.DataFrame, keys: list[str]) -> int:
+    """How many of these rows the table holds already (pairs someone else wrote, which a load
+    keeps: `_apply`); nothing is left behind."""
+    with conn.cursor() as cur:
+        scratch = _scratch(cur, "owned_" + table, owned_table(table))
+        marked = rows.select(keys).with_columns(pl.lit(0, pl.Int64).alias(DIGEST))
+        _ingest(cur, scratch, marked, {**{k: Kind.OBJECT_ID for k in keys}, DIGEST: Kind.INT}, temporary=True)
+        cur.execute(f"SELECT count(*) FROM {quote(table)} t JOIN {scratch} s ON {_matching('t', 's', keys)}")
+        found = cur.fetchone()[0]
+    conn.rollback()
+    return found
 
 
 def _kinds(models, junctions) -> dict[str, dict[str, Kind]]:
