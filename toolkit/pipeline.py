@@ -237,7 +237,7 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
         among = f" ({others} rows this migration did not write or that were changed since among them)" if others else ""
         if not confirm(f"Empty every {app.name} table{among} and the load ledger in {redact(target)}?"):
             raise ConfigError("reset cancelled: nothing was dropped")
-        with load_mod.connect(target) as conn:
+        with preflight_target.only_writer(target, "reset"), load_mod.connect(target) as conn:
             load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
         out.print("reset: target tables and ledger emptied")
         return MIGRATED

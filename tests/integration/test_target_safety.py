@@ -13,6 +13,7 @@ import pytest
 
 from processes import m2pg
 from toolkit.target import schema
+from toolkit.target.preflight import WRITER_LOCK
 from transforms import APP, JUNCTIONS, MODELS
 
 PASSWORD = "Safe7-target-secret"
@@ -203,6 +204,19 @@ def test_replace_never_empties_rows_the_migration_did_not_write(staged, dump, ta
     asked = m2pg("reset", "--stage", "load", "--staging", str(staged), "--pg-uri", with_password(target))
     refused(asked, "(1 rows this migration did not write or that were changed since among them)", "--yes")
     assert target_state(target) == before
+
+
+def test_a_second_command_writing_to_the_same_target_stops_while_the_first_writes(staged, target):
+    """Two loads into one database (another terminal, another staging folder) would race: the
+    second stops with one line naming the first's session; once that ends, the load runs."""
+    with psycopg.connect(target, autocommit=True) as first:
+        first.execute("SELECT pg_advisory_lock(%s)", [WRITER_LOCK])
+        before = target_state(target)
+        refused(load(staged, target), "another m2pg command is writing to this target", str(first.info.backend_pid))
+        reset = m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", with_password(target))
+        refused(reset, "another m2pg command is writing to this target")
+        assert target_state(target) == before
+    assert load(staged, target).returncode == 3
 
 
 # --- rows the migration does not own ---------------------------------------------------------

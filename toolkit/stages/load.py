@@ -876,6 +876,13 @@ def load(
     Nothing is deferred or emptied before the staged inputs and the target are checked; a load
     that stops before its first row puts the foreign keys back as they were."""
     preflight_target.staged_inputs(staging, models, junctions)
+    with preflight_target.only_writer(pg_uri, "load"):
+        return _load_checked(staging, pg_uri, models, junctions, batch_size, replace, workers, overwrite)
+
+
+def _load_checked(
+    staging: Staging, pg_uri: str, models, junctions, batch_size: int, replace: bool, workers: int, overwrite: bool
+) -> LoadReport:
     with connect(pg_uri) as conn:
         ensure_target(conn, pg_uri, models, junctions, replace, staging)
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))

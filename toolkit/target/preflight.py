@@ -12,8 +12,10 @@ quarantined since give their values up in the load itself (`load.parking`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import adbc_driver_postgresql.dbapi as pgdbapi
 import bson
 import polars as pl
 from bson import ObjectId
@@ -123,6 +125,48 @@ def schema_matches(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence
             stage=stage,
             hint="fix the target schema, or point --pg-uri at the app's database; nothing was written",
         )
+
+
+WRITER_LOCK = 0x6D327067  # "m2pg": the advisory lock the one command writing to a target holds
+LOCK_NOT_AVAILABLE = "55P03"
+WRITER_WAIT = "3s"  # how long a second writer waits: a killed command's session takes a moment to end
+
+
+@contextmanager
+def only_writer(pg_uri: str, stage: str) -> Iterator[None]:
+    """Hold the target's writer lock while writing: a second load into the same database
+    (another terminal, another staging folder) stops with one line instead of racing the first.
+    The lock belongs to the session, so it goes when the command ends, however it ends."""
+    with connect(pg_uri, (f"SET lock_timeout = '{WRITER_WAIT}'",)) as conn:
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock($1)", parameters=(WRITER_LOCK,))
+            conn.commit()
+        except pgdbapi.Error as error:
+            if error.sqlstate != LOCK_NOT_AVAILABLE:
+                raise
+            conn.rollback()
+            raise _writing(conn, stage) from None
+        yield
+
+
+def _writing(conn, stage: str) -> ConfigError:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT a.pid, coalesce(a.client_addr::text, 'this machine'), a.backend_start::timestamptz(0)::text "
+            "FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objid::bigint = $1",
+            parameters=(WRITER_LOCK,),
+        )
+        holder = cur.fetchone()
+    who = f" (PostgreSQL session {holder[0]}, from {holder[1]}, since {holder[2]})" if holder else ""
+    pid = holder[0] if holder else "PID"
+    return ConfigError(
+        f"another m2pg command is writing to this target{who}",
+        stage=stage,
+        hint="nothing was written; wait for it to end and run again; if that command is gone (its machine "
+        f"lost), end its session with `SELECT pg_terminate_backend({pid})`",
+    )
 
 
 def owned_table(table: str) -> str:
