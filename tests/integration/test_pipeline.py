@@ -118,6 +118,29 @@ def test_the_bad_profile_quarantines_exactly_what_it_expects(tmp_path):
     )
 
 
+@pytest.mark.parametrize("part_size", ["30", "300"])
+def test_unique_values_repeated_in_later_parts_are_quarantined(tmp_path, dataset, part_size):
+    """Users copied under new `_id`s (so in later parts) repeat earlier users' emails: each copy is
+    quarantined as a repeat, whatever the part size (a polars panic once stopped the transform
+    when the repeats spanned parts)."""
+    users = dataset["Users"]
+    copies = [dict(u, _id=ObjectId()) for u in users[::20] if u.get("email")]
+    folder = tmp_path / "dump"
+    generate.write_dump(folder, DB, {**dataset, "Users": users + copies})
+    staging = tmp_path / "st"
+    extract = subprocess.run(
+        [*M2PG, "extract", "--dump", str(folder), "--staging", str(staging), "--part-size", part_size],
+        capture_output=True,
+        text=True,
+    )
+    assert extract.returncode == 0, extract.stderr
+    done = subprocess.run([*M2PG, "transform", "--staging", str(staging)], capture_output=True, text=True)
+    assert done.returncode == 3, done.stdout + done.stderr
+    refused = pl.read_parquet(sorted((staging / "quarantine" / "Users").glob("part-*.parquet")))
+    repeats = refused.filter(pl.col("rule") == "unique", pl.col("field") == "email")
+    assert set(repeats["object_id"]) >= {str(c["_id"]) for c in copies}, repeats
+
+
 def test_values_arrive_exactly_including_both_ends_of_the_apps_date_range(tmp_path, pg_uri):
     """Written as BSON files, read as int64 milliseconds: never rounded, never through datetime."""
     user, board = ObjectId(), ObjectId()

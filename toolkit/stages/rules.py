@@ -175,6 +175,7 @@ def repeats(keys: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
     `keys` holds every document's `m2pg_row`, `m2pg_object_id`, `m2pg_converted` (no type
     problem) and the unique fields; the earliest document keeps the value.
     """
+    keys = keys.rechunk()  # polars 2.1 panics formatting a filtered string column read from several parts
     oid = pl.col("m2pg_object_id")
     found = [
         keys.filter(oid.is_not_null() & ~oid.is_first_distinct()).select(
