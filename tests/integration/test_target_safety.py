@@ -206,6 +206,23 @@ def test_replace_never_empties_rows_the_migration_did_not_write(staged, dump, ta
     assert target_state(target) == before
 
 
+def test_an_extract_older_than_the_one_loaded_last_is_not_loaded_over_it(dump, target, tmp_path):
+    """A staging folder kept from the trial, loaded after the catch-up, would take back every
+    change the source made in between: the load stops first, unless asked with --replace."""
+    older, newer = tmp_path / "older", tmp_path / "newer"
+    for folder in (older, newer):
+        assert m2pg("extract", "--dump", str(dump), "--staging", str(folder)).returncode == 0
+        assert m2pg("transform", "--staging", str(folder)).returncode == 3
+        assert m2pg("validate", "--staging", str(folder)).returncode == 3
+    assert load(newer, target).returncode == 3
+    before = target_state(target)
+    refused(load(older, target), f"the staging folder {older} holds an extract made", "older than the one")
+    assert target_state(target) == before
+    assert load(newer, target).returncode == 3  # the latest extract loads again
+    assert load(older, target, "--replace").returncode == 3  # going back on purpose
+    assert load(newer, target).returncode == 3
+
+
 def test_a_second_command_writing_to_the_same_target_stops_while_the_first_writes(staged, target):
     """Two loads into one database (another terminal, another staging folder) would race: the
     second stops with one line naming the first's session; once that ends, the load runs."""

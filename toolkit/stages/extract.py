@@ -8,6 +8,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -243,5 +244,6 @@ def extract(
         "not_migrated": not_migrated,
     }
     write_json(report, staging.report("extract.json"))
-    write_json({**marker, "complete": True}, run)
+    finished = datetime.now(UTC).isoformat()  # a load compares it with the extracts the target was loaded from
+    write_json({**marker, "complete": True, "extracted_at": finished}, run)
     return report

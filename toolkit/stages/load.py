@@ -66,6 +66,8 @@ LEDGER_DDL = (
     " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0",
     f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
     " definition text NOT NULL, PRIMARY KEY (table_name, name))",
+    f"CREATE TABLE IF NOT EXISTS {preflight_target.EXTRACTS} (run text PRIMARY KEY, extracted_at timestamptz NOT NULL,"
+    " loaded_at timestamptz NOT NULL DEFAULT now())",
 )
 FOREIGN_KEYS_SQL = """
 SELECT r.relname::text, k.conname::text, pg_get_constraintdef(k.oid)
@@ -147,6 +149,7 @@ def ensure_target(
         empty = [m for m in models if not manifests[m.source].get("absent") and not manifests[m.source]["documents"]]
         preflight_target.emptied_but_loaded(pg_uri, absent, empty, stage)
         preflight_target.another_source(pg_uri, staging, models, stage)
+        preflight_target.older_extract(conn, staging, stage)
         preflight_target.staged_clash(pg_uri, staging, models)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:
@@ -160,7 +163,17 @@ def ensure_target(
                 + f"{DIGEST} bigint NOT NULL, PRIMARY KEY ({key}))"
             )
         if replace:
-            cur.execute("TRUNCATE " + ", ".join([*map(quote, tables), LEDGER, *map(owned_table, tables)]))
+            cur.execute(
+                "TRUNCATE "
+                + ", ".join([*map(quote, tables), LEDGER, preflight_target.EXTRACTS, *map(owned_table, tables)])
+            )
+        extract = read_json(staging.root / "raw" / "run.json") if staging is not None else {}
+        if extract.get("extracted_at"):
+            cur.execute(
+                f"INSERT INTO {preflight_target.EXTRACTS} (run, extracted_at) VALUES ($1, $2::timestamptz) "
+                "ON CONFLICT (run) DO NOTHING",
+                parameters=(extract["run"], extract["extracted_at"]),
+            )
     conn.commit()
 
 

@@ -243,6 +243,34 @@ def another_source(pg_uri: str, staging: Staging, models: Sequence[ModelSpec], s
         )
 
 
+EXTRACTS = "m2pg.extracts"  # each extract a load took its rows from, and when it was made
+
+
+def older_extract(conn, staging: Staging, stage: str) -> None:
+    """The staged extract is not older than one an earlier load took its rows from: loading it
+    would take back every change the source made in between (a staging folder kept from the
+    trial, loaded after the catch-up). Stop before anything is written."""
+    staged = read_json(staging.root / "raw" / "run.json")
+    if not staged.get("extracted_at") or not exists(conn, EXTRACTS):
+        return
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT to_char(extracted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {EXTRACTS} "
+            "WHERE run <> $1 AND extracted_at > $2::timestamptz ORDER BY extracted_at DESC LIMIT 1",
+            parameters=(staged["run"], staged["extracted_at"]),
+        )
+        newer = cur.fetchone()
+    if newer:
+        made = staged["extracted_at"][:19].replace("T", " ")
+        raise ConfigError(
+            f"the staging folder {staging.root} holds an extract made {made} UTC, older than the one the target "
+            f"was loaded from ({newer[0]} UTC): a load would take back every change the source made in between",
+            stage=stage,
+            hint="nothing was written; extract afresh (`m2pg run`, or `m2pg extract` and the stages after it) or "
+            "point --staging at the newer folder; to go back to this extract on purpose, load it with --replace",
+        )
+
+
 def outside_references(conn, tables: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """(schema, table, constraint, referenced table) of each foreign key from a table the app
     does not declare into one it does: emptying the app's tables would have to empty it too."""
