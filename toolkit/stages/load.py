@@ -51,12 +51,11 @@ from toolkit.staging.layout import Staging, checked_digest, read_json, write_jso
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
 from toolkit.target.preflight import owned_table
-from toolkit.target.schema import has_schema, literal, quote, secondary_indexes
+from toolkit.target.schema import DEFERRED, has_schema, literal, quote, secondary_indexes
 
 log = logging.getLogger(__name__)
 WORKERS = 2
 LEDGER = "m2pg.ledger"
-DEFERRED = "m2pg.deferred_constraints"
 LEDGER_DDL = (
     "CREATE SCHEMA IF NOT EXISTS m2pg",
     f"CREATE TABLE IF NOT EXISTS {LEDGER} (table_name text NOT NULL, digest text NOT NULL,"

@@ -296,8 +296,9 @@ SELECT r.relname::text, 'f',
 FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid
 WHERE r.relnamespace = 'public'::regnamespace AND k.contype = 'f'
 """
-DEFERRED_KEYS_SQL = """
-SELECT d.table_name, k[1], k[2] FROM m2pg.deferred_constraints d,
+DEFERRED = "m2pg.deferred_constraints"  # the foreign keys a load dropped, until it puts them back
+DEFERRED_KEYS_SQL = f"""
+SELECT d.table_name, k[1], k[2] FROM {DEFERRED} d,
   regexp_match(replace(d.definition, '"', ''), '^FOREIGN KEY \\((.+?)\\) REFERENCES (.+?)\\(') k
 """
 
@@ -321,7 +322,7 @@ def live_keys(cur) -> set[tuple[str, str, tuple, str]]:
     """The target's keys in `declared_keys`' shape; a foreign key an interrupted load keeps in
     its store to put back counts as there."""
     found = {(table, kind, tuple(columns), target or "") for table, kind, columns, target in fetch(cur, KEYS_SQL)}
-    cur.execute("SELECT to_regclass('m2pg.deferred_constraints') IS NOT NULL")
+    cur.execute(f"SELECT to_regclass({literal(DEFERRED)}) IS NOT NULL")
     if cur.fetchone()[0]:
         found |= {(table, "f", (column,), target) for table, column, target in fetch(cur, DEFERRED_KEYS_SQL)}
     return found
