@@ -133,6 +133,15 @@ def warn_client_drift(app: App, out: Console) -> None:
 
 
 def schema_stage(app: App, pg_uri: str, out: Console) -> int:
+    """Create the app's schema in an empty target, under the writer lock: two commands
+    creating it at once would race on the same type and table names."""
+    from toolkit.target import preflight as preflight_target
+
+    with preflight_target.only_writer(pg_uri, "schema"):
+        return _schema_once(app, pg_uri, out)
+
+
+def _schema_once(app: App, pg_uri: str, out: Console) -> int:
     from toolkit.target.schema import check_target, create_schema, read_catalog
 
     declared = app.tables

@@ -236,6 +236,19 @@ def test_a_second_command_writing_to_the_same_target_stops_while_the_first_write
     assert load(staged, target).returncode == 3
 
 
+def test_a_second_command_creating_the_schema_stops_while_the_first_writes(dump, pg_uri, tmp_path):
+    """Two runs into one empty database would both create the app's types and tables: the
+    second one's CREATE failed on a name the first had just made, with a stack trace."""
+    with psycopg.connect(pg_uri, autocommit=True) as first:
+        first.execute("SELECT pg_advisory_lock(%s)", [WRITER_LOCK])
+        created = m2pg("schema", "--pg-uri", with_password(pg_uri))
+        refused(created, "another m2pg command is writing to this target", str(first.info.backend_pid))
+        ran = m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", with_password(pg_uri))
+        refused(ran, "another m2pg command is writing to this target")
+        assert sql(pg_uri, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+    assert m2pg("schema", "--pg-uri", with_password(pg_uri)).returncode == 0
+
+
 # --- rows the migration does not own ---------------------------------------------------------
 
 
