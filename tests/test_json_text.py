@@ -5,10 +5,10 @@ import math
 
 import bson
 import pytest
-from bson import Binary, Decimal128, Int64, ObjectId, Regex, Timestamp
+from bson import Binary, Code, Decimal128, Int64, ObjectId, Regex, Timestamp
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 
-from toolkit.documents.decode import CODEC, json_text
+from toolkit.documents.decode import CODEC, JSON_CODEC, json_text
 
 VALUES = [
     None,
@@ -43,10 +43,14 @@ VALUES = [
     {"nested": {"nan": math.nan}},
     [{"$ref": "c", "$id": 1}],
     {"items": [{"name": "Widget", "qty": 3, "price": 9.99, "tags": ["a", "b"]}] * 3},
+    Code("f()"),  # a str to the standard library's encoder
+    [Code("x = 1", {"y": ObjectId("0123456789abcdef01234567"), "z": math.nan})],
+    {"deep": [{"code": Code("g()")}, "plain"]},
 ]
 
 
 @pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
 def test_json_text_matches_pymongo(value):
-    decoded = bson.decode(bson.encode({"v": value}), CODEC)["v"]  # what extract decodes
-    assert json_text(decoded) == dumps(decoded, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
+    encoded = bson.encode({"v": value})
+    expected = dumps(bson.decode(encoded, CODEC)["v"], json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
+    assert json_text(bson.decode(encoded, JSON_CODEC)["v"]) == expected  # as extract decodes it

@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from bson import Binary, decode_all
+from bson import Binary, Code, decode_all
 from bson import decode as bson_decode
-from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.codec_options import CodecOptions, DatetimeConversion, TypeDecoder, TypeRegistry
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from pymongoarrow.api import Schema
 from pymongoarrow.context import PyMongoArrowContext
@@ -27,6 +27,27 @@ from toolkit.documents import index as bt
 from toolkit.stages.rules import NO_PROBLEMS, per_row
 
 CODEC: CodecOptions[dict[str, Any]] = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+class Script:
+    """JavaScript code (BSON types 13 and 15) in a Json value. bson's `Code` is a `str`, which
+    the standard library's encoder would write as a plain string, dropping what it is and its
+    scope; this is not one, so the value takes the extended JSON encoder."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: Code) -> None:
+        self.code = code
+
+
+class _Scripts(TypeDecoder):
+    bson_type = Code
+
+    def transform_bson(self, value: Code) -> Script:
+        return Script(value)
+
+
+JSON_CODEC: CodecOptions[dict[str, Any]] = CODEC.with_options(type_registry=TypeRegistry([_Scripts()]))
 
 _EMPTY = {bt.NULL, bt.UNDEFINED}  # a missing value, allowed in any field
 MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
@@ -291,7 +312,7 @@ def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, position: int, exclud
         (pl.col("field") == position) & ~pl.col("type").is_in(list(_EMPTY)) & ~pl.col("doc").is_in(exclude.implode())
     )
     wrapped = bt.values_as_documents(ix.buffer, present["type"].to_numpy(), present["value"].to_numpy())
-    texts = [json_text(d["v"]) for d in decode_all(wrapped, CODEC)]
+    texts = [json_text(d["v"]) for d in decode_all(wrapped, JSON_CODEC)]
     out = pl.Series([None] * len(ix), dtype=pl.String)
     if texts:
         out.scatter(present["doc"].to_numpy().astype(np.int64), pl.Series(texts, dtype=pl.String))
@@ -318,13 +339,19 @@ def document_text(raw: bytes) -> str:
 
 
 def json_text(value) -> str:
-    """Relaxed extended JSON of a decoded value. Plain JSON values (the common case) take the
-    standard library's encoder, which writes the same text; any other BSON type, NaN or
-    infinity takes the extended JSON encoder."""
+    """Relaxed extended JSON of a value decoded with `JSON_CODEC`. Plain JSON values (the common
+    case) take the standard library's encoder, which writes the same text; any other BSON type,
+    NaN or infinity takes the extended JSON encoder."""
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_not_plain)
     except (TypeError, ValueError):
-        return dumps(value, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
+        return dumps(value, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False, default=_script_json)
+
+
+def _script_json(value):
+    if isinstance(value, Script):
+        return json.loads(dumps(value.code, json_options=RELAXED_JSON_OPTIONS))
+    raise TypeError(type(value).__name__)
 
 
 def _not_plain(value):
