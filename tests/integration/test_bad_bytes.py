@@ -126,6 +126,27 @@ def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
             "object_id": repeated["_id"],
         },
         {"bytes": b(10, watchers=[board["user"], None]), "loads": oid(10)},  # a junction array skips the null
+        {
+            "bytes": with_element(b(12, title="one"), b"\x02title\x00" + int32(4) + b"two\x00"),
+            "rule": "repeated_key",
+            "reason": "title: the key appears more than once",
+            "object_id": oid(12),
+            "exact": True,
+        },
+        {
+            "bytes": with_element(b(13, note="a"), b"\x02note\x00" + int32(2) + b"b\x00"),  # a key not declared
+            "rule": "repeated_key",
+            "reason": "note: the key appears more than once",
+            "object_id": oid(13),
+            "exact": True,
+        },
+        {
+            "bytes": with_element(b(14), b"\x07_id\x00" + oid(15).binary),
+            "rule": "repeated_key",
+            "reason": "_id: the key appears more than once",
+            "object_id": oid(14),
+            "exact": True,
+        },
         {"bytes": b(11)[:-12], "rule": "bson", "reason": "a truncated document", "object_id": None, "at": True},
     ]
     t = bson.encode({**task, "_id": oid(20), "tags": [{"name": "JSONX"}]})
@@ -210,6 +231,8 @@ def test_run_completes_with_every_broken_document_quarantined(migrated):
             row = found.row(0, named=True)
             assert row["rule"] == case["rule"] and case["reason"] in row["reason"]
             assert row["object_id"] == (str(case["object_id"]) if case["object_id"] else None)
+            if case.get("exact"):  # decoding would keep one value of the key: the bytes are kept
+                assert base64.b64decode(json.loads(row["document"])["$binary"]["base64"]) == case["bytes"]
 
 
 def test_the_extract_summary_counts_the_quarantined_bytes(migrated):
@@ -245,9 +268,9 @@ def test_errors_groups_the_new_rules_with_their_hints(migrated):
     done = m2pg("errors", "--staging", str(migrated["staging"]))
     text = done.stdout + done.stderr
     assert "Traceback" not in text
-    for rule in ("bson", "utf8"):
+    for rule in ("bson", "utf8", "repeated_key"):
         assert rule in text
     log = (migrated["staging"] / "reports" / "errors.log").read_text()
     from toolkit.stages.rules import HINTS
 
-    assert HINTS["bson"] in log and HINTS["utf8"] in log
+    assert HINTS["bson"] in log and HINTS["utf8"] in log and HINTS["repeated_key"] in log

@@ -51,6 +51,7 @@ JSON_CODEC: CodecOptions[dict[str, Any]] = CODEC.with_options(type_registry=Type
 
 _EMPTY = {bt.NULL, bt.UNDEFINED}  # a missing value, allowed in any field
 MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
+KEPT_AS_BYTES = (*MALFORMED, "repeated_key")  # a record holding its document's exact bytes
 
 
 def columns(model: ModelSpec, feeds: tuple[str, ...] = ()) -> dict[str, Field]:
@@ -79,6 +80,7 @@ def decode_chunk(
         [
             _malformed(ix, malformed, offsets),
             _missing_ids(elements, malformed, n),
+            _repeated_keys(ix, malformed, ["_id", *(f.name for f in fields.values())]),
             _type_problems(elements, fields),
             _double_problems(ix, elements, fields),
         ]
@@ -162,6 +164,20 @@ def _missing_ids(elements: pl.DataFrame, malformed: np.ndarray, n: int) -> pl.Da
     with_id = elements.filter(pl.col("field") == 0)["doc"].to_numpy()
     missing = np.setdiff1d(np.arange(n), np.union1d(with_id, malformed))
     return _problem_frame([(i, "_id", "id_type", "document has no _id") for i in missing.tolist()])
+
+
+def _repeated_keys(ix: bt.BsonIndex, malformed: np.ndarray, names: list[str]) -> pl.DataFrame:
+    """Well-formed documents in which a top-level key appears more than once: BSON allows it, but
+    which value counts is left undefined (drivers keep one or the other), so none is chosen."""
+    elements = ix.elements.filter(~pl.col("doc").is_in(pl.Series(malformed).implode()))
+    known = pl.col("field") >= 0  # the index marks the repeats of these; of the others, their text tells
+    repeated = pl.when(known).then(~pl.col("first")).otherwise(~pl.struct("doc", "key").is_first_distinct())
+    again = elements.filter(repeated).unique(subset=["doc"], keep="first", maintain_order=True)
+    found = []
+    for doc, key, position in again.select("doc", "key", "field").iter_rows():
+        name = names[position] if position >= 0 else key
+        found.append((doc, name, "repeated_key", f"{name}: the key appears more than once in the document"))
+    return _problem_frame(found)
 
 
 def _null_ids(typed: pa.Table, kept: np.ndarray, model: ModelSpec) -> pl.DataFrame:
@@ -331,11 +347,14 @@ def malformed_bytes(table: pa.Table) -> int:
 
 def document_text(raw: bytes) -> str:
     """A quarantined document as text: relaxed extended JSON; bytes the strict walk refuses (they
-    do not decode) as extended JSON binary holding them exactly."""
+    do not decode), or a document repeating a key (decoding keeps one of its values), as
+    extended JSON binary holding them exactly."""
     bounds = np.zeros(1, np.int64), np.full(1, len(raw), np.int64)
-    if bt.defects(raw, *bounds)[0][0] != bt.WELL_FORMED:
+    codes, _, elements = bt.defects(raw, *bounds)
+    decoded = bson_decode(raw, CODEC) if codes[0] == bt.WELL_FORMED else None
+    if decoded is None or len(decoded) != elements[0]:  # the walk counts a document's top-level elements
         return dumps(Binary(raw), json_options=RELAXED_JSON_OPTIONS)
-    return dumps(bson_decode(raw, CODEC), json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
+    return dumps(decoded, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
 
 
 def json_text(value) -> str:

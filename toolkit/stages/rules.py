@@ -38,6 +38,10 @@ HINTS = {
         "the bytes are not a well-formed BSON document (the reason says what and at which byte, the record "
         "holds them): dump the collection again from MongoDB, or repair the document and dump it again"
     ),
+    "repeated_key": (
+        "keep one value of the key (the record holds the document's exact bytes, every copy of the key "
+        "in it): re-save the document in MongoDB, then dump again"
+    ),
     "utf8": "re-save the text as UTF-8 in MongoDB (a key or string holds bytes that are not UTF-8), then dump again",
 }
 

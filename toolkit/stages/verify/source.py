@@ -27,7 +27,7 @@ from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
-from toolkit.documents.decode import MALFORMED, document_text
+from toolkit.documents.decode import KEPT_AS_BYTES, document_text
 from toolkit.documents.ids import uuids_of
 from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
@@ -37,6 +37,8 @@ CHUNK = 1_000  # documents per source chunk
 PAIRS = pa.schema({"owner": pa.binary(12), "other": pa.binary(12)})  # a junction's pairs as ObjectIds' bytes
 Hexes = TypeVar("Hexes", pl.Series, pl.Expr)  # ObjectId hex, held or as a column of a scan
 REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
+MALFORMED_BSON = "malformed BSON"
+REPEATED_KEY = "a top-level key appears more than once"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def read_quarantine(staging: Staging, collection: str) -> Quarantine:
         return Quarantine(frozenset(), frozenset(), 0)
     frame = pl.read_parquet(parts, columns=["object_id", "source_id", "rule", "reason"])
     named = frame.filter(pl.col("object_id").is_not_null())
-    unnamed = (pl.col("object_id").is_null() & pl.col("source_id").is_null()) | pl.col("rule").is_in(MALFORMED)
+    unnamed = (pl.col("object_id").is_null() & pl.col("source_id").is_null()) | pl.col("rule").is_in(KEPT_AS_BYTES)
     documents = pl.scan_parquet(parts).filter(unnamed).select("document").collect()["document"]
     return Quarantine(
         frozenset(named["object_id"]),
@@ -68,16 +70,23 @@ def read_quarantine(staging: Staging, collection: str) -> Quarantine:
 
 
 def source_documents(source, collection: str):
-    """Each source document: its bytes, and the document decoded (None when the strict walk
-    refuses its bytes: the migration must have quarantined them, whatever they hold)."""
+    """Each source document: its bytes, the document decoded, and why the migration must have
+    quarantined it whatever it holds (None if nothing says so): bytes the strict walk refuses
+    (the document is then None), or a top-level key that appears twice (the decoded document
+    holds fewer keys than the walk counted elements)."""
     for chunk in source.chunks(collection, CHUNK):
         starts, ends = bt.document_bounds(chunk)
-        malformed = bt.defects(chunk, starts, ends)[0] != bt.WELL_FORMED
+        codes, _, elements = bt.defects(chunk, starts, ends)
+        malformed = codes != bt.WELL_FORMED
         view = memoryview(chunk)
         decoded = iter(bson.decode_all(chunk, MS)) if not malformed.any() else None
-        for start, end, bad in zip(starts.tolist(), ends.tolist(), malformed.tolist(), strict=False):
+        for start, end, bad, count in zip(starts.tolist(), ends.tolist(), malformed.tolist(), elements, strict=False):
             raw = view[start:end]
-            yield raw, (next(decoded) if decoded else None if bad else bson.decode(bytes(raw), MS))
+            document = next(decoded) if decoded else None if bad else bson.decode(bytes(raw), MS)
+            if document is None:
+                yield raw, None, MALFORMED_BSON
+            else:
+                yield raw, document, (REPEATED_KEY if len(document) != count else None)
 
 
 class Accounting:
@@ -90,13 +99,13 @@ class Accounting:
         self.quarantine, self.copy = quarantine, 0
         self.last: str | None = None
 
-    def judge(self, raw, document: dict | None) -> tuple[str, dict]:
-        """("quarantined" | "expected" | "missing", the ids naming it and why it cannot load)."""
+    def judge(self, raw, document: dict | None, refused: str | None = None) -> tuple[str, dict]:
+        """("quarantined" | "expected" | "missing", the ids naming it and why it cannot load);
+        `refused` says why the document cannot load whatever it holds."""
         q = self.quarantine
-        if document is None or "_id" not in document:  # known by its text alone
+        if refused or document is None or "_id" not in document:  # known by its text alone
             text = document_text(bytes(raw))
-            why = "malformed BSON" if document is None else "document has no _id"
-            return ("quarantined" if text in q.documents else "missing"), {"problem": why}
+            return ("quarantined" if text in q.documents else "missing"), {"problem": refused or "document has no _id"}
         if not isinstance(document["_id"], ObjectId):
             source_id = dumps(document["_id"], json_options=RELAXED_JSON_OPTIONS)
             return ("quarantined" if source_id in q.source_ids else "missing"), {
@@ -149,11 +158,11 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                 owners.clear()
                 others.clear()
 
-        for raw, document in source_documents(source, model.source):
+        for raw, document, refused in source_documents(source, model.source):
             if len(buffer) == CHUNK:
                 flush()
             documents += 1
-            verdict, where = accounting.judge(raw, document)
+            verdict, where = accounting.judge(raw, document, refused)
             if verdict == "quarantined":
                 quarantined += 1
                 continue
