@@ -90,11 +90,11 @@ QUARANTINED = [
     ("crm_Contacts", {"last_name": "l", "notes": ["ok", "a\x00"]}, "notes", "nul"),
     ("Tasks", {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"k": "a\x00"}}, "tags", "nul"),
     ("Users", {"email": "a@x", "userStatus": "A" * 3000}, "userStatus", "enum"),
-    ("Boards", {**BOARD, "visibility": "v" * 2701}, "visibility", "index_size"),  # one byte over
-    ("Boards", {**BOARD, "visibility": "\u00e9" * 1350 + "v"}, "visibility", "index_size"),  # 1,351 characters
-    ("Boards", {**BOARD, "visibility": "\u20ac" * 900 + "v"}, "visibility", "index_size"),  # 901 characters
-    ("Boards", {**BOARD, "visibility": "\U0001f600" * 675 + "v"}, "visibility", "index_size"),  # 676 characters
-    ("Users", {"email": "\u00e9" * 1350 + "@"}, "email", "index_size"),  # unique, so indexed
+    ("Boards", {**BOARD, "visibility": "v" * 2693}, "visibility", "index_size"),  # one byte over
+    ("Boards", {**BOARD, "visibility": "\u00e9" * 1346 + "v"}, "visibility", "index_size"),  # 1,347 characters
+    ("Boards", {**BOARD, "visibility": "\u20ac" * 897 + "ab"}, "visibility", "index_size"),  # 899 characters
+    ("Boards", {**BOARD, "visibility": "\U0001f600" * 673 + "v"}, "visibility", "index_size"),  # 674 characters
+    ("Users", {"email": "\u00e9" * 1346 + "@"}, "email", "index_size"),  # unique, so indexed
     ("Boards", {**BOARD, "user": GONE_USER}, "user", "reference"),
     ("Boards", {**BOARD, "user": BAD_USER}, "user", "quarantined_reference"),
 ]
@@ -146,7 +146,7 @@ REASONS = [  # one document per rule: the reason a person reads in `m2pg errors`
         {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"k": "a\x00"}},
         "tags: a JSON string holds a NUL character",
     ),
-    ("Boards", {**BOARD, "visibility": "\u00e9" * 1350 + "v"}, "visibility: 2701 bytes is too long for its index"),
+    ("Boards", {**BOARD, "visibility": "\u00e9" * 1346 + "v"}, "visibility: 2693 bytes is too long for its index"),
     ("Boards", {**BOARD, "user": GONE_USER}, "user: Users 6b064c82833346aaba78a440 does not exist"),
     (
         "Boards",
@@ -185,10 +185,10 @@ LOADED = [
     ("Boards", {**BOARD, "title": "NULL"}, "title", "NULL"),
     ("Boards", {**BOARD, "title": "\\N"}, "title", "\\N"),
     ("Boards", {**BOARD, "title": " e\u0301 "}, "title", " e\u0301 "),
-    ("Boards", {**BOARD, "visibility": "v" * 2700}, "visibility", "v" * 2700),  # the most an index entry holds
-    ("Boards", {**BOARD, "visibility": "\u00e9" * 1350}, "visibility", "\u00e9" * 1350),  # 2,700 bytes
-    ("Boards", {**BOARD, "visibility": "\u20ac" * 900}, "visibility", "\u20ac" * 900),
-    ("Boards", {**BOARD, "visibility": "\U0001f600" * 675}, "visibility", "\U0001f600" * 675),
+    ("Boards", {**BOARD, "visibility": "v" * 2692}, "visibility", "v" * 2692),  # the most an index entry holds
+    ("Boards", {**BOARD, "visibility": "\u00e9" * 1346}, "visibility", "\u00e9" * 1346),  # 2,692 bytes
+    ("Boards", {**BOARD, "visibility": "\u20ac" * 897 + "a"}, "visibility", "\u20ac" * 897 + "a"),
+    ("Boards", {**BOARD, "visibility": "\U0001f600" * 673}, "visibility", "\U0001f600" * 673),
     ("Boards", {**BOARD, "description": "\u00e9" * 5000}, "description", "\u00e9" * 5000),  # not indexed
     ("Boards", {**BOARD, "createdAt": DatetimeMS(-62_135_596_800_000)}, "createdAt", -62_135_596_800_000),
     ("Boards", {**BOARD, "createdAt": DatetimeMS(253_402_300_799_999)}, "createdAt", 253_402_300_799_999),

@@ -2,13 +2,17 @@
 
 import difflib
 import json
+import random
+import string
 import subprocess
 import sys
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi as pg
+import psycopg
 import pytest
 
+from toolkit.declarations.limits import BTREE_BYTES
 from toolkit.target import schema
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
@@ -154,3 +158,17 @@ def test_schema_command_warns_of_the_apps_own_bigint_drift(pg_uri):
     assert done.returncode == 0, done.stderr
     lines = [line for line in (done.stdout + done.stderr).splitlines() if "BigInt" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: 12 columns are BigInt in the app's client")
+
+
+def test_index_size_allows_the_longest_text_a_btree_entry_holds(pg_uri):
+    """`index_size` lets through texts of BTREE_BYTES: one that does not compress must fit a
+    btree entry (a 2,700-byte one failed the index build, and the load with it); one byte more
+    must not, or the rule would refuse texts PostgreSQL holds."""
+    letters = random.Random(1).choices(string.ascii_letters + string.digits, k=BTREE_BYTES + 1)
+    longest, over = "".join(letters[:BTREE_BYTES]), "".join(letters)
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute("CREATE TABLE texts (v text)")
+        conn.execute("CREATE INDEX ON texts (v)")
+        conn.execute("INSERT INTO texts VALUES (%s)", [longest])
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+            conn.execute("INSERT INTO texts VALUES (%s)", [over])

@@ -15,5 +15,8 @@ TIMESTAMP_PRECISION = 3
 """Digits of fractional seconds of every DateTime column, as Prisma's migration creates them:
 milliseconds, all a BSON date holds, so no value is rounded."""
 
-BTREE_BYTES = 2_700
-"""A longer text cannot sit in a PostgreSQL btree index entry."""
+BTREE_BYTES = 2_692
+"""The longest text a PostgreSQL btree index entry is sure to hold: an entry holds at most 2,704
+bytes (8 KB pages), its 8-byte header and the text's 4-byte length included. PostgreSQL may
+compress a longer text until it fits, but text that does not compress (random tokens, hashes)
+then fails the index build, and with it the load."""

@@ -30,7 +30,7 @@ HINTS = {
         "9999-12-31T23:59:59.999Z"
     ),
     "nul": "remove the NUL character (\\u0000): PostgreSQL text cannot hold it",
-    "index_size": "shorten the text: the column is indexed and an index entry holds at most 2,700 bytes",
+    "index_size": "shorten the text: the column is indexed and an index entry holds at most 2,692 bytes of text",
     "unique": "make the value unique or remove the duplicate document (a dump can repeat an _id)",
     "reference": "point the reference at an existing document, or remove the document",
     "quarantined_reference": "fix the referenced document first; this one then migrates with it",
