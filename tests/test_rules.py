@@ -74,6 +74,8 @@ QUARANTINED = [
     ("Boards", {**BOARD, "sharedWith": [USER, "x"]}, "sharedWith", "type"),
     ("crm_Contacts", {"last_name": "l", "tags": "vip"}, "tags", "type"),
     ("crm_Contacts", {"last_name": "l", "tags": ["vip", 5]}, "tags", "type"),
+    ("crm_Contacts", {"last_name": "l", "tags": [None]}, "tags", "type"),  # the app's client reads no null there
+    ("crm_Contacts", {"last_name": "l", "notes": ["ok", None]}, "notes", "type"),
     ("Boards", {**BOARD, "position": Int64(2_147_483_648)}, "position", "int_range"),  # one above the maximum
     ("Boards", {**BOARD, "position": Int64(-2_147_483_649)}, "position", "int_range"),  # one below the minimum
     ("Boards", {**BOARD, "position": 2_147_483_648.0}, "position", "int_range"),

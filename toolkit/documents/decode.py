@@ -88,7 +88,7 @@ def decode_chunk(
     good = np.setdiff1d(np.arange(n), problems["doc"].to_numpy())
     typed, failed = _convert(ix, good, fields)
     kept = np.setdiff1d(good, failed["doc"].to_numpy())
-    problems = pl.concat([problems, failed, _null_ids(typed, kept, model)])
+    problems = pl.concat([problems, failed, _null_elements(typed, kept, model)])
     converted = np.full(n, -1, dtype=np.int64)
     converted[kept] = np.arange(len(kept))
     rows = pa.array(np.where(converted >= 0, converted, 0), mask=converted < 0)
@@ -180,12 +180,19 @@ def _repeated_keys(ix: bt.BsonIndex, malformed: np.ndarray, names: list[str]) ->
     return _problem_frame(found)
 
 
-def _null_ids(typed: pa.Table, kept: np.ndarray, model: ModelSpec) -> pl.DataFrame:
-    """A null inside a declared ObjectId array: a uuid[] could store it, but the app reads the
-    column as a list of ids, which cannot hold a null. (A junction's array skips and counts it.)"""
+_HOLDS = {
+    Kind.UUID_LIST: "an ObjectId[] field holds ObjectIds only",
+    Kind.TEXT_LIST: "a String[] field holds strings only",
+}
+
+
+def _null_elements(typed: pa.Table, kept: np.ndarray, model: ModelSpec) -> pl.DataFrame:
+    """A null inside a declared list: a uuid[] or text[] could store it, but the app's client
+    reads the column as a list of ids or strings, which cannot hold a null (it fails the whole
+    query). A junction's array skips and counts it."""
     found = []
     for f in model.fields:
-        if f.kind is Kind.UUID_LIST and f.key in typed.column_names:
+        if f.kind in _HOLDS and f.key in typed.column_names:
             nulls = _series(_plain(typed.column(f.key), f, typed.num_rows)).list.eval(pl.element().is_null())
             hit = nulls.list.any().fill_null(False)
             rows, places = np.flatnonzero(hit.to_numpy()).tolist(), nulls.filter(hit).list.arg_max().to_list()
@@ -195,7 +202,7 @@ def _null_ids(typed: pa.Table, kept: np.ndarray, model: ModelSpec) -> pl.DataFra
                         int(kept[row]),
                         f.name,
                         "type",
-                        f"{f.name}: element {at} is null; an ObjectId[] field holds ObjectIds only",
+                        f"{f.name}: element {at} is null; {_HOLDS[f.kind]}",
                     )
                 )
     return _problem_frame(found)
