@@ -137,6 +137,7 @@ def schema_stage(app: App, pg_uri: str, out: Console) -> int:
     creating it at once would race on the same type and table names."""
     from toolkit.target import preflight as preflight_target
 
+    preflight_target.utf8_target(pg_uri, "schema")
     with preflight_target.only_writer(pg_uri, "schema"):
         return _schema_once(app, pg_uri, out)
 
@@ -190,6 +191,7 @@ def run_all(
     from toolkit.target.schema import has_schema
 
     plan_alone(dry_run, replace, "run")
+    preflight_target.utf8_target(pg_uri, "run")
     if has_schema(pg_uri, app.models, app.junctions):
         preflight_target.schema_matches(pg_uri, app.models, app.junctions, "run")
         if replace:

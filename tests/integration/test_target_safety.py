@@ -236,6 +236,24 @@ def test_a_second_command_writing_to_the_same_target_stops_while_the_first_write
     assert load(staged, target).returncode == 3
 
 
+def test_a_target_database_not_in_utf8_is_refused_before_anything_is_written(pg_server, staged, dump, tmp_path):
+    """Binary COPY stored the UTF-8 bytes of "日本" unconverted in a LATIN1 database: the app read
+    them garbled, and verify, reading the same bytes back, passed."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    uri = pg_server.get_uri("latin1")
+    for done in (
+        m2pg("schema", "--pg-uri", with_password(uri)),
+        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", with_password(uri)),
+        load(staged, uri),
+    ):
+        refused(done, "the target database's encoding is LATIN1, not UTF8")
+    assert sql(uri, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')") == [
+        (0,)
+    ]
+    assert not (tmp_path / "st").exists()
+
+
 def test_a_second_command_creating_the_schema_stops_while_the_first_writes(dump, pg_uri, tmp_path):
     """Two runs into one empty database would both create the app's types and tables: the
     second one's CREATE failed on a name the first had just made, with a stack trace."""

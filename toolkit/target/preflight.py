@@ -132,6 +132,23 @@ LOCK_NOT_AVAILABLE = "55P03"
 WRITER_WAIT = "3s"  # how long a second writer waits: a killed command's session takes a moment to end
 
 
+def utf8_target(pg_uri: str, stage: str) -> None:
+    """The target database must be UTF8: binary COPY hands PostgreSQL text as UTF-8 bytes, which a
+    database in another encoding stores unconverted, so the app's client would read them garbled
+    (and verify, reading the same bytes back, would not see it)."""
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
+        encoding = cur.fetchone()[0]
+    if encoding != "UTF8":
+        raise ConfigError(
+            f"the target database's encoding is {encoding}, not UTF8: the text m2pg copies would be stored "
+            "as UTF-8 bytes unconverted, and the app's client would read it garbled",
+            stage=stage,
+            hint="create the target database with ENCODING 'UTF8' (CREATE DATABASE ... ENCODING 'UTF8' "
+            "TEMPLATE template0); nothing was written",
+        )
+
+
 @contextmanager
 def only_writer(pg_uri: str, stage: str) -> Iterator[None]:
     """Hold the target's writer lock while writing: a second load into the same database
