@@ -105,14 +105,20 @@ PartSize = Annotated[
         "--batch-size",
         envvar="M2PG_PART_SIZE",
         min=1,
-        help="Documents per staged Parquet part (--batch-size is its older name).",
+        help="Documents per staged Parquet part, fewer where they would pass 32 MB (--batch-size is its older name).",
     ),
 ]
 BatchSize = Annotated[
     int, typer.Option("--batch-size", envvar="M2PG_BATCH_SIZE", min=1, help="Rows per load transaction.")
 ]
 RunPartSize = Annotated[
-    int, typer.Option("--part-size", envvar="M2PG_PART_SIZE", min=1, help="Documents per staged Parquet part.")
+    int,
+    typer.Option(
+        "--part-size",
+        envvar="M2PG_PART_SIZE",
+        min=1,
+        help="Documents per staged Parquet part, fewer where they would pass 32 MB.",
+    ),
 ]
 Workers = Annotated[
     int | None,

@@ -26,6 +26,7 @@ from toolkit.documents import index as bson_index
 from toolkit.runtime import preflight
 from toolkit.runtime.errors import ConfigError, short_cause
 from toolkit.runtime.redact import redact, remember
+from toolkit.runtime.sizes import PART_BYTES
 from toolkit.sources import id_order, mongodump
 from toolkit.staging.layout import cached_sha256
 
@@ -152,6 +153,18 @@ class MongoSource:
             )
 
 
+def spans(lengths: np.ndarray, first: int, count: int, limit: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive documents from `first`: `count` at most, and no more than
+    `limit` bytes together unless one document alone is larger."""
+    ends = np.cumsum(lengths)
+    start = first
+    while start < len(lengths):
+        before = int(ends[start - 1]) if start else 0
+        stop = min(start + count, int(np.searchsorted(ends, before + limit, side="right")))
+        yield start, max(stop, start + 1)
+        start = max(stop, start + 1)
+
+
 @dataclass
 class DumpSource:
     """A mongodump output: a folder `DIR/<db>/<collection>.bson` (or a folder of the files), with
@@ -239,8 +252,8 @@ class DumpSource:
             yield from self._sequential(path, order, first, batch_size)
             return
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            for start in range(first, order.height, batch_size):
-                batch = order.slice(start, batch_size)
+            for start, stop in spans(order["length"].to_numpy(), first, batch_size, PART_BYTES):
+                batch = order.slice(start, stop - start)
                 yield bson_index.located(
                     b"".join(data[o : o + n] for o, n in zip(batch["offset"], batch["length"], strict=False)),
                     batch["offset"].to_numpy(),
@@ -250,8 +263,8 @@ class DumpSource:
     @staticmethod
     def _sequential(path: Path, order: pl.DataFrame, skip: int, batch_size: int) -> Iterator[bytes]:
         with path.open("rb") as fh:
-            for first in range(skip, order.height, batch_size):
-                batch = order.slice(first, batch_size)
+            for first, stop in spans(order["length"].to_numpy(), skip, batch_size, PART_BYTES):
+                batch = order.slice(first, stop - first)
                 start = batch["offset"][0]
                 fh.seek(start)
                 yield bson_index.located(

@@ -19,7 +19,7 @@ from toolkit.documents.ids import idmap_slices
 from toolkit.documents.index import document_bounds
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
-from toolkit.runtime.sizes import PART_SIZE
+from toolkit.runtime.sizes import PART_BYTES, PART_SIZE
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point, unresumable
 from toolkit.stages.reports import ExtractReport
@@ -42,24 +42,28 @@ def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ..
     return tuple(f.key for j in junctions for f in j.feeds if f.model == model.name)
 
 
-def parts(chunks, part_size: int):
-    """Regroup raw chunks into parts of exactly `part_size` documents (the last may be short):
-    (bytes, each document's offset in its file or None when read from a server)."""
-    pending, places, count = [], [], 0
+def parts(chunks, part_size: int, part_bytes: int = PART_BYTES):
+    """Regroup raw chunks into parts of `part_size` documents, or fewer where they would pass
+    `part_bytes` (the last part may be short): (bytes, each document's offset in its file or
+    None when read from a server)."""
+    pending, places, count, size = [], [], 0, 0
     for chunk in chunks:
         starts, ends = document_bounds(chunk)
         offsets = getattr(chunk, "offsets", None)
         view = memoryview(chunk)
         position = 0
         while position < len(starts):
-            take = min(part_size - count, len(starts) - position)
-            pending.append(view[starts[position] : ends[position + take - 1]])
-            places.append(None if offsets is None else offsets[position : position + take])
-            count += take
-            position += take
-            if count == part_size:
+            fits = int(np.searchsorted(ends[position:] - starts[position], part_bytes - size, side="right"))
+            take = min(part_size - count, len(starts) - position, max(fits, 0 if count else 1))  # one at least
+            if take:
+                pending.append(view[starts[position] : ends[position + take - 1]])
+                places.append(None if offsets is None else offsets[position : position + take])
+                size += int(ends[position + take - 1] - starts[position])
+                count += take
+                position += take
+            if position < len(starts) or count == part_size:  # full: by count, or the next does not fit
                 yield _joined(pending, places)
-                pending, places, count = [], [], 0
+                pending, places, count, size = [], [], 0, 0
     if count:
         yield _joined(pending, places)
 

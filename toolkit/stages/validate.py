@@ -28,6 +28,7 @@ from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.limits import APP_DATETIME_MS, INT32
 from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.runtime.progress import tracked
+from toolkit.runtime.sizes import PART_BYTES
 from toolkit.stages.reports import ValidateReport
 from toolkit.staging.layout import Staging, checked_digest, read_json, write_json, write_parquet
 
@@ -325,19 +326,23 @@ def _previous(staging: Staging) -> tuple[dict, pl.DataFrame]:
 
 
 def _row_batches(parts: list[Path]) -> Iterator[pl.DataFrame]:
-    """The rows of consecutive parts, up to BATCH_ROWS at a time (a part of another column
-    layout starts a batch of its own)."""
+    """The rows of consecutive parts, up to BATCH_ROWS and about PART_BYTES at a time (a part of
+    another column layout starts a batch of its own)."""
     pending: list[pl.DataFrame] = []
-    rows = 0
+    rows = size = 0
     for part in parts:
         whole = pl.read_parquet(part)
-        for offset in range(0, whole.height, BATCH_ROWS):
-            frame = whole.slice(offset, BATCH_ROWS)
-            if pending and (rows + frame.height > BATCH_ROWS or frame.schema != pending[0].schema):
+        step = max(1, min(BATCH_ROWS, PART_BYTES * whole.height // max(int(whole.estimated_size()), 1)))
+        for offset in range(0, whole.height, step):
+            frame = whole.slice(offset, step)
+            bytes_ = int(frame.estimated_size())
+            if pending and (
+                rows + frame.height > BATCH_ROWS or size + bytes_ > PART_BYTES or frame.schema != pending[0].schema
+            ):
                 yield pl.concat(pending)
-                pending, rows = [], 0
+                pending, rows, size = [], 0, 0
             pending.append(frame)
-            rows += frame.height
+            rows, size = rows + frame.height, size + bytes_
         del whole
     if pending:
         yield pl.concat(pending)

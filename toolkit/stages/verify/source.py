@@ -29,6 +29,7 @@ from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
 from toolkit.documents.decode import KEPT_AS_BYTES, document_text
 from toolkit.documents.ids import uuids_of
+from toolkit.runtime.sizes import PART_BYTES
 from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
 
@@ -137,6 +138,7 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
     schema = {f.name: KINDS[f.kind].read_dtype for f in model.fields} | {"_object_id": pl.String}
     read = row_reader(model.fields)
     buffer: list[list] = []
+    held = 0  # the source bytes of the rows in `buffer`
     pairs: dict[str, tuple[list, list]] = {key: ([], []) for key in feeds}
     documents, quarantined, unloadable = 0, 0, []
     accounting = Accounting(quarantine)
@@ -149,9 +151,11 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
         }
 
         def flush() -> None:  # a row group per chunk that holds anything, rows and pairs alike
+            nonlocal held
             if buffer:
                 rows.write_table(_frame(buffer, schema).to_arrow())
             buffer.clear()
+            held = 0
             for key, (owners, others) in pairs.items():
                 if owners:
                     pair_files[key].write_table(pa.table([owners, others], schema=PAIRS))
@@ -159,7 +163,7 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                 others.clear()
 
         for raw, document, refused in source_documents(source, model.source):
-            if len(buffer) == CHUNK:
+            if len(buffer) == CHUNK or held >= PART_BYTES:  # a few large documents are a chunk too
                 flush()
             documents += 1
             verdict, where = accounting.judge(raw, document, refused)
@@ -177,6 +181,7 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                 continue
             row.append(oid)
             buffer.append(row)
+            held += len(raw)
             owner = document["_id"].binary
             for key in feeds:
                 others = document.get(key)
@@ -211,9 +216,11 @@ def taken_over(folder: Path, name: str, columns: list[str] | None = None) -> Col
 def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -> Iterator[pl.DataFrame]:
     """The rows `read_collection` wrote, `size` at a time, resolved: a comparison of every row
     holds one slice of them (read by polars: Arrow's batch reader keeps far more than a batch)."""
-    rows = pl.scan_parquet(rows_file(folder, model.name))
-    height = rows.select(pl.len()).collect().item()
-    for start in range(0, height, size):
+    path = rows_file(folder, model.name)
+    rows, meta = pl.scan_parquet(path), pq.read_metadata(path)
+    written = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
+    size = max(1, min(size, PART_BYTES * meta.num_rows // max(written, 1)))  # large rows: fewer at a time
+    for start in range(0, meta.num_rows, size):
         yield resolve(rows.slice(start, size).collect(), model, loaded)
 
 
