@@ -170,9 +170,12 @@ def _repeated_keys(ix: bt.BsonIndex, malformed: np.ndarray, names: list[str]) ->
     """Well-formed documents in which a top-level key appears more than once: BSON allows it, but
     which value counts is left undefined (drivers keep one or the other), so none is chosen."""
     elements = ix.elements.filter(~pl.col("doc").is_in(pl.Series(malformed).implode()))
-    known = pl.col("field") >= 0  # the index marks the repeats of these; of the others, their text tells
-    repeated = pl.when(known).then(~pl.col("first")).otherwise(~pl.struct("doc", "key").is_first_distinct())
-    again = elements.filter(repeated).unique(subset=["doc"], keep="first", maintain_order=True)
+    known = pl.col("field") >= 0  # the index marks the repeats of these; of the others (few), their text tells
+    unknown = elements.filter(~known)
+    again = pl.concat(
+        [elements.filter(known & ~pl.col("first")), unknown.filter(~pl.struct("doc", "key").is_first_distinct())]
+    )
+    again = again.sort("doc", maintain_order=True).unique(subset=["doc"], keep="first", maintain_order=True)
     found = []
     for doc, key, position in again.select("doc", "key", "field").iter_rows():
         name = names[position] if position >= 0 else key
