@@ -74,7 +74,8 @@ def test_ctrl_c_stops_every_worker_at_a_checkpoint(dump, serial, tmp_path):
     assert "Checkpoint saved" in output
     assert not (tmp_path / "reports" / "extract.json").exists()
     manifests = [read_json(p) for p in (tmp_path / "raw").glob("*/manifest.json")]
-    assert manifests and not all(m["complete"] for m in manifests)
+    collections = len(list((dump / DB).glob("*.bson")))  # the workers may stop just as they finish one each
+    assert manifests and (len(manifests) < collections or not all(m["complete"] for m in manifests))
     resumed = m2pg(*args)
     assert resumed.returncode == 0, resumed.stderr
     assert read_json(tmp_path / "reports" / "extract.json")["parts_resumed"] > 0
