@@ -332,10 +332,11 @@ def _row_batches(parts: list[Path]) -> Iterator[pl.DataFrame]:
     rows = size = 0
     for part in parts:
         whole = pl.read_parquet(part)
-        step = max(1, min(BATCH_ROWS, PART_BYTES * whole.height // max(int(whole.estimated_size()), 1)))
+        row_bytes = max(int(whole.estimated_size()), 1) / max(whole.height, 1)  # measured once a part
+        step = max(1, min(BATCH_ROWS, int(PART_BYTES / row_bytes)))
         for offset in range(0, whole.height, step):
             frame = whole.slice(offset, step)
-            bytes_ = int(frame.estimated_size())
+            bytes_ = int(frame.height * row_bytes)
             if pending and (
                 rows + frame.height > BATCH_ROWS or size + bytes_ > PART_BYTES or frame.schema != pending[0].schema
             ):
