@@ -41,7 +41,7 @@ from toolkit.runtime.errors import (  # noqa: E402
 )
 from toolkit.runtime.lazy import lazy  # noqa: E402
 from toolkit.runtime.redact import ScrubbedStream, redact, remember_given, scrub  # noqa: E402
-from toolkit.runtime.sizes import BATCH_SIZE, PART_SIZE  # noqa: E402
+from toolkit.runtime.sizes import BATCH_SIZE, PART_BYTES, PART_SIZE  # noqa: E402
 from toolkit.staging import lock  # noqa: E402
 from toolkit.staging.layout import Staging, read_json  # noqa: E402
 
@@ -105,7 +105,8 @@ PartSize = Annotated[
         "--batch-size",
         envvar="M2PG_PART_SIZE",
         min=1,
-        help="Documents per staged Parquet part, fewer where they would pass 32 MB (--batch-size is its older name).",
+        help=f"Documents per staged Parquet part, fewer where they would pass {PART_BYTES >> 20} MB (--batch-size is "
+        "its older name).",
     ),
 ]
 BatchSize = Annotated[
@@ -117,7 +118,7 @@ RunPartSize = Annotated[
         "--part-size",
         envvar="M2PG_PART_SIZE",
         min=1,
-        help="Documents per staged Parquet part, fewer where they would pass 32 MB.",
+        help=f"Documents per staged Parquet part, fewer where they would pass {PART_BYTES >> 20} MB.",
     ),
 ]
 Workers = Annotated[
