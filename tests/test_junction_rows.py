@@ -65,7 +65,7 @@ def test_pairs_skips_and_an_owner_repeated_in_a_later_part(tmp_path):
     outcome = Outcome()
     outcome.kept = {"Documents": kept(KEPT_DOC, OTHER_DOC), "crm_Accounts_Tasks": kept(TASK_1, TASK_2, TASK_3)}
     outcome.quarantined = {
-        "Documents": pl.Series([str(REFUSED_DOC)]),
+        "Documents": pl.Series([str(REFUSED_DOC), str(KEPT_DOC)]),  # KEPT_DOC's second copy: a repeat
         "crm_Accounts_Tasks": pl.Series([str(REFUSED_TASK)]),
     }
 
@@ -149,7 +149,7 @@ def test_an_owner_whose_first_copy_has_no_array_names_no_pair(tmp_path):
     outcome = Outcome()
     outcome.kept = {"Documents": kept(KEPT_DOC), "crm_Accounts_Tasks": kept(TASK_1)}
     outcome.quarantined = {
-        "Documents": pl.Series([], dtype=pl.String),
+        "Documents": pl.Series([str(KEPT_DOC)]),  # the second copy, refused as a repeat
         "crm_Accounts_Tasks": pl.Series([], dtype=pl.String),
     }
 

@@ -120,7 +120,7 @@ def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
             "object_id": None,
         },
         {
-            "bytes": bson.encode({**repeated, "title": "second copy"}),
+            "bytes": bson.encode({**repeated, "title": "second copy", "watchers": [board["user"]]}),  # names no pair
             "rule": "unique",
             "reason": "repeats the _id of an earlier document",
             "object_id": repeated["_id"],

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,9 @@ import pyarrow.parquet as pq
 
 from toolkit.runtime.errors import M2pgError
 from toolkit.runtime.redact import scrub
+
+if TYPE_CHECKING:
+    import polars as pl
 
 WRITERS = {"raw": "extract", "idmap": "extract", "clean": "transform", "quarantine": "transform"}
 
@@ -101,6 +104,12 @@ def _atomic(path: Path, write) -> None:
 
 def write_parquet(table: pa.Table, path: Path, compression: str = "lz4", **options) -> None:
     _atomic(path, lambda tmp: pq.write_table(table, tmp, compression=compression, **options))
+
+
+def write_frame(frame: pl.DataFrame, path: Path) -> None:
+    """A polars frame written by polars itself: no copy of it into Arrow's layout first, which
+    would double a part's memory while it is written."""
+    _atomic(path, lambda tmp: frame.write_parquet(tmp, compression="lz4"))
 
 
 def write_parquet_slices(tables: Iterator[pa.Table], path: Path, compression: str = "lz4") -> None:

@@ -27,8 +27,8 @@ from toolkit.staging.layout import (
     file_record,
     intact,
     read_manifest,
+    write_frame,
     write_json,
-    write_parquet,
 )
 
 _WITHOUT_DOCUMENTS = pl.exclude("m2pg_document")  # the original BSON is read only for refused rows
@@ -109,10 +109,10 @@ def transform_part(
             if counts.height:
                 report["nulled_references"][f.name] = dict(zip(*counts.to_dict(as_series=False).values(), strict=False))
     rows = clean_rows(good, model, lambda name: idmap(staging, outcome.collections[name], outcome), report)
-    write_parquet(rows.to_arrow(), staging.clean(model.table) / name)
+    write_frame(rows, staging.clean(model.table) / name)
     quarantine_path = staging.quarantine(model.source) / name
     if bad.height:
-        write_parquet(quarantine_rows(bad, model).to_arrow(), quarantine_path)
+        write_frame(quarantine_rows(bad, model), quarantine_path)
     else:
         quarantine_path.unlink(missing_ok=True)
     return report
@@ -126,17 +126,16 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     files = [staging.raw_dir(model.source) / p["file"] for p in manifest["parts"]] or [None]
     task = progress.add_task(model.source, total=len(files)) if progress else None
     contents = [content(staging, model, p) for p in manifest["parts"]] or [b""]
-    unique = [f.key for f in model.fields if f.unique]
     keys = [
-        pl.read_parquet(checked(p), columns=["m2pg_object_id", "m2pg_problems", *unique])
+        pl.scan_parquet(checked(p)).select(repeat_keys(model)).collect()
         if p
-        else pl.DataFrame(decode_chunk(b"", model, feeds)).select("m2pg_object_id", "m2pg_problems", *unique)
+        else pl.DataFrame(decode_chunk(b"", model, feeds)).select(repeat_keys(model))
         for p in files
     ]
     offsets = [0]
     for frame in keys:
         offsets.append(offsets[-1] + frame.height)
-    repeated = repeats(repeat_keys(pl.concat(keys).with_row_index("m2pg_row"), model), model)
+    repeated = repeats(pl.concat(keys).with_row_index("m2pg_row"), model)
     del keys  # a whole collection's keys: not held while its parts are made
     depends_on = context(model, outcome)
     folder = staging.clean(model.table)

@@ -21,7 +21,7 @@ def judge(
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
     if repeated is None:  # the whole collection is in this frame
         frame = frame.with_row_index("m2pg_row")
-        repeated = repeats(repeat_keys(frame, model), model)
+        repeated = repeats(frame.select("m2pg_row", *repeat_keys(model)), model)
     if repeated.height:  # most parts repeat nothing
         frame = frame.join(repeated, on="m2pg_row", how="left", maintain_order="left").with_columns(
             problems=pl.when(pl.col("repeats").is_null())
@@ -33,12 +33,12 @@ def judge(
     return frame
 
 
-def repeat_keys(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
-    """The columns `repeats` reads: the row, its ObjectId, whether it decoded, its unique values."""
-    unique = [f.key for f in model.fields if f.unique]
-    return frame.select(
-        "m2pg_row", "m2pg_object_id", (pl.col("m2pg_problems").list.len() == 0).alias("m2pg_converted"), *unique
-    )
+def repeat_keys(model: ModelSpec) -> list[pl.Expr]:
+    """The columns `repeats` reads besides the row: the ObjectId, whether the document decoded,
+    its unique values; taken from each part as it is read, so a collection's problem lists are
+    never held together."""
+    unique = [pl.col(f.key) for f in model.fields if f.unique]
+    return [pl.col("m2pg_object_id"), (pl.col("m2pg_problems").list.len() == 0).alias("m2pg_converted"), *unique]
 
 
 def _reference(frame: pl.DataFrame, f: Field, outcome: Outcome) -> pl.DataFrame:

@@ -10,12 +10,13 @@ import polars as pl
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuids_of
-from toolkit.stages.transform.lookup import _position
+from toolkit.stages.transform.lookup import _position, is_among
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, file_record, write_json, write_parquet_slices
 
-SLICE_ROWS = 50_000  # junction rows given their UUIDs and written at once
+SLICE_ROWS = 10_000  # junction rows given their UUIDs and written at once
 OBJECT_ID_TEXT = r"^[0-9a-f]{24}$"
+_HIGH = 1 << 32  # a pair key's first place is its high four bytes
 
 
 def feed_pairs(
@@ -25,16 +26,13 @@ def feed_pairs(
     owner's place among the kept ObjectIds, `m2pg_place`, and the other's ObjectId), how many
     elements the arrays of refused owners hold, and how many null elements the kept owners'
     arrays hold (they name no pair). An owner whose `_id` repeats counts once, by its first copy.
-    Only these two columns of each part are read."""
+    Only these two columns of each part are read. A kept `_id` that the quarantine holds too is
+    one that repeats: its first copy was kept, a later one refused as a repeat."""
     known = outcome.kept[model.name]["object_id"]
     paths = sorted(staging.raw_dir(model.source).glob("part-*.parquet"))
-    extracted = (
-        pl.read_parquet(paths, columns=["m2pg_object_id"])["m2pg_object_id"]
-        if paths
-        else pl.Series([], dtype=pl.String)
-    )
-    repeated, claimed = extracted.filter(extracted.is_duplicated()).unique().implode(), pl.Series([], dtype=pl.String)
-    del extracted
+    refused = outcome.quarantined[model.name]
+    repeated = refused.filter(is_among(refused, known)).unique().implode()
+    claimed = pl.Series([], dtype=pl.String)
     for path in paths:
         arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id")
         place = _position(arrays["m2pg_object_id"], known)
@@ -65,7 +63,7 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         owner_side, other_side = j.side_of(feed.model)
         others = outcome.kept[other_side.model]["object_id"]
         refused = outcome.quarantined[other_side.model].implode()
-        found: list[pl.DataFrame] = []
+        found: list[pl.Series] = []
         for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
             skipped["element_null"] += nulls
             at = _position(exploded["other"], others)
@@ -75,27 +73,22 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
             skipped["other_end_quarantined"] += int(in_quarantine.sum())
             skipped["other_end_missing"] += int((~in_quarantine).sum())
             hit = at.is_not_null()
-            found.append(
-                pl.DataFrame(
-                    {
-                        owner_side.column: exploded["m2pg_place"].filter(hit),
-                        other_side.column: at.filter(hit),
-                    }
-                )
-            )
-        named = (
-            pl.concat(found)
-            if found
-            else pl.DataFrame(schema={owner_side.column: pl.UInt32, other_side.column: pl.UInt32})
-        )
-        per_feed[f"{feed.model}.{feed.key}"] = named.height
-        pairs.append(named.select(j.left.column, j.right.column))
-    places = pl.concat(pairs).unique(maintain_order=True).sort(j.left.column, j.right.column)
+            owner, other = exploded["m2pg_place"].filter(hit), at.filter(hit)
+            found.append(pair_keys(*((owner, other) if owner_side.column == j.left.column else (other, owner))))
+        named = pl.concat(found).sort() if found else pl.Series([], dtype=pl.UInt64)
+        per_feed[f"{feed.model}.{feed.key}"] = named.len()
+        pairs.append(named.unique(maintain_order=True))  # sorted: a distinct value is a run
+    keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0]
+    places = pl.DataFrame(
+        {
+            j.left.column: (keys // _HIGH).cast(pl.UInt32),
+            j.right.column: (keys % _HIGH).cast(pl.UInt32),
+        }
+    )
     one_sided = 0
     if len(pairs) == 2:  # pairs named by one side's array and not by the other's
-        a, b = (p.unique() for p in pairs)
-        key = [j.left.column, j.right.column]
-        one_sided = a.join(b, on=key, how="anti").height + b.join(a, on=key, how="anti").height
+        a, b = pairs
+        one_sided = int((~is_among(a, b)).sum()) + int((~is_among(b, a)).sum())
     return places, {
         "table": j.table,
         "rows": places.height,
@@ -103,6 +96,12 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         "skipped_pairs": dict(skipped),
         "pairs_known_to_one_side_only": one_sided,
     }
+
+
+def pair_keys(left: pl.Series, right: pl.Series) -> pl.Series:
+    """A pair of places (four bytes each) as one eight-byte number that sorts as the pair does:
+    one column to sort and to make distinct, not a pair of them to hash."""
+    return left.cast(pl.UInt64) * _HIGH + right.cast(pl.UInt64)
 
 
 def uuid_slices(places: pl.DataFrame, j: Junction, outcome: Outcome, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:
