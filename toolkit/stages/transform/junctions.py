@@ -10,13 +10,12 @@ import polars as pl
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuids_of
-from toolkit.stages.transform.lookup import _position, is_among
+from toolkit.stages.transform.lookup import is_among, pair_keys, pair_places, position
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, file_record, write_json, write_parquet_slices
 
 SLICE_ROWS = 10_000  # junction rows given their UUIDs and written at once
 OBJECT_ID_TEXT = r"^[0-9a-f]{24}$"
-_HIGH = 1 << 32  # a pair key's first place is its high four bytes
 
 
 def feed_pairs(
@@ -35,7 +34,7 @@ def feed_pairs(
     claimed = pl.Series([], dtype=pl.String)
     for path in paths:
         arrays = pl.read_parquet(path, columns=["m2pg_object_id", key]).drop_nulls("m2pg_object_id")
-        place = _position(arrays["m2pg_object_id"], known)
+        place = position(arrays["m2pg_object_id"], known)
         is_kept = place.is_not_null()
         lost = arrays.filter(~is_kept).select(pl.col(key).list.len().sum()).item() or 0
         owners = arrays.with_columns(m2pg_place=place).filter(is_kept)
@@ -66,7 +65,7 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         found: list[pl.Series] = []
         for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
             skipped["element_null"] += nulls
-            at = _position(exploded["other"], others)
+            at = position(exploded["other"], others)
             missing = exploded["other"].filter(at.is_null())
             in_quarantine = missing.is_in(refused)
             skipped["owner_quarantined"] += lost
@@ -79,12 +78,7 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         per_feed[f"{feed.model}.{feed.key}"] = named.len()
         pairs.append(named.unique(maintain_order=True))  # sorted: a distinct value is a run
     keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0]
-    places = pl.DataFrame(
-        {
-            j.left.column: (keys // _HIGH).cast(pl.UInt32),
-            j.right.column: (keys % _HIGH).cast(pl.UInt32),
-        }
-    )
+    places = pl.DataFrame(dict(zip((j.left.column, j.right.column), pair_places(keys), strict=True)))
     one_sided = 0
     if len(pairs) == 2:  # pairs named by one side's array and not by the other's
         a, b = pairs
@@ -96,12 +90,6 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         "skipped_pairs": dict(skipped),
         "pairs_known_to_one_side_only": one_sided,
     }
-
-
-def pair_keys(left: pl.Series, right: pl.Series) -> pl.Series:
-    """A pair of places (four bytes each) as one eight-byte number that sorts as the pair does:
-    one column to sort and to make distinct, not a pair of them to hash."""
-    return left.cast(pl.UInt64) * _HIGH + right.cast(pl.UInt64)
 
 
 def uuid_slices(places: pl.DataFrame, j: Junction, outcome: Outcome, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:

@@ -30,6 +30,7 @@ from toolkit.documents import index as bt
 from toolkit.documents.decode import KEPT_AS_BYTES, document_text
 from toolkit.documents.ids import uuids_of
 from toolkit.runtime.sizes import PART_BYTES
+from toolkit.stages.transform.lookup import pair_keys, pair_places, position
 from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
 
@@ -226,14 +227,21 @@ def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -
 
 def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
     """A seeded random sample of `size` of the `height` rows `read_collection` wrote, resolved;
-    only the chosen rows are held: their ObjectIds are picked from that column, and the scan
-    keeps the rows holding them (a filter on the row number would read every row whole)."""
+    only the row groups holding a chosen row are read, one at a time, and only the chosen rows
+    of each are kept: a sample costs what it takes, not a read of the whole collection."""
     chosen = pl.Series("m2pg_row", range(height), dtype=pl.UInt32).sample(n=min(size, height), seed=seed)
-    scan = pl.scan_parquet(rows_file(folder, model.name))
-    order = scan.select("_object_id").collect()["_object_id"].gather(chosen).to_frame().with_row_index("m2pg_order")
-    rows = scan.filter(pl.col("_object_id").is_in(order["_object_id"].implode())).collect()
-    rows = rows.join(order, on="_object_id").sort("m2pg_order").drop("m2pg_order")
-    return resolve(rows, model, loaded)
+    path = rows_file(folder, model.name)
+    meta = pq.read_metadata(path)
+    starts = pl.Series([meta.row_group(g).num_rows for g in range(meta.num_row_groups)], dtype=pl.UInt32).cum_sum()
+    group = starts.search_sorted(chosen, side="right")  # the row group holding each chosen row
+    wanted = chosen.to_frame().with_row_index("m2pg_order").with_columns(group=group)
+    scan = pl.scan_parquet(path)
+    picked = [scan.head(0).collect().with_columns(m2pg_order=pl.lit(None, pl.UInt32))]
+    for (group,), rows in wanted.group_by("group"):
+        first = 0 if group == 0 else int(starts[group - 1])
+        frame = scan.slice(first, int(starts[group]) - first).collect()
+        picked.append(frame.gather(rows["m2pg_row"] - first).with_columns(m2pg_order=rows["m2pg_order"]))
+    return resolve(pl.concat(picked).sort("m2pg_order").drop("m2pg_order"), model, loaded)
 
 
 def expected_rows(folder: Path, model: ModelSpec, loaded: Loaded) -> pl.LazyFrame:
@@ -268,11 +276,12 @@ class Loaded:
         return self.ids[name]
 
     def raw(self, name: str) -> pl.Series:
-        """The same ObjectIds as their 12 bytes, as a junction's pairs hold them (the text is
-        not kept for this: a junction's check asks for the bytes alone)."""
+        """The same ObjectIds as their 12 bytes, as a junction's pairs hold them, sorted for
+        binary searches (the text is not kept for this: a junction's check asks for the bytes
+        alone)."""
         if name not in self.raw_ids:
             hexes = self.ids[name] if name in self.ids else self._read(name)
-            self.raw_ids[name] = hexes.str.decode("hex")
+            self.raw_ids[name] = hexes.str.decode("hex").sort()
         return self.raw_ids[name]
 
     def forget(self) -> None:
@@ -296,10 +305,22 @@ def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[st
 
 def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> pl.DataFrame:
     """ObjectIds -> UUIDs; an optional reference whose target is not loaded becomes NULL."""
-    rows = rows.with_columns(_loaded_or_null(f, loaded) for f in _references(model))
+    rows = rows.with_columns(
+        pl.when(pl.col(f.name).is_in(_among(rows[f.name], f.parent.model, loaded).implode())).then(f.name)
+        for f in _references(model)
+    )
     return rows.with_columns(
         uuids_of(rows[f.name]) for f in model.fields if f.kind is Kind.OBJECT_ID and f.key != "_id"
     )
+
+
+def _among(hexes: pl.Series, target: str, loaded: Loaded) -> pl.Series:
+    """The target's loaded ObjectIds that `hexes` name: the smaller side is hashed, so a sample
+    of a hundred rows does not build a set of a whole collection's ids."""
+    ids = loaded.of(target)
+    if hexes.len() < ids.len():
+        return ids.filter(ids.is_in(hexes.drop_nulls().implode()))
+    return ids
 
 
 def _references(model: ModelSpec) -> list[Field]:
@@ -323,13 +344,22 @@ def junction_pairs(
     j: Junction, pairs: dict[tuple[str, str], pl.DataFrame], loaded: Loaded
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Distinct pairs (ObjectIds' bytes, left and right columns) named by any feed whose both ends
-    are loaded."""
-    by_feed = {}
-    left, right = loaded.raw(j.left.model), loaded.raw(j.right.model)
+    are loaded, sorted. Each end is found by binary search among its model's loaded ids
+    (`Loaded.raw`, sorted), and a pair made distinct as one number (`pair_keys`): no hash table of a whole
+    collection's ids, nor of pairs of bytes, is built."""
+    ends = {side.column: loaded.raw(side.model) for side in (j.left, j.right)}
+
+    def of(keys: pl.Series) -> pl.DataFrame:
+        return pl.DataFrame({c: ends[c].gather(at) for c, at in zip(ends, pair_places(keys), strict=True)})
+
+    by_feed, every = {}, []
     for feed in j.feeds:
         owner, other = j.side_of(feed.model)
         frame = pairs.get((feed.model, feed.key), pl.DataFrame(schema={"owner": pl.Binary, "other": pl.Binary}))
-        frame = frame.rename({"owner": owner.column, "other": other.column}).select(j.left.column, j.right.column)
-        both = pl.col(j.left.column).is_in(left.implode()) & pl.col(j.right.column).is_in(right.implode())
-        by_feed[f"{feed.model}.{feed.key}"] = frame.filter(both).unique()
-    return pl.concat(by_feed.values()).unique().sort(j.left.column, j.right.column), by_feed
+        frame = frame.rename({"owner": owner.column, "other": other.column})
+        left, right = (position(frame[c], ends[c]) for c in ends)
+        both = left.is_not_null() & right.is_not_null()
+        keys = pair_keys(left.filter(both), right.filter(both)).sort().unique(maintain_order=True)
+        by_feed[f"{feed.model}.{feed.key}"] = of(keys)
+        every.append(keys)
+    return of(pl.concat(every).sort().unique(maintain_order=True)), by_feed
