@@ -237,9 +237,9 @@ def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, si
     wanted = chosen.to_frame().with_row_index("m2pg_order").with_columns(group=group)
     scan = pl.scan_parquet(path)
     picked = [scan.head(0).collect().with_columns(m2pg_order=pl.lit(None, pl.UInt32))]
-    for (group,), rows in wanted.group_by("group"):
-        first = 0 if group == 0 else int(starts[group - 1])
-        frame = scan.slice(first, int(starts[group]) - first).collect()
+    for (number,), rows in wanted.group_by("group"):
+        first = 0 if number == 0 else int(starts[number - 1])
+        frame = scan.slice(first, int(starts[number]) - first).collect()
         picked.append(frame.gather(rows["m2pg_row"] - first).with_columns(m2pg_order=rows["m2pg_order"]))
     return resolve(pl.concat(picked).sort("m2pg_order").drop("m2pg_order"), model, loaded)
 
@@ -248,7 +248,7 @@ def expected_rows(folder: Path, model: ModelSpec, loaded: Loaded) -> pl.LazyFram
     """The rows `read_collection` wrote, scanned, with what `resolve` makes NULL made NULL (the
     references stay ObjectId hex: what column profiles measure of them is their nulls)."""
     return pl.scan_parquet(rows_file(folder, model.name)).with_columns(
-        _loaded_or_null(f, loaded) for f in _references(model)
+        _loaded_or_null(f, loaded.of(f.parent.model)) for f in _references(model)
     )
 
 
@@ -306,8 +306,7 @@ def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[st
 def resolve(rows: pl.DataFrame, model: ModelSpec, loaded: Loaded) -> pl.DataFrame:
     """ObjectIds -> UUIDs; an optional reference whose target is not loaded becomes NULL."""
     rows = rows.with_columns(
-        pl.when(pl.col(f.name).is_in(_among(rows[f.name], f.parent.model, loaded).implode())).then(f.name)
-        for f in _references(model)
+        _loaded_or_null(f, _among(rows[f.name], f.parent.model, loaded)) for f in _references(model)
     )
     return rows.with_columns(
         uuids_of(rows[f.name]) for f in model.fields if f.kind is Kind.OBJECT_ID and f.key != "_id"
@@ -328,11 +327,11 @@ def _references(model: ModelSpec) -> list[Field]:
     return [f for f in model.fields if f.kind is Kind.OBJECT_ID and f.key != "_id" and f.references]
 
 
-def _loaded_or_null(f: Field, loaded: Loaded) -> pl.Expr:
-    """A reference column with each reference to a document not loaded made NULL, as PostgreSQL
-    holds it."""
+def _loaded_or_null(f: Field, ids: pl.Series) -> pl.Expr:
+    """A reference column with each reference to a document not among `ids` (the target's loaded
+    ones, or those of them the rows name) made NULL, as PostgreSQL holds it."""
     column = pl.col(f.name)
-    return pl.when(_known(column, f.parent.model, loaded)).then(column).alias(f.name)
+    return pl.when(column.is_in(ids.implode())).then(column).alias(f.name)
 
 
 def _known(hexes: Hexes, target: str, loaded: Loaded) -> Hexes:
@@ -345,8 +344,8 @@ def junction_pairs(
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Distinct pairs (ObjectIds' bytes, left and right columns) named by any feed whose both ends
     are loaded, sorted. Each end is found by binary search among its model's loaded ids
-    (`Loaded.raw`, sorted), and a pair made distinct as one number (`pair_keys`): no hash table of a whole
-    collection's ids, nor of pairs of bytes, is built."""
+    (`Loaded.raw`, sorted), and a pair made distinct as one number (`pair_keys`): no hash table
+    of a whole collection's ids, nor of pairs of bytes, is built."""
     ends = {side.column: loaded.raw(side.model) for side in (j.left, j.right)}
 
     def of(keys: pl.Series) -> pl.DataFrame:
