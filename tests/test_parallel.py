@@ -98,3 +98,19 @@ def test_between_jobs_what_outlives_a_job_is_frozen_out_of_later_collections():
         assert all(o is not kept[0] for o in gc.get_objects())  # frozen: no collection walks it
     finally:
         gc.unfreeze()
+
+
+def test_stages_within_kept_workers_share_one_pool_until_one_fails(monkeypatch):
+    """A worker reads the environment once, when it is spawned: a job that sees the value set
+    before an earlier stage ran on a worker that stage started."""
+    monkeypatch.setenv("M2PG_PROBE", "before")
+    with parallel.kept_workers():
+        assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["before", "before"]
+        monkeypatch.setenv("M2PG_PROBE", "after")
+        assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["before", "before"]  # the same workers
+        with pytest.raises(TypeError):  # int("x", <progress>): a job that fails ends the pool with it
+            parallel.run_jobs([(int, ("x",)), (int, ("y",))], 2, None, "test")
+        assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["after", "after"]
+        monkeypatch.setenv("M2PG_PROBE", "later")
+    assert parallel._kept == {}
+    assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["later", "later"]  # outside it, a pool per stage

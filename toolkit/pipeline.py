@@ -11,7 +11,7 @@ from rich.text import Text
 
 from toolkit.declarations.app import App
 from toolkit.reports import console, error_log
-from toolkit.runtime import preflight, sizes
+from toolkit.runtime import parallel, preflight, sizes
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import need
 from toolkit.runtime.redact import redact
@@ -207,8 +207,9 @@ def run_all(
             preflight_target.source_clash(pg_uri, src, app.models)
     elif not dry_run:  # a plan only reads the target
         schema_stage(app, pg_uri, out)
-    extract_stage(app, src, root, part_size, out, workers)
-    transform_stage(app, root, out, workers)
+    with parallel.kept_workers():  # the workers that extracted transform too; gone before the load
+        extract_stage(app, src, root, part_size, out, workers)
+        transform_stage(app, root, out, workers)
     if validate_stage(app, root, out) == FAILED:
         return FAILED
     if dry_run:

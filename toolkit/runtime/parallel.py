@@ -180,13 +180,11 @@ def run_graph(
             function, args = jobs[name]
             results[name] = function(*args, progress)
         return {name: results[name] for name in jobs}
-    context = multiprocessing.get_context("spawn")
-    messages, stop = context.Queue(), context.Event()
+    pool, messages, stop = _pool(workers)
     tasks: dict = {}
     changed: queue.SimpleQueue = queue.SimpleQueue()
-    with _environment(_for_workers(workers)):  # a spawned worker reads it as its libraries load
-        pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
     started: dict = {}
+    finished_well = False
     try:
         while True:
             _relay(messages, progress, tasks)
@@ -210,10 +208,52 @@ def run_graph(
             except queue.Empty:
                 pass
         _relay(messages, progress, tasks)
-        return _results(jobs, started, stage)
+        results = _results(jobs, started, stage)
+        finished_well = True
+        return results
     finally:
-        pool.terminate()
-        pool.join()
+        if not (finished_well and _kept.get(workers, (None,))[0] is pool):
+            _end(pool, workers)
+
+
+_kept: dict[int, tuple] = {}  # workers -> (pool, messages, stop) while `kept_workers` holds them
+_keeping = False
+
+
+@contextmanager
+def kept_workers() -> Iterator[None]:
+    """Within it, the stages that run jobs on the same number of workers share one pool: a
+    spawned worker pays its imports and numba's load once, not once per stage (`m2pg run`)."""
+    global _keeping
+    _keeping = True
+    try:
+        yield
+    finally:
+        _keeping = False
+        for workers in list(_kept):
+            _end(_kept[workers][0], workers)
+
+
+def _pool(workers: int) -> tuple:
+    """A pool of `workers` spawned processes, with their progress queue and stop event: the one
+    kept from an earlier stage when `kept_workers` holds it, else a new one."""
+    if workers in _kept:
+        return _kept[workers]
+    context = multiprocessing.get_context("spawn")
+    messages, stop = context.Queue(), context.Event()
+    with _environment(_for_workers(workers)):  # a spawned worker reads it as its libraries load
+        pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
+    if _keeping:
+        _kept[workers] = (pool, messages, stop)
+    return pool, messages, stop
+
+
+def _end(pool, workers: int) -> None:
+    """Stop the pool's processes (a stage that failed or was stopped leaves none for the next)."""
+    if _kept.get(workers, (None,))[0] is pool:
+        del _kept[workers]
+    pool.terminate()
+    pool.join()
 
 
 def _next_ready(jobs: dict, needs: dict, started, finished):
