@@ -11,6 +11,7 @@ from rich.text import Text
 
 from toolkit.declarations.app import App
 from toolkit.reports import console, error_log
+from toolkit.reports.words import counted, were
 from toolkit.runtime import parallel, preflight, sizes
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import need
@@ -246,7 +247,11 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
         keys = load_mod.keys_of(app.models, app.junctions)
         with load_mod.connect(target) as conn:
             others = sum(preflight_target.not_the_migrations(conn, keys).values())
-        among = f" ({others} rows this migration did not write or that were changed since among them)" if others else ""
+        among = (
+            f" ({counted(others, 'row')} this migration did not write or that {were(others)} changed since among them)"
+            if others
+            else ""
+        )
         if not confirm(f"Empty every {app.name} table{among} and the load ledger in {redact(target)}?"):
             raise ConfigError("reset cancelled: nothing was dropped")
         with preflight_target.only_writer(target, "reset"), load_mod.connect(target) as conn:

@@ -538,12 +538,12 @@ def test_rows_someone_changed_or_deleted_in_the_target_are_left_and_said_or_made
     left = m2pg(*run)
     assert left.returncode == 1, left.stdout + left.stderr
     assert f"the target does NOT equal the source: {count} rows m2pg wrote" in said(left), left.stdout
-    assert 'load: "Tasks": 1 rows m2pg wrote were changed or deleted' in left.stdout + left.stderr
+    assert 'load: "Tasks": 1 row m2pg wrote was changed or deleted' in left.stdout + left.stderr
     assert_same_rows(migrated_rows(pg_uri), edited)
 
     again = m2pg(*run, "--overwrite-changed")
     assert again.returncode == 3, again.stdout + again.stderr
-    assert 'load: "Tasks": 1 rows m2pg wrote were changed or deleted' in again.stdout + again.stderr
+    assert 'load: "Tasks": 1 row m2pg wrote was changed or deleted' in again.stdout + again.stderr
     assert_same_rows(migrated_rows(pg_uri), migrated)
     report = {t["table"]: t for t in read_json(tmp_path / "st" / "reports" / "load.json")["tables"]}
     for table, counts in tampered.items():  # written again: exactly what was changed or deleted

@@ -195,14 +195,14 @@ def test_replace_never_empties_rows_the_migration_did_not_write(staged, dump, ta
         }[edit],
     )
     before = target_state(target)
-    said = refused(load(staged, target, "--replace"), "1 rows this migration did not write", "--replace would delete")
+    said = refused(load(staged, target, "--replace"), "1 row this migration did not write", "--replace would delete")
     assert target_state(target) == before, said
     staging = tmp_path / "st"
     ran = m2pg("run", "--dump", str(dump), "--staging", str(staging), "--pg-uri", with_password(target), "--replace")
-    refused(ran, "1 rows this migration did not write")
+    refused(ran, "1 row this migration did not write")
     assert target_state(target) == before and files(staging / "raw") == {}
     asked = m2pg("reset", "--stage", "load", "--staging", str(staged), "--pg-uri", with_password(target))
-    refused(asked, "(1 rows this migration did not write or that were changed since among them)", "--yes")
+    refused(asked, "(1 row this migration did not write or that was changed since among them)", "--yes")
     assert target_state(target) == before
 
 
@@ -299,7 +299,7 @@ def test_a_pair_the_app_wrote_that_the_source_holds_too_is_left_and_taken_as_the
     again = load(staged, target)
     said = again.stdout + again.stderr
     assert again.returncode == 3, said
-    assert '"BoardWatchers": 1 pairs someone else wrote are pairs the source now holds' in " ".join(said.split())
+    assert '"BoardWatchers": 1 pair someone else wrote is in the source now too' in " ".join(said.split())
     assert sql(target, 'SELECT count(*) FROM "BoardWatchers"')[0][0] == watchers
     assert sql(target, f'SELECT count(*) FROM m2pg."owned_BoardWatchers" WHERE {where}', pair) == [(1,)]
     report = json.loads((staged / "reports" / "load.json").read_text())
@@ -320,7 +320,7 @@ def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
     uri = with_password(target)
     reconciled = m2pg("reconcile", "--staging", str(staged), "--pg-uri", uri)
     assert reconciled.returncode == 3, reconciled.stdout + reconciled.stderr
-    assert "1 rows in the target are not this migration's" in reconciled.stdout
+    assert "1 row in the target is not this migration's" in reconciled.stdout
     reconcile = json.loads((staged / "reports" / "reconcile.json").read_text())
     row = next(r for r in reconcile["tables"] if r["table"] == "Users")
     # a pair the app wrote between a migrated board and its own user is not the migration's

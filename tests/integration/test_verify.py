@@ -208,7 +208,7 @@ def test_a_pair_the_app_wrote_between_migrated_rows_is_counted_apart(migrated, d
         report, text = run_verify(migrated, database, **options)
         assert report["status"] == "pass", text
         assert report["layers"]["counts"]["tables"]["AccountWatchers"]["other_rows"] == 1
-        assert "1 rows in the target are not this migration's" in text
+        assert "1 row in the target is not this migration's" in text
     reconciled = reconcile(APP, migrated["staging"], database)
     watchers = next(t for t in reconciled["tables"] if t["table"] == "AccountWatchers")
     assert reconciled["ok"] and watchers["other_rows"] == 1, watchers

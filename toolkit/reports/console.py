@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from toolkit.reports.words import are, counted, were
 from toolkit.runtime.redact import redact
 from toolkit.sources import coverage
 from toolkit.stages.load import PLANNED, WRITES
@@ -121,23 +122,25 @@ def print_writes(rows: list[dict], names: tuple[str, ...], title: str, out: Cons
 def print_load(report: LoadReport, out: Console) -> None:
     print_writes(report["tables"], WRITES, "written", out)
     out.print(
-        f"load: {report['inserted']} rows inserted, {report['updated']} updated, {report['deleted']} deleted, "
-        f"{report['unchanged']} unchanged in {len(report['tables'])} tables of {report['target']}"
+        f"load: {counted(report['inserted'], 'row')} inserted, {report['updated']} updated, "
+        f"{report['deleted']} deleted, "
+        f"{report['unchanged']} unchanged in {counted(len(report['tables']), 'table')} of {report['target']}"
     )
 
 
 def print_plan(report: PlanReport, out: Console) -> None:
     print_writes(report["tables"], PLANNED, "a load would write", out)
     out.print(
-        f"plan: a load would insert {report['insert']} rows, update {report['update']}, delete "
+        f"plan: a load would insert {counted(report['insert'], 'row')}, update {report['update']}, delete "
         f"{report['delete']} and leave {report['unchanged']} unchanged in {report['target']}; "
-        f"{report['quarantined']} documents are quarantined. Nothing was written to the target."
+        f"{counted(report['quarantined'], 'document')} {are(report['quarantined'])} quarantined. "
+        "Nothing was written to the target."
     )
     if report["left_changed"]:
         out.print(
-            f"plan: {report['left_changed']} rows m2pg wrote were changed or deleted in the target by someone "
-            "else since: a load leaves them as they are, unlike the source (with --overwrite-changed it makes "
-            "them as the source holds them)"
+            f"plan: {counted(report['left_changed'], 'row')} m2pg wrote {were(report['left_changed'])} changed or "
+            "deleted in the target by someone else since: a load leaves such rows as they are, unlike the source "
+            "(with --overwrite-changed it makes them as the source holds them)"
         )
 
 
@@ -148,9 +151,10 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console) -> None
         return
     if loaded["left_changed"]:
         out.print(
-            f"run: the target does NOT equal the source: {loaded['left_changed']} rows m2pg wrote were changed or "
-            "deleted in the target by someone else since and are left as they are (see the load's warnings); "
-            "`m2pg run --overwrite-changed` makes them as the source holds them"
+            f"run: the target does NOT equal the source: {counted(loaded['left_changed'], 'row')} m2pg wrote "
+            f"{were(loaded['left_changed'])} changed or deleted in the target by someone else since and "
+            f"{are(loaded['left_changed'])} left unlike the source (see the load's warnings); "
+            "`m2pg run --overwrite-changed` makes such rows as the source holds them"
         )
         return
     unchanged = not (loaded["inserted"] or loaded["updated"] or loaded["deleted"])
@@ -200,7 +204,7 @@ def print_target(target: dict, out: Console) -> None:
         count = sum(map(len, waiting.values()))
         tables = ", ".join(f"{t} ({len(keys)})" for t, keys in waiting.items())
         out.print(
-            f"[yellow]{count} foreign keys are stored in {target['deferred']}, not yet restored "
+            f"[yellow]{counted(count, 'foreign key')} {are(count)} stored in {target['deferred']}, not yet restored "
             f"(a load stopped before putting them back), of: {tables}[/]\n"
             "run `m2pg load` to restore them",
             highlight=False,
@@ -240,7 +244,10 @@ def print_reconcile(report: ReconcileReport, console: Console) -> None:
     other = sum(row.get("other_rows") or 0 for row in report["tables"])
     apart = ""
     if other:
-        apart = f"; {other} rows in the target are not this migration's (the app's, anyone's), counted apart"
+        apart = (
+            f"; {counted(other, 'row')} in the target {are(other)} not this migration's (the app's, anyone's), "
+            "counted apart"
+        )
     if report["ok"]:
         console.print(f"reconcile: every document is loaded or quarantined; no orphans{apart}")
     else:
@@ -286,13 +293,12 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     for t, result in layers["integrity"]["tables"].items():
         if (info := result.get("one_sided")) and info["count"]:
             sides = ", ".join(f"{k} {v}" for k, v in info["by_feed"].items())
-            console.print(f"info: {t}: {info['count']} pairs known to one side only ({sides})")
+            console.print(f"info: {t}: {counted(info['count'], 'pair')} known to one side only ({sides})")
     other = {t: c["other_rows"] for t, c in layers["counts"]["tables"].items() if c.get("other_rows")}
     if other:
         console.print(
-            f"info: {sum(other.values())} rows in the target are not this migration's, counted apart ("
-            + ", ".join(f"{t} {n}" for t, n in other.items())
-            + ")"
+            f"info: {counted(sum(other.values()), 'row')} in the target {are(sum(other.values()))} "
+            "not this migration's, counted apart (" + ", ".join(f"{t} {n}" for t, n in other.items()) + ")"
         )
     if report["status"] == "pass":
         console.print(

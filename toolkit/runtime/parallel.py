@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pyarrow
 
+from toolkit.reports.words import counted
 from toolkit.runtime import allocator, interrupt
 from toolkit.runtime.progress import show_notes
 
@@ -274,7 +275,9 @@ def _results(jobs: dict, started: dict, stage: str) -> dict:
     results = {name: p.get() for name, p in started.items()}
     done = sum(1 for r in results.values() if not _skipped(r))
     if done < len(jobs):
-        raise interrupt.Interrupted(stage, f"{done} of {len(jobs)} jobs done", f"{len(jobs) - done} jobs not begun")
+        raise interrupt.Interrupted(
+            stage, f"{done} of {counted(len(jobs), 'job')} done", f"{counted(len(jobs) - done, 'job')} not begun"
+        )
     return {name: results[name] for name in jobs}
 
 

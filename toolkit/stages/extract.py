@@ -17,6 +17,7 @@ from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.decode import decode_chunk, malformed_bytes
 from toolkit.documents.ids import idmap_slices
 from toolkit.documents.index import document_bounds
+from toolkit.reports.words import counted
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
 from toolkit.runtime.sizes import PART_BYTES, PART_SIZE
@@ -185,7 +186,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         parallel.release_memory()  # a large collection's worker then holds one part, not the most of many
         interrupt.check(
             "extract",
-            f"{model.source}: {position.documents} documents in {len(files)} parts",
+            f"{model.source}: {counted(position.documents, 'document')} in {counted(len(files), 'part')}",
             "the rest of this collection and the collections after it",
         )
     columns = [pl.read_parquet(folder / f["file"], columns=["m2pg_object_id"])["m2pg_object_id"] for f in files]

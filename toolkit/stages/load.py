@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.spec import LIST_KINDS, Kind, ModelSpec
 from toolkit.documents.ids import in_lists, uuid_binary
+from toolkit.reports.words import are, counted, were
 from toolkit.runtime import interrupt
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.progress import bars
@@ -310,7 +311,7 @@ def write_batch(
     except pgdbapi.IntegrityError as error:
         conn.rollback()
         raise ConfigError(
-            f'PostgreSQL refused to {kind} a batch of {rows.height} rows of "{table}": {_message(error)}',
+            f'PostgreSQL refused to {kind} a batch of {counted(rows.height, "row")} of "{table}": {_message(error)}',
             stage="load",
             hint="nothing of that batch was written; a row this migration did not write holds "
             "that key or value: change or delete it, or load afresh with --replace",
@@ -531,17 +532,21 @@ def load_table(
     left = owned.left(changes)
     if left:
         log.warning(
-            'load: "%s": %d rows m2pg wrote were changed or deleted in the target by someone else since, and '
-            "are left as they are, unlike the source (--overwrite-changed makes them as the source holds them)",
+            'load: "%s": %s m2pg wrote %s changed or deleted in the target by someone else since, and %s left '
+            "unlike the source (--overwrite-changed makes such rows as the source holds them)",
             table,
-            left,
+            counted(left, "row"),
+            were(left),
+            are(left),
         )
     elif overwrite and owned.changed.height + owned.deleted.height:
+        others = owned.changed.height + owned.deleted.height
         log.warning(
-            'load: "%s": %d rows m2pg wrote were changed or deleted in the target by someone else since: '
-            "made again as the source holds them (--overwrite-changed)",
+            'load: "%s": %s m2pg wrote %s changed or deleted in the target by someone else since: '
+            "made again as in the source (--overwrite-changed)",
             table,
-            owned.changed.height + owned.deleted.height,
+            counted(others, "row"),
+            were(others),
         )
     total = (
         sum(pq.read_metadata(p).num_rows for p in parts)
@@ -575,10 +580,10 @@ def load_table(
         _rebuild(conn, indexes)
     if adopted:
         log.warning(
-            'load: "%s": %d pairs someone else wrote are pairs the source now holds: kept, and the migration\'s '
-            "from now on",
+            'load: "%s": %s someone else wrote %s in the source now too: kept, and the migration\'s from now on',
             table,
-            adopted,
+            counted(adopted, "pair"),
+            are(adopted),
         )
     unchanged = changes.unchanged if changes else 0
     summary = {

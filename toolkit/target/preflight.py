@@ -23,6 +23,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuid_for
+from toolkit.reports.words import counted, were
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import listed
 from toolkit.staging.layout import Staging, checked_digest, read_json
@@ -220,7 +221,7 @@ def emptied_but_loaded(pg_uri: str, absent: Sequence[ModelSpec], empty: Sequence
             if rows:
                 holds = f"no {model.source} collection" if model in absent else f"{model.source} with no document"
                 raise ConfigError(
-                    f"the source holds {holds}, but the target holds {rows} rows of "
+                    f"the source holds {holds}, but the target holds {counted(rows, 'row')} of "
                     f'"{model.table}" migrated from it: a load would delete every one of them and quarantine the '
                     "records that must reference them",
                     stage=stage,
@@ -252,7 +253,8 @@ def another_source(pg_uri: str, staging: Staging, models: Sequence[ModelSpec], s
                 loaded, shared = loaded + rows, shared + cur.fetchone()[0]
     if loaded and not shared:
         raise ConfigError(
-            f"not one document of the source is among the {loaded} rows an earlier run loaded into the target: "
+            f"not one document of the source is among the {counted(loaded, 'row')} an earlier run loaded into the "
+            "target: "
             "the source looks like another database, and a load would delete every one of those rows",
             stage=stage,
             hint="nothing was written; check --mongo-uri and --mongo-db (or --dump), or --pg-uri; to replace "
@@ -340,8 +342,8 @@ def may_replace(conn, keys: dict[str, list[str]], stage: str) -> None:
     if found:
         tables = [f'"{t}" {n}' for t, n in sorted(found.items(), key=lambda item: -item[1])]
         raise ConfigError(
-            f"the target holds {sum(found.values())} rows this migration did not write, or that were changed "
-            f"since it wrote them ({listed(tables)}): --replace would delete them",
+            f"the target holds {counted(sum(found.values()), 'row')} this migration did not write, or that "
+            f"{were(sum(found.values()))} changed since it wrote them ({listed(tables)}): --replace would delete them",
             stage=stage,
             hint="nothing was emptied; run without --replace (only what changed in the source is written), "
             "or, if those rows may go, empty the tables with `m2pg reset --stage load` first",

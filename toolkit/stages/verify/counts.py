@@ -7,6 +7,7 @@ import polars as pl
 import pyarrow as pa
 
 from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.reports.words import counted
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.ownership import migration_pairs, migration_rows, source_ids
 from toolkit.stages.verify.source import Collection, Quarantine
@@ -50,7 +51,11 @@ def count_junction(
     """`recorded`: whether the target keeps the load's record of the pairs it wrote."""
     loaded, other = migration_pairs(con, j) if recorded else migration_rows(con, j.table, ends)
     if loaded != expected.height:
-        fails.add("counts", j.table, f"expected {expected.height} pairs (distinct, both ends loaded), found {loaded}")
+        fails.add(
+            "counts",
+            j.table,
+            f"expected {counted(expected.height, 'pair')} (distinct, both ends loaded), found {loaded}",
+        )
     return {
         "expected": expected.height,
         "loaded": loaded,
