@@ -3,6 +3,7 @@
 import adbc_driver_postgresql.dbapi as pg
 import pytest
 
+from toolkit.runtime.errors import ConfigError
 from toolkit.target import indexes, queries, schema
 from transforms import APP
 
@@ -118,6 +119,24 @@ def test_extra_indexes_are_the_only_m2pg_names_in_the_catalog(crm):
     catalog = schema.read_catalog(crm)
     listed = {i["name"] for t in catalog["tables"].values() for i in t["indexes"]}
     assert {name for name in listed if name.startswith(indexes.PREFIX)} == set(NAMES)
+
+
+def test_a_value_no_index_can_take_stops_with_one_line_and_adds_none(crm):
+    """A contact's name with more than a megabyte of distinct words: PostgreSQL's full-text vector
+    cannot hold it. The command names the index and PostgreSQL's reason; the accounts' index,
+    built before it in the same transaction, is not left behind."""
+    execute(
+        crm,
+        """INSERT INTO "crm_Contacts" (id, last_name)
+           SELECT md5('long name')::uuid, string_agg(md5(g::text), ' ') FROM generate_series(1, 40000) g""",
+    )
+    with pytest.raises(ConfigError) as raised:
+        indexes.add_extra_indexes(crm, APP.extra_indexes)
+    said = str(raised.value)
+    assert 'm2pg_crm_contacts_name_fts over the rows of "crm_Contacts"' in said, said
+    assert "string is too long for tsvector" in said and "\n" not in said, said
+    assert raised.value.stage == "indexes"
+    assert live_extra_indexes(crm) == {}
 
 
 def test_drop_extra_indexes_removes_them(crm):
