@@ -146,8 +146,8 @@ def schema_stage(app: App, pg_uri: str, out: Console) -> int:
 def _schema_once(app: App, pg_uri: str, out: Console) -> int:
     from toolkit.target.schema import check_target, create_schema, read_catalog
 
-    declared = app.tables
-    existing = [t for t in declared if t in read_catalog(pg_uri)["tables"]]
+    declared, live = app.tables, read_catalog(pg_uri)["tables"]
+    existing = [t for t in declared if t in live]
     if existing:
         differences = check_target(pg_uri, app.models, app.junctions)
         if not differences:
