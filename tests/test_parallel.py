@@ -114,3 +114,16 @@ def test_stages_within_kept_workers_share_one_pool_until_one_fails(monkeypatch):
         monkeypatch.setenv("M2PG_PROBE", "later")
     assert parallel._kept == {}
     assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["later", "later"]  # outside it, a pool per stage
+
+
+def test_a_kept_pool_told_to_stop_is_not_handed_to_the_next_stage(monkeypatch):
+    """A stage whose jobs all ended as it was asked to stop keeps its pool with the stop event set;
+    the next stage gets new workers, which run its jobs, instead of workers that skip them all."""
+    monkeypatch.setenv("M2PG_PROBE", "before")
+    with parallel.kept_workers():
+        assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["before", "before"]
+        ((pool, _, stop),) = parallel._kept.values()
+        stop.set()
+        monkeypatch.setenv("M2PG_PROBE", "after")
+        assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["after", "after"]
+        assert parallel._kept[2][0] is not pool

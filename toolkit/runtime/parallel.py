@@ -237,9 +237,12 @@ def kept_workers() -> Iterator[None]:
 
 def _pool(workers: int) -> tuple:
     """A pool of `workers` spawned processes, with their progress queue and stop event: the one
-    kept from an earlier stage when `kept_workers` holds it, else a new one."""
+    kept from an earlier stage when `kept_workers` holds it (unless that stage was asked to stop:
+    its workers would skip every job), else a new one."""
     if workers in _kept:
-        return _kept[workers]
+        if not _kept[workers][2].is_set():
+            return _kept[workers]
+        _end(_kept[workers][0], workers)
     context = multiprocessing.get_context("spawn")
     messages, stop = context.Queue(), context.Event()
     with _environment(_for_workers(workers)):  # a spawned worker reads it as its libraries load
