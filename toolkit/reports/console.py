@@ -296,9 +296,11 @@ def print_verify(report: VerifyReport, console: Console) -> None:
             console.print(f"info: {t}: {counted(info['count'], 'pair')} known to one side only ({sides})")
     other = {t: c["other_rows"] for t, c in layers["counts"]["tables"].items() if c.get("other_rows")}
     if other:
+        apart = sum(other.values())
         console.print(
-            f"info: {counted(sum(other.values()), 'row')} in the target {are(sum(other.values()))} "
-            "not this migration's, counted apart (" + ", ".join(f"{t} {n}" for t, n in other.items()) + ")"
+            f"info: {counted(apart, 'row')} in the target {are(apart)} not this migration's, counted apart ("
+            + ", ".join(f"{t} {n}" for t, n in other.items())
+            + ")"
         )
     if report["status"] == "pass":
         console.print(

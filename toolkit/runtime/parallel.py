@@ -185,7 +185,6 @@ def run_graph(
     tasks: dict = {}
     changed: queue.SimpleQueue = queue.SimpleQueue()
     started: dict = {}
-    finished_well = False
     try:
         while True:
             _relay(messages, progress, tasks)
@@ -210,11 +209,12 @@ def run_graph(
                 pass
         _relay(messages, progress, tasks)
         results = _results(jobs, started, stage)
-        finished_well = True
-        return results
-    finally:
-        if not (finished_well and _kept.get(workers, (None,))[0] is pool):
-            _end(pool, workers)
+    except BaseException:  # a failed or stopped stage leaves no workers for the next
+        _end(pool, workers)
+        raise
+    if not _keeping:
+        _end(pool, workers)
+    return results
 
 
 _kept: dict[int, tuple] = {}  # workers -> (pool, messages, stop) while `kept_workers` holds them

@@ -51,6 +51,7 @@ from toolkit.stages.reports import LoadReport, PlanReport
 from toolkit.staging.layout import Staging, checked_digest, read_json, write_json
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
+from toolkit.target.postgres import server_message
 from toolkit.target.preflight import owned_table
 from toolkit.target.schema import DEFERRED, has_schema, literal, quote, secondary_indexes
 
@@ -311,7 +312,8 @@ def write_batch(
     except pgdbapi.IntegrityError as error:
         conn.rollback()
         raise ConfigError(
-            f'PostgreSQL refused to {kind} a batch of {counted(rows.height, "row")} of "{table}": {_message(error)}',
+            f'PostgreSQL refused to {kind} a batch of {counted(rows.height, "row")} of "{table}": '
+            f"{server_message(error)}",
             stage="load",
             hint="nothing of that batch was written; a row this migration did not write holds "
             "that key or value: change or delete it, or load afresh with --replace",
@@ -461,7 +463,7 @@ def write_together(
     except (pgdbapi.IntegrityError, pgdbapi.DataError) as error:
         conn.rollback()
         raise ConfigError(
-            f'PostgreSQL refused the changed rows of "{table}": {_message(error)}',
+            f'PostgreSQL refused the changed rows of "{table}": {server_message(error)}',
             stage="load",
             hint="nothing of them was written; a row this migration did not write holds that value (or, in a "
             "column that takes neither NULL nor text, the row of a document deleted or quarantined since): "
@@ -539,8 +541,7 @@ def load_table(
             were(left),
             are(left),
         )
-    elif overwrite and owned.changed.height + owned.deleted.height:
-        others = owned.changed.height + owned.deleted.height
+    elif overwrite and (others := owned.changed.height + owned.deleted.height):
         log.warning(
             'load: "%s": %s m2pg wrote %s changed or deleted in the target by someone else since: '
             "made again as in the source (--overwrite-changed)",
@@ -724,15 +725,8 @@ def _attempt(conn, statements: list[tuple[str, tuple | None]]) -> str | None:
         conn.commit()
     except pgdbapi.Error as error:
         conn.rollback()
-        return _message(error)
+        return server_message(error)
     return None
-
-
-def _message(error: pgdbapi.Error) -> str:
-    """PostgreSQL's own message and detail, without the driver's wrapping."""
-    fields = {key.decode(): value.decode(errors="replace") for key, value in error.details or []}
-    said = [fields.get(f"PG_DIAG_MESSAGE_{part}") for part in ("PRIMARY", "DETAIL")]
-    return ". ".join(filter(None, said)) or str(error).strip()
 
 
 def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:

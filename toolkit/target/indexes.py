@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import adbc_driver_postgresql.dbapi as pgdbapi
 
 from toolkit.runtime.errors import ConfigError
+from toolkit.target.postgres import server_message
 from toolkit.target.schema import quote
 
 PREFIX = "m2pg_"
@@ -48,7 +49,7 @@ def add_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]
             try:
                 cur.execute(index.create)
             except pgdbapi.Error as error:
-                if not str(getattr(error, "sqlstate", None) or "").startswith(REFUSED_DATA):
+                if not (error.sqlstate or "").startswith(REFUSED_DATA):
                     raise  # the server or the connection failed: said as such by the command
                 conn.rollback()
                 raise refused(index, error) from None
@@ -59,11 +60,10 @@ def add_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]
 REFUSED_DATA = ("22", "23", "54")  # SQLSTATE classes: a value the index cannot take, or too large for it
 
 
-def refused(index: ExtraIndex, error: Exception) -> ConfigError:
-    from toolkit.stages.load import _message
-
+def refused(index: ExtraIndex, error: pgdbapi.Error) -> ConfigError:
     return ConfigError(
-        f'PostgreSQL cannot build the optional index {index.name} over the rows of "{index.table}": {_message(error)}',
+        f'PostgreSQL cannot build the optional index {index.name} over the rows of "{index.table}": '
+        f"{server_message(error)}",
         stage="indexes",
         hint="none of the optional indexes was added (they are built in one transaction); the app does "
         "not need them: change the value PostgreSQL names, or go on without them",

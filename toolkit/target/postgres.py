@@ -31,3 +31,10 @@ def connect(pg_uri: str, settings: tuple[str, ...] = ()):
             cur.execute(setting)
     conn.commit()
     return conn
+
+
+def server_message(error: pgdbapi.Error) -> str:
+    """PostgreSQL's own message and detail, without the driver's wrapping."""
+    fields = {key.decode(): value.decode(errors="replace") for key, value in error.details or []}
+    said = [fields.get(f"PG_DIAG_MESSAGE_{part}") for part in ("PRIMARY", "DETAIL")]
+    return ". ".join(filter(None, said)) or str(error).strip()

@@ -341,9 +341,10 @@ def may_replace(conn, keys: dict[str, list[str]], stage: str) -> None:
     found = not_the_migrations(conn, keys)
     if found:
         tables = [f'"{t}" {n}' for t, n in sorted(found.items(), key=lambda item: -item[1])]
+        others = sum(found.values())
         raise ConfigError(
-            f"the target holds {counted(sum(found.values()), 'row')} this migration did not write, or that "
-            f"{were(sum(found.values()))} changed since it wrote them ({listed(tables)}): --replace would delete them",
+            f"the target holds {counted(others, 'row')} this migration did not write, or that {were(others)} "
+            f"changed since it wrote them ({listed(tables)}): --replace would delete them",
             stage=stage,
             hint="nothing was emptied; run without --replace (only what changed in the source is written), "
             "or, if those rows may go, empty the tables with `m2pg reset --stage load` first",
