@@ -11,8 +11,10 @@ import warnings
 warnings.filterwarnings("ignore", message="pyarrow.lib.*size changed")
 
 from toolkit.runtime.allocator import give_back_at_once  # noqa: E402
+from toolkit.runtime.collector import collect_less_often  # noqa: E402
 
 give_back_at_once()  # before anything loads polars
+collect_less_often()
 
 import inspect  # noqa: E402
 import json  # noqa: E402

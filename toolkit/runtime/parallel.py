@@ -22,6 +22,7 @@ import pyarrow
 
 from toolkit.reports.words import counted
 from toolkit.runtime import allocator, interrupt
+from toolkit.runtime.collector import collect_less_often
 from toolkit.runtime.progress import show_notes
 
 Job = tuple[Callable, tuple]
@@ -64,6 +65,7 @@ _bars: _RemoteBars | None = None
 def _start_worker(messages, stop, parent: int) -> None:
     global _bars
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl+C reaches all
+    collect_less_often()
     _die_with(parent)
     interrupt.join_parent(stop, parent)
     _bars = _RemoteBars(messages)
