@@ -246,17 +246,28 @@ def test_worker_processes_find_what_one_process_finds(migrated, database):
 def test_rows_read_and_compared_a_few_at_a_time_find_what_whole_tables_find(migrated, database, monkeypatch):
     """Every collection is read, and its rows and pairs handed over, a chunk at a time, and every
     row compared a slice at a time: chunks and slices of 7 find, failure for failure, what one of
-    each per table finds (a table here holds at most a few hundred rows)."""
+    each per table finds (a table here holds at most a few hundred rows); so do PostgreSQL's rows
+    read range of ids by range, as rows of megabytes are."""
     with psycopg.connect(database, autocommit=True) as conn:
         for corrupt in CORRUPTIONS:
             corrupt(conn)
     whole, _ = run_verify(migrated, database, full=True, workers=1)
+    ranges = {}
+    with monkeypatch.context() as patch:
+        patch.setattr(verify_source, "DECODED_BYTES", 10_000)  # row groups of a few rows, where ranges are cut
+        patch.setattr(verify_source, "RANGE_BYTES", 40_000)  # PostgreSQL's rows read in ranges of ids
+        read_in_ranges = verify_source.id_ranges
+        patch.setattr(
+            verify_run, "id_ranges", lambda folder, model: ranges.setdefault(model.table, read_in_ranges(folder, model))
+        )
+        ranged, _ = run_verify(migrated, database, full=True, workers=1)
     monkeypatch.setattr(verify_run, "SLICE", 7)
     monkeypatch.setattr(verify_source, "CHUNK", 7)
     sliced, _ = run_verify(migrated, database, full=True, workers=1)
-    for report in (whole, sliced):
+    for report in (whole, sliced, ranged):
         del report["summary"]["seconds"]
-    assert sliced == whole and whole["summary"]["failures"] > 5
+    assert sliced == whole and ranged == whole and whole["summary"]["failures"] > 5
+    assert len(ranges["crm_Accounts"]) > 3 and len(ranges["Documents"]) > 3  # both hold a corrupted row
 
 
 # --- the oracle's pieces, as tables ----------------------------------------------------------

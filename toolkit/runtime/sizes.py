@@ -8,5 +8,9 @@ PART_BYTES = 32 << 20
 10,000 documents of a few megabytes each would otherwise be gigabytes in one worker. A part
 holds at least one document."""
 
+DECODED_BYTES = 8 << 20
+"""BSON bytes decoded into Python objects at once (verify's oracle), at most: a Python value
+takes several times its BSON size, and each copy on the way to Parquet another."""
+
 BATCH_SIZE = 20_000
 """Rows per load transaction."""

@@ -145,8 +145,11 @@ class MongoSource:
         workers, without asking the server to measure the collection (collStats reads it)."""
         return self.count(collection) * 1024
 
-    def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
-        """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`."""
+    def chunks(
+        self, collection: str, batch_size: int, after: Position = Position(), limit: int = PART_BYTES
+    ) -> Iterator[bytes]:
+        """Raw batches in `_id` order, one bracket at a time, starting after `after.last_id`; the
+        server caps a batch's bytes itself (16 MB), so `limit` is not asked of it."""
         for query in id_queries(after):
             yield from self.client[self.database][collection].find_raw_batches(
                 query, batch_size=batch_size, sort=[("_id", 1)]
@@ -239,8 +242,11 @@ class DumpSource:
             return self.plain[collection].stat().st_size
         return mongodump.unpacked_size(self.files[collection]) if collection in self.files else 0
 
-    def chunks(self, collection: str, batch_size: int, after: Position = Position()) -> Iterator[bytes]:
-        """Documents in the server's `_id` order, after `after.last_id`, read by offset from the
+    def chunks(
+        self, collection: str, batch_size: int, after: Position = Position(), limit: int = PART_BYTES
+    ) -> Iterator[bytes]:
+        """Documents in the server's `_id` order, after `after.last_id`, `batch_size` and at
+        most `limit` bytes a chunk (one document at least), read by offset from the
         memory-mapped file."""
         path = self.file(collection)
         if not path.exists() or path.stat().st_size == 0:
@@ -249,10 +255,10 @@ class DumpSource:
         first = resume_index(path, after)
         offsets = order["offset"].to_numpy()
         if (offsets[1:] > offsets[:-1]).all():  # already in _id order: read straight through
-            yield from self._sequential(path, order, first, batch_size)
+            yield from self._sequential(path, order, first, batch_size, limit)
             return
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            for start, stop in spans(order["length"].to_numpy(), first, batch_size, PART_BYTES):
+            for start, stop in spans(order["length"].to_numpy(), first, batch_size, limit):
                 batch = order.slice(start, stop - start)
                 yield bson_index.located(
                     b"".join(data[o : o + n] for o, n in zip(batch["offset"], batch["length"], strict=False)),
@@ -261,9 +267,9 @@ class DumpSource:
                 data.madvise(mmap.MADV_DONTNEED)  # keep the resident set to the batch in hand
 
     @staticmethod
-    def _sequential(path: Path, order: pl.DataFrame, skip: int, batch_size: int) -> Iterator[bytes]:
+    def _sequential(path: Path, order: pl.DataFrame, skip: int, batch_size: int, limit: int) -> Iterator[bytes]:
         with path.open("rb") as fh:
-            for first, stop in spans(order["length"].to_numpy(), skip, batch_size, PART_BYTES):
+            for first, stop in spans(order["length"].to_numpy(), skip, batch_size, limit):
                 batch = order.slice(first, stop - first)
                 start = batch["offset"][0]
                 fh.seek(start)

@@ -3,7 +3,7 @@ through psycopg, or every row through per-row hashes in DuckDB; junctions always
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 import pyarrow as pa
@@ -17,6 +17,7 @@ from toolkit.stages.verify.ownership import object_id_shaped, pairs_with_owner
 from toolkit.target.schema import literal, quote
 
 SLICE = 5_000  # expected rows compared at a time: larger slices hold more and gain little
+ID = quote("id")
 
 
 def sample_records(conn, model: ModelSpec, chosen: pl.DataFrame, seed: int, fails: Failures) -> dict:
@@ -63,14 +64,22 @@ def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
     return frame
 
 
-def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFrame]], fails: Failures) -> dict:
+def full_records(
+    con,
+    model: ModelSpec,
+    slices: Callable[[], Iterable[pl.DataFrame]],
+    fails: Failures,
+    ranges: Sequence[tuple[str | None, str | None]] = ((None, None),),
+) -> dict:
     """Every row: canonical text per column and a 64-bit hash of them per row on both sides (a
     differing row escapes only if its hashes collide: 2^-64), joined on id. The expected rows
     come a slice at a time (`slices()` gives them all, again at each call) and only their ids (16
     bytes) and hashes are kept; PostgreSQL's rows stream past them in one join that keeps only
     the rows that are not equal, and the cells are read again for the rows whose hashes differ.
     A row no expected row names is a wrong row of the migration when its id has the migration's
-    form (as every source document's has), and another's otherwise: counted apart."""
+    form (as every source document's has), and another's otherwise: counted apart. PostgreSQL's
+    rows are read once per range of ids in `ranges` (see `id_ranges`): rows of megabytes are
+    then not read thousands at a time."""
     names = [f"c{i}" for i in range(len(model.fields))]
     keyed = f"CAST(c0 AS UUID) AS m2pg_id, hash({', '.join(names)}) AS m2pg_hash"
 
@@ -80,10 +89,16 @@ def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFra
         )
 
     expected = f"(SELECT _object_id AS m2pg_oid, {canonical('expected')} FROM m2pg_expected)"
-    loaded = f"(SELECT {canonical('pg')} FROM postgres_query('pg', {literal('SELECT ' + pg_select(model))}))"
+
+    def loaded(low: str | None, high: str | None) -> str:
+        bounds = [f"{ID} >= {literal(low)}::uuid" if low else "", f"{ID} < {literal(high)}::uuid" if high else ""]
+        where = " AND ".join(filter(None, bounds))
+        query = f"SELECT {pg_select(model)}{' WHERE ' + where if where else ''}"
+        return f"(SELECT {canonical('pg')} FROM postgres_query('pg', {literal(query)}))"
+
     unequal = (
         "SELECT e.m2pg_id AS expected_id, CAST(a.m2pg_id AS VARCHAR) AS actual_id "
-        f"FROM (SELECT {keyed} FROM {loaded}) a FULL JOIN m2pg_e e ON a.m2pg_id = e.m2pg_id "
+        "FROM m2pg_a a FULL JOIN m2pg_e e ON a.m2pg_id = e.m2pg_id "
         "WHERE a.m2pg_hash IS DISTINCT FROM e.m2pg_hash"
     )
     ours = object_id_shaped("actual_id")
@@ -93,7 +108,10 @@ def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFra
             con.register("m2pg_expected", part.to_arrow())
             con.execute(f"INSERT INTO m2pg_e SELECT {keyed} FROM {expected}")
         (expected_rows,) = con.execute("SELECT count(*) FROM m2pg_e").fetchone()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_x AS {unequal}")  # PostgreSQL's rows read once
+        con.execute("CREATE OR REPLACE TEMP TABLE m2pg_a (m2pg_id UUID, m2pg_hash UBIGINT)")
+        for low, high in ranges:  # PostgreSQL's rows read once
+            con.execute(f"INSERT INTO m2pg_a SELECT {keyed} FROM {loaded(low, high)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_x AS {unequal}")
         missing = con.execute("SELECT expected_id FROM m2pg_x WHERE actual_id IS NULL").fetchall()
         extra = con.execute(f"SELECT actual_id FROM m2pg_x WHERE expected_id IS NULL AND {ours} ORDER BY 1").fetchall()
         (other,) = con.execute(f"SELECT count(*) FROM m2pg_x WHERE expected_id IS NULL AND NOT {ours}").fetchone()
@@ -113,16 +131,19 @@ def full_records(con, model: ModelSpec, slices: Callable[[], Iterable[pl.DataFra
             con.register(
                 "m2pg_expected", pl.concat(part.filter(pl.col("id").is_in(ids)) for part in slices()).to_arrow()
             )
+            for number, (low, high) in enumerate(ranges):  # PostgreSQL's differing rows, range by range
+                into = "CREATE OR REPLACE TEMP TABLE m2pg_l AS" if number == 0 else "INSERT INTO m2pg_l"
+                con.execute(f"{into} FROM {loaded(low, high)} SEMI JOIN m2pg_d USING (c0)")
             diff = con.execute(
                 f"SELECT object_id, id, d.field, d.expected, d.actual FROM ("
                 f"SELECT e.m2pg_oid AS object_id, e.c0 AS id, unnest([{cells}]) AS d "
                 f"FROM (FROM {expected} SEMI JOIN m2pg_d USING (c0)) e "
-                f"JOIN (FROM {loaded} SEMI JOIN m2pg_d USING (c0)) a ON a.c0 = e.c0) "
+                f"JOIN m2pg_l a ON a.c0 = e.c0) "
                 f"WHERE d.expected IS DISTINCT FROM d.actual ORDER BY object_id, d.field"
             ).fetchall()
     finally:
         con.unregister("m2pg_expected")
-        con.execute("DROP TABLE IF EXISTS m2pg_e; DROP TABLE IF EXISTS m2pg_x; DROP TABLE IF EXISTS m2pg_d")
+        con.execute(" ".join(f"DROP TABLE IF EXISTS {t};" for t in ("m2pg_e", "m2pg_a", "m2pg_x", "m2pg_d", "m2pg_l")))
     missing = sorted(object_id_of(str(uuid)) for (uuid,) in missing)  # the expected ids are all of that form
     for object_id in missing:
         fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)

@@ -33,6 +33,7 @@ from toolkit.stages.verify.records import SLICE, full_records, junction_records,
 from toolkit.stages.verify.source import (
     Loaded,
     expected_rows,
+    id_ranges,
     junction_pairs,
     nulled_references,
     read_collection,
@@ -122,7 +123,8 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
     del found  # a whole collection's ids: not held while its rows are compared
     if run.full:
         slices = partial(resolved_slices, handover, model, run.loaded, SLICE)
-        records = run.check("records", t, full_records, run.con, model, slices, fails)
+        ranges = id_ranges(handover, model)
+        records = run.check("records", t, full_records, run.con, model, slices, fails, ranges)
     else:
         chosen = sampled_rows(handover, model, run.loaded, height, run.sample, run.seed)
         records = run.check("records", t, sample_records, run.conn, model, chosen, run.seed, fails)

@@ -29,13 +29,15 @@ from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
 from toolkit.documents.decode import KEPT_AS_BYTES, document_text
 from toolkit.documents.ids import uuids_of
-from toolkit.runtime.sizes import PART_BYTES
+from toolkit.runtime.sizes import DECODED_BYTES, PART_BYTES
 from toolkit.stages.transform.lookup import pair_keys, pair_places, position
 from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
 
 MS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # dates never become datetimes
 CHUNK = 1_000  # documents per source chunk
+DUCKDB_VECTOR = 2_048  # rows DuckDB reads from PostgreSQL at a time
+RANGE_BYTES = PART_BYTES  # expected bytes of the rows read from PostgreSQL at once, when they are large
 PAIRS = pa.schema({"owner": pa.binary(12), "other": pa.binary(12)})  # a junction's pairs as ObjectIds' bytes
 Hexes = TypeVar("Hexes", pl.Series, pl.Expr)  # ObjectId hex, held or as a column of a scan
 REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
@@ -76,7 +78,7 @@ def source_documents(source, collection: str):
     quarantined it whatever it holds (None if nothing says so): bytes the strict walk refuses
     (the document is then None), or a top-level key that appears twice (the decoded document
     holds fewer keys than the walk counted elements)."""
-    for chunk in source.chunks(collection, CHUNK):
+    for chunk in source.chunks(collection, CHUNK, limit=DECODED_BYTES):
         starts, ends = bt.document_bounds(chunk)
         codes, _, elements = bt.defects(chunk, starts, ends)
         malformed = codes != bt.WELL_FORMED
@@ -144,8 +146,8 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
     documents, quarantined, unloadable = 0, 0, []
     accounting = Accounting(quarantine)
     with ExitStack() as files:
-        rows = files.enter_context(
-            pq.ParquetWriter(rows_file(folder, model.name), _frame([], schema).to_arrow().schema)
+        rows = files.enter_context(  # no dictionaries: a row group's size is then its values' (see id_ranges)
+            pq.ParquetWriter(rows_file(folder, model.name), _frame([], schema).to_arrow().schema, use_dictionary=False)
         )
         pair_files = {
             key: files.enter_context(pq.ParquetWriter(pairs_file(folder, model.name, key), PAIRS)) for key in feeds
@@ -164,7 +166,7 @@ def read_collection(source, model: ModelSpec, quarantine: Quarantine, feeds: tup
                 others.clear()
 
         for raw, document, refused in source_documents(source, model.source):
-            if len(buffer) == CHUNK or held >= PART_BYTES:  # a few large documents are a chunk too
+            if len(buffer) == CHUNK or held >= DECODED_BYTES:  # a few large documents are a chunk too
                 flush()
             documents += 1
             verdict, where = accounting.judge(raw, document, refused)
@@ -223,6 +225,27 @@ def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -
     size = max(1, min(size, PART_BYTES * meta.num_rows // max(written, 1)))  # large rows: fewer at a time
     for start in range(0, meta.num_rows, size):
         yield resolve(rows.slice(start, size).collect(), model, loaded)
+
+
+def id_ranges(folder: Path, model: ModelSpec) -> list[tuple[str | None, str | None]]:
+    """Ranges of ids, [low, high) with None for no bound, in which PostgreSQL's rows are read
+    for a full comparison: DuckDB reads DUCKDB_VECTOR rows at a time, so when that many rows of
+    some stretch of the table would pass RANGE_BYTES (rows of megabytes), the table is read in
+    ranges of about RANGE_BYTES each, cut at the ids that start the expected rows' row groups
+    (written in `_id` order, which is the ids' order); otherwise in one read."""
+    meta = pq.read_metadata(rows_file(folder, model.name))
+    groups = [meta.row_group(g) for g in range(meta.num_row_groups)]
+    if all(g.total_byte_size * DUCKDB_VECTOR <= RANGE_BYTES * max(g.num_rows, 1) for g in groups):
+        return [(None, None)]
+    column = meta.schema.to_arrow_schema().get_field_index("id")
+    cuts, held = [], 0
+    for group in groups:
+        if held and held + group.total_byte_size > RANGE_BYTES:
+            cuts.append(group.column(column).statistics.min)
+            held = 0
+        held += group.total_byte_size
+    bounds = [None, *sorted(set(cuts)), None]  # sorted whatever the order: every id in one range
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
