@@ -2,6 +2,7 @@
 of bytes (rows of megabytes); then in ranges of ids, cut where the expected rows' row groups
 start, that together hold every id once."""
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -49,3 +50,22 @@ def test_a_single_large_row_group_range_still_covers_everything(tmp_path, monkey
     ranges = id_ranges(tmp_path, ACCOUNTS)
     assert len(ranges) == len(groups) and ranges[0][0] is None and ranges[-1][1] is None
     assert [low for low, _ in ranges[1:]] == [ids[sum(groups[:n])] for n in range(1, len(groups))]
+
+
+def test_expected_rows_come_in_slices_sized_by_their_row_groups_not_the_average_row(tmp_path, monkeypatch):
+    """Small rows first, then a stretch of large ones: a slice holds whole row groups up to the
+    budget (one at least), and never more than the rows asked for."""
+    industries = next(m for m in MODELS if m.name == "crm_Industry_Type")  # references nothing
+    monkeypatch.setattr(source, "PART_BYTES", 50_000)
+    groups = [(20, 10), (20, 10), (20, 10), (2, 40_000), (2, 40_000), (1, 40_000)]  # (rows, characters a row)
+    schema = pa.schema({"id": pa.string(), "__v": pa.int32(), "name": pa.string(), "_object_id": pa.string()})
+    with pq.ParquetWriter(rows_file(tmp_path, industries.name), schema, use_dictionary=False) as w:
+        number = 0
+        for rows, text in groups:
+            oids = [f"6b064c82833346aaba78{n:04x}" for n in range(number, number + rows)]
+            names = [f"{n:05d}" * (text // 5) for n in range(number, number + rows)]
+            w.write_table(pa.table([[uuid_for(o) for o in oids], [0] * rows, names, oids], schema=schema))
+            number += rows
+    slices = list(source.resolved_slices(tmp_path, industries, source.Loaded(tmp_path), 25))
+    assert [s.height for s in slices] == [25, 25, 10, 2, 2, 1]  # 60 small rows in 25s; each large group alone
+    assert pl.concat(slices)["_object_id"].to_list() == [f"6b064c82833346aaba78{n:04x}" for n in range(65)]

@@ -217,14 +217,14 @@ def taken_over(folder: Path, name: str, columns: list[str] | None = None) -> Col
 
 
 def resolved_slices(folder: Path, model: ModelSpec, loaded: Loaded, size: int) -> Iterator[pl.DataFrame]:
-    """The rows `read_collection` wrote, `size` at a time, resolved: a comparison of every row
-    holds one slice of them (read by polars: Arrow's batch reader keeps far more than a batch)."""
+    """The rows `read_collection` wrote, `size` at a time and about PART_BYTES at most (whole row
+    groups, one at least), resolved: a comparison of every row holds one slice of them (read by
+    polars: Arrow's batch reader keeps far more than a batch)."""
     path = rows_file(folder, model.name)
     rows, meta = pl.scan_parquet(path), pq.read_metadata(path)
-    written = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
-    size = max(1, min(size, PART_BYTES * meta.num_rows // max(written, 1)))  # large rows: fewer at a time
-    for start in range(0, meta.num_rows, size):
-        yield resolve(rows.slice(start, size).collect(), model, loaded)
+    for _, first, count in _runs(meta, PART_BYTES):
+        for start in range(first, first + count, size):
+            yield resolve(rows.slice(start, min(size, first + count - start)).collect(), model, loaded)
 
 
 def id_ranges(folder: Path, model: ModelSpec) -> list[tuple[str | None, str | None]]:
@@ -238,14 +238,25 @@ def id_ranges(folder: Path, model: ModelSpec) -> list[tuple[str | None, str | No
     if all(g.total_byte_size * DUCKDB_VECTOR <= RANGE_BYTES * max(g.num_rows, 1) for g in groups):
         return [(None, None)]
     column = meta.schema.to_arrow_schema().get_field_index("id")
-    cuts, held = [], 0
-    for group in groups:
-        if held and held + group.total_byte_size > RANGE_BYTES:
-            cuts.append(group.column(column).statistics.min)
-            held = 0
-        held += group.total_byte_size
-    bounds = [None, *sorted(set(cuts)), None]  # sorted whatever the order: every id in one range
+    cuts = [groups[number].column(column).statistics.min for number, _, _ in _runs(meta, RANGE_BYTES)]
+    bounds = [None, *sorted(set(cuts[1:])), None]  # sorted whatever the order: every id in one range
     return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _runs(meta: pq.FileMetaData, budget: int) -> list[tuple[int, int, int]]:
+    """(first row group, first row, rows) of runs of consecutive row groups holding about
+    `budget` bytes together (one group at least, however large): sized by each group, not by
+    the file's average row, so that a stretch of large rows is not taken as many as small ones."""
+    runs: list[tuple[int, int, int]] = []
+    group_first = first = rows = held = 0
+    for number in range(meta.num_row_groups):
+        group = meta.row_group(number)
+        if rows and held + group.total_byte_size > budget:
+            runs.append((group_first, first, rows))
+            group_first, first, rows, held = number, first + rows, 0, 0
+        rows += group.num_rows
+        held += group.total_byte_size
+    return [*runs, (group_first, first, rows)] if rows else runs
 
 
 def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
