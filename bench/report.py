@@ -98,6 +98,8 @@ def markdown(results: dict) -> str:
                 f"{', '.join(q['indexes']) or 'none'} |"
             )
         lines.append("")
+    if "megabytes" in results:
+        lines += megabyte_lines(results["megabytes"]) + [""]
     lines += [
         f"## batch-size sweep (scale {results.get('sweep_scale', 1)}, `m2pg run` from a dump)",
         "",
@@ -114,6 +116,22 @@ def markdown(results: dict) -> str:
             f"the fastest: memory grows with the batch, speed levels off)",
         ]
     return "\n".join(lines) + "\n"
+
+
+def megabyte_lines(m: dict) -> list[str]:
+    """Each command's peak memory on documents of megabytes, against the target."""
+    large = " and ".join(f"{g['documents']:,} of {g['megabytes']} MB" for g in m["large"])
+    peak = max(c["peak_rss_mb"] for c in m["commands"].values())
+    mark = "met" if peak < m["target_mb"] else "**not met**"
+    lines = [
+        f"## documents of megabytes: the sample profile, {m['documents']:,} documents, with {large} "
+        f"among the accounts ({m['collection_bytes'] / 1e6:,.0f} MB)",
+        "",
+        "| command | seconds | peak RSS MB |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| `m2pg {name}` | {c['seconds']:.2f} | {c['peak_rss_mb']:.0f} |" for name, c in m["commands"].items()]
+    return lines + ["", f"Every command's peak under {m['target_mb']:,} MB: {mark} (largest {peak:.0f} MB)."]
 
 
 def catch_up_lines(c: dict) -> list[str]:

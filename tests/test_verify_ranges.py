@@ -1,6 +1,7 @@
-"""A full verify reads PostgreSQL's rows in one go unless thousands of them would pass a budget
-of bytes (rows of megabytes); then in ranges of ids, cut where the expected rows' row groups
-start, that together hold every id once."""
+"""Verify holds about a budget of bytes of rows at once, whatever their size: a full verify reads
+PostgreSQL's rows in one go unless thousands of them would pass it (rows of megabytes), then in
+ranges of ids, cut where the expected rows' row groups start, that together hold every id once;
+the expected rows come in slices of whole row groups, a sample's rows are fetched in slices."""
 
 import polars as pl
 import pyarrow as pa
@@ -9,6 +10,7 @@ import pytest
 
 from toolkit.documents.ids import uuid_for
 from toolkit.stages.verify import source
+from toolkit.stages.verify.records import byte_slices
 from toolkit.stages.verify.source import id_ranges, rows_file
 from transforms import MODELS
 
@@ -69,3 +71,16 @@ def test_expected_rows_come_in_slices_sized_by_their_row_groups_not_the_average_
     slices = list(source.resolved_slices(tmp_path, industries, source.Loaded(tmp_path), 25))
     assert [s.height for s in slices] == [25, 25, 10, 2, 2, 1]  # 60 small rows in 25s; each large group alone
     assert pl.concat(slices)["_object_id"].to_list() == [f"6b064c82833346aaba78{n:04x}" for n in range(65)]
+
+
+def test_a_sample_is_fetched_in_slices_of_about_the_budget_and_in_its_order():
+    rows = pl.DataFrame(
+        {
+            "name": ["a" * 10, "b" * 10, "c" * 100, "d" * 5, "e" * 5],
+            "n": [1, 2, 3, 4, 5],
+            "blob": [None, b"q" * 20, None, None, None],
+        }
+    )
+    assert [s["n"].to_list() for s in byte_slices(rows, 30)] == [[1], [2], [3], [4, 5]]  # a row alone may pass it
+    assert [s["n"].to_list() for s in byte_slices(rows, 1_000)] == [[1, 2, 3, 4, 5]]
+    assert list(byte_slices(rows.head(0), 30)) == []

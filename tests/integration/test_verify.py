@@ -16,6 +16,7 @@ from toolkit.pipeline import run_all
 from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
 from toolkit.stages.reconcile import reconcile
+from toolkit.stages.verify import records as verify_records
 from toolkit.stages.verify import run as verify_run
 from toolkit.stages.verify import source as verify_source
 from toolkit.stages.verify.compare import type_issue
@@ -268,6 +269,21 @@ def test_rows_read_and_compared_a_few_at_a_time_find_what_whole_tables_find(migr
         del report["summary"]["seconds"]
     assert sliced == whole and ranged == whole and whole["summary"]["failures"] > 5
     assert len(ranges["crm_Accounts"]) > 3 and len(ranges["Documents"]) > 3  # both hold a corrupted row
+
+
+def test_a_sample_fetched_a_few_rows_at_a_time_finds_what_one_fetch_finds(migrated, database, monkeypatch):
+    """A sample as large as the tables, so that every row is compared: fetched from PostgreSQL a
+    couple of kilobytes at a time (as rows of megabytes are), the same report."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        for corrupt in CORRUPTIONS:
+            corrupt(conn)
+    whole, _ = run_verify(migrated, database, sample=1_000_000, workers=1)
+    monkeypatch.setattr(verify_records, "PART_BYTES", 2_000)
+    sliced, _ = run_verify(migrated, database, sample=1_000_000, workers=1)
+    for report in (whole, sliced):
+        del report["summary"]["seconds"]
+    assert sliced == whole
+    assert failures(whole, "records", "crm_Accounts", {"field": "name"})  # a difference only a comparison sees
 
 
 # --- the oracle's pieces, as tables ----------------------------------------------------------

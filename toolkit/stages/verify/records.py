@@ -3,13 +3,14 @@ through psycopg, or every row through per-row hashes in DuckDB; junctions always
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import polars as pl
 import pyarrow as pa
 
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
 from toolkit.documents.ids import object_id_of, uuid_array
+from toolkit.runtime.sizes import PART_BYTES
 from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
@@ -21,33 +22,51 @@ ID = quote("id")
 
 
 def sample_records(conn, model: ModelSpec, chosen: pl.DataFrame, seed: int, fails: Failures) -> dict:
-    """Compare a seeded random sample of expected rows (`chosen`) with PostgreSQL, field by field."""
-    fetched = conn.execute(f"SELECT {pg_select(model)} WHERE id = ANY(%s::uuid[])", [chosen["id"].to_list()])
-    found = {row[0]: row for row in fetched.fetchall()}
+    """Compare a seeded random sample of expected rows (`chosen`) with PostgreSQL, field by field,
+    fetching PostgreSQL's rows about PART_BYTES at a time (a sample may hold rows of megabytes)."""
     differences = []
-    for expected in chosen.iter_rows(named=True):
-        actual = found.get(expected["id"])
-        if actual is None:
-            fails.add("records", model.table, "missing in PostgreSQL", object_id=expected["_object_id"])
-            continue
-        for f, value in zip(model.fields, actual, strict=False):
-            value = canonical_json(value) if f.kind is Kind.JSON else value
-            if not same(f.kind, expected[f.name], value):
-                differences.append(
-                    (
-                        expected["_object_id"],
-                        expected["id"],
-                        f.name,
-                        as_text(f.kind, expected[f.name]),
-                        as_text(f.kind, value),
+    for batch in byte_slices(chosen, PART_BYTES):
+        fetched = conn.execute(f"SELECT {pg_select(model)} WHERE id = ANY(%s::uuid[])", [batch["id"].to_list()])
+        found = {row[0]: row for row in fetched.fetchall()}
+        for expected in batch.iter_rows(named=True):
+            actual = found.get(expected["id"])
+            if actual is None:
+                fails.add("records", model.table, "missing in PostgreSQL", object_id=expected["_object_id"])
+                continue
+            for f, value in zip(model.fields, actual, strict=False):
+                value = canonical_json(value) if f.kind is Kind.JSON else value
+                if not same(f.kind, expected[f.name], value):
+                    differences.append(
+                        (
+                            expected["_object_id"],
+                            expected["id"],
+                            f.name,
+                            as_text(f.kind, expected[f.name]),
+                            as_text(f.kind, value),
+                        )
                     )
-                )
+        del fetched, found
     return {
         "mode": "sample",
         "compared": chosen.height,
         "seed": seed,
         "differences": _differences(model, differences, fails),
     }
+
+
+def byte_slices(rows: pl.DataFrame, budget: int) -> Iterator[pl.DataFrame]:
+    """Consecutive slices of `rows` whose text and bytes come to about `budget` (one row at least)."""
+    lengths = [pl.col(c).str.len_bytes() for c, t in rows.schema.items() if t == pl.String]
+    lengths += [pl.col(c).bin.size() for c, t in rows.schema.items() if t == pl.Binary]
+    sizes = rows.select(pl.sum_horizontal([x.fill_null(0) for x in lengths] + [pl.lit(0)]))
+    ends = sizes.to_series().cum_sum().to_list()
+    start, before = 0, 0
+    for row, end in enumerate(ends):
+        if row > start and end - before > budget:
+            yield rows.slice(start, row - start)
+            start, before = row, ends[row - 1]
+    if start < rows.height:
+        yield rows.slice(start)
 
 
 def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
