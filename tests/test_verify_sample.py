@@ -6,6 +6,7 @@ import polars as pl
 
 from toolkit.declarations.kinds import KINDS
 from toolkit.documents.ids import uuid_for
+from toolkit.stages.verify import source as verify_source
 from toolkit.stages.verify.source import Loaded, expected_rows, rows_file, sampled_rows
 from transforms import MODELS
 
@@ -49,9 +50,9 @@ def test_profiles_count_a_reference_to_a_document_not_loaded_as_null(tmp_path):
 
 def test_the_sample_is_seeded_and_holds_the_chosen_rows_resolved(tmp_path):
     loaded = handover(tmp_path, 40)
-    first = sampled_rows(tmp_path, CONTRACTS, loaded, 40, 9, seed=3)
-    again = sampled_rows(tmp_path, CONTRACTS, loaded, 40, 9, seed=3)
-    other = sampled_rows(tmp_path, CONTRACTS, loaded, 40, 9, seed=4)
+    first = pl.concat(sampled_rows(tmp_path, CONTRACTS, loaded, 40, 9, seed=3))
+    again = pl.concat(sampled_rows(tmp_path, CONTRACTS, loaded, 40, 9, seed=3))
+    other = pl.concat(sampled_rows(tmp_path, CONTRACTS, loaded, 40, 9, seed=4))
     assert first.height == 9 and first.equals(again) and not first.equals(other)
     assert first["_object_id"].n_unique() == 9
     whole = pl.read_parquet(rows_file(tmp_path, CONTRACTS.name))
@@ -63,6 +64,16 @@ def test_the_sample_is_seeded_and_holds_the_chosen_rows_resolved(tmp_path):
 
 def test_a_sample_larger_than_the_collection_takes_every_row(tmp_path):
     loaded = handover(tmp_path, 12)
-    assert sorted(sampled_rows(tmp_path, CONTRACTS, loaded, 12, 100, seed=7)["title"]) == sorted(
+    assert sorted(pl.concat(sampled_rows(tmp_path, CONTRACTS, loaded, 12, 100, seed=7))["title"]) == sorted(
         f"contract {n}" for n in range(12)
     )
+
+
+def test_a_sample_of_large_rows_comes_a_few_rows_at_a_time_in_the_files_order(tmp_path, monkeypatch):
+    loaded = handover(tmp_path, 40)
+    whole = pl.concat(sampled_rows(tmp_path, CONTRACTS, loaded, 40, 30, seed=5))
+    monkeypatch.setattr(verify_source, "PART_BYTES", 1)  # a batch per row group holding a chosen row
+    batches = list(sampled_rows(tmp_path, CONTRACTS, loaded, 40, 30, seed=5))
+    assert len(batches) > 1 and pl.concat(batches).equals(whole)
+    order = pl.read_parquet(rows_file(tmp_path, CONTRACTS.name))["_object_id"].to_list()
+    assert whole["_object_id"].to_list() == sorted(whole["_object_id"], key=order.index)

@@ -21,11 +21,13 @@ SLICE = 5_000  # expected rows compared at a time: larger slices hold more and g
 ID = quote("id")
 
 
-def sample_records(conn, model: ModelSpec, chosen: pl.DataFrame, seed: int, fails: Failures) -> dict:
-    """Compare a seeded random sample of expected rows (`chosen`) with PostgreSQL, field by field,
-    fetching PostgreSQL's rows about PART_BYTES at a time (a sample may hold rows of megabytes)."""
-    differences = []
-    for batch in byte_slices(chosen, PART_BYTES):
+def sample_records(conn, model: ModelSpec, chosen: Iterable[pl.DataFrame], seed: int, fails: Failures) -> dict:
+    """Compare a seeded random sample of expected rows (`chosen`, a few at a time) with
+    PostgreSQL, field by field, fetching PostgreSQL's rows about PART_BYTES at a time (a sample
+    may hold rows of megabytes)."""
+    differences, compared = [], 0
+    for batch in (part for rows in chosen for part in byte_slices(rows, PART_BYTES)):
+        compared += batch.height
         fetched = conn.execute(f"SELECT {pg_select(model)} WHERE id = ANY(%s::uuid[])", [batch["id"].to_list()])
         found = {row[0]: row for row in fetched.fetchall()}
         for expected in batch.iter_rows(named=True):
@@ -48,7 +50,7 @@ def sample_records(conn, model: ModelSpec, chosen: pl.DataFrame, seed: int, fail
         del fetched, found
     return {
         "mode": "sample",
-        "compared": chosen.height,
+        "compared": compared,
         "seed": seed,
         "differences": _differences(model, differences, fails),
     }

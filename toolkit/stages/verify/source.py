@@ -259,23 +259,29 @@ def _runs(meta: pq.FileMetaData, budget: int) -> list[tuple[int, int, int]]:
     return [*runs, (group_first, first, rows)] if rows else runs
 
 
-def sampled_rows(folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int) -> pl.DataFrame:
-    """A seeded random sample of `size` of the `height` rows `read_collection` wrote, resolved;
-    only the row groups holding a chosen row are read, one at a time, and only the chosen rows
-    of each are kept: a sample costs what it takes, not a read of the whole collection."""
-    chosen = pl.Series("m2pg_row", range(height), dtype=pl.UInt32).sample(n=min(size, height), seed=seed)
+def sampled_rows(
+    folder: Path, model: ModelSpec, loaded: Loaded, height: int, size: int, seed: int
+) -> Iterator[pl.DataFrame]:
+    """A seeded random sample of `size` of the `height` rows `read_collection` wrote, resolved,
+    in the file's order and about PART_BYTES at a time (a sample of rows of megabytes is not
+    held whole); only the row groups holding a chosen row are read, one at a time, and only the
+    chosen rows of each are kept: a sample costs what it takes, not a read of the whole collection."""
+    chosen = pl.Series("m2pg_row", range(height), dtype=pl.UInt32).sample(n=min(size, height), seed=seed).sort()
     path = rows_file(folder, model.name)
     meta = pq.read_metadata(path)
     starts = pl.Series([meta.row_group(g).num_rows for g in range(meta.num_row_groups)], dtype=pl.UInt32).cum_sum()
-    group = starts.search_sorted(chosen, side="right")  # the row group holding each chosen row
-    wanted = chosen.to_frame().with_row_index("m2pg_order").with_columns(group=group)
+    wanted = chosen.to_frame().with_columns(group=starts.search_sorted(chosen, side="right"))  # each row's group
     scan = pl.scan_parquet(path)
-    picked = [scan.head(0).collect().with_columns(m2pg_order=pl.lit(None, pl.UInt32))]
-    for (number,), rows in wanted.group_by("group"):
+    picked: list[pl.DataFrame] = []
+    for rows in wanted.partition_by("group", maintain_order=True):
+        number = int(rows["group"][0])
         first = 0 if number == 0 else int(starts[number - 1])
-        frame = scan.slice(first, int(starts[number]) - first).collect()
-        picked.append(frame.gather(rows["m2pg_row"] - first).with_columns(m2pg_order=rows["m2pg_order"]))
-    return resolve(pl.concat(picked).sort("m2pg_order").drop("m2pg_order"), model, loaded)
+        picked.append(scan.slice(first, int(starts[number]) - first).collect().gather(rows["m2pg_row"] - first))
+        if sum(p.estimated_size() for p in picked) >= PART_BYTES:
+            yield resolve(pl.concat(picked), model, loaded)
+            picked = []
+    if picked:
+        yield resolve(pl.concat(picked), model, loaded)
 
 
 def expected_rows(folder: Path, model: ModelSpec, loaded: Loaded) -> pl.LazyFrame:
