@@ -11,6 +11,7 @@ import pyarrow as pa
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
 from toolkit.documents.ids import object_id_of, uuid_array
 from toolkit.runtime.sizes import PART_BYTES
+from toolkit.sources.readers import spans
 from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
@@ -60,15 +61,9 @@ def byte_slices(rows: pl.DataFrame, budget: int) -> Iterator[pl.DataFrame]:
     """Consecutive slices of `rows` whose text and bytes come to about `budget` (one row at least)."""
     lengths = [pl.col(c).str.len_bytes() for c, t in rows.schema.items() if t == pl.String]
     lengths += [pl.col(c).bin.size() for c, t in rows.schema.items() if t == pl.Binary]
-    sizes = rows.select(pl.sum_horizontal([x.fill_null(0) for x in lengths] + [pl.lit(0)]))
-    ends = sizes.to_series().cum_sum().to_list()
-    start, before = 0, 0
-    for row, end in enumerate(ends):
-        if row > start and end - before > budget:
-            yield rows.slice(start, row - start)
-            start, before = row, ends[row - 1]
-    if start < rows.height:
-        yield rows.slice(start)
+    sizes = rows.select(pl.sum_horizontal([x.fill_null(0) for x in lengths] + [pl.lit(0)])).to_series()
+    for start, stop in spans(sizes.to_numpy(), 0, rows.height, budget):
+        yield rows.slice(start, stop - start)
 
 
 def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:

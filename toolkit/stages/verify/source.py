@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import bson
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +31,7 @@ from toolkit.documents import index as bt
 from toolkit.documents.decode import KEPT_AS_BYTES, document_text
 from toolkit.documents.ids import uuids_of
 from toolkit.runtime.sizes import DECODED_BYTES, PART_BYTES
+from toolkit.sources.readers import spans
 from toolkit.stages.transform.lookup import pair_keys, pair_places, position
 from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
@@ -247,16 +249,11 @@ def _runs(meta: pq.FileMetaData, budget: int) -> list[tuple[int, int, int]]:
     """(first row group, first row, rows) of runs of consecutive row groups holding about
     `budget` bytes together (one group at least, however large): sized by each group, not by
     the file's average row, so that a stretch of large rows is not taken as many as small ones."""
-    runs: list[tuple[int, int, int]] = []
-    group_first = first = rows = held = 0
-    for number in range(meta.num_row_groups):
-        group = meta.row_group(number)
-        if rows and held + group.total_byte_size > budget:
-            runs.append((group_first, first, rows))
-            group_first, first, rows, held = number, first + rows, 0, 0
-        rows += group.num_rows
-        held += group.total_byte_size
-    return [*runs, (group_first, first, rows)] if rows else runs
+    groups = [meta.row_group(g) for g in range(meta.num_row_groups)]
+    firsts = np.cumsum([0, *(g.num_rows for g in groups)])  # each group's first row, then the total
+    sizes = np.array([g.total_byte_size for g in groups], dtype=np.int64)
+    runs = spans(sizes, 0, len(groups), budget)
+    return [(start, int(firsts[start]), int(firsts[stop] - firsts[start])) for start, stop in runs]
 
 
 def sampled_rows(
@@ -273,13 +270,15 @@ def sampled_rows(
     wanted = chosen.to_frame().with_columns(group=starts.search_sorted(chosen, side="right"))  # each row's group
     scan = pl.scan_parquet(path)
     picked: list[pl.DataFrame] = []
+    held = 0
     for rows in wanted.partition_by("group", maintain_order=True):
         number = int(rows["group"][0])
         first = 0 if number == 0 else int(starts[number - 1])
         picked.append(scan.slice(first, int(starts[number]) - first).collect().gather(rows["m2pg_row"] - first))
-        if sum(p.estimated_size() for p in picked) >= PART_BYTES:
+        held += int(picked[-1].estimated_size())
+        if held >= PART_BYTES:
             yield resolve(pl.concat(picked), model, loaded)
-            picked = []
+            picked, held = [], 0
     if picked:
         yield resolve(pl.concat(picked), model, loaded)
 
