@@ -13,10 +13,7 @@ app = marimo.App(width="full")
 with app.setup:
     import json
     import os
-    import warnings
     from pathlib import Path
-
-    warnings.filterwarnings("ignore", "pyarrow.lib.*size changed", RuntimeWarning)
 
     import marimo as mo
     import polars as pl

@@ -14,10 +14,7 @@ app = marimo.App(width="full")
 with app.setup:
     import json
     import os
-    import warnings
     from pathlib import Path
-
-    warnings.filterwarnings("ignore", "pyarrow.lib.*size changed", RuntimeWarning)
 
     import duckdb
     import marimo as mo

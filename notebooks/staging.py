@@ -12,10 +12,7 @@ app = marimo.App(width="full")
 
 with app.setup:
     import os
-    import warnings
     from pathlib import Path
-
-    warnings.filterwarnings("ignore", "pyarrow.lib.*size changed", RuntimeWarning)
 
     import bson
     import marimo as mo

@@ -7,10 +7,10 @@ from bson import ObjectId
 
 from toolkit.documents.decode import decode_chunk
 from toolkit.documents.ids import uuid_for, uuids_of
+from toolkit.documents.lookup import is_among
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import PROBLEM
 from toolkit.stages.transform.judge import _reference, judge
-from toolkit.stages.transform.lookup import is_among
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.stages.transform.rows import _dangling, _uuid_lists, clean_rows
 from transforms import ENUMS, JUNCTIONS, MODELS

@@ -350,3 +350,23 @@ def test_one_sided_samples_are_sorted_by_both_ends():
     keys = [f"{feed.model}.{feed.key}" for feed in junction.feeds]
     found = one_sided(junction, dict(zip(keys, (first, second), strict=False)))
     assert [s["pair"][right] for s in found["samples"] if s["known_to"] == keys[0]] == ["f2", "f5", "f9"]
+
+
+def test_nulled_references_counts_references_to_documents_not_loaded(tmp_path):
+    """Each reference column's ids that name no loaded document, nulls aside, and no other."""
+    from toolkit.stages.verify.source import Loaded, nulled_references, rows_file
+
+    users, industries = [f"{n:024x}" for n in range(1, 4)], [f"{n:024x}" for n in range(10, 12)]
+    pl.DataFrame({"_object_id": users[:2]}).write_parquet(rows_file(tmp_path, "Users"))
+    pl.DataFrame({"_object_id": industries}).write_parquet(rows_file(tmp_path, "crm_Industry_Type"))
+    accounts = {
+        "assigned_to": [users[0], users[2], None, users[2], users[1]],  # users[2] is not loaded
+        "industry": industries[:2] + [None] * 3,  # every industry is loaded
+    }
+    frame = pl.DataFrame({name: accounts.get(name, [None] * 5) for name in _reference_names("crm_Accounts")})
+    frame.write_parquet(rows_file(tmp_path, "crm_Accounts"))
+    assert nulled_references(tmp_path, SPECS["crm_Accounts"], Loaded(tmp_path)) == {"assigned_to": 2}
+
+
+def _reference_names(model: str) -> list[str]:
+    return [f.name for f in SPECS[model].fields if f.kind is Kind.OBJECT_ID and f.key != "_id" and f.references]

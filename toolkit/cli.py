@@ -6,12 +6,8 @@ configuration error; 1 failure; 130 interrupted.
 
 from __future__ import annotations
 
-import warnings
-
-warnings.filterwarnings("ignore", message="pyarrow.lib.*size changed")
-
-from toolkit.runtime.allocator import give_back_at_once  # noqa: E402
-from toolkit.runtime.collector import collect_less_often  # noqa: E402
+from toolkit.runtime.allocator import give_back_at_once
+from toolkit.runtime.collector import collect_less_often
 
 give_back_at_once()  # before anything loads polars
 collect_less_often()

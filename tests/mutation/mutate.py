@@ -78,7 +78,7 @@ PLACES = {
     "transform": (
         "stages.transform.judge",
         "stages.transform.rows",
-        "stages.transform.lookup",
+        "documents.lookup",
         "stages.transform.junctions",
     ),
     "extract": ("stages.extract",),

@@ -7,8 +7,8 @@ import polars as pl
 
 from toolkit.declarations.spec import Field, ModelSpec
 from toolkit.documents.ids import uuids_of
+from toolkit.documents.lookup import is_among
 from toolkit.stages.rules import field_rules, indexed_columns, problem, problems_of, repeats
-from toolkit.stages.transform.lookup import is_among
 from toolkit.stages.transform.outcome import Outcome
 
 

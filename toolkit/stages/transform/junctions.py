@@ -10,7 +10,7 @@ import polars as pl
 
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuids_of
-from toolkit.stages.transform.lookup import is_among, pair_keys, pair_places, position
+from toolkit.documents.lookup import is_among, pair_keys, pair_places, position
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, file_record, write_json, write_parquet_slices
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.spec import NOW, Field, Kind, ModelSpec
 from toolkit.documents.ids import in_lists, uuids_of
-from toolkit.stages.transform.lookup import is_among
+from toolkit.documents.lookup import is_among
 
 
 def clean_rows(good: pl.DataFrame, model: ModelSpec, idmaps, report: dict) -> pl.DataFrame:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import bson
 import numpy as np
@@ -30,9 +29,9 @@ from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.documents import index as bt
 from toolkit.documents.decode import KEPT_AS_BYTES, document_text
 from toolkit.documents.ids import uuids_of
+from toolkit.documents.lookup import pair_keys, pair_places, position
 from toolkit.runtime.sizes import DECODED_BYTES, PART_BYTES
 from toolkit.sources.readers import spans
-from toolkit.stages.transform.lookup import pair_keys, pair_places, position
 from toolkit.stages.verify.oracle import Unloadable, row_reader
 from toolkit.staging.layout import Staging, checked_all
 
@@ -41,7 +40,6 @@ CHUNK = 1_000  # documents per source chunk
 DUCKDB_VECTOR = 2_048  # rows DuckDB reads from PostgreSQL at a time
 RANGE_BYTES = PART_BYTES  # expected bytes of the rows read from PostgreSQL at once, when they are large
 PAIRS = pa.schema({"owner": pa.binary(12), "other": pa.binary(12)})  # a junction's pairs as ObjectIds' bytes
-Hexes = TypeVar("Hexes", pl.Series, pl.Expr)  # ObjectId hex, held or as a column of a scan
 REPEATED_ID = "repeats the _id of an earlier document"  # the quarantine reason of a later copy of an _id
 MALFORMED_BSON = "malformed BSON"
 REPEATED_KEY = "a top-level key appears more than once"
@@ -335,10 +333,10 @@ class Loaded:
 def nulled_references(folder: Path, model: ModelSpec, loaded: Loaded) -> dict[str, int]:
     """`resolve`'s count of references that load as NULL, one reference column at a time."""
     nulled = {}
-    for f in model.fields:
-        if f.kind is Kind.OBJECT_ID and f.references:
-            hexes = pl.read_parquet(rows_file(folder, model.name), columns=[f.name])[f.name]
-            nulled[f.name] = int((hexes.is_not_null() & ~_known(hexes, f.references.model, loaded)).sum())
+    for f in _references(model):
+        column = pl.read_parquet(rows_file(folder, model.name), columns=[f.name])
+        made_null = pl.col(f.name).is_not_null() & _loaded_or_null(f, loaded.of(f.parent.model)).is_null()
+        nulled[f.name] = int(column.select(made_null.sum()).item())
     return {k: v for k, v in nulled.items() if v}
 
 
@@ -371,11 +369,6 @@ def _loaded_or_null(f: Field, ids: pl.Series) -> pl.Expr:
     ones, or those of them the rows name) made NULL, as PostgreSQL holds it."""
     column = pl.col(f.name)
     return pl.when(column.is_in(ids.implode())).then(column).alias(f.name)
-
-
-def _known(hexes: Hexes, target: str, loaded: Loaded) -> Hexes:
-    """Whether each reference names a document loaded into the `target` model's table."""
-    return hexes.is_in(loaded.of(target).implode())
 
 
 def junction_pairs(
