@@ -53,7 +53,7 @@ def run(jobs: list, waits: dict, seed: int) -> list:
 
 def test_writes_go_parents_first_and_deletions_children_first():
     order, needs_of = TABLES, parents(MODELS, JUNCTIONS)
-    jobs, waits = schedule(order, needs_of, {})
+    jobs, waits = schedule(order, needs_of, {}, needs_of, {})  # every foreign key live: each checks its rows
     assert set(jobs) == {(kind, t) for kind in ("load", "delete") for t in order}
     for seed in range(20):
         finished = run(jobs, waits, seed).index
@@ -69,7 +69,7 @@ def test_writes_go_parents_first_and_deletions_children_first():
 def test_stored_foreign_keys_go_back_once_their_tables_are_loaded():
     needs_of = parents(MODELS, JUNCTIONS)
     stored = {"crm_Contacts": [("fk", "FOREIGN KEY ...", False)], "Orphaned": [("fk", "...", False)]}
-    jobs, waits = schedule(TABLES, needs_of, stored)
+    jobs, waits = schedule(TABLES, needs_of, stored, {}, {})
     assert ("restore", "crm_Contacts") in jobs and ("restore", "Orphaned") in jobs
     assert waits["restore", "crm_Contacts"] == {("load", t) for t in {"crm_Contacts", *needs_of["crm_Contacts"]}}
     assert waits["restore", "Orphaned"] == {("load", t) for t in TABLES}  # a table the app no longer has
@@ -87,3 +87,22 @@ def test_a_batch_is_named_by_what_it_does_to_which_rows():
     other = _batch_digest("insert", rows.with_columns(pl.col(DIGEST) + 1), ["id"])
     assert other.split(":")[1] != insert.split(":")[1]
     assert _batch_digest("delete", rows.drop(DIGEST), ["id"]).startswith("delete:")
+
+
+def test_writes_wait_only_for_the_parents_a_live_foreign_key_checks_and_go_largest_first():
+    needs_of = parents(MODELS, JUNCTIONS)
+    sizes = {t: n for n, t in enumerate(TABLES)}  # the last table the largest
+    jobs, waits = schedule(TABLES, needs_of, {}, {}, sizes)  # a bulk load: every foreign key dropped
+    loads = [j for j in jobs if j[0] == "load"]
+    assert loads == [("load", t) for t in reversed(TABLES)]
+    assert all(waits[j] == set() for j in loads)
+    live = {"crm_Contacts": {"crm_Accounts", "Orphaned"}}  # one key put back; a table the app lacks is no wait
+    jobs, waits = schedule(TABLES, needs_of, {}, live, sizes)
+    assert waits["load", "crm_Contacts"] == {("load", "crm_Accounts")}
+    assert all(waits["load", t] == set() for t in TABLES if t != "crm_Contacts")
+    for seed in range(5):
+        finished = run(jobs, waits, seed).index
+        assert finished(("load", "crm_Accounts")) < finished(("load", "crm_Contacts"))
+        for table, needs in needs_of.items():  # deletions still go children first
+            for parent in needs:
+                assert finished(("delete", table)) < finished(("delete", parent)), (parent, table)

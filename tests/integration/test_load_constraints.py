@@ -239,3 +239,25 @@ def test_replace_empties_the_tables_and_restores_every_foreign_key(before, stagi
     assert restored_count(staging) == 52
     assert_complete(target, expected)
     assert_exactly_once(target, staging, complete=True, before={})  # --replace empties the ledger too
+
+
+def test_a_table_waits_for_the_parents_its_live_foreign_keys_check(target):
+    """What the load's schedule reads: every declared parent while the keys are live, none once
+    a bulk load has dropped them, and the one a key put back points to."""
+    from toolkit.stages.load import checking, connect, parents
+
+    needs = {t: p for t, p in parents(MODELS, JUNCTIONS).items() if p}
+    with connect(target) as conn:
+        assert checking(conn, TABLES) == needs
+        for table, name in FOREIGN_KEYS:
+            sql(target, f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+        assert checking(conn, TABLES) == {}
+        sql(
+            target,
+            next(
+                f'ALTER TABLE "{t}" ADD CONSTRAINT "{n}" {d}'
+                for (t, n), d in FOREIGN_KEYS.items()
+                if t == "crm_Contacts" and "crm_Accounts" in d
+            ),
+        )
+        assert checking(conn, TABLES) == {"crm_Contacts": {"crm_Accounts"}}

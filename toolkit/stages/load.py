@@ -70,14 +70,15 @@ LEDGER_DDL = (
     f"CREATE TABLE IF NOT EXISTS {preflight_target.EXTRACTS} (run text PRIMARY KEY, extracted_at timestamptz NOT NULL,"
     " loaded_at timestamptz NOT NULL DEFAULT now())",
 )
-FOREIGN_KEYS_SQL = """
-SELECT r.relname::text, k.conname::text, pg_get_constraintdef(k.oid)
+FOREIGN_KEYS_AMONG = """
 FROM pg_constraint k
 JOIN pg_class r ON r.oid = k.conrelid
 JOIN pg_class f ON f.oid = k.confrelid
 WHERE k.contype = 'f' AND r.relnamespace = 'public'::regnamespace
   AND f.relnamespace = 'public'::regnamespace AND r.relname IN ({0}) AND f.relname IN ({0})
 """
+FOREIGN_KEYS_SQL = "SELECT r.relname::text, k.conname::text, pg_get_constraintdef(k.oid)" + FOREIGN_KEYS_AMONG
+CHECKING_SQL = "SELECT DISTINCT r.relname::text, f.relname::text" + FOREIGN_KEYS_AMONG  # who checks whom
 STORED_SQL = f"""
 SELECT d.table_name, d.name, d.definition, EXISTS (
     SELECT FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid
@@ -736,6 +737,18 @@ def defer_foreign_keys(conn, tables: list[str]) -> bool:
     return True
 
 
+def checking(conn, tables: list[str]) -> dict[str, set[str]]:
+    """Table -> the tables its live foreign keys point to (NOT VALID ones too: they check
+    every row written), among `tables`."""
+    with conn.cursor() as cur:
+        cur.execute(CHECKING_SQL.format(", ".join(map(literal, tables))))
+        found: dict[str, set[str]] = {}
+        for table, parent in cur.fetchall():
+            if parent != table:  # a self-reference is no wait
+                found.setdefault(table, set()).add(parent)
+    return found
+
+
 def _attempt(conn, statements: list[tuple[str, tuple | None]]) -> str | None:
     """Run the statements in one transaction; PostgreSQL's message if it rolled back."""
     try:
@@ -1006,14 +1019,20 @@ def _kinds(models, junctions) -> dict[str, dict[str, Kind]]:
     return kinds
 
 
-def schedule(order: list[str], needs: dict[str, set[str]], stored) -> tuple[list, dict]:
-    """The load's jobs in the order they are preferred, and what each waits for. Inserts and
-    updates go parents first; a table's deletions once its children are done with the rows
-    (changed, or deleted themselves); a table's stored foreign keys go back once it and the
-    tables they point to are loaded (deleting rows nothing points at any more breaks no key)."""
+def schedule(
+    order: list[str], needs: dict[str, set[str]], stored, checked: dict[str, set[str]], sizes: dict[str, int]
+) -> tuple[list, dict]:
+    """The load's jobs in the order they are preferred, and what each waits for. A table's
+    inserts and updates wait for the parents its live foreign keys check (`checked`; none
+    while a bulk load has them dropped), the largest table first among those ready (`sizes`),
+    so it does not start last and finish alone; a table's deletions once its children are done
+    with the rows (changed, or deleted themselves); a table's stored foreign keys go back once
+    it and the tables they point to are loaded (deleting rows nothing points at any more breaks
+    no key)."""
     children = {t: {c for c in order if t in needs[c] and c != t} for t in order}
-    jobs = [("load", t) for t in order] + [("delete", t) for t in order] + [("restore", t) for t in stored]
-    waits = {("load", t): {("load", p) for p in needs[t]} for t in order}
+    largest_first = sorted(order, key=lambda t: -sizes.get(t, 0))
+    jobs = [("load", t) for t in largest_first] + [("delete", t) for t in order] + [("restore", t) for t in stored]
+    waits = {("load", t): {("load", p) for p in needs[t] & checked.get(t, set())} for t in order}
     waits.update(
         {("delete", t): {("load", t)} | {(step, c) for c in children[t] for step in ("load", "delete")} for t in order}
     )
@@ -1047,7 +1066,9 @@ def _load_all(
             connections.put(connect(pg_uri))
         with borrowed(connections) as conn:
             stored = stored_foreign_keys(conn) if deferred else {}
-        jobs, waits = schedule(order, needs, stored)
+            checked = checking(conn, order)
+        sizes = {t: sum(p.stat().st_size for p in staging.clean_parts(t)) for t in order}
+        jobs, waits = schedule(order, needs, stored, checked, sizes)
         adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
         gone: dict[str, pl.DataFrame] = {}
 
