@@ -800,7 +800,7 @@ def restore_table(
     Each is added NOT VALID first (no scan; new rows are checked from then on), then validated
     in the transaction that deletes its stored row. ADD FOREIGN KEY locks the table and the one
     it points to, so the additions of all tables take turns (`adding`); VALIDATE locks only its
-    own table, so tables validate side by side with each other and with the loading.
+    own table, so tables validate side by side.
     """
     failed, valid = {}, []
     with adding:
@@ -1026,9 +1026,10 @@ def schedule(
     inserts and updates wait for the parents its live foreign keys check (`checked`; none
     while a bulk load has them dropped), the largest table first among those ready (`sizes`),
     so it does not start last and finish alone; a table's deletions once its children are done
-    with the rows (changed, or deleted themselves); a table's stored foreign keys go back once
-    it and the tables they point to are loaded (deleting rows nothing points at any more breaks
-    no key)."""
+    with the rows (changed, or deleted themselves); the stored foreign keys go back once every
+    table is loaded: adding one locks both its tables against writes and index builds, so
+    added while others load, each waited for them, holding a connection that could load
+    (deleting rows nothing points at any more breaks no key)."""
     children = {t: {c for c in order if t in needs[c] and c != t} for t in order}
     largest_first = sorted(order, key=lambda t: -sizes.get(t, 0))
     jobs = [("load", t) for t in largest_first] + [("delete", t) for t in order] + [("restore", t) for t in stored]
@@ -1036,14 +1037,7 @@ def schedule(
     waits.update(
         {("delete", t): {("load", t)} | {(step, c) for c in children[t] for step in ("load", "delete")} for t in order}
     )
-    waits.update(
-        {
-            ("restore", t): {("load", p) for p in {t, *needs[t]} if p in needs}
-            if t in needs
-            else {("load", p) for p in order}
-            for t in stored
-        }
-    )
+    waits.update({("restore", t): {("load", p) for p in order} for t in stored})
     return jobs, waits
 
 
