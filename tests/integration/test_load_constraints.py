@@ -12,6 +12,7 @@ import pytest
 from exactly_once import assert_exactly_once, ledger, staged
 from processes import ctrl_c_once, m2pg
 from toolkit.generate import sample as generate
+from toolkit.stages.load import checking, connect, parents
 from toolkit.target import schema
 from transforms import APP, JUNCTIONS, MODELS
 
@@ -244,8 +245,6 @@ def test_replace_empties_the_tables_and_restores_every_foreign_key(before, stagi
 def test_a_table_waits_for_the_parents_its_live_foreign_keys_check(target):
     """What the load's schedule reads: every declared parent while the keys are live, none once
     a bulk load has dropped them, and the one a key put back points to."""
-    from toolkit.stages.load import checking, connect, parents
-
     needs = {t: p for t, p in parents(MODELS, JUNCTIONS).items() if p}
     with connect(target) as conn:
         assert checking(conn, TABLES) == needs

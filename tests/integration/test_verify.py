@@ -188,13 +188,13 @@ def test_full_verify_passes_on_the_clean_migration_and_hides_the_password(migrat
     one_sided = report["layers"]["integrity"]["tables"]["AccountWatchers"]["one_sided"]
     transform = {j["table"]: j for j in read_json(Staging(migrated["staging"]).report("transform.json"))["junctions"]}
     assert one_sided["count"] == transform["AccountWatchers"]["pairs_known_to_one_side_only"] > 0
-    nulled = {m.table: m.source for m in APP.models}
+    collection_of = {m.table: m.source for m in APP.models}
     by_transform = {
         c["collection"]: {name: sum(reasons.values()) for name, reasons in c["nulled_references"].items()}
         for c in read_json(Staging(migrated["staging"]).report("transform.json"))["collections"]
     }
     integrity = report["layers"]["integrity"]["tables"]
-    by_verify = {nulled[t]: integrity[t]["references_nulled"] for t in nulled}
+    by_verify = {collection_of[t]: integrity[t]["references_nulled"] for t in collection_of}
     assert by_verify == {c: by_transform.get(c, {}) for c in by_verify}  # the oracle's count, the transform's
     written = Staging(migrated["staging"]).report("verify.json").read_text()
     assert json.loads(written)["status"] == "pass"
