@@ -219,6 +219,18 @@ def test_junction_breakages(tmp_path, pairs, check):
     assert summary["tables"][junction.table]["ok"] is False
 
 
+def test_a_part_with_its_rows_digests_passes_and_one_without_too(tmp_path):
+    """transform stages each row's digest; a part staged without has it taken by the load."""
+    digested = clean_table(users.SPEC).append_column("m2pg_digest", pa.array([1, 2, 3], pa.int64()))
+    summary, failures = run(tmp_path, {"Users": digested, "Boards": clean_table(boards.SPEC)})
+    assert summary["tables"]["Users"]["ok"] and summary["tables"]["Boards"]["ok"], failures
+    summary, failures = run(
+        tmp_path,
+        {"Users": digested.set_column(digested.num_columns - 1, "m2pg_digest", pa.array([1, None, 3], pa.int64()))},
+    )
+    assert failures.filter(schema="Users").select("column", "check").rows() == [("m2pg_digest", "not_nullable")]
+
+
 DATETIME_MS = "dtype('Datetime(time_unit='ms', time_zone=None)')"
 
 
@@ -227,6 +239,12 @@ DATETIME_MS = "dtype('Datetime(time_unit='ms', time_zone=None)')"
     [
         (lambda t: t.drop_columns(["avatar"]), "avatar", "column_in_dataframe", "avatar"),
         (lambda t: t.append_column("extra", pa.array([1, 2, 3])), "extra", "column_in_schema", "extra"),
+        (
+            lambda t: t.append_column("m2pg_digest", pa.array(["1", "2", "3"])),
+            "m2pg_digest",
+            "dtype('Int64')",
+            "String",
+        ),
         (
             lambda t: t.set_column(t.schema.get_field_index("is_admin"), "is_admin", pa.array(["no"] * ROWS)),
             "is_admin",

@@ -17,6 +17,8 @@ from toolkit.documents.ids import uuid_for
 from toolkit.generate import sample as generate
 from toolkit.sources.readers import DumpSource, MongoSource
 from toolkit.stages import extract as extract_mod
+from toolkit.stages import load as load_mod
+from toolkit.stages.changes import DIGEST, digests
 from toolkit.staging.layout import Staging
 from transforms import JUNCTIONS, MODELS
 
@@ -116,6 +118,10 @@ def test_the_bad_profile_quarantines_exactly_what_it_expects(tmp_path):
     assert sorted(found.select("collection", "source_id", "rule").rows()) == sorted(
         (e["collection"], e["source_id"], e["rule"]) for e in expected
     )
+    for table, kinds in load_mod._kinds(MODELS, JUNCTIONS).items():  # each row's digest as the load takes it
+        for part in Staging(staging).clean_parts(table):
+            rows = pl.read_parquet(part)
+            assert rows[DIGEST].equals(digests(rows, list(kinds))), part
 
 
 @pytest.mark.parametrize("part_size", ["30", "300"])

@@ -46,7 +46,7 @@ from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.progress import bars
 from toolkit.runtime.redact import redact
 from toolkit.runtime.sizes import BATCH_SIZE
-from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests
+from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests, with_digests
 from toolkit.stages.reports import LoadReport, PlanReport
 from toolkit.staging.layout import Staging, checked_digest, read_json, write_json
 from toolkit.target import postgres
@@ -246,14 +246,25 @@ def forget_deleted(conn, table: str, keys: list[str]) -> None:
     conn.commit()
 
 
+def _digested(path: Path, columns: list[str], keys: list[str] | None = None) -> pl.DataFrame:
+    """A clean part's rows (only `keys`, if given) with their digests: as transform staged
+    them, or taken here from `columns` for a part staged without."""
+    staged = DIGEST in pq.read_schema(path).names
+    if staged and keys is not None:
+        return pl.read_parquet(path, columns=[*keys, DIGEST])
+    frame = pl.read_parquet(path)
+    return frame if staged else with_digests(frame, columns)
+
+
 def _staged_rows(parts: list[Path], keys: list[str], columns: list[str]) -> pl.DataFrame:
     """Keys, digest and place (`part`, `row`) of every staged row, one part in memory at a time."""
     found = []
     for number, path in enumerate(parts):
-        frame = pl.read_parquet(path)
+        frame = _digested(path, columns, keys)
         found.append(
-            frame.select(keys).with_columns(
-                digests(frame, columns),
+            frame.select(
+                *keys,
+                DIGEST,
                 pl.lit(number, pl.UInt32).alias("part"),
                 pl.int_range(frame.height, dtype=pl.UInt32).alias("row"),
             )
@@ -629,8 +640,7 @@ def _writes(parts: list[Path], changes: Changes | None, columns: list[str], batc
     inserts left over, as a value one row gives up another may take."""
     if changes is None:
         for path in parts:
-            frame = pl.read_parquet(path)
-            yield from (("insert", batch) for batch in batches(frame.with_columns(digests(frame, columns)), batch_size))
+            yield from (("insert", batch) for batch in batches(_digested(path, columns), batch_size))
         return
     pending: dict[str, list[pl.DataFrame]] = {"update": [], "insert": []}
     for number, path in enumerate(parts):

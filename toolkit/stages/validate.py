@@ -29,6 +29,7 @@ from toolkit.declarations.limits import APP_DATETIME_MS, INT32
 from toolkit.declarations.spec import Field, Junction, Kind, ModelSpec
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.sizes import PART_BYTES
+from toolkit.stages.changes import DIGEST
 from toolkit.stages.reports import ValidateReport
 from toolkit.staging.layout import Staging, checked_digest, read_json, write_json, write_parquet
 
@@ -150,16 +151,18 @@ def field_rules(field: Field, enums: dict[str, tuple[str, ...]]) -> list[tuple[s
 
 @dataclass(frozen=True)
 class ColumnRules:
-    """One column's type, whether it may hold NULL, and the rules its values must pass."""
+    """One column's type, whether it may hold NULL, the rules its values must pass, and whether
+    a part must have it."""
 
     name: str
     dtype: Any
     nullable: bool
     rules: tuple[tuple[str, Rule], ...]
+    required: bool = True
 
     def column(self) -> pa.Column:
         checks = [as_check(name, rule) for name, rule in self.rules]
-        return pa.Column(self.dtype, checks=checks, nullable=self.nullable, name=self.name)
+        return pa.Column(self.dtype, checks=checks, nullable=self.nullable, name=self.name, required=self.required)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,10 @@ class TableSchemas:
     rows: pa.DataFrameSchema
     keys: pa.DataFrameSchema
     columns: tuple[ColumnRules, ...]
+
+
+STAGED_DIGEST = ColumnRules(DIGEST, pl.Int64, False, (), required=False)
+"""The row's digest, which the load compares; a part staged without one has it taken by the load."""
 
 
 def _table(name: str, columns: list[ColumnRules], keys: pa.DataFrameSchema) -> TableSchemas:
@@ -187,18 +194,21 @@ def _unique_columns(names: list[str], name: str) -> pa.DataFrameSchema:
 
 
 def schema_for(model: ModelSpec, enums: dict[str, tuple[str, ...]]) -> TableSchemas:
-    """The clean frame of `model`: its declared columns plus the source `_object_id`."""
+    """The clean frame of `model`: its declared columns plus the source `_object_id` and the
+    row's digest."""
     columns = [ColumnRules(f.name, KINDS[f.kind].clean, f.nullable, tuple(field_rules(f, enums))) for f in model.fields]
     object_id_hex = row_rule(lambda col: col.str.contains(OBJECT_ID_PATTERN))
     columns.append(ColumnRules(OBJECT_ID, pl.String, False, (("object_id_hex", object_id_hex),)))
+    columns.append(STAGED_DIGEST)
     keyed = [f.name for f in model.fields if f.unique or f.key == "_id"] + [OBJECT_ID]
     return _table(model.table, columns, _unique_columns(keyed, model.table))
 
 
 def junction_schema(junction: Junction) -> TableSchemas:
-    """Two non-null uuid columns; a pair appears once (it is the primary key)."""
+    """Two non-null uuid columns and the row's digest; a pair appears once (it is the primary key)."""
     sides = [junction.left.column, junction.right.column]
     columns = [ColumnRules(c, pl.String, False, (("canonical_uuid", row_rule(is_uuid)),)) for c in sides]
+    columns.append(STAGED_DIGEST)
     keys = pa.DataFrameSchema(
         {c: pa.Column(None, name=c, nullable=True) for c in sides}, unique=sides, name=junction.table
     )
@@ -245,6 +255,8 @@ def _suspects(frame: pl.DataFrame, columns: tuple[ColumnRules, ...]) -> pl.Serie
     lazy, judged = frame.lazy(), []
     try:
         for c in columns:
+            if not c.required and c.name not in frame.schema:
+                continue
             if not c.nullable:
                 missing = pl.col(c.name).is_null()
                 if frame.schema[c.name].is_float():
@@ -357,9 +369,10 @@ def _keys_present(keys: pa.DataFrameSchema, present: set[str]) -> pa.DataFrameSc
     return keys.select_columns(names)
 
 
-def _declared(columns: tuple[ColumnRules, ...]) -> pl.Schema:
-    """The columns and types a clean part must have, as polars states a frame's schema."""
-    return pl.Schema({c.name: c.dtype for c in columns})
+def _declared(columns: tuple[ColumnRules, ...], present: list[str]) -> pl.Schema:
+    """The columns and types a clean part with the `present` columns must have, as polars states
+    a frame's schema."""
+    return pl.Schema({c.name: c.dtype for c in columns if c.required or c.name in present})
 
 
 def _maybe_repeated(parts: list[Path], keys: pa.DataFrameSchema) -> pl.DataFrame:
@@ -400,7 +413,7 @@ def check_table(parts: list[Path], schemas: TableSchemas) -> tuple[int, pl.DataF
     found, rows = [pl.DataFrame(schema=FAILURES_SCHEMA)], 0
     for layout in dict.fromkeys(pq.read_schema(part) for part in parts):  # parts written alike: once
         empty = cast(pl.DataFrame, pl.from_arrow(layout.empty_table()))
-        if empty.schema != _declared(schemas.columns):  # pandera says how they differ
+        if empty.schema != _declared(schemas.columns, empty.columns):  # pandera says how they differ
             found.append(type_failures(empty, schemas.rows))
     for frame in _row_batches(parts):
         rows += frame.height

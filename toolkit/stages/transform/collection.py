@@ -13,6 +13,7 @@ from toolkit.declarations.spec import ModelSpec
 from toolkit.documents.decode import decode_chunk
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.errors import ConfigError
+from toolkit.stages.changes import with_digests
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import repeats
 from toolkit.stages.transform.fingerprint import content, context, digest
@@ -109,7 +110,7 @@ def transform_part(
             if counts.height:
                 report["nulled_references"][f.name] = dict(zip(*counts.to_dict(as_series=False).values(), strict=False))
     rows = clean_rows(good, model, lambda name: idmap(staging, outcome.collections[name], outcome), report)
-    write_frame(rows, staging.clean(model.table) / name)
+    write_frame(with_digests(rows, [f.name for f in model.fields]), staging.clean(model.table) / name)
     quarantine_path = staging.quarantine(model.source) / name
     if bad.height:
         write_frame(quarantine_rows(bad, model), quarantine_path)

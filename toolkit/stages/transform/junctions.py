@@ -11,6 +11,7 @@ import polars as pl
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.documents.ids import uuids_of
 from toolkit.documents.lookup import is_among, pair_keys, pair_places, position
+from toolkit.stages.changes import with_digests
 from toolkit.stages.transform.outcome import Outcome
 from toolkit.staging.layout import Staging, file_record, write_json, write_parquet_slices
 
@@ -52,7 +53,8 @@ def feed_pairs(
 def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tuple[pl.DataFrame, dict]:
     """One row per distinct pair named on either side, each end held as its place among its
     model's kept ObjectIds (four bytes), distinct and sorted; pairs with a missing end are
-    skipped. The owners' arrays are read a raw part at a time."""
+    skipped. The owners' arrays are read a raw part at a time, the other ends of a feed's pairs
+    looked up at once."""
     pairs, per_feed = [], {}
     skipped = Counter(
         dict.fromkeys(("owner_quarantined", "other_end_quarantined", "other_end_missing", "element_null"), 0)
@@ -62,19 +64,24 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         owner_side, other_side = j.side_of(feed.model)
         others = outcome.kept[other_side.model]["object_id"]
         refused = outcome.quarantined[other_side.model].implode()
-        found: list[pl.Series] = []
+        found: list[pl.DataFrame] = []
         for exploded, lost, nulls in feed_pairs(staging, by_name[feed.model], feed.key, outcome):
             skipped["element_null"] += nulls
-            at = position(exploded["other"], others)
-            missing = exploded["other"].filter(at.is_null())
-            in_quarantine = missing.is_in(refused)
             skipped["owner_quarantined"] += lost
-            skipped["other_end_quarantined"] += int(in_quarantine.sum())
-            skipped["other_end_missing"] += int((~in_quarantine).sum())
-            hit = at.is_not_null()
-            owner, other = exploded["m2pg_place"].filter(hit), at.filter(hit)
-            found.append(pair_keys(*((owner, other) if owner_side.column == j.left.column else (other, owner))))
-        named = pl.concat(found).sort() if found else pl.Series([], dtype=pl.UInt64)
+            found.append(exploded)
+        exploded = (
+            pl.concat(found, how="vertical_relaxed")
+            if found
+            else pl.DataFrame(schema={"m2pg_place": pl.UInt32, "other": pl.String})
+        )
+        at = position(exploded["other"], others)  # the feed's ids at once: one lookup, not one a part
+        missing = exploded["other"].filter(at.is_null())
+        in_quarantine = missing.is_in(refused)
+        skipped["other_end_quarantined"] += int(in_quarantine.sum())
+        skipped["other_end_missing"] += int((~in_quarantine).sum())
+        hit = at.is_not_null()
+        owner, other = exploded["m2pg_place"].filter(hit), at.filter(hit)
+        named = pair_keys(*((owner, other) if owner_side.column == j.left.column else (other, owner))).sort()
         per_feed[f"{feed.model}.{feed.key}"] = named.len()
         pairs.append(named.unique(maintain_order=True))  # sorted: a distinct value is a run
     keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0]
@@ -116,7 +123,8 @@ def write_junction(staging: Staging, j: Junction, ends, outcome: Outcome, progre
     task = progress.add_task(j.table, total=1) if progress else None
     places, summary = junction_places(staging, j, ends, outcome)
     _drop_stale_junction(staging, j)
-    slices = (frame.to_arrow() for frame in uuid_slices(places, j, outcome))
+    columns = [j.left.column, j.right.column]
+    slices = (with_digests(frame, columns).to_arrow() for frame in uuid_slices(places, j, outcome))
     write_parquet_slices(slices, staging.clean(j.table) / "part-00000.parquet")
     write_json(
         {"parts": {"part-00000.parquet": file_record(staging.clean(j.table) / "part-00000.parquet")}},
