@@ -103,6 +103,20 @@ BROKEN = [  # (what is wrong, models, junctions, enums, what the one line must n
         "table A: declared twice",
     ),
     (
+        "set on every write, but no date",
+        (ModelSpec("A", (ID, Field("name", Kind.TEXT)), updated_at=("name",)),),
+        (),
+        {},
+        "A.name: is declared as set on every write, but is no date field",
+    ),
+    (
+        "set on every write, but unknown",
+        (ModelSpec("A", (ID,), updated_at=("updatedAt",)),),
+        (),
+        {},
+        "A.updatedAt: is declared as set on every write, but is no date field",
+    ),
+    (
         "a collection twice",
         (model("A", collection="things"), model("B", collection="things")),
         (),

@@ -43,3 +43,17 @@ def test_every_datetime_column_is_created_with_milliseconds():
     assert len(datetimes) == 43
     assert all(column_sql(f).split()[1] == "timestamp(3)" for _, f in datetimes)
     assert len(prisma_fields("DateTime")) == 43
+
+
+def test_fields_the_client_sets_on_every_write_are_declared():
+    """A catch-up that trusts `updatedAt` asks the server for exactly the app's @updatedAt fields."""
+    declared = {(m.name, name) for m in MODELS for name in m.updated_at}
+    stamped = set()
+    model = None
+    for line in PRISMA_SCHEMA.read_text().splitlines():
+        if start := re.match(r"model (\w+) \{", line):
+            model = start[1]
+        elif model and (field := re.match(r"\s+(\w+)\s+DateTime\??\s.*@updatedAt", line)):
+            stamped.add((model, field[1]))
+    assert declared == stamped
+    assert len(declared) == 12

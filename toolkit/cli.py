@@ -146,6 +146,17 @@ OverwriteChanged = Annotated[
         "target does not equal the source (exit 1).",
     ),
 ]
+TrustUpdatedAt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-updated-at",
+        help="From a live server, after a complete extract: keep each part staged then, without reading "
+        "its documents, when the server holds as many in its _id range and none was written since that "
+        "extract began (by the fields Prisma's client sets on every write, such as updatedAt, less an "
+        "hour for clocks). Only for a database every write to which goes through the app; "
+        "`m2pg verify` reads every document regardless.",
+    ),
+]
 DryRun = Annotated[
     bool,
     typer.Option(
@@ -234,6 +245,7 @@ class Settings:
     as_json: bool = False
     quiet: bool = False
     overwrite: bool = False
+    trust_updated_at: bool = False
 
     def source(self):
         """The source the options name, checked to hold the app's collections."""
@@ -315,6 +327,7 @@ def extract(
     staging: StagingDir = Path("staging"),
     part_size: PartSize = PART_SIZE,
     workers: Workers = None,
+    trust_updated_at: TrustUpdatedAt = False,
     as_json: AsJson = False,
     quiet: Quiet = False,
 ) -> None:
@@ -329,12 +342,19 @@ def extract(
         workers=workers,
         as_json=as_json,
         quiet=quiet,
+        trust_updated_at=trust_updated_at,
     )
     _run(
         _stage(
             settings,
             lambda out: pipeline.extract_stage(
-                APP, settings.source(), settings.staging, settings.part_size, out, settings.workers
+                APP,
+                settings.source(),
+                settings.staging,
+                settings.part_size,
+                out,
+                settings.workers,
+                settings.trust_updated_at,
             ),
             ("extract",),
         ),
@@ -446,6 +466,7 @@ def run(
     overwrite_changed: OverwriteChanged = False,
     workers: Workers = None,
     dry_run: DryRun = False,
+    trust_updated_at: TrustUpdatedAt = False,
     as_json: AsJson = False,
     quiet: Quiet = False,
 ) -> None:
@@ -466,6 +487,7 @@ def run(
         as_json,
         quiet,
         overwrite_changed,
+        trust_updated_at,
     )
     last = ("plan",) if settings.dry_run else ("load", "reconcile")
     _run(
@@ -483,6 +505,7 @@ def run(
                 settings.dry_run,
                 settings.batch_size,
                 settings.overwrite,
+                settings.trust_updated_at,
             ),
             ("extract", "transform", "validate", *last),
         ),

@@ -53,11 +53,13 @@ def _code(staging: Staging) -> int:
     return QUARANTINED if quarantined_count(staging) else MIGRATED
 
 
-def extract_stage(app: App, src, root: Path, part_size: int, out: Console, workers: int | None = None) -> int:
+def extract_stage(
+    app: App, src, root: Path, part_size: int, out: Console, workers: int | None = None, trust_updated_at: bool = False
+) -> int:
     for note in preflight.source_holds_app(src, app.models):
         out.print(Text(note))
     staging = Staging(root)
-    report = extract_mod.extract(src, staging, app.models, app.junctions, part_size, workers)
+    report = extract_mod.extract(src, staging, app.models, app.junctions, part_size, workers, trust_updated_at)
     console.print_extract(report, staging.root / "raw", out)
     if not report["documents"]:
         raise ConfigError(
@@ -184,6 +186,7 @@ def run_all(
     dry_run: bool = False,
     batch_size: int | None = None,
     overwrite: bool = False,
+    trust_updated_at: bool = False,
 ) -> int:
     """Every stage in order, once the target is known to take the load: reachable, its schema
     the app's (or none, then created), and on --replace no other table referencing the app's,
@@ -209,7 +212,7 @@ def run_all(
     elif not dry_run:  # a plan only reads the target
         schema_stage(app, pg_uri, out)
     with parallel.kept_workers():  # the workers that extracted transform too; gone before the load
-        extract_stage(app, src, root, part_size, out, workers)
+        extract_stage(app, src, root, part_size, out, workers, trust_updated_at)
         transform_stage(app, root, out, workers)
     if validate_stage(app, root, out) == FAILED:
         return FAILED
@@ -219,7 +222,8 @@ def run_all(
     loaded = read_json(Staging(root).report("load.json"))
     code = reconcile_stage(app, pg_uri, root, out)
     explained = code != FAILED or loaded["left_changed"]  # rows others deleted fail reconcile's counts too
-    console.print_run(loaded if explained else None, quarantined_count(Staging(root)), out)
+    unread = read_json(Staging(root).report("extract.json")).get("documents_unread", 0)
+    console.print_run(loaded if explained else None, quarantined_count(Staging(root)), out, unread)
     return FAILED if loaded["left_changed"] else code
 
 

@@ -21,6 +21,7 @@ SPEC = ModelSpec(
         Field("updatedAt", Kind.DATETIME, optional=True),
         Field("updatedBy", Kind.OBJECT_ID, optional=True, points_to="Users"),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("createdAt",),
         ("createdBy",),

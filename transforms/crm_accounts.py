@@ -37,6 +37,7 @@ SPEC = ModelSpec(
         Field("vat", Kind.TEXT, optional=True),
         Field("website", Kind.TEXT, optional=True),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("assigned_to",),
         ("createdAt",),

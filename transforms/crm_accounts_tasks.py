@@ -21,6 +21,7 @@ SPEC = ModelSpec(
         Field("taskStatus", Kind.ENUM, optional=True, default="ACTIVE", enum="taskStatus"),
         Field("account", Kind.OBJECT_ID, optional=True, references=Reference("crm_Accounts")),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("account",),
         ("account", "taskStatus"),

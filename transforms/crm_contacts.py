@@ -40,6 +40,7 @@ SPEC = ModelSpec(
         Field("notes", Kind.TEXT_LIST),
         Field("accountsIDs", Kind.OBJECT_ID, optional=True, references=Reference("crm_Accounts")),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("accountsIDs",),
         ("assigned_to",),

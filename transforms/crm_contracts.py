@@ -24,6 +24,7 @@ SPEC = ModelSpec(
         Field("status", Kind.ENUM, default="NOTSTARTED", enum="crm_Contracts_Status"),
         Field("type", Kind.TEXT, optional=True),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("account",),
         ("assigned_to",),

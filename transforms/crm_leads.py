@@ -26,6 +26,7 @@ SPEC = ModelSpec(
         Field("assigned_to", Kind.OBJECT_ID, optional=True, references=Reference("Users")),
         Field("accountsIDs", Kind.OBJECT_ID, optional=True, references=Reference("crm_Accounts")),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("accountsIDs",),
         ("assigned_to",),

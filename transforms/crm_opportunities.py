@@ -30,6 +30,7 @@ SPEC = ModelSpec(
         Field("type", Kind.OBJECT_ID, optional=True, references=Reference("crm_Opportunities_Type")),
         Field("status", Kind.ENUM, optional=True, default="ACTIVE", enum="crm_Opportunity_Status"),
     ),
+    updated_at=("updatedAt",),
     indexes=(
         ("account",),
         ("assigned_to",),

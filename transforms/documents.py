@@ -28,6 +28,7 @@ SPEC = ModelSpec(
         Field("connected_documents", Kind.TEXT_LIST),
         Field("document_system_type", Kind.ENUM, optional=True, default="OTHER", enum="DocumentSystemType"),
     ),
+    updated_at=("last_updated", "updatedAt"),
     indexes=(
         ("assigned_user",),
         ("createdAt",),

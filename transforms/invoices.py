@@ -71,6 +71,7 @@ SPEC = ModelSpec(
         Field("assigned_account_id", Kind.OBJECT_ID, optional=True, references=Reference("crm_Accounts")),
         Field("visibility", Kind.BOOL, default=True),
     ),
+    updated_at=("last_updated",),
     indexes=(
         ("assigned_account_id",),
         ("assigned_user_id",),

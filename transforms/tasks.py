@@ -23,6 +23,7 @@ SPEC = ModelSpec(
         Field("user", Kind.OBJECT_ID, optional=True, references=Reference("Users")),
         Field("taskStatus", Kind.ENUM, optional=True, default="ACTIVE", enum="taskStatus"),
     ),
+    updated_at=("updatedAt", "lastEditedAt"),
     indexes=(
         ("createdAt",),
         ("createdBy",),

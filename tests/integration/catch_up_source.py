@@ -9,12 +9,19 @@ edited source would.
 from __future__ import annotations
 
 import copy
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import psycopg
 from bson import Int64, ObjectId
 from pymongo.database import Database
 
+from processes import m2pg
 from toolkit.generate import sample as generate
+from toolkit.runtime.servers import embedded_mongo
 from transforms import APP
 
 KEEP = 25  # documents a collection keeps: enough for every role below, small enough to run fast
@@ -155,3 +162,50 @@ def edit(database: Database, cast: Cast) -> None:
         ("crm_Contacts", cast.deleted_contact),
     ):
         assert database[collection].delete_one({"_id": object_id}).deleted_count == 1
+
+
+def before_and_fresh(pg_server, prefix: str) -> tuple[str, str]:
+    """URIs of two new databases: `<prefix>_before` for the first run (a template for copies of
+    it), `<prefix>_fresh` for a fresh migration of the edited source."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        for name in ("before", "fresh"):
+            conn.execute(f"CREATE DATABASE {prefix}_{name}")
+    return pg_server.get_uri(f"{prefix}_before"), pg_server.get_uri(f"{prefix}_fresh")
+
+
+def copy_of_the_first_run(pg_server, prefix: str, staging: Path, tmp_path: Path, name: str) -> tuple[str, Path]:
+    """A copy of the first run's target (`<prefix>_before`, app rows included) and of its
+    staging folder, for one catch-up to run on."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {prefix}_before")
+    copied = tmp_path / "staging"
+    shutil.copytree(staging, copied)
+    return pg_server.get_uri(name), copied
+
+
+@contextmanager
+def first_world(pg_server, tmp_path_factory, database: str, prefix: str) -> Iterator[tuple]:
+    """The first source in an embedded server (as `database`) and where its runs go: (server URI,
+    cast, the first run's target, the fresh migration's target, the first run's staging folder)."""
+    data, cast = first_source()
+    with embedded_mongo(tmp_path_factory.mktemp("mongo")) as mongo_uri:
+        generate.write_mongo(mongo_uri, database, data)
+        before_db, fresh_db = before_and_fresh(pg_server, prefix)
+        yield mongo_uri, cast, before_db, fresh_db, tmp_path_factory.mktemp("before")
+
+
+def run_between(mongo_uri: str, database: str, pg_uri: str, staging: Path, *options: str, kill_at: str | None = None):
+    """`m2pg run` from the server's `database` into `pg_uri` through `staging`."""
+    return m2pg(
+        "run",
+        "--mongo-uri",
+        mongo_uri,
+        "--mongo-db",
+        database,
+        "--pg-uri",
+        pg_uri,
+        "--staging",
+        str(staging),
+        *options,
+        kill_at=kill_at,
+    )

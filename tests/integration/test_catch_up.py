@@ -3,7 +3,6 @@ migration of the changed source into an empty database, table by table and row b
 was killed on the way, and the rows the app wrote in between are left as they were."""
 
 import hashlib
-import shutil
 import signal
 import uuid
 from dataclasses import dataclass
@@ -14,12 +13,10 @@ import psycopg
 import pytest
 from pymongo import MongoClient
 
-from catch_up_source import RENAMED, RETITLED, Cast, edit, first_source
+from catch_up_source import RENAMED, RETITLED, Cast, copy_of_the_first_run, edit, first_world, run_between
 from exactly_once import assert_exactly_once
 from processes import m2pg
 from toolkit.documents.ids import uuid_for
-from toolkit.generate import sample as generate
-from toolkit.runtime.servers import embedded_mongo
 from toolkit.staging.layout import read_json
 from transforms import JUNCTIONS, MODELS
 
@@ -174,33 +171,14 @@ def said(result) -> str:
 
 @pytest.fixture(scope="module")
 def world(pg_server, tmp_path_factory) -> World:
-    data, cast = first_source()
-    with embedded_mongo(tmp_path_factory.mktemp("mongo")) as mongo_uri:
-        generate.write_mongo(mongo_uri, DB, data)
-        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE catch_up_before")
-            conn.execute("CREATE DATABASE catch_up_fresh")
-        before_db, before_staging = pg_server.get_uri("catch_up_before"), tmp_path_factory.mktemp("before")
-        first = m2pg(
-            "run",
-            "--mongo-uri",
-            mongo_uri,
-            "--mongo-db",
-            DB,
-            "--pg-uri",
-            before_db,
-            "--staging",
-            str(before_staging),
-            "--part-size",
-            BATCH,
-            "--batch-size",
-            BATCH,
-        )
+    with first_world(pg_server, tmp_path_factory, DB, "catch_up") as places:
+        mongo_uri, cast, before_db, fresh_db, before_staging = places
+        first = run_between(mongo_uri, DB, before_db, before_staging, "--part-size", BATCH, "--batch-size", BATCH)
         assert first.returncode == 3, first.stdout + first.stderr
         write_as_the_app(before_db, cast)
         with MongoClient(mongo_uri) as client:
             edit(client[DB], cast)
-        fresh_db, fresh_staging = pg_server.get_uri("catch_up_fresh"), tmp_path_factory.mktemp("fresh")
+        fresh_staging = tmp_path_factory.mktemp("fresh")
         fresh = m2pg(
             "run", "--mongo-uri", mongo_uri, "--mongo-db", DB, "--pg-uri", fresh_db, "--staging", str(fresh_staging)
         )
@@ -219,30 +197,12 @@ def world(pg_server, tmp_path_factory) -> World:
 
 def target_before_the_catch_up(world: World, pg_server, tmp_path: Path, name: str) -> tuple[str, Path]:
     """A copy of the first run's target (app rows included) and of its staging folder."""
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE catch_up_before")
-    staging = tmp_path / "staging"
-    shutil.copytree(world.before_staging, staging)
-    return pg_server.get_uri(name), staging
+    return copy_of_the_first_run(pg_server, "catch_up", world.before_staging, tmp_path, name)
 
 
 def catch_up(world: World, uri: str, staging: Path, *options: str, kill_at: str | None = None):
-    return m2pg(
-        "run",
-        "--mongo-uri",
-        world.mongo_uri,
-        "--mongo-db",
-        DB,
-        "--pg-uri",
-        uri,
-        "--staging",
-        str(staging),
-        "--part-size",
-        BATCH,
-        "--batch-size",
-        BATCH,
-        *options,
-        kill_at=kill_at,
+    return run_between(
+        world.mongo_uri, DB, uri, staging, "--part-size", BATCH, "--batch-size", BATCH, *options, kill_at=kill_at
     )
 
 

@@ -121,6 +121,9 @@ def check(app: App) -> None:
                 raise _fail(app.name, where, f"points to unknown model {f.points_to!r}")
             if f.kind is Kind.ENUM and f.enum not in app.enums:
                 raise _fail(app.name, where, f"unknown enum {f.enum!r}")
+        for name in m.updated_at:
+            if name not in fields or m.field(name).kind is not Kind.DATETIME:
+                raise _fail(app.name, f"{m.name}.{name}", "is declared as set on every write, but is no date field")
         for index in m.indexes:
             missing = [c for c in index if c not in fields]
             if missing:

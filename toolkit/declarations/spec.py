@@ -95,6 +95,7 @@ class ModelSpec:
     indexes: tuple[tuple[str, ...], ...] = ()
     collection: str | None = None  # the MongoDB collection, where the source schema's @@map renames it
     table_name: str | None = None  # the PostgreSQL table, where the target schema's @@map renames it
+    updated_at: tuple[str, ...] = ()  # fields the app's client sets on every write (Prisma's @updatedAt)
 
     @property
     def source(self) -> str:

@@ -68,6 +68,17 @@ def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
         f"{report['documents']} documents staged under {raw}; "
         f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}"
     )
+    if "trusted_since" in report:
+        whole: dict[str, list[str]] = {}
+        for c in report["collections"]:
+            if "read_whole" in c:
+                whole.setdefault(c["read_whole"], []).append(c["collection"])
+        out.print(
+            f"--trust-updated-at: {counted(report['documents_unread'], 'document')} in "
+            f"{counted(report['parts_unread'], 'part')} not read again: the server holds them all and none was "
+            f"written after {report['trusted_since']} (less an hour) by the app's updatedAt"
+            + "".join(f"; read whole ({why}): {', '.join(names)}" for why, names in sorted(whole.items()))
+        )
 
 
 def print_transform(report: TransformReport, log: Path, quarantine: Path, out: Console) -> None:
@@ -144,8 +155,9 @@ def print_plan(report: PlanReport, out: Console) -> None:
         )
 
 
-def print_run(loaded: LoadReport | None, quarantined: int, out: Console) -> None:
-    """The run's last line: whether the target now equals the source (None: reconcile failed)."""
+def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread: int = 0) -> None:
+    """The run's last line: whether the target now equals the source (None: reconcile failed);
+    `unread`: documents the extract took the server's word for, unread (--trust-updated-at)."""
     if loaded is None:
         out.print("run: the target does NOT equal the source: see reconcile's table above")
         return
@@ -162,6 +174,12 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console) -> None
         ("run: nothing to write: " if unchanged else "run: ")
         + "the target equals the source: every document's row is loaded as the source holds it now"
         + (f", except the {quarantined} quarantined documents (`m2pg errors`)" if quarantined else "")
+        + (
+            f"; for {counted(unread, 'document')} as the app's updatedAt vouches for "
+            "(not read again: --trust-updated-at)"
+            if unread
+            else ""
+        )
         + "; `m2pg verify` compares them value by value"
     )
 

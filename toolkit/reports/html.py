@@ -98,6 +98,14 @@ def _header(staging: Staging, reports: dict, quarantine: dict) -> str:
         ("target", (reconcile or {}).get("database") or (load or {}).get("target") or "not loaded"),
         ("written", datetime.now(UTC).isoformat(timespec="seconds")),
     ]
+    if extract and "trusted_since" in extract:
+        facts.append(
+            (
+                "not read again (--trust-updated-at)",
+                f"{extract['documents_unread']} documents in {extract['parts_unread']} parts: none written "
+                f"after {extract['trusted_since']} (less an hour) by the app's updatedAt",
+            )
+        )
     cards = [
         ("documents extracted", _number((extract or {}).get("documents"))),
         ("rows loaded", _number((load or {}).get("rows"))),

@@ -155,6 +155,21 @@ class MongoSource:
                 query, batch_size=batch_size, sort=[("_id", 1)]
             )
 
+    def stamp_batches(self, collection: str, fields: tuple[str, ...]) -> Iterator[bytes]:
+        """Raw batches of every document's `_id` and `fields` alone: which documents exist, and
+        when the app last wrote each, without reading them."""
+        projection = {"_id": 1, **dict.fromkeys(fields, 1)}
+        return self.client[self.database][collection].find_raw_batches({}, projection, batch_size=100_000)
+
+    def range_chunks(self, collection: str, batch_size: int, after: str | None, through: str | None) -> Iterator[bytes]:
+        """Raw batches in `_id` order of the documents after the ObjectId `after` and up to
+        `through` (canonical extended JSON; None: no bound)."""
+        bounds = {"$gt": loads(after)} if after else {}
+        if through:
+            bounds["$lte"] = loads(through)
+        query = {"_id": bounds} if bounds else {}
+        return self.client[self.database][collection].find_raw_batches(query, batch_size=batch_size, sort=[("_id", 1)])
+
 
 def spans(lengths: np.ndarray, first: int, count: int, limit: int) -> Iterator[tuple[int, int]]:
     """(start, stop) of consecutive documents from `first`: `count` at most, and no more than

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 import shutil
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,11 +26,13 @@ from toolkit.runtime.progress import bars
 from toolkit.runtime.sizes import PART_BYTES, PART_SIZE
 from toolkit.sources import coverage
 from toolkit.sources.readers import Position, changes, resume_point, unresumable
+from toolkit.sources.unchanged import CLOCK_MARGIN, kept, last_ids, stamps
 from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import (
     DamagedStaging,
     Staging,
     file_record,
+    intact,
     read_json,
     write_json,
     write_parquet,
@@ -36,6 +41,7 @@ from toolkit.staging.layout import (
 
 log = logging.getLogger(__name__)
 IDMAP_SLICE = 50_000  # rows of the id map built and written at once
+RAW_VERSION = "1"  # what decode_chunk stages: bump when it stages other columns or values, so no part is kept
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:
@@ -90,10 +96,89 @@ def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> di
     return manifest if manifest.get("run") == marker["run"] and not marker.get("complete") else None
 
 
-def extract_collection(source, staging: Staging, model: ModelSpec, junctions, part_size: int, progress=None) -> dict:
-    """Stage one collection part by part; the manifest after each part is the checkpoint."""
+def _vouched(
+    source, staging: Staging, model: ModelSpec, trust: dict | None
+) -> tuple[list[dict], list[bool], bool] | str:
+    """The previous extract's parts, which of them the server vouches for (see
+    sources/unchanged) and whether it holds documents after the last; or why none can be kept."""
+    if trust is None or not hasattr(source, "stamp_batches"):
+        return "read whole"
+    if not model.updated_at:
+        return "the app declares no field it sets on every write"
+    try:
+        manifest = read_json(staging.manifest(model.source))
+    except (FileNotFoundError, DamagedStaging):
+        manifest = {}
+    earlier = manifest.get("run") == trust["previous_run"] and manifest.get("complete")
+    if not earlier or manifest.get("raw_version") != RAW_VERSION or not manifest.get("parts"):
+        return "no complete earlier extract of it by this version is staged"
+    parts = manifest["parts"]
+    bounds = last_ids(parts)
+    since = int((datetime.fromisoformat(trust["since"]) - CLOCK_MARGIN).timestamp() * 1000)
+    found = stamps(source.stamp_batches(model.source, model.updated_at), model.updated_at, since)
+    if bounds is None or found is None:
+        return "it holds _ids that are not ObjectIds"
+    ids, written = found
+    folder = staging.raw_dir(model.source)
+    keep = kept(bounds, [p["rows"] for p in parts], ids, written)
+    keep = [k and intact(folder / p["file"], p) for k, p in zip(keep, parts, strict=True)]
+    return parts, keep, bool(ids.len()) and ids[-1] > bounds[-1]
+
+
+def _segments(source, model: ModelSpec, earlier: list[dict], keep: list[bool], beyond: bool, part_size: int):
+    """The earlier parts the server vouches for, as they are, and between them the documents
+    of every other range read afresh into parts; then, if `beyond`, whatever sorts after the last."""
+    batch, start = min(part_size, 10_000), 0
+    while start < len(earlier):
+        if keep[start]:
+            yield earlier[start]
+            start += 1
+            continue
+        stop = start
+        while stop < len(earlier) and not keep[stop]:
+            stop += 1
+        after = earlier[start - 1]["last_id"] if start else None
+        yield from parts(source.range_chunks(model.source, batch, after, earlier[stop - 1]["last_id"]), part_size)
+        start = stop
+    if beyond:
+        yield from parts(source.range_chunks(model.source, batch, earlier[-1]["last_id"], None), part_size)
+
+
+def _staged_part(buffer: bytes, offsets, model: ModelSpec, feeds, path: Path, position: Position) -> dict:
+    """Decode and write one part; its manifest entry, and where the collection's read stands after it."""
+    table = decode_chunk(buffer, model, feeds, offsets)
+    # raw parts are written once and read once: no dictionaries or statistics; LZ4 keeps them a
+    # third of their size for about the time the bytes it saves take to write and hash
+    write_parquet(table, path, use_dictionary=False, write_statistics=False)
+    interrupt.crash_point("extract-part")
+    frame = pl.DataFrame(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
+    last, key, copies = resume_point(buffer)
+    if copies == table.num_rows and key == position.last_key:  # the part repeats one _id throughout
+        copies += position.copies
+    return {
+        "file": path.name,
+        "rows": table.num_rows,
+        "last_id": last,
+        "last_key": key,
+        "last_id_copies": copies,
+        "digest": hashlib.sha256(buffer).hexdigest(),
+        **file_record(path),
+        "type_problems": int((frame["m2pg_problems"].list.len() > 0).sum()),
+        "malformed_bytes": malformed_bytes(table),
+        "unknown_fields": dict(Counter(frame["m2pg_unknown_fields"].explode().drop_nulls().to_list())),
+    }
+
+
+def extract_collection(
+    source, staging: Staging, model: ModelSpec, junctions, part_size: int, progress=None, *, trust: dict | None = None
+) -> dict:
+    """Stage one collection part by part; the manifest after each part is the checkpoint. With
+    `trust` (the previous complete extract's run and start), parts of it the server vouches for
+    are kept unread."""
     started = time.perf_counter()
     folder = staging.raw_dir(model.source)
+    earlier = folder.parent / f".{folder.name}.earlier"  # parts of the previous extract that may be kept
+    shutil.rmtree(earlier, ignore_errors=True)  # an interrupted catch-up's: the resume reads their documents
     checkpoint = _resumable(staging, model, source, part_size)
     identity = source.identity(model.source)
     restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
@@ -104,8 +189,12 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         checkpoint = None
     if checkpoint and checkpoint.get("complete"):
         return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}
+    vouched = _vouched(source, staging, model, trust) if checkpoint is None else "resumed"
     if checkpoint is None:
+        if isinstance(vouched, tuple):
+            folder.rename(earlier)
         shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob(".*.tmp"):
         leftover.unlink()
     files = checkpoint["parts"] if checkpoint else []
@@ -142,34 +231,27 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         "complete": False,
         "parts": files,
         "source_file": identity,
+        "raw_version": RAW_VERSION,
         **({"restarted": restarted} if restarted else {}),
     }
-    for buffer, offsets in parts(source.chunks(model.source, min(part_size, 10_000), position), part_size):
-        table = decode_chunk(buffer, model, feeds, offsets)
-        name = f"part-{len(files):05d}.parquet"
-        # raw parts are written once and read once: no dictionaries or statistics; LZ4 keeps them a
-        # third of their size for about the time the bytes it saves take to write and hash
-        write_parquet(table, folder / name, use_dictionary=False, write_statistics=False)
-        interrupt.crash_point("extract-part")
-        frame = pl.DataFrame(table.select(["m2pg_problems", "m2pg_unknown_fields"]))
-        last, key, copies = resume_point(buffer)
-        if copies == table.num_rows and key == position.last_key:  # the part repeats one _id throughout
-            copies += position.copies
-        position = Position(position.documents + table.num_rows, last, copies, key)
-        files.append(
-            {
-                "file": name,
-                "rows": table.num_rows,
-                "last_id": last,
-                "last_key": key,
-                "last_id_copies": copies,
-                "digest": hashlib.sha256(buffer).hexdigest(),
-                **file_record(folder / name),
-                "type_problems": int((frame["m2pg_problems"].list.len() > 0).sum()),
-                "malformed_bytes": malformed_bytes(table),
-                "unknown_fields": dict(Counter(frame["m2pg_unknown_fields"].explode().drop_nulls().to_list())),
-            }
+    items = (
+        _segments(source, model, *vouched, part_size)
+        if isinstance(vouched, tuple)
+        else parts(source.chunks(model.source, min(part_size, 10_000), position), part_size)
+    )
+    for item in items:
+        path = folder / f"part-{len(files):05d}.parquet"
+        if isinstance(item, dict):  # vouched for by the server: moved into place, not read
+            os.replace(earlier / item["file"], path)
+            interrupt.crash_point("extract-part")
+            entry, size = {**item, "file": path.name, "unread": True}, 0
+        else:
+            buffer, offsets = item
+            entry, size = _staged_part(buffer, offsets, model, feeds, path, position), len(buffer)
+        position = Position(
+            position.documents + entry["rows"], entry["last_id"], entry["last_id_copies"], entry["last_key"]
         )
+        files.append(entry)
         write_json(
             {
                 **manifest,
@@ -181,8 +263,7 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
             staging.manifest(model.source),
         )
         if task is not None:
-            progress.update(task, advance=table.num_rows if count is not None else len(buffer))
-        del table, frame
+            progress.update(task, advance=entry["rows"] if count is not None else size)
         parallel.release_memory()  # a large collection's worker then holds one part, not the most of many
         interrupt.check(
             "extract",
@@ -194,9 +275,11 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
     write_parquet_slices(
         (frame.to_arrow() for frame in idmap_slices(model.source, ids, IDMAP_SLICE)), staging.idmap(model.source)
     )
+    shutil.rmtree(earlier, ignore_errors=True)
     unknown: Counter[str] = Counter()
     for f in files:
         unknown.update(f["unknown_fields"])
+    unread = [f for f in files if f.get("unread")]
     summary = {
         **manifest,
         "complete": True,
@@ -206,7 +289,10 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
         "last_id_copies": position.copies,
         "idmap": file_record(staging.idmap(model.source)),
         "parts_resumed": resumed,
-        "parts_written": len(files) - resumed,
+        "parts_written": len(files) - resumed - sum(1 for f in files[resumed:] if f.get("unread")),
+        "parts_unread": len(unread),
+        "documents_unread": sum(f["rows"] for f in unread),
+        **({"read_whole": vouched} if trust is not None and isinstance(vouched, str) else {}),
         "seconds": round(time.perf_counter() - started, 3),
         "type_problems": sum(f["type_problems"] for f in files),
         "malformed_bytes": sum(f.get("malformed_bytes", 0) for f in files),
@@ -217,20 +303,42 @@ def extract_collection(source, staging: Staging, model: ModelSpec, junctions, pa
 
 
 def extract(
-    source, staging: Staging, models, junctions, part_size: int = PART_SIZE, workers: int | None = None
+    source,
+    staging: Staging,
+    models,
+    junctions,
+    part_size: int = PART_SIZE,
+    workers: int | None = None,
+    trust_updated_at: bool = False,
 ) -> ExtractReport:
     """Extract every collection, the largest first, on `workers` processes (None: by source size);
-    resumes an interrupted run of the same source and part size."""
+    resumes an interrupted run of the same source and part size. `trust_updated_at`: keep the
+    parts of the previous complete run that a live server vouches for (sources/unchanged)."""
     run = staging.root / "raw" / "run.json"
     marker = {"source": source.describe(), "part_size": part_size, "complete": False}
     previous = read_json(run) if run.exists() else {}
-    if previous.get("complete") or any(previous.get(k) != marker[k] for k in ("source", "part_size")):
-        previous = {**marker, "run": uuid.uuid4().hex}  # a new run: earlier checkpoints do not count
+    same = all(previous.get(k) == marker[k] for k in ("source", "part_size"))
+    if previous.get("complete") or not same:
+        after = (  # what a part kept from the finished run is vouched for against
+            {"previous_run": previous["run"], "since": previous["started_at"]}
+            if previous.get("complete") and same and "started_at" in previous
+            else {}
+        )
+        started = datetime.now(UTC).isoformat()
+        previous = {**marker, "run": uuid.uuid4().hex, "started_at": started, **after}  # earlier checkpoints: void
         write_json(previous, run)
     marker = previous
+    if trust_updated_at and not hasattr(source, "stamp_batches"):
+        log.warning("extract: --trust-updated-at: %s is read whole (only a server vouches)", source.describe())
+    trust = (
+        {"previous_run": marker["previous_run"], "since": marker["since"]}
+        if trust_updated_at and "since" in marker
+        else None
+    )
     volumes = {m.source: source.volume(m.source) for m in models}
     largest_first = sorted(models, key=lambda m: -volumes[m.source])
-    jobs = [(extract_collection, (source, staging, m, junctions, part_size)) for m in largest_first]
+    job = functools.partial(extract_collection, trust=trust)
+    jobs = [(job, (source, staging, m, junctions, part_size)) for m in largest_first]
     with bars() as progress:
         done = parallel.run_jobs(jobs, parallel.workers_for(sum(volumes.values()), workers), progress, "extract")
     by_name = {c["collection"]: c for c in done}
@@ -246,8 +354,12 @@ def extract(
         "documents": sum(c["documents"] for c in collections),
         "parts_resumed": sum(c["parts_resumed"] for c in collections),
         "parts_written": sum(c["parts_written"] for c in collections),
+        "parts_unread": sum(c.get("parts_unread", 0) for c in collections),
+        "documents_unread": sum(c.get("documents_unread", 0) for c in collections),
         "not_migrated": not_migrated,
     }
+    if trust:
+        report["trusted_since"] = trust["since"]
     write_json(report, staging.report("extract.json"))
     finished = datetime.now(UTC).isoformat()  # a load compares it with the extracts the target was loaded from
     write_json({**marker, "complete": True, "extracted_at": finished}, run)

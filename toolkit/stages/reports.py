@@ -13,6 +13,9 @@ class ExtractReport(TypedDict):
     documents: int
     parts_resumed: int
     parts_written: int
+    parts_unread: int  # kept from the previous extract unread: a server vouched for them (--trust-updated-at)
+    documents_unread: int
+    trusted_since: NotRequired[str]  # the start of the extract the kept parts were read by, or vouched for since
     not_migrated: dict  # collections and fields of the source the app does not declare
 
 
