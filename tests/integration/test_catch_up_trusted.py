@@ -67,6 +67,7 @@ def source(pg_server, tmp_path_factory) -> Source:
         mongo_uri, cast, before_db, fresh_db, before_staging = places
         first = run(mongo_uri, before_db, before_staging, "--trust-updated-at")
         assert first.returncode == 3, first.stdout + first.stderr
+        assert "no complete earlier extract from this source: it is read whole" in first.stderr
         with MongoClient(mongo_uri) as client:
             before = documents(client)
             edit(client[DB], cast)

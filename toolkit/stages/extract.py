@@ -145,7 +145,7 @@ def _segments(source, model: ModelSpec, earlier: list[dict], keep: list[bool], b
 
 
 def _staged_part(buffer: bytes, offsets, model: ModelSpec, feeds, path: Path, position: Position) -> dict:
-    """Decode and write one part; its manifest entry, and where the collection's read stands after it."""
+    """Decode and write one part; its manifest entry (`position`: where the read stood before it)."""
     table = decode_chunk(buffer, model, feeds, offsets)
     # raw parts are written once and read once: no dictionaries or statistics; LZ4 keeps them a
     # third of their size for about the time the bytes it saves take to write and hash
@@ -330,6 +330,8 @@ def extract(
     marker = previous
     if trust_updated_at and not hasattr(source, "stamp_batches"):
         log.warning("extract: --trust-updated-at: %s is read whole (only a server vouches)", source.describe())
+    elif trust_updated_at and "since" not in marker:
+        log.warning("extract: --trust-updated-at: no complete earlier extract from this source: it is read whole")
     trust = (
         {"previous_run": marker["previous_run"], "since": marker["since"]}
         if trust_updated_at and "since" in marker
