@@ -164,4 +164,6 @@ def test_a_dump_is_read_whole_and_says_so(tmp_path):
     again = m2pg(*args, "--trust-updated-at")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "is read whole (only a server vouches)" in again.stderr
-    assert read_json(staging / "reports" / "extract.json")["documents_unread"] == 0
+    report = read_json(staging / "reports" / "extract.json")
+    assert report["documents_unread"] == 0
+    assert "trusted_since" not in report and "not read again" not in again.stdout  # nothing claimed of a dump

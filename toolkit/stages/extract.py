@@ -96,13 +96,9 @@ def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> di
     return manifest if manifest.get("run") == marker["run"] and not marker.get("complete") else None
 
 
-def _vouched(
-    source, staging: Staging, model: ModelSpec, trust: dict | None
-) -> tuple[list[dict], list[bool], bool] | str:
+def _vouched(source, staging: Staging, model: ModelSpec, trust: dict) -> tuple[list[dict], list[bool], bool] | str:
     """The previous extract's parts, which of them the server vouches for (see
     sources/unchanged) and whether it holds documents after the last; or why none can be kept."""
-    if trust is None or not hasattr(source, "stamp_batches"):
-        return "read whole"
     if not model.updated_at:
         return "the app declares no field it sets on every write"
     try:
@@ -189,7 +185,7 @@ def extract_collection(
         checkpoint = None
     if checkpoint and checkpoint.get("complete"):
         return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}
-    vouched = _vouched(source, staging, model, trust) if checkpoint is None else "resumed"
+    vouched = _vouched(source, staging, model, trust) if checkpoint is None and trust else None
     if checkpoint is None:
         if isinstance(vouched, tuple):
             folder.rename(earlier)
@@ -292,7 +288,7 @@ def extract_collection(
         "parts_written": len(files) - resumed - sum(1 for f in files[resumed:] if f.get("unread")),
         "parts_unread": len(unread),
         "documents_unread": sum(f["rows"] for f in unread),
-        **({"read_whole": vouched} if trust is not None and isinstance(vouched, str) else {}),
+        **({"read_whole": vouched} if isinstance(vouched, str) else {}),
         "seconds": round(time.perf_counter() - started, 3),
         "type_problems": sum(f["type_problems"] for f in files),
         "malformed_bytes": sum(f.get("malformed_bytes", 0) for f in files),
@@ -332,9 +328,9 @@ def extract(
         log.warning("extract: --trust-updated-at: %s is read whole (only a server vouches)", source.describe())
     elif trust_updated_at and "since" not in marker:
         log.warning("extract: --trust-updated-at: no complete earlier extract from this source: it is read whole")
-    trust = (
+    trust = (  # a dump has no index to ask: only a server vouches
         {"previous_run": marker["previous_run"], "since": marker["since"]}
-        if trust_updated_at and "since" in marker
+        if trust_updated_at and "since" in marker and hasattr(source, "stamp_batches")
         else None
     )
     volumes = {m.source: source.volume(m.source) for m in models}
