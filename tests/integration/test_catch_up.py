@@ -164,6 +164,13 @@ def quarantined(staging: Path) -> dict[str, tuple[str, str]]:
     return {r["object_id"]: (r["rule"], r["reason"]) for r in records if r["object_id"]}
 
 
+def refused(world: World) -> dict[str, int]:
+    """Model table -> rows of the first run whose documents the changed source still holds but
+    a rule now refuses: the catch-up deletes them and they join the quarantine."""
+    held = {uuid_for(object_id) for object_id in quarantined(world.fresh_staging)}
+    return {m.table: sum(key[0] in held for key in world.before[m.table]) for m in MODELS}
+
+
 def said(result) -> str:
     """Standard output with its lines joined: a long summary line wraps on a narrow terminal."""
     return " ".join(result.stdout.split())
@@ -264,6 +271,14 @@ def test_load_report_counts_what_the_catch_up_wrote(world, caught_up):
         assert by_table[table]["rows"] == len(world.fresh[table]), table
     for kind in ("inserted", "updated", "deleted", "unchanged"):
         assert report[kind] == sum(c[kind] for c in expected.values()), kind
+    now_refused = refused(world)
+    assert sum(now_refused.values()) >= 3, now_refused  # spoiled_user, spoiled_opportunity, orphaned_section
+    assert {t: by_table[t]["deleted_refused"] for t in now_refused} == now_refused
+    assert report["deleted_refused"] == sum(now_refused.values())
+    assert f"({report['deleted_refused']} of them refused by a rule now" in said(caught_up[2])
+    assert m2pg("report", "--staging", str(staging)).returncode == 0
+    page = (staging / "reports" / "report.html").read_text()
+    assert f"({report['deleted_refused']:,} of the deleted refused by a rule now: quarantined)" in page
 
 
 RULES_FOLLOWED = [  # (what the rules say, a query on the caught-up target, roles it names, its answer from the cast)
@@ -449,6 +464,11 @@ def test_dry_run_plans_the_catch_up_and_touches_nothing(world, pg_server, tmp_pa
             counts[k] for k in ("inserted", "updated", "deleted", "unchanged")
         ], table
     assert plan["quarantined"] == quarantine(world.fresh_staging).height
+    now_refused = refused(world)
+    assert {t: by_table[t]["delete_refused"] for t in now_refused} == now_refused
+    assert f"({sum(now_refused.values())} of them refused by a rule now" in said(planned), planned.stdout
+    held = quarantine(world.fresh_staging).height
+    assert sum(by_table[m.table]["quarantined"] for m in MODELS) == held
     done = catch_up(world, uri, staging)  # what the dry run staged does not pass for a finished load
     assert done.returncode == 3, done.stdout + done.stderr
     assert_same_rows(migrated_rows(uri), world.fresh)

@@ -120,32 +120,43 @@ def print_validate(report: ValidateReport, out: Console) -> None:
     )
 
 
-def print_writes(rows: list[dict], names: tuple[str, ...], title: str, out: Console) -> None:
-    """The tables with something to write (the first three `names`), and what."""
-    changed = [row for row in rows if any(row[n] for n in names[:3])]
-    if changed:
-        table = Table("table", *names, title=title)
-        for row in changed:
-            table.add_row(row["table"], *(str(row[n]) for n in names))
+REFUSED = "of them refused"  # the deleted rows whose documents a rule now sends to the quarantine
+
+
+def print_writes(rows: list[dict], names: dict[str, str], title: str, out: Console, shown: tuple[str, ...]) -> None:
+    """The tables with something to write or to say (a count in `shown`), and what; `names`:
+    the report's key -> its column."""
+    listed = [row for row in rows if any(row.get(n) for n in shown)]
+    if listed:
+        table = Table("table", *names.values(), title=title)
+        for row in listed:
+            table.add_row(row["table"], *(str(row.get(n, 0)) for n in names))
         out.print(table)
 
 
+def _refused(count: int) -> str:
+    return f" ({count} of them refused by a rule now: quarantined, see `m2pg errors`)" if count else ""
+
+
 def print_load(report: LoadReport, out: Console) -> None:
-    print_writes(report["tables"], WRITES, "written", out)
+    columns = {"inserted": "inserted", "updated": "updated", "deleted": "deleted", "deleted_refused": REFUSED}
+    print_writes(report["tables"], {**columns, "unchanged": "unchanged"}, "written", out, WRITES[:3])
     out.print(
         f"load: {counted(report['inserted'], 'row')} inserted, {report['updated']} updated, "
-        f"{report['deleted']} deleted, "
+        f"{report['deleted']} deleted{_refused(report.get('deleted_refused', 0))}, "
         f"{report['unchanged']} unchanged in {counted(len(report['tables']), 'table')} of {report['target']}"
     )
 
 
 def print_plan(report: PlanReport, out: Console) -> None:
-    print_writes(report["tables"], PLANNED, "a load would write", out)
+    columns = {"insert": "insert", "update": "update", "delete": "delete", "delete_refused": REFUSED}
+    columns |= {"unchanged": "unchanged", "quarantined": "quarantined"}
+    print_writes(report["tables"], columns, "a load would write", out, (*PLANNED[:3], "quarantined"))
     out.print(
         f"plan: a load would insert {counted(report['insert'], 'row')}, update {report['update']}, delete "
-        f"{report['delete']} and leave {report['unchanged']} unchanged in {report['target']}; "
-        f"{counted(report['quarantined'], 'document')} {are(report['quarantined'])} quarantined. "
-        "Nothing was written to the target."
+        f"{report['delete']}{_refused(report.get('delete_refused', 0))} and leave {report['unchanged']} unchanged "
+        f"in {report['target']}; {counted(report['quarantined'], 'document')} {are(report['quarantined'])} "
+        "quarantined. Nothing was written to the target."
     )
     if report["left_changed"]:
         out.print(

@@ -171,9 +171,13 @@ def _writes(load: dict | None) -> str:
     if load is None:
         return head + _muted("not run: reports/load.json is absent (run `m2pg load`)") + "</section>"
     kinds = ("inserted", "updated", "deleted", "unchanged")
-    rows = [[t["table"], *(t.get(k) for k in kinds)] for t in load.get("tables", [])]
+    columns = ("inserted", "updated", "deleted", "deleted_refused", "unchanged")
+    rows = [[t["table"], *(t.get(k, 0) for k in columns)] for t in load.get("tables", [])]
     total = "; ".join(f"{_number(load.get(k))} {k}" for k in kinds)
-    return head + f"<p>{total}</p>" + _table(["table", *kinds], rows) + "</section>"
+    if load.get("deleted_refused"):
+        total += f" ({_number(load['deleted_refused'])} of the deleted refused by a rule now: quarantined)"
+    headers = ["table", "inserted", "updated", "deleted", "of them refused", "unchanged"]
+    return head + f"<p>{total}</p>" + _table(headers, rows) + "</section>"
 
 
 def _reconciliation(reconcile: dict | None) -> str:

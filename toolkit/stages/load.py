@@ -48,7 +48,7 @@ from toolkit.runtime.redact import redact
 from toolkit.runtime.sizes import BATCH_SIZE
 from toolkit.stages.changes import DIGEST, Changes, batches, compare, digests, with_digests
 from toolkit.stages.reports import LoadReport, PlanReport
-from toolkit.staging.layout import Staging, checked_digest, read_json, write_json
+from toolkit.staging.layout import Staging, checked, checked_digest, read_json, write_json
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
 from toolkit.target.postgres import server_message
@@ -279,6 +279,17 @@ def plan_table(
     owned = owned_rows(conn, table, keys, overwrite)
     changes = compare(_staged_rows(_parts(staging, table), keys, columns), owned.rows, keys)
     return changes, owned.left(changes)
+
+
+def refused_among(staging: Staging, collection: str, gone: pl.DataFrame) -> int:
+    """How many of the rows to delete are of documents the source still holds but a rule now
+    refuses (they are in the quarantine), as against documents gone from the source."""
+    parts = staging.quarantine_parts(collection)
+    if gone.is_empty() or not parts:
+        return 0
+    refused = pl.concat([pl.read_parquet(checked(p), columns=["object_id"]) for p in parts])
+    ids = pl.read_parquet(checked(staging.idmap(collection)), columns=["object_id", "id"])
+    return gone.join(ids.join(refused, on="object_id", how="semi").select("id"), on="id", how="semi").height
 
 
 def _parts(staging: Staging, table: str) -> list[Path]:
@@ -955,7 +966,7 @@ def _load_checked(
     if failed:
         raise refused(failed, restoring)
     tables = [done[t] for t in order]
-    total = {key: sum(t[key] for t in tables) for key in ("rows", *WRITES)}
+    total = {key: sum(t[key] for t in tables) for key in ("rows", *WRITES, "deleted_refused")}
     report: LoadReport = {
         "target": redact(pg_uri),
         "tables": tables,
@@ -963,6 +974,7 @@ def _load_checked(
         "inserted": total["inserted"],
         "updated": total["updated"],
         "deleted": total["deleted"],
+        "deleted_refused": total["deleted_refused"],
         "unchanged": total["unchanged"],
         "left_changed": sum(t["left_changed"] for t in tables),
         "foreign_keys_restored": restoring,
@@ -983,27 +995,31 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
     created = has_schema(pg_uri, models, junctions)
     if created:
         preflight_target.schema_matches(pg_uri, models, junctions, "plan")
-    keys = keys_of(models, junctions)
+    keys, sources = keys_of(models, junctions), {m.table: m.source for m in models}
     tables: list[dict] = []
     with connect(pg_uri) as conn:
         for table, kinds in _kinds(models, junctions).items():
+            source = sources.get(table)
+            quarantined = sum(pq.read_metadata(p).num_rows for p in staging.quarantine_parts(source)) if source else 0
             if created and preflight_target.exists(conn, owned_table(table)):
                 changes, left = plan_table(conn, staging, table, keys[table], list(kinds), overwrite)
-                counts = {**changes.counts(), "left_changed": left}
+                refused = refused_among(staging, source, changes.delete) if source else 0
+                counts = {**changes.counts(), "delete_refused": refused, "left_changed": left}
                 if len(keys[table]) > 1 and changes.insert.height:  # a junction: pairs to keep, not insert
                     kept = present(conn, table, changes.insert, keys[table])
                     counts |= {"insert": counts["insert"] - kept, "unchanged": counts["unchanged"] + kept}
             else:  # nothing loaded yet: every staged row is new
                 rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
-                counts = {"insert": rows, "update": 0, "delete": 0, "unchanged": 0, "left_changed": 0}
-            tables.append({"table": table, **counts})
-    total = {key: sum(t[key] for t in tables) for key in (*PLANNED, "left_changed")}
+                counts = dict.fromkeys((*PLANNED, "delete_refused", "left_changed"), 0) | {"insert": rows}
+            tables.append({"table": table, **counts, "quarantined": quarantined})
+    total = {key: sum(t[key] for t in tables) for key in (*PLANNED, "delete_refused", "left_changed")}
     return {
         "target": redact(pg_uri),
         "tables": tables,
         "insert": total["insert"],
         "update": total["update"],
         "delete": total["delete"],
+        "delete_refused": total["delete_refused"],
         "unchanged": total["unchanged"],
         "left_changed": total["left_changed"],
     }
@@ -1056,7 +1072,7 @@ def _load_all(
 ) -> tuple[dict, dict, int, list[str]]:
     """Run the loads, deletions and restores: (table -> its summary, the foreign keys PostgreSQL
     refused to restore, the number restored or tried, the tables in load order)."""
-    kinds, keys = _kinds(models, junctions), keys_of(models, junctions)
+    kinds, keys, sources = _kinds(models, junctions), keys_of(models, junctions), {m.table: m.source for m in models}
     plain, needs, pointing, parked = (
         secondary_indexes(models, junctions),
         parents(models, junctions),
@@ -1092,6 +1108,8 @@ def _load_all(
                         parked.get(table, []),
                         overwrite,
                     )
+                    source = sources.get(table)
+                    summary["deleted_refused"] = refused_among(staging, source, gone[table]) if source else 0
                     return summary
                 if kind == "delete":
                     return delete_rows(

@@ -43,6 +43,7 @@ class LoadReport(TypedDict):
     inserted: int
     updated: int
     deleted: int
+    deleted_refused: int  # of the deleted, rows whose documents a rule now refuses (quarantined)
     unchanged: int
     left_changed: int  # rows m2pg wrote that someone else changed or deleted since, left as they are
     foreign_keys_restored: int  # stored foreign keys put back by this load
@@ -54,6 +55,7 @@ class PlanReport(TypedDict):
     insert: int
     update: int
     delete: int
+    delete_refused: int  # of those to delete, rows whose documents a rule now refuses (quarantined)
     unchanged: int
     left_changed: int  # rows someone else changed or deleted since m2pg wrote them that a load would leave
     quarantined: NotRequired[int]  # added by the command, from transform's report
