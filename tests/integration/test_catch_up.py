@@ -275,7 +275,12 @@ def test_load_report_counts_what_the_catch_up_wrote(world, caught_up):
     assert sum(now_refused.values()) >= 3, now_refused  # spoiled_user, spoiled_opportunity, orphaned_section
     assert {t: by_table[t]["deleted_refused"] for t in now_refused} == now_refused
     assert report["deleted_refused"] == sum(now_refused.values())
-    assert f"({report['deleted_refused']} of them refused by a rule now" in said(caught_up[2])
+    last = said(caught_up[2]).rpartition("run: ")[2]  # the run's summary, its last line
+    assert last.startswith(
+        f"{report['inserted']} rows inserted, {report['updated']} updated, {report['deleted']} deleted "
+        f"({report['deleted_refused']} of them refused by a rule now: quarantined, see `m2pg errors`), "
+        f"{report['unchanged']} unchanged; the target equals the source"
+    ), last
     assert m2pg("report", "--staging", str(staging)).returncode == 0
     page = (staging / "reports" / "report.html").read_text()
     assert f"({report['deleted_refused']:,} of the deleted refused by a rule now: quarantined)" in page

@@ -141,11 +141,7 @@ def _refused(count: int) -> str:
 def print_load(report: LoadReport, out: Console) -> None:
     columns = {"inserted": "inserted", "updated": "updated", "deleted": "deleted", "deleted_refused": REFUSED}
     print_writes(report["tables"], {**columns, "unchanged": "unchanged"}, "written", out, WRITES[:3])
-    out.print(
-        f"load: {counted(report['inserted'], 'row')} inserted, {report['updated']} updated, "
-        f"{report['deleted']} deleted{_refused(report.get('deleted_refused', 0))}, "
-        f"{report['unchanged']} unchanged in {counted(len(report['tables']), 'table')} of {report['target']}"
-    )
+    out.print(f"load: {_written(report)} in {counted(len(report['tables']), 'table')} of {report['target']}")
 
 
 def print_plan(report: PlanReport, out: Console) -> None:
@@ -182,7 +178,7 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread:
         return
     unchanged = not (loaded["inserted"] or loaded["updated"] or loaded["deleted"])
     out.print(
-        ("run: nothing to write: " if unchanged else "run: ")
+        ("run: nothing to write: " if unchanged else f"run: {_written(loaded)}; ")
         + "the target equals the source: every document's row is loaded as the source holds it now"
         + (f", except the {quarantined} quarantined documents (`m2pg errors`)" if quarantined else "")
         + (
@@ -192,6 +188,14 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread:
             else ""
         )
         + "; `m2pg verify` compares them value by value"
+    )
+
+
+def _written(loaded: LoadReport) -> str:
+    """What the load wrote, in one phrase."""
+    return (
+        f"{counted(loaded['inserted'], 'row')} inserted, {loaded['updated']} updated, {loaded['deleted']} deleted"
+        f"{_refused(loaded.get('deleted_refused', 0))}, {loaded['unchanged']} unchanged"
     )
 
 
