@@ -28,9 +28,11 @@ ROWS = [3, 2, 3]
         ("nothing changed", (1, 2, 3, 4, 5, 6, 7, 8), (), [True, True, True]),
         ("documents added after the last part", (1, 2, 3, 4, 5, 6, 7, 8, 9), (9,), [True, True, True]),
         ("one written in the middle part", (1, 2, 3, 4, 5, 6, 7, 8), (4,), [True, False, True]),
+        ("the middle part's last document written", (1, 2, 3, 4, 5, 6, 7, 8), (5,), [True, False, True]),
         ("one deleted from the first part", (1, 3, 4, 5, 6, 7, 8), (), [False, True, True]),
         ("the part's last document deleted", (1, 2, 4, 5, 6, 7, 8), (), [False, True, True]),
         ("the last part emptied", (1, 2, 3, 4, 5), (), [True, True, False]),
+        ("every document deleted", (), (), [False, False, False]),
     ],
 )
 def test_a_part_is_kept_only_when_its_range_holds_what_it_staged(case, now, written, expected):

@@ -31,6 +31,10 @@ AT_ZERO = (
     "polars hands over the rechunked column as a new array and both casts make new arrays: the "
     "offset is 0 whenever this runs (a slice of the series included, as the tests pass one)"
 )
+INFERRED_STRING = (
+    "the ids are str, of which polars infers String; an empty series is then of type Null, which "
+    "search_sorted and sort treat as the empty String one (nothing before any bound)"
+)
 NO_PARTS = "only when there is no raw part, and then the loop that reads it does not run"
 
 EQUIVALENT: dict[str, str] = {
@@ -128,4 +132,7 @@ EQUIVALENT: dict[str, str] = {
     "ids.uuid_array: matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 12 : (raw.offset + len(raw)) * 12] -> matrix = np.frombuffer(raw.buffers()[1], dtype=np.uint8)[raw.offset * 12 : (raw.offset + len(raw)) * 13]": AT_ZERO,
     'transform._reference: kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=values.dtype)) -> kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=None))': STRING_FILL,
     'transform._reference: kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], dtype=values.dtype)) -> kept = values.zip_with(is_among(values, outcome.kept[target]["object_id"]), pl.Series([None], ))': STRING_FILL,
+    "unchanged.stamps: return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort() -> return pl.Series(ids, dtype=None).sort(), pl.Series(written, dtype=pl.String).sort()": INFERRED_STRING,
+    "unchanged.stamps: return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort() -> return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=None).sort()": INFERRED_STRING,
+    "unchanged.last_ids: return pl.Series([str(i) for i in ids], dtype=pl.String) -> return pl.Series([str(i) for i in ids], dtype=None)": INFERRED_STRING,
 }

@@ -69,6 +69,7 @@ TARGETS = {  # module of toolkit/ -> the functions whose mutants count ("*": all
         "_with_error",
     ],  # counts, differences, verdicts
     "changes": ["*"],  # what a load writes: inserts, updates, deletions from the rows' digests
+    "unchanged": ["*"],  # which staged parts a trusted catch-up keeps unread
     "load": ["keys_of", "parents", "pointing_at", "schedule", "_batch_digest"],  # the ledger's batches, the order
     # of writes and deletions, when stored foreign keys go back
 }
@@ -86,6 +87,7 @@ PLACES = {
     "verify": ("stages.verify.oracle", "stages.verify.compare", "stages.verify.integrity"),
     "reconcile": ("stages.reconcile",),
     "changes": ("stages.changes",),
+    "unchanged": ("sources.unchanged",),
     "load": ("stages.load",),
 }
 """Each module of TARGETS (named as the equivalent mutants' keys name it) -> the modules under

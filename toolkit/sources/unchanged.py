@@ -39,7 +39,7 @@ def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, 
             ids.append(str(key))
             if any(isinstance(v, DatetimeMS) and int(v) > since_ms for v in map(document.get, fields)):
                 written.append(str(key))
-    return pl.Series("id", ids, pl.String).sort(), pl.Series("id", written, pl.String).sort()
+    return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort()
 
 
 def last_ids(parts: list[dict]) -> pl.Series | None:
@@ -47,7 +47,7 @@ def last_ids(parts: list[dict]) -> pl.Series | None:
     ids = [loads(p["last_id"]) for p in parts]
     if not all(isinstance(i, ObjectId) for i in ids):
         return None
-    return pl.Series("id", [str(i) for i in ids], pl.String)
+    return pl.Series([str(i) for i in ids], dtype=pl.String)
 
 
 def kept(bounds: pl.Series, rows: list[int], ids: pl.Series, written: pl.Series) -> list[bool]:
@@ -57,4 +57,4 @@ def kept(bounds: pl.Series, rows: list[int], ids: pl.Series, written: pl.Series)
     ends = ids.search_sorted(bounds, side="right").to_numpy()
     counts = np.diff(ends, prepend=0)
     touched = np.diff(written.sort().search_sorted(bounds, side="right").to_numpy(), prepend=0)
-    return [bool(c == r and t == 0) for c, r, t in zip(counts, rows, touched, strict=True)]
+    return ((counts == np.asarray(rows)) & (touched == 0)).tolist()
