@@ -6,7 +6,7 @@ import sys
 import polars as pl
 import pytest
 
-from toolkit.stages.changes import DIGEST, batches, compare, digests
+from toolkit.stages.changes import DIGEST, batches, compare, digests, with_digests
 
 COLUMNS = ["id", "name", "tags", "n"]
 
@@ -18,9 +18,10 @@ def frame(rows: list[tuple]) -> pl.DataFrame:
 
 
 def staged(rows: list[tuple]) -> pl.DataFrame:
-    data = frame(rows)
-    return data.select("id").with_columns(
-        digests(data, COLUMNS),
+    """The rows as transform stages them (every column and the digest), where the load reads them."""
+    data = with_digests(frame(rows), COLUMNS)
+    assert data.columns == [*COLUMNS, DIGEST]
+    return data.select("id", DIGEST).with_columns(
         pl.lit(0, pl.UInt32).alias("part"),
         pl.int_range(data.height, dtype=pl.UInt32).alias("row"),
     )

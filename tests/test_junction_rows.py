@@ -165,20 +165,21 @@ ACCOUNTS = SPECS["crm_Accounts"]
 def test_a_pair_named_by_both_sides_is_one_row_and_the_one_sided_ones_are_counted(tmp_path):
     staging = Staging(tmp_path)
     doc_1, doc_2, account_1, account_2, account_3 = oid(21), oid(22), oid(31), oid(32), oid(33)
+    refused_doc, gone_doc, refused_account, gone_account = oid(23), oid(29), oid(34), oid(39)
     documents_key, accounts_key = (f.key for f in BOTH_SIDES.feeds)
     for model, documents in (
         (
             DOCUMENTS,
             [
-                {"_id": doc_1, documents_key: [account_1, account_2, account_2]},
-                {"_id": doc_2, documents_key: [account_3]},
+                {"_id": doc_1, documents_key: [account_1, account_2, account_2, refused_account]},
+                {"_id": doc_2, documents_key: [account_3, gone_account]},
             ],
         ),
         (
             ACCOUNTS,
             [
-                {"_id": account_1, accounts_key: [doc_1]},
-                {"_id": account_2, accounts_key: [doc_1]},
+                {"_id": account_1, accounts_key: [doc_1, refused_doc]},
+                {"_id": account_2, accounts_key: [doc_1, gone_doc, refused_doc]},
                 {"_id": account_3, accounts_key: [doc_1]},
             ],
         ),
@@ -187,7 +188,10 @@ def test_a_pair_named_by_both_sides_is_one_row_and_the_one_sided_ones_are_counte
         write_parquet(table, staging.raw_dir(model.source) / "part-00000.parquet")
     outcome = Outcome()
     outcome.kept = {"Documents": kept(doc_1, doc_2), "crm_Accounts": kept(account_1, account_2, account_3)}
-    outcome.quarantined = {"Documents": pl.Series([], dtype=pl.String), "crm_Accounts": pl.Series([], dtype=pl.String)}
+    outcome.quarantined = {
+        "Documents": pl.Series([str(refused_doc)], dtype=pl.String),
+        "crm_Accounts": pl.Series([str(refused_account)], dtype=pl.String),
+    }
 
     frame, summary = junction_rows(staging, BOTH_SIDES, (DOCUMENTS, ACCOUNTS), outcome)
 
@@ -204,6 +208,12 @@ def test_a_pair_named_by_both_sides_is_one_row_and_the_one_sided_ones_are_counte
     assert summary["pairs_by_feed"] == {f"Documents.{documents_key}": 4, f"crm_Accounts.{accounts_key}": 3}
     # (doc_2, account_3) only in the documents' arrays, (doc_1, account_3) only in the accounts'
     assert summary["pairs_known_to_one_side_only"] == 2
+    assert summary["skipped_pairs"] == {  # both sides' arrays add to the counts
+        "owner_quarantined": 0,
+        "other_end_quarantined": 3,
+        "other_end_missing": 2,
+        "element_null": 0,
+    }
 
 
 def many_pairs(tmp_path) -> tuple[Staging, Outcome]:

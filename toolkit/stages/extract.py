@@ -61,7 +61,7 @@ def parts(chunks, part_size: int, part_bytes: int = PART_BYTES):
         position = 0
         while position < len(starts):
             fits = int(np.searchsorted(ends[position:] - starts[position], part_bytes - size, side="right"))
-            take = min(part_size - count, len(starts) - position, max(fits, 0 if count else 1))  # one at least
+            take = min(part_size - count, max(fits, 0 if count else 1))  # one at least, fits at most the rest
             if take:
                 pending.append(view[starts[position] : ends[position + take - 1]])
                 places.append(None if offsets is None else offsets[position : position + take])

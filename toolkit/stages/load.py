@@ -1057,7 +1057,7 @@ def schedule(
     added while others load, each waited for them, holding a connection that could load
     (deleting rows nothing points at any more breaks no key)."""
     children = {t: {c for c in order if t in needs[c] and c != t} for t in order}
-    largest_first = sorted(order, key=lambda t: -sizes.get(t, 0))
+    largest_first = sorted(order, key=lambda t: -sizes[t])
     jobs = [("load", t) for t in largest_first] + [("delete", t) for t in order] + [("restore", t) for t in stored]
     waits = {("load", t): {("load", p) for p in needs[t] & checked.get(t, set())} for t in order}
     waits.update(

@@ -69,11 +69,7 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
             skipped["element_null"] += nulls
             skipped["owner_quarantined"] += lost
             found.append(exploded)
-        exploded = (
-            pl.concat(found, how="vertical_relaxed")
-            if found
-            else pl.DataFrame(schema={"m2pg_place": pl.UInt32, "other": pl.String})
-        )
+        exploded = pl.concat(found) if found else pl.DataFrame(schema={"m2pg_place": pl.UInt32, "other": pl.String})
         at = position(exploded["other"], others)  # the feed's ids at once: one lookup, not one a part
         missing = exploded["other"].filter(at.is_null())
         in_quarantine = missing.is_in(refused)
@@ -85,7 +81,8 @@ def junction_places(staging: Staging, j: Junction, ends, outcome: Outcome) -> tu
         per_feed[f"{feed.model}.{feed.key}"] = named.len()
         pairs.append(named.unique(maintain_order=True))  # sorted: a distinct value is a run
     keys = pl.concat(pairs).sort().unique(maintain_order=True) if len(pairs) > 1 else pairs[0]
-    places = pl.DataFrame(dict(zip((j.left.column, j.right.column), pair_places(keys), strict=True)))
+    left, right = pair_places(keys)
+    places = pl.DataFrame({j.left.column: left, j.right.column: right})
     one_sided = 0
     if len(pairs) == 2:  # pairs named by one side's array and not by the other's
         a, b = pairs
