@@ -324,15 +324,13 @@ def extract(
         previous = {**marker, "run": uuid.uuid4().hex, "started_at": started, **after}  # earlier checkpoints: void
         write_json(previous, run)
     marker = previous
-    if trust_updated_at and not hasattr(source, "stamp_batches"):
+    trust = None
+    if trust_updated_at and not hasattr(source, "stamp_batches"):  # a dump has no index to ask
         log.warning("extract: --trust-updated-at: %s is read whole (only a server vouches)", source.describe())
     elif trust_updated_at and "since" not in marker:
         log.warning("extract: --trust-updated-at: no complete earlier extract from this source: it is read whole")
-    trust = (  # a dump has no index to ask: only a server vouches
-        {"previous_run": marker["previous_run"], "since": marker["since"]}
-        if trust_updated_at and "since" in marker and hasattr(source, "stamp_batches")
-        else None
-    )
+    elif trust_updated_at:
+        trust = {"previous_run": marker["previous_run"], "since": marker["since"]}
     volumes = {m.source: source.volume(m.source) for m in models}
     largest_first = sorted(models, key=lambda m: -volumes[m.source])
     job = functools.partial(extract_collection, trust=trust)

@@ -292,6 +292,11 @@ def refused_among(staging: Staging, collection: str, gone: pl.DataFrame) -> int:
     return gone.join(ids.join(refused, on="object_id", how="semi").select("id"), on="id", how="semi").height
 
 
+def _rows_in(paths: list[Path]) -> int:
+    """The rows of Parquet files, from their footers alone."""
+    return sum(pq.read_metadata(p).num_rows for p in paths)
+
+
 def _parts(staging: Staging, table: str) -> list[Path]:
     """The table's clean parts, each checked to be as transform wrote it."""
     parts = staging.clean_parts(table)
@@ -592,11 +597,7 @@ def load_table(
             counted(others, "row"),
             were(others),
         )
-    total = (
-        sum(pq.read_metadata(p).num_rows for p in parts)
-        if changes is None
-        else changes.insert.height + changes.update.height
-    )
+    total = _rows_in(parts) if changes is None else changes.insert.height + changes.update.height
     with conn.cursor() as cur:
         cur.execute(f"SELECT NOT EXISTS (SELECT FROM {quote(table)})")
         empty = cur.fetchone()[0]
@@ -1000,7 +1001,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
     with connect(pg_uri) as conn:
         for table, kinds in _kinds(models, junctions).items():
             source = sources.get(table)
-            quarantined = sum(pq.read_metadata(p).num_rows for p in staging.quarantine_parts(source)) if source else 0
+            quarantined = _rows_in(staging.quarantine_parts(source)) if source else 0
             if created and preflight_target.exists(conn, owned_table(table)):
                 changes, left = plan_table(conn, staging, table, keys[table], list(kinds), overwrite)
                 refused = refused_among(staging, source, changes.delete) if source else 0
@@ -1009,7 +1010,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
                     kept = present(conn, table, changes.insert, keys[table])
                     counts |= {"insert": counts["insert"] - kept, "unchanged": counts["unchanged"] + kept}
             else:  # nothing loaded yet: every staged row is new
-                rows = sum(pq.read_metadata(p).num_rows for p in staging.clean_parts(table))
+                rows = _rows_in(staging.clean_parts(table))
                 counts = dict.fromkeys((*PLANNED, "delete_refused", "left_changed"), 0) | {"insert": rows}
             tables.append({"table": table, **counts, "quarantined": quarantined})
     total = {key: sum(t[key] for t in tables) for key in (*PLANNED, "delete_refused", "left_changed")}
