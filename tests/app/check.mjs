@@ -310,7 +310,7 @@ function appQueries(prisma) {
     }],
     ["crm_Accounts", "a case-insensitive contains search", async () => {
       const some = await prisma.crm_Accounts.findFirst({ where: { name: { not: "" } }, orderBy: { id: "asc" } });
-      const term = some ? swapCase(some.name.slice(1, 5)) : "a";
+      const term = some ? swapCase([...some.name].slice(1, 5).join("")) : "a"; // by code point: no half of a pair
       const search = (fields) => ({ OR: fields.map((f) => ({ [f]: { contains: term, mode: "insensitive" } })) });
       const accounts = await prisma.crm_Accounts.findMany({ where: search(["description", "name", "email"]) });
       await prisma.crm_Opportunities.findMany({ where: search(["description", "name"]) });
@@ -323,7 +323,14 @@ function appQueries(prisma) {
   ];
 }
 
-const swapCase = (text) => [...text].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join("");
+/** Each letter in the other case, where that case maps back to it (not "ß" -> "SS"). */
+const swapCase = (text) =>
+  [...text]
+    .map((c) => {
+      const other = c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase();
+      return [...other].length === 1 && (other.toLowerCase() === c || other.toUpperCase() === c) ? other : c;
+    })
+    .join("");
 
 async function runAppQueries(prisma) {
   for (const [model, what, query] of appQueries(prisma)) {
