@@ -115,6 +115,8 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool 
     report["quarantined"] = quarantined_count(staging)
     write_json(report, staging.report("plan.json"))
     console.print_plan(report, out)
+    if "stop" in report:
+        raise ConfigError(f"a load would stop before writing anything: {report['stop']}", stage="plan")
     return _code(staging)
 
 

@@ -179,7 +179,8 @@ def test_what_the_source_lacks_or_adds_is_reported_everywhere(tmp_path, partial_
 def test_a_source_lacking_a_collection_the_target_holds_rows_of_changes_nothing(tmp_path, dump, partial_dump, pg_uri):
     """After a migration, a source without one of its collections (a dump of some collections only)
     would have a catch-up delete every row migrated from it: `run` stops before extracting, and a
-    load of such a staging folder before writing, each naming the collection; a dry run plans it."""
+    load of such a staging folder before writing, each naming the collection; a dry run shows the
+    rows such a load would delete and ends in the error the load would stop with."""
     staging = tmp_path / "st"
     assert m2pg("run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(staging)).returncode == 3
     users = target_state(pg_uri)[1]["Users"]
@@ -187,10 +188,13 @@ def test_a_source_lacking_a_collection_the_target_holds_rows_of_changes_nothing(
     ran = one_line(m2pg("run", "--dump", str(partial_dump), "--pg-uri", pg_uri, "--staging", str(staging)), 2)
     assert f'no Users collection, but the target holds {users} rows of "Users"' in ran, ran
     assert target_state(pg_uri) == before and files(staging / "raw") == staged
-    planned = m2pg("run", "--dump", str(partial_dump), "--pg-uri", pg_uri, "--staging", str(staging), "--dry-run")
-    assert planned.returncode == 3, planned.stdout + planned.stderr
-    plan = {t["table"]: t for t in json.loads((staging / "reports" / "plan.json").read_text())["tables"]}
-    assert plan["Users"]["delete"] == users
+    planned = one_line(
+        m2pg("run", "--dump", str(partial_dump), "--pg-uri", pg_uri, "--staging", str(staging), "--dry-run"), 2
+    )
+    assert "a load would stop before writing anything: the source holds no Users collection" in planned, planned
+    plan = json.loads((staging / "reports" / "plan.json").read_text())
+    assert {t["table"]: t for t in plan["tables"]}["Users"]["delete"] == users
+    assert "no Users collection" in plan["stop"] and target_state(pg_uri) == before
     loaded = one_line(m2pg("load", "--pg-uri", pg_uri, "--staging", str(staging)), 2)
     assert "no Users collection" in loaded and "--replace" in loaded, loaded
     assert target_state(pg_uri) == before
@@ -230,6 +234,8 @@ def test_another_database_with_the_apps_collections_changes_nothing(tmp_path, du
     line = one_line(m2pg("run", "--dump", str(other), "--pg-uri", pg_uri, "--staging", str(staging)), 2)
     assert "not one document of the source is among the" in line and "--replace" in line, line
     assert target_rows(pg_uri) == before
+    planned = one_line(m2pg("load", "--dry-run", "--pg-uri", pg_uri, "--staging", str(staging)), 2)
+    assert "a load would stop before writing anything: not one document of the source" in planned, planned
 
 
 # --- stages out of order, wrong folders ----------------------------------------------------

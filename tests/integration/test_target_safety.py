@@ -277,6 +277,8 @@ def test_an_app_user_holding_a_migrated_email_stops_the_load(staged, target):
     refused(load(staged, target), '"Users"', "email", user["email"])
     assert target_state(target) == before
     assert files(staged) == staged_before
+    refused(load(staged, target, "--dry-run"), "a load would stop before writing anything", user["email"])
+    assert target_state(target) == before
 
 
 def test_a_pair_the_app_wrote_that_the_source_holds_too_is_left_and_taken_as_the_migrations(staged, target):

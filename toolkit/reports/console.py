@@ -148,6 +148,8 @@ def print_plan(report: PlanReport, out: Console) -> None:
     columns = {"insert": "insert", "update": "update", "delete": "delete", "delete_refused": REFUSED}
     columns |= {"unchanged": "unchanged", "quarantined": "quarantined"}
     print_writes(report["tables"], columns, "a load would write", out, (*PLANNED[:3], "quarantined"))
+    if "stop" in report:  # the command ends with why, as an error
+        return
     out.print(
         f"plan: a load would insert {counted(report['insert'], 'row')}, update {report['update']}, delete "
         f"{report['delete']}{_refused(report.get('delete_refused', 0))} and leave {report['unchanged']} unchanged "

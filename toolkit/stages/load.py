@@ -132,6 +132,18 @@ def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(kinds))
 
 
+def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str) -> None:
+    """What stops a load of the staged rows into the app's tables before it writes anything
+    (none applies on --replace): each a likely mistake that would delete or clash with rows."""
+    manifests = {m.source: read_json(staging.manifest(m.source)) for m in models}
+    absent = [m for m in models if manifests[m.source].get("absent")]
+    empty = [m for m in models if not manifests[m.source].get("absent") and not manifests[m.source]["documents"]]
+    preflight_target.emptied_but_loaded(pg_uri, absent, empty, stage)
+    preflight_target.another_source(pg_uri, staging, models, stage)
+    preflight_target.older_extract(conn, staging, stage)
+    preflight_target.staged_clash(pg_uri, staging, models)
+
+
 def ensure_target(
     conn, pg_uri: str, models, junctions, replace: bool, staging: Staging | None = None, stage: str = "load"
 ) -> None:
@@ -146,13 +158,7 @@ def ensure_target(
         if stage != "reset":  # reset asks first, and says how many rows are not the migration's
             preflight_target.may_replace(conn, keys_of(models, junctions), stage)
     elif staging is not None:
-        manifests = {m.source: read_json(staging.manifest(m.source)) for m in models}
-        absent = [m for m in models if manifests[m.source].get("absent")]
-        empty = [m for m in models if not manifests[m.source].get("absent") and not manifests[m.source]["documents"]]
-        preflight_target.emptied_but_loaded(pg_uri, absent, empty, stage)
-        preflight_target.another_source(pg_uri, staging, models, stage)
-        preflight_target.older_extract(conn, staging, stage)
-        preflight_target.staged_clash(pg_uri, staging, models)
+        staged_safe(conn, pg_uri, staging, models, stage)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:
         for statement in LEDGER_DDL:
@@ -998,7 +1004,13 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
         preflight_target.schema_matches(pg_uri, models, junctions, "plan")
     keys, sources = keys_of(models, junctions), {m.table: m.source for m in models}
     tables: list[dict] = []
+    stop = None
     with connect(pg_uri) as conn:
+        if created:
+            try:
+                staged_safe(conn, pg_uri, staging, models, "plan")
+            except ConfigError as error:  # the plan still shows what the load would have written
+                stop = f"{error.args[0]}; hint: {error.hint}" if error.hint else error.args[0]
         for table, kinds in _kinds(models, junctions).items():
             source = sources.get(table)
             quarantined = _rows_in(staging.quarantine_parts(source)) if source else 0
@@ -1014,7 +1026,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
                 counts = dict.fromkeys((*PLANNED, "delete_refused", "left_changed"), 0) | {"insert": rows}
             tables.append({"table": table, **counts, "quarantined": quarantined})
     total = {key: sum(t[key] for t in tables) for key in (*PLANNED, "delete_refused", "left_changed")}
-    return {
+    report: PlanReport = {
         "target": redact(pg_uri),
         "tables": tables,
         "insert": total["insert"],
@@ -1024,6 +1036,9 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
         "unchanged": total["unchanged"],
         "left_changed": total["left_changed"],
     }
+    if stop:
+        report["stop"] = stop
+    return report
 
 
 def present(conn, table: str, rows: pl.DataFrame, keys: list[str]) -> int:
