@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from toolkit.reports.words import are, counted, were
+from toolkit.reports.words import REFUSED, are, counted, were
 from toolkit.runtime.redact import redact
 from toolkit.sources import coverage
 from toolkit.stages.load import PLANNED, WRITES
@@ -118,9 +118,6 @@ def print_validate(report: ValidateReport, out: Console) -> None:
         + (f", {len(failing)} fail: {', '.join(failing)}" if failing else "")
         + f" ({report['skipped']} unchanged since the last check, not checked again)"
     )
-
-
-REFUSED = "of them refused"  # the deleted rows whose documents a rule now sends to the quarantine
 
 
 def print_writes(rows: list[dict], names: dict[str, str], title: str, out: Console, shown: tuple[str, ...]) -> None:

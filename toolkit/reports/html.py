@@ -17,6 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from toolkit.reports import error_log
+from toolkit.reports.words import REFUSED
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
 from toolkit.staging.layout import Staging, read_json, write_text
@@ -176,7 +177,7 @@ def _writes(load: dict | None) -> str:
     total = "; ".join(f"{_number(load.get(k))} {k}" for k in kinds)
     if load.get("deleted_refused"):
         total += f" ({_number(load['deleted_refused'])} of the deleted refused by a rule now: quarantined)"
-    headers = ["table", "inserted", "updated", "deleted", "of them refused", "unchanged"]
+    headers = ["table", "inserted", "updated", "deleted", REFUSED, "unchanged"]
     return head + f"<p>{total}</p>" + _table(headers, rows) + "</section>"
 
 

@@ -1,6 +1,9 @@
-"""Counts in the sentences m2pg prints: "1 row was", "2 rows were"."""
+"""Counts in the sentences m2pg prints: "1 row was", "2 rows were"; and the words the console
+and the HTML report share."""
 
 from __future__ import annotations
+
+REFUSED = "of them refused"  # the deleted rows whose documents a rule now sends to the quarantine
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
