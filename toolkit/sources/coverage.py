@@ -14,6 +14,7 @@ from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from bson.objectid import ObjectId
 
 from toolkit.documents.index import document_bounds
+from toolkit.reports.words import counted
 from toolkit.staging.layout import Staging, checked_all, read_json
 
 SAMPLES = 3
@@ -94,12 +95,12 @@ def warnings(not_migrated: dict | None) -> list[str]:
         for name in not_migrated.get("absent_collections", [])
     ]
     lines += [
-        f"collection {c['collection']} ({c['documents']} documents, e.g. _id {', '.join(c['sample_ids'])}) "
+        f"collection {c['collection']} ({counted(c['documents'], 'document')}, e.g. _id {', '.join(c['sample_ids'])}) "
         "is not declared by the app: not migrated"
         for c in not_migrated.get("undeclared_collections", [])
     ]
     lines += [
-        f"field {f['collection']}.{f['field']} ({f['documents']} documents, e.g. _id "
+        f"field {f['collection']}.{f['field']} ({counted(f['documents'], 'document')}, e.g. _id "
         f"{', '.join(f['sample_ids'])}) is not declared by the app: not migrated"
         for f in not_migrated.get("unknown_fields", [])
     ]
