@@ -1,9 +1,8 @@
-"""Counts in sentences: one row, two rows; was and were; is and are; the warnings that count."""
+"""Counts in sentences: one row, two rows; was and were; is and are."""
 
 import pytest
 
 from toolkit.reports.words import are, counted, were
-from toolkit.sources.coverage import warnings
 
 
 @pytest.mark.parametrize(
@@ -24,16 +23,3 @@ def test_a_count_takes_the_noun_it_needs(count, noun, plural, said):
 @pytest.mark.parametrize("count, past, present", [(1, "was", "is"), (0, "were", "are"), (2, "were", "are")])
 def test_the_verb_agrees_with_the_count(count, past, present):
     assert (were(count), are(count)) == (past, present)
-
-
-def test_what_is_not_migrated_is_counted_in_words():
-    said = warnings(
-        {
-            "undeclared_collections": [{"collection": "audit_log", "documents": 1, "sample_ids": ["a1"]}],
-            "unknown_fields": [{"collection": "Users", "field": "legacy", "documents": 2, "sample_ids": ["u1", "u2"]}],
-        }
-    )
-    assert said == [
-        "collection audit_log (1 document, e.g. _id a1) is not declared by the app: not migrated",
-        "field Users.legacy (2 documents, e.g. _id u1, u2) is not declared by the app: not migrated",
-    ]

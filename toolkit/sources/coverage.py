@@ -64,7 +64,10 @@ def unknown_fields(staging: Staging, models) -> list[dict]:
             .explode("m2pg_unknown_fields")
             .drop_nulls("m2pg_unknown_fields")
             .group_by("m2pg_unknown_fields", maintain_order=True)
-            .agg(documents=pl.len(), sample_ids=pl.coalesce("m2pg_object_id", "m2pg_source_id").head(SAMPLES))
+            .agg(
+                documents=pl.len(),  # ids that documents share (a dump may hold two) are shown once
+                sample_ids=pl.coalesce("m2pg_object_id", "m2pg_source_id").unique(maintain_order=True).head(SAMPLES),
+            )
             .sort("m2pg_unknown_fields")
         )
         found += [
