@@ -321,7 +321,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
             for failure in result["failures"]:
                 console.print(Text.assemble(("FAIL ", "red"), f"{layer} {t} ", describe(failure)), soft_wrap=True)
             if result["failure_count"] > len(result["failures"]):
-                console.print(f"  … {result['failure_count'] - len(result['failures'])} more {layer} failures in {t}")
+                more = result["failure_count"] - len(result["failures"])
+                console.print(f"  … {more} more {layer} {'failure' if more == 1 else 'failures'} in {t}")
     for t, result in layers["integrity"]["tables"].items():
         if (info := result.get("one_sided")) and info["count"]:
             sides = ", ".join(f"{k} {v}" for k, v in info["by_feed"].items())
@@ -347,7 +348,9 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     else:
         console.print(
             Text.assemble(
-                "verify: ", ("FAILED", "red"), f" — {s['failures']} failures in " + ", ".join(s["failed_tables"])
+                "verify: ",
+                ("FAILED", "red"),
+                f" — {counted(s['failures'], 'failure')} in " + ", ".join(s["failed_tables"]),
             )
         )
 
