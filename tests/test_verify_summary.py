@@ -41,3 +41,12 @@ def test_failures_are_counted_in_words(named, counted, said):
     for line in said:
         assert line in text, text
     assert ("more records" in text) == (counted > named)
+
+
+@pytest.mark.parametrize(
+    "documents, tables, said", [(1, 1, "1 document, 0 quarantined, 1 table"), (2, 3, "2 documents, 0 quarantined, 3")]
+)
+def test_a_pass_counts_in_words(documents, tables, said):
+    passed = report(0, 0) | {"status": "pass"}
+    passed["summary"] = {"documents": documents, "quarantined": 0, "tables": tables, "seconds": 0.1, "mode": "full"}
+    assert f"verify: PASS — {said}" in rendered(passed)

@@ -65,7 +65,7 @@ def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
         out,
     )
     out.print(
-        f"{report['documents']} documents staged under {raw}; "
+        f"{counted(report['documents'], 'document')} staged under {raw}; "
         f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}"
     )
     if "trusted_since" in report:
@@ -105,7 +105,7 @@ def print_transform(report: TransformReport, log: Path, quarantine: Path, out: C
         )
     out.print(junctions)
     out.print(
-        f"{report['documents']} documents: {report['clean']} clean, {report['quarantined']} quarantined "
+        f"{counted(report['documents'], 'document')}: {report['clean']} clean, {report['quarantined']} quarantined "
         f"(see {log} and {quarantine}); "
         f"parts done {report['parts_done']}, parts skipped (unchanged) {report['parts_skipped']}"
     )
@@ -114,7 +114,7 @@ def print_transform(report: TransformReport, log: Path, quarantine: Path, out: C
 def print_validate(report: ValidateReport, out: Console) -> None:
     failing = [t for t, r in report["tables"].items() if not r["ok"]]
     out.print(
-        f"validate: {len(report['tables']) - len(failing)} tables pass"
+        f"validate: {counted(len(report['tables']) - len(failing), 'table')} pass"
         + (f", {len(failing)} fail: {', '.join(failing)}" if failing else "")
         + f" ({report['skipped']} unchanged since the last check, not checked again)"
     )
@@ -226,8 +226,9 @@ def print_target(target: dict, out: Console) -> None:
     out.print(
         f"target {redact(target['uri'])}: "
         + (
-            f"{sum(t['rows'] for t in loaded.values())} rows in {sum(t['batches'] for t in loaded.values())} "
-            f"batches recorded in {target['ledger']}, {len(loaded)} tables"
+            f"{counted(sum(t['rows'] for t in loaded.values()), 'row')} in "
+            f"{counted(sum(t['batches'] for t in loaded.values()), 'batch', 'batches')} recorded in "
+            f"{target['ledger']}, {counted(len(loaded), 'table')}"
             if loaded
             else "no batch loaded yet"
         )
@@ -340,8 +341,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
             Text.assemble(
                 "verify: ",
                 ("PASS", "green"),
-                f" — {s['documents']} documents, "
-                f"{s['quarantined']} quarantined, {s['tables']} tables checked "
+                f" — {counted(s['documents'], 'document')}, "
+                f"{s['quarantined']} quarantined, {counted(s['tables'], 'table')} checked "
                 f"in {s.get('seconds')} s",
             )
         )
