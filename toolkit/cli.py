@@ -175,7 +175,13 @@ AsJson = Annotated[
     ),
 ]
 Quiet = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the reports are written as always.")
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No tables, summaries or progress bars: only errors and the warnings a stage gives as it works; "
+        "the reports are written as always.",
+    ),
 ]
 
 
