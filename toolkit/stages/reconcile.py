@@ -154,22 +154,6 @@ def junction_row(con, staging: Staging, junction: Junction, collections: dict[st
     return _with_error(row, error)
 
 
-def table_rows(con, staging: Staging, app: App, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list:
-    """Every table's counts, in the order given, two tables at a time: PostgreSQL counts each
-    on one core."""
-    collections = {m.name: m.source for m in app.models}
-
-    def run(table: ModelSpec | Junction) -> dict:
-        with con.cursor() as cursor:  # a DuckDB connection of its own, for this thread
-            if isinstance(table, ModelSpec):
-                return model_row(cursor, staging, table)
-            return junction_row(cursor, staging, table, collections)
-
-    with ThreadPoolExecutor(2) as pool:
-        tables = [*models, *junctions]
-        return list(tracked(pool.map(run, tables), "reconcile: counts", total=len(tables)))
-
-
 def orphan_check(con, table: str, column: str, target: str, null_is_orphan: bool) -> dict:
     """Rows of `table` whose `column` names no `target`.id (a NULL key counts only in a junction,
     where both ends are NOT NULL)."""
@@ -216,7 +200,10 @@ def reconcile(
     junctions = app.junctions if junctions is None else junctions
     staging = Staging(Path(staging_root))
     with duck.connect(pg_uri, alias=PG) as con:
-        rows = table_rows(con, staging, app, models, junctions)
+        collections = {m.name: m.source for m in app.models}
+        rows = [model_row(con, staging, m) for m in tracked(models, "reconcile", lambda m: m.table)] + [
+            junction_row(con, staging, j, collections) for j in tracked(junctions, "reconcile", lambda j: j.table)
+        ]
         orphans = orphan_checks(con, app, models, junctions)
     report: ReconcileReport = {
         "ok": all(r["ok"] for r in rows + orphans),
