@@ -287,11 +287,11 @@ def plan_table(
     return changes, owned.left(changes)
 
 
-def refused_among(staging: Staging, collection: str, gone: pl.DataFrame) -> int:
+def refused_among(staging: Staging, collection: str | None, gone: pl.DataFrame) -> int:
     """How many of the rows to delete are of documents the source still holds but a rule now
-    refuses (they are in the quarantine), as against documents gone from the source."""
-    parts = staging.quarantine_parts(collection)
-    if gone.is_empty() or not parts:
+    refuses (they are in the quarantine), as against documents gone from the source; none for a
+    junction table (`collection` None), whose rows are no documents."""
+    if collection is None or gone.is_empty() or not (parts := staging.quarantine_parts(collection)):
         return 0
     refused = pl.concat([pl.read_parquet(checked(p), columns=["object_id"]) for p in parts])
     ids = pl.read_parquet(checked(staging.idmap(collection)), columns=["object_id", "id"])
@@ -1016,7 +1016,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
             quarantined = _rows_in(staging.quarantine_parts(source)) if source else 0
             if created and preflight_target.exists(conn, owned_table(table)):
                 changes, left = plan_table(conn, staging, table, keys[table], list(kinds), overwrite)
-                refused = refused_among(staging, source, changes.delete) if source else 0
+                refused = refused_among(staging, source, changes.delete)
                 counts = {**changes.counts(), "delete_refused": refused, "left_changed": left}
                 if len(keys[table]) > 1 and changes.insert.height:  # a junction: pairs to keep, not insert
                     kept = present(conn, table, changes.insert, keys[table])
@@ -1124,8 +1124,7 @@ def _load_all(
                         parked.get(table, []),
                         overwrite,
                     )
-                    source = sources.get(table)
-                    summary["deleted_refused"] = refused_among(staging, source, gone[table]) if source else 0
+                    summary["deleted_refused"] = refused_among(staging, sources.get(table), gone[table])
                     return summary
                 if kind == "delete":
                     return delete_rows(
