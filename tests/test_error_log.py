@@ -135,9 +135,13 @@ def test_summary_counts_samples_and_hints(staging):
     assert result["quarantined"] == 6
     assert result["collections"] == {"Accounts": 3, "crm_Contacts": 3}
     assert list(result["rules"]) == ["required", "id_type", "nul"]
-    assert result["rules"]["required"] == {"records": 4, "samples": [A1, A3, C2], "hint": HINTS["required"]}
-    assert result["rules"]["id_type"] == {"records": 1, "samples": [ODD_ID], "hint": HINTS["id_type"]}
-    assert result["rules"]["nul"]["samples"] == [C1]
+    assert result["rules"]["required"] == {
+        "records": 4,
+        "samples": [f"Accounts {A1}", f"Accounts {A3}", f"crm_Contacts {C2}"],
+        "hint": HINTS["required"],
+    }
+    assert result["rules"]["id_type"] == {"records": 1, "samples": [f"Accounts {ODD_ID}"], "hint": HINTS["id_type"]}
+    assert result["rules"]["nul"]["samples"] == [f"crm_Contacts {C1}"]
     assert result["tool_failures"] == 0
 
 
@@ -180,6 +184,6 @@ def test_rich_summary_renders_tables_and_total(staging):
     text = console.export_text()
     assert "quarantined by collection" in text and "quarantined by rule" in text
     assert "crm_Contacts" in text and HINTS["required"] in text
-    assert f"{A1}, {A3}, {C2}" in text
+    assert f"Accounts {A1}, Accounts {A3}, crm_Contacts {C2}" in text
     assert "[bold]legacy-42" in text  # rich markup in an id is printed, not applied
-    assert "6 record(s) quarantined in 2 collection(s); 1 tool failure(s) logged" in text
+    assert "6 records quarantined in 2 collections; 1 tool failure logged" in text

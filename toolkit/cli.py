@@ -535,7 +535,7 @@ def _status(staging: Path, pg_uri: str | None) -> int:
 
 @app.command()
 def errors(staging: StagingDir = Path("staging")) -> None:
-    """Summarise the quarantine: totals, by collection, by rule with sample ids and a fix hint."""
+    """Summarise the quarantine: totals, by collection, by rule with sample records and a fix hint."""
     _run(lambda: pipeline.errors(staging, out), staging)
 
 

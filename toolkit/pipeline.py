@@ -273,7 +273,7 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
         raise ConfigError("reset cancelled: nothing was removed")
     for path in doomed:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    out.print(f"reset: removed {len(doomed)} staged item(s)")
+    out.print(f"reset: removed {counted(len(doomed), 'staged item')}")
     return MIGRATED
 
 

@@ -75,7 +75,7 @@ def test_the_report_names_every_table_and_draws_the_charts(page, migrated):
     assert all(svg.lstrip().startswith(b"<?xml") and b"<svg" in svg and len(svg) > 5000 for svg in charts.values())
     quarantine = error_log.summary(migrated[0])
     assert all(rule in page for rule in quarantine["rules"])
-    assert f"{quarantine['quarantined']} record(s) quarantined" in page
+    assert f"{quarantine['quarantined']} records quarantined" in page
 
 
 def test_the_report_says_verification_not_run_and_times_every_stage(page, migrated):

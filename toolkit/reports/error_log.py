@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from toolkit.reports.words import counted
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
 from toolkit.stages.rules import HINTS
@@ -82,14 +83,15 @@ def read_quarantine(staging_root: Path) -> pl.DataFrame:
 
 
 def summary(staging_root: Path) -> dict:
-    """Totals, records per collection, and per rule the count, up to 3 sample ids and the hint."""
+    """Totals, records per collection, and per rule the count, up to 3 sample records and the hint.
+    A sample names its collection before its id: two collections can hold the same `_id`."""
     staging = Staging(Path(staging_root))
     records = read_quarantine(staging.root)
     collections = records.group_by("collection").len().sort("collection")
     rules = (
         records.with_columns(_RECORD_ID, pl.col("rule").fill_null("(none)"))
         .group_by("rule", maintain_order=True)
-        .agg(records=pl.len(), samples=pl.col("id").head(SAMPLES))
+        .agg(records=pl.len(), samples=pl.format("{} {}", "collection", "id").head(SAMPLES))
         .sort(["records", "rule"], descending=[True, False])
     )
     return {
@@ -109,7 +111,7 @@ def summary(staging_root: Path) -> dict:
 def print_summary(summary: dict, console: Console) -> None:
     """Rich tables of the quarantine by collection and by rule, then the total."""
     failures = summary.get("tool_failures", 0)
-    failure_line = f"; {failures} tool failure(s) logged" if failures else ""
+    failure_line = f"; {counted(failures, 'tool failure')} logged" if failures else ""
     for line in summary.get("not_migrated", []):
         console.print(Text.assemble(("warning: ", "yellow"), line))
     if not summary["quarantined"]:
@@ -119,7 +121,7 @@ def print_summary(summary: dict, console: Console) -> None:
     for collection, count in summary["collections"].items():
         by_collection.add_row(Text(_line(collection)), str(count))
     console.print(by_collection)
-    by_rule = Table("rule", "records", "sample ids", "hint", title="quarantined by rule")
+    by_rule = Table("rule", "records", "sample records", "hint", title="quarantined by rule")
     for rule, info in summary["rules"].items():
         by_rule.add_row(
             Text(rule), str(info["records"]), Text(", ".join(_line(s) for s in info["samples"])), Text(info["hint"])
@@ -127,8 +129,9 @@ def print_summary(summary: dict, console: Console) -> None:
     console.print(by_rule)
     console.print(
         Text(
-            f"{summary['quarantined']} record(s) quarantined in {len(summary['collections'])} "
-            f"collection(s){failure_line}. What to fix, record by record: {summary['log']}"
+            f"{counted(summary['quarantined'], 'record')} quarantined in "
+            f"{counted(len(summary['collections']), 'collection')}{failure_line}. "
+            f"What to fix, record by record: {summary['log']}"
         )
     )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from toolkit.reports import error_log
-from toolkit.reports.words import REFUSED
+from toolkit.reports.words import REFUSED, counted
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
 from toolkit.staging.layout import Staging, read_json, write_text
@@ -147,7 +147,7 @@ def _verification(verify: dict | None) -> str:
             failing = {t: r for t, r in per_table.items() if _failed(r)} if isinstance(per_table, dict) else {}
             if failing:
                 parts.append(
-                    f"<details open><summary>{_t(name)}: {len(failing)} failing table(s)</summary>"
+                    f"<details open><summary>{_t(name)}: {counted(len(failing), 'failing table')}</summary>"
                     + _keyed_table(failing, "table")
                     + "</details>"
                 )
@@ -229,14 +229,17 @@ def _quarantine(summary: dict) -> str:
     head = '<section id="quarantine"><h2>Quarantine</h2>'
     failures = summary.get("tool_failures", 0)
     failure_line = (
-        f'<p class="bad">{failures} failure(s) of m2pg itself logged: see {_t(summary["log"])}</p>' if failures else ""
+        f'<p class="bad">{counted(failures, "failure")} of m2pg itself logged: see {_t(summary["log"])}</p>'
+        if failures
+        else ""
     )
     if not summary["quarantined"]:
         return head + _muted("No record was quarantined.") + failure_line + "</section>"
     rules = summary["rules"]
     return (
-        head + f"<p>{_number(summary['quarantined'])} record(s) quarantined in "
-        f"{len(summary['collections'])} collection(s). Record by record: {_t(summary['log'])}</p>"
+        head + f"<p>{_number(summary['quarantined'])} {'record' if summary['quarantined'] == 1 else 'records'} "
+        f"quarantined in {counted(len(summary['collections']), 'collection')}. "
+        f"Record by record: {_t(summary['log'])}</p>"
         + failure_line
         + _chart(
             "quarantined records by rule",
@@ -246,7 +249,7 @@ def _quarantine(summary: dict) -> str:
         + _table(["collection", "records"], list(summary["collections"].items()))
         + "</div><div><h3>By rule</h3>"
         + _table(
-            ["rule", "records", "sample ids", "what to fix"],
+            ["rule", "records", "sample records", "what to fix"],
             [[rule, r["records"], ", ".join(r["samples"]), r["hint"]] for rule, r in rules.items()],
         )
         + "</div></div></section>"
@@ -304,7 +307,7 @@ def _timings(times: list[dict], reports: dict) -> str:
     )[:SLOWEST]
     return (
         head
-        + f"<p>{_seconds(sum(known))} over {len(known)} timed stage(s)</p>"
+        + f"<p>{_seconds(sum(known))} over {counted(len(known), 'timed stage')}</p>"
         + _chart(
             "time per stage", _bar_chart([t["stage"] for t in times], [t["seconds"] for t in times], "seconds", TIME)
         )

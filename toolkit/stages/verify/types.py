@@ -11,6 +11,7 @@ import polars as pl
 from toolkit.declarations.limits import APP_DATETIME_MS
 from toolkit.declarations.spec import LIST_KINDS, Field, Junction, Kind, ModelSpec
 from toolkit.documents.dates import iso_date
+from toolkit.reports.words import counted
 from toolkit.stages.verify.compare import json_shape, pg_value, type_issue
 from toolkit.stages.verify.failures import Failures
 from toolkit.target.schema import COLUMNS_SQL, catalog_precision, catalog_type, literal, quote
@@ -141,7 +142,9 @@ def enum_values(conn, model: ModelSpec, enums: dict[str, tuple[str, ...]], fails
                 [list(enums[f.enum_name])],
             ).fetchall()
             for value, count in bad:
-                fails.add("types", model.table, f"{count} value(s) {value!r} outside enum {f.enum}", field=f.name)
+                fails.add(
+                    "types", model.table, f"{counted(count, 'value')} {value!r} outside enum {f.enum}", field=f.name
+                )
 
 
 def date_values(conn, model: ModelSpec, fails: Failures) -> None:
@@ -157,7 +160,7 @@ def date_values(conn, model: ModelSpec, fails: Failures) -> None:
                 fails.add(
                     "types",
                     model.table,
-                    f"{outside} date(s) outside the app's range (from {iso_date(low)} to {iso_date(high)})",
+                    f"{counted(outside, 'date')} outside the app's range (from {iso_date(low)} to {iso_date(high)})",
                     field=f.name,
                 )
 
