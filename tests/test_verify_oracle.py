@@ -279,7 +279,7 @@ def test_the_full_comparison_canonicalises_json_only_on_postgresqls_side():
         (Kind.TEXT, "abc", "abcdef", None),
         (Kind.TEXT, "abc", "abc", None),
         (Kind.INT, "6", "5", "number 5 instead of 6"),
-        (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
+        (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 element instead of 2"),
         (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
         (Kind.TEXT_LIST, '["a",null]', '[null,"a"]', "array order changed"),
         (Kind.TEXT_LIST, '["a","b"]', '["a","c"]', None),

@@ -170,7 +170,8 @@ def _schema_once(app: App, pg_uri: str, out: Console) -> int:
         )
     create_schema(pg_uri, app.models, app.junctions, app.enums)
     out.print(
-        f"schema: created {len(app.models)} tables, {len(app.junctions)} junction tables and {len(app.enums)} enums"
+        f"schema: created {counted(len(app.models), 'table')}, {counted(len(app.junctions), 'junction table')} "
+        f"and {counted(len(app.enums), 'enum')}"
     )
     warn_client_drift(app, out)
     return MIGRATED

@@ -90,7 +90,7 @@ def stages(mongo, pg_server, tmp_path_factory):
 @pytest.mark.parametrize(
     "stage, code, says",
     [
-        ("schema", 0, "created 4 tables, 1 junction tables and 2 enums"),
+        ("schema", 0, "created 4 tables, 1 junction table and 2 enums"),
         ("extract", 0, "48 documents staged"),
         ("transform", 3, "48 documents: 40 clean, 8 quarantined"),
         ("validate", 3, "5 tables pass"),

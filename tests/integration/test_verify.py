@@ -332,7 +332,7 @@ def test_canonical_json_different(source, loaded):
         (Kind.TEXT, "Zoë Ångström", "Zoë Å", "text truncated from 12 to 5 characters"),
         (Kind.TEXT, "Acme", "Xcme", None),
         (Kind.INT, "2147483647", "32767", "number 32767 instead of 2147483647"),
-        (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 elements instead of 2"),
+        (Kind.TEXT_LIST, '["a","b"]', '["a"]', "array of 1 element instead of 2"),
         (Kind.UUID_LIST, '["a","b"]', '["b","a"]', "array order changed"),
         (Kind.JSON, '{"a":1,"b":2}', '{"a":1}', "jsonb object of 1 instead of object of 2"),
         (Kind.JSON, '{"a":1}', '{"a":2}', None),

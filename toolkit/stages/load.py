@@ -618,7 +618,7 @@ def load_table(
     if unique:
         leaving = gone["id"].to_list() if parked and gone.height else []
         written = write_together(conn, table, writes, keys, kinds, unique, parked, leaving, progress, task)
-        interrupt.check("load", f"{table}: {total} rows written", "the remaining tables")
+        interrupt.check("load", f"{table}: {counted(total, 'row')} written", "the remaining tables")
     else:
         for kind, batch in writes:
             done = write_batch(conn, table, kind, batch, keys, kinds, adopt)

@@ -82,7 +82,7 @@ def staged_inputs(staging: Staging, models: Sequence[ModelSpec], junctions: Sequ
         if documents.get(model.source) != extracted:
             raise ConfigError(
                 f"the clean rows of {model.source} were made from another extract "
-                f"({documents.get(model.source)} documents, {extracted} extracted now)",
+                f"({counted(documents.get(model.source) or 0, 'document')}, {extracted} extracted now)",
                 stage="load",
                 hint=transform,
             )

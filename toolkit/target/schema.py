@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.spec import NOW, Field, Junction, Kind, ModelSpec
+from toolkit.reports.words import are, counted
 from toolkit.target.postgres import connect
 
 CONSTRAINT_KINDS = {"p": "primary key", "f": "foreign key", "u": "unique", "c": "check"}
@@ -153,7 +154,7 @@ def client_drift(models: Sequence[ModelSpec]) -> str | None:
     names = ", ".join(f"{table}.{f.name}" for table, f in drift)
     kinds = sorted({f"{f.client_type} in the app's client, {pg_type(f)} in its migration" for _, f in drift})
     return (
-        f"{len(drift)} columns are {'; '.join(kinds)} ({names}): the app's writes beyond the "
+        f"{counted(len(drift), 'column')} {are(len(drift))} {'; '.join(kinds)} ({names}): the app's writes beyond the "
         "column's range will fail; the target follows the migration"
     )
 

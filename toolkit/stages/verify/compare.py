@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.spec import LIST_KINDS, Field, Kind, ModelSpec
+from toolkit.reports.words import counted
 from toolkit.stages.verify.oracle import canonical_json
 from toolkit.target.schema import quote
 
@@ -71,7 +72,7 @@ def show(value: str | None, kind: Kind | None = None, width: int = 80) -> str:
     if kind is Kind.DATETIME:
         return f"{value} ms ({np.datetime64(int(value), 'ms')})"
     text = repr(value)
-    return text if len(text) <= width else f"{text[:width]}… ({len(value)} characters)"
+    return text if len(text) <= width else f"{text[:width]}… ({counted(len(value), 'character')})"
 
 
 def json_shape(text: str) -> dict:
@@ -97,7 +98,7 @@ def type_issue(kind: Kind, expected: str | None, actual: str | None) -> str | No
     if kind in LIST_KINDS:
         want, got = json.loads(expected), json.loads(actual)
         if len(want) != len(got):
-            return f"array of {len(got)} elements instead of {len(want)}"
+            return f"array of {counted(len(got), 'element')} instead of {len(want)}"
         if sorted(want, key=str) == sorted(got, key=str):
             return "array order changed"
     if kind is Kind.JSON and json_shape(expected) != json_shape(actual):
