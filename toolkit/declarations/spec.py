@@ -6,6 +6,7 @@ reconciliation are all derived from it, so a fact about a model is written once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -111,6 +112,12 @@ class ModelSpec:
     @property
     def references(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.references)
+
+    def declared(self, enums: Mapping[str, tuple[str, ...]]) -> str:
+        """The declaration as text, with the values of the enums its fields take: what its staged
+        results are made from, so a declaration changed between runs has them made again."""
+        used = sorted({f.enum: tuple(enums.get(f.enum, ())) for f in self.fields if f.enum}.items())
+        return f"{self!r} enums={used!r}"
 
 
 @dataclass(frozen=True)

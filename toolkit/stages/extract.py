@@ -96,9 +96,18 @@ def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> di
     return manifest if manifest.get("run") == marker["run"] and not marker.get("complete") else None
 
 
-def _vouched(source, staging: Staging, model: ModelSpec, trust: dict) -> tuple[list[dict], list[bool], bool] | str:
+def declared(model: ModelSpec, feeds: tuple[str, ...]) -> str:
+    """A digest of what the model's raw parts are decoded by: its declared fields and the arrays
+    that feed junction tables. Parts staged under another declaration are read again."""
+    return hashlib.sha256(f"{model!r} feeds={feeds!r}".encode()).hexdigest()
+
+
+def _vouched(
+    source, staging: Staging, model: ModelSpec, trust: dict, made_by: str
+) -> tuple[list[dict], list[bool], bool] | str:
     """The previous extract's parts, which of them the server vouches for (see
-    sources/unchanged) and whether it holds documents after the last; or why none can be kept."""
+    sources/unchanged) and whether it holds documents after the last; or why none can be kept.
+    `made_by`: the declaration the parts must have been decoded by (`declared`)."""
     if not model.updated_at:
         return "the app declares no field it sets on every write"
     try:
@@ -108,6 +117,8 @@ def _vouched(source, staging: Staging, model: ModelSpec, trust: dict) -> tuple[l
     earlier = manifest.get("run") == trust["previous_run"] and manifest.get("complete")
     if not earlier or manifest.get("raw_version") != RAW_VERSION or not manifest.get("parts"):
         return "no complete earlier extract of it by this version is staged"
+    if manifest.get("declared") != made_by:
+        return "the app's declaration of it changed since the earlier extract"
     parts = manifest["parts"]
     bounds = last_ids(parts)
     since = int((datetime.fromisoformat(trust["since"]) - CLOCK_MARGIN).timestamp() * 1000)
@@ -177,7 +188,11 @@ def extract_collection(
     shutil.rmtree(earlier, ignore_errors=True)  # an interrupted catch-up's: the resume reads their documents
     checkpoint = _resumable(staging, model, source, part_size)
     identity = source.identity(model.source)
+    feeds = feeds_of(model, junctions)
+    made_by = declared(model, feeds)
     restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
+    if checkpoint and checkpoint.get("declared") != made_by:
+        restarted = "the app's declaration of it changed since the interrupted extract"
     if checkpoint and identity is None and not checkpoint.get("complete") and unresumable(checkpoint["last_id"]):
         restarted = "its last staged _id is a regular expression, after which no server can resume"
     if restarted:  # a resume would mix two versions of the collection
@@ -185,7 +200,7 @@ def extract_collection(
         checkpoint = None
     if checkpoint and checkpoint.get("complete"):
         return {**checkpoint, "parts_resumed": len(checkpoint["parts"]), "parts_written": 0}
-    vouched = _vouched(source, staging, model, trust) if checkpoint is None and trust else None
+    vouched = _vouched(source, staging, model, trust, made_by) if checkpoint is None and trust else None
     if checkpoint is None:
         if isinstance(vouched, tuple):
             folder.rename(earlier)
@@ -205,7 +220,6 @@ def extract_collection(
         else Position()
     )
     resumed = len(files)
-    feeds = feeds_of(model, junctions)
     count = source.count(model.source)  # None for a dump: its size is known before it is read, its count is not
     task = (
         progress.add_task(
@@ -228,6 +242,7 @@ def extract_collection(
         "parts": files,
         "source_file": identity,
         "raw_version": RAW_VERSION,
+        "declared": made_by,
         **({"restarted": restarted} if restarted else {}),
     }
     items = (

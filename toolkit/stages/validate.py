@@ -431,13 +431,15 @@ def validate(app: App, staging_root: Path | str) -> ValidateReport:
     """Check every clean table; write reports/validate.json and validate_failures.parquet."""
     staging = Staging(Path(staging_root))
     schemas = [schema_for(m, app.enums) for m in app.models] + [junction_schema(j) for j in app.junctions]
+    declared = {m.table: m.declared(app.enums) for m in app.models} | {j.table: repr(j) for j in app.junctions}
     earlier, earlier_rows = _previous(staging)
     tables, found = {}, []
     for table in tracked(schemas, "validate", lambda t: t.name):
         path = staging.clean(table.name)
         parts = staging.clean_parts(table.name)
         if parts:
-            fingerprint = hashlib.sha256(b"".join(bytes.fromhex(checked_digest(p)) for p in parts)).hexdigest()
+            made_from = [bytes.fromhex(checked_digest(p)) for p in parts] + [declared[table.name].encode()]
+            fingerprint = hashlib.sha256(b"".join(made_from)).hexdigest()  # a changed declaration: checked again
             if earlier.get(table.name, {}).get("fingerprint") == fingerprint:
                 tables[table.name] = {**earlier[table.name], "skipped": True}
                 found.append(earlier_rows.filter(pl.col("schema") == table.name))

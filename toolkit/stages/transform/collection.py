@@ -138,7 +138,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
         offsets.append(offsets[-1] + frame.height)
     repeated = repeats(pl.concat(keys).with_row_index("m2pg_row"), model)
     del keys  # a whole collection's keys: not held while its parts are made
-    depends_on = context(model, outcome)
+    depends_on = context(staging, model, enums, outcome)
     folder = staging.clean(model.table)
     previous: dict = {"parts": {}}
     if (folder / "manifest.json").exists():

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from toolkit.declarations.spec import ModelSpec
-from toolkit.staging.layout import Staging
+from toolkit.declarations.spec import Field, Kind, ModelSpec
+from toolkit.staging.layout import Staging, read_json
 
 if TYPE_CHECKING:
     from toolkit.stages.transform.outcome import Outcome
@@ -31,10 +31,31 @@ def ids_digest(ids: pl.Series) -> str:
     return digest(ids.drop_nulls().sort().hash(SEED).to_numpy().tobytes())
 
 
-def context(model: ModelSpec, outcome: Outcome) -> str:
-    """What a part's result depends on beyond its own documents: the referenced collections."""
+def context(staging: Staging, model: ModelSpec, enums, outcome: Outcome) -> str:
+    """What a part's result depends on beyond its own documents: the model's declaration, the
+    referenced collections, and the ids extracted of each collection a plain ObjectId field
+    points at (its report counts the ids that point at none)."""
     targets = sorted({f.parent.model for f in model.references})
-    return digest(RULES_VERSION, *(f"{t}={outcome.digests[t]}" for t in targets))
+    pointed = sorted({f.points_to for f in model.fields if counts_dangling(f) and f.points_to})
+    return digest(
+        RULES_VERSION,
+        model.declared(enums),
+        *(f"{t}={outcome.digests[t]}" for t in targets),
+        *(f"{p} ids={_idmap_digest(staging, outcome.collections[p])}" for p in pointed),
+    )
+
+
+def counts_dangling(f: Field) -> bool:
+    """Whether a field holds ObjectIds that name no foreign key: they are kept as UUIDs
+    whatever they point at, and the ones pointing at no extracted document are counted."""
+    return f.key != "_id" and not f.references and f.kind in (Kind.OBJECT_ID, Kind.UUID_LIST)
+
+
+def _idmap_digest(staging: Staging, collection: str) -> str:
+    """The digest extract recorded of a collection's id map; none for a collection not extracted."""
+    manifest = staging.manifest(collection)
+    record = read_json(manifest).get("idmap") if manifest.exists() else None
+    return record["file_sha256"] if record else "none"
 
 
 def content(staging: Staging, model: ModelSpec, part: dict) -> bytes:
