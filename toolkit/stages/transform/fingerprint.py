@@ -36,7 +36,7 @@ def context(staging: Staging, model: ModelSpec, enums, outcome: Outcome) -> str:
     referenced collections, and the ids extracted of each collection a plain ObjectId field
     points at (its report counts the ids that point at none)."""
     targets = sorted({f.parent.model for f in model.references})
-    pointed = sorted({f.points_to for f in model.fields if counts_dangling(f) and f.points_to})
+    pointed = sorted({f.points_to for f in model.fields if _counts_dangling(f) and f.points_to})
     return digest(
         RULES_VERSION,
         model.declared(enums),
@@ -45,7 +45,7 @@ def context(staging: Staging, model: ModelSpec, enums, outcome: Outcome) -> str:
     )
 
 
-def counts_dangling(f: Field) -> bool:
+def _counts_dangling(f: Field) -> bool:
     """Whether a field holds ObjectIds that name no foreign key: they are kept as UUIDs
     whatever they point at, and the ones pointing at no extracted document are counted."""
     return f.key != "_id" and not f.references and f.kind in (Kind.OBJECT_ID, Kind.UUID_LIST)
