@@ -114,10 +114,10 @@ def _vouched(
         manifest = read_json(staging.manifest(model.source))
     except (FileNotFoundError, DamagedStaging):
         manifest = {}
-    earlier = manifest.get("run") == trust["previous_run"] and manifest.get("complete")
-    if not earlier or manifest.get("raw_version") != RAW_VERSION or not manifest.get("parts"):
+    earlier = manifest.get("run") == trust["previous_run"] and manifest.get("complete") and manifest.get("parts")
+    if not earlier or manifest.get("raw_version") != RAW_VERSION or "declared" not in manifest:
         return "no complete earlier extract of it by this version is staged"
-    if manifest.get("declared") != made_by:
+    if manifest["declared"] != made_by:
         return "the app's declaration of it changed since the earlier extract"
     parts = manifest["parts"]
     bounds = last_ids(parts)
