@@ -96,7 +96,7 @@ def _resumable(staging: Staging, model: ModelSpec, source, part_size: int) -> di
     return manifest if manifest.get("run") == marker["run"] and not marker.get("complete") else None
 
 
-def declared(model: ModelSpec, feeds: tuple[str, ...]) -> str:
+def decoded_by(model: ModelSpec, feeds: tuple[str, ...]) -> str:
     """A digest of what the model's raw parts are decoded by: its declared fields and the arrays
     that feed junction tables. Parts staged under another declaration are read again."""
     return hashlib.sha256(f"{model!r} feeds={feeds!r}".encode()).hexdigest()
@@ -107,7 +107,7 @@ def _vouched(
 ) -> tuple[list[dict], list[bool], bool] | str:
     """The previous extract's parts, which of them the server vouches for (see
     sources/unchanged) and whether it holds documents after the last; or why none can be kept.
-    `made_by`: the declaration the parts must have been decoded by (`declared`)."""
+    `made_by`: the declaration the parts must have been decoded by (`decoded_by`)."""
     if not model.updated_at:
         return "the app declares no field it sets on every write"
     try:
@@ -189,7 +189,7 @@ def extract_collection(
     checkpoint = _resumable(staging, model, source, part_size)
     identity = source.identity(model.source)
     feeds = feeds_of(model, junctions)
-    made_by = declared(model, feeds)
+    made_by = decoded_by(model, feeds)
     restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
     if checkpoint and checkpoint.get("declared") != made_by:
         restarted = "the app's declaration of it changed since the interrupted extract"
