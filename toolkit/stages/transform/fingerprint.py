@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from toolkit.declarations.spec import Field, Kind, ModelSpec
-from toolkit.staging.layout import Staging, read_json
+from toolkit.declarations.spec import ModelSpec
+from toolkit.staging.layout import Staging, recorded
 
 if TYPE_CHECKING:
     from toolkit.stages.transform.outcome import Outcome
@@ -36,7 +36,7 @@ def context(staging: Staging, model: ModelSpec, enums, outcome: Outcome) -> str:
     referenced collections, and the ids extracted of each collection a plain ObjectId field
     points at (its report counts the ids that point at none)."""
     targets = sorted({f.parent.model for f in model.references})
-    pointed = sorted({f.points_to for f in model.fields if _counts_dangling(f) and f.points_to})
+    pointed = sorted({f.points_to for f in model.fields if f.points_to})
     return digest(
         RULES_VERSION,
         model.declared(enums),
@@ -45,16 +45,9 @@ def context(staging: Staging, model: ModelSpec, enums, outcome: Outcome) -> str:
     )
 
 
-def _counts_dangling(f: Field) -> bool:
-    """Whether a field holds ObjectIds that name no foreign key: they are kept as UUIDs
-    whatever they point at, and the ones pointing at no extracted document are counted."""
-    return f.key != "_id" and not f.references and f.kind in (Kind.OBJECT_ID, Kind.UUID_LIST)
-
-
 def _idmap_digest(staging: Staging, collection: str) -> str:
     """The digest extract recorded of a collection's id map; none for a collection not extracted."""
-    manifest = staging.manifest(collection)
-    record = read_json(manifest).get("idmap") if manifest.exists() else None
+    record = recorded(staging.idmap(collection))
     return record["file_sha256"] if record else "none"
 
 
