@@ -42,7 +42,9 @@ ABSENT_SHARES = {  # (null, missing) shares of a value that may be left out
     "list": (0.02, 0.08),
 }
 POOL = 512  # distinct values drawn per text field
-CHUNK = 25_000  # documents encoded and written at once: the largest collection at scale 1
+# documents encoded and written at once: half the largest collection at scale 1, so that at every
+# scale two chunks (one drawn while the one before is written) are the most held at once
+CHUNK = 12_500
 
 ABSENT, NULLED, SET = 0, 1, 2  # what a document holds under a key
 MS_PER_DAY = 86_400_000
