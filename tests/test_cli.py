@@ -81,3 +81,56 @@ def test_each_command_is_summed_up_on_one_line_of_the_command_list(name):
     lines = [line for line in done.output.splitlines() if re.match(rf"\W*{re.escape(name)}\s", line)]
     summary = " ".join(COMMANDS[name].help.split("\n\n")[0].split())
     assert len(lines) == 1 and summary in lines[0], (summary, lines)
+
+
+SERVER = "mongodb://127.0.0.1:1/"
+
+
+@pytest.mark.parametrize(
+    "arguments, environment, said",
+    [
+        (
+            ["extract", "--dump", "{dump}"],
+            {"M2PG_MONGO_URI": SERVER},
+            "give either --dump or --mongo-uri, not both (M2PG_MONGO_URI is set in the environment); "
+            "hint: unset M2PG_MONGO_URI to use --dump",
+        ),
+        (
+            ["run", "--mongo-uri", SERVER, "--mongo-db", "nextcrm"],
+            {"M2PG_DUMP": "{dump}"},
+            "give either --dump or --mongo-uri, not both (M2PG_DUMP is set in the environment); "
+            "hint: unset M2PG_DUMP to use --mongo-uri",
+        ),
+        (
+            ["extract"],
+            {"M2PG_DUMP": "{dump}", "M2PG_MONGO_URI": SERVER},
+            "give either --dump or --mongo-uri, not both (M2PG_DUMP and M2PG_MONGO_URI are set in the "
+            "environment); hint: unset one of them",
+        ),
+        (
+            ["extract", "--dump", "{dump}", "--mongo-uri", SERVER],
+            {},
+            "give either --dump or --mongo-uri, not both; hint: leave one of them out",
+        ),
+        (
+            ["generate", "sample", "--dump-out", "{out}"],
+            {"M2PG_MONGO_URI": SERVER},
+            "give either --dump-out or --mongo-uri, not both (M2PG_MONGO_URI is set in the environment); "
+            "hint: unset M2PG_MONGO_URI to use --dump-out",
+        ),
+        (["generate", "sample"], {}, "give a target; hint: --dump-out DIR, or --mongo-uri and --mongo-db"),
+    ],
+)
+def test_two_sources_given_say_which_came_from_the_environment(tmp_path, arguments, environment, said):
+    """A variable exported earlier (as `m2pg servers` suggests) beside an option on the command
+    line: one line naming the variable and what to unset, exit 2, nothing written."""
+    (tmp_path / "dump").mkdir()
+    places = {"dump": str(tmp_path / "dump"), "out": str(tmp_path / "out")}
+    env = {"M2PG_DUMP": None, "M2PG_MONGO_URI": None, "M2PG_PG_URI": None, "COLUMNS": "400"}
+    env |= {name: value.format(**places) for name, value in environment.items()}
+    command = [a.format(**places) for a in arguments]
+    if command[0] != "generate":
+        command += ["--staging", str(tmp_path / "staging")]
+    done = CliRunner().invoke(app, command, env=env)
+    assert (done.exit_code, done.output.strip()) == (2, f"error: {said}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump"]

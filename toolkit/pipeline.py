@@ -32,7 +32,7 @@ def source(app: App, mongo_uri: str | None, mongo_db: str | None, dump: Path | N
     """The one source the options name, a dump directory or a live server, once it is known to
     hold the app's collections (checked before any command writes a file or touches the target)."""
     if dump and mongo_uri:
-        raise ConfigError("give either --dump or --mongo-uri, not both")
+        raise preflight.one_of(("--dump", "M2PG_DUMP", dump), ("--mongo-uri", "M2PG_MONGO_URI", mongo_uri))
     src: DumpSource | MongoSource
     if dump:
         src = DumpSource(dump, mongo_db)

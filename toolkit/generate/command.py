@@ -11,7 +11,7 @@ from rich.console import Console
 
 from toolkit.declarations.app import App
 from toolkit.runtime.errors import ConfigError
-from toolkit.runtime.preflight import need
+from toolkit.runtime.preflight import need, one_of
 from toolkit.runtime.redact import redact
 from toolkit.staging.layout import write_json
 
@@ -81,8 +81,10 @@ def generate_data(
 
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}", hint=f"choose one of {', '.join(PROFILES)}")
-    if bool(mongo_uri) == bool(dump_out):
-        raise ConfigError("give exactly one target", hint="--dump-out DIR, or --mongo-uri and --mongo-db")
+    if mongo_uri and dump_out:
+        raise one_of(("--dump-out", None, dump_out), ("--mongo-uri", "M2PG_MONGO_URI", mongo_uri))
+    if not (mongo_uri or dump_out):
+        raise ConfigError("give a target", hint="--dump-out DIR, or --mongo-uri and --mongo-db")
     folder = Path(dump_out) if dump_out else None
     database = mongo_db or app.database
     if profile == "large" and folder is None:

@@ -4,6 +4,7 @@ Each failed check is one line naming what is wrong and what to run or fix."""
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -28,6 +29,20 @@ def need(value: str | None, option: str) -> str:
         env = "M2PG_" + option.strip("-").replace("-", "_").upper()
         raise ConfigError(f"{option} is required", hint=f"pass {option} or set {env}")
     return value
+
+
+def one_of(first: tuple[str, str | None, object], second: tuple[str, str | None, object]) -> ConfigError:
+    """The error for two options that exclude each other, both given: each as (option, its
+    environment variable or None, value). One exported earlier (as `m2pg servers` suggests) and forgotten
+    is the usual cause, so the error names a variable that holds the value and says to unset it."""
+    exported = [v for _, v, value in (first, second) if v and os.environ.get(v) == str(value)]
+    message = f"give either {first[0]} or {second[0]}, not both"
+    if not exported:
+        return ConfigError(message, hint="leave one of them out")
+    said = " and ".join(exported) + (" is" if len(exported) == 1 else " are")
+    kept = [option for option, variable, _ in (first, second) if variable not in exported]
+    hint = f"unset {exported[0]} to use {kept[0]}" if kept else "unset one of them"
+    return ConfigError(f"{message} ({said} set in the environment)", hint=hint)
 
 
 def check_uri(uri: str, server: str, schemes: tuple[str, ...], option: str) -> None:
