@@ -142,7 +142,9 @@ def schema_stage(app: App, pg_uri: str, out: Console) -> int:
     creating it at once would race on the same type and table names."""
     from toolkit.target import preflight as preflight_target
 
-    preflight_target.utf8_target(pg_uri, "schema")
+    preflight_target.usable_target(
+        pg_uri, "schema", preflight_target.tables_of(app.models, app.junctions), ledger=False
+    )
     with preflight_target.only_writer(pg_uri, "schema"):
         return _schema_once(app, pg_uri, out)
 
@@ -198,7 +200,9 @@ def run_all(
     from toolkit.target.schema import has_schema
 
     plan_alone(dry_run, replace, "run")
-    preflight_target.utf8_target(pg_uri, "run")
+    preflight_target.usable_target(
+        pg_uri, "run", preflight_target.tables_of(app.models, app.junctions), writes=not dry_run
+    )
     if has_schema(pg_uri, app.models, app.junctions):
         preflight_target.schema_matches(pg_uri, app.models, app.junctions, "run")
         if replace:
@@ -253,6 +257,8 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
 
         keys = load_mod.keys_of(app.models, app.junctions)
         with load_mod.connect(target) as conn:
+            preflight_target.writable(conn, "reset")
+            preflight_target.privileged(conn, "reset", list(keys), ledger=True)
             others = sum(preflight_target.not_the_migrations(conn, keys).values())
         among = (
             f" ({counted(others, 'row')} this migration did not write or that {were(others)} changed since among them)"
@@ -290,9 +296,12 @@ def errors(root: Path, out: Console) -> int:
 def indexes_stage(app: App, pg_uri: str, extra: bool, drop: bool, out: Console) -> int:
     """Optional indexes for the plan's query patterns that Prisma's schema lacks."""
     from toolkit.target import indexes
+    from toolkit.target import preflight as preflight_target
 
     if extra == drop:
         raise ConfigError("choose --extra (add the optional indexes) or --drop (remove them)")
+    with load_mod.connect(pg_uri) as conn:
+        preflight_target.writable(conn, "indexes")
     names = (
         indexes.add_extra_indexes(pg_uri, app.extra_indexes)
         if extra

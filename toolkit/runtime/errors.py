@@ -97,16 +97,33 @@ _DROPPED = (
 )
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a privilege the role lacks
+
+
+def refused_privilege(error: BaseException) -> str | None:
+    """PostgreSQL's refusal of a privilege the command's role lacks, in its own words (the primary
+    message, without the driver's wrapping and the query); None for any other error."""
+    if getattr(error, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+        return None
+    fields = {key.decode(): value.decode(errors="replace") for key, value in getattr(error, "details", None) or []}
+    said = fields.get("PG_DIAG_MESSAGE_PRIMARY") or getattr(getattr(error, "diag", None), "message_primary", None)
+    return f"PostgreSQL refused the role of --pg-uri a privilege m2pg needs: {said or short_cause(error)}"
+
+
 def environment_failure(error: BaseException | None, folder: Path | None = None) -> str | None:
-    """What failed around m2pg (a disk, a folder, a server that dropped), named in one line;
-    None when the error is not one of these (a bug of m2pg). `folder`, the one the command
-    writes, is named when the error does not say which file failed (Arrow's writers do not)."""
+    """What failed around m2pg (a disk, a folder, a server that dropped, a privilege the target
+    refused), named in one line; None when the error is not one of these (a bug of m2pg).
+    `folder`, the one the command writes, is named when the error does not say which file failed
+    (Arrow's writers do not)."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
             where = error.filename or (f"a file in {folder}" if folder else "a file")
             return f"cannot write or read {where}: {error.strerror or error}"
+        refused = refused_privilege(error)
+        if refused:
+            return refused
         kind = type(error)
         server = next((name for prefix, name in _SERVERS.items() if kind.__module__.startswith(prefix)), None)
         if server and any(base.__name__ in _DROPPED for base in kind.__mro__):

@@ -949,7 +949,7 @@ def load(
     Nothing is deferred or emptied before the staged inputs and the target are checked; a load
     that stops before its first row puts the foreign keys back as they were."""
     preflight_target.staged_inputs(staging, models, junctions)
-    preflight_target.utf8_target(pg_uri, "load")
+    preflight_target.usable_target(pg_uri, "load", preflight_target.tables_of(models, junctions))
     with preflight_target.only_writer(pg_uri, "load"):
         return _load_checked(staging, pg_uri, models, junctions, batch_size, replace, workers, overwrite)
 

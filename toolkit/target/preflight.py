@@ -133,20 +133,91 @@ LOCK_NOT_AVAILABLE = "55P03"
 WRITER_WAIT = "3s"  # how long a second writer waits: a killed command's session takes a moment to end
 
 
-def utf8_target(pg_uri: str, stage: str) -> None:
-    """The target database must be UTF8: binary COPY hands PostgreSQL text as UTF-8 bytes, which a
-    database in another encoding stores unconverted, so the app's client would read them garbled
-    (and verify, reading the same bytes back, would not see it)."""
-    with connect(pg_uri) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
-        encoding = cur.fetchone()[0]
-    if encoding != "UTF8":
+def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool = True, ledger: bool = True) -> None:
+    """The target must take what m2pg writes, checked before anything is: UTF8 text (binary COPY
+    hands PostgreSQL text as UTF-8 bytes, which a database in another encoding stores
+    unconverted, so the app's client would read them garbled, and verify, reading the same bytes
+    back, would not see it), and, unless the command only plans (`writes` False), writes at all
+    (`writable`) by a role that may make the app's `tables` and, with `ledger`, m2pg's own
+    (`privileged`)."""
+    with connect(pg_uri) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
+            encoding = cur.fetchone()[0]
+        if encoding != "UTF8":
+            raise ConfigError(
+                f"the target database's encoding is {encoding}, not UTF8: the text m2pg copies would be stored "
+                "as UTF-8 bytes unconverted, and the app's client would read it garbled",
+                stage=stage,
+                hint="create the target database with ENCODING 'UTF8' (CREATE DATABASE ... ENCODING 'UTF8' "
+                "TEMPLATE template0); nothing was written",
+            )
+        if writes:
+            writable(conn, stage)
+            privileged(conn, stage, tables, ledger)
+
+
+def writable(conn, stage: str) -> None:
+    """A target that refuses every write (a standby replica, or a database whose sessions are
+    read-only by default) stops the command before its first write, in one line, rather than
+    at that write with the driver's message."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'")
+        standby, read_only = cur.fetchone()
+    conn.rollback()
+    if standby:
+        why, fix = "it is a standby in recovery (a read replica)", "point --pg-uri at the primary server"
+    elif read_only:
+        why, fix = (
+            "its sessions are read-only (default_transaction_read_only is on)",
+            "point --pg-uri at a database that takes writes, or turn it off for the migration "
+            "(ALTER DATABASE ... SET default_transaction_read_only = off)",
+        )
+    else:
+        return
+    raise ConfigError(f"the target takes no writes: {why}", stage=stage, hint=f"{fix}; nothing was written")
+
+
+PRIVILEGES_SQL = """
+SELECT current_user,
+       (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])),
+       has_schema_privilege('public', 'CREATE'),
+       CASE WHEN to_regnamespace('m2pg') IS NULL THEN has_database_privilege(current_database(), 'CREATE')
+            ELSE has_schema_privilege('m2pg', 'CREATE') END,
+       array(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND NOT pg_has_role(c.relowner, 'USAGE')
+               AND ((n.nspname = 'public' AND c.relname = ANY($1::text[])) OR (n.nspname = 'm2pg' AND $2))
+             ORDER BY 1)
+"""
+
+
+def privileged(conn, stage: str, tables: Sequence[str], ledger: bool) -> None:
+    """The role of --pg-uri must be allowed what the command does, checked before it writes:
+    create the app's `tables` in `public` while none exists, own those that do (a load drops and
+    builds again their indexes and foreign keys, which only an owner may) and, with `ledger`,
+    create m2pg's own schema or tables in it and own those it holds. PostgreSQL would refuse each
+    at its statement, with the work before it done."""
+    with conn.cursor() as cur:
+        cur.execute(PRIVILEGES_SQL, parameters=(list(tables), ledger))
+        user, present, creates_app, creates_own, not_owned = cur.fetchone()
+    conn.rollback()
+    lacks = []
+    if not present and not creates_app:
+        lacks.append("it may not create tables in schema public, where the app's tables go")
+    if ledger and not creates_own:
+        lacks.append("it may not create m2pg's own schema m2pg, or tables in it (the record of the rows m2pg writes)")
+    if not_owned:
+        lacks.append(
+            f"it does not own {listed(not_owned)} (a load drops and builds again their indexes and foreign keys, "
+            "which only their owner may)"
+        )
+    if lacks:
         raise ConfigError(
-            f"the target database's encoding is {encoding}, not UTF8: the text m2pg copies would be stored "
-            "as UTF-8 bytes unconverted, and the app's client would read it garbled",
+            f"the role {user} of --pg-uri lacks privileges m2pg needs: {'; '.join(lacks)}",
             stage=stage,
-            hint="create the target database with ENCODING 'UTF8' (CREATE DATABASE ... ENCODING 'UTF8' "
-            "TEMPLATE template0); nothing was written",
+            hint="connect as the role that owns the app's tables (the one Prisma's migration ran as), or grant "
+            f"that role to {user}; nothing was written",
         )
 
 
@@ -165,6 +236,7 @@ def only_writer(pg_uri: str, stage: str) -> Iterator[None]:
                 raise
             conn.rollback()
             raise _writing(conn, stage) from None
+        writable(conn, stage)
         yield
 
 
