@@ -5,8 +5,9 @@ import errno
 
 import psycopg
 import pytest
+from adbc_driver_manager import AdbcStatusCode, ProgrammingError
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from toolkit.runtime.errors import LONGEST_CAUSE, ConfigError, environment_failure, short_cause
 
@@ -17,6 +18,16 @@ def refused_postgres() -> Exception:
     except psycopg.Error as error:
         return error
     raise AssertionError("a closed port accepted a connection")
+
+
+def not_allowed(sqlstate: str) -> Exception:
+    """PostgreSQL's error as the ADBC driver raises it, the query in its text."""
+    return ProgrammingError(
+        "UNAUTHORIZED: [libpq] Failed to execute query 'SELECT * FROM \"Users\"': ERROR: permission denied",
+        status_code=AdbcStatusCode.UNAUTHORIZED,
+        sqlstate=sqlstate,
+        details=[(b"PG_DIAG_MESSAGE_PRIMARY", b"permission denied for table Users")],
+    )
 
 
 def refused_mongo() -> Exception:
@@ -40,6 +51,16 @@ def refused_mongo() -> Exception:
         ),
         (refused_postgres, "PostgreSQL failed: "),
         (refused_mongo, "MongoDB failed: 127.0.0.1:1: [Errno 111] Connection refused"),
+        (
+            lambda: not_allowed("42501"),
+            "PostgreSQL refused the role of --pg-uri a privilege m2pg needs: permission denied for table Users",
+        ),
+        (
+            lambda: OperationFailure(
+                "not authorized on nextcrm to execute command { listCollections: 1 }", code=13, details={"code": 13}
+            ),
+            "MongoDB refused the user of --mongo-uri a privilege m2pg needs: not authorized on nextcrm to execute",
+        ),
     ],
 )
 def test_environment_failures_are_named_in_one_line(make, expected):
@@ -58,7 +79,16 @@ def test_a_failure_wrapped_by_another_is_still_found():
         assert environment_failure(wrapped).startswith("cannot write or read /st/raw/part.parquet")
 
 
-@pytest.mark.parametrize("error", [KeyError("x"), ValueError("bad value"), ZeroDivisionError()])
+@pytest.mark.parametrize(
+    "error",
+    [
+        KeyError("x"),
+        ValueError("bad value"),
+        ZeroDivisionError(),
+        not_allowed("42P01"),  # a table m2pg should have made: its own fault
+        OperationFailure("the $group stage is not allowed here", code=15),
+    ],
+)
 def test_a_bug_is_not_taken_for_the_environment(error):
     assert environment_failure(error) is None
 

@@ -98,16 +98,20 @@ _DROPPED = (
 
 
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a privilege the role lacks
+UNAUTHORIZED = 13  # MongoDB's error code for a command the user may not run
 
 
 def refused_privilege(error: BaseException) -> str | None:
-    """PostgreSQL's refusal of a privilege the command's role lacks, in its own words (the primary
-    message, without the driver's wrapping and the query); None for any other error."""
-    if getattr(error, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
-        return None
-    fields = {key.decode(): value.decode(errors="replace") for key, value in getattr(error, "details", None) or []}
-    said = fields.get("PG_DIAG_MESSAGE_PRIMARY") or getattr(getattr(error, "diag", None), "message_primary", None)
-    return f"PostgreSQL refused the role of --pg-uri a privilege m2pg needs: {said or short_cause(error)}"
+    """A server's refusal of a privilege the command's login lacks, in the server's own words
+    (PostgreSQL's primary message, without the driver's wrapping and the query); None for any
+    other error."""
+    if getattr(error, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        fields = {k.decode(): v.decode(errors="replace") for k, v in getattr(error, "details", None) or []}
+        said = fields.get("PG_DIAG_MESSAGE_PRIMARY") or getattr(getattr(error, "diag", None), "message_primary", None)
+        return f"PostgreSQL refused the role of --pg-uri a privilege m2pg needs: {said or short_cause(error)}"
+    if type(error).__module__.startswith("pymongo") and getattr(error, "code", None) == UNAUTHORIZED:
+        return f"MongoDB refused the user of --mongo-uri a privilege m2pg needs: {short_cause(error)}"
+    return None
 
 
 def environment_failure(error: BaseException | None, folder: Path | None = None) -> str | None:
