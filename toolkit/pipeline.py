@@ -258,7 +258,7 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
         keys = load_mod.keys_of(app.models, app.junctions)
         with load_mod.connect(target) as conn:
             preflight_target.writable(conn, "reset")
-            preflight_target.privileged(conn, "reset", list(keys), ledger=True)
+            preflight_target.privileged(conn, "reset", preflight_target.tables_of(app.models, app.junctions), True)
             others = sum(preflight_target.not_the_migrations(conn, keys).values())
         among = (
             f" ({counted(others, 'row')} this migration did not write or that {were(others)} changed since among them)"

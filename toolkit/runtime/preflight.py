@@ -33,8 +33,9 @@ def need(value: str | None, option: str) -> str:
 
 def one_of(first: tuple[str, str | None, object], second: tuple[str, str | None, object]) -> ConfigError:
     """The error for two options that exclude each other, both given: each as (option, its
-    environment variable or None, value). One exported earlier (as `m2pg servers` suggests) and forgotten
-    is the usual cause, so the error names a variable that holds the value and says to unset it."""
+    environment variable or None, value). One exported earlier (as `m2pg servers` suggests) and
+    forgotten is the usual cause, so the error names a variable holding the value and says to
+    unset it."""
     exported = [v for _, v, value in (first, second) if v and os.environ.get(v) == str(value)]
     message = f"give either {first[0]} or {second[0]}, not both"
     if not exported:
