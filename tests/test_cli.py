@@ -134,3 +134,26 @@ def test_two_sources_given_say_which_came_from_the_environment(tmp_path, argumen
     done = CliRunner().invoke(app, command, env=env)
     assert (done.exit_code, done.output.strip()) == (2, f"error: {said}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dump"]
+
+
+@pytest.mark.parametrize(
+    "scale, said",
+    [
+        ("nan", "--scale nan is not a positive number; hint: e.g. --scale 10 (906,671 documents)"),
+        ("-inf", "--scale -inf is not a positive number"),
+        ("0", "--scale 0.0 is not a positive number"),
+        (
+            "700",
+            "--scale 700.0 would make 17,500,000 documents of crm_Contacts, more than the 16,777,215 the generated "
+            "ObjectIds can number; hint: use --scale 671 or less; nothing was written",
+        ),
+    ],
+)
+def test_a_scale_the_large_profile_cannot_write_is_refused_before_writing(tmp_path, scale, said):
+    """NaN, infinity and a scale past the ObjectIds' counter ended in a traceback; 0 and negative
+    scales wrote a dataset of one document in each scaled collection."""
+    done = CliRunner().invoke(
+        app, ["generate", "large", "--scale", scale, "--dump-out", str(tmp_path / "out")], env={"COLUMNS": "400"}
+    )
+    assert done.exit_code == 2 and done.output.startswith(f"error: {said}"), done.output
+    assert not (tmp_path / "out").exists()

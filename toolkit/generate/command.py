@@ -3,6 +3,7 @@ loading the stages."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,23 @@ from toolkit.staging.layout import write_json
 
 PROFILES = ("sample", "bad", "large")
 DUMP_FILES = (".bson", ".bson.gz", ".metadata.json", ".metadata.json.gz")  # what mongodump writes per collection
+
+
+def countable(app: App, scale: float) -> None:
+    """A --scale the large profile can write: a positive number, and no collection beyond what
+    the 3-byte counter of its generated ObjectIds can number."""
+    from toolkit.generate.large import MOST_DOCUMENTS, counts
+
+    if not (math.isfinite(scale) and scale > 0):
+        example = sum(counts(app, 10).values())
+        raise ConfigError(f"--scale {scale} is not a positive number", hint=f"e.g. --scale 10 ({example:,} documents)")
+    name, largest = max(counts(app, scale).items(), key=lambda item: item[1])
+    if largest > MOST_DOCUMENTS:
+        raise ConfigError(
+            f"--scale {scale} would make {largest:,} documents of {name}, more than the {MOST_DOCUMENTS:,} "
+            "the generated ObjectIds can number",
+            hint=f"use --scale {math.floor(scale * MOST_DOCUMENTS / largest)} or less; nothing was written",
+        )
 
 
 def held_collections(uri: str, db: str, names: list[str]) -> dict[str, int]:
@@ -91,6 +109,8 @@ def generate_data(
         raise ConfigError("the large profile is written to a dump", hint="use --dump-out DIR, then mongorestore")
     if folder is None:
         need(mongo_db, "--mongo-db")
+    if profile == "large":
+        countable(app, scale)
     make_room(app, mongo_uri, database, folder, replace)
     if profile == "large" and folder is not None:
         from toolkit.generate.large import large

@@ -31,6 +31,7 @@ from toolkit.documents import index as bt
 from toolkit.generate.sample import END, START, SampleData, dump_metadata, tables, target_model, text_maker
 from toolkit.runtime.progress import tracked
 
+MOST_DOCUMENTS = (1 << 24) - 1  # a collection's ObjectIds number its documents in a 3-byte counter
 SCALED, FIXED = True, False  # a count of `SampleData.large_counts` grows with the scale, or not
 LINKS = (0.35, 0.30, 0.15, 0.10, 0.06, 0.04)  # share of documents with 0..5 partners in a junction
 FEED_SIDES = (0.4, 0.3, 0.3)  # a pair is kept in the first feed's array, the second's, or both
@@ -387,7 +388,7 @@ class World:
 
 def _object_ids(rng: np.random.Generator, n: int, machine: int) -> tuple[np.ndarray, np.ndarray]:
     """n ascending ObjectIds created over 2019-2025: seconds, a 5-byte machine id, a counter."""
-    if n >= 1 << 24:
+    if n > MOST_DOCUMENTS:
         raise ValueError(f"{n} documents overflow the 3-byte ObjectId counter: use a smaller scale")
     seconds = np.sort(rng.integers(int(START.timestamp()), int(END.timestamp()), n))
     ids = np.empty((n, 12), np.uint8)
