@@ -157,3 +157,15 @@ def test_a_scale_the_large_profile_cannot_write_is_refused_before_writing(tmp_pa
     )
     assert done.exit_code == 2 and done.output.startswith(f"error: {said}"), done.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["generate", "large", "--dump-out"], ["verify", "--staging"], ["demo", "--workdir"]],
+)
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
+def test_a_seed_no_generator_takes_is_a_usage_error(tmp_path, command, seed):
+    """A negative seed ended in a traceback from numpy's or polars' generator."""
+    done = CliRunner().invoke(app, [*command, str(tmp_path / "out"), "--seed", seed], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and "Invalid value for '--seed'" in done.output, done.output
+    assert not list(tmp_path.iterdir())

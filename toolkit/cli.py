@@ -234,6 +234,9 @@ def _run(action, staging: Path | None = None) -> None:
     raise typer.Exit(code or 0)
 
 
+SEED_MOST = 2**63 - 1  # a seed every generator and sampler takes
+
+
 @dataclass(frozen=True)
 class Settings:
     """A command's options, read once from its flags and the environment, then only passed on."""
@@ -575,7 +578,7 @@ def verify(
     staging: StagingDir = Path("staging"),
     sample: Annotated[int, typer.Option(min=0, help="Records compared per table.")] = 100,
     full: Annotated[bool, typer.Option("--full", help="Compare every record (per-row hashes).")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, max=SEED_MOST, help="Seed of the sample.")] = 7,
     workers: Workers = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
@@ -616,7 +619,7 @@ def indexes(
 def generate(
     profile: Annotated[str, typer.Argument(help="sample, bad or large.")],
     scale: Annotated[float, typer.Option(help="Volume multiplier of the large profile.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, max=SEED_MOST, help="Seed: the same seed gives the same data.")] = 7,
     mongo_uri: Annotated[
         str | None,
         typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB server to write the dataset into."),
@@ -650,7 +653,7 @@ def demo(
             help="Keep the servers' data and the staging folder here (default: a temporary folder, removed at the end)."
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the generated dataset.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, max=SEED_MOST, help="Seed of the generated dataset.")] = 7,
 ) -> None:
     """Start embedded MongoDB-compatible and PostgreSQL servers, generate the app's data, migrate it,
     stop the servers (exit 3: the dataset holds records that must be quarantined)."""
