@@ -127,3 +127,13 @@ def test_a_kept_pool_told_to_stop_is_not_handed_to_the_next_stage(monkeypatch):
         monkeypatch.setenv("M2PG_PROBE", "after")
         assert _in_workers(("M2PG_PROBE", "M2PG_PROBE")) == ["after", "after"]
         assert parallel._kept[2][0] is not pool
+
+
+def test_no_more_workers_are_spawned_than_there_are_jobs():
+    """`--workers 1000` spawned a thousand processes for 29 collections: minutes of imports
+    before the first job, and the memory of a thousand interpreters."""
+    with parallel.kept_workers():
+        jobs = [(os.getenv, ("PATH",)), (os.getenv, ("PATH",))]
+        assert parallel.run_jobs(jobs, 50, None, "test") == [os.environ["PATH"]] * 2
+        ((pool, _, _),) = parallel._kept.values()
+        assert list(parallel._kept) == [2] and len(pool._pool) == 2

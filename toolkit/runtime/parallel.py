@@ -174,7 +174,8 @@ def run_graph(
     unknown = set().union(*needs.values()) - jobs.keys()
     if unknown:
         raise ValueError(f"{stage}: jobs wait for jobs that do not exist: {sorted(map(str, unknown))}")
-    if workers <= 1 or len(jobs) <= 1:
+    workers = min(workers, len(jobs))  # a worker more than the jobs would only be spawned and wait
+    if workers <= 1:
         results: dict[Name, Any] = {}
         while len(results) < len(jobs):
             name = _next_ready(jobs, needs, results.keys(), results.keys())
