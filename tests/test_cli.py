@@ -169,3 +169,13 @@ def test_a_seed_no_generator_takes_is_a_usage_error(tmp_path, command, seed):
     done = CliRunner().invoke(app, [*command, str(tmp_path / "out"), "--seed", seed], env={"COLUMNS": "400"})
     assert done.exit_code == 2 and "Invalid value for '--seed'" in done.output, done.output
     assert not list(tmp_path.iterdir())
+
+
+def test_a_report_of_a_folder_without_reports_is_refused_and_writes_nothing(tmp_path):
+    """A mistyped --staging was created, and given an empty page."""
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "mistyped", tmp_path / "empty"):
+        done = CliRunner().invoke(app, ["report", "--staging", str(folder)], env={"COLUMNS": "400"})
+        assert done.exit_code == 2, done.output
+        assert done.output.startswith(f"error: report: {folder} holds no stage's report (reports/<stage>.json)")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["empty"]

@@ -329,8 +329,16 @@ def verify_stage(
 
 
 def report_stage(root: Path, out: Console) -> int:
-    from toolkit.reports.html import render_report
+    """The HTML page of a staging folder's reports; a folder holding none (a mistyped --staging)
+    is refused rather than given an empty page, or created."""
+    from toolkit.reports.html import STAGES, render_report
 
-    path = render_report(Staging(root).root)
+    staging = Staging(root)
+    if not any(staging.report(f"{stage}.json").exists() for stage in STAGES):
+        raise ConfigError(
+            f"report: {root} holds no stage's report (reports/<stage>.json)",
+            hint=f"check --staging, or run `m2pg run --staging {root}` (or its stages) first; nothing was written",
+        )
+    path = render_report(staging.root)
     out.print(f"report: {path} (one self-contained page: open it in a browser)")
     return MIGRATED
