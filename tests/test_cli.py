@@ -179,3 +179,15 @@ def test_a_report_of_a_folder_without_reports_is_refused_and_writes_nothing(tmp_
         assert done.exit_code == 2, done.output
         assert done.output.startswith(f"error: report: {folder} holds no stage's report (reports/<stage>.json)")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["empty"]
+
+
+def test_the_status_of_a_folder_that_does_not_exist_says_so(tmp_path):
+    """A mistyped --staging showed every collection as not started."""
+    done = CliRunner().invoke(app, ["status", "--staging", str(tmp_path / "mistyped")], env={"COLUMNS": "400"})
+    assert (done.exit_code, done.output.splitlines()[0]) == (
+        2,
+        f"error: status: the staging folder {tmp_path / 'mistyped'} does not exist; hint: check --staging "
+        "(./staging unless given), or pass --pg-uri for what the load left in a target",
+    )
+    assert not (tmp_path / "mistyped").exists()
+    assert CliRunner().invoke(app, ["status", "--staging", str(tmp_path)]).exit_code == 0  # nothing staged yet

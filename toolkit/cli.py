@@ -531,6 +531,11 @@ def status(staging: StagingDir = Path("staging"), pg_uri: PgUri = None) -> None:
 
 
 def _status(staging: Path, pg_uri: str | None) -> int:
+    if not staging.exists() and pg_uri is None:  # a mistyped folder, not one with nothing staged yet
+        raise ConfigError(
+            f"status: the staging folder {staging} does not exist",
+            hint="check --staging (./staging unless given), or pass --pg-uri for what the load left in a target",
+        )
     found = status_mod.status(APP, staging, pg_uri)
     console.print_status(found, out)
     return pipeline.FAILED if found["damage"] else pipeline.MIGRATED
