@@ -8,6 +8,8 @@ import typer
 from typer.testing import CliRunner
 
 from toolkit.cli import app
+from toolkit.runtime import preflight
+from toolkit.runtime.errors import ConfigError
 
 COMMANDS = typer.main.get_command(app).commands
 FLAGS = [
@@ -191,3 +193,34 @@ def test_the_status_of_a_folder_that_does_not_exist_says_so(tmp_path):
     )
     assert not (tmp_path / "mistyped").exists()
     assert CliRunner().invoke(app, ["status", "--staging", str(tmp_path)]).exit_code == 0  # nothing staged yet
+
+
+@pytest.mark.parametrize(
+    "given, taken",
+    [
+        (None, None),
+        ("postgresql://app@db/nextcrm", "postgresql://app@db/nextcrm"),
+        ("postgresql://app@db/nextcrm?schema=public", "postgresql://app@db/nextcrm"),
+        ("postgresql://app@db/nextcrm?schema=%70ublic", "postgresql://app@db/nextcrm"),
+        (
+            "postgresql://app:p%3Fw@db/nextcrm?sslmode=require&schema=public&connect_timeout=5",
+            "postgresql://app:p%3Fw@db/nextcrm?sslmode=require&connect_timeout=5",
+        ),
+        ("postgresql://app@/nextcrm?host=/run/pg&schema=public", "postgresql://app@/nextcrm?host=/run/pg"),
+        ("postgresql://app@db/nextcrm?sslmode=require", "postgresql://app@db/nextcrm?sslmode=require"),
+    ],
+)
+def test_the_apps_database_url_is_taken_without_prismas_schema_public(given, taken):
+    """libpq refused Prisma's `?schema=public`, so the app's own DATABASE_URL could not be pasted."""
+    assert preflight.without_prisma_schema(given) == taken
+
+
+def test_a_database_url_naming_another_schema_is_a_usage_error():
+    """m2pg migrates into public: a URI naming another schema would have it write where the app
+    does not read."""
+    with pytest.raises(ConfigError, match="names the schema crm"):
+        preflight.without_prisma_schema("postgresql://app@db/nextcrm?schema=crm")
+    done = CliRunner().invoke(
+        app, ["schema", "--pg-uri", "postgresql://app@db/nextcrm?schema=crm"], env={"COLUMNS": "400"}
+    )
+    assert done.exit_code == 2 and "names the schema crm (Prisma's ?schema=)" in done.output, done.output

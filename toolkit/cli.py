@@ -89,8 +89,23 @@ Dump = Annotated[
         "--gzip), or an --archive file (gzipped or not).",
     ),
 ]
+
+
+def _app_uri(value: str | None) -> str | None:
+    try:
+        return preflight.without_prisma_schema(value)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 PgUri = Annotated[
-    str | None, typer.Option("--pg-uri", envvar="M2PG_PG_URI", help="PostgreSQL connection URI to load into.")
+    str | None,
+    typer.Option(
+        "--pg-uri",
+        envvar="M2PG_PG_URI",
+        callback=_app_uri,
+        help="PostgreSQL connection URI to load into (the app's DATABASE_URL, with Prisma's ?schema=public, works).",
+    ),
 ]
 StagingDir = Annotated[
     Path,

@@ -360,6 +360,15 @@ def test_timeouts_the_target_sets_for_the_apps_sessions_do_not_stop_m2pgs(pg_ser
         assert cur.fetchall() == [(1,)]
 
 
+def test_the_apps_database_url_as_prisma_writes_it_is_a_target(staged, target):
+    """Prisma's DATABASE_URL names its schema (`?schema=public`), which libpq refused: every
+    command failed to connect with the URI the app's operators have at hand."""
+    prisma = f"{with_password(target)}&schema=public"
+    assert m2pg("load", "--staging", str(staged), "--pg-uri", prisma).returncode == 3
+    assert m2pg("reconcile", "--staging", str(staged), "--pg-uri", prisma).returncode == 3  # DuckDB's too
+    assert sql(target, 'SELECT count(*) > 0 FROM "Users"') == [(True,)]
+
+
 def test_a_second_command_creating_the_schema_stops_while_the_first_writes(dump, pg_uri, tmp_path):
     """Two runs into one empty database would both create the app's types and tables: the
     second one's CREATE failed on a name the first had just made, with a stack trace."""

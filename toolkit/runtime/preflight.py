@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 from toolkit.runtime.errors import ConfigError, EnvironmentFailure
 from toolkit.runtime.redact import split_uri, without_credentials
@@ -70,6 +71,28 @@ def mongo_uri(uri: str) -> None:
 
 def pg_uri(uri: str) -> None:
     check_uri(uri, "PostgreSQL", PG_SCHEMES, "--pg-uri")
+
+
+def without_prisma_schema(uri: str | None) -> str | None:
+    """The app's own DATABASE_URL pasted as --pg-uri: Prisma's URIs name their schema
+    (`?schema=public`), a parameter libpq refuses. Naming `public`, where the app's migration
+    creates its tables and m2pg migrates them, it is left out; another schema is refused, since
+    m2pg would write where that app does not read."""
+    if not uri or "?" not in uri:
+        return uri
+    base, _, query = uri.partition("?")
+    pieces = query.split("&")
+    named = {unquote(p.partition("=")[2]) for p in pieces if p.partition("=")[0] == "schema"}
+    if not named:
+        return uri
+    if named != {"public"}:
+        raise ConfigError(
+            f"--pg-uri names the schema {', '.join(sorted(named))} (Prisma's ?schema=): m2pg migrates the app's "
+            "tables into public, where its migration creates them",
+            hint="point the app at schema public, or leave ?schema= out of --pg-uri",
+        )
+    kept = "&".join(p for p in pieces if p.partition("=")[0] != "schema")
+    return f"{base}?{kept}" if kept else base
 
 
 def listed(names, shown: int = SHOWN) -> str:
