@@ -236,7 +236,6 @@ def only_writer(pg_uri: str, stage: str) -> Iterator[None]:
                 raise
             conn.rollback()
             raise _writing(conn, stage) from None
-        writable(conn, stage)
         yield
 
 
