@@ -224,3 +224,18 @@ def test_a_database_url_naming_another_schema_is_a_usage_error():
         app, ["schema", "--pg-uri", "postgresql://app@db/nextcrm?schema=crm"], env={"COLUMNS": "400"}
     )
     assert done.exit_code == 2 and "names the schema crm (Prisma's ?schema=)" in done.output, done.output
+
+
+def test_reconcile_of_a_folder_without_a_transform_is_refused_and_writes_nothing(tmp_path):
+    """A mistyped --staging was created, and every table reported as failed, exit 1."""
+    (tmp_path / "empty").mkdir()
+    target = "postgresql://nobody@127.0.0.1:1/nextcrm"  # never reached
+    for folder, said in (
+        (tmp_path / "mistyped", f"the staging folder {tmp_path / 'mistyped'} does not exist"),
+        (tmp_path / "empty", f"{tmp_path / 'empty'} holds no transform output"),
+    ):
+        done = CliRunner().invoke(
+            app, ["reconcile", "--staging", str(folder), "--pg-uri", target], env={"COLUMNS": "400"}
+        )
+        assert done.exit_code == 2 and done.output.startswith(f"error: reconcile: {said}"), done.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["empty"]

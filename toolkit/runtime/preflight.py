@@ -175,7 +175,13 @@ def writable_staging(root: Path, create: bool) -> None:
             ) from None
 
 
-STAGE_BEFORE = {"transform": "extract", "validate": "transform", "errors": "transform", "verify": "transform"}
+STAGE_BEFORE = {
+    "transform": "extract",
+    "validate": "transform",
+    "errors": "transform",
+    "verify": "transform",
+    "reconcile": "transform",
+}
 
 
 def staging_inputs(root: Path, stage: str) -> None:
