@@ -123,6 +123,7 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool 
 def reconcile_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
     from toolkit.stages import reconcile as reconcile_mod
 
+    preflight.staging_inputs(root, "reconcile")
     staging = Staging(root)
     report = reconcile_mod.reconcile(app, staging.root, pg_uri)
     console.print_reconcile(report, out)
@@ -257,6 +258,7 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
 
         keys = load_mod.keys_of(app.models, app.junctions)
         with load_mod.connect(target) as conn:
+            preflight_target.public_schema(conn, "reset")
             preflight_target.writable(conn, "reset")
             preflight_target.privileged(conn, "reset", preflight_target.tables_of(app.models, app.junctions), True)
             others = sum(preflight_target.not_the_migrations(conn, keys).values())
@@ -301,13 +303,15 @@ def indexes_stage(app: App, pg_uri: str, extra: bool, drop: bool, out: Console) 
     if extra == drop:
         raise ConfigError("choose --extra (add the optional indexes) or --drop (remove them)")
     with load_mod.connect(pg_uri) as conn:
+        preflight_target.public_schema(conn, "indexes")
         preflight_target.writable(conn, "indexes")
-    names = (
-        indexes.add_extra_indexes(pg_uri, app.extra_indexes)
-        if extra
-        else indexes.drop_extra_indexes(pg_uri, app.extra_indexes)
-    )
-    out.print(f"indexes: {'added' if extra else 'dropped'} {', '.join(names) or 'none'}")
+    if extra:
+        added, there = indexes.add_extra_indexes(pg_uri, app.extra_indexes)
+        kept = f"; already there: {', '.join(there)}" if there else ""
+        out.print(f"indexes: added {', '.join(added) or 'none'}{kept}")
+    else:
+        dropped = indexes.drop_extra_indexes(pg_uri, app.extra_indexes)
+        out.print(f"indexes: dropped {', '.join(dropped) or 'none (none of them was there)'}")
     return MIGRATED
 
 

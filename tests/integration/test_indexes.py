@@ -104,9 +104,9 @@ def indexed(crm) -> str:
 
 
 def test_add_extra_indexes_is_idempotent(crm):
-    assert indexes.add_extra_indexes(crm, APP.extra_indexes) == NAMES
+    assert indexes.add_extra_indexes(crm, APP.extra_indexes) == (NAMES, [])
     first = live_extra_indexes(crm)
-    assert indexes.add_extra_indexes(crm, APP.extra_indexes) == NAMES
+    assert indexes.add_extra_indexes(crm, APP.extra_indexes) == ([], NAMES)  # said as already there
     assert live_extra_indexes(crm) == first
     assert sorted(first) == sorted(NAMES)
     assert all("USING gin" in definition for definition in first.values())
@@ -143,8 +143,19 @@ def test_drop_extra_indexes_removes_them(crm):
     indexes.add_extra_indexes(crm, APP.extra_indexes)
     assert indexes.drop_extra_indexes(crm, APP.extra_indexes) == NAMES
     assert live_extra_indexes(crm) == {}
-    indexes.drop_extra_indexes(crm, APP.extra_indexes)  # nothing left to drop is not an error
+    assert indexes.drop_extra_indexes(crm, APP.extra_indexes) == []  # not said as dropped, not an error
     assert live_extra_indexes(crm) == {}
+
+
+def test_indexes_before_the_apps_tables_exist_stop_with_one_line(pg_uri):
+    """Before the migration, CREATE INDEX failed on the first missing table with a traceback,
+    and --drop said it dropped indexes that were never there."""
+    with pytest.raises(ConfigError) as raised:
+        indexes.add_extra_indexes(pg_uri, APP.extra_indexes)
+    said = str(raised.value)
+    assert said.startswith("indexes: the optional indexes go on tables the target lacks:"), said
+    assert all(f'"{i.table}"' in said for i in APP.extra_indexes), said
+    assert indexes.drop_extra_indexes(pg_uri, APP.extra_indexes) == []
 
 
 SEARCHES = [  # (query, parameter, expected names, or values of the first selected column)

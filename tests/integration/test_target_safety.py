@@ -260,6 +260,24 @@ def test_a_target_database_not_in_utf8_is_refused_before_anything_is_written(pg_
     assert not (tmp_path / "st").exists()
 
 
+def test_a_target_without_schema_public_is_refused_before_anything_is_written(pg_uri, staged, dump, tmp_path):
+    """With schema public dropped by hand, schema, run, load, reset and indexes failed at their
+    first query with a traceback ("schema public does not exist") and "please report it as a bug"."""
+    sql(pg_uri, "DROP SCHEMA public CASCADE")
+    run = ("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", with_password(pg_uri))
+    for done in (
+        m2pg("schema", "--pg-uri", with_password(pg_uri)),
+        m2pg(*run),
+        m2pg(*run, "--dry-run"),
+        load(staged, pg_uri),
+        m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
+        m2pg("indexes", "--extra", "--pg-uri", with_password(pg_uri)),
+    ):
+        refused(done, "the target database has no schema public")
+    assert sql(pg_uri, "SELECT nspname::text FROM pg_namespace WHERE nspname IN ('public', 'm2pg')") == []
+    assert not (tmp_path / "st").exists()
+
+
 @pytest.fixture(scope="module")
 def replica(pg_server, tmp_path_factory):
     """A read replica of the test server: a base backup of it, started as a standby."""

@@ -36,16 +36,27 @@ class ExtraIndex:
         return f"DROP INDEX IF EXISTS {quote(self.name)}"
 
 
-def add_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]:
-    """Create the indexes that do not exist yet, all in one transaction, and return their names.
+def add_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> tuple[list[str], list[str]]:
+    """Create the indexes that do not exist yet, all in one transaction: the names added, and
+    those already there (kept as they are).
 
     A plain CREATE INDEX blocks writes to the table while it builds: run it after the load,
-    before the application is switched over. An index of the same name is kept as it is.
+    before the application is switched over.
     """
     from toolkit.stages.load import connect
 
     with connect(pg_uri) as conn, conn.cursor() as cur:
+        missing = sorted({i.table for i in indexes} - set(_present(cur, "r", [i.table for i in indexes])))
+        if missing:
+            raise ConfigError(
+                f"the optional indexes go on tables the target lacks: {', '.join(quote(t) for t in missing)}",
+                stage="indexes",
+                hint="migrate first (`m2pg run`), then add them; nothing was written",
+            )
+        there = _present(cur, "i", [i.name for i in indexes])
         for index in indexes:
+            if index.name in there:
+                continue
             try:
                 cur.execute(index.create)
             except pgdbapi.Error as error:
@@ -54,7 +65,17 @@ def add_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]
                 conn.rollback()
                 raise refused(index, error) from None
         conn.commit()
-    return [index.name for index in indexes]
+    return [i.name for i in indexes if i.name not in there], [i.name for i in indexes if i.name in there]
+
+
+def _present(cur, kind: str, names: list[str]) -> set[str]:
+    """Which of `names` are relations of `kind` (r: table, i: index) in schema public."""
+    cur.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind = $1 AND c.relname = ANY($2::text[])",
+        parameters=(kind, names),
+    )
+    return {row[0] for row in cur.fetchall()}
 
 
 REFUSED_DATA = ("22", "23", "54")  # SQLSTATE classes: a value the index cannot take, or too large for it
@@ -71,11 +92,13 @@ def refused(index: ExtraIndex, error: pgdbapi.Error) -> ConfigError:
 
 
 def drop_extra_indexes(pg_uri: str, indexes: tuple[ExtraIndex, ...]) -> list[str]:
-    """Drop the indexes `add_extra_indexes` creates (those missing are skipped); their names."""
+    """Drop the indexes `add_extra_indexes` creates; the names of those that were there."""
     from toolkit.stages.load import connect
 
     with connect(pg_uri) as conn, conn.cursor() as cur:
+        there = _present(cur, "i", [i.name for i in indexes])
         for index in indexes:
-            cur.execute(index.drop)
+            if index.name in there:
+                cur.execute(index.drop)
         conn.commit()
-    return [index.name for index in indexes]
+    return [i.name for i in indexes if i.name in there]

@@ -134,13 +134,14 @@ WRITER_WAIT = "3s"  # how long a second writer waits: a killed command's session
 
 
 def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool = True, ledger: bool = True) -> None:
-    """The target must take what m2pg writes, checked before anything is: UTF8 text (binary COPY
-    hands PostgreSQL text as UTF-8 bytes, which a database in another encoding stores
-    unconverted, so the app's client would read them garbled, and verify, reading the same bytes
-    back, would not see it), and, unless the command only plans (`writes` False), writes at all
-    (`writable`) by a role that may make the app's `tables` and, with `ledger`, m2pg's own
-    (`privileged`)."""
+    """The target must take what m2pg writes, checked before anything is: a schema public
+    (`public_schema`), UTF8 text (binary COPY hands PostgreSQL text as UTF-8 bytes, which a
+    database in another encoding stores unconverted, so the app's client would read them garbled,
+    and verify, reading the same bytes back, would not see it), and, unless the command only plans
+    (`writes` False), writes at all (`writable`) by a role that may make the app's `tables` and,
+    with `ledger`, m2pg's own (`privileged`)."""
     with connect(pg_uri) as conn:
+        public_schema(conn, stage)
         with conn.cursor() as cur:
             cur.execute("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
             encoding = cur.fetchone()[0]
@@ -155,6 +156,24 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
         if writes:
             writable(conn, stage)
             privileged(conn, stage, tables, ledger)
+
+
+def public_schema(conn, stage: str) -> None:
+    """The app's tables live in schema public (Prisma's migration makes them there, its client reads
+    them there): a database without it (dropped by hand) fails every later query with the
+    server's words, so it stops first, in one line."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regnamespace('public') IS NOT NULL")
+        present = cur.fetchone()[0]
+    conn.rollback()
+    if not present:
+        raise ConfigError(
+            "the target database has no schema public, where the app's tables go (Prisma's migration "
+            "creates them there, and the app reads them there)",
+            stage=stage,
+            hint="create it as the database's owner (CREATE SCHEMA public), or point --pg-uri at the app's "
+            "database; nothing was written",
+        )
 
 
 def writable(conn, stage: str) -> None:
