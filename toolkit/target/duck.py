@@ -13,6 +13,7 @@ import duckdb
 
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.redact import redact, scrub
+from toolkit.target.postgres import without_timeouts
 
 DISTRIBUTION = "duckdb-extension-postgres-scanner"
 EXTENSION = "postgres_scanner.duckdb_extension"
@@ -34,11 +35,18 @@ def extension_path() -> Path:
 
 
 def connect(pg_uri: str, alias: str = "pg") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with PostgreSQL attached read-only as `alias`."""
+    """An in-memory DuckDB with PostgreSQL attached read-only as `alias`, its sessions without the
+    target's timeouts (as m2pg's own)."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.load_extension(str(extension_path()))
     try:
-        con.execute(f"ATTACH {_literal(pg_uri)} AS {alias} (TYPE postgres, READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {_literal(without_timeouts(pg_uri))} AS {alias} (TYPE postgres, READ_ONLY)")
+        except duckdb.Error as error:
+            if "options" not in str(error) and "startup parameter" not in str(error):
+                raise
+            # a connection pooler that takes no startup options: the target's timeouts then stay
+            con.execute(f"ATTACH {_literal(pg_uri)} AS {alias} (TYPE postgres, READ_ONLY)")
     except duckdb.Error as error:
         con.close()
         reason = scrub(str(error), pg_uri).strip()

@@ -4,6 +4,8 @@ traceback or a password."""
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import adbc_driver_postgresql.dbapi as pgdbapi
 
 from toolkit.runtime import preflight
@@ -13,11 +15,24 @@ from toolkit.runtime.redact import redact, remember
 APP_SCHEMA = "SET search_path TO public"
 """The app's tables live in `public`; a login role named like m2pg's own schema (`m2pg`) would
 otherwise put that schema first and take the unqualified names."""
-NO_TIMEOUTS = ("SET statement_timeout = 0", "SET idle_in_transaction_session_timeout = 0")
+TIMEOUTS_OFF = ("statement_timeout", "idle_in_transaction_session_timeout")
 """A timeout the target sets for the app's sessions would stop m2pg's longer statements (an index
-built over a large table, a foreign key validated) or transactions halfway, as it would a
-restore's: m2pg's sessions run without, as pg_restore's do. A lock timeout stays: it keeps m2pg's
-DDL from queueing the app's queries behind it."""
+built over a large table, a foreign key validated, a whole table read by verify) or transactions
+halfway, as it would a restore's: m2pg's sessions run without, as pg_restore's do. A lock timeout
+stays: it keeps m2pg's DDL from queueing the app's queries behind it."""
+NO_TIMEOUTS = tuple(f"SET {name} = 0" for name in TIMEOUTS_OFF)
+
+
+def without_timeouts(pg_uri: str) -> str:
+    """`pg_uri` with libpq's `options` turning the timeouts off from the start of the session: for
+    connections m2pg opens through another library (DuckDB's attached PostgreSQL), which runs no
+    `SET` of ours. Options the URI gives already are kept, before ours."""
+    base, _, query = pg_uri.partition("?")
+    pieces = [p for p in query.split("&") if p]
+    given = [unquote(p.partition("=")[2]) for p in pieces if p.partition("=")[0] == "options"]
+    options = " ".join([*given, *(f"-c {name}=0" for name in TIMEOUTS_OFF)])
+    kept = [p for p in pieces if p.partition("=")[0] != "options"]
+    return f"{base}?{'&'.join([*kept, 'options=' + quote(options, safe='')])}"
 
 
 def connect(pg_uri: str, settings: tuple[str, ...] = ()):
