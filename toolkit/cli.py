@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Annotated, cast  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
+from rich.text import Text  # noqa: E402
 
 from toolkit.declarations.app import installed  # noqa: E402
 from toolkit.runtime import interrupt, preflight, progress  # noqa: E402
@@ -71,8 +71,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stdout)), width=None if sys.stdout.isatty() else 160)
-err = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stderr)), stderr=True, soft_wrap=True)
+# No console markup: what they print holds the source's field names and values, the user's paths
+# and the servers' words, any of which may look like a markup tag; colour comes through Text.
+out = Console(
+    file=cast(IO[str], ScrubbedStream(lambda: sys.stdout)), width=None if sys.stdout.isatty() else 160, markup=False
+)
+err = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stderr)), stderr=True, soft_wrap=True, markup=False)
 
 MongoUri = Annotated[
     str | None, typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB connection URI to read from.")
@@ -91,11 +95,16 @@ Dump = Annotated[
 ]
 
 
-def _app_uri(value: str | None) -> str | None:
+def _usage(check):
+    """An option's value checked as typer parses it: a ConfigError is a usage error (exit 2)."""
     try:
-        return preflight.without_prisma_schema(value)
+        return check()
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from None
+
+
+def _app_uri(value: str | None) -> str | None:
+    return _usage(lambda: preflight.without_prisma_schema(value))
 
 
 PgUri = Annotated[
@@ -107,9 +116,24 @@ PgUri = Annotated[
         help="PostgreSQL connection URI to load into (the app's DATABASE_URL, with Prisma's ?schema=public, works).",
     ),
 ]
+
+
+def _plain_staging(value: Path) -> Path:
+    return _usage(lambda: preflight.plain_folder(value))
+
+
+def _plain_workdir(value: Path | None) -> Path | None:
+    return _usage(lambda: preflight.plain_folder(value))
+
+
 StagingDir = Annotated[
     Path,
-    typer.Option("--staging", envvar="M2PG_STAGING", help="Folder where stages write and read Parquet and reports."),
+    typer.Option(
+        "--staging",
+        envvar="M2PG_STAGING",
+        callback=_plain_staging,
+        help="Folder where stages write and read Parquet and reports.",
+    ),
 ]
 PartSize = Annotated[
     int,
@@ -216,15 +240,21 @@ def _run(action, staging: Path | None = None) -> None:
             code = action()
     except interrupt.Interrupted as stop:
         err.print(
-            f"[yellow]Checkpoint saved[/] ({escape(stop.stage)}: {escape(stop.done)}; left: {escape(stop.left)}). "
-            "Re-run the same command to resume."
+            Text.assemble(
+                ("Checkpoint saved", "yellow"),
+                f" ({stop.stage}: {stop.done}; left: {stop.left}). Re-run the same command to resume.",
+            )
         )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err.print("[yellow]Stopped at once.[/] Everything written is whole; re-run the same command to resume.")
+        err.print(
+            Text.assemble(
+                ("Stopped at once.", "yellow"), " Everything written is whole; re-run the same command to resume."
+            )
+        )
         raise typer.Exit(130) from None
     except M2pgError as error:
-        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        err.print(Text.assemble(("error:", "red"), f" {error}"), highlight=False)
         raise typer.Exit(error.exit_code) from None
     except Exception as error:  # the environment failed under the command, or a bug of the tool
         text = traceback.format_exc()
@@ -233,18 +263,21 @@ def _run(action, staging: Path | None = None) -> None:
         cause = environment_failure(error, staging)
         if cause:
             err.print(
-                f"[red]error:[/] {escape(one_line(cause))}; fix it, then re-run `{escape(command)}` to resume "
-                f"({escape(where)})",
+                Text.assemble(
+                    ("error:", "red"), f" {one_line(cause)}; fix it, then re-run `{command}` to resume ({where})"
+                ),
                 highlight=False,
             )
         else:
             err.print(
-                f"[red]m2pg failed unexpectedly:[/] {escape(type(error).__name__)}: "
-                f"{escape(short_cause(error))} ({escape(where)}; please report it as a bug)",
+                Text.assemble(
+                    ("m2pg failed unexpectedly:", "red"),
+                    f" {type(error).__name__}: {short_cause(error)} ({where}; please report it as a bug)",
+                ),
                 highlight=False,
             )
             if not log:
-                err.print(scrub(text), highlight=False, markup=False)
+                err.print(scrub(text), highlight=False)
         raise typer.Exit(1) from None
     raise typer.Exit(code or 0)
 
@@ -571,7 +604,11 @@ def reset(
 ) -> None:
     """Start over cleanly: remove a stage's staged files (and later stages'); load empties the tables."""
     if stage not in ("extract", "transform", "validate", "load", "all"):
-        err.print(f"[red]error:[/] unknown stage {stage!r}: choose extract, transform, validate, load or all")
+        err.print(
+            Text.assemble(
+                ("error:", "red"), f" unknown stage {stage!r}: choose extract, transform, validate, load or all"
+            )
+        )
         raise typer.Exit(2)
     _run(lambda: pipeline.reset(APP, staging, stage, pg_uri, _confirmer(yes), out), staging)
 
@@ -670,7 +707,9 @@ def demo(
     workdir: Annotated[
         Path | None,
         typer.Option(
-            help="Keep the servers' data and the staging folder here (default: a temporary folder, removed at the end)."
+            callback=_plain_workdir,
+            help="Keep the servers' data and the staging folder here "
+            "(default: a temporary folder, removed at the end).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(min=0, max=SEED_MOST, help="Seed of the generated dataset.")] = 7,

@@ -135,7 +135,7 @@ def warn_client_drift(app: App, out: Console) -> None:
 
     drift = client_drift(app.models)
     if drift:
-        out.print(f"[yellow]warning:[/] {drift}", highlight=False)
+        out.print(Text.assemble(("warning:", "yellow"), f" {drift}"), highlight=False)
 
 
 def schema_stage(app: App, pg_uri: str, out: Console) -> int:

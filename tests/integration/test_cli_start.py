@@ -165,3 +165,43 @@ def test_json_prints_one_object_on_stdout_and_the_tables_on_stderr(tmp_path, dum
         env=env,
     )
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (3, "", "")
+
+
+def test_names_that_look_like_console_markup_are_printed_as_they_are(tmp_path):
+    """A field named "[/link]" (legal in MongoDB) ended extract's table with "m2pg failed
+    unexpectedly: MarkupError", and one named "[bold]shout" was shown as "shout"."""
+    from bson import ObjectId
+
+    from toolkit.generate import sample as generate
+    from transforms import APP
+
+    dataset = generate.demo_dataset(APP, 7)
+    odd = {**dataset["Users"][0], "_id": ObjectId(), "email": "markup@example.com", "[/link]": 1, "[bold]shout": 2}
+    dataset["Users"].append(odd)
+    generate.write_dump(tmp_path / "dump", "nextcrm", dataset)
+    staging = tmp_path / "staging"
+    for json_flag, stream in (((), "stdout"), (("--json",), "stderr")):
+        done = subprocess.run(
+            [*M2PG, "extract", "--dump", str(tmp_path / "dump"), "--staging", str(staging), *json_flag],
+            capture_output=True,
+            text=True,
+            env={**environment(), "COLUMNS": "400"},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        said = getattr(done, stream)
+        assert "[/link] (1)" in said and "[bold]shout (1)" in said and f"staged under {staging}/raw" in said, said
+
+
+@pytest.mark.parametrize("folder", ["[red]staging", "part*", "a?b"])
+def test_a_staging_folder_whose_path_reads_as_a_pattern_is_a_usage_error(tmp_path, folder):
+    """Polars and DuckDB take * ? [ ] in a path for a file pattern: a staging folder named so was
+    written by extract, then its parts were not found ("m2pg failed unexpectedly")."""
+    done = subprocess.run(
+        [*M2PG, "extract", "--dump", str(tmp_path / "dump"), "--staging", str(tmp_path / folder)],
+        capture_output=True,
+        text=True,
+        env={**environment(), "COLUMNS": "400"},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"its path {tmp_path / folder} holds" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())

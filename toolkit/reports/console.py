@@ -237,9 +237,14 @@ def print_target(target: dict, out: Console) -> None:
         count = sum(map(len, waiting.values()))
         tables = ", ".join(f"{t} ({len(keys)})" for t, keys in waiting.items())
         out.print(
-            f"[yellow]{counted(count, 'foreign key')} {are(count)} stored in {target['deferred']}, not yet restored "
-            f"(a load stopped before putting them back), of: {tables}[/]\n"
-            "run `m2pg load` to restore them",
+            Text.assemble(
+                (
+                    f"{counted(count, 'foreign key')} {are(count)} stored in {target['deferred']}, not yet restored "
+                    f"(a load stopped before putting them back), of: {tables}",
+                    "yellow",
+                ),
+                "\nrun `m2pg load` to restore them",
+            ),
             highlight=False,
         )
     else:

@@ -47,6 +47,23 @@ def one_of(first: tuple[str, str | None, object], second: tuple[str, str | None,
     return ConfigError(f"{message} ({said} set in the environment)", hint=hint)
 
 
+PATTERN_CHARACTERS = "*?[]"
+
+
+def plain_folder(folder: Path | None) -> Path | None:
+    """A folder whose whole path holds none of `*?[]`: Polars and DuckDB read staged Parquet by
+    path and take those characters for a pattern, so a part in such a folder is not found."""
+    if folder is None:
+        return None
+    taken = [c for c in PATTERN_CHARACTERS if c in str(folder.absolute())]
+    if taken:
+        raise ConfigError(
+            f"its path {folder.absolute()} holds {' '.join(taken)}, which the Parquet readers take for a file pattern",
+            hint="choose a folder whose path holds none of * ? [ ]",
+        )
+    return folder
+
+
 def check_uri(uri: str, server: str, schemes: tuple[str, ...], option: str) -> None:
     """A URI the driver can read: the right scheme, and a user name and password whose special
     characters are percent-encoded. The URI is shown without its credentials."""
