@@ -1,11 +1,12 @@
 """Reading mongodump's archive and gzip files: the layout, streaming, choosing a database, damage."""
 
+import gzip
 import tracemalloc
 
 import bson
 import pytest
 from bson import ObjectId
-from integration.mongodump_files import archive, gzip_folder
+from integration.mongodump_files import TERMINATOR, archive, gzip_folder
 
 from toolkit.runtime.errors import ConfigError
 from toolkit.sources import mongodump
@@ -33,9 +34,11 @@ def two_databases(tmp_path):
 @pytest.mark.parametrize("block", [mongodump.BLOCK, 97])  # documents split by the end of every read
 def test_an_archive_unpacks_to_the_files_of_the_chosen_database(two_databases, tmp_path, monkeypatch, gzipped, block):
     monkeypatch.setattr(mongodump, "BLOCK", block)
-    path = archive(two_databases, tmp_path / "dump.archive", gzipped=gzipped, extra_namespaces=("EmptyView",))
+    path = archive(
+        two_databases, tmp_path / "dump.archive", gzipped=gzipped, extra_namespaces=("EmptyView",), views=("AView",)
+    )
     source = DumpSource(path, "crm")
-    assert source.collections() == ["EmptyView", "Tasks", "Users"]
+    assert source.collections() == ["AView", "EmptyView", "Tasks", "Users"]
     for name in ("Users", "Tasks"):
         assert source.file(name).read_bytes() == (two_databases["crm"] / f"{name}.bson").read_bytes()
     assert source.file("EmptyView").read_bytes() == b""
@@ -86,6 +89,29 @@ def test_a_damaged_archive_is_named_with_where_it_breaks(two_databases, tmp_path
     assert str(broken) in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_an_archive_cut_between_segments_is_refused(two_databases, tmp_path, gzipped):
+    """Cut after a whole segment, every document it holds reads well: a collection whose end header
+    never came was taken as complete, and the run migrated part of it with "success"."""
+    data = archive(two_databases, tmp_path / "dump.archive", per_segment=20).read_bytes()
+    cut = data[: data.rfind(TERMINATOR, 0, len(data) // 2) + 4]
+    broken = tmp_path / "cut.archive"
+    broken.write_bytes(gzip.compress(cut) if gzipped else cut)
+    with pytest.raises(ConfigError) as error:
+        DumpSource(broken, "crm")
+    said = str(error.value)
+    assert said.startswith(f"{broken} ends before the end of Tasks, Users of database crm"), said
+
+
+def test_a_gzipped_archive_cut_short_is_named(two_databases, tmp_path):
+    """A gzip stream without its end ended in EOFError, "m2pg failed unexpectedly"."""
+    packed = archive(two_databases, tmp_path / "dump.archive.gz", gzipped=True).read_bytes()
+    broken = tmp_path / "cut.archive.gz"
+    broken.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(ConfigError, match="cut.archive.gz cannot be read: Compressed file ended"):
+        DumpSource(broken, "crm")
+
+
 def test_a_file_that_is_no_archive_is_refused(tmp_path):
     path = tmp_path / "Users.bson"
     path.write_bytes(bson.encode({"_id": 1}))
@@ -100,3 +126,15 @@ def test_a_truncated_bson_gz_is_named(tmp_path):
     (folder / "Users.bson.gz").write_bytes(packed[: len(packed) // 2])
     with pytest.raises(ConfigError, match="Users.bson.gz cannot be decompressed"):
         list(DumpSource(tmp_path / "dump").chunks("Users", 100))
+
+
+def test_a_collection_both_plain_and_gzipped_in_one_folder_is_refused(tmp_path):
+    """Users.bson beside Users.bson.gz (a partial copy beside a whole dump): the plain file was
+    read and the other left unsaid, so a run migrated what may be the wrong half."""
+    plain = write_folder(tmp_path / "plain", {"Users": 30, "Tasks": 10})
+    folder = gzip_folder(plain, tmp_path / "dump" / "crm")
+    (folder / "Users.bson").write_bytes((plain / "Users.bson").read_bytes()[:100])
+    with pytest.raises(ConfigError, match=r"holds both Users.bson and Users.bson.gz: which of them is the dump"):
+        DumpSource(tmp_path / "dump")
+    (folder / "Users.bson.gz").unlink()
+    assert DumpSource(tmp_path / "dump").collections() == ["Tasks", "Users"]

@@ -38,11 +38,13 @@ def archive(
     gzipped: bool = False,
     per_segment: int = 7,
     extra_namespaces: tuple[str, ...] = (),
+    views: tuple[str, ...] = (),
 ) -> Path:
     """What `mongodump --archive` writes for the databases in `folders` (name -> folder of .bson
     files): the prelude, then segments of `per_segment` documents interleaved across collections,
     then each namespace's EOF header. `extra_namespaces` get metadata and an EOF but no data
-    (an empty collection, a view)."""
+    (an empty collection); `views`, metadata of type view only (mongodump dumps a view's
+    definition, neither data nor an EOF)."""
     prelude = [
         ARCHIVE_MAGIC,
         bson.encode(
@@ -68,6 +70,9 @@ def archive(
         for name in extra_namespaces:
             segments[db, name] = []
             prelude.append(bson.encode({"db": db, "collection": name, "metadata": "{}", "size": 0}))
+        for name in views:
+            view = '{"options": {"viewOn": "Users", "pipeline": []}, "type": "view"}'
+            prelude.append(bson.encode({"db": db, "collection": name, "metadata": view, "size": 0}))
     body = [*prelude, TERMINATOR]
     for round_ in zip_longest(*[[(ns, s) for s in runs] for ns, runs in segments.items()]):
         for ns, segment in filter(None, round_):

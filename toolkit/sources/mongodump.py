@@ -10,6 +10,7 @@ the namespace's documents, a terminator. A namespace ends with a header whose EO
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import zlib
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from bson import decode as bson_decode
 from bson.errors import InvalidBSON
 
 from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.preflight import listed
 
 GZIP_MAGIC = b"\x1f\x8b"
 ARCHIVE_MAGIC = (0x8199E26D).to_bytes(4, "little")
@@ -154,10 +156,21 @@ def _decoded(reader: _Reader) -> dict:
         reader.fail(f"an unreadable header ({error})")
 
 
+def _is_view(metadata: dict) -> bool:
+    """A view's prelude entry has no data and no end header: mongodump dumps its definition only."""
+    try:
+        return json.loads(metadata.get("metadata") or "{}").get("type") == "view"
+    except (ValueError, AttributeError):
+        return False
+
+
 def archive_collections(path: Path) -> dict[str, list[str]]:
     """database -> collections, from the archive's prelude (the data is not read)."""
-    with open_dump_file(path) as stream:
-        _, metadata = archive_prelude(_Reader(stream, path))
+    try:
+        with open_dump_file(path) as stream:
+            _, metadata = archive_prelude(_Reader(stream, path))
+    except (OSError, EOFError, zlib.error) as error:
+        raise DamagedDump(f"{path} cannot be read: {error}", hint="re-run mongodump --archive") from None
     found: dict[str, list[str]] = {}
     for m in metadata:
         found.setdefault(m.get("db", ""), []).append(m.get("collection", ""))
@@ -177,13 +190,18 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
                 if m.get("db") == database:
                     files[m["collection"]] = folder / f"{m['collection']}.bson"
                     outputs[m["collection"]] = files[m["collection"]].open("wb")
+            unended = {str(m["collection"]) for m in metadata if m.get("db") == database and not _is_view(m)}
             while not reader.at_end():
                 namespace = _decoded(reader)
                 if namespace.get("EOF"):
                     if not reader.terminator():
                         reader.fail("no terminator after the end of a collection")
+                    if namespace.get("db") == database:
+                        unended.discard(str(namespace.get("collection")))
                     continue
                 name = str(namespace.get("collection"))
+                if namespace.get("db") == database:
+                    unended.add(name)
                 out = outputs.get(name) if namespace.get("db") == database else None
                 if out is None and namespace.get("db") == database:  # data without a metadata document
                     files[name] = folder / f"{name}.bson"
@@ -191,6 +209,12 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
                 for run in reader.documents():
                     if out is not None:
                         out.write(run)
+            if unended:
+                raise DamagedDump(
+                    f"{path} ends before the end of {listed(sorted(unended))} of database {database} "
+                    "(mongodump ends each collection with an end header): the archive was cut short",
+                    hint="re-run mongodump --archive, or copy the whole file again",
+                )
     except (OSError, EOFError, zlib.error) as error:
         raise DamagedDump(f"{path} cannot be read: {error}", hint="re-run mongodump --archive") from None
     finally:

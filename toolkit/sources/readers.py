@@ -207,10 +207,16 @@ class DumpSource:
         else:
             self.folder = resolve_dump(self.path, self.database)
             self.files = {}
-            for path in sorted(self.folder.iterdir(), key=lambda p: p.name.endswith(".gz")):  # .bson wins
+            for path in sorted(self.folder.iterdir()):
                 name = mongodump.collection_name(path)
                 if name and path.is_file():
-                    self.files.setdefault(name, path)
+                    if name in self.files:
+                        raise ConfigError(
+                            f"{self.folder} holds both {self.files[name].name} and {path.name}: which of them "
+                            f"is the dump of {name} cannot be told",
+                            hint="move away the one that is not of the dump to migrate",
+                        )
+                    self.files[name] = path
             self.plain = {c: p for c, p in self.files.items() if p.suffix == ".bson"}
             if len(self.plain) < len(self.files):
                 self._unpack_folder()
