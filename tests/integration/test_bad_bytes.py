@@ -165,8 +165,26 @@ def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
             "object_id": oid(21),
             "at": True,
         },
+        {  # a key repeated in an object inside a Json value: jsonb would keep the last value
+            "bytes": with_element(
+                bson.encode({k: v for k, v in task.items() if k != "tags"} | {"_id": oid(22)}),
+                b"\x04tags\x00" + document(b"\x030\x00" + document(text("name", "a") + text("name", "b"))),
+            ),
+            "rule": "repeated_key",
+            "reason": "tags: the key 'name' appears more than once in one of its objects",
+            "object_id": oid(22),
+            "exact": True,
+        },
     ]
     return {"Boards": boards, "Tasks": tasks}
+
+
+def document(elements: bytes) -> bytes:
+    return int32(len(elements) + 5) + elements + b"\x00"
+
+
+def text(key: str, value: str) -> bytes:
+    return b"\x02" + key.encode() + b"\x00" + int32(len(value) + 1) + value.encode() + b"\x00"
 
 
 def write_bad_dump(root: Path) -> tuple[Path, dict[str, list[dict]]]:

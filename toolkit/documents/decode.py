@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from bson import Binary, Code, decode_all
 from bson import decode as bson_decode
 from bson.codec_options import CodecOptions, DatetimeConversion, TypeDecoder, TypeRegistry
+from bson.errors import InvalidBSON
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from pymongoarrow.api import Schema
 from pymongoarrow.context import PyMongoArrowContext
@@ -48,6 +49,23 @@ class _Scripts(TypeDecoder):
 
 
 JSON_CODEC: CodecOptions[dict[str, Any]] = CODEC.with_options(type_registry=TypeRegistry([_Scripts()]))
+
+
+def _unrepeated(codec: CodecOptions) -> tuple[CodecOptions, list[str]]:
+    """`codec` decoding objects that refuse a key they hold already, and the list that names it:
+    a plain dict keeps the last of a repeated key's values without a word. The refusal is a
+    KeyError, which `decode_all` wraps in InvalidBSON: the list tells a repeat from other failures."""
+    repeated: list[str] = []
+
+    class Unrepeated(dict):
+        def __setitem__(self, key, value):
+            if key in self:
+                repeated.append(key)
+                raise KeyError(key)
+            dict.__setitem__(self, key, value)
+
+    return codec.with_options(document_class=Unrepeated), repeated
+
 
 _EMPTY = {bt.NULL, bt.UNDEFINED}  # a missing value, allowed in any field
 MALFORMED = ("bson", "utf8")  # the rules of bytes that are no well-formed BSON document
@@ -97,14 +115,16 @@ def decode_chunk(
         "m2pg_object_id": object_ids.to_arrow(),
         "m2pg_source_id": _source_ids(ix, elements, object_ids).to_arrow(),
         "m2pg_document": _documents(ix),
-        "m2pg_problems": _per_doc(problems, n, ["field", "rule", "reason"]).to_arrow(),
+        "m2pg_problems": None,  # once the Json values are read: an object in one may repeat a key
         "m2pg_unknown_fields": _unknown(elements, n).to_arrow(),
     }
     for key, field in fields.items():
         if _as_json(field):
-            out[key] = _json_values(ix, elements, keys.index(key), exclude=problems["doc"]).to_arrow()
+            values, repeats = _json_values(ix, elements, keys.index(key), field.name, exclude=problems["doc"])
+            out[key], problems = values.to_arrow(), pl.concat([problems, repeats])
         else:
             out[key] = _plain(table.column(key) if key in table.column_names else None, field, n)
+    out["m2pg_problems"] = _per_doc(problems, n, ["field", "rule", "reason"]).to_arrow()
     return pa.table(out)
 
 
@@ -332,17 +352,54 @@ def _unknown(elements: pl.DataFrame, n: int) -> pl.Series:
     return per_row(grouped, "doc", "keys", n, pl.lit([], dtype=pl.List(pl.String))).alias("m2pg_unknown_fields")
 
 
-def _json_values(ix: bt.BsonIndex, elements: pl.DataFrame, position: int, exclude: pl.Series) -> pl.Series:
-    """Json values as relaxed extended JSON, keys kept byte for byte; only the values are decoded."""
+def _json_values(
+    ix: bt.BsonIndex, elements: pl.DataFrame, position: int, name: str, exclude: pl.Series
+) -> tuple[pl.Series, pl.DataFrame]:
+    """Json values as relaxed extended JSON, keys kept byte for byte; only the values are decoded.
+    With them, the documents in whose value an object repeats a key (rule `repeated_key`: jsonb
+    would keep one of the values, so m2pg picks none)."""
     present = elements.filter(
         (pl.col("field") == position) & ~pl.col("type").is_in(list(_EMPTY)) & ~pl.col("doc").is_in(exclude.implode())
     )
     wrapped = bt.values_as_documents(ix.buffer, present["type"].to_numpy(), present["value"].to_numpy())
-    texts = [json_text(d["v"]) for d in decode_all(wrapped, JSON_CODEC)]
+    codec, repeated = _unrepeated(JSON_CODEC)
+    refused: dict[int, str] = {}
+    try:
+        values = [d["v"] for d in decode_all(wrapped, codec)]
+    except (InvalidBSON, KeyError):
+        if not repeated:
+            raise
+        values, refused = _one_at_a_time(wrapped, codec, repeated)
+    docs = present["doc"].to_list()
+    found = [
+        (docs[i], name, "repeated_key", f"{name}: the key {key!r} appears more than once in one of its objects")
+        for i, key in refused.items()
+    ]
+    texts = [None if i in refused else json_text(value) for i, value in enumerate(values)]
     out = pl.Series([None] * len(ix), dtype=pl.String)
     if texts:
-        out.scatter(present["doc"].to_numpy().astype(np.int64), pl.Series(texts, dtype=pl.String))
-    return out
+        out.scatter(np.asarray(docs, dtype=np.int64), pl.Series(texts, dtype=pl.String))
+    return out, _problem_frame(found)
+
+
+def _one_at_a_time(wrapped: bytes, codec: CodecOptions, repeated: list[str]) -> tuple[list, dict[int, str]]:
+    """The wrapped values decoded one by one: their values, and position -> the key repeated in
+    it, for those in which an object repeats one (their value None)."""
+    values: list = []
+    refused: dict[int, str] = {}
+    at = 0
+    while at < len(wrapped):
+        size = int.from_bytes(wrapped[at : at + 4], "little")
+        repeated.clear()
+        try:
+            values.append(bson_decode(wrapped[at : at + size], codec)["v"])
+        except (InvalidBSON, KeyError):
+            if not repeated:
+                raise
+            refused[len(values)] = repeated[0]
+            values.append(None)
+        at += size
+    return values, refused
 
 
 def malformed_bytes(table: pa.Table) -> int:
@@ -357,12 +414,18 @@ def malformed_bytes(table: pa.Table) -> int:
 
 def document_text(raw: bytes) -> str:
     """A quarantined document as text: relaxed extended JSON; bytes the strict walk refuses (they
-    do not decode), or a document repeating a key (decoding keeps one of its values), as
-    extended JSON binary holding them exactly."""
+    do not decode), or a document in which an object repeats a key, at any depth (decoding keeps
+    one of its values), as extended JSON binary holding them exactly."""
     bounds = np.zeros(1, np.int64), np.full(1, len(raw), np.int64)
-    codes, _, elements = bt.defects(raw, *bounds)
-    decoded = bson_decode(raw, CODEC) if codes[0] == bt.WELL_FORMED else None
-    if decoded is None or len(decoded) != elements[0]:  # the walk counts a document's top-level elements
+    codes, _, _ = bt.defects(raw, *bounds)
+    codec, repeated = _unrepeated(CODEC)
+    try:
+        decoded = bson_decode(raw, codec) if codes[0] == bt.WELL_FORMED else None
+    except (InvalidBSON, KeyError):
+        if not repeated:
+            raise
+        decoded = None  # a key repeated at any depth: decoding would keep one of its values
+    if decoded is None:
         return dumps(Binary(raw), json_options=RELAXED_JSON_OPTIONS)
     return dumps(decoded, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False)
 
