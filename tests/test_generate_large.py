@@ -18,7 +18,7 @@ from toolkit.generate import large as generate_large
 from toolkit.generate.sample import dump_metadata
 from toolkit.sources.readers import DumpSource
 from toolkit.stages.extract import extract
-from toolkit.stages.rules import BTREE_BYTES, indexed_columns
+from toolkit.stages.rules import indexed_texts
 from toolkit.stages.transform import transform
 from toolkit.staging.layout import Staging
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
@@ -188,7 +188,7 @@ def _feeds(model) -> set[str]:
 def _problems(model, doc: dict) -> list[str]:
     """What a document breaks of its declaration: a small, independent statement of validity."""
     feeds = _feeds(model)
-    indexed = indexed_columns(model)
+    indexed = indexed_texts(model)
     found = [f"unknown key {k}" for k in doc if k not in {f.key for f in model.fields} | feeds]
     if next(iter(doc)) != "_id" or type(doc["_id"]) is not ObjectId:
         found.append("_id")
@@ -201,7 +201,9 @@ def _problems(model, doc: dict) -> list[str]:
             found.append(f"{f.name} kind")
         if f.enum and value not in ENUMS[f.enum]:
             found.append(f"{f.name} enum")
-        if isinstance(value, str) and ("\x00" in value or f.name in indexed and len(value.encode()) > BTREE_BYTES):
+        if isinstance(value, str) and (
+            "\x00" in value or len(value.encode()) > indexed.get(f.name, len(value.encode()))
+        ):
             found.append(f"{f.name} text")
     for key in feeds & set(doc):
         array = doc[key]

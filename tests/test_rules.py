@@ -148,7 +148,21 @@ REASONS = [  # one document per rule: the reason a person reads in `m2pg errors`
         {"__v": 0, "position": 1, "priority": "p", "title": "t", "tags": {"k": "a\x00"}},
         "tags: a JSON string holds a NUL character",
     ),
-    ("Boards", {**BOARD, "visibility": "\u00e9" * 1346 + "v"}, "visibility: 2693 bytes is too long for its index"),
+    (
+        "Boards",
+        {**BOARD, "visibility": "\u00e9" * 1346 + "v"},
+        "visibility: 2693 bytes is too long for its index (at most 2692)",
+    ),
+    (  # beside date_created in an index: the timestamp takes 8 bytes of the entry
+        "Invoices",
+        {
+            "last_updated": DatetimeMS(1_700_000_000_000),
+            "invoice_file_mimeType": "application/pdf",
+            "invoice_file_url": "u",
+            "status": "s" * 2685,
+        },
+        "status: 2685 bytes is too long for its index (at most 2684)",
+    ),
     ("Boards", {**BOARD, "user": GONE_USER}, "user: Users 6b064c82833346aaba78a440 does not exist"),
     (
         "Boards",

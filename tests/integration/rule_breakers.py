@@ -119,7 +119,7 @@ def document(app: App, model: ModelSpec, n: int, ids: dict, feeds: tuple[str, ..
         if f.key == "_id":
             continue
         if n == 1:  # upper edges
-            doc[f.key] = _upper(f, f.name in indexed, n, doc[f.key], app)
+            doc[f.key] = _upper(f, indexed.get(f.name), n, doc[f.key], app)
         elif n == 2:  # lower edges
             doc[f.key] = {Kind.INT: Int64(INT_RANGE[0]), Kind.DATETIME: DatetimeMS(DATE_RANGE_MS[0])}.get(
                 f.kind, doc[f.key]
@@ -153,7 +153,7 @@ def value(app: App, f: Field, n: int, ids: dict) -> object:
     }[f.kind]
 
 
-def _upper(f: Field, indexed: bool, n: int, current: object, app: App) -> object:
+def _upper(f: Field, longest: int | None, n: int, current: object, app: App) -> object:
     if f.kind is Kind.INT:
         return Int64(INT_RANGE[1])
     if f.kind is Kind.DATETIME:
@@ -161,7 +161,7 @@ def _upper(f: Field, indexed: bool, n: int, current: object, app: App) -> object
     if f.kind is Kind.ENUM:
         return app.enums[f.enum_name][-1]
     if f.kind is Kind.TEXT:  # indexed: as long as an index entry holds; else far longer
-        return _text(n, INDEX_BYTES if indexed else 4 * INDEX_BYTES)
+        return _text(n, longest or 4 * INDEX_BYTES)
     return current
 
 
@@ -173,8 +173,23 @@ def _text(n: int, size: int) -> str:
     return head + "".join(letters) + "x" * ((size - len(head)) % 2)
 
 
-def _indexed(model: ModelSpec) -> set[str]:
-    return {c for index in model.indexes for c in index} | {f.name for f in model.fields if f.unique}
+BESIDE = {Kind.OBJECT_ID: 16, Kind.INT: 4 + 3, Kind.BOOL: 1, Kind.DATETIME: 8 + 7, Kind.ENUM: 4 + 3}
+"""The most bytes of an index entry a value of another column takes, its alignment included."""
+
+
+def _indexed(model: ModelSpec) -> dict[str, int]:
+    """Each indexed column -> the longest text sure to fit its index entries: INDEX_BYTES in an
+    index of its own; beside other columns, less their widest values and a NULL bitmap's 8 bytes
+    (a bound on the safe side: the upper edges load, whatever the exact layout)."""
+    kinds = {f.name: f.kind for f in model.fields}
+    indexes = [*model.indexes, *((f.name,) for f in model.fields if f.unique)]
+    longest: dict[str, int] = {}
+    for index in indexes:
+        for column in index:
+            beside = sum(BESIDE.get(kinds[c], 0) for c in index if c != column)
+            fits = INDEX_BYTES - (8 + beside if len(index) > 1 else 0)
+            longest[column] = min(longest.get(column, fits), fits)
+    return longest
 
 
 def _planted(

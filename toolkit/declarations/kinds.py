@@ -31,6 +31,7 @@ class KindFacts:
     read: str = "{}"  # how verify selects the column ({} is the quoted column): a value both sides share
     copy: str | None = None  # what binary COPY is handed instead of the clean value: "uuid" (16 bytes), "json"
     precision: int | None = None  # fractional-second digits of the PostgreSQL type
+    fixed: tuple[int, int] | None = None  # a fixed-width PostgreSQL value's bytes and alignment (index entries)
 
 
 STRING, LARGE = pa.string(), pa.large_string()
@@ -46,6 +47,7 @@ KINDS: dict[Kind, KindFacts] = {
         read_dtype=pl.String(),
         read=AS_TEXT,
         copy="uuid",
+        fixed=(16, 1),
     ),
     Kind.TEXT: KindFacts(
         bson=frozenset({bt.STRING}), arrow=STRING, raw=STRING, clean=pl.String(), pg_type="text", read_dtype=pl.String()
@@ -57,6 +59,7 @@ KINDS: dict[Kind, KindFacts] = {
         clean=pl.Int32(),
         pg_type="integer",
         read_dtype=pl.Int64(),
+        fixed=(4, 4),
     ),
     Kind.BOOL: KindFacts(
         bson=frozenset({bt.BOOL}),
@@ -65,6 +68,7 @@ KINDS: dict[Kind, KindFacts] = {
         clean=pl.Boolean(),
         pg_type="boolean",
         read_dtype=pl.Boolean(),
+        fixed=(1, 1),
     ),
     Kind.DATETIME: KindFacts(
         bson=frozenset({bt.DATETIME}),
@@ -75,6 +79,7 @@ KINDS: dict[Kind, KindFacts] = {
         read_dtype=pl.Int64(),
         read="(extract(epoch from {}) * 1000)::bigint",
         precision=TIMESTAMP_PRECISION,
+        fixed=(8, 8),
     ),
     Kind.JSON: KindFacts(
         bson=frozenset(bt.TYPE_NAMES),
@@ -94,6 +99,7 @@ KINDS: dict[Kind, KindFacts] = {
         pg_type=None,
         read_dtype=pl.String(),
         read=AS_TEXT,
+        fixed=(4, 4),  # an enum value is stored as its 4-byte oid
     ),
     Kind.TEXT_LIST: KindFacts(
         bson=frozenset({bt.ARRAY}),

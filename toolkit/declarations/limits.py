@@ -15,8 +15,40 @@ TIMESTAMP_PRECISION = 3
 """Digits of fractional seconds of every DateTime column, as Prisma's migration creates them:
 milliseconds, all a BSON date holds, so no value is rounded."""
 
+BTREE_ENTRY = 2_704
+"""The most bytes a PostgreSQL btree index entry holds (8 KB pages), its header included.
+PostgreSQL may compress a longer text until it fits, but text that does not compress (random
+tokens, hashes) then fails the index build, and with it the load."""
+
 BTREE_BYTES = 2_692
-"""The longest text a PostgreSQL btree index entry is sure to hold: an entry holds at most 2,704
-bytes (8 KB pages), its 8-byte header and the text's 4-byte length included. PostgreSQL may
-compress a longer text until it fits, but text that does not compress (random tokens, hashes)
-then fails the index build, and with it the load."""
+"""The longest text an index of that column alone is sure to hold: the entry's 8-byte header and
+the text's 4-byte length take the rest of `BTREE_ENTRY`."""
+
+
+def longest_indexed_text(others: list[tuple[int, int] | None], at: int) -> int:
+    """The longest text (bytes) an index entry holds at position `at` of its columns, the others
+    fixed-width values (bytes, alignment) as wide as they get, each present or NULL (a NULL takes
+    no room, but any NULL adds a 4-byte bitmap to the header); None in `others` at `at` and for
+    a column of unbounded width, which is left out. PostgreSQL's layout: values in column order,
+    each at its alignment, a text with a 1-byte length when under 127 bytes, else 4 bytes
+    aligned to 4; the whole rounded up to 8."""
+
+    def up(n: int, to: int) -> int:
+        return -(-n // to) * to
+
+    present = [i for i, width in enumerate(others) if width is not None and i != at]
+
+    def entry(text: int) -> int:
+        worst = 0
+        for mask in range(1 << len(present)):  # each subset of the other values NULL
+            offset = 16 if mask else 8
+            for i in range(len(others)):
+                if i == at:
+                    offset = offset + text + 1 if text < 127 else up(offset, 4) + text + 4
+                elif i in present and not mask >> present.index(i) & 1:
+                    width, align = others[i]  # type: ignore[misc]
+                    offset = up(offset, align) + width
+            worst = max(worst, up(offset, 8))
+        return worst
+
+    return next(n for n in range(BTREE_BYTES, -1, -1) if entry(n) <= BTREE_ENTRY)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from toolkit.declarations.limits import APP_DATETIME_MS, BTREE_BYTES, INT32
+from toolkit.declarations.kinds import KINDS
+from toolkit.declarations.limits import APP_DATETIME_MS, INT32, longest_indexed_text
 from toolkit.declarations.spec import Field, Kind, ModelSpec
 from toolkit.documents.dates import iso_date_expr
 
@@ -30,7 +31,10 @@ HINTS = {
         "9999-12-31T23:59:59.999Z"
     ),
     "nul": "remove the NUL character (\\u0000): PostgreSQL text cannot hold it",
-    "index_size": "shorten the text: the column is indexed and an index entry holds at most 2,692 bytes of text",
+    "index_size": (
+        "shorten the text: the column is indexed, and an index entry holds at most 2,704 bytes: 2,692 of text "
+        "in an index of that column alone, fewer beside other columns (the reason says how many)"
+    ),
     "unique": "make the value unique or remove the duplicate document (a dump can repeat an _id)",
     "reference": "point the reference at an existing document, or remove the document",
     "quarantined_reference": "fix the referenced document first; this one then migrates with it",
@@ -88,8 +92,9 @@ def _fmt(template: str, *values) -> pl.Expr:
     return pl.format(template, *values)
 
 
-def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: set[str]) -> list[Rule]:
-    """Row-level rules for every declared field."""
+def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: dict[str, int]) -> list[Rule]:
+    """Row-level rules for every declared field; `indexed`: the longest text each indexed text
+    column may hold (`indexed_texts`)."""
     checks = [
         Rule(
             pl.col("m2pg_object_id").is_null(),
@@ -98,11 +103,11 @@ def field_rules(model: ModelSpec, enums: dict[str, tuple[str, ...]], indexed: se
     ]
     for f in model.fields:
         if f.key != "_id":
-            checks += _checks(f, enums, f.name in indexed)
+            checks += _checks(f, enums, indexed.get(f.name))
     return checks
 
 
-def _checks(f: Field, enums, indexed: bool) -> list[Rule]:
+def _checks(f: Field, enums, longest: int | None) -> list[Rule]:
     value = pl.col(f.key)
     out = []
     if f.required:
@@ -161,12 +166,14 @@ def _checks(f: Field, enums, indexed: bool) -> list[Rule]:
                 problem(f.name, "nul", pl.lit(f"{f.name}: a JSON string holds a NUL character")),
             )
         )
-    if indexed and f.kind in (Kind.TEXT, Kind.ENUM):
+    if longest is not None:
         out.append(
             Rule(
-                value.str.len_bytes() > BTREE_BYTES,
+                value.str.len_bytes() > longest,
                 problem(
-                    f.name, "index_size", _fmt(f"{f.name}: {{}} bytes is too long for its index", value.str.len_bytes())
+                    f.name,
+                    "index_size",
+                    _fmt(f"{f.name}: {{}} bytes is too long for its index (at most {longest})", value.str.len_bytes()),
                 ),
             )
         )
@@ -203,5 +210,16 @@ def repeats(keys: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
     return pl.concat(found).group_by("m2pg_row", maintain_order=True).agg(pl.col("repeat").alias("repeats"))
 
 
-def indexed_columns(model: ModelSpec) -> set[str]:
-    return {c for index in model.indexes for c in index} | {f.name for f in model.fields if f.unique}
+def indexed_texts(model: ModelSpec) -> dict[str, int]:
+    """Each text column in a btree index (the model's, and the unique ones'): the longest text
+    every entry of its indexes holds, beside the other columns' values at their widest."""
+    kinds = {f.name: f.kind for f in model.fields}
+    indexes = [*model.indexes, *((f.name,) for f in model.fields if f.unique)]
+    longest: dict[str, int] = {}
+    for index in indexes:
+        widths = [KINDS[kinds[c]].fixed for c in index]
+        for at, column in enumerate(index):
+            if kinds[column] is Kind.TEXT:
+                fits = longest_indexed_text(widths, at)
+                longest[column] = min(longest.get(column, fits), fits)
+    return longest

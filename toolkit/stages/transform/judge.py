@@ -8,7 +8,7 @@ import polars as pl
 from toolkit.declarations.spec import Field, ModelSpec
 from toolkit.documents.ids import uuids_of
 from toolkit.documents.lookup import is_among
-from toolkit.stages.rules import field_rules, indexed_columns, problem, problems_of, repeats
+from toolkit.stages.rules import field_rules, indexed_texts, problem, problems_of, repeats
 from toolkit.stages.transform.outcome import Outcome
 
 
@@ -17,7 +17,7 @@ def judge(
 ) -> pl.DataFrame:
     """Attach `problems` (a list of {field, rule, reason}) and the remapped references."""
     extracted = pl.col("m2pg_problems").list.len() > 0
-    rules = problems_of(raw, field_rules(model, enums, indexed_columns(model)))
+    rules = problems_of(raw, field_rules(model, enums, indexed_texts(model)))
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
     if repeated is None:  # the whole collection is in this frame
         frame = frame.with_row_index("m2pg_row")
