@@ -495,10 +495,15 @@ def test_rows_the_app_wrote_are_counted_apart(staged, dump, target):
             'ALTER TABLE "crm_Contacts" DROP CONSTRAINT "crm_Contacts_accountsIDs_fkey"',
             'foreign key "crm_Contacts"."accountsIDs" -> "crm_Accounts" is missing',
         ),
+        (  # the load dropped every foreign key and wrote three tables before it failed on this one
+            'ALTER TABLE "crm_Accounts" ADD COLUMN tenant_id integer NOT NULL',
+            '"crm_Accounts"."tenant_id" is not the app\'s, and NOT NULL with no default',
+        ),
     ],
 )
 def test_run_against_a_drifted_schema_stops_before_extract(dump, target, tmp_path, drift, named):
-    """A column gone, or a key the app's schema has (the load would write rows it forbids)."""
+    """A column gone, a column no row m2pg writes can fill, or a key the app's schema has (the
+    load would write rows it forbids)."""
     sql(target, drift)
     before = target_state(target)
     staging = tmp_path / "st"
@@ -506,6 +511,13 @@ def test_run_against_a_drifted_schema_stops_before_extract(dump, target, tmp_pat
     refused(done, named)
     assert target_state(target) == before
     assert files(staging / "raw") == {}
+
+
+def test_columns_the_app_added_that_rows_can_leave_out_are_no_drift(staged, target):
+    """A column of the app's own, nullable or with a default, takes the migrated rows as they are."""
+    sql(target, 'ALTER TABLE "crm_Accounts" ADD COLUMN note text, ADD COLUMN tenant_id integer NOT NULL DEFAULT 1')
+    assert load(staged, target).returncode == 3
+    assert sql(target, 'SELECT count(*), min(tenant_id) FROM "crm_Accounts"')[0][1] == 1
 
 
 def test_run_against_an_app_user_holding_a_migrated_email_stops_before_extract(staged, dump, target, tmp_path):

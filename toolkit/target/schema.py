@@ -171,6 +171,13 @@ WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
 ORDER BY c.table_name, c.ordinal_position
 """
 
+UNFILLED_SQL = """
+SELECT table_name::text, column_name::text FROM information_schema.columns
+WHERE table_schema = 'public' AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'
+  AND is_generated = 'NEVER'
+"""
+"""Columns an INSERT naming only other columns cannot fill."""
+
 CONSTRAINTS_SQL = """
 SELECT r.relname::text, k.conname::text, k.contype::text, pg_get_constraintdef(k.oid)
 FROM pg_constraint k
@@ -345,6 +352,7 @@ def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[J
     with connect(pg_uri) as conn, conn.cursor() as cur:
         rows = fetch(cur, COLUMNS_SQL)
         keys = live_keys(cur)
+        unfilled = set(fetch(cur, UNFILLED_SQL))
     live: dict[str, dict] = {}
     for table, column, type_, _array, _default, nullable, precision in rows:
         live.setdefault(table, {})[column] = (type_, nullable, precision)
@@ -352,8 +360,13 @@ def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[J
     for table, columns in declared_columns(models, junctions).items():
         if table not in live:
             problems.append(f'table "{table}" is missing')
-        else:
-            problems.extend(column_problems(table, columns, live[table]))
+            continue
+        problems.extend(column_problems(table, columns, live[table]))
+        problems.extend(
+            f'column "{table}"."{column}" is not the app\'s, and NOT NULL with no default: no row m2pg writes fills it'
+            for column in live[table]
+            if column not in columns and (table, column) in unfilled
+        )
     return problems + [
         key_problem(*key) for key in declared_keys(models, junctions) if key[0] in live and key not in keys
     ]
