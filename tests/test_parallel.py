@@ -1,6 +1,11 @@
 """How many worker processes a stage starts: every core from 32 MiB of data, one below, unless chosen."""
 
+import multiprocessing
 import os
+import signal
+import sys
+import threading
+import types
 
 import polars  # noqa: F401  (sets the allocator setting the workers append to, as in every stage)
 import pytest
@@ -137,3 +142,47 @@ def test_no_more_workers_are_spawned_than_there_are_jobs():
         assert parallel.run_jobs(jobs, 50, None, "test") == [os.environ["PATH"]] * 2
         ((pool, _, _),) = parallel._kept.values()
         assert list(parallel._kept) == [2] and len(pool._pool) == 2
+
+
+def _ctrl_c_disposition() -> object:
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_workers_start_with_ctrl_c_ignored_and_the_parents_ctrl_c_is_kept():
+    """A Ctrl+C reaches the whole process group: one pressed while a spawned worker imported its
+    libraries (before its initializer ignores it) killed the worker half-started, with a
+    traceback, and the pool's terminate then waited for ever. The parent's own Ctrl+C of that
+    moment must not be lost."""
+    context = multiprocessing.get_context("spawn")
+    pressed, pools = [], []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        with parallel._spawned_ignoring_ctrl_c():
+            pools.append(context.Pool(1))
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # pressed as the worker starts
+            assert pressed == []
+        assert pressed == [True]
+        pools.append(context.Pool(1))
+        ignoring, default = (pool.apply(_ctrl_c_disposition) for pool in pools)
+        assert (ignoring, default) == (signal.SIG_IGN, signal.default_int_handler)  # as Python found it
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for pool in pools:
+            pool.terminate()
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
+    """Before the command's handler is installed (about a second of imports), Ctrl+C printed a
+    traceback from whichever import it interrupted."""
+    from toolkit import start
+
+    def pressed():
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "toolkit.cli", types.SimpleNamespace(app=pressed))
+    with pytest.raises(SystemExit) as stopped:
+        start.main()
+    assert stopped.value.code == 130
+    assert (
+        capsys.readouterr().err == "Stopped at once. Everything written is whole; re-run the same command to resume.\n"
+    )

@@ -21,7 +21,7 @@ from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from importlib.metadata import version as installed_version  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import IO, TYPE_CHECKING, Annotated, cast  # noqa: E402
+from typing import IO, TYPE_CHECKING, Annotated, NoReturn, cast  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -247,16 +247,13 @@ def _run(action, staging: Path | None = None) -> None:
         )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err.print(
-            Text.assemble(
-                ("Stopped at once.", "yellow"), " Everything written is whole; re-run the same command to resume."
-            )
-        )
-        raise typer.Exit(130) from None
+        _stopped_at_once()
     except M2pgError as error:
         err.print(Text.assemble(("error:", "red"), f" {error}"), highlight=False)
         raise typer.Exit(error.exit_code) from None
     except Exception as error:  # the environment failed under the command, or a bug of the tool
+        if interrupt.forced():  # the second Ctrl+C cancelled the statement that failed
+            _stopped_at_once()
         text = traceback.format_exc()
         log = _log_failure(staging, name, text)
         where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"
@@ -280,6 +277,12 @@ def _run(action, staging: Path | None = None) -> None:
                 err.print(scrub(text), highlight=False)
         raise typer.Exit(1) from None
     raise typer.Exit(code or 0)
+
+
+def _stopped_at_once() -> NoReturn:
+    said = " Everything written is whole; re-run the same command to resume."
+    err.print(Text.assemble(("Stopped at once.", "yellow"), said))
+    raise typer.Exit(130) from None
 
 
 SEED_MOST = 2**63 - 1  # a seed every generator and sampler takes

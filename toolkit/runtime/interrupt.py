@@ -2,18 +2,24 @@
 
 Stages call `check()` between batches; everything they write is atomic or transactional, so
 stopping at either point leaves a checkpoint that the same command resumes from.
+
+While a PostgreSQL statement runs, the ADBC driver takes SIGINT itself and cancels the
+statement: the first Ctrl+C would then fail whatever was in flight (a schema being created, a
+COPY) and never reach `check()`. So during a stage the driver's hook is wrapped: the first
+Ctrl+C becomes the same request as anywhere else, the second cancels the statement.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections import Counter
 from contextlib import contextmanager
 
-from toolkit.runtime.progress import console
-
+STOPPING = "Stopping after the batch in flight (Ctrl+C again to stop at once)...\n"
 _requested = False
+_forced = False  # a second Ctrl+C cancelled a PostgreSQL statement
 _passed: Counter = Counter()
 _parent_stop = None  # in a worker process: the parent's stop event
 _parent_pid: int | None = None
@@ -35,19 +41,42 @@ def _handle(signum, frame) -> None:
     if _requested:
         raise KeyboardInterrupt
     _requested = True
-    console.print("[yellow]Stopping after the batch in flight (Ctrl+C again to stop at once)...[/]")
+    sys.stderr.write(STOPPING)  # not through rich: the handler may run while a module of it is half imported
+
+
+def _during_statement(cancel) -> None:
+    """The driver's SIGINT hook while a statement runs (in the driver's own thread)."""
+    global _requested, _forced
+    if _requested:
+        _forced = True
+        cancel()
+    else:
+        _requested = True
+        sys.stderr.write(STOPPING)
 
 
 @contextmanager
 def graceful():
     """Install the two-step Ctrl+C handler for the duration of a stage."""
-    global _requested
-    _requested = False
+    import adbc_driver_manager.dbapi as adbc_dbapi  # here: loading it takes a worker half a second
+
+    global _requested, _forced
+    _requested = _forced = False
     previous = signal.signal(signal.SIGINT, _handle)
+    blocking = adbc_dbapi._blocking_call
+    adbc_dbapi._blocking_call = lambda func, args, kwargs, cancel: blocking(
+        func, args, kwargs, lambda: _during_statement(cancel)
+    )
     try:
         yield
     finally:
+        adbc_dbapi._blocking_call = blocking
         signal.signal(signal.SIGINT, previous)
+
+
+def forced() -> bool:
+    """Whether a second Ctrl+C cancelled a statement: its failure is the stop, not an error."""
+    return _forced
 
 
 def join_parent(stop, parent: int) -> None:

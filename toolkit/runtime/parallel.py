@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -248,11 +249,31 @@ def _pool(workers: int) -> tuple:
         _end(_kept[workers][0], workers)
     context = multiprocessing.get_context("spawn")
     messages, stop = context.Queue(), context.Event()
-    with _environment(_for_workers(workers)):  # a spawned worker reads it as its libraries load
+    # a spawned worker reads the environment as its libraries load
+    with _environment(_for_workers(workers)), _spawned_ignoring_ctrl_c():
         pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
     if _keeping:
         _kept[workers] = (pool, messages, stop)
     return pool, messages, stop
+
+
+@contextmanager
+def _spawned_ignoring_ctrl_c() -> Iterator[None]:
+    """Processes started inside start with Ctrl+C ignored (an ignored signal stays ignored across
+    exec, and Python then leaves it so): one pressed while a worker imports its libraries killed
+    it half-started, and the pool's terminate then waited for ever. The main thread blocks it
+    meanwhile, so a press of those milliseconds that reaches it is taken after (Linux keeps a
+    blocked signal pending); one taken by another thread of the process then is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _end(pool, workers: int) -> None:

@@ -1,0 +1,15 @@
+"""The `m2pg` console script. A Ctrl+C pressed while the command's libraries load (about a
+second) comes before the command's own handler: it ends in the same line as a second Ctrl+C,
+exit 130, not in a traceback from whichever import it interrupted."""
+
+import sys
+
+
+def main() -> None:
+    try:
+        from toolkit.cli import app
+
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("Stopped at once. Everything written is whole; re-run the same command to resume.\n")
+        sys.exit(130)
