@@ -239,3 +239,57 @@ def test_reconcile_of_a_folder_without_a_transform_is_refused_and_writes_nothing
         )
         assert done.exit_code == 2 and done.output.startswith(f"error: reconcile: {said}"), done.output
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["empty"]
+
+
+STAGED = [  # a staging folder after every stage, as files (reset reads no content)
+    "raw/run.json",
+    "raw/Users/part-00000.parquet",
+    "idmap/Users.parquet",
+    "clean/Users/part-00000.parquet",
+    "quarantine/Users/part-00000.parquet",
+    *(f"reports/{name}" for name in ("extract.json", "transform.json", "errors.log", "validate.json")),
+    *(f"reports/{name}" for name in ("validate_failures.parquet", "load.json", "reconcile.json", "verify.json")),
+    "reports/report.html",
+]
+
+
+def staged_files(root) -> list[str]:
+    for name in STAGED:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    "stage, kept",
+    [
+        ("all", []),
+        ("extract", []),
+        ("transform", ["idmap/Users.parquet", "raw/Users/part-00000.parquet", "raw/run.json", "reports/extract.json"]),
+        (
+            "validate",
+            [*STAGED[:5], "reports/extract.json", "reports/transform.json", "reports/errors.log"],
+        ),
+    ],
+)
+def test_reset_removes_the_stage_and_what_later_stages_made_of_it(tmp_path, stage, kept):
+    """`reset --stage all` failed on every run (it removed reports/ and then a file in it, exit 1);
+    a stage's reset left the load's, reconcile's and verify's reports, so status and report
+    showed results of data no longer staged."""
+    staged_files(tmp_path)
+    done = CliRunner().invoke(app, ["reset", "--stage", stage, "--yes", "--staging", str(tmp_path)])
+    assert done.exit_code == 0 and done.output.startswith("reset: removed"), done.output
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file() and ".m2pg" not in p.name)
+    assert left == sorted(kept)
+    again = CliRunner().invoke(app, ["reset", "--stage", stage, "--yes", "--staging", str(tmp_path)])
+    assert (again.exit_code, again.output) == (0, "reset: nothing to remove\n")
+
+
+def test_reset_of_a_folder_that_is_no_staging_folder_removes_nothing(tmp_path):
+    """A --staging pointing at the user's own folder holding reports/ or clean/ lost them."""
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "q3.txt").write_text("the user's")
+    (tmp_path / "clean").mkdir()
+    done = CliRunner().invoke(app, ["reset", "--yes", "--staging", str(tmp_path)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and done.output.startswith(f"error: reset: {tmp_path} is no staging folder"), done.output
+    assert (tmp_path / "reports" / "q3.txt").read_text() == "the user's" and (tmp_path / "clean").is_dir()

@@ -624,7 +624,11 @@ def _confirmer(yes: bool):
             return True
         if not sys.stdin.isatty():
             raise ConfigError(question + " (pass --yes to confirm without a terminal)")
-        return typer.confirm(question, default=False)
+        try:
+            return typer.confirm(question, default=False)
+        except typer.Abort:  # the input ended (Ctrl+D): no answer is a no
+            err.print()
+            return False
 
     return confirm
 

@@ -235,18 +235,16 @@ def run_all(
     return FAILED if loaded["left_changed"] else code
 
 
+_AFTER_VALIDATE = ("reports/plan.json", "reports/load.json", "reports/reconcile.json", "reports/verify.json")
+_VALIDATE = ("reports/validate.json", "reports/validate_failures.parquet", *_AFTER_VALIDATE, "reports/report.html")
 STAGE_FILES = {  # what resetting a stage removes, with everything the later stages made from it
     "extract": ("raw", "idmap", "clean", "quarantine", "reports"),
-    "transform": (
-        "clean",
-        "quarantine",
-        "reports/transform.json",
-        "reports/validate.json",
-        "reports/validate_failures.parquet",
-        "reports/errors.log",
-    ),
-    "validate": ("reports/validate.json", "reports/validate_failures.parquet"),
+    "transform": ("clean", "quarantine", "reports/transform.json", "reports/errors.log", *_VALIDATE),
+    "validate": _VALIDATE,
 }
+
+
+STAGING_MARKS = ("raw/run.json", "reports/extract.json")  # what an extract leaves in a staging folder, first
 
 
 def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Console) -> int:
@@ -273,11 +271,17 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
             load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
         out.print("reset: target tables and ledger emptied")
         return MIGRATED
-    stages = list(STAGE_FILES) if stage == "all" else [stage]
-    doomed = [staging.root / name for s in stages for name in STAGE_FILES[s] if (staging.root / name).exists()]
+    names = dict.fromkeys(name for s in (list(STAGE_FILES) if stage == "all" else [stage]) for name in STAGE_FILES[s])
+    inside = [n for n in names if not any(n.startswith(f"{other}/") for other in names)]  # not in a doomed folder
+    doomed = [staging.root / name for name in inside if (staging.root / name).exists()]
     if not doomed:
         out.print("reset: nothing to remove")
         return MIGRATED
+    if not any((staging.root / mark).exists() for mark in STAGING_MARKS):  # the user's own folders, named alike
+        raise ConfigError(
+            f"reset: {root} is no staging folder (it holds no {' or '.join(STAGING_MARKS)}): nothing was removed",
+            hint="check --staging (./staging unless given)",
+        )
     if not confirm("Remove " + ", ".join(str(p) for p in doomed) + "?"):
         raise ConfigError("reset cancelled: nothing was removed")
     for path in doomed:
