@@ -293,3 +293,26 @@ def test_reset_of_a_folder_that_is_no_staging_folder_removes_nothing(tmp_path):
     done = CliRunner().invoke(app, ["reset", "--yes", "--staging", str(tmp_path)], env={"COLUMNS": "400"})
     assert done.exit_code == 2 and done.output.startswith(f"error: reset: {tmp_path} is no staging folder"), done.output
     assert (tmp_path / "reports" / "q3.txt").read_text() == "the user's" and (tmp_path / "clean").is_dir()
+
+
+@pytest.mark.parametrize("name", ["a/b", "../../escaped", "a b", "$x", "a.b", "x" * 64])
+@pytest.mark.parametrize("command", [["generate", "sample", "--dump-out"], ["extract", "--dump"]])
+def test_a_database_name_mongodb_refuses_is_a_usage_error(tmp_path, name, command):
+    """pymongo refused such names with a traceback, and a dump's folder named `../../escaped` was
+    written outside --dump-out."""
+    done = CliRunner().invoke(app, [*command, str(tmp_path / "dump"), "--mongo-db", name], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and f"--mongo-db {name!r} is not a MongoDB database name" in done.output, done.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_bad_dump_never_writes_over_an_expected_json_it_did_not_write(tmp_path):
+    """The user's DIR/expected.json was overwritten without --replace; a sample written with
+    --replace over a bad dump left the bad dataset's list of what must be quarantined."""
+    (tmp_path / "expected.json").write_text('{"mine": true}')
+    done = CliRunner().invoke(app, ["generate", "bad", "--dump-out", str(tmp_path)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and f"{tmp_path} already has expected.json" in done.output, done.output
+    assert (tmp_path / "expected.json").read_text() == '{"mine": true}' and not (tmp_path / "nextcrm").exists()
+    assert CliRunner().invoke(app, ["generate", "bad", "--dump-out", str(tmp_path), "--replace"]).exit_code == 0
+    assert "quarantined" in (tmp_path / "expected.json").read_text()
+    assert CliRunner().invoke(app, ["generate", "sample", "--dump-out", str(tmp_path), "--replace"]).exit_code == 0
+    assert not (tmp_path / "expected.json").exists()

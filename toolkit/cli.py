@@ -81,8 +81,20 @@ err = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stderr)), stderr=Tru
 MongoUri = Annotated[
     str | None, typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB connection URI to read from.")
 ]
+
+
+def _database_name(value: str | None) -> str | None:
+    return _usage(lambda: preflight.database_name(value))
+
+
 MongoDb = Annotated[
-    str | None, typer.Option("--mongo-db", envvar="M2PG_MONGO_DB", help="Database to read (also picks one in a dump).")
+    str | None,
+    typer.Option(
+        "--mongo-db",
+        envvar="M2PG_MONGO_DB",
+        callback=_database_name,
+        help="Database to read (also picks one in a dump).",
+    ),
 ]
 Dump = Annotated[
     Path | None,
@@ -691,7 +703,10 @@ def generate(
     mongo_db: Annotated[
         str | None,
         typer.Option(
-            "--mongo-db", envvar="M2PG_MONGO_DB", help="Database to write into (in a dump: its folder's name)."
+            "--mongo-db",
+            envvar="M2PG_MONGO_DB",
+            callback=_database_name,
+            help="Database to write into (in a dump: its folder's name).",
         ),
     ] = None,
     dump_out: Annotated[Path | None, typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None,

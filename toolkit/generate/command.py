@@ -4,6 +4,8 @@ loading the stages."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,14 @@ from bson import json_util
 from rich.console import Console
 
 from toolkit.declarations.app import App
-from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.errors import ConfigError, short_cause
 from toolkit.runtime.preflight import need, one_of
 from toolkit.runtime.redact import redact
 from toolkit.staging.layout import write_json
 
 PROFILES = ("sample", "bad", "large")
 DUMP_FILES = (".bson", ".bson.gz", ".metadata.json", ".metadata.json.gz")  # what mongodump writes per collection
+EXPECTED = "expected.json"  # beside a `bad` dump's database folder: the records that must be quarantined
 
 
 def countable(app: App, scale: float) -> None:
@@ -73,14 +76,18 @@ def make_room(app: App, mongo_uri: str | None, database: str, folder: Path | Non
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder", stage="generate", hint="--dump-out takes a folder")
     files = held_files(folder / database, names)
-    if files and not replace:
+    listed = [p for p in [folder / EXPECTED] if p.exists()]  # a bad dataset's list of what to quarantine
+    if (files or listed) and not replace:
         raise ConfigError(
-            f"{folder / database} already has {len(files)} files of the app's collections ({files[0].name} among them)",
+            f"{folder / database} already has {len(files)} files of the app's collections ({files[0].name} among them)"
+            if files
+            else f"{folder} already has {EXPECTED} (the records a bad dataset holds for the quarantine)",
             stage="generate",
             hint=hint.format("--dump-out folder"),
         )
-    for path in files:  # a stale .bson.gz beside the new .bson would be a second copy
-        path.unlink()
+    files += listed
+    for path in files:  # a stale .bson.gz beside the new .bson would be a second copy; a bad dump's
+        path.unlink()  # list of what must be quarantined would be wrong of another dataset
 
 
 def generate_data(
@@ -95,7 +102,6 @@ def generate_data(
     replace: bool = False,
 ) -> int:
     """Write a dataset of the app into a MongoDB or straight into a mongodump layout."""
-    from toolkit.generate import sample as generate
 
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}", hint=f"choose one of {', '.join(PROFILES)}")
@@ -111,27 +117,60 @@ def generate_data(
         need(mongo_db, "--mongo-db")
     if profile == "large":
         countable(app, scale)
-    make_room(app, mongo_uri, database, folder, replace)
-    if profile == "large" and folder is not None:
+    if folder is None:
+        uri = need(mongo_uri, "--mongo-uri")
+        with _mongo_refusals(uri, database):
+            counts = _to_server(app, profile, seed, uri, database, replace)
+    else:
+        counts = _to_dump(app, profile, scale, seed, folder, database, replace)
+    where = redact(mongo_uri) + f" database {database}" if mongo_uri else f"{dump_out}/{database}"
+    out.print(f"generate: {sum(counts.values())} documents in {len(counts)} collections ({profile}) to {where}")
+    return 0  # every document written
+
+
+def _to_server(app: App, profile: str, seed: int, uri: str, database: str, replace: bool) -> dict[str, int]:
+    from toolkit.generate import sample as generate
+    from toolkit.sources.readers import MongoSource
+
+    MongoSource(uri, database)  # a URI pymongo reads and a server that answers, or one line
+    make_room(app, uri, database, None, replace)
+    dataset = generate.sample(app, seed) if profile == "sample" else generate.demo_dataset(app, seed)
+    generate.write_mongo(uri, database, dataset)
+    return {c: len(d) for c, d in dataset.items()}
+
+
+def _to_dump(
+    app: App, profile: str, scale: float, seed: int, folder: Path, database: str, replace: bool
+) -> dict[str, int]:
+    from toolkit.generate import sample as generate
+
+    make_room(app, None, database, folder, replace)
+    if profile == "large":
         from toolkit.generate.large import large
 
-        counts = large(app, scale=scale, seed=seed, dump_out=folder, db=database)
-    else:
-        beyond_datetime = bool(dump_out)  # a server may refuse dates outside years 1..9999
-        dataset = (
-            generate.sample(app, seed) if profile == "sample" else generate.demo_dataset(app, seed, beyond_datetime)
-        )
-        if folder is None:
-            generate.write_mongo(need(mongo_uri, "--mongo-uri"), need(mongo_db, "--mongo-db"), dataset)
-        else:
-            generate.write_dump(folder, database, dataset)
-        counts = {c: len(d) for c, d in dataset.items()}
-    if profile == "bad" and dump_out:
+        return large(app, scale=scale, seed=seed, dump_out=folder, db=database)
+    beyond_datetime = True  # a dump holds any date; a server may refuse those outside years 1..9999
+    dataset = generate.sample(app, seed) if profile == "sample" else generate.demo_dataset(app, seed, beyond_datetime)
+    generate.write_dump(folder, database, dataset)
+    if profile == "bad":
         expected = [
             {"collection": c, "source_id": json_util.dumps(d["_id"]), "rule": rule}
             for c, d, rule in generate.bad_records(app, seed, beyond_datetime)
         ]
-        write_json({"quarantined": expected}, Path(dump_out) / "expected.json")
-    where = redact(mongo_uri) + f" database {database}" if mongo_uri else f"{dump_out}/{database}"
-    out.print(f"generate: {sum(counts.values())} documents in {len(counts)} collections ({profile}) to {where}")
-    return 0  # every document written
+        write_json({"quarantined": expected}, folder / EXPECTED)
+    return {c: len(d) for c, d in dataset.items()}
+
+
+@contextmanager
+def _mongo_refusals(uri: str, database: str) -> Iterator[None]:
+    """A server that refuses the login or the writes (authentication, roles) is one line."""
+    from pymongo.errors import PyMongoError
+
+    try:
+        yield
+    except PyMongoError as error:
+        raise ConfigError(
+            f"MongoDB at {redact(uri)} refused writing database {database}: {short_cause(error)}",
+            stage="generate",
+            hint="check --mongo-uri (its user, password and roles); nothing more was written",
+        ) from None

@@ -82,6 +82,23 @@ def check_uri(uri: str, server: str, schemes: tuple[str, ...], option: str) -> N
         )
 
 
+NOT_IN_DATABASE_NAMES = '/\\. "$\x00'
+
+
+def database_name(name: str | None) -> str | None:
+    """A name MongoDB takes for a database (and a dump for its folder): not empty, none of
+    / \\ . space " $ or NUL, at most 63 bytes. pymongo refused the others with a traceback, and a
+    dump's folder named `../x` was written outside --dump-out."""
+    if name is None:
+        return None
+    if not name or len(name.encode()) > 63 or any(c in name for c in NOT_IN_DATABASE_NAMES):
+        raise ConfigError(
+            f"--mongo-db {name!r} is not a MongoDB database name",
+            hint='a name of 1 to 63 bytes without / \\ . space " $ or NUL',
+        )
+    return name
+
+
 def mongo_uri(uri: str) -> None:
     check_uri(uri, "MongoDB", MONGO_SCHEMES, "--mongo-uri")
 
