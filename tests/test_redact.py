@@ -77,3 +77,20 @@ def test_a_well_formed_uri_passes(check, uri):
 def test_every_password_given_to_the_command_is_remembered(arguments, environ, password):
     redact.remember_given(arguments, environ)
     assert redact.scrub(f"driver said: {password}") == "driver said: ***"
+
+
+def test_a_password_parameter_in_a_json_report_is_hidden_and_the_json_stays_json():
+    """The hidden value ran on to the next whitespace: the closing quote and comma went with it,
+    and verify.json, reconcile.json and load.json could no longer be read."""
+    report = json.dumps({"target": "postgresql://app@/nextcrm?host=/run&password=TopSecret", "tables": 39})
+    assert json.loads(redact.scrub(report)) == {"target": "postgresql://app@/nextcrm?host=/run&password=***", "tables": 39}
+
+
+def test_duckdbs_attach_checks_the_uri_first():
+    """reconcile and verify attach the target through DuckDB, which took the rest of a password
+    holding an unescaped `@` for the host and printed it."""
+    from toolkit.target import duck
+
+    with pytest.raises(ConfigError) as refused:
+        duck.connect("postgresql://bob:p@ssw0rd-TopSecret@127.0.0.1:5432/nextcrm")
+    assert "must be percent-encoded" in str(refused.value) and "TopSecret" not in str(refused.value)

@@ -19,7 +19,7 @@ _SCHEME = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)", re.I | re.
 _USERINFO = re.compile(
     r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]*)@", re.I
 )
-_PARAM = re.compile(r"(?P<key>password\s*=\s*)(?:'[^']*'|[^&\s]*)", re.I)
+_PARAM = re.compile(r"""(?P<key>password\s*=\s*)(?:'[^']*'|[^&\s"']*)""", re.I)  # not past a quote: JSON holds it
 _SHORTEST_SECRET = 4  # a shorter password is hidden in URIs only: replacing it everywhere would garble the text
 _known: set[str] = set()
 URI_VARIABLES = ("M2PG_MONGO_URI", "M2PG_PG_URI")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from toolkit.runtime import preflight
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.redact import redact, scrub
 from toolkit.target.postgres import without_timeouts
@@ -36,7 +37,9 @@ def extension_path() -> Path:
 
 def connect(pg_uri: str, alias: str = "pg") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with PostgreSQL attached read-only as `alias`, its sessions without the
-    target's timeouts (as m2pg's own)."""
+    target's timeouts (as m2pg's own). The URI is checked first as for every connection: one
+    whose password holds an unescaped `@` made DuckDB print the rest of the password as a host."""
+    preflight.pg_uri(pg_uri)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.load_extension(str(extension_path()))
     try:
