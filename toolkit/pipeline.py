@@ -269,6 +269,8 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
             raise ConfigError("reset cancelled: nothing was dropped")
         with preflight_target.only_writer(target, "reset"), load_mod.connect(target) as conn:
             load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
+        for name in (*_AFTER_VALIDATE, "reports/report.html"):  # of a load no longer in the target
+            (staging.root / name).unlink(missing_ok=True)
         out.print("reset: target tables and ledger emptied")
         return MIGRATED
     names = dict.fromkeys(name for s in (list(STAGE_FILES) if stage == "all" else [stage]) for name in STAGE_FILES[s])

@@ -242,6 +242,23 @@ def test_a_second_command_writing_to_the_same_target_stops_while_the_first_write
     assert load(staged, target).returncode == 3
 
 
+def test_reset_of_the_load_takes_the_reports_of_that_load_along(staged, target, tmp_path):
+    """After `reset --stage load` emptied the tables, `report` still showed the rows loaded, a
+    passing verification and reconciliation, and status the load as finished."""
+    copy = tmp_path / "st"
+    shutil.copytree(staged, copy)
+    assert load(copy, target).returncode == 3
+    assert m2pg("reconcile", "--staging", str(copy), "--pg-uri", target).returncode == 3
+    reset = m2pg("reset", "--stage", "load", "--yes", "--staging", str(copy), "--pg-uri", with_password(target))
+    assert reset.returncode == 0, reset.stderr
+    assert sorted(p.name for p in (copy / "reports").iterdir() if p.suffix == ".json") == [
+        "extract.json",
+        "transform.json",
+        "validate.json",
+    ]
+    assert sql(target, 'SELECT count(*) FROM "Users"') == [(0,)]
+
+
 def test_a_target_database_not_in_utf8_is_refused_before_anything_is_written(pg_server, staged, dump, tmp_path):
     """Binary COPY stored the UTF-8 bytes of "日本" unconverted in a LATIN1 database: the app read
     them garbled, and verify, reading the same bytes back, passed."""
