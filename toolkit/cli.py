@@ -15,6 +15,7 @@ collect_less_often()
 import inspect  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -264,8 +265,8 @@ def _run(action, staging: Path | None = None) -> None:
         err.print(Text.assemble(("error:", "red"), f" {error}"), highlight=False)
         raise typer.Exit(error.exit_code) from None
     except Exception as error:  # the environment failed under the command, or a bug of the tool
-        if interrupt.forced():  # the second Ctrl+C cancelled the statement that failed
-            _stopped_at_once()
+        if interrupt.forced() or (interrupt.requested() and isinstance(error, subprocess.CalledProcessError)):
+            _stopped_at_once()  # a statement the second Ctrl+C cancelled, or a program the first one stopped
         text = traceback.format_exc()
         log = _log_failure(staging, name, text)
         where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"

