@@ -131,11 +131,7 @@ PgUri = Annotated[
 ]
 
 
-def _plain_staging(value: Path) -> Path:
-    return _usage(lambda: preflight.plain_folder(value))
-
-
-def _plain_workdir(value: Path | None) -> Path | None:
+def _plain_folder(value: Path | None) -> Path | None:
     return _usage(lambda: preflight.plain_folder(value))
 
 
@@ -144,7 +140,7 @@ StagingDir = Annotated[
     typer.Option(
         "--staging",
         envvar="M2PG_STAGING",
-        callback=_plain_staging,
+        callback=_plain_folder,
         help="Folder where stages write and read Parquet and reports.",
     ),
 ]
@@ -730,7 +726,7 @@ def demo(
     workdir: Annotated[
         Path | None,
         typer.Option(
-            callback=_plain_workdir,
+            callback=_plain_folder,
             help="Keep the servers' data and the staging folder here "
             "(default: a temporary folder, removed at the end).",
         ),

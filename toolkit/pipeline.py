@@ -235,8 +235,14 @@ def run_all(
     return FAILED if loaded["left_changed"] else code
 
 
-_AFTER_VALIDATE = ("reports/plan.json", "reports/load.json", "reports/reconcile.json", "reports/verify.json")
-_VALIDATE = ("reports/validate.json", "reports/validate_failures.parquet", *_AFTER_VALIDATE, "reports/report.html")
+_OF_THE_LOAD = (  # what the load and the commands after it report of the target
+    "reports/plan.json",
+    "reports/load.json",
+    "reports/reconcile.json",
+    "reports/verify.json",
+    "reports/report.html",
+)
+_VALIDATE = ("reports/validate.json", "reports/validate_failures.parquet", *_OF_THE_LOAD)
 STAGE_FILES = {  # what resetting a stage removes, with everything the later stages made from it
     "extract": ("raw", "idmap", "clean", "quarantine", "reports"),
     "transform": ("clean", "quarantine", "reports/transform.json", "reports/errors.log", *_VALIDATE),
@@ -269,7 +275,7 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
             raise ConfigError("reset cancelled: nothing was dropped")
         with preflight_target.only_writer(target, "reset"), load_mod.connect(target) as conn:
             load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
-        for name in (*_AFTER_VALIDATE, "reports/report.html"):  # of a load no longer in the target
+        for name in _OF_THE_LOAD:  # of a load no longer in the target
             (staging.root / name).unlink(missing_ok=True)
         out.print("reset: target tables and ledger emptied")
         return MIGRATED

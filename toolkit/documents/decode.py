@@ -387,18 +387,15 @@ def _one_at_a_time(wrapped: bytes, codec: CodecOptions, repeated: list[str]) -> 
     it, for those in which an object repeats one (their value None)."""
     values: list = []
     refused: dict[int, str] = {}
-    at = 0
-    while at < len(wrapped):
-        size = int.from_bytes(wrapped[at : at + 4], "little")
+    for start, end in zip(*bt.document_bounds(wrapped), strict=True):
         repeated.clear()
         try:
-            values.append(bson_decode(wrapped[at : at + size], codec)["v"])
+            values.append(bson_decode(wrapped[start:end], codec)["v"])
         except (InvalidBSON, KeyError):
             if not repeated:
                 raise
             refused[len(values)] = repeated[0]
             values.append(None)
-        at += size
     return values, refused
 
 
