@@ -289,8 +289,8 @@ def _run(action, staging: Path | None = None) -> None:
 
 
 def _stopped_at_once() -> NoReturn:
-    said = " Everything written is whole; re-run the same command to resume."
-    err.print(Text.assemble(("Stopped at once.", "yellow"), said))
+    stopped, said = interrupt.STOPPED
+    err.print(Text.assemble((stopped, "yellow"), said))
     raise typer.Exit(130) from None
 
 

@@ -11,5 +11,7 @@ def main() -> None:
 
         app()
     except KeyboardInterrupt:
-        sys.stderr.write("Stopped at once. Everything written is whole; re-run the same command to resume.\n")
+        from toolkit.runtime.interrupt import STOPPED
+
+        sys.stderr.write("".join(STOPPED) + "\n")
         sys.exit(130)

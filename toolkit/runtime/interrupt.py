@@ -18,6 +18,7 @@ from collections import Counter
 from contextlib import contextmanager
 
 STOPPING = "Stopping after the batch in flight (Ctrl+C again to stop at once)...\n"
+STOPPED = ("Stopped at once.", " Everything written is whole; re-run the same command to resume.")
 _requested = False
 _forced = False  # a second Ctrl+C cancelled a PostgreSQL statement
 _passed: Counter = Counter()

@@ -164,13 +164,18 @@ def _is_view(metadata: dict) -> bool:
         return False
 
 
+def _unreadable(path: Path, error: Exception) -> DamagedDump:
+    """An archive the file system or the decompressor fails on (one cut short among them)."""
+    return DamagedDump(f"{path} cannot be read: {error}", hint="re-run mongodump --archive")
+
+
 def archive_collections(path: Path) -> dict[str, list[str]]:
     """database -> collections, from the archive's prelude (the data is not read)."""
     try:
         with open_dump_file(path) as stream:
             _, metadata = archive_prelude(_Reader(stream, path))
     except (OSError, EOFError, zlib.error) as error:
-        raise DamagedDump(f"{path} cannot be read: {error}", hint="re-run mongodump --archive") from None
+        raise _unreadable(path, error) from None
     found: dict[str, list[str]] = {}
     for m in metadata:
         found.setdefault(m.get("db", ""), []).append(m.get("collection", ""))
@@ -193,19 +198,20 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
             unended = {str(m["collection"]) for m in metadata if m.get("db") == database and not _is_view(m)}
             while not reader.at_end():
                 namespace = _decoded(reader)
+                ours, name = namespace.get("db") == database, str(namespace.get("collection"))
                 if namespace.get("EOF"):
                     if not reader.terminator():
                         reader.fail("no terminator after the end of a collection")
-                    if namespace.get("db") == database:
-                        unended.discard(str(namespace.get("collection")))
+                    if ours:
+                        unended.discard(name)
                     continue
-                name = str(namespace.get("collection"))
-                if namespace.get("db") == database:
+                out = None
+                if ours:
                     unended.add(name)
-                out = outputs.get(name) if namespace.get("db") == database else None
-                if out is None and namespace.get("db") == database:  # data without a metadata document
-                    files[name] = folder / f"{name}.bson"
-                    out = outputs[name] = files[name].open("wb")
+                    out = outputs.get(name)
+                    if out is None:  # data without a metadata document
+                        files[name] = folder / f"{name}.bson"
+                        out = outputs[name] = files[name].open("wb")
                 for run in reader.documents():
                     if out is not None:
                         out.write(run)
@@ -216,7 +222,7 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
                     hint="re-run mongodump --archive, or copy the whole file again",
                 )
     except (OSError, EOFError, zlib.error) as error:
-        raise DamagedDump(f"{path} cannot be read: {error}", hint="re-run mongodump --archive") from None
+        raise _unreadable(path, error) from None
     finally:
         for out in outputs.values():
             out.close()
