@@ -10,11 +10,12 @@ import pytest
 from rich.console import Console
 
 from toolkit.declarations.spec import Kind
-from toolkit.documents.ids import object_id_of
+from toolkit.documents.ids import object_id_of, uuid_for
 from toolkit.generate import sample as generate
 from toolkit.pipeline import run_all
 from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
+from toolkit.stages.reconcile import reasons as reconcile_reasons
 from toolkit.stages.reconcile import reconcile
 from toolkit.stages.verify import records as verify_records
 from toolkit.stages.verify import run as verify_run
@@ -117,6 +118,33 @@ def extra_junction_row(conn):
     return {"full": named, "sample": named}
 
 
+def stale_row(conn):
+    """A row the load wrote of a document no longer in the source (deleted there since): a copy of
+    a contract under an id of the migration's form that no source document has."""
+    (uuid,) = one(conn, 'SELECT id::text FROM "crm_Contracts" ORDER BY id LIMIT 1')
+    gone = uuid_for("0" * 23 + "1")
+    columns = ", ".join(f'"{c}"' for (c,) in conn.execute(COLUMNS, ["crm_Contracts"]).fetchall() if c != "id")
+    conn.execute(
+        f'INSERT INTO "crm_Contracts" (id, {columns}) SELECT %s, {columns} FROM "crm_Contracts" WHERE id = %s',
+        [gone, uuid],
+    )
+    conn.execute('INSERT INTO m2pg."owned_crm_Contracts" (id, m2pg_digest) VALUES (%s, 0)', [gone])
+    stale = (
+        "counts",
+        "crm_Contracts",
+        {
+            "problem": "1 row the migration wrote of documents no longer in the source "
+            "(the load of a fresh extract deletes such rows)"
+        },
+    )
+    extra = (
+        "records",
+        "crm_Contracts",
+        {"object_id": "0" * 23 + "1", "problem": "in PostgreSQL but not expected from the source"},
+    )
+    return {"full": [stale, extra], "sample": [stale]}
+
+
 def shifted_timestamp(conn):
     (uuid,) = one(conn, """SELECT id::text FROM "Tasks" WHERE "createdAt" IS NOT NULL ORDER BY id LIMIT 1""")
     conn.execute("""UPDATE "Tasks" SET "createdAt" = "createdAt" + interval '1 hour' WHERE id = %s""", [uuid])
@@ -151,7 +179,8 @@ def truncated_text(conn):
     }
 
 
-CORRUPTIONS = [changed_text, deleted_row, extra_junction_row, shifted_timestamp, truncated_text]
+CORRUPTIONS = [changed_text, deleted_row, extra_junction_row, stale_row, shifted_timestamp, truncated_text]
+COLUMNS = "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position"
 
 
 def failures(report: dict, layer: str, table: str, where: dict) -> list[dict]:
@@ -221,6 +250,40 @@ def test_a_pair_the_app_wrote_between_migrated_rows_is_counted_apart(migrated, d
     reconciled = reconcile(APP, migrated["staging"], database)
     watchers = next(t for t in reconciled["tables"] if t["table"] == "AccountWatchers")
     assert reconciled["ok"] and watchers["other_rows"] == 1, watchers
+
+
+def test_a_pair_the_source_holds_counts_as_loaded_whoever_wrote_it(migrated, database):
+    """The app linked two migrated rows, and the source then held the same pair: the load found
+    it in place and left it unrecorded. The target holds every pair of the source: verify passes."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        (pairs,) = one(conn, 'SELECT count(*) FROM "AccountWatchers"')
+        conn.execute(
+            'DELETE FROM m2pg."owned_AccountWatchers" WHERE (account_id, user_id) IN '
+            '(SELECT account_id, user_id FROM "AccountWatchers" ORDER BY 1, 2 LIMIT 1)'
+        )
+    for options in ({"full": True}, {"sample": 20}):
+        report, text = run_verify(migrated, database, **options)
+        assert report["status"] == "pass", text
+        counts = report["layers"]["counts"]["tables"]["AccountWatchers"]
+        assert (counts["loaded"], counts["other_rows"]) == (pairs, 0), counts
+    reconciled = reconcile(APP, migrated["staging"], database)
+    watchers = next(t for t in reconciled["tables"] if t["table"] == "AccountWatchers")
+    assert reconciled["ok"] and (watchers["loaded"], watchers["other_rows"]) == (pairs, 0), watchers
+
+
+def test_reconcile_fails_on_a_row_the_migration_wrote_of_a_document_gone_from_the_source(migrated, database):
+    """The staged state no longer has the document (deleted from the source since the load): the
+    row is the migration's, not another's, and the target does not add up with the staging."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        stale_row(conn)
+    reconciled = reconcile(APP, migrated["staging"], database)
+    contracts = next(t for t in reconciled["tables"] if t["table"] == "crm_Contracts")
+    assert not reconciled["ok"] and not contracts["ok"], contracts
+    assert (contracts["stale_rows"], contracts["other_rows"]) == (1, 0), contracts
+    assert reconcile_reasons(contracts, []) == [
+        "1 row the migration wrote of documents no longer in the source "
+        "(the load of this staging folder deletes such rows)"
+    ]
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=[c.__name__ for c in CORRUPTIONS])

@@ -21,12 +21,13 @@ import duckdb
 
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import Junction, ModelSpec
+from toolkit.reports.words import counted
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
 from toolkit.staging.layout import Staging, checked, checked_all, read_manifest, write_json
 from toolkit.target import duck
-from toolkit.target.preflight import owned_table
+from toolkit.target.preflight import owned_table, with_owner
 from toolkit.target.schema import literal, quote
 
 PG = "pg"  # the attached database's name in DuckDB
@@ -87,28 +88,69 @@ def migration_rows(con, table: str, ends: dict[str, str]) -> tuple[int | None, s
     return measure(con, f"SELECT count(*) FROM {PG}.{quote(table)} AS t WHERE {where}")
 
 
-def written_pairs(con, junction: Junction) -> tuple[int | None, str | None] | None:
-    """Pairs of the table the load recorded writing, or None when the target keeps no such record."""
-    owned = owned_table(junction.table)
-    recorded, _ = in_postgres(con, f"SELECT count(*) FROM pg_class WHERE oid = to_regclass({literal(owned)})")
-    if not recorded:
+def recorded(con, table: str) -> bool:
+    """Whether the target keeps the load's record of the rows it wrote into `table`."""
+    owned = literal(owned_table(table))
+    found, _ = in_postgres(con, f"SELECT count(*) FROM pg_class WHERE oid = to_regclass({owned})")
+    return bool(found)
+
+
+def stale_rows(con, table: str, ids: str) -> tuple[int | None, str | None]:
+    """Rows the load recorded writing whose ids are not in the id map: of documents no longer in
+    the source, which the load of this staging folder deletes."""
+    if not recorded(con, table):
+        return 0, None
+    query = with_owner(table, ["id"], "t.id", " WHERE o.id IS NOT NULL")
+    return measure(con, f"SELECT count(*) FROM postgres_query({literal(PG)}, {literal(query)}) WHERE id NOT IN {ids}")
+
+
+def written_pairs(con, junction: Junction, staged: str) -> tuple[int | None, str | None] | None:
+    """Pairs of the table the load recorded writing or that are `staged` (a DuckDB relation of
+    the staged pairs), or None when the target keeps no record: a pair the app wrote that the
+    source then also held is the source's, found in place by the load."""
+    if not recorded(con, junction.table):
         return None
-    using = ", ".join(quote(side.column) for side in (junction.left, junction.right))
-    return in_postgres(con, f"SELECT count(*) FROM {quote(junction.table)} JOIN {owned} USING ({using})")
+    keys = [junction.left.column, junction.right.column]
+    left, right = map(quote, keys)
+    written, error = in_postgres(con, with_owner(junction.table, keys, f"count(o.{left})"))
+    unrecorded = with_owner(junction.table, keys, f"t.{left}, t.{right}", f" WHERE o.{left} IS NULL")
+    held, held_error = measure(
+        con,
+        f"SELECT count(*) FROM postgres_query({literal(PG)}, {literal(unrecorded)}) u "
+        f"SEMI JOIN {staged} s ON u.{left} = CAST(s.{left} AS UUID) AND u.{right} = CAST(s.{right} AS UUID)",
+    )
+    if written is None or held is None:
+        return None, error or held_error
+    return written + held, None
 
 
 def split(
-    con, table: str, ends: dict[str, str | None], errors: list[str | None], junction: Junction | None = None
+    con,
+    table: str,
+    ends: dict[str, str | None],
+    errors: list[str | None],
+    junction: Junction | None = None,
+    staged: str = "",
 ) -> tuple[dict, str | None]:
-    """{"loaded": the migration's rows, "other_rows": the rest}, and the first error."""
-    total, total_error = loaded_rows(con, table)
-    error = next(filter(None, [*errors, total_error]), None)
-    ours: int | None = None
-    if error is None:
-        written = written_pairs(con, junction) if junction else None
-        ours, error = written or migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
-    other = None if total is None or ours is None else total - ours
-    return {"loaded": ours, "other_rows": other}, error
+    """{"loaded": the migration's rows, "other_rows": the rest; for a model "stale_rows": those it
+    wrote of documents gone from the source}, and the first error. `staged`: a junction's staged
+    pairs (DuckDB SQL)."""
+    total, error = loaded_rows(con, table)
+    error = next(filter(None, [*errors, error]), None)
+    counts: dict[str, int | None] = {"loaded": None, "other_rows": None}
+    if junction is None:
+        counts["stale_rows"] = None
+    if error is not None or total is None:
+        return counts, error
+    written = written_pairs(con, junction, staged) if junction else None
+    ours, error = written or migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
+    stale: int | None = 0
+    if junction is None and error is None:
+        stale, error = stale_rows(con, table, ends["id"] or "")
+    if ours is None or stale is None:
+        return counts, error
+    counts.update(loaded=ours, other_rows=total - ours - stale)
+    return (counts if junction else counts | {"stale_rows": stale}), error
 
 
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
@@ -124,7 +166,9 @@ def model_row(con, staging: Staging, model: ModelSpec) -> dict:
         "source": source,
         "quarantined": quarantined,
         **counts,
-        "ok": None not in (source, quarantined, loaded) and source == loaded + quarantined,
+        "ok": None not in (source, quarantined, loaded)
+        and source == loaded + quarantined
+        and counts["stale_rows"] == 0,
     }
     return _with_error(row, error)
 
@@ -142,6 +186,7 @@ def junction_row(con, staging: Staging, junction: Junction, collections: dict[st
         {c: ids for c, (ids, _) in sides.items()},
         [staged_error, *(e for _, e in sides.values())],
         junction,
+        f"read_parquet({literal(str(path / 'part-*.parquet'))})",
     )
     loaded = counts["loaded"]
     row = {
@@ -219,11 +264,15 @@ def reasons(row: dict, checks: list[dict]) -> list[str]:
     """Why a table fails, in words: its counts, then each dangling or unreadable key."""
     why = [row["error"]] if "error" in row else []
     if not why and not row["ok"]:
-        why.append(
-            f"source {row['source']} != loaded {row['loaded']} + quarantined {row['quarantined']}"
-            if row["kind"] == "model"
-            else f"staged {row['staged']} != loaded {row['loaded']}"
-        )
+        if row["kind"] == "junction":
+            why.append(f"staged {row['staged']} != loaded {row['loaded']}")
+        elif row["source"] != row["loaded"] + row["quarantined"]:
+            why.append(f"source {row['source']} != loaded {row['loaded']} + quarantined {row['quarantined']}")
+        if row.get("stale_rows"):
+            why.append(
+                f"{counted(row['stale_rows'], 'row')} the migration wrote of documents no longer in the source "
+                "(the load of this staging folder deletes such rows)"
+            )
     for check in checks:
         if "error" in check:
             if check["error"] != row.get("error"):  # a missing table is said once

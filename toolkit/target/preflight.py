@@ -282,6 +282,13 @@ def owned_table(table: str) -> str:
     return f"m2pg.{quote('owned_' + table)}"
 
 
+def with_owner(table: str, keys: Sequence[str], select: str, where: str = "") -> str:
+    """PostgreSQL SQL running `select` over the rows `t` of `table`, each beside its record `o` if
+    the load wrote it (`keys`: the columns naming a row); PostgreSQL joins them on its own keys."""
+    on = " AND ".join(f"o.{quote(k)} = t.{quote(k)}" for k in keys)
+    return f"SELECT {select} FROM {quote(table)} t LEFT JOIN {owned_table(table)} o ON {on}{where}"
+
+
 def exists(conn, name: str) -> bool:
     """Whether the target has the table `name` (schema-qualified and quoted as SQL writes it)."""
     with conn.cursor() as cur:

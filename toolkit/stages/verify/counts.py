@@ -9,24 +9,35 @@ import pyarrow as pa
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.reports.words import counted
 from toolkit.stages.verify.failures import Failures
-from toolkit.stages.verify.ownership import migration_pairs, migration_rows, source_ids
+from toolkit.stages.verify.ownership import migration_pairs, migration_rows, model_rows, source_ids
 from toolkit.stages.verify.source import Collection, Quarantine
 
 
-def count_model(con, model: ModelSpec, found: Collection, quarantine: Quarantine, fails: Failures) -> dict:
-    loaded, other = migration_rows(con, model.table, {"id": source_ids(found, quarantine)})
+def count_model(
+    con, model: ModelSpec, found: Collection, quarantine: Quarantine, recorded: bool, fails: Failures
+) -> dict:
+    """`recorded`: whether the target keeps the load's record of the rows it wrote."""
+    loaded, stale, other = model_rows(con, model.table, source_ids(found, quarantine), recorded)
     result = {
         "collection": model.source,
         "source": found.documents,
         "quarantined": found.quarantined,
         "expected": found.rows.height,
         "loaded": loaded,
+        "stale_rows": stale,
         "other_rows": other,
         "quarantine_rows_without_source": quarantine.rows - found.quarantined,
     }
     if found.documents != loaded + found.quarantined:
         fails.add(
             "counts", model.table, f"source {found.documents} != loaded {loaded} + quarantined {found.quarantined}"
+        )
+    if stale:
+        fails.add(
+            "counts",
+            model.table,
+            f"{counted(stale, 'row')} the migration wrote of documents no longer in the source "
+            "(the load of a fresh extract deletes such rows)",
         )
     for doc in found.unloadable:
         fails.add(
@@ -49,7 +60,7 @@ def count_junction(
     fails: Failures,
 ) -> dict:
     """`recorded`: whether the target keeps the load's record of the pairs it wrote."""
-    loaded, other = migration_pairs(con, j) if recorded else migration_rows(con, j.table, ends)
+    loaded, other = migration_pairs(con, j, expected) if recorded else migration_rows(con, j.table, ends)
     if loaded != expected.height:
         fails.add(
             "counts",

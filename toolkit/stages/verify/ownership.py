@@ -1,8 +1,9 @@
-"""Which rows of a table are the migration's: those holding ids of the source's documents, and,
-where records are compared, any row whose id has the form the migration gives ids (a wrong row of
-its own). A junction's pair is the migration's when the load recorded writing it (`m2pg.owned_<table>`):
-the app may link two migrated rows itself. Rows someone else wrote into the app's tables are
-counted apart, neither loaded nor wrong.
+"""Which rows of a table are the migration's: those holding ids of the source's documents, and
+any other row the load recorded writing (`m2pg.owned_<table>`; in a target without that record,
+a row whose id has the form the migration gives ids): a stale or wrong row of its own. A
+junction's pair is the migration's when the load recorded writing it or the source holds it: the
+app may link two migrated rows itself. Rows someone else wrote into the app's tables are counted
+apart, neither loaded nor wrong.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pyarrow as pa
 from toolkit.declarations.spec import Junction
 from toolkit.documents.ids import uuid_array, uuid_text_array
 from toolkit.stages.verify.source import Collection, Loaded, Quarantine
-from toolkit.target.preflight import owned_table
+from toolkit.target.preflight import owned_table, with_owner
 from toolkit.target.schema import literal, quote
 
 IDS_AT_ONCE = 1 << 15  # ids converted to UUIDs at a time
@@ -39,43 +40,73 @@ def object_id_shaped(column: str) -> str:
 def migration_rows(con, table: str, ends: dict[str, pa.Array]) -> tuple[int, int]:
     """(rows whose `ends` columns all hold UUIDs of the source's documents, the other rows):
     rows someone else wrote into the app's tables are counted apart, not as loaded."""
+    loaded, _, other = _rows_by_owner(con, f"pg.{quote(table)}", ends, "false")
+    return loaded, other
+
+
+def model_rows(con, table: str, ids: pa.Array, recorded: bool) -> tuple[int, int, int]:
+    """(rows of the source's documents, rows the migration wrote of documents no longer in the
+    source, the other rows). `recorded`: whether the target keeps the load's record of its rows;
+    without it a row whose id has the migration's form counts as written by it."""
+    if recorded:
+        query = with_owner(table, ["id"], "t.id, o.id IS NOT NULL AS mine")
+        rows, mine = f"postgres_query('pg', {literal(query)})", "t.mine"
+    else:
+        rows, mine = f"pg.{quote(table)}", object_id_shaped("CAST(t.id AS VARCHAR)")
+    return _rows_by_owner(con, rows, {"id": ids}, mine)
+
+
+def _rows_by_owner(con, rows: str, ends: dict[str, pa.Array], mine: str) -> tuple[int, int, int]:
+    """(rows `t` of `rows` whose `ends` columns all hold the given UUIDs, others for which `mine`
+    holds, the rest)."""
     names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
     ours = " AND ".join(f"t.{quote(c)} IN {registered_ids(con, names[c], ids)}" for c, ids in ends.items())
     try:
-        loaded, total = con.execute(
-            f"SELECT count(*) FILTER (WHERE {ours}), count(*) FROM pg.{quote(table)} AS t"
+        loaded, stale, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE {ours}), count(*) FILTER (WHERE NOT ({ours}) AND {mine}), count(*) "
+            f"FROM {rows} AS t"
         ).fetchone()
     finally:
         for name in names.values():
             con.unregister(name)
-    return loaded, total - loaded
+    return loaded, stale, total - loaded - stale
 
 
-def recorded(conn, j: Junction) -> bool:
-    """Whether the target keeps the load's record of the junction's pairs (else a pair whose both
-    ends are the migration's counts as its own)."""
-    (found,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [owned_table(j.table)]).fetchone()
+def recorded(conn, table: str) -> bool:
+    """Whether the target keeps the load's record of the rows it wrote into `table` (else a row
+    whose ids have the migration's form counts as its own)."""
+    (found,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [owned_table(table)]).fetchone()
     return found
 
 
-def _owner_query(j: Junction, select: str) -> str:
+def _owner_query(j: Junction, select: str, where: str = "") -> str:
     """DuckDB SQL running `select` in PostgreSQL over the junction's pairs `t`, each beside its
-    record `o` if the load wrote it: PostgreSQL looks them up with its own keys, and DuckDB holds
-    none of the records."""
-    left, right = quote(j.left.column), quote(j.right.column)
-    query = (
-        f"SELECT {select} FROM {quote(j.table)} t LEFT JOIN {owned_table(j.table)} o "
-        f"ON o.{left} = t.{left} AND o.{right} = t.{right}"
-    )
+    record `o` if the load wrote it: DuckDB holds none of the records."""
+    query = with_owner(j.table, [j.left.column, j.right.column], select, where)
     return f"postgres_query('pg', {literal(query)})"
 
 
-def migration_pairs(con, j: Junction) -> tuple[int, int]:
-    """(pairs of the table the load recorded writing, the other pairs)."""
-    column = quote(j.left.column)
-    counted = f"count(o.{column}) AS loaded, count(*) AS total"
-    loaded, total = con.execute(f"SELECT * FROM {_owner_query(j, counted)}").fetchone()
-    return loaded, total - loaded
+def expected_pairs(j: Junction, expected: pl.DataFrame) -> pa.Table:
+    """The pairs a migration of the source holds, as UUIDs (l, r)."""
+    return pa.table({"l": uuid_array(expected[j.left.column]), "r": uuid_array(expected[j.right.column])})
+
+
+def migration_pairs(con, j: Junction, expected: pl.DataFrame) -> tuple[int, int]:
+    """(pairs of the table the load recorded writing or the source holds, the other pairs). A pair
+    the app wrote that the source then also held is the source's: the load found it there."""
+    left, right = quote(j.left.column), quote(j.right.column)
+    counted = f"count(o.{left}) AS recorded, count(*) AS total"
+    recorded, total = con.execute(f"SELECT * FROM {_owner_query(j, counted)}").fetchone()
+    unrecorded = _owner_query(j, f"t.{left} AS l, t.{right} AS r", f" WHERE o.{left} IS NULL")
+    con.register("m2pg_pairs", expected_pairs(j, expected))
+    try:
+        (held,) = con.execute(
+            f"SELECT count(*) FROM (SELECT CAST(l AS UUID) AS l, CAST(r AS UUID) AS r FROM {unrecorded}) "
+            "SEMI JOIN m2pg_pairs USING (l, r)"
+        ).fetchone()
+    finally:
+        con.unregister("m2pg_pairs")
+    return recorded + held, total - recorded - held
 
 
 def pairs_with_owner(j: Junction) -> str:

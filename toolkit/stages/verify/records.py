@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import polars as pl
-import pyarrow as pa
 
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
-from toolkit.documents.ids import object_id_of, uuid_array
+from toolkit.documents.ids import object_id_of
 from toolkit.runtime.sizes import PART_BYTES
 from toolkit.sources.readers import spans
 from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
-from toolkit.stages.verify.ownership import object_id_shaped, pairs_with_owner
+from toolkit.stages.verify.ownership import expected_pairs, object_id_shaped, pairs_with_owner
 from toolkit.target.schema import literal, quote
 
 SLICE = 5_000  # expected rows compared at a time: larger slices hold more and gain little
@@ -187,8 +186,7 @@ def junction_records(con, j: Junction, expected: pl.DataFrame, recorded: bool, f
     sides. A pair with an end not of the migration's form (which every source document's id has)
     is another's: counted apart."""
     left, right = j.left.column, j.right.column
-    pairs = pa.table({"l": uuid_array(expected[left]), "r": uuid_array(expected[right])})
-    con.register("m2pg_pairs", pairs)
+    con.register("m2pg_pairs", expected_pairs(j, expected))
     if recorded:  # the load's record says whose a pair is
         actual = pairs_with_owner(j)
     else:

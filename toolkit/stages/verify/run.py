@@ -118,7 +118,7 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
     found = taken_over(handover, model.name, ["id"])
     nulled = nulled_references(handover, model, run.loaded)
     run.found.totals.update(documents=found.documents, quarantined=found.quarantined, expected=found.rows.height)
-    counts = run.check("counts", t, count_model, run.con, model, found, quarantine, fails)
+    counts = run.check("counts", t, count_model, run.con, model, found, quarantine, recorded(run.conn, t), fails)
     height = found.rows.height
     del found  # a whole collection's ids: not held while its rows are compared
     if run.full:
@@ -143,7 +143,7 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
         differences,
         run.full,
         counts.get("loaded"),
-        counts.get("other_rows"),
+        (counts.get("other_rows") or 0) + (counts.get("stale_rows") or 0),
         fails,
     )
 
@@ -155,7 +155,7 @@ def check_junction(run: Run, j: Junction, pairs: dict[tuple[str, str], pl.DataFr
     ends = junction_ends(j, run.loaded)
     pairs.clear()  # what the layers below do not need goes before they start
     run.loaded.forget()
-    known = recorded(run.conn, j)
+    known = recorded(run.conn, t)
     run.check("counts", t, count_junction, run.con, j, expected, by_feed, ends, known, fails)
     run.check("records", t, junction_records, run.con, j, expected, known, fails)
     run.check("integrity", t, junction_integrity, run.conn, j, run.tables, by_feed, fails)
