@@ -122,8 +122,10 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool 
 
 def reconcile_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
     from toolkit.stages import reconcile as reconcile_mod
+    from toolkit.target import preflight as preflight_target
 
     preflight.staging_inputs(root, "reconcile")
+    preflight_target.holds_app(pg_uri, "reconcile", preflight_target.tables_of(app.models, app.junctions))
     staging = Staging(root)
     report = reconcile_mod.reconcile(app, staging.root, pg_uri)
     console.print_reconcile(report, out)
@@ -332,9 +334,11 @@ def verify_stage(
 ) -> int:
     """The four layers against the source, read again: exit 0 on pass, 1 on fail."""
     from toolkit.stages.verify.run import verify
+    from toolkit.target import preflight as preflight_target
 
     preflight.staging_inputs(root, "verify")
     preflight.source_holds_app(src, app.models)
+    preflight_target.holds_app(pg_uri, "verify", preflight_target.tables_of(app.models, app.junctions))
     staging = Staging(root)
     report = verify(app, src, staging.root, pg_uri, sample=sample, full=full, seed=seed, workers=workers)
     report["not_migrated"] = coverage.read(staging.root)

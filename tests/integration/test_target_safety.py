@@ -295,6 +295,19 @@ def test_a_target_without_schema_public_is_refused_before_anything_is_written(pg
     assert not (tmp_path / "st").exists()
 
 
+def test_checking_a_database_without_the_apps_tables_is_one_line(pg_uri, staged, dump):
+    """Reconcile and verify pointed at a database m2pg never loaded (the wrong name in --pg-uri)
+    printed one DuckDB error per table, 39 of them, and exit 1: now one line, exit 2."""
+    before = files(staged)
+    for done in (
+        m2pg("reconcile", "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
+        m2pg("verify", "--dump", str(dump), "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
+        m2pg("verify", "--full", "--dump", str(dump), "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
+    ):
+        refused(done, f"the target database holds none of the app's {len(APP.models) + len(APP.junctions)} tables")
+    assert files(staged) == before
+
+
 @pytest.fixture(scope="module")
 def replica(pg_server, tmp_path_factory):
     """A read replica of the test server: a base backup of it, started as a standby."""

@@ -158,6 +158,29 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
             privileged(conn, stage, tables, ledger)
 
 
+def holds_app(pg_uri: str, stage: str, tables: Sequence[str]) -> None:
+    """A check of the target (reconcile, verify) needs the app's tables there: a database holding
+    none of them (--pg-uri naming another database, or one not yet loaded) would fail every table
+    with the server's words, so it stops first, in one line."""
+    with connect(pg_uri) as conn:
+        public_schema(conn, stage)
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])",
+                parameters=(list(tables),),
+            )
+            present = cur.fetchone()[0]
+        conn.rollback()
+    if not present:
+        raise ConfigError(
+            f"the target database holds none of the app's {len(tables)} tables: there is nothing to check",
+            stage=stage,
+            hint="point --pg-uri at the database m2pg loaded (its name is the URI's path), or run "
+            "`m2pg run` (or `m2pg load`) into this one first",
+        )
+
+
 def public_schema(conn, stage: str) -> None:
     """The app's tables live in schema public (Prisma's migration makes them there, its client reads
     them there): a database without it (dropped by hand) fails every later query with the
