@@ -21,7 +21,7 @@ def demo(app: App, workdir: Path | None, seed: int, out: Console) -> int:
     from toolkit.runtime.servers import both
 
     planned = len(generate.bad_records(app, seed))
-    with both(workdir, app.database) as (root, mongo_uri, pg_uri):
+    with both(workdir, app.database, "demo") as (root, mongo_uri, pg_uri):
         out.print(
             f"demo: started an embedded MongoDB-compatible server and PostgreSQL in {root}; both stop when "
             "the demo ends (`m2pg servers` keeps a pair running)"

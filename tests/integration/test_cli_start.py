@@ -101,6 +101,11 @@ def test_servers_print_working_uris_and_stop_cleanly_on_ctrl_c(tmp_path, isolate
         assert _mongo_answers(exports["M2PG_MONGO_URI"])
         assert _postgres_answers(exports["M2PG_PG_URI"])
         assert process.poll() is None  # still up, waiting for Ctrl+C
+        if keep:  # a second pair on the same folder: MongoDB's storage failed with a traceback
+            second = subprocess.run([*M2PG, *args], capture_output=True, text=True, env=env, timeout=60)
+            assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+            assert second.stderr.startswith(f"error: the servers' folder {kept} is in use by `servers` (pid "), second
+            assert _postgres_answers(exports["M2PG_PG_URI"]) and _mongo_answers(exports["M2PG_MONGO_URI"])
         process.send_signal(stop)
         process.wait(timeout=60)
     finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from toolkit.runtime.errors import ConfigError
+from toolkit.staging import lock
 
 
 def _create_database(name: str) -> str:
@@ -53,9 +54,10 @@ def embedded_postgres(directory: str | Path, database: str) -> Iterator[str]:
 
 
 @contextmanager
-def both(directory: Path | None, database: str) -> Iterator[tuple[Path, str, str]]:
+def both(directory: Path | None, database: str, command: str = "servers") -> Iterator[tuple[Path, str, str]]:
     """(data folder, MongoDB URI, PostgreSQL URI) of a fresh pair; without `directory` their
-    data lives in a temporary folder removed once both have stopped. PostgreSQL serves `database`."""
+    data lives in a temporary folder removed once both have stopped. PostgreSQL serves `database`.
+    One `command` at a time uses a folder: a second pair on it fails inside MongoDB's storage."""
     with ExitStack() as stack:
         if directory is None:
             root = Path(
@@ -69,6 +71,7 @@ def both(directory: Path | None, database: str) -> Iterator[tuple[Path, str, str
                 hint="choose a folder whose path holds no space (--dir of servers, --workdir of demo, or TMPDIR)",
             )
         root.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(lock.held(root, command, "the servers' folder", "folder"))  # two pairs on one data folder
         mongo_uri = stack.enter_context(embedded_mongo(root / "mongo"))
         pg_uri = stack.enter_context(embedded_postgres(root / "postgres", database))
         yield root, mongo_uri, pg_uri

@@ -18,11 +18,11 @@ LOCK_FILE = ".m2pg.lock"
 
 
 @contextmanager
-def held(root: Path, command: str) -> Iterator[None]:
-    """Hold the staging folder's lock while the block runs; exit 2 naming the holder if another
-    command has it."""
+def held(root: Path, command: str, what: str = "staging folder", option: str = "--staging") -> Iterator[None]:
+    """Hold the folder's lock while the block runs; exit 2 naming the holder if another command
+    has it. `what` and `option` name the folder and the option choosing it in that message."""
     path = Path(root) / LOCK_FILE
-    fd = _acquire(path, command)
+    fd = _acquire(path, command, what, option)
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"`{command}` (pid {os.getpid()})\n".encode(), 0)
@@ -32,7 +32,7 @@ def held(root: Path, command: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(path: Path, command: str) -> int:
+def _acquire(path: Path, command: str, what: str, option: str) -> int:
     """The locked descriptor of the file now at `path` (a holder may remove it while we wait)."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -41,9 +41,10 @@ def _acquire(path: Path, command: str) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another m2pg command"
             os.close(fd)
-            raise ConfigError(f"staging folder {path.parent} is in use by {holder}",
-                              hint=f"wait for it to end (or stop it) before running `{command}`, "
-                                   "or choose another --staging") from None
+            raise ConfigError(
+                f"{what} {path.parent} is in use by {holder}",
+                hint=f"wait for it to end (or stop it) before running `{command}`, or choose another {option}",
+            ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
