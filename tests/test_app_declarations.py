@@ -171,6 +171,21 @@ def test_the_engine_finds_the_app_by_its_entry_point(monkeypatch):
     monkeypatch.setenv("M2PG_APP", "crm2")
     with pytest.raises(ConfigError, match=r"no app 'crm2' is installed \(installed apps: nextcrm\)"):
         installed()
+    monkeypatch.setenv("M2PG_APP", "")  # set to nothing: the only app, not "several apps are installed"
+    assert installed() is transforms.APP
+
+
+def test_an_option_given_by_a_variable_set_to_nothing_says_so(monkeypatch):
+    from toolkit.runtime.errors import ConfigError
+    from toolkit.runtime.preflight import need
+
+    monkeypatch.delenv("M2PG_PG_URI", raising=False)
+    with pytest.raises(ConfigError, match=r"^--pg-uri is required; hint"):
+        need(None, "--pg-uri")
+    monkeypatch.setenv("M2PG_PG_URI", "")
+    with pytest.raises(ConfigError, match=r"^--pg-uri is required, and M2PG_PG_URI is set to nothing; hint"):
+        need(None, "--pg-uri")
+    assert need("postgresql://h/db", "--pg-uri") == "postgresql://h/db"
 
 
 def test_an_app_that_is_not_installed_is_named_by_module_and_attribute(monkeypatch):

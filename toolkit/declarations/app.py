@@ -56,7 +56,7 @@ def installed(name: str | None = None) -> App:
     """The App an installed package declares (entry point group `m2pg.apps`): the one named
     by `name` or $M2PG_APP, or the only one installed; a `module:attribute` names one directly.
     The engine imports no app itself."""
-    wanted = name or os.environ.get(APP_VARIABLE)
+    wanted = name or os.environ.get(APP_VARIABLE) or None  # set to nothing: as if unset
     if wanted and ":" in wanted:  # module:attribute, an app that is not installed (a test's, a draft)
         return _imported(wanted)
     found = {e.name: e for e in entry_points(group=APPS_GROUP)}

@@ -28,6 +28,10 @@ def need(value: str | None, option: str) -> str:
     """The value of an option the command cannot do without."""
     if not value:
         env = "M2PG_" + option.strip("-").replace("-", "_").upper()
+        if os.environ.get(env) == "":  # `export M2PG_PG_URI=$UNSET_VARIABLE`: the option reads as not given
+            raise ConfigError(
+                f"{option} is required, and {env} is set to nothing", hint=f"give {env} a value, or pass {option}"
+            )
         raise ConfigError(f"{option} is required", hint=f"pass {option} or set {env}")
     return value
 
