@@ -326,3 +326,16 @@ def test_a_servers_folder_whose_path_holds_a_space_is_refused(tmp_path, command)
     done = CliRunner().invoke(app, [*command, str(folder)], env={"COLUMNS": "400"})
     assert done.exit_code == 2 and done.output.startswith(f"error: the servers' folder {folder} holds a space")
     assert not folder.exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["servers", "--dir"], ["demo", "--workdir"], ["errors", "--staging"], ["status", "--staging"]]
+)
+def test_a_folder_option_naming_a_file_is_a_usage_error(tmp_path, command):
+    """`servers --dir FILE` said "File exists; fix it, then re-run ... to resume" (exit 1), and a
+    staging folder that is a file was exit 1 too, as if the environment had failed."""
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    done = CliRunner().invoke(app, [*command, str(file)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and f"{file} is a file, not a folder" in done.output, done.output
+    assert file.read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -744,6 +744,7 @@ def servers(
         Path | None,
         typer.Option(
             "--dir",
+            callback=_plain_folder,
             help="Keep the servers' data here, to reuse it next time (default: a temporary "
             "folder, removed when they stop).",
         ),

@@ -55,10 +55,13 @@ PATTERN_CHARACTERS = "*?[]"
 
 
 def plain_folder(folder: Path | None) -> Path | None:
-    """A folder whose whole path holds none of `*?[]`: Polars and DuckDB read staged Parquet by
-    path and take those characters for a pattern, so a part in such a folder is not found."""
+    """A folder, or a path where one can be made, whose whole path holds none of `*?[]`: Polars and
+    DuckDB read staged Parquet by path and take those characters for a pattern, so a part in such
+    a folder is not found."""
     if folder is None:
         return None
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a folder", hint="pass a folder (it is made if missing)")
     taken = [c for c in PATTERN_CHARACTERS if c in str(folder.absolute())]
     if taken:
         raise ConfigError(
@@ -191,7 +194,7 @@ def writable_staging(root: Path, create: bool) -> None:
     or file system); created first when the command starts a staging folder."""
     root = Path(root)
     if root.exists() and not root.is_dir():
-        raise EnvironmentFailure(f"--staging {root} is a file, not a folder", hint="pass a folder")
+        raise ConfigError(f"--staging {root} is a file, not a folder", hint="pass a folder")
     if not root.exists():
         if not create:
             return  # the stage's own check names what to run first
