@@ -339,3 +339,27 @@ def test_a_folder_option_naming_a_file_is_a_usage_error(tmp_path, command):
     done = CliRunner().invoke(app, [*command, str(file)], env={"COLUMNS": "400"})
     assert done.exit_code == 2 and f"{file} is a file, not a folder" in done.output, done.output
     assert file.read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("stop", ["checkpoint", "at once"])
+def test_a_demo_stopped_in_its_temporary_folder_says_a_re_run_starts_again(tmp_path, monkeypatch, stop):
+    """Stopped without --workdir, the demo said "Checkpoint saved ... re-run the same command to
+    resume" of a folder it had just removed; with --workdir it does resume."""
+    from importlib import import_module
+
+    from toolkit.runtime import interrupt
+
+    def stopped(*_):
+        if stop == "checkpoint":
+            raise interrupt.Interrupted("extract", "Tasks: 951 documents", "the rest")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(import_module("toolkit.demo"), "demo", stopped)
+    temporary = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "400"})
+    kept = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "kept")], env={"COLUMNS": "400"})
+    assert temporary.exit_code == kept.exit_code == 130
+    assert "temporary folder is removed" in temporary.output and "re-run the same command to start again" in (
+        temporary.output
+    ), temporary.output
+    assert "resume" not in temporary.output and "Checkpoint saved" not in temporary.output, temporary.output
+    assert "re-run the same command to resume" in kept.output.lower(), kept.output

@@ -237,10 +237,12 @@ CREATES_STAGING = {"extract", "run"}  # commands that start a staging folder; th
 READS_STAGING_ONLY = {"status"}  # commands that take no lock: they write nothing there
 
 
-def _run(action, staging: Path | None = None) -> None:
+def _run(action, staging: Path | None = None, resumable: bool = True) -> None:
     """Run a command: its staging folder checked writable and locked first; a user's mistake is
     one line and exit 2; a failure of the environment (server, disk, folder) one line and exit 1
-    with the command that resumes; the traceback only in the staging folder's errors.log."""
+    with the command that resumes; the traceback only in the staging folder's errors.log. Not
+    `resumable`: the command works in a temporary folder it removes, so re-running starts again."""
+    again = "to resume" if resumable else "to start again (its temporary folder is removed)"
     remember_given(sys.argv[1:])
     name = next((a for a in sys.argv[1:] if not a.startswith("-")), "m2pg")
     command = "m2pg " + " ".join(shlex.quote(redact(a)) for a in sys.argv[1:])
@@ -250,19 +252,19 @@ def _run(action, staging: Path | None = None) -> None:
     except interrupt.Interrupted as stop:
         err.print(
             Text.assemble(
-                ("Checkpoint saved", "yellow"),
-                f" ({stop.stage}: {stop.done}; left: {stop.left}). Re-run the same command to resume.",
+                ("Checkpoint saved" if resumable else "Stopped", "yellow"),
+                f" ({stop.stage}: {stop.done}; left: {stop.left}). Re-run the same command {again}.",
             )
         )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        _stopped_at_once()
+        _stopped_at_once(resumable)
     except M2pgError as error:
         err.print(Text.assemble(("error:", "red"), f" {error}"), highlight=False)
         raise typer.Exit(error.exit_code) from None
     except Exception as error:  # the environment failed under the command, or a bug of the tool
         if interrupt.forced() or (interrupt.requested() and isinstance(error, subprocess.CalledProcessError)):
-            _stopped_at_once()  # a statement the second Ctrl+C cancelled, or a program the first one stopped
+            _stopped_at_once(resumable)  # a statement the second Ctrl+C cancelled, or a program the first one stopped
         text = traceback.format_exc()
         log = _log_failure(staging, name, text)
         where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"
@@ -270,7 +272,7 @@ def _run(action, staging: Path | None = None) -> None:
         if cause:
             err.print(
                 Text.assemble(
-                    ("error:", "red"), f" {one_line(cause)}; fix it, then re-run `{command}` to resume ({where})"
+                    ("error:", "red"), f" {one_line(cause)}; fix it, then re-run `{command}` {again} ({where})"
                 ),
                 highlight=False,
             )
@@ -288,8 +290,10 @@ def _run(action, staging: Path | None = None) -> None:
     raise typer.Exit(code or 0)
 
 
-def _stopped_at_once() -> NoReturn:
+def _stopped_at_once(resumable: bool = True) -> NoReturn:
     stopped, said = interrupt.STOPPED
+    if not resumable:
+        said = " Its temporary folder is removed: re-run the same command to start again."
     err.print(Text.assemble((stopped, "yellow"), said))
     raise typer.Exit(130) from None
 
@@ -735,7 +739,7 @@ def demo(
 ) -> None:
     """Start embedded MongoDB-compatible and PostgreSQL servers, generate the app's data, migrate it,
     stop the servers (exit 3: the dataset holds records that must be quarantined)."""
-    _run(lambda: demo_mod.demo(APP, workdir, seed, out))
+    _run(lambda: demo_mod.demo(APP, workdir, seed, out), resumable=workdir is not None)
 
 
 @app.command()
