@@ -358,8 +358,7 @@ def test_a_demo_stopped_in_its_temporary_folder_says_a_re_run_starts_again(tmp_p
     temporary = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "400"})
     kept = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "kept")], env={"COLUMNS": "400"})
     assert temporary.exit_code == kept.exit_code == 130
-    assert "temporary folder is removed" in temporary.output and "re-run the same command to start again" in (
-        temporary.output
-    ), temporary.output
+    said = temporary.output.lower()
+    assert "temporary folder is removed" in said and "re-run the same command to start again" in said, said
     assert "resume" not in temporary.output and "Checkpoint saved" not in temporary.output, temporary.output
     assert "re-run the same command to resume" in kept.output.lower(), kept.output
