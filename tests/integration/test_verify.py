@@ -252,6 +252,24 @@ def test_a_pair_the_app_wrote_between_migrated_rows_is_counted_apart(migrated, d
     assert reconciled["ok"] and watchers["other_rows"] == 1, watchers
 
 
+def test_the_targets_own_session_settings_do_not_change_what_is_checked(migrated, database):
+    """A database whose sessions time out after 50 ms and look in another schema first (hardening
+    advice drops `public` from search_path): verify stopped at its first long query ("canceling
+    statement due to statement timeout", exit 1), and verify and reconcile found none of the app's
+    tables ("cannot check: relation "Users" does not exist", 39 times)."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        (name,) = one(conn, "SELECT current_database()")
+        conn.execute("CREATE SCHEMA app")
+        conn.execute(f"ALTER DATABASE {name} SET search_path = app")
+        conn.execute(f"ALTER DATABASE {name} SET statement_timeout = '50ms'")
+    with psycopg.connect(database, autocommit=True) as conn:
+        assert one(conn, "SHOW statement_timeout") == ("50ms",)
+    for options in ({"full": True}, {"sample": 20}):
+        report, text = run_verify(migrated, database, **options)
+        assert report["status"] == "pass", text
+    assert reconcile(APP, migrated["staging"], database)["ok"]
+
+
 def test_a_pair_the_source_holds_counts_as_loaded_whoever_wrote_it(migrated, database):
     """The app linked two migrated rows, and the source then held the same pair: the load found
     it in place and left it unrecorded. The target holds every pair of the source: verify passes."""

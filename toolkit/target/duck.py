@@ -14,7 +14,7 @@ import duckdb
 from toolkit.runtime import preflight
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.redact import redact, scrub
-from toolkit.target.postgres import without_timeouts
+from toolkit.target.postgres import with_m2pg_settings
 
 DISTRIBUTION = "duckdb-extension-postgres-scanner"
 EXTENSION = "postgres_scanner.duckdb_extension"
@@ -44,7 +44,7 @@ def connect(pg_uri: str, alias: str = "pg") -> duckdb.DuckDBPyConnection:
     con.load_extension(str(extension_path()))
     try:
         try:
-            con.execute(f"ATTACH {_literal(without_timeouts(pg_uri))} AS {alias} (TYPE postgres, READ_ONLY)")
+            con.execute(f"ATTACH {_literal(with_m2pg_settings(pg_uri))} AS {alias} (TYPE postgres, READ_ONLY)")
         except duckdb.Error as error:
             if "options" not in str(error) and "startup parameter" not in str(error):
                 raise

@@ -23,14 +23,14 @@ stays: it keeps m2pg's DDL from queueing the app's queries behind it."""
 NO_TIMEOUTS = tuple(f"SET {name} = 0" for name in TIMEOUTS_OFF)
 
 
-def without_timeouts(pg_uri: str) -> str:
-    """`pg_uri` with libpq's `options` turning the timeouts off from the start of the session: for
-    connections m2pg opens through another library (DuckDB's attached PostgreSQL), which runs no
-    `SET` of ours. Options the URI gives already are kept, before ours."""
+def with_m2pg_settings(pg_uri: str) -> str:
+    """`pg_uri` with libpq's `options` setting the app's schema first and the timeouts off from the
+    start of the session: for connections m2pg opens through another library (DuckDB's attached
+    PostgreSQL), which runs no `SET` of ours. Options the URI gives already are kept, before ours."""
     base, _, query = pg_uri.partition("?")
     pieces = [p for p in query.split("&") if p]
     given = [unquote(p.partition("=")[2]) for p in pieces if p.partition("=")[0] == "options"]
-    options = " ".join([*given, *(f"-c {name}=0" for name in TIMEOUTS_OFF)])
+    options = " ".join([*given, "-c search_path=public", *(f"-c {name}=0" for name in TIMEOUTS_OFF)])
     kept = [p for p in pieces if p.partition("=")[0] != "options"]
     return f"{base}?{'&'.join([*kept, 'options=' + quote(options, safe='')])}"
 

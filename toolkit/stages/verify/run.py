@@ -46,6 +46,7 @@ from toolkit.stages.verify.source import (
 from toolkit.stages.verify.types import junction_types, live_columns, model_types
 from toolkit.staging.layout import Staging, write_json
 from toolkit.target import duck
+from toolkit.target.postgres import APP_SCHEMA, NO_TIMEOUTS
 
 
 def connect(pg_uri: str):
@@ -57,7 +58,8 @@ def connect(pg_uri: str):
             stage="verify",
             hint="check --pg-uri (or M2PG_PG_URI)",
         ) from None
-    conn.execute("SET default_transaction_read_only = on")
+    for setting in (APP_SCHEMA, *NO_TIMEOUTS, "SET default_transaction_read_only = on"):
+        conn.execute(setting)  # as every session m2pg opens: the app's schema, none of the app's timeouts
     return conn
 
 
