@@ -444,7 +444,10 @@ def parking(models) -> dict[str, list[str]]:
     (ids in $1) out of the way when another row holds it too: NULL where the column allows it,
     else, in a text column, the row's own id as text. Another kind of column keeps its value, and
     the index built again names the duplicate. The rows moved have their records written in the
-    same statement, so a later load does not take them for rows someone else changed."""
+    same statement, so a later load does not take them for rows someone else changed, and their
+    digests' last bit flipped (unlike the rows as loaded): a load stopped before deleting such a row
+    (killed, or at a row the app wrote that names it) leaves it unlike its document, and should the
+    document come back unchanged, the next load writes the row again instead of calling it equal."""
     statements: dict[str, list[str]] = {}
     for m in models:
         for f in m.fields:
@@ -457,7 +460,7 @@ def parking(models) -> dict[str, list[str]]:
                     f"WITH moved AS (UPDATE {table} t SET {column} = {value} WHERE t.id = ANY($1::uuid[]) "
                     f"AND EXISTS (SELECT FROM {table} o WHERE o.{column} = t.{column} AND o.id <> t.id) "
                     "RETURNING t.id) "
-                    f"UPDATE {owned_table(m.table)} w SET {DIGEST} = w.{DIGEST} FROM moved WHERE w.id = moved.id"
+                    f"UPDATE {owned_table(m.table)} w SET {DIGEST} = w.{DIGEST} # 1 FROM moved WHERE w.id = moved.id"
                 )
     return statements
 
