@@ -145,6 +145,34 @@ def stale_row(conn):
     return {"full": [stale, extra], "sample": [stale]}
 
 
+def keys_left_out(conn):
+    """What a load stopped before putting the foreign keys back leaves (them in its store), and
+    what a hand dropping a unique index, a NOT NULL or a primary key leaves: every row as
+    migrated, nothing guarding them. Verify and reconcile passed on all of them."""
+    (definition,) = one(
+        conn, """SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'Tasks_section_fkey'"""
+    )
+    conn.execute(
+        "INSERT INTO m2pg.deferred_constraints (table_name, name, definition) VALUES (%s, %s, %s)",
+        ["Tasks", "Tasks_section_fkey", definition],
+    )
+    conn.execute('ALTER TABLE "Tasks" DROP CONSTRAINT "Tasks_section_fkey"')
+    conn.execute('DROP INDEX "Users_email_key"')
+    conn.execute('ALTER TABLE "crm_Contracts" ALTER COLUMN title DROP NOT NULL')
+    conn.execute('ALTER TABLE "AccountWatchers" DROP CONSTRAINT "AccountWatchers_pkey"')
+    named = [
+        ("integrity", "Tasks", {"problem": 'the foreign key "Tasks"."section" -> "Sections" is missing'}),
+        ("integrity", "Users", {"problem": 'the unique index on "Users" ("email") is missing'}),
+        ("integrity", "crm_Contracts", {"problem": 'column "crm_Contracts"."title" is nullable, declared NOT NULL'}),
+        (
+            "integrity",
+            "AccountWatchers",
+            {"problem": 'the primary key of "AccountWatchers" ("account_id", "user_id") is missing'},
+        ),
+    ]
+    return {"full": named, "sample": named}
+
+
 def shifted_timestamp(conn):
     (uuid,) = one(conn, """SELECT id::text FROM "Tasks" WHERE "createdAt" IS NOT NULL ORDER BY id LIMIT 1""")
     conn.execute("""UPDATE "Tasks" SET "createdAt" = "createdAt" + interval '1 hour' WHERE id = %s""", [uuid])
@@ -179,7 +207,15 @@ def truncated_text(conn):
     }
 
 
-CORRUPTIONS = [changed_text, deleted_row, extra_junction_row, stale_row, shifted_timestamp, truncated_text]
+CORRUPTIONS = [
+    changed_text,
+    deleted_row,
+    extra_junction_row,
+    stale_row,
+    keys_left_out,
+    shifted_timestamp,
+    truncated_text,
+]
 COLUMNS = "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position"
 
 

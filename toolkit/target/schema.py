@@ -286,9 +286,13 @@ def column_problems(table: str, declared: dict, live: dict) -> list[str]:
         elif live_precision != precision:
             problems.append(f"{where} has precision {live_precision}, declared {precision}")
         if live_nullable != nullable:
-            says = {True: "nullable", False: "NOT NULL"}
-            problems.append(f"{where} is {says[live_nullable]}, declared {says[nullable]}")
+            problems.append(nullability_problem(table, column, live_nullable, nullable))
     return problems
+
+
+def nullability_problem(table: str, column: str, live: bool, declared: bool) -> str:
+    says = {True: "nullable", False: "NOT NULL"}
+    return f'column "{table}"."{column}" is {says[live]}, declared {says[declared]}'
 
 
 KEYS_SQL = """
@@ -297,12 +301,13 @@ SELECT r.relname::text, CASE WHEN x.indisprimary THEN 'p' ELSE 'u' END,
              ORDER BY a.attname::text COLLATE "C"), NULL
 FROM pg_index x JOIN pg_class r ON r.oid = x.indrelid
 WHERE r.relnamespace = 'public'::regnamespace AND x.indisunique AND x.indpred IS NULL AND x.indexprs IS NULL
+  AND (x.indisvalid OR NOT {valid})
 UNION ALL
 SELECT r.relname::text, 'f',
        array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
              ORDER BY a.attname::text COLLATE "C"), f.relname::text
 FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid
-WHERE r.relnamespace = 'public'::regnamespace AND k.contype = 'f'
+WHERE r.relnamespace = 'public'::regnamespace AND k.contype = 'f' AND (k.convalidated OR NOT {valid})
 """
 DEFERRED = "m2pg.deferred_constraints"  # the foreign keys a load dropped, until it puts them back
 DEFERRED_KEYS_SQL = f"""
@@ -326,10 +331,15 @@ def declared_keys(models: Sequence[ModelSpec], junctions: Sequence[Junction]) ->
     return keys
 
 
+def _keys(cur, valid_only: bool) -> set[tuple[str, str, tuple, str]]:
+    rows = fetch(cur, KEYS_SQL.format(valid=str(valid_only).lower()))
+    return {(table, kind, tuple(columns), target or "") for table, kind, columns, target in rows}
+
+
 def live_keys(cur) -> set[tuple[str, str, tuple, str]]:
     """The target's keys in `declared_keys`' shape; a foreign key an interrupted load keeps in
     its store to put back counts as there."""
-    found = {(table, kind, tuple(columns), target or "") for table, kind, columns, target in fetch(cur, KEYS_SQL)}
+    found = _keys(cur, valid_only=False)
     cur.execute(f"SELECT to_regclass({literal(DEFERRED)}) IS NOT NULL")
     if cur.fetchone()[0]:
         found |= {(table, "f", (column,), target) for table, column, target in fetch(cur, DEFERRED_KEYS_SQL)}
@@ -343,6 +353,26 @@ def key_problem(table: str, kind: str, columns: tuple, target: str) -> str:
         "u": f'the unique index on "{table}" ({listed}) is missing',
         "f": f'the foreign key "{table}".{listed} -> "{target}" is missing',
     }[kind]
+
+
+def unguarded(cur, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> dict[str, list[str]]:
+    """Per table, what of the app's schema guards its rows and the target lacks: a primary key,
+    unique index or foreign key, in force (one a stopped load keeps in its store, an index left
+    invalid or a key not validated guards nothing), and each column's NOT NULL as declared. The
+    app reads a database that must keep them; a missing column or table is the types' to name."""
+    keys = _keys(cur, valid_only=True)
+    nullable = {(table, column): live for table, column, _, _, _, live, _ in fetch(cur, COLUMNS_SQL)}
+    problems: dict[str, list[str]] = {}
+    for table, columns in declared_columns(models, junctions).items():
+        for column, (_, declared, _) in columns.items():
+            live = nullable.get((table, column))
+            if live is not None and live != declared:
+                problems.setdefault(table, []).append(nullability_problem(table, column, live, declared))
+    present = {table for table, _ in nullable}
+    for key in declared_keys(models, junctions):
+        if key[0] in present and key not in keys:
+            problems.setdefault(key[0], []).append(key_problem(*key))
+    return problems
 
 
 def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[str]:

@@ -47,6 +47,7 @@ from toolkit.stages.verify.types import junction_types, live_columns, model_type
 from toolkit.staging.layout import Staging, write_json
 from toolkit.target import duck
 from toolkit.target.postgres import APP_SCHEMA, NO_TIMEOUTS
+from toolkit.target.schema import unguarded
 
 
 def connect(pg_uri: str):
@@ -266,6 +267,7 @@ def verify(
     threads = parallel.cores_each(count)
     try:
         conn, _ = connections(pg_uri, threads)  # a wrong URI fails here, in one line, before any job starts
+        guards = unguarded_tables(conn, app)
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=staging.root) as handover:
             plan = Plan(
                 tuple(app.models),
@@ -286,7 +288,7 @@ def verify(
                 done = parallel.run_graph(jobs, needs, count, progress, "verify")
     finally:
         close_connections()
-    report = assemble([done[name] for name in jobs if name.startswith("check ")])
+    report = assemble([*(done[name] for name in jobs if name.startswith("check ")), guards])
     report["summary"] |= {
         "mode": "full" if full else "sample",
         "sample": None if full else sample,
@@ -319,6 +321,17 @@ def close_connections() -> None:
         conn, con = _connections.popitem()[1]
         conn.close()
         con.close()
+
+
+def unguarded_tables(conn, app: App) -> Findings:
+    """The integrity layer's failures of the schema: each key, unique index, foreign key or NOT
+    NULL of the app's that the target lacks (the app reads rows nothing guards then)."""
+    found = Findings()
+    with conn.cursor() as cur:
+        for table, problems in unguarded(cur, app.models, app.junctions).items():
+            for problem in problems:
+                found.fails.add("integrity", table, problem)
+    return found
 
 
 def assemble(found: list[Findings]) -> VerifyReport:
