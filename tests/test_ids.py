@@ -219,3 +219,16 @@ def test_uuid_arrays_give_each_uuid_as_arrow_s_uuid_type_from_bytes_or_text():
         assert array.to_pylist() == expected
     assert uuid_array(raw.slice(2, 3)).to_pylist() == expected[2:5]
     assert uuid_text_array(texts.slice(4, 3)).to_pylist() == expected[4:7]
+
+
+def test_only_a_uuid_made_from_an_object_id_names_one():
+    """An orphan row the app wrote (its own UUID) was named by an "ObjectId" of 26 hex digits read
+    out of that UUID, which no document has."""
+    from toolkit.documents.ids import migrated_object_id, uuid_for
+
+    for object_id in ("000000000000000000000000", "ffffffffffffffffffffffff", "5ef6014a26e3abad9a70a2ca"):
+        assert migrated_object_id(uuid_for(object_id)) == object_id
+        assert migrated_object_id(uuid_for(object_id).upper()) == object_id
+    apps = ["aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", *(str(uuid.uuid4()) for _ in range(200))]
+    apps.append(uuid_for("5ef6014a26e3abad9a70a2ca")[:-1] + "1")  # one bit from a migrated id
+    assert [u for u in apps if migrated_object_id(u) is not None] == []

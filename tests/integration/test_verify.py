@@ -173,6 +173,24 @@ def keys_left_out(conn):
     return {"full": named, "sample": named}
 
 
+def app_orphan(conn):
+    """A task the app wrote (its own UUID) naming a user that does not exist, its foreign key gone:
+    named by its id (it was named by an ObjectId of 26 hex digits read out of the app's UUID)."""
+    conn.execute('ALTER TABLE "Tasks" DROP CONSTRAINT "Tasks_user_fkey"')
+    (uuid,) = one(conn, 'SELECT id::text FROM "Tasks" ORDER BY id LIMIT 1')
+    mine, nobody = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"
+    columns = ", ".join(f'"{c}"' for (c,) in conn.execute(COLUMNS, ["Tasks"]).fetchall() if c not in ("id", "user"))
+    conn.execute(
+        f'INSERT INTO "Tasks" (id, "user", {columns}) SELECT %s, %s, {columns} FROM "Tasks" WHERE id = %s',
+        [mine, nobody, uuid],
+    )
+    named = [
+        ("integrity", "Tasks", {"id": mine, "field": "user"}),
+        ("integrity", "Tasks", {"problem": 'the foreign key "Tasks"."user" -> "Users" is missing'}),
+    ]
+    return {"full": named, "sample": named}
+
+
 def shifted_timestamp(conn):
     (uuid,) = one(conn, """SELECT id::text FROM "Tasks" WHERE "createdAt" IS NOT NULL ORDER BY id LIMIT 1""")
     conn.execute("""UPDATE "Tasks" SET "createdAt" = "createdAt" + interval '1 hour' WHERE id = %s""", [uuid])
@@ -213,6 +231,7 @@ CORRUPTIONS = [
     extra_junction_row,
     stale_row,
     keys_left_out,
+    app_orphan,
     shifted_timestamp,
     truncated_text,
 ]

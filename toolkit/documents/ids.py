@@ -109,6 +109,13 @@ def object_id_of(uuid: str) -> str:
     return f"{seconds:08x}{tail:016x}"
 
 
+def migrated_object_id(uuid: str) -> str | None:
+    """The ObjectId a UUID was made from, or None for a UUID this module did not make (the app's
+    own): only the first reads back to the same UUID."""
+    object_id = object_id_of(uuid)
+    return object_id if len(object_id) == 24 and uuid_for(object_id) == uuid.lower() else None
+
+
 _NIL = "00000000-0000-0000-0000-000000000000"
 
 

@@ -365,6 +365,8 @@ def describe(failure: dict) -> str:
     where = []
     if "object_id" in failure:
         where.append(f"ObjectId {failure['object_id']}")
+    elif "id" in failure:  # a row the app wrote: no document names it
+        where.append(f"id {failure['id']}")
     if "source_id" in failure:
         where.append(f"_id {failure['source_id']}")
     if "pair" in failure:

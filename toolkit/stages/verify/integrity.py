@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from toolkit.declarations.spec import Junction, ModelSpec
-from toolkit.documents.ids import object_id_of
+from toolkit.documents.ids import migrated_object_id
 from toolkit.stages.verify.failures import LIMIT, Failures
 from toolkit.target.schema import quote
 
@@ -20,6 +20,12 @@ def orphans(conn, table: str, where: str, target: str, column: str, label: str) 
         f"WHERE {where} NOT EXISTS (SELECT 1 FROM {quote(target)} AS t WHERE t.id = c.{quote(column)})"
     ).fetchone()
     return count, labels or []
+
+
+def named(uuid: str) -> dict[str, str]:
+    """How a failure names a row: by its document's ObjectId, or by its id when the app wrote it."""
+    object_id = migrated_object_id(uuid)
+    return {"object_id": object_id} if object_id else {"id": uuid}
 
 
 def model_integrity(conn, model: ModelSpec, tables: dict[str, str], nulled: dict, fails: Failures) -> dict:
@@ -41,7 +47,7 @@ def model_integrity(conn, model: ModelSpec, tables: dict[str, str], nulled: dict
                 "integrity",
                 model.table,
                 f"orphan: names {target} {missing}, which does not exist",
-                object_id=object_id_of(uuid),
+                **named(uuid),
                 field=f.name,
             )
     return {"orphans": found, "references_nulled": nulled}
@@ -67,7 +73,7 @@ def junction_integrity(
                 "integrity",
                 j.table,
                 f"{side.column} names no {tables[side.model]} row",
-                pair={j.left.column: object_id_of(a), j.right.column: object_id_of(b)},
+                pair={j.left.column: migrated_object_id(a) or a, j.right.column: migrated_object_id(b) or b},
                 field=side.column,
             )
     return {"orphans": found, "one_sided": one_sided(j, by_feed)}
