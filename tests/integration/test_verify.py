@@ -5,6 +5,7 @@ import io
 import itertools
 import json
 
+import polars as pl
 import psycopg
 import pytest
 from rich.console import Console
@@ -342,6 +343,30 @@ def test_a_pair_the_source_holds_counts_as_loaded_whoever_wrote_it(migrated, dat
     reconciled = reconcile(APP, migrated["staging"], database)
     watchers = next(t for t in reconciled["tables"] if t["table"] == "AccountWatchers")
     assert reconciled["ok"] and (watchers["loaded"], watchers["other_rows"]) == (pairs, 0), watchers
+
+
+def test_a_row_under_a_quarantined_documents_id_fails_the_counts(migrated, database):
+    """A migrated row deleted and another standing under the id of a quarantined document: source
+    = loaded + quarantined still held, so sampled verify passed."""
+    parts = sorted((migrated["staging"] / "quarantine").glob("*/part-*.parquet"))
+    held = pl.concat([pl.read_parquet(p, columns=["collection", "object_id"]) for p in parts])
+    parents = {f.parent.model for m in APP.models for f in m.references} | {
+        side.model for j in APP.junctions for side in (j.left, j.right)
+    }
+    tables = {m.source: m.table for m in APP.models if m.name not in parents}  # a row no other row names
+    collection, object_id = next((c, o) for c, o in held.iter_rows() if c in tables and o and len(o) == 24)
+    table = tables[collection]
+    with psycopg.connect(database, autocommit=True) as conn:
+        (uuid,) = one(conn, f'SELECT id::text FROM "{table}" ORDER BY id LIMIT 1')
+        columns = ", ".join(f'"{c}"' for (c,) in conn.execute(COLUMNS, [table]).fetchall() if c != "id")
+        conn.execute(
+            f'INSERT INTO "{table}" (id, {columns}) SELECT %s, {columns} FROM "{table}" WHERE id = %s',
+            [uuid_for(object_id), uuid],
+        )
+        conn.execute(f'DELETE FROM "{table}" WHERE id = %s', [uuid])
+    for options in ({"full": True}, {"sample": 20}):
+        report, text = run_verify(migrated, database, **options)
+        assert failures(report, "counts", table, {"problem": "1 row of quarantined documents in the target"}), text
 
 
 def test_reconcile_fails_on_a_row_the_migration_wrote_of_a_document_gone_from_the_source(migrated, database):

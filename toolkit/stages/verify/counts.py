@@ -9,7 +9,7 @@ import pyarrow as pa
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.reports.words import counted
 from toolkit.stages.verify.failures import Failures
-from toolkit.stages.verify.ownership import migration_pairs, migration_rows, model_rows, source_ids
+from toolkit.stages.verify.ownership import expected_ids, migration_pairs, migration_rows, model_rows, quarantined_ids
 from toolkit.stages.verify.source import Collection, Quarantine
 
 
@@ -17,21 +17,22 @@ def count_model(
     con, model: ModelSpec, found: Collection, quarantine: Quarantine, recorded: bool, fails: Failures
 ) -> dict:
     """`recorded`: whether the target keeps the load's record of the rows it wrote."""
-    loaded, stale, other = model_rows(con, model.table, source_ids(found, quarantine), recorded)
+    rows = model_rows(con, model.table, expected_ids(found), quarantined_ids(quarantine), recorded)
+    loaded, stale, held = rows["loaded"], rows["stale_rows"], rows["quarantined_rows"]
     result = {
         "collection": model.source,
         "source": found.documents,
         "quarantined": found.quarantined,
         "expected": found.rows.height,
-        "loaded": loaded,
-        "stale_rows": stale,
-        "other_rows": other,
+        **rows,
         "quarantine_rows_without_source": quarantine.rows - found.quarantined,
     }
     if found.documents != loaded + found.quarantined:
         fails.add(
             "counts", model.table, f"source {found.documents} != loaded {loaded} + quarantined {found.quarantined}"
         )
+    if held:
+        fails.add("counts", model.table, f"{counted(held, 'row')} of quarantined documents in the target")
     if stale:
         fails.add(
             "counts",

@@ -40,36 +40,47 @@ def object_id_shaped(column: str) -> str:
 def migration_rows(con, table: str, ends: dict[str, pa.Array]) -> tuple[int, int]:
     """(rows whose `ends` columns all hold UUIDs of the source's documents, the other rows):
     rows someone else wrote into the app's tables are counted apart, not as loaded."""
-    loaded, _, other = _rows_by_owner(con, f"pg.{quote(table)}", ends, "false")
-    return loaded, other
+    names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
+    ours = " AND ".join(f"t.{quote(c)} IN {registered_ids(con, names[c], ids)}" for c, ids in ends.items())
+    try:
+        loaded, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE {ours}), count(*) FROM pg.{quote(table)} AS t"
+        ).fetchone()
+    finally:
+        for name in names.values():
+            con.unregister(name)
+    return loaded, total - loaded
 
 
-def model_rows(con, table: str, ids: pa.Array, recorded: bool) -> tuple[int, int, int]:
-    """(rows of the source's documents, rows the migration wrote of documents no longer in the
-    source, the other rows). `recorded`: whether the target keeps the load's record of its rows;
-    without it a row whose id has the migration's form counts as written by it."""
+def model_rows(con, table: str, expected: pa.Array, quarantined: pa.Array, recorded: bool) -> dict[str, int]:
+    """The table's rows by whose they are: `loaded` (ids of the `expected` documents),
+    `quarantined_rows` (ids of documents only `quarantined`), `stale_rows` (written by the migration,
+    of documents no longer in the source) and `other_rows`. `recorded`: whether the target keeps
+    the load's record of its rows; without it a row whose id has the migration's form counts as
+    written by it."""
     if recorded:
         query = with_owner(table, ["id"], "t.id, o.id IS NOT NULL AS mine")
         rows, mine = f"postgres_query('pg', {literal(query)})", "t.mine"
     else:
         rows, mine = f"pg.{quote(table)}", object_id_shaped("CAST(t.id AS VARCHAR)")
-    return _rows_by_owner(con, rows, {"id": ids}, mine)
-
-
-def _rows_by_owner(con, rows: str, ends: dict[str, pa.Array], mine: str) -> tuple[int, int, int]:
-    """(rows `t` of `rows` whose `ends` columns all hold the given UUIDs, others for which `mine`
-    holds, the rest)."""
-    names = {column: f"m2pg_owned_{n}" for n, column in enumerate(ends)}
-    ours = " AND ".join(f"t.{quote(c)} IN {registered_ids(con, names[c], ids)}" for c, ids in ends.items())
     try:
-        loaded, stale, total = con.execute(
-            f"SELECT count(*) FILTER (WHERE {ours}), count(*) FILTER (WHERE NOT ({ours}) AND {mine}), count(*) "
-            f"FROM {rows} AS t"
+        e, q = (
+            registered_ids(con, "m2pg_expected_ids", expected),
+            registered_ids(con, "m2pg_quarantined_ids", quarantined),
+        )
+        loaded, held, stale, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE t.id IN {e}), count(*) FILTER (WHERE t.id IN {q} AND t.id NOT IN {e}), "
+            f"count(*) FILTER (WHERE t.id NOT IN {e} AND t.id NOT IN {q} AND {mine}), count(*) FROM {rows} AS t"
         ).fetchone()
     finally:
-        for name in names.values():
-            con.unregister(name)
-    return loaded, stale, total - loaded - stale
+        con.unregister("m2pg_expected_ids")
+        con.unregister("m2pg_quarantined_ids")
+    return {
+        "loaded": loaded,
+        "quarantined_rows": held,
+        "stale_rows": stale,
+        "other_rows": total - loaded - held - stale,
+    }
 
 
 def recorded(conn, table: str) -> bool:
@@ -116,11 +127,14 @@ def pairs_with_owner(j: Junction) -> str:
     return f"(SELECT CAST(l AS UUID) AS l, CAST(r AS UUID) AS r, mine FROM {_owner_query(j, select)})"
 
 
-def source_ids(found: Collection, quarantine: Quarantine) -> pa.Array:
-    """UUIDs of the source's documents, expected or quarantined: a row holding another id is not
-    the migration's."""
-    quarantined = pl.Series(sorted(quarantine.object_ids), dtype=pl.String).str.decode("hex")
-    return pa.concat_arrays([_in_slices(uuid_text_array, found.rows["id"]), uuid_array(quarantined)])
+def expected_ids(found: Collection) -> pa.Array:
+    """UUIDs of the source's documents a migration loads."""
+    return _in_slices(uuid_text_array, found.rows["id"])
+
+
+def quarantined_ids(quarantine: Quarantine) -> pa.Array:
+    """UUIDs of the source's quarantined documents: a row of one is the migration's, and wrong."""
+    return uuid_array(pl.Series(sorted(quarantine.object_ids), dtype=pl.String).str.decode("hex"))
 
 
 def junction_ends(j: Junction, loaded_ids: Loaded) -> dict[str, pa.Array]:

@@ -146,7 +146,7 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
         differences,
         run.full,
         counts.get("loaded"),
-        (counts.get("other_rows") or 0) + (counts.get("stale_rows") or 0),
+        sum(counts.get(kind) or 0 for kind in ("other_rows", "stale_rows", "quarantined_rows")),
         fails,
     )
 
