@@ -74,6 +74,7 @@ def test_every_document_loaded_or_quarantined_and_the_apps_rows_apart(con, tmp_p
         "quarantined": 1,
         "loaded": 4,
         "other_rows": 2,
+        "stale_rows": 0,
         "ok": True,
     }
 
@@ -196,8 +197,11 @@ def test_measure_gives_the_count_or_the_first_line_of_the_error(con):
 
 
 def staged_pairs(staging: Staging, documents: list[str], tasks: list[str], pairs: int | None) -> None:
+    """The id maps of both ends, and `pairs` staged pairs: document i with task i, then pairs of new ids."""
     if pairs is not None:
-        parquet(staging.clean(JUNCTION.table) / "part-00000.parquet", pairs)
+        left, right = [*documents, *ids(pairs)][:pairs], [*tasks, *ids(pairs)][:pairs]
+        columns = {JUNCTION.left.column: left, JUNCTION.right.column: right}
+        parquet(staging.clean(JUNCTION.table) / "part-00000.parquet", pairs, **columns)
     parquet(staging.idmap(DOCUMENTS.source), 0, id=documents)
     parquet(staging.idmap(TASKS), 0, id=tasks)
 
@@ -233,6 +237,36 @@ def test_pairs_the_load_recorded_count_as_loaded_and_a_pair_the_app_added_betwee
     row = junction_row(con, staging, JUNCTION, COLLECTIONS)
 
     assert (row["staged"], row["loaded"], row["other_rows"], row["ok"]) == (3, 3, 1, True)
+
+
+def test_a_staged_pair_the_app_wrote_before_the_load_counts_as_loaded(con, tmp_path):
+    """The app linked two migrated rows, then the source held the pair too: the load finds it in
+    place. Counted as the app's, the staged pairs did not add up."""
+    staging, documents, tasks = Staging(tmp_path), ids(3), ids(3)
+    staged_pairs(staging, documents, tasks, 3)
+    table(con, JUNCTION.table, document_id=documents, crm_accounts_task_id=tasks)
+    con.execute("CREATE SCHEMA m2pg")
+    table(con, f"owned_{JUNCTION.table}", "m2pg", document_id=documents[:2], crm_accounts_task_id=tasks[:2])
+
+    row = junction_row(con, staging, JUNCTION, COLLECTIONS)
+
+    assert (row["staged"], row["loaded"], row["other_rows"], row["ok"]) == (3, 3, 0, True)
+
+
+def test_a_row_the_load_wrote_of_a_document_gone_from_the_source_fails(con, tmp_path):
+    staging, ours, gone = Staging(tmp_path), ids(5), ids(1)
+    staged_documents(staging, ours)
+    table(con, DOCUMENTS.table, id=ours[:4] + gone + ids(1))
+    con.execute("CREATE SCHEMA m2pg")
+    table(con, f"owned_{DOCUMENTS.table}", "m2pg", id=ours[:4] + gone)
+
+    row = model_row(con, staging, DOCUMENTS)
+
+    assert (row["loaded"], row["stale_rows"], row["other_rows"], row["ok"]) == (4, 1, 1, False)
+    assert reasons(row, []) == [
+        "1 row the migration wrote of documents no longer in the source "
+        "(the load of this staging folder deletes such rows)"
+    ]
 
 
 def test_a_staged_pair_not_loaded_fails(con, tmp_path):
