@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from adbc_driver_manager import AdbcStatusCode, ProgrammingError
 from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import CursorNotFound, OperationFailure, PyMongoError
 
 from toolkit.runtime.errors import LONGEST_CAUSE, ConfigError, environment_failure, short_cause
 
@@ -61,12 +61,20 @@ def refused_mongo() -> Exception:
             ),
             "MongoDB refused the user of --mongo-uri a privilege m2pg needs: not authorized on nextcrm to execute",
         ),
+        (  # the collection dropped or renamed under the read: was "failed unexpectedly ... report it as a bug"
+            lambda: CursorNotFound("cursor id 5177 not found", code=43, details={"code": 43}),
+            "MongoDB ended a read (a collection dropped or renamed?): cursor id 5177 not found",
+        ),
+        (
+            lambda: OperationFailure("collection dropped. UUID 1a2b", code=175, details={"code": 175}),
+            "MongoDB ended a read (a collection dropped or renamed?): collection dropped",
+        ),
     ],
 )
 def test_environment_failures_are_named_in_one_line(make, expected):
     said = environment_failure(make())
     assert said is not None and said.startswith(expected), said
-    assert "\n" not in said and len(said) < LONGEST_CAUSE + 40 and "Wolf" not in said
+    assert "\n" not in said and len(said) < LONGEST_CAUSE + 60 and "Wolf" not in said
 
 
 def test_a_failure_wrapped_by_another_is_still_found():

@@ -97,6 +97,7 @@ _DROPPED = (
 )
 
 
+CURSOR_LOST = {43, 175, 237}  # CursorNotFound, QueryPlanKilled, CursorKilled: MongoDB ended a read it was serving
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a privilege the role lacks
 UNAUTHORIZED = 13  # MongoDB's error code for a command the user may not run
 
@@ -130,6 +131,8 @@ def environment_failure(error: BaseException | None, folder: Path | None = None)
             return refused
         kind = type(error)
         server = next((name for prefix, name in _SERVERS.items() if kind.__module__.startswith(prefix)), None)
+        if server == "MongoDB" and getattr(error, "code", None) in CURSOR_LOST:
+            return f"MongoDB ended a read (a collection dropped or renamed?): {short_cause(error)}"
         if server and any(base.__name__ in _DROPPED for base in kind.__mro__):
             return f"{server} failed: {short_cause(error)}"
         error = error.__cause__ or error.__context__
