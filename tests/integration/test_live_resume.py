@@ -116,3 +116,25 @@ def test_ctrl_c_mid_collection_then_resume_stages_each_document_once(source, tmp
     assert read_json(tmp_path / "reports" / "extract.json")["parts_resumed"] > 0
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert_staged_exactly_once(tmp_path, ids)
+
+
+def test_a_collection_dropped_before_the_resume_is_staged_empty(mongo, tmp_path):
+    """The resume found nothing after the checkpoint of a collection dropped (or renamed) since,
+    marked it complete with the parts staged before, and the load loaded them: the run said the
+    target equals the source, which no longer held a document of it."""
+    database = "nextcrm_dropped"
+    generate.write_mongo(mongo, database, dataset())
+    args = ("extract", "--mongo-uri", mongo, "--mongo-db", database, "--staging", str(tmp_path), "--batch-size", "20")
+    killed = m2pg(*args, kill_at="extract-part:3")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    manifests = [read_json(p) for p in (tmp_path / "raw").glob("*/manifest.json")]
+    dropped = next(m["collection"] for m in manifests if not m["complete"] and m["documents"])
+    with MongoClient(mongo) as client:
+        client[database].drop_collection(dropped)
+    resumed = m2pg(*args)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{dropped} is absent from the source now" in resumed.stderr, resumed.stderr
+    manifest = read_json(Staging(tmp_path).manifest(dropped))
+    assert (manifest["documents"], manifest["parts"], manifest["complete"], manifest["absent"]) == (0, [], True, True)
+    assert staged_ids(tmp_path)[dropped] == []
+    assert pl.read_parquet(Staging(tmp_path).idmap(dropped)).height == 0

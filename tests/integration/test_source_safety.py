@@ -301,7 +301,10 @@ def test_transform_and_validate_name_what_is_missing_and_change_nothing(tmp_path
 
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
-    assert "is a file" in one_line(m2pg("transform", "--staging", str(a_file)), 1)
+    refused = m2pg("transform", "--staging", str(a_file))  # a usage error: the option names no folder
+    said = " ".join(refused.stderr.replace("│", " ").split())  # the usage box may wrap the sentence
+    assert refused.returncode == 2 and "is a file, not a folder" in said, refused.stderr
+    assert a_file.read_text() == "not a folder"
 
 
 def test_a_read_only_staging_folder_stops_before_any_work(tmp_path, dump):

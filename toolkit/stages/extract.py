@@ -353,11 +353,21 @@ def extract(
     with bars() as progress:
         done = parallel.run_jobs(jobs, parallel.workers_for(sum(volumes.values()), workers), progress, "extract")
     by_name = {c["collection"]: c for c in done}
-    collections = [by_name[m.source] for m in models]
     not_migrated = coverage.of_source(source, models)
     for name in not_migrated["absent_collections"]:  # transform says so in the reasons it gives
+        if by_name[name]["documents"]:  # staged before it was dropped or renamed: not the source's now
+            log.warning(
+                "extract: %s is absent from the source now, though %d of its documents were staged (dropped or "
+                "renamed during the extract?): staged empty",
+                name,
+                by_name[name]["documents"],
+            )
+            staging.manifest(name).unlink()  # no checkpoint: read again from the start, where it holds nothing
+            model = next(m for m in models if m.source == name)
+            by_name[name] = extract_collection(source, staging, model, junctions, part_size)
         by_name[name]["absent"] = True
         write_json(by_name[name], staging.manifest(name))
+    collections = [by_name[m.source] for m in models]
     not_migrated["unknown_fields"] = coverage.unknown_fields(staging, models)
     report: ExtractReport = {
         "source": source.describe(),
