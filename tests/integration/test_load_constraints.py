@@ -14,6 +14,7 @@ from processes import ctrl_c_once, m2pg
 from toolkit.generate import sample as generate
 from toolkit.stages.load import checking, connect, parents
 from toolkit.target import schema
+from toolkit.target.preflight import only_writer
 from transforms import APP, JUNCTIONS, MODELS
 
 BATCH = "200"  # many batches, so there are many places to stop at
@@ -161,6 +162,11 @@ def test_sigkill_then_resume_restores_every_foreign_key(point, left, staging, ta
         assert owned_without_key(target)  # the table being written when the kill came: its bulk load dropped it
     said = status(staging, target)
     assert f"{len(pending)} foreign keys are stored in m2pg.deferred_constraints, not yet restored" in said, said
+    assert "run `m2pg load` to restore them" in said and "writing to the target now" not in said, said
+    with only_writer(target, "load"):  # a load running now holds the target's writer lock: not one that stopped
+        said = " ".join(status(staging, target).split())
+    assert "an m2pg command is writing to the target now (PostgreSQL session" in said, said
+    assert "the running load puts them back" in said and "run `m2pg load`" not in said, said
     resumed = load(staging, target)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr
     assert restored_count(staging) == len(pending)

@@ -233,17 +233,25 @@ def print_target(target: dict, out: Console) -> None:
             else "no batch loaded yet"
         )
     )
+    writing = target.get("writing")
+    if writing:
+        out.print(f"an m2pg command is writing to the target now ({writing})", highlight=False)
     if waiting:
         count = sum(map(len, waiting.values()))
         tables = ", ".join(f"{t} ({len(keys)})" for t, keys in waiting.items())
+        why, then = (
+            ("the running load puts them back when its rows are in", "wait for it to end")
+            if writing
+            else ("a load stopped before putting them back", "run `m2pg load` to restore them")
+        )
         out.print(
             Text.assemble(
                 (
                     f"{counted(count, 'foreign key')} {are(count)} stored in {target['deferred']}, not yet restored "
-                    f"(a load stopped before putting them back), of: {tables}",
+                    f"({why}), of: {tables}",
                     "yellow",
                 ),
-                "\nrun `m2pg load` to restore them",
+                f"\n{then}",
             ),
             highlight=False,
         )

@@ -805,8 +805,9 @@ def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:
 
 
 def target_progress(pg_uri: str) -> dict:
-    """What loads have left in the target: batches and rows the ledger records per table, and
-    the foreign keys stored by a load that stopped before putting them back."""
+    """What loads have left in the target: batches and rows the ledger records per table, the
+    foreign keys stored by a load that stopped before putting them back (or one running now: the
+    session `writing`, None when no m2pg command writes to it)."""
     with connect(pg_uri) as conn:
         with conn.cursor() as cur:
             cur.execute(
@@ -820,7 +821,12 @@ def target_progress(pg_uri: str) -> dict:
                 )
                 loaded = {table: {"batches": batches, "rows": int(rows)} for table, batches, rows in cur.fetchall()}
         waiting = stored_foreign_keys(conn) if has_store else {}
-    return {"loaded": loaded, "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()}}
+        writer = preflight_target.writer_session(conn)
+    return {
+        "loaded": loaded,
+        "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()},
+        "writing": preflight_target.session_words(writer) if writer else None,
+    }
 
 
 def restore_table(

@@ -281,7 +281,9 @@ def only_writer(pg_uri: str, stage: str) -> Iterator[None]:
         yield
 
 
-def _writing(conn, stage: str) -> ConfigError:
+def writer_session(conn) -> tuple[int, str, str] | None:
+    """(pid, client, since) of the session holding the writer lock, an m2pg command writing to the
+    target now; None when no command writes."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT a.pid, coalesce(a.client_addr::text, 'this machine'), a.backend_start::timestamptz(0)::text "
@@ -289,8 +291,17 @@ def _writing(conn, stage: str) -> ConfigError:
             "WHERE l.locktype = 'advisory' AND l.granted AND l.objid::bigint = $1",
             parameters=(WRITER_LOCK,),
         )
-        holder = cur.fetchone()
-    who = f" (PostgreSQL session {holder[0]}, from {holder[1]}, since {holder[2]})" if holder else ""
+        return cur.fetchone()
+
+
+def session_words(session: tuple[int, str, str]) -> str:
+    pid, client, since = session
+    return f"PostgreSQL session {pid}, from {client}, since {since}"
+
+
+def _writing(conn, stage: str) -> ConfigError:
+    holder = writer_session(conn)
+    who = f" ({session_words(holder)})" if holder else ""
     pid = holder[0] if holder else "PID"
     return ConfigError(
         f"another m2pg command is writing to this target{who}",
