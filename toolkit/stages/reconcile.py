@@ -35,11 +35,17 @@ PG = "pg"  # the attached database's name in DuckDB
 
 def measure(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[int | None, str | None]:
     """(count, None), or (None, DuckDB's first line) when a table or column is not there."""
+    row, error = first_row(con, sql, *params)
+    return (row[0] if row else None), error
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[tuple | None, str | None]:
+    """(the query's first row, None), or (None, DuckDB's first line) when a table or column is not there."""
     try:
         rows = con.execute(sql, list(params)).fetchall()
     except duckdb.Error as error:
         return None, str(error).splitlines()[0]
-    return rows[0][0], None  # a count: one row
+    return rows[0], None
 
 
 def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
@@ -95,13 +101,19 @@ def recorded(con, table: str) -> bool:
     return bool(found)
 
 
-def stale_rows(con, table: str, ids: str) -> tuple[int | None, str | None]:
-    """Rows the load recorded writing whose ids are not in the id map: of documents no longer in
-    the source, which the load of this staging folder deletes."""
-    if not recorded(con, table):
-        return 0, None
-    query = with_owner(table, ["id"], "t.id", " WHERE o.id IS NOT NULL")
-    return measure(con, f"SELECT count(*) FROM postgres_query({literal(PG)}, {literal(query)}) WHERE id NOT IN {ids}")
+def model_rows(con, table: str, ids: str) -> tuple[tuple[int, int] | None, str | None]:
+    """(rows whose ids are in the id map `ids`, rows the load recorded writing whose ids are not:
+    of documents no longer in the source, which the load of this staging folder deletes)."""
+    if recorded(con, table):
+        query = with_owner(table, ["id"], "t.id, o.id IS NOT NULL AS mine")
+        rows, mine = f"postgres_query({literal(PG)}, {literal(query)})", "t.mine"
+    else:
+        rows, mine = f"{PG}.{quote(table)}", "false"
+    return first_row(
+        con,
+        f"SELECT count(*) FILTER (WHERE t.id IN {ids}), count(*) FILTER (WHERE t.id NOT IN {ids} AND {mine}) "
+        f"FROM {rows} AS t",
+    )
 
 
 def written_pairs(con, junction: Junction, staged: str) -> tuple[int | None, str | None] | None:
@@ -142,15 +154,17 @@ def split(
         counts["stale_rows"] = None
     if error is not None or total is None:
         return counts, error
-    written = written_pairs(con, junction, staged) if junction else None
-    ours, error = written or migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
-    stale: int | None = 0
-    if junction is None and error is None:
-        stale, error = stale_rows(con, table, ends["id"] or "")
-    if ours is None or stale is None:
+    if junction is not None:
+        written = written_pairs(con, junction, staged)
+        ours, error = written or migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
+        if ours is not None:
+            counts.update(loaded=ours, other_rows=total - ours)
         return counts, error
-    counts.update(loaded=ours, other_rows=total - ours - stale)
-    return (counts if junction else counts | {"stale_rows": stale}), error
+    found, error = model_rows(con, table, ends["id"] or "")
+    if found is not None:
+        ours, stale = found
+        counts.update(loaded=ours, stale_rows=stale, other_rows=total - ours - stale)
+    return counts, error
 
 
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
