@@ -124,16 +124,22 @@ def written_pairs(con, junction: Junction, staged: str) -> tuple[int | None, str
         return None
     keys = [junction.left.column, junction.right.column]
     left, right = map(quote, keys)
-    written, error = in_postgres(con, with_owner(junction.table, keys, f"count(o.{left})"))
+    counted = with_owner(
+        junction.table, keys, f"count(o.{left}) AS mine, count(*) FILTER (WHERE o.{left} IS NULL) AS others"
+    )
+    found, error = first_row(con, f"SELECT * FROM postgres_query('{PG}', ?)", counted)
+    if found is None:
+        return None, error
+    written, others = found
+    if not others:  # no pair of another's: the staged pairs need not be read
+        return written, None
     unrecorded = with_owner(junction.table, keys, f"t.{left}, t.{right}", f" WHERE o.{left} IS NULL")
-    held, held_error = measure(
+    held, error = measure(
         con,
         f"SELECT count(*) FROM postgres_query({literal(PG)}, {literal(unrecorded)}) u "
         f"SEMI JOIN {staged} s ON u.{left} = CAST(s.{left} AS UUID) AND u.{right} = CAST(s.{right} AS UUID)",
     )
-    if written is None or held is None:
-        return None, error or held_error
-    return written + held, None
+    return (None, error) if held is None else (written + held, None)
 
 
 def split(
