@@ -12,25 +12,29 @@ from toolkit.runtime import preflight
 from toolkit.runtime.errors import ConfigError, short_cause
 from toolkit.runtime.redact import redact, remember
 
-APP_SCHEMA = "SET search_path TO public"
-"""The app's tables live in `public`; a login role named like m2pg's own schema (`m2pg`) would
-otherwise put that schema first and take the unqualified names."""
-TIMEOUTS_OFF = ("statement_timeout", "idle_in_transaction_session_timeout")
-"""A timeout the target sets for the app's sessions would stop m2pg's longer statements (an index
-built over a large table, a foreign key validated, a whole table read by verify) or transactions
-halfway, as it would a restore's: m2pg's sessions run without, as pg_restore's do. A lock timeout
-stays: it keeps m2pg's DDL from queueing the app's queries behind it."""
-NO_TIMEOUTS = tuple(f"SET {name} = 0" for name in TIMEOUTS_OFF)
+SESSION = {
+    "search_path": "public",
+    "statement_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+}
+"""What every session m2pg opens sets first. The app's tables live in `public`: a database's own
+search_path may leave it out, and a login role named like m2pg's own schema (`m2pg`) would put
+that schema first and take the unqualified names. A timeout the target sets for the app's
+sessions would stop m2pg's longer statements (an index built over a large table, a foreign key
+validated, a whole table read by verify) or transactions halfway, as it would a restore's: m2pg's
+sessions run without, as pg_restore's do. A lock timeout stays: it keeps m2pg's DDL from queueing
+the app's queries behind it."""
+SESSION_SQL = tuple(f"SET {name} = {value}" for name, value in SESSION.items())
 
 
 def with_m2pg_settings(pg_uri: str) -> str:
-    """`pg_uri` with libpq's `options` setting the app's schema first and the timeouts off from the
-    start of the session: for connections m2pg opens through another library (DuckDB's attached
-    PostgreSQL), which runs no `SET` of ours. Options the URI gives already are kept, before ours."""
+    """`pg_uri` with libpq's `options` setting SESSION from the start of the session: for
+    connections m2pg opens through another library (DuckDB's attached PostgreSQL), which runs no
+    `SET` of ours. Options the URI gives already are kept, before ours."""
     base, _, query = pg_uri.partition("?")
     pieces = [p for p in query.split("&") if p]
     given = [unquote(p.partition("=")[2]) for p in pieces if p.partition("=")[0] == "options"]
-    options = " ".join([*given, "-c search_path=public", *(f"-c {name}=0" for name in TIMEOUTS_OFF)])
+    options = " ".join([*given, *(f"-c {name}={value}" for name, value in SESSION.items())])
     kept = [p for p in pieces if p.partition("=")[0] != "options"]
     return f"{base}?{'&'.join([*kept, 'options=' + quote(options, safe='')])}"
 
@@ -47,7 +51,7 @@ def connect(pg_uri: str, settings: tuple[str, ...] = ()):
             hint="check --pg-uri (or M2PG_PG_URI)",
         ) from None
     with conn.cursor() as cur:
-        for setting in (APP_SCHEMA, *NO_TIMEOUTS, *settings):
+        for setting in (*SESSION_SQL, *settings):
             cur.execute(setting)
     conn.commit()
     return conn

@@ -46,7 +46,7 @@ from toolkit.stages.verify.source import (
 from toolkit.stages.verify.types import junction_types, live_columns, model_types
 from toolkit.staging.layout import Staging, write_json
 from toolkit.target import duck
-from toolkit.target.postgres import APP_SCHEMA, NO_TIMEOUTS
+from toolkit.target.postgres import SESSION_SQL
 from toolkit.target.schema import unguarded
 
 
@@ -59,8 +59,8 @@ def connect(pg_uri: str):
             stage="verify",
             hint="check --pg-uri (or M2PG_PG_URI)",
         ) from None
-    for setting in (APP_SCHEMA, *NO_TIMEOUTS, "SET default_transaction_read_only = on"):
-        conn.execute(setting)  # as every session m2pg opens: the app's schema, none of the app's timeouts
+    for setting in (*SESSION_SQL, "SET default_transaction_read_only = on"):
+        conn.execute(setting)  # as every session m2pg opens
     return conn
 
 
