@@ -53,12 +53,18 @@ def table(con, name: str, schema: str = "main", **columns: list[str | None]) -> 
         con.executemany(f'INSERT INTO {schema}."{name}" VALUES ({", ".join("?" for _ in columns)})', rows)
 
 
+def object_ids(n: int) -> list[str]:
+    return [f"{i:024x}" for i in range(n)]
+
+
 def staged_documents(staging: Staging, extracted: list[str], quarantined: int = 1) -> None:
-    """The extract's manifest of every document, `quarantined` refused, and the id map of every extracted `_id`."""
+    """The extract's manifest of every document, the last `quarantined` refused, and the id map of
+    every extracted `_id`."""
     write_json({"complete": True, "documents": len(extracted)}, staging.manifest(DOCUMENTS.source))
     if quarantined:
-        parquet(staging.quarantine(DOCUMENTS.source) / "part-00000.parquet", quarantined)
-    parquet(staging.idmap(DOCUMENTS.source), 0, object_id=[f"{n:024x}" for n in range(len(extracted))], id=extracted)
+        refused = object_ids(len(extracted))[-quarantined:]
+        parquet(staging.quarantine(DOCUMENTS.source) / "part-00000.parquet", 0, object_id=refused)
+    parquet(staging.idmap(DOCUMENTS.source), 0, object_id=object_ids(len(extracted)), id=extracted)
 
 
 def test_every_document_loaded_or_quarantined_and_the_apps_rows_apart(con, tmp_path):
@@ -74,6 +80,7 @@ def test_every_document_loaded_or_quarantined_and_the_apps_rows_apart(con, tmp_p
         "quarantined": 1,
         "loaded": 4,
         "other_rows": 2,
+        "quarantined_rows": 0,
         "stale_rows": 0,
         "ok": True,
     }
@@ -380,3 +387,31 @@ GONE = "Catalog Error: Table with name Boards does not exist!"
 )
 def test_reasons_say_the_counts_then_each_key(row, checks, why):
     assert reasons(row, checks) == why
+
+
+def test_a_row_of_a_quarantined_document_fails_and_does_not_count_as_loaded(con, tmp_path):
+    """Counted as loaded (its id is in the id map), such a row and a missing one added up."""
+    staging, ours = Staging(tmp_path), ids(5)
+    staged_documents(staging, ours)
+    table(con, DOCUMENTS.table, id=ours[:3] + ours[4:])
+
+    row = model_row(con, staging, DOCUMENTS)
+
+    assert (row["loaded"], row["quarantined_rows"], row["other_rows"], row["ok"]) == (3, 1, 0, False)
+    assert reasons(row, []) == [
+        "source 5 != loaded 3 + quarantined 1",
+        "1 row of quarantined documents in the target",
+    ]
+
+
+def test_the_row_of_a_loaded_document_whose_second_copy_was_quarantined_counts_as_loaded(con, tmp_path):
+    staging, ours = Staging(tmp_path), ids(5)
+    write_json({"complete": True, "documents": 6}, staging.manifest(DOCUMENTS.source))
+    parquet(staging.idmap(DOCUMENTS.source), 0, object_id=object_ids(5), id=ours)
+    parquet(staging.quarantine(DOCUMENTS.source) / "part-00000.parquet", 0, object_id=object_ids(5)[-1:])
+    parquet(staging.clean(DOCUMENTS.table) / "part-00000.parquet", 0, _object_id=object_ids(5))
+    table(con, DOCUMENTS.table, id=ours)
+
+    row = model_row(con, staging, DOCUMENTS)
+
+    assert (row["source"], row["loaded"], row["quarantined_rows"], row["ok"]) == (6, 5, 0, True)

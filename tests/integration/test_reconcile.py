@@ -137,6 +137,7 @@ def test_a_balanced_migration_passes(tmp_path, database):
         "quarantined": 1,
         "loaded": 2,
         "other_rows": 0,
+        "quarantined_rows": 0,
         "stale_rows": 0,
         "ok": None,
     }

@@ -101,9 +101,10 @@ def recorded(con, table: str) -> bool:
     return bool(found)
 
 
-def model_rows(con, table: str, ids: str) -> tuple[tuple[int, int] | None, str | None]:
-    """(rows whose ids are in the id map `ids`, rows the load recorded writing whose ids are not:
-    of documents no longer in the source, which the load of this staging folder deletes)."""
+def model_rows(con, table: str, ids: str, refused: str) -> tuple[tuple[int, int, int] | None, str | None]:
+    """(rows whose ids are in the id map `ids`, those among them whose ids are in `refused`, rows
+    the load recorded writing whose ids are not in `ids`: of documents no longer in the source,
+    which the load of this staging folder deletes)."""
     if recorded(con, table):
         query = with_owner(table, ["id"], "t.id, o.id IS NOT NULL AS mine")
         rows, mine = f"postgres_query({literal(PG)}, {literal(query)})", "t.mine"
@@ -111,9 +112,24 @@ def model_rows(con, table: str, ids: str) -> tuple[tuple[int, int] | None, str |
         rows, mine = f"{PG}.{quote(table)}", "false"
     return first_row(
         con,
-        f"SELECT count(*) FILTER (WHERE t.id IN {ids}), count(*) FILTER (WHERE t.id NOT IN {ids} AND {mine}) "
-        f"FROM {rows} AS t",
+        f"SELECT count(*) FILTER (WHERE t.id IN {ids}), count(*) FILTER (WHERE t.id IN {refused}), "
+        f"count(*) FILTER (WHERE t.id NOT IN {ids} AND {mine}) FROM {rows} AS t",
     )
+
+
+def refused(staging: Staging, model: ModelSpec, but_loaded: bool) -> str:
+    """SQL naming the ids of the documents the transform quarantined; `but_loaded`: not those it
+    also loaded (a refused second copy of a loaded `_id`). That reads the clean rows' ids, so it
+    is asked only when the target holds a row of a quarantined id, which it rarely does."""
+    quarantine = staging.quarantine(model.source) / "part-*.parquet"
+    if not checked_all(staging.quarantine_parts(model.source)):
+        return "(SELECT NULL::UUID WHERE false)"
+    idmap = literal(str(checked(staging.idmap(model.source))))
+    where = f"m.object_id IN (SELECT q.object_id FROM read_parquet({literal(str(quarantine))}) AS q)"
+    if but_loaded and checked_all(staging.clean_parts(model.table)):
+        clean = staging.clean(model.table) / "part-*.parquet"
+        where += f" AND m.object_id NOT IN (SELECT c._object_id FROM read_parquet({literal(str(clean))}) AS c)"
+    return f"(SELECT CAST(m.id AS UUID) FROM read_parquet({idmap}) AS m WHERE {where})"
 
 
 def written_pairs(con, junction: Junction, staged: str) -> tuple[int | None, str | None] | None:
@@ -142,42 +158,51 @@ def written_pairs(con, junction: Junction, staged: str) -> tuple[int | None, str
     return (None, error) if held is None else (written + held, None)
 
 
-def split(
-    con,
-    table: str,
-    ends: dict[str, str | None],
-    errors: list[str | None],
-    junction: Junction | None = None,
-    staged: str = "",
-) -> tuple[dict, str | None]:
-    """{"loaded": the migration's rows, "other_rows": the rest; for a model "stale_rows": those it
-    wrote of documents gone from the source}, and the first error. `staged`: a junction's staged
-    pairs (DuckDB SQL)."""
+def total_rows(con, table: str, errors: list[str | None]) -> tuple[int | None, str | None]:
+    """(the table's rows, None), or (None, the first of `errors` or why the table cannot be counted)."""
     total, error = loaded_rows(con, table)
     error = next(filter(None, [*errors, error]), None)
-    counts: dict[str, int | None] = {"loaded": None, "other_rows": None}
-    if junction is None:
-        counts["stale_rows"] = None
-    if error is not None or total is None:
+    return (None, error) if error is not None else (total, None)
+
+
+def model_counts(con, staging: Staging, model: ModelSpec, errors: list[str | None]) -> tuple[dict, str | None]:
+    """{"loaded": rows of the documents the migration loads, "quarantined_rows": rows of documents
+    it quarantined, "stale_rows": rows it wrote of documents gone from the source, "other_rows":
+    the rest}, and the first error."""
+    ids, ids_error = owned(staging, model.source)
+    total, error = total_rows(con, model.table, [*errors, ids_error])
+    counts: dict[str, int | None] = dict.fromkeys(("loaded", "quarantined_rows", "stale_rows", "other_rows"))
+    if total is None or ids is None:
         return counts, error
-    if junction is not None:
-        written = written_pairs(con, junction, staged)
-        ours, error = written or migration_rows(con, table, {c: ids for c, ids in ends.items() if ids is not None})
-        if ours is not None:
-            counts.update(loaded=ours, other_rows=total - ours)
-        return counts, error
-    found, error = model_rows(con, table, ends["id"] or "")
+    found, error = model_rows(con, model.table, ids, refused(staging, model, but_loaded=False))
+    if found is not None and found[1]:  # a quarantined copy of a loaded `_id` leaves its row the clean copy's
+        found, error = model_rows(con, model.table, ids, refused(staging, model, but_loaded=True))
     if found is not None:
-        ours, stale = found
-        counts.update(loaded=ours, stale_rows=stale, other_rows=total - ours - stale)
+        ours, held, stale = found
+        counts.update(loaded=ours - held, quarantined_rows=held, stale_rows=stale, other_rows=total - ours - stale)
+    return counts, error
+
+
+def junction_counts(
+    con, junction: Junction, ends: dict[str, str | None], errors: list[str | None], staged: str
+) -> tuple[dict, str | None]:
+    """{"loaded": the migration's pairs, "other_rows": the rest}, and the first error. `staged`: the
+    junction's staged pairs (DuckDB SQL)."""
+    total, error = total_rows(con, junction.table, errors)
+    counts: dict[str, int | None] = {"loaded": None, "other_rows": None}
+    if total is None:
+        return counts, error
+    written = written_pairs(con, junction, staged)
+    ours, error = written or migration_rows(con, junction.table, {c: ids for c, ids in ends.items() if ids is not None})
+    if ours is not None:
+        counts.update(loaded=ours, other_rows=total - ours)
     return counts, error
 
 
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
     source, source_error = extracted(staging, model.source)
     quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source) / "part-*.parquet")
-    ids, ids_error = owned(staging, model.source)
-    counts, error = split(con, model.table, {"id": ids}, [source_error, quarantine_error, ids_error])
+    counts, error = model_counts(con, staging, model, [source_error, quarantine_error])
     loaded = counts["loaded"]
     row = {
         "table": model.table,
@@ -188,7 +213,7 @@ def model_row(con, staging: Staging, model: ModelSpec) -> dict:
         **counts,
         "ok": None not in (source, quarantined, loaded)
         and source == loaded + quarantined
-        and counts["stale_rows"] == 0,
+        and counts["stale_rows"] == counts["quarantined_rows"] == 0,
     }
     return _with_error(row, error)
 
@@ -200,12 +225,11 @@ def junction_row(con, staging: Staging, junction: Junction, collections: dict[st
     else:
         staged, staged_error = None, f"{path} is missing: run `m2pg transform`"
     sides = {side.column: owned(staging, collections[side.model]) for side in (junction.left, junction.right)}
-    counts, error = split(
+    counts, error = junction_counts(
         con,
-        junction.table,
+        junction,
         {c: ids for c, (ids, _) in sides.items()},
         [staged_error, *(e for _, e in sides.values())],
-        junction,
         f"read_parquet({literal(str(path / 'part-*.parquet'))})",
     )
     loaded = counts["loaded"]
@@ -288,6 +312,8 @@ def reasons(row: dict, checks: list[dict]) -> list[str]:
             why.append(f"staged {row['staged']} != loaded {row['loaded']}")
         elif row["source"] != row["loaded"] + row["quarantined"]:
             why.append(f"source {row['source']} != loaded {row['loaded']} + quarantined {row['quarantined']}")
+        if row.get("quarantined_rows"):
+            why.append(f"{counted(row['quarantined_rows'], 'row')} of quarantined documents in the target")
         if row.get("stale_rows"):
             why.append(
                 f"{counted(row['stale_rows'], 'row')} the migration wrote of documents no longer in the source "
