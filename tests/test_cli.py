@@ -1,6 +1,7 @@
 """The command line's own surface: `--version`, and on/off flags shown as flags in every --help."""
 
 import re
+import tempfile
 from importlib.metadata import version
 
 import pytest
@@ -326,6 +327,17 @@ def test_a_servers_folder_whose_path_holds_a_space_is_refused(tmp_path, command)
     done = CliRunner().invoke(app, [*command, str(folder)], env={"COLUMNS": "400"})
     assert done.exit_code == 2 and done.output.startswith(f"error: the servers' folder {folder} holds a space")
     assert not folder.exists()
+
+
+def test_a_demo_whose_temporary_folder_holds_a_pattern_character_is_refused(tmp_path, monkeypatch):
+    """A TMPDIR holding `[`: the demo's staged parts were not found by their own readers."""
+    tmp = tmp_path / "a[b"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    done = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and done.output.startswith(f"error: the temporary folder {tmp}/"), done.output
+    assert "set TMPDIR to a folder whose path holds none of * ? [ ]" in done.output and not list(tmp.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,8 @@ PgUri = Annotated[
         "--pg-uri",
         envvar="M2PG_PG_URI",
         callback=_app_uri,
-        help="PostgreSQL connection URI to load into (the app's DATABASE_URL, with Prisma's ?schema=public, works).",
+        help="PostgreSQL connection URI of the target database (the app's DATABASE_URL, with Prisma's "
+        "?schema=public, works).",
     ),
 ]
 

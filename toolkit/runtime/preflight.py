@@ -54,6 +54,11 @@ def one_of(first: tuple[str, str | None, object], second: tuple[str, str | None,
 PATTERN_CHARACTERS = "*?[]"
 
 
+def pattern_characters(path: Path) -> list[str]:
+    """The characters of the path that a Parquet reader takes for a file pattern."""
+    return [c for c in PATTERN_CHARACTERS if c in str(path.absolute())]
+
+
 def plain_folder(folder: Path | None) -> Path | None:
     """A folder, or a path where one can be made, whose whole path holds none of `*?[]`: Polars and
     DuckDB read staged Parquet by path and take those characters for a pattern, so a part in such
@@ -62,7 +67,7 @@ def plain_folder(folder: Path | None) -> Path | None:
         return None
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder", hint="pass a folder (it is made if missing)")
-    taken = [c for c in PATTERN_CHARACTERS if c in str(folder.absolute())]
+    taken = pattern_characters(folder)
     if taken:
         raise ConfigError(
             f"its path {folder.absolute()} holds {' '.join(taken)}, which the Parquet readers take for a file pattern",

@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.preflight import pattern_characters
 from toolkit.staging import lock
 
 
@@ -69,6 +70,12 @@ def both(directory: Path | None, database: str, command: str = "servers") -> Ite
             raise ConfigError(
                 f"the servers' folder {root.absolute()} holds a space, which PostgreSQL's pg_ctl cannot take",
                 hint="choose a folder whose path holds no space (--dir of servers, --workdir of demo, or TMPDIR)",
+            )
+        if directory is None and pattern_characters(root):  # the demo stages its Parquet in it
+            raise ConfigError(
+                f"the temporary folder {root} holds {' '.join(pattern_characters(root))}, "
+                "which the Parquet readers take for a file pattern",
+                hint="set TMPDIR to a folder whose path holds none of * ? [ ], or pass --workdir",
             )
         root.mkdir(parents=True, exist_ok=True)
         stack.enter_context(lock.held(root, command, "the servers' folder", "folder"))  # two pairs on one data folder
