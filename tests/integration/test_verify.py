@@ -4,6 +4,7 @@ corruption in PostgreSQL fails and is named (table, ObjectId or pair, field)."""
 import io
 import itertools
 import json
+import shutil
 
 import polars as pl
 import psycopg
@@ -13,7 +14,7 @@ from rich.console import Console
 from toolkit.declarations.spec import Kind
 from toolkit.documents.ids import object_id_of, uuid_for
 from toolkit.generate import sample as generate
-from toolkit.pipeline import run_all
+from toolkit.pipeline import run_all, verify_stage
 from toolkit.reports.console import print_verify
 from toolkit.sources.readers import DumpSource
 from toolkit.stages.reconcile import reasons as reconcile_reasons
@@ -502,3 +503,22 @@ def test_canonical_json_different(source, loaded):
 )
 def test_type_issue(kind, expected, actual, issue):
     assert type_issue(kind, expected, actual) == issue
+
+
+def test_verify_of_another_source_than_the_staged_one_says_so(migrated, database, tmp_path):
+    """Every record the two sources differ in fails, and nothing said why."""
+    other = tmp_path / "dump"
+    shutil.copytree(migrated["dump"], other)
+    texts = {}
+    for dump in (migrated["dump"], other):
+        out = Console(file=io.StringIO(), width=400, color_system=None)
+        verify_stage(APP, DumpSource(dump), database, migrated["staging"], 10, False, 7, out)
+        texts[dump] = out.file.getvalue()
+    assert "extracted from" not in texts[migrated["dump"]], texts[migrated["dump"]]
+    assert (
+        f"warning: verify read mongodump {other / 'nextcrm'}, but the staging folder was extracted from "
+        f"mongodump {migrated['dump'] / 'nextcrm'}: each record they differ in fails" in texts[other]
+    ), texts[other]
+    assert read_json(Staging(migrated["staging"]).report("verify.json"))["summary"]["staged_from"] == (
+        f"mongodump {migrated['dump'] / 'nextcrm'}"
+    )
