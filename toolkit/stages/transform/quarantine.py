@@ -19,10 +19,17 @@ QUARANTINE_SCHEMA = pl.Schema(
         "document": pl.String,
     }
 )
+"""The columns people and the error log read; each part also holds `bson`, the exact bytes."""
+
+QUARANTINE_PART_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "bson": pl.Binary})
+"""A quarantine part: the readable record, and the original document byte for byte (relaxed
+extended JSON does not tell an Int64 from an Int32, a symbol from a string, or a key such as
+`$date` in the data from a date)."""
 
 
 def quarantine_rows(bad: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
-    """Each refused record with its reasons and its original document as extended JSON."""
+    """Each refused record with its reasons and its original document, as extended JSON and as its
+    exact bytes."""
     documents = [document_text(raw) for raw in bad["m2pg_document"].to_list()]
     first = pl.col("problems").list.first()
     return bad.select(
@@ -33,4 +40,5 @@ def quarantine_rows(bad: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
         first.struct.field("rule").alias("rule"),
         pl.col("problems").list.eval(pl.element().struct.field("reason")).list.join("; ").alias("reason"),
         pl.Series("document", documents, dtype=pl.String),
-    ).cast(QUARANTINE_SCHEMA)
+        pl.col("m2pg_document").cast(pl.Binary).alias("bson"),
+    ).cast(QUARANTINE_PART_SCHEMA)
