@@ -338,10 +338,26 @@ def test_repeats_name_the_value_and_keep_each_rows_problems_in_order():
         [{"field": "_id", "rule": "unique", "reason": f"_id: {a} repeats the _id of an earlier document"}],
         [
             {"field": "_id", "rule": "unique", "reason": f"_id: {b} repeats the _id of an earlier document"},
-            {"field": "email", "rule": "unique", "reason": "email: e2 repeats the value of an earlier document"},
+            {
+                "field": "email",
+                "rule": "unique",
+                "reason": f"email: e2 repeats the value of an earlier document (_id {b})",
+            },
         ],
-        [{"field": "email", "rule": "unique", "reason": "email: e1 repeats the value of an earlier document"}],
-        [{"field": "email", "rule": "unique", "reason": "email: e3 repeats the value of an earlier document"}],
+        [
+            {
+                "field": "email",
+                "rule": "unique",
+                "reason": f"email: e1 repeats the value of an earlier document (_id {a})",
+            }
+        ],
+        [
+            {
+                "field": "email",
+                "rule": "unique",
+                "reason": f"email: e3 repeats the value of an earlier document (_id {a})",
+            }
+        ],
     ]
 
 

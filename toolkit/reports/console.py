@@ -179,7 +179,7 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread:
     out.print(
         ("run: nothing to write: " if unchanged else f"run: {_written(loaded)}; ")
         + "the target equals the source: every document's row is loaded as the source holds it now"
-        + (f", except the {quarantined} quarantined documents (`m2pg errors`)" if quarantined else "")
+        + (f", except the {counted(quarantined, 'quarantined document')} (`m2pg errors`)" if quarantined else "")
         + (
             f"; for {counted(unread, 'document')} as the app's updatedAt vouches for "
             "(not read again: --trust-updated-at)"

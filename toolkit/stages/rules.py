@@ -197,13 +197,21 @@ def repeats(keys: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
     for f in model.fields:
         if f.unique:
             value = pl.when(pl.col("m2pg_converted")).then(pl.col(f.key))
+            holder = pl.format(" (_id {})", oid.first().over(value))  # the operator looks it up: it may be refused too
             found.append(
-                keys.filter(value.is_not_null() & ~value.is_first_distinct()).select(
+                keys.filter(value.is_not_null())
+                .with_columns(holder.fill_null("").alias("m2pg_holder"))
+                .filter(~value.is_first_distinct())
+                .select(
                     "m2pg_row",
                     problem(
                         f.name,
                         "unique",
-                        pl.format(f"{f.name}: {{}} repeats the value of an earlier document", pl.col(f.key)),
+                        pl.format(
+                            f"{f.name}: {{}} repeats the value of an earlier document{{}}",
+                            pl.col(f.key),
+                            pl.col("m2pg_holder"),
+                        ),
                     ).alias("repeat"),
                 )
             )
