@@ -12,12 +12,16 @@ def test_what_is_not_migrated_is_counted_in_words():
     said = warnings(
         {
             "undeclared_collections": [{"collection": "audit_log", "documents": 1, "sample_ids": ["a1"]}],
-            "unknown_fields": [{"collection": "Users", "field": "legacy", "documents": 2, "sample_ids": ["u1", "u2"]}],
+            "unknown_fields": [
+                {"collection": "Users", "field": "legacy", "documents": 2, "sample_ids": ["u1", "u2"]},
+                {"collection": "Boards", "field": "", "documents": 1, "sample_ids": ["b1"]},
+            ],
         }
     )
     assert said == [
         "collection audit_log (1 document, e.g. _id a1) is not declared by the app: not migrated",
         "field Users.legacy (2 documents, e.g. _id u1, u2) is not declared by the app: not migrated",
+        "field Boards.(the empty name) (1 document, e.g. _id b1) is not declared by the app: not migrated",
     ]
 
 

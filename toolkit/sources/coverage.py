@@ -103,7 +103,7 @@ def warnings(not_migrated: dict | None) -> list[str]:
         for c in not_migrated.get("undeclared_collections", [])
     ]
     lines += [
-        f"field {f['collection']}.{f['field']} ({counted(f['documents'], 'document')}, e.g. _id "
+        f"field {f['collection']}.{f['field'] or '(the empty name)'} ({counted(f['documents'], 'document')}, e.g. _id "
         f"{', '.join(f['sample_ids'])}) is not declared by the app: not migrated"
         for f in not_migrated.get("unknown_fields", [])
     ]
