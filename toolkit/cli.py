@@ -601,6 +601,10 @@ def _status(staging: Path, pg_uri: str | None) -> int:
             f"status: the staging folder {staging} does not exist",
             hint="check --staging (./staging unless given), or pass --pg-uri for what the load left in a target",
         )
+    if not staging.exists() and pg_uri:  # with --pg-uri (often exported): what the load left there, and no staged table
+        out.print(f"staging {staging}: no such folder (check --staging); only the target is shown", highlight=False)
+        console.print_target(status_mod.target_status(pg_uri), out)
+        return pipeline.MIGRATED
     found = status_mod.status(APP, staging, pg_uri)
     console.print_status(found, out)
     return pipeline.FAILED if found["damage"] else pipeline.MIGRATED

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from toolkit.declarations.app import App
 from toolkit.stages import load as load_mod
-from toolkit.staging.layout import DamagedStaging, Staging, read_manifest, size_problem
+from toolkit.staging.layout import DamagedStaging, Staging, read_manifest, size_problem, stale_reports
 from toolkit.staging.layout import damaged as staging_damaged
 
 STAGES = ("extract", "transform", "validate", "load", "reconcile")
@@ -54,6 +54,7 @@ def status(app: App, root: Path, pg_uri: str | None = None) -> dict:
         "root": str(root),
         "rows": rows,
         "stages": {stage: age(path) if path.exists() else None for stage, path in finished.items()},
+        "stale": stale_reports(staging.root),
         "damage": damage,
         "target": target_status(pg_uri) if pg_uri else None,
     }

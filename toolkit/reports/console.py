@@ -213,8 +213,12 @@ def print_status(found: dict, out: Console) -> None:
     for row in found["rows"]:
         table.add_row(*row)
     out.print(table)
+    stale = found.get("stale", {})
     for stage, age in found["stages"].items():
-        out.print(f"{stage:<10} " + (f"last finished {age} ago" if age else "not finished"))
+        line = f"last finished {age} ago" if age else "not finished"
+        if age and stage in stale:
+            line += f", before the last {stale[stage]}: of data no longer staged (run `m2pg {stage}` again)"
+        out.print(f"{stage:<10} {line}")
     for line in found["damage"]:
         out.print(Text.assemble(("damaged: ", "red"), line), soft_wrap=True)
     if found["target"]:

@@ -17,10 +17,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from toolkit.reports import error_log
-from toolkit.reports.words import REFUSED, counted
+from toolkit.reports.words import REFUSED, are, counted, were
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
-from toolkit.staging.layout import Staging, read_json, write_text
+from toolkit.staging.layout import Staging, read_json, stale_reports, write_text
 
 REPORT = "report.html"
 STAGES = ("extract", "transform", "validate", "load", "reconcile", "verify")  # in run order
@@ -39,12 +39,13 @@ def render_report(staging_root: Path | str) -> Path:
     reports = {stage: _read(staging.report(f"{stage}.json")) for stage in STAGES}
     quarantine = error_log.summary(staging.root)
     times = stage_times(staging.root)
+    stale = stale_reports(staging.root)
     body = (
-        _header(staging, reports, quarantine)
-        + _verification(reports["verify"])
-        + _reconciliation(reports["reconcile"])
-        + _writes(reports["load"])
-        + _quarantine(quarantine)
+        _header(staging, reports, quarantine, stale)
+        + _verification(reports["verify"], stale.get("verify"))
+        + _reconciliation(reports["reconcile"], stale.get("reconcile"))
+        + _writes(reports["load"], stale.get("load"))
+        + _quarantine(quarantine, reports["transform"] is not None, stale.get("transform"))
         + _not_migrated(coverage.read(staging.root))
         + _timings(times, reports)
     )
@@ -91,7 +92,22 @@ def stage_times(staging_root: Path | str) -> list[dict]:
 # --- sections -------------------------------------------------------------------------------
 
 
-def _header(staging: Staging, reports: dict, quarantine: dict) -> str:
+def _stale(stage: str, since: str | None) -> str:
+    """A line saying a stage's report is of data no longer staged, or nothing."""
+    if since is None:
+        return ""
+    said = f"STALE: this {stage} report predates the last {since}: it is of data no longer staged"
+    return f'<p class="bad">{_t(f"{said}; run `m2pg {stage}` again")}</p>'
+
+
+def _card(value: str, since: str | None) -> str:
+    return (
+        value if since is None else value + f' <span class="badge bad">{_t(f"stale: before the last {since}")}</span>'
+    )
+
+
+def _header(staging: Staging, reports: dict, quarantine: dict, stale: dict | None = None) -> str:
+    stale = stale or {}
     extract, load, verify, reconcile = (reports[s] for s in ("extract", "load", "verify", "reconcile"))
     facts = [
         ("staging", staging.root.resolve()),
@@ -109,10 +125,21 @@ def _header(staging: Staging, reports: dict, quarantine: dict) -> str:
         )
     cards = [
         ("documents extracted", _number((extract or {}).get("documents"))),
-        ("rows loaded", _number((load or {}).get("rows"))),
-        ("quarantined", _number(quarantine["quarantined"])),
-        ("verification", _badge(verify.get("status")) if verify else _badge("not run")),
-        ("reconciliation", _badge(reconcile.get("ok")) if reconcile else _badge("not run")),
+        (
+            "rows loaded",
+            _card(_number((load or {}).get("rows")) + _unlike((load or {}).get("left_changed")), stale.get("load")),
+        ),
+        (
+            "quarantined",
+            _card(_number(quarantine["quarantined"]), stale.get("transform"))
+            if reports["transform"]
+            else _badge("not run"),
+        ),
+        ("verification", _card(_badge(verify.get("status")), stale.get("verify")) if verify else _badge("not run")),
+        (
+            "reconciliation",
+            _card(_badge(reconcile.get("ok")), stale.get("reconcile")) if reconcile else _badge("not run"),
+        ),
     ]
     return (
         "<header><h1>m2pg migration report</h1>"
@@ -126,11 +153,16 @@ def _header(staging: Staging, reports: dict, quarantine: dict) -> str:
     )
 
 
-def _verification(verify: dict | None) -> str:
+def _unlike(left: int | None) -> str:
+    """The header's mark of rows the last load left unlike the source."""
+    return f' <span class="badge bad">{_t(f"{left} left unlike the source")}</span>' if left else ""
+
+
+def _verification(verify: dict | None, since: str | None = None) -> str:
     head = '<section id="verification"><h2>Verification</h2>'
     if verify is None:
         return head + _muted("not run: reports/verify.json is absent") + "</section>"
-    parts = [f"<p>status {_badge(verify.get('status'))}</p>"]
+    parts = [_stale("verify", since) + f"<p>status {_badge(verify.get('status'))}</p>"]
     summary, layers, tables = verify.get("summary"), verify.get("layers"), verify.get("tables")
     if isinstance(summary, dict):
         parts.append(_table(["item", "value"], list(_flatten(summary).items())))
@@ -166,23 +198,30 @@ def _verification(verify: dict | None) -> str:
     return head + "".join(parts) + "</section>"
 
 
-def _writes(load: dict | None) -> str:
+def _writes(load: dict | None, since: str | None = None) -> str:
     """What the last load wrote to each table: a trial's inserts, or a catch-up's difference."""
-    head = '<section id="load"><h2>Rows written by the last load</h2>'
+    head = '<section id="load"><h2>Rows written by the last load</h2>' + _stale("load", since)
     if load is None:
         return head + _muted("not run: reports/load.json is absent (run `m2pg load`)") + "</section>"
     kinds = ("inserted", "updated", "deleted", "unchanged")
-    columns = ("inserted", "updated", "deleted", "deleted_refused", "unchanged")
+    columns = ("inserted", "updated", "deleted", "deleted_refused", "unchanged", "left_changed")
     rows = [[t["table"], *(t.get(k, 0) for k in columns)] for t in load.get("tables", [])]
     total = "; ".join(f"{_number(load.get(k))} {k}" for k in kinds)
     if load.get("deleted_refused"):
         total += f" ({_number(load['deleted_refused'])} of the deleted refused by a rule now: quarantined)"
-    headers = ["table", "inserted", "updated", "deleted", REFUSED, "unchanged"]
-    return head + f"<p>{total}</p>" + _table(headers, rows) + "</section>"
+    left = load.get("left_changed") or 0
+    said = (
+        f"the target does NOT equal the source: {counted(left, 'row')} m2pg wrote {were(left)} changed or deleted "
+        f"in the target by someone else since and {are(left)} left unlike the source (counted among the unchanged; "
+        "--overwrite-changed makes them as the source holds them)"
+    )
+    unlike = f'<p class="bad">{_t(said)}</p>' if left else ""
+    headers = ["table", "inserted", "updated", "deleted", REFUSED, "unchanged", "of them left unlike the source"]
+    return head + f"<p>{total}</p>" + unlike + _table(headers, rows, failed=[bool(r[-1]) for r in rows]) + "</section>"
 
 
-def _reconciliation(reconcile: dict | None) -> str:
-    head = '<section id="reconciliation"><h2>Reconciliation</h2>'
+def _reconciliation(reconcile: dict | None, since: str | None = None) -> str:
+    head = '<section id="reconciliation"><h2>Reconciliation</h2>' + _stale("reconcile", since)
     if reconcile is None:
         return head + _muted("not run: reports/reconcile.json is absent (run `m2pg reconcile`)") + "</section>"
     rows, checks = reconcile.get("tables", []), reconcile.get("orphans", [])
@@ -225,14 +264,17 @@ def _reconciliation(reconcile: dict | None) -> str:
     )
 
 
-def _quarantine(summary: dict) -> str:
-    head = '<section id="quarantine"><h2>Quarantine</h2>'
+def _quarantine(summary: dict, transformed: bool = True, since: str | None = None) -> str:
+    head = '<section id="quarantine"><h2>Quarantine</h2>' + _stale("transform", since)
     failures = summary.get("tool_failures", 0)
     failure_line = (
         f'<p class="bad">{counted(failures, "failure")} of m2pg itself logged: see {_t(summary["log"])}</p>'
         if failures
         else ""
     )
+    if not transformed:
+        said = "not run: reports/transform.json is absent (run `m2pg transform`)"
+        return head + _muted(said) + failure_line + "</section>"
     if not summary["quarantined"]:
         return head + _muted("No record was quarantined.") + failure_line + "</section>"
     rules = summary["rules"]

@@ -12,6 +12,7 @@ A part's manifest records the part's size and sha256 as written; the stage that 
 checks them first (`checked`), so a part damaged on disk stops the stage with its name and the
 stage to re-run instead of loading what it holds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,9 +21,9 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -89,6 +90,37 @@ class Staging:
         return self.root / "reports" / name
 
 
+STAGE_INPUTS = {  # what each stage's report was made from: the earlier stages whose output it read
+    "transform": ("extract",),
+    "validate": ("extract", "transform"),
+    "load": ("extract", "transform"),
+    "reconcile": ("extract", "transform", "load"),
+    "verify": ("extract", "transform", "load"),
+}
+
+
+def stale_reports(root: Path) -> dict[str, str]:
+    """Stage -> the earlier stage run again since the stage's report was written: that report is
+    of data no longer staged (or of a target since loaded again), and says so where it is shown."""
+    reports = Path(root) / "reports"
+
+    def finished(stage: str) -> int | None:
+        paths = [reports / f"{stage}.json"] + ([Path(root) / "raw" / "run.json"] if stage == "extract" else [])
+        times = [p.stat().st_mtime_ns for p in paths if p.exists()]
+        return max(times) if times else None
+
+    found = {}
+    for stage, inputs in STAGE_INPUTS.items():
+        own = reports / f"{stage}.json"
+        if not own.exists():
+            continue
+        since = own.stat().st_mtime_ns
+        newer = [s for s in inputs if (finished(s) or 0) > since]
+        if newer:
+            found[stage] = newer[0]
+    return found
+
+
 def _atomic(path: Path, write) -> None:
     """Write through a temporary file and rename, so a crash never leaves a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +167,7 @@ def write_text(text: str, path: Path) -> None:
     def dump(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(scrub(text))
+
     _atomic(path, dump)
 
 
@@ -192,7 +225,11 @@ def recorded(path: Path) -> dict | None:
     if path.parent.name == "idmap":
         manifest_path, name = path.parent.parent / "raw" / path.stem / "manifest.json", None
     elif path.parent.parent.name == "quarantine":  # recorded by transform beside the clean part
-        manifest_path, name, key = _clean_manifest_of(path.parent.parent.parent, path.parent.name), path.name, "quarantine"
+        manifest_path, name, key = (
+            _clean_manifest_of(path.parent.parent.parent, path.parent.name),
+            path.name,
+            "quarantine",
+        )
     else:
         manifest_path, name = path.parent / "manifest.json", path.name
     try:
@@ -242,8 +279,11 @@ def checked_digest(path: Path) -> str:
     try:
         stat = path.stat()
         if record and stat.st_size != record["file_bytes"]:
-            raise damaged(path, f"holds {stat.st_size} bytes where {writer_of(path)} wrote {record['file_bytes']} "
-                                "(truncated or damaged)")
+            raise damaged(
+                path,
+                f"holds {stat.st_size} bytes where {writer_of(path)} wrote {record['file_bytes']} "
+                "(truncated or damaged)",
+            )
         digest = _sha256_at(path, stat.st_size, stat.st_mtime_ns)
     except FileNotFoundError:
         raise damaged(path, "is missing") from None

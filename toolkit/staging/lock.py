@@ -4,6 +4,7 @@ The lock is an `flock` on STAGING/.m2pg.lock, so the kernel frees it the moment 
 (a lock left by a killed process is simply taken over); the file names the holder, for the
 message the second command prints. The file is removed when the command ends.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -21,7 +21,7 @@ QUARANTINE_SCHEMA = pl.Schema(
 )
 """The columns people and the error log read; each part also holds `bson`, the exact bytes."""
 
-QUARANTINE_PART_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "bson": pl.Binary})
+QUARANTINE_PART_SCHEMA = pl.Schema([*QUARANTINE_SCHEMA.items(), ("bson", pl.Binary())])
 """A quarantine part: the readable record, and the original document byte for byte (relaxed
 extended JSON does not tell an Int64 from an Int32, a symbol from a string, or a key such as
 `$date` in the data from a date)."""
