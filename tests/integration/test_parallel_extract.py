@@ -2,13 +2,16 @@
 
 import os
 import signal
+import subprocess
+import time
 
 import bson
 import polars as pl
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from processes import ctrl_c_when, m2pg
+from processes import M2PG, ctrl_c_when, environment, m2pg
 from toolkit.runtime.parallel import PARALLEL_FROM, workers_for
 from toolkit.sources.readers import DumpSource
 from toolkit.staging.layout import Staging, read_json
@@ -63,6 +66,36 @@ def test_a_crash_in_a_worker_kills_the_command_and_resume_finishes_the_same(dump
     resumed = m2pg(*args)
     assert resumed.returncode == 0, resumed.stderr
     assert read_json(tmp_path / "reports" / "extract.json")["parts_resumed"] > 0
+    assert_same_staging(Staging(tmp_path), serial)
+
+
+def test_a_worker_killed_alone_ends_the_command_in_one_line_and_resume_finishes_the_same(dump, serial, tmp_path):
+    """The system's OOM killer takes one worker, not the command: the pool starts another in its
+    place, but the job it ran is lost; the command must end, not wait for that job for ever."""
+    args = ["extract", "--dump", str(dump), "--staging", str(tmp_path), "--batch-size", "100", "--workers", "2"]
+    command = subprocess.Popen(
+        [*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
+    )
+    try:
+        deadline = time.time() + 120
+        while not list((tmp_path / "raw").glob("*/part-*.parquet")):  # the workers are in their jobs
+            assert command.poll() is None and time.time() < deadline, "".join(command.communicate())
+            time.sleep(0.01)
+        workers = [c for c in psutil.Process(command.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        for worker in workers:
+            worker.kill()
+        stdout, stderr = command.communicate(timeout=120)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 1, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    said = " ".join(lines[-1].split())
+    assert "a worker process" in said and "SIGKILL" in said, stderr
+    assert f"re-run `m2pg {' '.join(args)}` to resume" in said, said
+    resumed = m2pg(*args)
+    assert resumed.returncode == 0, resumed.stderr
     assert_same_staging(Staging(tmp_path), serial)
 
 

@@ -42,6 +42,11 @@ class EnvironmentFailure(M2pgError):
     exit_code = 1
 
 
+class WorkerLost(Exception):
+    """A worker process of a stage died under it (killed by the system, or by someone): the
+    environment failed, as when a disk fills; re-running resumes."""
+
+
 def _rebuild(kind: type, message: str, stage: str | None, hint: str | None) -> M2pgError:
     return kind(message, stage=stage, hint=hint)
 
@@ -68,6 +73,7 @@ def short_cause(error: BaseException | str) -> str:
 _FOLDER_ERRNOS = {
     errno.ENOSPC,
     errno.EDQUOT,
+    errno.EFBIG,  # a file passed the size limit (ulimit -f) or the file system's largest file
     errno.EROFS,
     errno.EACCES,
     errno.EPERM,
@@ -123,6 +129,8 @@ def environment_failure(error: BaseException | None, folder: Path | None = None)
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        if isinstance(error, WorkerLost):
+            return str(error)
         if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
             where = error.filename or (f"a file in {folder}" if folder else "a file")
             return f"cannot write or read {where}: {error.strerror or error}"

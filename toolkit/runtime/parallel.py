@@ -24,6 +24,7 @@ import pyarrow
 from toolkit.reports.words import counted
 from toolkit.runtime import allocator, interrupt
 from toolkit.runtime.collector import collect_less_often
+from toolkit.runtime.errors import WorkerLost
 from toolkit.runtime.progress import show_notes
 
 Job = tuple[Callable, tuple]
@@ -192,6 +193,7 @@ def run_graph(
     try:
         while True:
             _relay(messages, progress, tasks)
+            _check_alive(pool, stage)
             ready = {name: p for name, p in started.items() if p.ready()}  # one look, for every decision below
             if interrupt.requested() or not all(p.successful() for p in ready.values()):
                 stop.set()
@@ -252,9 +254,32 @@ def _pool(workers: int) -> tuple:
     # a spawned worker reads the environment as its libraries load
     with _environment(_for_workers(workers)), _spawned_ignoring_ctrl_c():
         pool = context.Pool(workers, initializer=_start_worker, initargs=(messages, stop, os.getpid()))
+    _workers_of[id(pool)] = list(pool._pool)  # type: ignore[attr-defined]
     if _keeping:
         _kept[workers] = (pool, messages, stop)
     return pool, messages, stop
+
+
+_workers_of: dict[int, list] = {}  # id of a pool -> the worker processes it started with
+
+
+def _check_alive(pool, stage: str) -> None:
+    """Raise WorkerLost when one of the pool's workers died (the kernel's OOM killer, a kill -9):
+    the pool would start another in its place, but the job it ran is lost and its result never
+    comes, so the command would wait for ever."""
+    for process in _workers_of.get(id(pool), ()):
+        code = process.exitcode
+        if code is not None:
+            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            hint = " (out of memory? the system log says)" if code == -signal.SIGKILL else ""
+            raise WorkerLost(f"{stage}: a worker process (pid {process.pid}) {how}{hint}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 @contextmanager
@@ -280,6 +305,7 @@ def _end(pool, workers: int) -> None:
     """Stop the pool's processes (a stage that failed or was stopped leaves none for the next)."""
     if _kept.get(workers, (None,))[0] is pool:
         del _kept[workers]
+    _workers_of.pop(id(pool), None)
     pool.terminate()
     pool.join()
 

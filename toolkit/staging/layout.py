@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -140,8 +141,17 @@ def write_parquet(table: pa.Table, path: Path, compression: str = "lz4", **optio
 
 def write_frame(frame: pl.DataFrame, path: Path) -> None:
     """A polars frame written by polars itself: no copy of it into Arrow's layout first, which
-    would double a part's memory while it is written."""
-    _atomic(path, lambda tmp: frame.write_parquet(tmp, compression="lz4"))
+    would double a part's memory while it is written. Polars encodes the file in memory (a part's
+    compressed size) and Python writes it: polars' own writer reports a full disk or a file size
+    limit as a ComputeError ("Invalid thrift: transport error") that names no cause at all."""
+
+    def write(tmp: str) -> None:
+        encoded = io.BytesIO()
+        frame.write_parquet(encoded, compression="lz4")
+        with open(tmp, "wb") as fh:
+            fh.write(encoded.getbuffer())
+
+    _atomic(path, write)
 
 
 def write_parquet_slices(tables: Iterator[pa.Table], path: Path, compression: str = "lz4") -> None:

@@ -266,7 +266,7 @@ def verify(
     count = parallel.workers_for(sum(volumes.values()), workers)
     threads = parallel.cores_each(count)
     try:
-        conn, _ = connections(pg_uri, threads)  # a wrong URI fails here, in one line, before any job starts
+        conn, _ = connections(pg_uri, threads, first=True)  # a wrong URI fails here, in one line, before any job starts
         guards = unguarded_tables(conn, app)
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=staging.root) as handover:
             plan = Plan(
@@ -304,12 +304,19 @@ def verify(
 _connections: dict[str, tuple[psycopg.Connection, duckdb.DuckDBPyConnection]] = {}
 
 
-def connections(pg_uri: str, threads: int) -> tuple[psycopg.Connection, duckdb.DuckDBPyConnection]:
+def connections(pg_uri: str, threads: int, first: bool = False) -> tuple[psycopg.Connection, duckdb.DuckDBPyConnection]:
     """This process's two connections, opened by its first job and kept for the others; DuckDB
-    on `threads` threads (the cores this process has to itself)."""
+    on `threads` threads (the cores this process has to itself). Only the `first` of the command
+    (before any job) takes a failure for a wrong URI: after it connected, a job that cannot is a
+    server gone away, whose error then names it and the command that resumes."""
     if pg_uri not in _connections:
-        conn = connect(pg_uri)
-        con = duck.connect(pg_uri)
+        try:
+            conn = connect(pg_uri)
+            con = duck.connect(pg_uri)
+        except ConfigError as error:
+            if first or error.__context__ is None:
+                raise
+            raise error.__context__ from None  # the driver's own error: the server failed, not the URI
         con.execute(f"SET threads = {threads}")
         con.create_function("m2pg_canonical_json", canonical_arrow, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
         _connections[pg_uri] = (conn, con)
