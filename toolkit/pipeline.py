@@ -94,7 +94,9 @@ def load_stage(
 ) -> int:
     """Exit 1 when rows someone else changed are left unlike the source: the target does not equal it."""
     staging = Staging(root)
-    report = load_mod.load(staging, pg_uri, app.models, app.junctions, batch_size, replace, overwrite=overwrite)
+    report = load_mod.load(
+        staging, pg_uri, app.models, app.junctions, batch_size, replace, overwrite=overwrite, enums=app.enums
+    )
     console.print_load(report, out)
     return FAILED if report["left_changed"] else _code(staging)
 
@@ -111,7 +113,7 @@ def plan_alone(dry_run: bool, replace: bool, stage: str) -> None:
 def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool = False) -> int:
     """What a load of the staged rows would write, per table; the target is only read."""
     staging = Staging(root)
-    report = load_mod.plan(staging, pg_uri, app.models, app.junctions, overwrite)
+    report = load_mod.plan(staging, pg_uri, app.models, app.junctions, overwrite, enums=app.enums)
     report["quarantined"] = quarantined_count(staging)
     write_json(report, staging.report("plan.json"))
     console.print_plan(report, out)
@@ -158,7 +160,7 @@ def _schema_once(app: App, pg_uri: str, out: Console) -> int:
     declared, live = app.tables, read_catalog(pg_uri)["tables"]
     existing = [t for t in declared if t in live]
     if existing:
-        differences = check_target(pg_uri, app.models, app.junctions)
+        differences = check_target(pg_uri, app.models, app.junctions, app.enums)
         if not differences:
             out.print(
                 f"schema: the target already holds the app's schema ({len(declared)} tables, as declared); "
@@ -207,7 +209,7 @@ def run_all(
         pg_uri, "run", preflight_target.tables_of(app.models, app.junctions), writes=not dry_run
     )
     if has_schema(pg_uri, app.models, app.junctions):
-        preflight_target.schema_matches(pg_uri, app.models, app.junctions, "run")
+        preflight_target.schema_matches(pg_uri, app.models, app.junctions, "run", app.enums)
         if replace:
             with load_mod.connect(pg_uri) as conn:
                 preflight_target.may_empty(conn, preflight_target.tables_of(app.models, app.junctions), "run")

@@ -145,13 +145,20 @@ def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str) -> None
 
 
 def ensure_target(
-    conn, pg_uri: str, models, junctions, replace: bool, staging: Staging | None = None, stage: str = "load"
+    conn,
+    pg_uri: str,
+    models,
+    junctions,
+    replace: bool,
+    staging: Staging | None = None,
+    stage: str = "load",
+    enums=None,
 ) -> None:
     """Check the target first (its schema; on --replace that emptying the app's tables reaches
     no other table; else that no row of someone else clashes with a staged one), and only then
     create the ledger and the owned rows' tables and, on --replace, empty the app's tables and
     m2pg's own in one statement that never cascades."""
-    preflight_target.schema_matches(pg_uri, models, junctions, stage)
+    preflight_target.schema_matches(pg_uri, models, junctions, stage, enums)
     tables = preflight_target.tables_of(models, junctions)
     if replace:
         preflight_target.may_empty(conn, tables, stage)
@@ -949,6 +956,7 @@ def load(
     replace: bool = False,
     workers: int = WORKERS,
     overwrite: bool = False,
+    enums=None,
 ) -> LoadReport:
     """Make every table's migrated rows equal its staged rows: inserts and updates parents
     first, deletions children first; tables whose turn has come load side by side, each worker on
@@ -960,14 +968,22 @@ def load(
     preflight_target.staged_inputs(staging, models, junctions)
     preflight_target.usable_target(pg_uri, "load", preflight_target.tables_of(models, junctions))
     with preflight_target.only_writer(pg_uri, "load"):
-        return _load_checked(staging, pg_uri, models, junctions, batch_size, replace, workers, overwrite)
+        return _load_checked(staging, pg_uri, models, junctions, batch_size, replace, workers, overwrite, enums)
 
 
 def _load_checked(
-    staging: Staging, pg_uri: str, models, junctions, batch_size: int, replace: bool, workers: int, overwrite: bool
+    staging: Staging,
+    pg_uri: str,
+    models,
+    junctions,
+    batch_size: int,
+    replace: bool,
+    workers: int,
+    overwrite: bool,
+    enums=None,
 ) -> LoadReport:
     with connect(pg_uri) as conn:
-        ensure_target(conn, pg_uri, models, junctions, replace, staging)
+        ensure_target(conn, pg_uri, models, junctions, replace, staging, enums=enums)
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
     try:
         done, failed, restoring, order = _load_all(
@@ -1003,14 +1019,14 @@ WRITES = ("inserted", "updated", "deleted", "unchanged")
 PLANNED = ("insert", "update", "delete", "unchanged")
 
 
-def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = False) -> PlanReport:
+def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = False, enums=None) -> PlanReport:
     """What a load would write to each table, found without writing anything: the staged rows
     compared with the rows the migration wrote before (none in a target without the app's
     tables, which a run would create)."""
     preflight_target.staged_inputs(staging, models, junctions)
     created = has_schema(pg_uri, models, junctions)
     if created:
-        preflight_target.schema_matches(pg_uri, models, junctions, "plan")
+        preflight_target.schema_matches(pg_uri, models, junctions, "plan", enums)
     keys, sources = keys_of(models, junctions), {m.table: m.source for m in models}
     tables: list[dict] = []
     stop = None

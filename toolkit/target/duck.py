@@ -14,7 +14,7 @@ import duckdb
 from toolkit.runtime import preflight
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.redact import redact, scrub
-from toolkit.target.postgres import with_m2pg_settings
+from toolkit.target.postgres import in_utf8, with_m2pg_settings
 
 DISTRIBUTION = "duckdb-extension-postgres-scanner"
 EXTENSION = "postgres_scanner.duckdb_extension"
@@ -49,7 +49,7 @@ def connect(pg_uri: str, alias: str = "pg") -> duckdb.DuckDBPyConnection:
             if "options" not in str(error) and "startup parameter" not in str(error):
                 raise
             # a connection pooler that takes no startup options: the target's timeouts then stay
-            con.execute(f"ATTACH {_literal(pg_uri)} AS {alias} (TYPE postgres, READ_ONLY)")
+            con.execute(f"ATTACH {_literal(in_utf8(pg_uri))} AS {alias} (TYPE postgres, READ_ONLY)")
     except duckdb.Error as error:
         con.close()
         reason = scrub(str(error), pg_uri).strip()

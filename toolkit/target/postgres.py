@@ -14,6 +14,7 @@ from toolkit.runtime.redact import redact, remember
 
 SESSION = {
     "search_path": "public",
+    "client_encoding": "UTF8",
     "statement_timeout": "0",
     "idle_in_transaction_session_timeout": "0",
 }
@@ -23,18 +24,31 @@ that schema first and take the unqualified names. A timeout the target sets for 
 sessions would stop m2pg's longer statements (an index built over a large table, a foreign key
 validated, a whole table read by verify) or transactions halfway, as it would a restore's: m2pg's
 sessions run without, as pg_restore's do. A lock timeout stays: it keeps m2pg's DDL from queueing
-the app's queries behind it."""
+the app's queries behind it. The client encoding is UTF8 whatever the database, the role or
+PGCLIENTENCODING set: the drivers hand PostgreSQL UTF-8 text, which a session in LATIN1 took for
+LATIN1 and stored converted, garbled for the app's client (whose sessions are UTF8)."""
 SESSION_SQL = tuple(f"SET {name} = {value}" for name, value in SESSION.items())
+
+
+def in_utf8(pg_uri: str) -> str:
+    """`pg_uri` with libpq's `client_encoding` keyword UTF8 (replacing one the URI gives): a
+    startup parameter, which PGCLIENTENCODING would otherwise set and which PostgreSQL applies
+    after `options`, so that it cannot be set there."""
+    base, _, query = pg_uri.partition("?")
+    kept = [p for p in query.split("&") if p and p.partition("=")[0] != "client_encoding"]
+    return f"{base}?{'&'.join([*kept, 'client_encoding=UTF8'])}"
 
 
 def with_m2pg_settings(pg_uri: str) -> str:
     """`pg_uri` with libpq's `options` setting SESSION from the start of the session: for
     connections m2pg opens through another library (DuckDB's attached PostgreSQL), which runs no
-    `SET` of ours. Options the URI gives already are kept, before ours."""
-    base, _, query = pg_uri.partition("?")
+    `SET` of ours. Options the URI gives already are kept, before ours; the client encoding is
+    the `client_encoding` keyword (`in_utf8`)."""
+    base, _, query = in_utf8(pg_uri).partition("?")
     pieces = [p for p in query.split("&") if p]
     given = [unquote(p.partition("=")[2]) for p in pieces if p.partition("=")[0] == "options"]
-    options = " ".join([*given, *(f"-c {name}={value}" for name, value in SESSION.items())])
+    ours = (f"-c {name}={value}" for name, value in SESSION.items() if name != "client_encoding")
+    options = " ".join([*given, *ours])
     kept = [p for p in pieces if p.partition("=")[0] != "options"]
     return f"{base}?{'&'.join([*kept, 'options=' + quote(options, safe='')])}"
 

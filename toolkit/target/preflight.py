@@ -12,7 +12,7 @@ quarantined since give their values up in the load itself (`load.parking`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import adbc_driver_postgresql.dbapi as pgdbapi
@@ -110,7 +110,13 @@ def _missing_parts(staging: Staging, model: ModelSpec) -> str | None:
 # --- The target -----------------------------------------------------------------------------
 
 
-def schema_matches(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction], stage: str) -> None:
+def schema_matches(
+    pg_uri: str,
+    models: Sequence[ModelSpec],
+    junctions: Sequence[Junction],
+    stage: str,
+    enums: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """The target holds the app's tables, as declared."""
     if not has_schema(pg_uri, models, junctions):
         raise ConfigError(
@@ -118,7 +124,7 @@ def schema_matches(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence
             stage=stage,
             hint="create them with `m2pg schema` (or the app's migration), or use `m2pg run`",
         )
-    problems = check_target(pg_uri, models, junctions)
+    problems = check_target(pg_uri, models, junctions, enums)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ConfigError(
@@ -156,6 +162,8 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
         if writes:
             writable(conn, stage)
             privileged(conn, stage, tables, ledger)
+            if ledger:
+                unaltered(conn, stage, tables)
 
 
 def holds_app(pg_uri: str, stage: str, tables: Sequence[str]) -> None:
@@ -260,6 +268,47 @@ def privileged(conn, stage: str, tables: Sequence[str], ledger: bool) -> None:
             stage=stage,
             hint="connect as the role that owns the app's tables (the one Prisma's migration ran as), or grant "
             f"that role to {user}; nothing was written",
+        )
+
+
+PASSING_SQL = """
+SELECT array(SELECT format('%I.%I', c.relname, t.tgname) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1::text[])
+               AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND t.tgtype & 1 = 1
+             ORDER BY 1),
+       array(SELECT format('%I', c.relname) FROM pg_class c
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1::text[])
+               AND c.relkind IN ('r', 'p') AND row_security_active(c.oid)
+             ORDER BY 1)
+"""
+
+
+def unaltered(conn, stage: str, tables: Sequence[str]) -> None:
+    """The rows a load writes must reach the app's tables as staged, checked before it writes: a
+    row trigger of the target's own on one of them (not a key's) may rewrite a row (the load then
+    said the target equals the source, and every later run that nothing changed), skip it, or
+    refuse it halfway through the load, its foreign keys dropped; row-level security in force for
+    the role makes PostgreSQL refuse COPY into the table, halfway too. (A statement trigger sees
+    no row: it may only refuse a whole batch, which the load reports and resumes from.)"""
+    with conn.cursor() as cur:
+        cur.execute(PASSING_SQL, parameters=(list(tables),))
+        triggers, secured = cur.fetchone()
+    conn.rollback()
+    if triggers:
+        raise ConfigError(
+            f"the app's tables carry {counted(len(triggers), 'row trigger')} of the target's own "
+            f"({listed(triggers)}), which would act on every row m2pg writes: rewrite it, skip it or refuse it",
+            stage=stage,
+            hint="disable them for the migration (ALTER TABLE ... DISABLE TRIGGER name) and enable them after, "
+            "or drop them; nothing was written",
+        )
+    if secured:
+        raise ConfigError(
+            f"row-level security is in force for this role on {listed(secured)}: PostgreSQL refuses COPY into "
+            "such a table, and its policies would hide rows from the load's checks",
+            stage=stage,
+            hint="connect as a role with BYPASSRLS, or lift it for the migration (ALTER TABLE ... NO FORCE ROW "
+            "LEVEL SECURITY, as the tables' owner); nothing was written",
         )
 
 

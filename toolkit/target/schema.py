@@ -375,14 +375,21 @@ def unguarded(cur, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -
     return problems
 
 
-def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[str]:
+def check_target(
+    pg_uri: str,
+    models: Sequence[ModelSpec],
+    junctions: Sequence[Junction],
+    enums: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
     """Why the target would reject the load (missing table or column, other type or
-    nullability) or hold rows the app's schema forbids (a missing key, unique index or foreign
-    key), found before any row is written; [] when it matches the declarations."""
+    nullability, with `enums`: an enum of a declared column without a value the app declares, as
+    an older migration made it) or hold rows the app's schema forbids (a missing key, unique index
+    or foreign key), found before any row is written; [] when it matches the declarations."""
     with connect(pg_uri) as conn, conn.cursor() as cur:
         rows = fetch(cur, COLUMNS_SQL)
         keys = live_keys(cur)
         unfilled = set(fetch(cur, UNFILLED_SQL))
+        labels = fetch(cur, ENUMS_SQL)
     live: dict[str, dict] = {}
     for table, column, type_, _array, _default, nullable, precision in rows:
         live.setdefault(table, {})[column] = (type_, nullable, precision)
@@ -397,6 +404,17 @@ def check_target(pg_uri: str, models: Sequence[ModelSpec], junctions: Sequence[J
             for column in live[table]
             if column not in columns and (table, column) in unfilled
         )
+    live_labels: dict[str, set[str]] = {}
+    for name, label in labels:
+        live_labels.setdefault(name, set()).add(label)
+    used = sorted({f.enum for m in models if m.table in live for f in m.fields if f.kind is Kind.ENUM and f.enum})
+    for name in used:
+        lacking = [label for label in (enums or {}).get(name, ()) if label not in live_labels.get(name, set())]
+        if name in live_labels and lacking:
+            problems.append(
+                f'enum "{name}" lacks the app\'s {"value" if len(lacking) == 1 else "values"} '
+                f"{', '.join(map(literal, lacking))} (a row holding one would be refused halfway through the load)"
+            )
     return problems + [
         key_problem(*key) for key in declared_keys(models, junctions) if key[0] in live and key not in keys
     ]

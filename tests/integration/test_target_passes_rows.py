@@ -1,0 +1,97 @@
+"""The rows m2pg writes must reach the app's tables as staged. A trigger of the target's own that
+rewrote a column let `run` say "the target equals the source" (and every later run "nothing to
+write"); one that refused a table's rows, or row-level security in force for the role (COPY is
+refused then: "please report it as a bug"), stopped the load halfway, with rows written and every
+foreign key dropped. Each now stops run and load first, in one line, with nothing written."""
+
+import psycopg
+import pytest
+
+from processes import m2pg
+from toolkit.target import schema
+from transforms import APP
+
+REWRITE = (
+    "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.title := upper(NEW.title); "
+    "RETURN NEW; END $$",
+    'CREATE TRIGGER shout BEFORE INSERT OR UPDATE ON "Tasks" FOR EACH ROW EXECUTE FUNCTION shout()',
+)
+REFUSE = (
+    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no boards'; END $$",
+    'CREATE TRIGGER refuse BEFORE INSERT ON "Boards" FOR EACH ROW EXECUTE FUNCTION refuse()',
+)
+SECURED = (
+    'ALTER TABLE "crm_Accounts" ENABLE ROW LEVEL SECURITY',
+    'ALTER TABLE "crm_Accounts" FORCE ROW LEVEL SECURITY',
+)
+
+
+def sql(uri: str, *statements: str) -> list[tuple]:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for statement in statements:
+            cursor = conn.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def state(uri: str) -> tuple:
+    """The live catalog, every public table's row count, and whether m2pg's schema exists."""
+    catalog = schema.read_catalog(uri)
+    counts = {t: sql(uri, f'SELECT count(*) FROM "{t}"')[0][0] for t in catalog["tables"]}
+    return catalog, counts, sql(uri, "SELECT to_regnamespace('m2pg') IS NOT NULL")[0][0]
+
+
+@pytest.fixture(scope="module")
+def staged(dump, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("staged")
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(folder)).returncode == 0
+    assert m2pg("transform", "--staging", str(folder)).returncode == 3
+    assert m2pg("validate", "--staging", str(folder)).returncode == 3
+    return folder
+
+
+@pytest.fixture
+def owner_uri(pg_server, pg_uri) -> str:
+    """The test's database, its app tables created and owned by a role that is not a superuser
+    (row-level security never applies to a superuser)."""
+    name = pg_uri.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'app_owner'").fetchall():
+            conn.execute("CREATE ROLE app_owner LOGIN")
+        conn.execute(f"ALTER DATABASE {name} OWNER TO app_owner")
+    sql(pg_uri, "ALTER SCHEMA public OWNER TO app_owner")
+    uri = pg_uri.replace("postgres:@", "app_owner:@", 1)
+    schema.create_schema(uri, APP.models, APP.junctions, APP.enums)
+    return uri
+
+
+@pytest.mark.parametrize(
+    ("setup", "named"),
+    [
+        (REWRITE, "the app's tables carry 1 row trigger of the target's own (\"Tasks\".shout)"),
+        (REFUSE, "the app's tables carry 1 row trigger of the target's own (\"Boards\".refuse)"),
+        (SECURED, 'row-level security is in force for this role on "crm_Accounts"'),
+    ],
+    ids=["rewriting trigger", "refusing trigger", "row-level security"],
+)
+def test_a_target_that_would_alter_or_refuse_the_rows_stops_run_and_load(
+    staged, dump, owner_uri, tmp_path, setup, named
+):
+    sql(owner_uri, *setup)
+    before = state(owner_uri)
+    for done in (
+        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", owner_uri),
+        m2pg("load", "--staging", str(staged), "--pg-uri", owner_uri),
+    ):
+        said = done.stdout + done.stderr
+        assert done.returncode == 2, said
+        assert "Traceback" not in said and len(done.stderr.strip().splitlines()) == 1, said
+        assert named in done.stderr and "nothing was written" in done.stderr, said
+        assert state(owner_uri) == before
+    assert not (tmp_path / "st").exists()
+
+
+def test_a_disabled_trigger_lets_the_load_through(staged, owner_uri):
+    sql(owner_uri, *REWRITE, 'ALTER TABLE "Tasks" DISABLE TRIGGER shout')
+    done = m2pg("load", "--staging", str(staged), "--pg-uri", owner_uri)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert sql(owner_uri, 'SELECT count(*) FROM "Tasks" WHERE title <> upper(title)')[0][0] > 0
