@@ -107,8 +107,26 @@ DRIFT = [  # (statements run after create_schema, problems check_target must rep
     (['DROP INDEX "Users_email_key"'], ['the unique index on "Users" ("email") is missing']),
     (
         ['DROP INDEX "Users_email_key"', 'CREATE UNIQUE INDEX "Users_email_key" ON "Users" (email, name)'],
-        ['the unique index on "Users" ("email") is missing'],
+        [
+            'the unique index on "Users" ("email") is missing',
+            'unique index "Users_email_key" on "Users" is not the app\'s: it may refuse rows the app takes',
+        ],
     ),
+    # a guard of the target's own refused rows the app takes halfway through the load, its foreign
+    # keys dropped by then, with a hint blaming a row of someone else's
+    (
+        ['ALTER TABLE "Tasks" ADD CONSTRAINT title_short CHECK (length(title) < 60)'],
+        ['check constraint "title_short" on "Tasks" is not the app\'s: it may refuse rows the app takes'],
+    ),
+    (
+        ['CREATE UNIQUE INDEX tasks_priority ON "Tasks" (priority)'],
+        ['unique index "tasks_priority" on "Tasks" is not the app\'s: it may refuse rows the app takes'],
+    ),
+    (
+        ['CREATE UNIQUE INDEX users_email_lower ON "Users" (lower(email))'],
+        ['unique index "users_email_lower" on "Users" is not the app\'s: it may refuse rows the app takes'],
+    ),
+    (['CREATE INDEX tasks_title ON "Tasks" (title)', "CREATE TABLE notes (n int CHECK (n > 0))"], []),
     (
         ['ALTER TABLE "crm_Accounts" DROP CONSTRAINT "crm_Accounts_assigned_to_fkey"'],
         ['the foreign key "crm_Accounts"."assigned_to" -> "Users" is missing'],

@@ -200,6 +200,36 @@ ORDER BY t.typname, e.enumsortorder
 """
 
 
+REFUSERS_SQL = """
+SELECT r.relname::text, k.conname::text, CASE k.contype WHEN 'c' THEN 'check' ELSE 'exclusion' END || ' constraint',
+       NULL::text[]
+FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid
+WHERE r.relnamespace = 'public'::regnamespace AND k.contype IN ('c', 'x')
+UNION ALL
+SELECT r.relname::text, i.relname::text, 'unique index',
+       CASE WHEN x.indpred IS NULL AND x.indexprs IS NULL THEN
+         array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey)
+               ORDER BY a.attname::text COLLATE "C") END
+FROM pg_index x JOIN pg_class r ON r.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+WHERE r.relnamespace = 'public'::regnamespace AND x.indisunique
+"""
+"""Each check or exclusion constraint and unique index of the public tables, with a plain unique
+index's columns (NULL for one over expressions or rows)."""
+
+
+def foreign_refusers(cur, models: Sequence[ModelSpec], junctions: Sequence[Junction]) -> list[str]:
+    """The constraints and unique indexes of the app's tables that its schema does not declare
+    (Prisma makes no check constraint): each may refuse rows the app takes, halfway through a
+    load whose foreign keys are dropped by then."""
+    declared = {(table, tuple(columns)) for table, kind, columns, _ in declared_keys(models, junctions) if kind in "pu"}
+    tables = set(declared_columns(models, junctions))
+    return [
+        f'{kind} "{name}" on "{table}" is not the app\'s: it may refuse rows the app takes'
+        for table, name, kind, columns in fetch(cur, REFUSERS_SQL)
+        if table in tables and (columns is None or (table, tuple(columns)) not in declared)
+    ]
+
+
 def fetch(cur, sql: str) -> list[tuple]:
     cur.execute(sql)
     return cur.fetchall()
@@ -383,13 +413,15 @@ def check_target(
 ) -> list[str]:
     """Why the target would reject the load (missing table or column, other type or
     nullability, with `enums`: an enum of a declared column without a value the app declares, as
-    an older migration made it) or hold rows the app's schema forbids (a missing key, unique index
-    or foreign key), found before any row is written; [] when it matches the declarations."""
+    an older migration made it; a constraint or unique index of the target's own, which may refuse
+    a row) or hold rows the app's schema forbids (a missing key, unique index or foreign key),
+    found before any row is written; [] when it matches the declarations."""
     with connect(pg_uri) as conn, conn.cursor() as cur:
         rows = fetch(cur, COLUMNS_SQL)
         keys = live_keys(cur)
         unfilled = set(fetch(cur, UNFILLED_SQL))
         labels = fetch(cur, ENUMS_SQL)
+        refusers = foreign_refusers(cur, models, junctions)
     live: dict[str, dict] = {}
     for table, column, type_, _array, _default, nullable, precision in rows:
         live.setdefault(table, {})[column] = (type_, nullable, precision)
@@ -415,6 +447,8 @@ def check_target(
                 f'enum "{name}" lacks the app\'s {"value" if len(lacking) == 1 else "values"} '
                 f"{', '.join(map(literal, lacking))} (a row holding one would be refused halfway through the load)"
             )
-    return problems + [
-        key_problem(*key) for key in declared_keys(models, junctions) if key[0] in live and key not in keys
-    ]
+    return (
+        problems
+        + [key_problem(*key) for key in declared_keys(models, junctions) if key[0] in live and key not in keys]
+        + refusers
+    )
