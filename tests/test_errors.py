@@ -69,6 +69,10 @@ def refused_mongo() -> Exception:
             lambda: OperationFailure("collection dropped. UUID 1a2b", code=175, details={"code": 175}),
             "MongoDB ended a read (a collection dropped or renamed?): collection dropped",
         ),
+        (  # under `ulimit -v`: was "failed unexpectedly: MemoryError:  ... report it as a bug"
+            MemoryError,
+            "out of memory: the machine, or the limit set for the command, holds too little for it",
+        ),
     ],
 )
 def test_environment_failures_are_named_in_one_line(make, expected):

@@ -131,6 +131,8 @@ def environment_failure(error: BaseException | None, folder: Path | None = None)
         seen.add(id(error))
         if isinstance(error, WorkerLost):
             return str(error)
+        if isinstance(error, MemoryError):  # the machine's memory or the process's limit (ulimit -v)
+            return "out of memory: the machine, or the limit set for the command, holds too little for it"
         if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
             where = error.filename or (f"a file in {folder}" if folder else "a file")
             return f"cannot write or read {where}: {error.strerror or error}"
