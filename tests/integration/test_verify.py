@@ -522,3 +522,14 @@ def test_verify_of_another_source_than_the_staged_one_says_so(migrated, database
     assert read_json(Staging(migrated["staging"]).report("verify.json"))["summary"]["staged_from"] == (
         f"mongodump {migrated['dump'] / 'nextcrm'}"
     )
+
+
+def test_verify_removes_the_handover_folders_a_killed_verify_left(migrated, database):
+    """A SIGKILLed verify leaves its handover folder in staging (megabytes of a large source): no
+    later command removed them."""
+    left = Staging(migrated["staging"]).root / ".verify-killed"
+    (left / "collections").mkdir(parents=True)
+    (left / "collections" / "Users.parquet").write_bytes(b"x" * 1000)
+    report, text = run_verify(migrated, database, sample=5)
+    assert report["status"] == "pass", text
+    assert not left.exists() and not list(Staging(migrated["staging"]).root.glob(".verify-*"))

@@ -4,6 +4,7 @@ to PostgreSQL (read-only) and one DuckDB attached to it; the report assembled fr
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -246,6 +247,9 @@ def jobs_of(plan: Plan, volumes: dict[str, int]) -> tuple[dict, dict[str, set[st
     return jobs, needs
 
 
+HANDOVER = ".verify-"  # the prefix of the folder in staging where jobs hand collections over
+
+
 def verify(
     app: App,
     source,
@@ -268,7 +272,9 @@ def verify(
     try:
         conn, _ = connections(pg_uri, threads, first=True)  # a wrong URI fails here, in one line, before any job starts
         guards = unguarded_tables(conn, app)
-        with tempfile.TemporaryDirectory(prefix=".verify-", dir=staging.root) as handover:
+        for left in staging.root.glob(f"{HANDOVER}*"):  # a killed verify's, which nothing else removes
+            shutil.rmtree(left, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=HANDOVER, dir=staging.root) as handover:
             plan = Plan(
                 tuple(app.models),
                 tuple(app.junctions),
