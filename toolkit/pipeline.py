@@ -119,7 +119,7 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool 
     console.print_plan(report, out)
     if "stop" in report:
         raise ConfigError(f"a load would stop before writing anything: {report['stop']}", stage="plan")
-    return _code(staging)
+    return FAILED if report["left_changed"] else _code(staging)  # as the load would: the target unlike the source
 
 
 def reconcile_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:

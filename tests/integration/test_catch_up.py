@@ -520,6 +520,7 @@ def test_rows_someone_changed_or_deleted_in_the_target_are_left_and_said_or_made
 
     planned = m2pg(*run, "--dry-run")  # a production target the app now writes to: nothing is taken back
     assert f"plan: {count} rows m2pg wrote were changed or deleted" in said(planned), planned.stdout
+    assert planned.returncode == 1, planned.stdout + planned.stderr  # as the run's: a gate sees it (was 3)
     left = m2pg(*run)
     assert left.returncode == 1, left.stdout + left.stderr
     assert f"the target does NOT equal the source: {count} rows m2pg wrote" in said(left), left.stdout
