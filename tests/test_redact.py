@@ -18,6 +18,7 @@ SHOWN = [  # (URI as given, as m2pg shows it)
     ("mongodb://h:1/db", "mongodb://h:1/db"),
     ("postgresql://u@h/db", "postgresql://u@h/db"),
     ("host=h password='pa ss' dbname=x", "host=h password=*** dbname=x"),
+    ("postgresql:///db?host=/s&password=Se'cret\"Rest&user=u", "postgresql:///db?host=/s&password=***&user=u"),
 ]
 
 
@@ -95,3 +96,13 @@ def test_duckdbs_attach_checks_the_uri_first():
     with pytest.raises(ConfigError) as refused:
         duck.connect("postgresql://bob:p@ssw0rd-TopSecret@127.0.0.1:5432/nextcrm")
     assert "must be percent-encoded" in str(refused.value) and "TopSecret" not in str(refused.value)
+
+
+def test_a_password_parameter_holding_a_quote_is_hidden_in_json_and_in_text():
+    """libpq takes `?password=Se'cret"Rest` as it is, and it logged in; the hidden value stopped at
+    the quote, and "'cret\"Rest" was printed by status and written to load.json and reconcile.json."""
+    uri = "postgresql:///db?host=/s&user=u&password=Se'cret\"Rest"
+    redact.remember(uri)
+    report = redact.scrub(json.dumps({"target": uri, "tables": 39}))
+    assert "cret" not in report and "Rest" not in report and json.loads(report)["tables"] == 39
+    assert "cret" not in redact.scrub(f"target {uri}: no batch loaded yet")

@@ -97,11 +97,18 @@ MongoDb = Annotated[
         help="Database to read (also picks one in a dump).",
     ),
 ]
+
+
+def _usable_path(value: Path | None) -> Path | None:
+    return _usage(lambda: preflight.usable_path(value))
+
+
 Dump = Annotated[
     Path | None,
     typer.Option(
         "--dump",
         envvar="M2PG_DUMP",
+        callback=_usable_path,
         help="mongodump output: DIR/<db>/<c>.bson or DIR/<c>.bson (.bson.gz with "
         "--gzip), or an --archive file (gzipped or not).",
     ),
@@ -715,7 +722,9 @@ def generate(
             help="Database to write into (in a dump: its folder's name).",
         ),
     ] = None,
-    dump_out: Annotated[Path | None, typer.Option("--dump-out", help="Write DIR/<db>/<c>.bson.")] = None,
+    dump_out: Annotated[
+        Path | None, typer.Option("--dump-out", callback=_usable_path, help="Write DIR/<db>/<c>.bson.")
+    ] = None,
     replace: Annotated[
         bool,
         typer.Option(

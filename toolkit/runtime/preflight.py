@@ -4,6 +4,7 @@ Each failed check is one line naming what is wrong and what to run or fix."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -59,12 +60,38 @@ def pattern_characters(path: Path) -> list[str]:
     return [c for c in PATTERN_CHARACTERS if c in str(path.absolute())]
 
 
+def usable_path(path: Path | None) -> Path | None:
+    """A path the system can look up. One holding a name of over 255 bytes (or over 4095 bytes in
+    all) made `exists()` raise, and every command given it as a folder ended in a traceback."""
+    if path is None:
+        return None
+    try:
+        path.exists()
+    except OSError as error:
+        too_long = error.errno == errno.ENAMETOOLONG
+        raise ConfigError(
+            f"its path {path} cannot be looked up: {error.strerror}",
+            hint="choose a shorter path: at most 255 bytes a name, 4095 in all"
+            if too_long
+            else "check the path, and that its folders can be read",
+        ) from None
+    return path
+
+
 def plain_folder(folder: Path | None) -> Path | None:
     """A folder, or a path where one can be made, whose whole path holds none of `*?[]`: Polars and
     DuckDB read staged Parquet by path and take those characters for a pattern, so a part in such
-    a folder is not found."""
+    a folder is not found. Nor may the path start with `~`, which they take for the home folder
+    (DuckDB for any leading `~`) while Python's own file operations take it as it is."""
     if folder is None:
         return None
+    usable_path(folder)
+    if str(folder).startswith("~"):
+        raise ConfigError(
+            f"its path {folder} starts with ~, which m2pg does not expand (the shell does, unquoted) but the "
+            "Parquet readers take for the home folder, so the staged parts would not be where m2pg looks",
+            hint="write the home folder out ($HOME/...), or the full path ($PWD/~...) of a folder named ~...",
+        )
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder", hint="pass a folder (it is made if missing)")
     taken = pattern_characters(folder)

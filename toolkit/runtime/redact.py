@@ -20,6 +20,8 @@ _USERINFO = re.compile(
     r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]*)@", re.I
 )
 _PARAM = re.compile(r"""(?P<key>password\s*=\s*)(?:'[^']*'|[^&\s"']*)""", re.I)  # not past a quote: JSON holds it
+# in a URI alone the value runs to the next parameter: libpq takes quotes in it as they are
+_URI_PARAM = re.compile(r"""(?P<key>password\s*=\s*)(?:'[^']*'|[^&\s]*)""", re.I)
 _SHORTEST_SECRET = 4  # a shorter password is hidden in URIs only: replacing it everywhere would garble the text
 _known: set[str] = set()
 URI_VARIABLES = ("M2PG_MONGO_URI", "M2PG_PG_URI")
@@ -64,9 +66,9 @@ def redact(uri: str | None) -> str:
         return ""
     parts = split_uri(uri)
     if parts is not None and parts.password:
-        return f"{parts.scheme}://{parts.user}:***@{_params(parts.rest)}"
+        return f"{parts.scheme}://{parts.user}:***@{_params(parts.rest, _URI_PARAM)}"
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m["password"] else m[0], uri)
-    return _params(text)
+    return _params(text, _URI_PARAM if parts is not None else _PARAM)
 
 
 def without_credentials(uri: str) -> str:
@@ -77,21 +79,25 @@ def without_credentials(uri: str) -> str:
     return f"{parts.scheme}://" + ("***@" if parts.userinfo is not None else "") + _params(parts.rest)
 
 
-def _params(text: str) -> str:
-    return _PARAM.sub(lambda m: f"{m['key']}***", text)
+def _params(text: str, pattern: re.Pattern = _PARAM) -> str:
+    return pattern.sub(lambda m: f"{m['key']}***", text)
 
 
 def remember(uri: str | None) -> None:
     """Hide this URI's password from everything `scrub` cleans from now on, in each spelling a
     driver may echo: as given, percent-decoded, percent-encoded."""
     parts = split_uri(uri) if uri else None
-    password = parts.password if parts else None
-    if not password:
+    if parts is None:
         return
-    decoded = unquote(password)
-    for secret in (password, decoded, quote(decoded, safe="")):
-        if len(secret) >= _SHORTEST_SECRET:
-            _known.add(secret)
+    query = parts.rest.partition("?")[2]
+    given = [
+        value for key, _, value in (p.partition("=") for p in query.split("&")) if key.strip().lower() == "password"
+    ]
+    for password in filter(None, [parts.password, *given]):  # libpq takes `?password=` too
+        decoded = unquote(password)
+        for secret in (password, decoded, quote(decoded, safe="")):
+            if len(secret) >= _SHORTEST_SECRET:
+                _known.add(secret)
 
 
 def remember_given(arguments: Iterable[str], environ=os.environ) -> None:

@@ -54,6 +54,18 @@ def embedded_postgres(directory: str | Path, database: str) -> Iterator[str]:
         server.cleanup()
 
 
+SHELL_CHARACTERS = "'\"\\$`;&|<>(){}"
+"""What the shell reads in a word: pg_ctl starts PostgreSQL through `sh -c` with the socket folder
+unquoted, so a path holding one failed halfway with the shell's and embedded-postgres' output (a
+quote), or silently named another folder (`$HOME`, a backslash)."""
+
+
+def unquoted(root: Path) -> list[str]:
+    """What in the servers' folder's path the shell would take for its own: a space, SHELL_CHARACTERS."""
+    path = str(root.absolute())
+    return ["a space"] * any(c.isspace() for c in path) + [c for c in SHELL_CHARACTERS if c in path]
+
+
 @contextmanager
 def both(directory: Path | None, database: str, command: str = "servers") -> Iterator[tuple[Path, str, str]]:
     """(data folder, MongoDB URI, PostgreSQL URI) of a fresh pair; without `directory` their
@@ -66,10 +78,12 @@ def both(directory: Path | None, database: str, command: str = "servers") -> Ite
             )
         else:
             root = Path(directory)
-        if any(c.isspace() for c in str(root.absolute())):  # embedded-postgres hands pg_ctl the path unquoted
+        taken = unquoted(root)
+        if taken:  # embedded-postgres hands pg_ctl the path unquoted, and pg_ctl hands it to the shell
             raise ConfigError(
-                f"the servers' folder {root.absolute()} holds a space, which PostgreSQL's pg_ctl cannot take",
-                hint="choose a folder whose path holds no space (--dir of servers, --workdir of demo, or TMPDIR)",
+                f"the servers' folder {root.absolute()} holds {' '.join(taken)}, which PostgreSQL's pg_ctl cannot take",
+                hint=f"choose a folder whose path holds no space and none of {' '.join(SHELL_CHARACTERS)} "
+                "(--dir of servers, --workdir of demo, or TMPDIR)",
             )
         if directory is None and pattern_characters(root):  # the demo stages its Parquet in it
             raise ConfigError(

@@ -48,12 +48,20 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, *params) -> tuple[tuple 
     return rows[0], None
 
 
-def parquet_rows(con, glob: Path) -> tuple[int | None, str | None]:
-    """Rows of the Parquet files matching `glob`, each checked against its recorded digest first;
-    0 when none does."""
-    if not checked_all(sorted(glob.parent.glob(glob.name))):
+def parquet_files(paths: Sequence[Path]) -> str:
+    """DuckDB's read_parquet of exactly these files, each named: not a glob, in which DuckDB takes
+    a backslash for an escape, so that the parts of a staging folder whose path held one were
+    not found."""
+    return f"read_parquet([{', '.join(literal(str(path)) for path in paths)}])"
+
+
+def parquet_rows(con, paths: Sequence[Path]) -> tuple[int | None, str | None]:
+    """Rows of the Parquet files `paths`, each checked against its recorded digest first; 0 when
+    there is none."""
+    files = checked_all(paths)
+    if not files:
         return 0, None
-    return measure(con, "SELECT count(*) FROM read_parquet(?)", str(glob))
+    return measure(con, f"SELECT count(*) FROM {parquet_files(files)}")
 
 
 def extracted(staging: Staging, collection: str) -> tuple[int | None, str | None]:
@@ -121,14 +129,14 @@ def refused(staging: Staging, model: ModelSpec, but_loaded: bool) -> str:
     """SQL naming the ids of the documents the transform quarantined; `but_loaded`: not those it
     also loaded (a refused second copy of a loaded `_id`). That reads the clean rows' ids, so it
     is asked only when the target holds a row of a quarantined id, which it rarely does."""
-    quarantine = staging.quarantine(model.source) / "part-*.parquet"
-    if not checked_all(staging.quarantine_parts(model.source)):
+    quarantine = checked_all(staging.quarantine_parts(model.source))
+    if not quarantine:
         return "(SELECT NULL::UUID WHERE false)"
     idmap = literal(str(checked(staging.idmap(model.source))))
-    where = f"m.object_id IN (SELECT q.object_id FROM read_parquet({literal(str(quarantine))}) AS q)"
-    if but_loaded and checked_all(staging.clean_parts(model.table)):
-        clean = staging.clean(model.table) / "part-*.parquet"
-        where += f" AND m.object_id NOT IN (SELECT c._object_id FROM read_parquet({literal(str(clean))}) AS c)"
+    where = f"m.object_id IN (SELECT q.object_id FROM {parquet_files(quarantine)} AS q)"
+    clean = checked_all(staging.clean_parts(model.table)) if but_loaded else []
+    if clean:
+        where += f" AND m.object_id NOT IN (SELECT c._object_id FROM {parquet_files(clean)} AS c)"
     return f"(SELECT CAST(m.id AS UUID) FROM read_parquet({idmap}) AS m WHERE {where})"
 
 
@@ -201,7 +209,7 @@ def junction_counts(
 
 def model_row(con, staging: Staging, model: ModelSpec) -> dict:
     source, source_error = extracted(staging, model.source)
-    quarantined, quarantine_error = parquet_rows(con, staging.quarantine(model.source) / "part-*.parquet")
+    quarantined, quarantine_error = parquet_rows(con, staging.quarantine_parts(model.source))
     counts, error = model_counts(con, staging, model, [source_error, quarantine_error])
     loaded = counts["loaded"]
     row = {
@@ -220,8 +228,9 @@ def model_row(con, staging: Staging, model: ModelSpec) -> dict:
 
 def junction_row(con, staging: Staging, junction: Junction, collections: dict[str, str]) -> dict:
     path = staging.clean(junction.table)
-    if staging.clean_parts(junction.table):
-        staged, staged_error = parquet_rows(con, path / "part-*.parquet")
+    parts = staging.clean_parts(junction.table)
+    if parts:
+        staged, staged_error = parquet_rows(con, parts)
     else:
         staged, staged_error = None, f"{path} is missing: run `m2pg transform`"
     sides = {side.column: owned(staging, collections[side.model]) for side in (junction.left, junction.right)}
@@ -230,7 +239,7 @@ def junction_row(con, staging: Staging, junction: Junction, collections: dict[st
         junction,
         {c: ids for c, (ids, _) in sides.items()},
         [staged_error, *(e for _, e in sides.values())],
-        f"read_parquet({literal(str(path / 'part-*.parquet'))})",
+        parquet_files(parts),
     )
     loaded = counts["loaded"]
     row = {
