@@ -56,6 +56,25 @@ def sql(uri: str, *statements: str) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
+def stopped_under(command: list[str], ready, server, timeout: int) -> tuple[int, str, str]:
+    """Run `command`, stop PostgreSQL at once when `ready(process)` says so, start it again once
+    the command ended: its exit code, standard output and error."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    try:
+        deadline = time.time() + timeout
+        while not ready(process):
+            assert process.poll() is None, "the command ended before the moment: " + "".join(process.communicate())
+            assert time.time() < deadline, "the command never reached the moment"
+            time.sleep(0.05)
+        stop(server)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.ensure_postgres_running()
+    return process.returncode, stdout, stderr
+
+
 def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(tmp_path, server, dump):
     admin = server.get_uri()
     sql(admin, "CREATE ROLE migrator LOGIN", "CREATE DATABASE stopped OWNER migrator")
@@ -74,25 +93,16 @@ def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(t
     )
 
     load = [*M2PG, "load", "--pg-uri", uri, "--staging", str(staging)]
-    process = subprocess.Popen(load, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-    try:
-        deadline = time.time() + 300
-        while not sql(admin, "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'"):
-            assert process.poll() is None, "the load ended before the held table: " + "".join(process.communicate())
-            assert time.time() < deadline, "the load never reached the held table"
-            time.sleep(0.1)
-        stop(server)
-        stdout, stderr = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        server.ensure_postgres_running()
 
-    line, before = last_line((process.returncode, stdout, stderr))
+    def held(process) -> bool:
+        return bool(sql(admin, "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'"))
+
+    done = stopped_under(load, held, server, timeout=300)
+    line, before = last_line(done)
     assert before in (
         "",
         "load: foreign keys not yet restored stay in m2pg.deferred_constraints; the next `m2pg load` restores them",
-    ), stderr
+    ), done[2]
     assert "PostgreSQL" in line, line
     assert "re-run `m2pg load --pg-uri" in line and f"--staging {staging}`" in line and "errors.log" in line, line
     log = (staging / "reports" / "errors.log").read_text()
@@ -189,20 +199,11 @@ def test_postgresql_stopping_as_verify_starts_its_workers_is_a_failure_not_a_wro
     staging = tmp_path / "st"
     assert m2pg("run", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging)).returncode == 3
     verify = [*M2PG, "verify", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging), "--workers", "2"]
-    process = subprocess.Popen(verify, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-    try:
-        deadline = time.time() + 120
-        while not [c for c in psutil.Process(process.pid).children() if "spawn_main" in " ".join(c.cmdline())]:
-            assert process.poll() is None, "verify ended before its workers started: " + "".join(process.communicate())
-            assert time.time() < deadline, "verify never started its workers"
-            time.sleep(0.01)
-        stop(server)
-        stdout, stderr = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        server.ensure_postgres_running()
-    line, _ = last_line((process.returncode, stdout, stderr))
+
+    def working(process) -> bool:
+        return any("spawn_main" in " ".join(c.cmdline()) for c in psutil.Process(process.pid).children())
+
+    line, _ = last_line(stopped_under(verify, working, server, timeout=120))
     assert "PostgreSQL" in line and "check --pg-uri" not in line, line
     assert f"re-run `m2pg {shlex.join(verify[len(M2PG) :])}` to resume" in line, line
     again = subprocess.run(verify, capture_output=True, text=True, env=environment(), timeout=600)

@@ -2,7 +2,8 @@
 rewrote a column let `run` say "the target equals the source" (and every later run "nothing to
 write"); one that refused a table's rows, or row-level security in force for the role (COPY is
 refused then: "please report it as a bug"), stopped the load halfway, with rows written and every
-foreign key dropped. Each now stops run and load first, in one line, with nothing written."""
+foreign key dropped. So did an enum of an older migration lacking a value the app declares. Each
+now stops run and load first, in one line, with nothing written."""
 
 import psycopg
 import pytest
@@ -11,6 +12,7 @@ from processes import m2pg
 from toolkit.target import schema
 from transforms import APP
 
+ENUM, VALUE = "crm_Opportunity_Status", "CLOSED"
 REWRITE = (
     "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.title := upper(NEW.title); "
     "RETURN NEW; END $$",
@@ -95,3 +97,24 @@ def test_a_disabled_trigger_lets_the_load_through(staged, owner_uri):
     done = m2pg("load", "--staging", str(staged), "--pg-uri", owner_uri)
     assert done.returncode == 3, done.stdout + done.stderr
     assert sql(owner_uri, 'SELECT count(*) FROM "Tasks" WHERE title <> upper(title)')[0][0] > 0
+
+
+def test_an_enum_without_a_value_the_app_declares_stops_run_and_load_first(staged, dump, pg_uri, tmp_path):
+    older = dict(APP.enums, **{ENUM: tuple(v for v in APP.enums[ENUM] if v != VALUE)})
+    schema.create_schema(pg_uri, APP.models, APP.junctions, older)
+    before = state(pg_uri)
+    for done in (
+        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", pg_uri),
+        m2pg("load", "--staging", str(staged), "--pg-uri", pg_uri),
+    ):
+        said = done.stdout + done.stderr
+        assert done.returncode == 2, said
+        assert "Traceback" not in said and len(done.stderr.strip().splitlines()) == 1, said
+        assert f"enum \"{ENUM}\" lacks the app's value '{VALUE}'" in done.stderr, said
+        assert state(pg_uri) == before
+    assert not (tmp_path / "st").exists()
+
+    sql(pg_uri, f"ALTER TYPE \"{ENUM}\" ADD VALUE '{VALUE}'")  # the later migration
+    done = m2pg("load", "--staging", str(staged), "--pg-uri", pg_uri)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert sql(pg_uri, f"SELECT count(*) FROM \"crm_Opportunities\" WHERE status = '{VALUE}'")[0][0] > 0
