@@ -66,6 +66,21 @@ def owner_uri(pg_server, pg_uri) -> str:
     return uri
 
 
+def refused_untouched(uri: str, staged, dump, tmp_path, *names: str) -> None:
+    """`run` and `load` into `uri` stop in one line naming each of `names`, exit 2, the target as it was."""
+    before = state(uri)
+    for done in (
+        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", uri),
+        m2pg("load", "--staging", str(staged), "--pg-uri", uri),
+    ):
+        said = done.stdout + done.stderr
+        assert done.returncode == 2, said
+        assert "Traceback" not in said and len(done.stderr.strip().splitlines()) == 1, said
+        assert all(name in done.stderr for name in names), said
+        assert state(uri) == before
+    assert not (tmp_path / "st").exists()
+
+
 @pytest.mark.parametrize(
     ("setup", "named"),
     [
@@ -79,17 +94,7 @@ def test_a_target_that_would_alter_or_refuse_the_rows_stops_run_and_load(
     staged, dump, owner_uri, tmp_path, setup, named
 ):
     sql(owner_uri, *setup)
-    before = state(owner_uri)
-    for done in (
-        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", owner_uri),
-        m2pg("load", "--staging", str(staged), "--pg-uri", owner_uri),
-    ):
-        said = done.stdout + done.stderr
-        assert done.returncode == 2, said
-        assert "Traceback" not in said and len(done.stderr.strip().splitlines()) == 1, said
-        assert named in done.stderr and "nothing was written" in done.stderr, said
-        assert state(owner_uri) == before
-    assert not (tmp_path / "st").exists()
+    refused_untouched(owner_uri, staged, dump, tmp_path, named, "nothing was written")
 
 
 def test_a_disabled_trigger_lets_the_load_through(staged, owner_uri):
@@ -102,17 +107,7 @@ def test_a_disabled_trigger_lets_the_load_through(staged, owner_uri):
 def test_an_enum_without_a_value_the_app_declares_stops_run_and_load_first(staged, dump, pg_uri, tmp_path):
     older = dict(APP.enums, **{ENUM: tuple(v for v in APP.enums[ENUM] if v != VALUE)})
     schema.create_schema(pg_uri, APP.models, APP.junctions, older)
-    before = state(pg_uri)
-    for done in (
-        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", pg_uri),
-        m2pg("load", "--staging", str(staged), "--pg-uri", pg_uri),
-    ):
-        said = done.stdout + done.stderr
-        assert done.returncode == 2, said
-        assert "Traceback" not in said and len(done.stderr.strip().splitlines()) == 1, said
-        assert f"enum \"{ENUM}\" lacks the app's value '{VALUE}'" in done.stderr, said
-        assert state(pg_uri) == before
-    assert not (tmp_path / "st").exists()
+    refused_untouched(pg_uri, staged, dump, tmp_path, f"enum \"{ENUM}\" lacks the app's value '{VALUE}'")
 
     sql(pg_uri, f"ALTER TYPE \"{ENUM}\" ADD VALUE '{VALUE}'")  # the later migration
     done = m2pg("load", "--staging", str(staged), "--pg-uri", pg_uri)
