@@ -186,6 +186,13 @@ def source_holds_app(src, models) -> list[str]:
     declared = [m.source for m in models]
     present = set(src.collections())
     if present & set(declared):
+        views = {n: on for n, on in (src.views() if hasattr(src, "views") else {}).items() if n in declared}
+        if views:  # what a view shows is its pipeline's output: a subset or a reshaping, never written by the app
+            raise ConfigError(
+                f"{src.describe()}: the app's collection {listed(f'{n} is a view on {on}' for n, on in views.items())}"
+                ", not a collection: what it shows is computed by its pipeline (a dump holds none of it)",
+                hint="point --mongo-db at the database that holds the app's own collections",
+            )
         return notes
     holds = sorted(present)
     if hasattr(src, "databases"):

@@ -12,9 +12,11 @@ from bson import decode as bson_decode
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from bson.objectid import ObjectId
+from pymongo.errors import OperationFailure
 
 from toolkit.documents.index import document_bounds
 from toolkit.reports.words import counted
+from toolkit.runtime.errors import short_cause
 from toolkit.staging.layout import Staging, checked_all, read_json
 
 SAMPLES = 3
@@ -34,14 +36,20 @@ def of_source(src, models) -> dict:
 
 
 def _undeclared(src, name: str) -> dict:
-    """Its documents (counted through the source when it cannot say) and the first few ids."""
-    count, documents, samples = src.count(name), 0, list[str]()
-    for chunk in src.chunks(name, 1000):
-        starts, ends = document_bounds(chunk)
-        samples += [_id_text(chunk[s:e]) for s, e in zip(starts[: SAMPLES - len(samples)], ends, strict=False)]
-        documents += len(starts)
-        if count is not None and len(samples) >= SAMPLES:
-            break
+    """Its documents (counted through the source when it cannot say) and the first few ids. One
+    the server refuses to read (a view whose pipeline fails, a collection the user may not read)
+    is not the app's and not needed: it is listed with the server's reason, and the extract goes on."""
+    count, documents, samples = None, 0, list[str]()
+    try:
+        count = src.count(name)
+        for chunk in src.chunks(name, 1000):
+            starts, ends = document_bounds(chunk)
+            samples += [_id_text(chunk[s:e]) for s, e in zip(starts[: SAMPLES - len(samples)], ends, strict=False)]
+            documents += len(starts)
+            if count is not None and len(samples) >= SAMPLES:
+                break
+    except OperationFailure as error:
+        return {"collection": name, "documents": 0, "sample_ids": [], "unreadable": short_cause(error)}
     return {"collection": name, "documents": count if count is not None else documents, "sample_ids": samples}
 
 
@@ -98,8 +106,11 @@ def warnings(not_migrated: dict | None) -> list[str]:
         for name in not_migrated.get("absent_collections", [])
     ]
     lines += [
-        f"collection {c['collection']} ({counted(c['documents'], 'document')}, e.g. _id {', '.join(c['sample_ids'])}) "
-        "is not declared by the app: not migrated"
+        f"collection {c['collection']} could not be read ({c['unreadable']}) and is not declared by the app: "
+        "not migrated"
+        if c.get("unreadable")
+        else f"collection {c['collection']} ({counted(c['documents'], 'document')}, e.g. _id "
+        f"{', '.join(c['sample_ids'])}) is not declared by the app: not migrated"
         for c in not_migrated.get("undeclared_collections", [])
     ]
     lines += [

@@ -13,7 +13,7 @@ import datetime
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from bson.datetime_ms import DatetimeMS
 
 from toolkit.documents import index as bt
@@ -31,6 +31,9 @@ BRACKETS: tuple[tuple[str, ...], ...] = (
     ("date",),
     ("timestamp",),
     ("regex",),
+    ("dbPointer",),
+    ("javascript",),
+    ("javascriptWithScope",),
     ("maxKey",),
 )
 _RANK = {name: rank for rank, names in enumerate(BRACKETS) for name in names}
@@ -45,6 +48,7 @@ def bracket_of(value) -> int:
         (MinKey, "minKey"),
         (type(None), "null"),
         (bool, "bool"),
+        (Code, "javascript"),  # a str: before str (with a scope: javascriptWithScope, below)
         ((int, float, Int64, Decimal128), "int"),
         (str, "string"),
         (dict, "object"),
@@ -58,7 +62,7 @@ def bracket_of(value) -> int:
     )
     for kinds, name in checks:
         if isinstance(value, kinds):
-            return _RANK[name]
+            return _RANK["javascriptWithScope" if isinstance(value, Code) and value.scope is not None else name]
     return _RANK["binData"]
 
 
@@ -115,7 +119,7 @@ def sort_keys(buffer: bytes, file_offset: int) -> pl.DataFrame:
     data = np.frombuffer(ix.buffer, dtype=np.uint8)
     number[kind == bt.BOOL] = data[value[kind == bt.BOOL]]  # false before true
     oids = np.flatnonzero(kind == bt.OBJECT_ID)
-    texts = np.flatnonzero((kind == bt.STRING) | (kind == bt.SYMBOL))
+    texts = np.flatnonzero((kind == bt.STRING) | (kind == bt.SYMBOL) | (kind == bt.CODE))  # code: stored as a string
     begin = np.concatenate([value[oids], value[texts] + 4])
     end = np.concatenate([value[oids] + 12, value[texts] + 4 + bt.int32_at(data, value[texts]) - 1])
     keyed = pl.DataFrame(

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from bson.json_util import CANONICAL_JSON_OPTIONS, dumps, loads
+from bson.codec_options import DatetimeConversion
+from bson.decimal128 import Decimal128
+from bson.json_util import CANONICAL_JSON_OPTIONS, dumps
+from bson.json_util import loads as _loads
 from bson.regex import Regex
-from pymongo import MongoClient
+from pymongo import MongoClient, uri_parser
 from pymongo.errors import PyMongoError
 
 from toolkit.documents import index as bson_index
@@ -29,6 +32,14 @@ from toolkit.runtime.redact import redact, remember
 from toolkit.runtime.sizes import PART_BYTES
 from toolkit.sources import id_order, mongodump
 from toolkit.staging.layout import cached_sha256
+
+ANY_DATE = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+def loads(text: str):
+    """An `_id` from its canonical extended JSON; a date outside years 1-9999, which a server
+    stores, as a DatetimeMS (a datetime cannot hold it)."""
+    return _loads(text, json_options=ANY_DATE)
 
 
 @dataclass(frozen=True)
@@ -81,9 +92,19 @@ def id_queries(after: Position = Position()) -> list[dict]:
         return [{}]
     resume = loads(after.last_id)
     start = id_order.bracket_of(resume)
-    queries = [{"_id": {"$type": list(id_order.BRACKETS[start]), "$gt": resume}}]
+    # a server sorts NaN before every other number, yet no value is $gt NaN: after it, the rest
+    # of the bracket is every number that is not NaN (a unique `_id` holds one NaN at most)
+    after_it = {"$gte": float("-inf")} if _is_nan(resume) else {"$gt": resume}
+    queries = [{"_id": {"$type": list(id_order.BRACKETS[start]), **after_it}}]
     later = [name for names in id_order.BRACKETS[start + 1 :] for name in names]
     return queries + ([{"_id": {"$type": later}}] if later else [])
+
+
+def _is_nan(value) -> bool:
+    """Whether a decoded `_id` is a double or decimal NaN."""
+    if isinstance(value, float):
+        return value != value
+    return isinstance(value, Decimal128) and value.to_decimal().is_nan()
 
 
 def unresumable(last_id: str | None) -> bool:
@@ -103,10 +124,22 @@ class MongoSource:
     def __post_init__(self) -> None:
         preflight.mongo_uri(self.uri)
         remember(self.uri)
+        options = self.uri.partition("?")[2]
         try:
+            try:  # MongoClient only warns of an option it does not know or cannot read, and leaves it out
+                if options:
+                    uri_parser.split_options(options, validate=True, warn=False)
+            except (PyMongoError, ValueError) as error:
+                raise ConfigError(
+                    f"--mongo-uri {redact(self.uri)} has an option the driver cannot use: {short_cause(error)}",
+                    hint="check the options after ? in --mongo-uri (or M2PG_MONGO_URI): their names and values",
+                ) from None
             self.client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=5000)
-            self.client.admin.command("ping")
-        except (PyMongoError, ValueError) as error:  # ValueError: an option pymongo cannot read
+            # with the read preference the reads will ask: one no member can serve (secondary,
+            # where there is none) fails here, not once the extract has started
+            self.client.admin.command("ping", read_preference=self.client.read_preference)
+        except (PyMongoError, ValueError, OSError) as error:  # ValueError: an option pymongo cannot read;
+            # OSError: a file an option names (tlsCAFile, tlsCertificateKeyFile) that cannot be read
             raise ConfigError(
                 f"cannot reach MongoDB at {redact(self.uri)}: {short_cause(error)}",
                 hint="check --mongo-uri (or M2PG_MONGO_URI)",
@@ -121,6 +154,11 @@ class MongoSource:
     def collections(self) -> list[str]:
         """The collections the database holds (none when it does not exist)."""
         return sorted(self.client[self.database].list_collection_names())
+
+    def views(self) -> dict[str, str]:
+        """The database's views, each with the collection or view it is defined on."""
+        listed = self.client[self.database].list_collections(filter={"type": "view"})
+        return {c["name"]: c.get("options", {}).get("viewOn", "?") for c in listed}
 
     def databases(self) -> list[str]:
         """The server's databases, to name them when --mongo-db names none of the app's."""

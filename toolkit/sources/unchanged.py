@@ -18,9 +18,11 @@ import polars as pl
 from bson import ObjectId, decode_all
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
-from bson.json_util import loads
+from bson.json_util import CANONICAL_JSON_OPTIONS
+from bson.json_util import loads as _loads
 
 CLOCK_MARGIN = timedelta(hours=1)  # how far an app server's clock may run behind this machine's
+ANY_DATE = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 _MILLISECONDS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # any year
 
 
@@ -29,7 +31,9 @@ def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, 
     documents written after `since_ms` (epoch milliseconds), as hex text (which sorts as the ids
     do); None when an `_id` is not an ObjectId, since such ids sort in brackets a range of
     ObjectIds misses. A document holding no date in `fields` was not written by the app since
-    they were declared: its client sets them on every create and update."""
+    they were declared: its client sets them on every create and update. One holding a value
+    there that is neither a date nor null (a string, a number) was written by something else, at
+    a time it does not tell: it counts as written since."""
     ids, written = [], []
     for batch in batches:
         for document in decode_all(batch, _MILLISECONDS):
@@ -37,14 +41,15 @@ def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, 
             if not isinstance(key, ObjectId):
                 return None
             ids.append(str(key))
-            if any(isinstance(v, DatetimeMS) and int(v) > since_ms for v in map(document.get, fields)):
+            values = [v for v in map(document.get, fields) if v is not None]
+            if any(int(v) > since_ms if isinstance(v, DatetimeMS) else True for v in values):
                 written.append(str(key))
     return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort()
 
 
 def last_ids(parts: list[dict]) -> pl.Series | None:
     """Each staged part's last `_id` as hex, or None when one is not an ObjectId."""
-    ids = [loads(p["last_id"]) for p in parts]
+    ids = [_loads(p["last_id"], json_options=ANY_DATE) for p in parts]
     if not all(isinstance(i, ObjectId) for i in ids):
         return None
     return pl.Series([str(i) for i in ids], dtype=pl.String)
