@@ -619,7 +619,9 @@ def load_table(
     bulk = _bulk(conn, table, indexes, empty=empty and (changes is None or changes.insert.height > 0))
     task = progress.add_task(f"load {table}", total=total)
     written, committed, adopted = {"update": 0, "insert": 0}, 0, 0
-    adopt = changes is not None and len(keys) > 1  # a junction the app may have written pairs into
+    # a junction the app may have written pairs into: one m2pg wrote before, or one that holds rows
+    # though m2pg wrote none into it yet (its trial staged no pair)
+    adopt = len(keys) > 1 and (changes is not None or not empty)
     writes = _writes(parts, changes, columns, batch_size)
     gone = changes.delete if changes else pl.DataFrame()
     moving = changes is not None and (changes.update.height or (changes.insert.height and gone.height))
@@ -717,7 +719,11 @@ def delete_rows(
 
 def _not_pointed_at(conn, table: str, batch: pl.DataFrame, pointing: list[tuple[str, str, list[str]]]) -> None:
     """No row of someone else points at a row about to be deleted (its foreign key would delete
-    it, set it to NULL or refuse the deletion)."""
+    it, set it to NULL or refuse the deletion): neither one the migration did not write nor one
+    it wrote that someone else changed since (its `xmin` is not its record's, `_owned_rows`),
+    which the load leaves as it is. By the time a parent's rows are deleted, its children's
+    changed rows whose documents changed too have been written again (their `xmin` is their
+    record's once more), and those whose documents are gone have been deleted."""
     if not pointing:
         return
     ids = batch["id"].to_list()
@@ -727,16 +733,18 @@ def _not_pointed_at(conn, table: str, batch: pl.DataFrame, pointing: list[tuple[
             cur.execute(
                 f"SELECT c.{quote(column)}::text, c.{quote(child_keys[0])}::text FROM {quote(child)} c "
                 f"WHERE c.{quote(column)} = ANY($1::uuid[]) AND NOT EXISTS "
-                f"(SELECT FROM {owned_table(child)} o WHERE {theirs}) LIMIT 1",
+                f"(SELECT FROM {owned_table(child)} o WHERE {theirs} AND o.xmin = c.xmin) LIMIT 1",
                 parameters=(ids,),
             )
             found = cur.fetchone()
             if found:
                 raise ConfigError(
                     f'row {found[0]} of "{table}", whose document is gone from the source, is referenced by '
-                    f'"{child}".{column} of row {found[1]}, which this migration did not write',
+                    f'"{child}".{column} of row {found[1]}, which this migration did not write (or someone else '
+                    "changed since it wrote it)",
                     stage="load",
-                    hint=f'nothing more was deleted from "{table}"; change or delete that row, then run again',
+                    hint=f'nothing more was deleted from "{table}"; change or delete that row (or, if m2pg wrote it, '
+                    "make it as the source holds it with --overwrite-changed), then run again",
                 )
 
 

@@ -1,0 +1,113 @@
+"""A row m2pg wrote that someone else changed since to point at a row whose document the source
+then deleted: its foreign key would set the reference NULL (or refuse the deletion) when the
+catch-up deletes that row. The load leaves a changed row as it is unless its document changed too,
+so it stops there, naming the row, as at a row someone else wrote; --overwrite-changed writes the
+row again as the source holds it, and the deletion then goes through.
+
+And a junction table into which the trial loaded no pair, and into which the app then wrote one
+that the source holds by the catch-up: the same fact, kept as the migration's (as in a junction
+m2pg had written pairs into before), not a duplicate key that stops the load."""
+
+import psycopg
+import pytest
+
+from processes import m2pg
+from toolkit.documents.ids import uuid_for
+from toolkit.generate import sample as generate
+from transforms import APP
+
+SIZES = ("--part-size", "4", "--batch-size", "3")
+CASES = {  # child collection and table, its reference (ON DELETE ...), the parent collection
+    "set null": ("crm_Contacts", "crm_Contacts", "accountsIDs", "crm_Accounts"),
+    "restrict": ("Sections", "Sections", "board", "Boards"),
+}
+
+
+def run(dump, uri: str, staging, *options: str):
+    return m2pg("run", "--dump", str(dump), "--pg-uri", uri, "--staging", str(staging), *SIZES, *options)
+
+
+def said(result) -> str:
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def reference(uri: str, table: str, column: str, object_id) -> str | None:
+    with psycopg.connect(uri) as conn:
+        found = conn.execute(f'SELECT "{column}"::text FROM "{table}" WHERE id = %s', [uuid_for(str(object_id))])
+        return found.fetchone()[0]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_changed_row_pointing_at_a_deleted_row_is_left_as_it_is(pg_uri, tmp_path, case):
+    collection, table, column, parent_collection = CASES[case]
+    trial = {c: documents[:25] for c, documents in generate.sample(APP, 7).items()}
+    child, parent = trial[collection][10], trial[parent_collection][6]
+    assert child.get(column) != parent["_id"]
+    generate.write_dump(tmp_path / "trial", "nextcrm", trial)
+    staging = tmp_path / "staging"
+    assert run(tmp_path / "trial", pg_uri, staging).returncode in (0, 3)
+    loaded = reference(pg_uri, table, column, child["_id"])
+    with psycopg.connect(pg_uri) as conn:  # someone re-points the migrated child at the parent
+        changed = conn.execute(
+            f'UPDATE "{table}" SET "{column}" = %s WHERE id = %s',
+            [uuid_for(str(parent["_id"])), uuid_for(str(child["_id"]))],
+        )
+        assert changed.rowcount == 1
+    trial[parent_collection].remove(parent)  # the source deletes the parent; the child's document is as it was
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+
+    stopped = run(tmp_path / "changed", pg_uri, staging)
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    assert f"row {uuid_for(str(child['_id']))}" in said(stopped), said(stopped)[-1500:]
+    assert "someone else changed since it wrote it" in said(stopped)
+    assert reference(pg_uri, table, column, child["_id"]) == uuid_for(str(parent["_id"]))  # left as it is
+    with psycopg.connect(pg_uri) as conn:
+        held = conn.execute(
+            f'SELECT count(*) FROM "{parent_collection}" WHERE id = %s', [uuid_for(str(parent["_id"]))]
+        ).fetchone()[0]
+    assert held == 1  # not deleted under the changed row
+
+    again = run(tmp_path / "changed", pg_uri, staging, "--overwrite-changed")
+    assert again.returncode in (0, 3), again.stdout + again.stderr
+    assert "the target equals the source" in said(again), said(again)[-1500:]
+    assert reference(pg_uri, table, column, child["_id"]) == loaded  # as the source holds it
+    verified = m2pg(
+        "verify", "--full", "--dump", str(tmp_path / "changed"), "--pg-uri", pg_uri, "--staging", str(staging)
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def pairs(uri: str) -> list[tuple[str, str]]:
+    with psycopg.connect(uri) as conn:
+        return conn.execute('SELECT account_id::text, user_id::text FROM "AccountWatchers" ORDER BY 1, 2').fetchall()
+
+
+def test_a_pair_the_app_wrote_into_a_junction_the_trial_left_empty_is_adopted(pg_uri, tmp_path):
+    trial = {c: documents[:25] for c, documents in generate.sample(APP, 7).items()}
+    for account in trial["crm_Accounts"]:
+        account["watchers"] = []
+    for user in trial["Users"]:
+        user["watching_accountsIDs"] = []
+    generate.write_dump(tmp_path / "trial", "nextcrm", trial)
+    staging = tmp_path / "staging"
+    assert run(tmp_path / "trial", pg_uri, staging).returncode in (0, 3)
+    assert pairs(pg_uri) == []
+    account, user = trial["crm_Accounts"][2], trial["Users"][10]
+    pair = (uuid_for(str(account["_id"])), uuid_for(str(user["_id"])))
+    with psycopg.connect(pg_uri) as conn:  # the app: the user watches the account
+        conn.execute('INSERT INTO "AccountWatchers" (account_id, user_id) VALUES (%s, %s)', list(pair))
+    account["watchers"] = [user["_id"]]  # and so does the source by the catch-up
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+
+    planned = run(tmp_path / "changed", pg_uri, staging, "--dry-run")
+    assert planned.returncode in (0, 3), planned.stdout + planned.stderr
+    caught_up = run(tmp_path / "changed", pg_uri, staging)
+    assert caught_up.returncode in (0, 3), caught_up.stdout + caught_up.stderr
+    assert "the target equals the source" in " ".join(caught_up.stdout.split())
+    assert pairs(pg_uri) == [pair]
+    verified = m2pg(
+        "verify", "--full", "--dump", str(tmp_path / "changed"), "--pg-uri", pg_uri, "--staging", str(staging)
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    again = run(tmp_path / "changed", pg_uri, staging)  # the pair is the migration's now: nothing to write
+    assert again.returncode in (0, 3) and "nothing to write" in " ".join(again.stdout.split()), again.stdout
