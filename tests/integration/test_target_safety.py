@@ -308,21 +308,6 @@ def test_checking_a_database_without_the_apps_tables_is_one_line(pg_uri, staged,
     assert files(staged) == before
 
 
-def test_checking_a_database_whose_app_tables_m2pg_never_loaded_is_one_line(pg_uri, staged, dump):
-    """The app's schema made (`m2pg schema`, or Prisma's migration) and nothing loaded yet:
-    reconcile failed every table (exit 1) and verify every count, where the load was not run."""
-    assert m2pg("schema", "--pg-uri", pg_uri).returncode == 0
-    before = files(staged)
-    for done in (
-        m2pg("reconcile", "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
-        m2pg("verify", "--dump", str(dump), "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
-    ):
-        refused(done, "the target's tables of the app hold no row, and m2pg never loaded into this database")
-    assert files(staged) == before
-    assert load(staged, pg_uri).returncode == 3
-    assert m2pg("reconcile", "--staging", str(staged), "--pg-uri", pg_uri).returncode == 3
-
-
 @pytest.fixture(scope="module")
 def replica(pg_server, tmp_path_factory):
     """A read replica of the test server: a base backup of it, started as a standby."""
