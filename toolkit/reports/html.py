@@ -106,8 +106,7 @@ def _card(value: str, since: str | None) -> str:
     )
 
 
-def _header(staging: Staging, reports: dict, quarantine: dict, stale: dict | None = None) -> str:
-    stale = stale or {}
+def _header(staging: Staging, reports: dict, quarantine: dict, stale: dict[str, str]) -> str:
     extract, load, verify, reconcile = (reports[s] for s in ("extract", "load", "verify", "reconcile"))
     facts = [
         ("staging", staging.root.resolve()),
@@ -158,7 +157,7 @@ def _unlike(left: int | None) -> str:
     return f' <span class="badge bad">{_t(f"{left} left unlike the source")}</span>' if left else ""
 
 
-def _verification(verify: dict | None, since: str | None = None) -> str:
+def _verification(verify: dict | None, since: str | None) -> str:
     head = '<section id="verification"><h2>Verification</h2>'
     if verify is None:
         return head + _muted("not run: reports/verify.json is absent") + "</section>"
@@ -198,7 +197,7 @@ def _verification(verify: dict | None, since: str | None = None) -> str:
     return head + "".join(parts) + "</section>"
 
 
-def _writes(load: dict | None, since: str | None = None) -> str:
+def _writes(load: dict | None, since: str | None) -> str:
     """What the last load wrote to each table: a trial's inserts, or a catch-up's difference."""
     head = '<section id="load"><h2>Rows written by the last load</h2>' + _stale("load", since)
     if load is None:
@@ -220,7 +219,7 @@ def _writes(load: dict | None, since: str | None = None) -> str:
     return head + f"<p>{total}</p>" + unlike + _table(headers, rows, failed=[bool(r[-1]) for r in rows]) + "</section>"
 
 
-def _reconciliation(reconcile: dict | None, since: str | None = None) -> str:
+def _reconciliation(reconcile: dict | None, since: str | None) -> str:
     head = '<section id="reconciliation"><h2>Reconciliation</h2>' + _stale("reconcile", since)
     if reconcile is None:
         return head + _muted("not run: reports/reconcile.json is absent (run `m2pg reconcile`)") + "</section>"
@@ -264,7 +263,7 @@ def _reconciliation(reconcile: dict | None, since: str | None = None) -> str:
     )
 
 
-def _quarantine(summary: dict, transformed: bool = True, since: str | None = None) -> str:
+def _quarantine(summary: dict, transformed: bool, since: str | None) -> str:
     head = '<section id="quarantine"><h2>Quarantine</h2>' + _stale("transform", since)
     failures = summary.get("tool_failures", 0)
     failure_line = (

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from toolkit.runtime.errors import ConfigError, EnvironmentFailure
 from toolkit.runtime.redact import split_uri, without_credentials
-from toolkit.staging.layout import Staging, read_json
+from toolkit.staging.layout import Staging, read_json, transform_predates_extract
 
 MONGO_SCHEMES = ("mongodb", "mongodb+srv")
 PG_SCHEMES = ("postgresql", "postgres")
@@ -284,11 +284,9 @@ def staging_inputs(root: Path, stage: str) -> None:
         raise ConfigError(
             f"{stage}: {root} holds no {before} output (reports/{before}.json is missing)", hint=run_first
         )
-    elif before == "transform":  # what transform staged is of the extract now staged, as load checks too
-        run = staging.root / "raw" / "run.json"
-        if run.exists() and staging.report("transform.json").stat().st_mtime_ns < run.stat().st_mtime_ns:
-            raise ConfigError(
-                f"{stage}: the transform output in {root} predates the last extract "
-                "(its clean rows and quarantine are of the data staged before)",
-                hint=run_first,
-            )
+    elif before == "transform" and transform_predates_extract(staging):  # as load checks too
+        raise ConfigError(
+            f"{stage}: the transform output in {root} predates the last extract "
+            "(its clean rows and quarantine are of the data staged before)",
+            hint=run_first,
+        )

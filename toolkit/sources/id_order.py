@@ -14,9 +14,20 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from bson import Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson.codec_options import DatetimeConversion
 from bson.datetime_ms import DatetimeMS
+from bson.json_util import CANONICAL_JSON_OPTIONS, loads
 
 from toolkit.documents import index as bt
+
+_ANY_DATE = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
+def id_from_json(text: str):
+    """An `_id` from its canonical extended JSON (as checkpoints keep it); a date outside years
+    1-9999, which a server stores, as a DatetimeMS (a datetime cannot hold it)."""
+    return loads(text, json_options=_ANY_DATE)
+
 
 BRACKETS: tuple[tuple[str, ...], ...] = (
     ("minKey",),

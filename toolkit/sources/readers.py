@@ -17,10 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from bson.codec_options import DatetimeConversion
 from bson.decimal128 import Decimal128
 from bson.json_util import CANONICAL_JSON_OPTIONS, dumps
-from bson.json_util import loads as _loads
 from bson.regex import Regex
 from pymongo import MongoClient, uri_parser
 from pymongo.errors import PyMongoError
@@ -32,14 +30,6 @@ from toolkit.runtime.redact import redact, remember
 from toolkit.runtime.sizes import PART_BYTES
 from toolkit.sources import id_order, mongodump
 from toolkit.staging.layout import cached_sha256
-
-ANY_DATE = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
-
-
-def loads(text: str):
-    """An `_id` from its canonical extended JSON; a date outside years 1-9999, which a server
-    stores, as a DatetimeMS (a datetime cannot hold it)."""
-    return _loads(text, json_options=ANY_DATE)
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,7 @@ def id_queries(after: Position = Position()) -> list[dict]:
     own bracket only: one query for the rest of that bracket, one for every later bracket."""
     if after.last_id is None:
         return [{}]
-    resume = loads(after.last_id)
+    resume = id_order.id_from_json(after.last_id)
     start = id_order.bracket_of(resume)
     # a server sorts NaN before every other number, yet no value is $gt NaN: after it, the rest
     # of the bracket is every number that is not NaN (a unique `_id` holds one NaN at most)
@@ -110,7 +100,7 @@ def _is_nan(value) -> bool:
 def unresumable(last_id: str | None) -> bool:
     """Whether a server cannot be read on after this `_id` (canonical extended JSON): no server
     compares a regular expression with `$gt`, so its collection is read again from the start."""
-    return last_id is not None and isinstance(loads(last_id), Regex)
+    return last_id is not None and isinstance(id_order.id_from_json(last_id), Regex)
 
 
 @dataclass
@@ -202,9 +192,9 @@ class MongoSource:
     def range_chunks(self, collection: str, batch_size: int, after: str | None, through: str | None) -> Iterator[bytes]:
         """Raw batches in `_id` order of the documents after the ObjectId `after` and up to
         `through` (canonical extended JSON; None: no bound)."""
-        bounds = {"$gt": loads(after)} if after else {}
+        bounds = {"$gt": id_order.id_from_json(after)} if after else {}
         if through:
-            bounds["$lte"] = loads(through)
+            bounds["$lte"] = id_order.id_from_json(through)
         query = {"_id": bounds} if bounds else {}
         return self.client[self.database][collection].find_raw_batches(query, batch_size=batch_size, sort=[("_id", 1)])
 

@@ -18,11 +18,10 @@ import polars as pl
 from bson import ObjectId, decode_all
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
-from bson.json_util import CANONICAL_JSON_OPTIONS
-from bson.json_util import loads as _loads
+
+from toolkit.sources.id_order import id_from_json
 
 CLOCK_MARGIN = timedelta(hours=1)  # how far an app server's clock may run behind this machine's
-ANY_DATE = CANONICAL_JSON_OPTIONS.with_options(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 _MILLISECONDS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # any year
 
 
@@ -49,7 +48,7 @@ def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, 
 
 def last_ids(parts: list[dict]) -> pl.Series | None:
     """Each staged part's last `_id` as hex, or None when one is not an ObjectId."""
-    ids = [_loads(p["last_id"], json_options=ANY_DATE) for p in parts]
+    ids = [id_from_json(p["last_id"]) for p in parts]
     if not all(isinstance(i, ObjectId) for i in ids):
         return None
     return pl.Series([str(i) for i in ids], dtype=pl.String)

@@ -91,6 +91,13 @@ class Staging:
         return self.root / "reports" / name
 
 
+def transform_predates_extract(staging: Staging) -> bool:
+    """Whether the transform's output was made before the last extract began: its clean rows and
+    quarantine are of the data staged before, which no later stage may take for the current."""
+    run, report = staging.root / "raw" / "run.json", staging.report("transform.json")
+    return run.exists() and report.exists() and report.stat().st_mtime_ns < run.stat().st_mtime_ns
+
+
 STAGE_INPUTS = {  # what each stage's report was made from: the earlier stages whose output it read
     "transform": ("extract",),
     "validate": ("extract", "transform"),

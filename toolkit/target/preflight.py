@@ -26,7 +26,7 @@ from toolkit.documents.ids import uuid_for
 from toolkit.reports.words import counted, were
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import listed
-from toolkit.staging.layout import Staging, checked_digest, read_json
+from toolkit.staging.layout import Staging, checked_digest, read_json, transform_predates_extract
 from toolkit.target import duck
 from toolkit.target.postgres import connect
 from toolkit.target.schema import check_target, has_schema, literal, quote
@@ -71,7 +71,7 @@ def staged_inputs(staging: Staging, models: Sequence[ModelSpec], junctions: Sequ
     report = staging.report("transform.json")
     if not report.exists():
         raise ConfigError(f"{root} has not been transformed: no clean rows to load", stage="load", hint=transform)
-    if report.stat().st_mtime_ns < run.stat().st_mtime_ns:
+    if transform_predates_extract(staging):
         raise ConfigError(f"the clean rows in {root / 'clean'} predate the last extract", stage="load", hint=transform)
     documents = {c["collection"]: c["documents"] for c in read_json(report)["collections"]}
     for model in models:
