@@ -227,6 +227,35 @@ def test_a_database_url_naming_another_schema_is_a_usage_error():
     assert done.exit_code == 2 and "names the schema crm (Prisma's ?schema=)" in done.output, done.output
 
 
+@pytest.mark.parametrize(
+    "uri, given, taken",
+    [
+        ("mongodb://db:27017/crm", None, "crm"),
+        ("mongodb://app:p%2Fw@db1,db2/crm?replicaSet=rs0", None, "crm"),
+        ("mongodb+srv://app@cluster.example.net/crm%5F2?retryWrites=true", None, "crm_2"),
+        ("mongodb://db:27017/crm", "other", "other"),
+        ("mongodb://db:27017/?authSource=admin", "crm", "crm"),
+    ],
+)
+def test_the_database_a_mongodb_uri_names_is_read_without_mongo_db(uri, given, taken):
+    """`--mongo-uri mongodb://host/crm` alone stopped on "--mongo-db is required", where mongodump
+    and mongosh read the database the URI names; --mongo-db still has the last word."""
+    assert preflight.mongo_database(uri, given) == taken
+
+
+@pytest.mark.parametrize(
+    "uri, said",
+    [
+        ("mongodb://db:27017/", "--mongo-db is required"),
+        ("mongodb://db:27017/?authSource=admin", "--mongo-db is required"),
+        ("mongodb://db:27017/a.b", "the database of --mongo-uri 'a.b' is not a MongoDB database name"),
+    ],
+)
+def test_a_mongodb_uri_naming_no_usable_database_needs_mongo_db(uri, said):
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        preflight.mongo_database(uri, None)
+
+
 def test_reconcile_of_a_folder_without_a_transform_is_refused_and_writes_nothing(tmp_path):
     """A mistyped --staging was created, and every table reported as failed, exit 1."""
     (tmp_path / "empty").mkdir()

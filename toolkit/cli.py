@@ -94,7 +94,7 @@ MongoDb = Annotated[
         "--mongo-db",
         envvar="M2PG_MONGO_DB",
         callback=_database_name,
-        help="Database to read (also picks one in a dump).",
+        help="Database to read (also picks one in a dump); by default the one --mongo-uri names after its hosts.",
     ),
 ]
 

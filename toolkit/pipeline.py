@@ -37,7 +37,7 @@ def source(app: App, mongo_uri: str | None, mongo_db: str | None, dump: Path | N
     if dump:
         src = DumpSource(dump, mongo_db)
     elif mongo_uri:
-        src = MongoSource(mongo_uri, need(mongo_db, "--mongo-db"))
+        src = MongoSource(mongo_uri, preflight.mongo_database(mongo_uri, mongo_db))
     else:
         raise ConfigError("no source given", hint="pass --mongo-uri and --mongo-db, or --dump DIR")
     preflight.source_holds_app(src, app.models)

@@ -64,3 +64,10 @@ def test_a_tls_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, server,
 def test_an_option_the_driver_cannot_take_is_one_line_and_nothing_is_staged(tmp_path, server, option, said):
     line = refused("extract", f"{server}?{option}", tmp_path / "st")
     assert said in line and option.split("=")[0] in line and "Warning" not in line, line
+
+
+def test_the_database_the_uri_names_is_extracted_without_mongo_db(tmp_path, server):
+    """`--mongo-uri mongodb://host/nextcrm` alone stopped on "--mongo-db is required"."""
+    done = m2pg("extract", "--mongo-uri", f"{server.rstrip('/')}/nextcrm", "--staging", str(tmp_path / "st"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "database nextcrm" in done.stdout and "1 document" in done.stdout, done.stdout

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from toolkit.declarations.app import App
 from toolkit.runtime.errors import ConfigError, short_cause
-from toolkit.runtime.preflight import need, one_of
+from toolkit.runtime.preflight import mongo_database, need, one_of
 from toolkit.runtime.redact import redact
 from toolkit.staging.layout import write_json
 
@@ -114,7 +114,7 @@ def generate_data(
     if profile == "large" and folder is None:
         raise ConfigError("the large profile is written to a dump", hint="use --dump-out DIR, then mongorestore")
     if folder is None:
-        need(mongo_db, "--mongo-db")
+        database = mongo_database(need(mongo_uri, "--mongo-uri"), mongo_db)
     if profile == "large":
         countable(app, scale)
     if folder is None:

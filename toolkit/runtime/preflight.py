@@ -124,7 +124,7 @@ def check_uri(uri: str, server: str, schemes: tuple[str, ...], option: str) -> N
 NOT_IN_DATABASE_NAMES = '/\\. "$\x00'
 
 
-def database_name(name: str | None) -> str | None:
+def database_name(name: str | None, given_as: str = "--mongo-db") -> str | None:
     """A name MongoDB takes for a database (and a dump for its folder): not empty, none of
     / \\ . space " $ or NUL, at most 63 bytes. pymongo refused the others with a traceback, and a
     dump's folder named `../x` was written outside --dump-out."""
@@ -132,10 +132,20 @@ def database_name(name: str | None) -> str | None:
         return None
     if not name or len(name.encode()) > 63 or any(c in name for c in NOT_IN_DATABASE_NAMES):
         raise ConfigError(
-            f"--mongo-db {name!r} is not a MongoDB database name",
+            f"{given_as} {name!r} is not a MongoDB database name",
             hint='a name of 1 to 63 bytes without / \\ . space " $ or NUL',
         )
     return name
+
+
+def mongo_database(uri: str, given: str | None) -> str:
+    """The database to read: --mongo-db, else the one the URI names after its hosts
+    (`mongodb://host/nextcrm`, as mongodump and mongosh take it)."""
+    parts = split_uri(uri)
+    named = unquote(re.split(r"[?#]", parts.rest.partition("/")[2], maxsplit=1)[0]) if parts else ""
+    if given or not named:
+        return need(given, "--mongo-db")
+    return database_name(named, "the database of --mongo-uri") or named
 
 
 def mongo_uri(uri: str) -> None:
