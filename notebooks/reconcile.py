@@ -64,8 +64,8 @@ def _():
     for layer in LAYERS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
         for folder in sorted(p for p in (STAGING.root / layer).glob("*") if any(p.glob("part-*.parquet"))):
-            glob = str((folder / "part-*.parquet").resolve()).replace("'", "''")
-            con.execute(f"CREATE VIEW {layer}.{quote(folder.name)} AS SELECT * FROM read_parquet('{glob}')")
+            parts = reconcile.parquet_files(sorted(p.resolve() for p in folder.glob("part-*.parquet")))
+            con.execute(f"CREATE VIEW {layer}.{quote(folder.name)} AS SELECT * FROM {parts}")
             views.append(f"{layer}.{folder.name}")
     say(
         f"# Reconciliation of `{STAGING.root.resolve()}` with `{redact(PG_URI)}`\n\n"
