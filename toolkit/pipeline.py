@@ -234,8 +234,14 @@ def run_all(
     loaded = read_json(Staging(root).report("load.json"))
     code = reconcile_stage(app, pg_uri, root, out)
     explained = code != FAILED or loaded["left_changed"]  # rows others deleted fail reconcile's counts too
-    unread = read_json(Staging(root).report("extract.json")).get("documents_unread", 0)
-    console.print_run(loaded if explained else None, quarantined_count(Staging(root)), out, unread)
+    extracted = read_json(Staging(root).report("extract.json"))
+    console.print_run(
+        loaded if explained else None,
+        quarantined_count(Staging(root)),
+        out,
+        extracted.get("documents_unread", 0),
+        extracted.get("read_before_interruption"),
+    )
     return FAILED if loaded["left_changed"] else code
 
 

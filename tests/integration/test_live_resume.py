@@ -7,11 +7,13 @@ from pathlib import Path
 
 import bson
 import polars as pl
+import psycopg
 import pytest
 from bson.json_util import CANONICAL_JSON_OPTIONS, dumps
 from pymongo import MongoClient
 
 from processes import ctrl_c_when, m2pg
+from toolkit.documents.ids import uuid_for
 from toolkit.generate import sample as generate
 from toolkit.runtime.servers import embedded_mongo
 from toolkit.staging.layout import Staging, read_json
@@ -138,3 +140,45 @@ def test_a_collection_dropped_before_the_resume_is_staged_empty(mongo, tmp_path)
     assert (manifest["documents"], manifest["parts"], manifest["complete"], manifest["absent"]) == (0, [], True, True)
     assert staged_ids(tmp_path)[dropped] == []
     assert pl.read_parquet(Staging(tmp_path).idmap(dropped)).height == 0
+
+
+def last_line(output: str) -> str:
+    """The run's verdict, its words unwrapped."""
+    return " ".join(output[output.rindex("run: ") :].split())
+
+
+def test_a_run_resumed_from_a_live_server_does_not_claim_edits_it_never_read(mongo, pg_uri, tmp_path):
+    """A run killed in its extract and resumed keeps the parts read before the kill: a document of
+    them deleted in between was not seen, and the run said the target equals the source "as the
+    source holds it now". It says what it kept as read then; the next run catches it up."""
+    database = "nextcrm_edited"
+    generate.write_mongo(mongo, database, dataset())
+    args = ("run", "--mongo-uri", mongo, "--mongo-db", database, "--pg-uri", pg_uri, "--staging", str(tmp_path))
+    killed = m2pg(*args, "--part-size", "20", kill_at="extract-part:3")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    begun = next(m for m in map(read_json, (tmp_path / "raw").glob("*/manifest.json")) if m["documents"])
+    model = next(m for m in MODELS if m.source == begun["collection"])
+    staged = pl.read_parquet(Staging(tmp_path).raw_dir(model.source) / begun["parts"][0]["file"])
+    refused = {str(d["_id"]) for c, d, _ in generate.bad_records(APP, 7) if c == model.source}
+    ids = [bson.decode(document)["_id"] for document in staged["m2pg_document"]]
+    gone = next(i for i in ids if isinstance(i, bson.ObjectId) and str(i) not in refused)
+    with MongoClient(mongo) as client:
+        assert client[database][model.source].delete_one({"_id": gone}).deleted_count
+
+    def rows_of_gone() -> int:
+        with psycopg.connect(pg_uri) as conn:
+            return conn.execute(
+                f'SELECT count(*) FROM "{model.table}" WHERE id = %s', (uuid_for(str(gone)),)
+            ).fetchone()[0]
+
+    resumed = m2pg(*args, "--part-size", "20")
+    assert resumed.returncode in (0, 3), resumed.stdout + resumed.stderr
+    verdict = last_line(resumed.stdout)
+    assert "the target equals the source as read, not as it may be now" in verdict, verdict
+    assert f"({model.source}" in verdict and "as the source holds it now" not in verdict, verdict
+    assert rows_of_gone() == 1
+    again = m2pg(*args, "--part-size", "20")
+    assert again.returncode in (0, 3), again.stdout + again.stderr
+    verdict = last_line(again.stdout)
+    assert "as the source holds it now" in verdict and "not as it may be now" not in verdict, verdict
+    assert rows_of_gone() == 0

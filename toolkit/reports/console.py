@@ -68,6 +68,8 @@ def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
         f"{counted(report['documents'], 'document')} staged under {raw}; "
         f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}"
     )
+    if "read_before_interruption" in report:
+        out.print(_read_before(report["read_before_interruption"]))
     if "trusted_since" in report:
         whole: dict[str, list[str]] = {}
         for c in report["collections"]:
@@ -161,9 +163,22 @@ def print_plan(report: PlanReport, out: Console) -> None:
         )
 
 
-def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread: int = 0) -> None:
+def _read_before(kept: dict) -> str:
+    """What a resumed extract from a live server kept as an interrupted run read it."""
+    names = kept["collections"]
+    return (
+        f"{counted(len(names), 'collection')} ({', '.join(names)}) {are(len(names))} staged, whole or in part, as "
+        f"the server held {'them' if len(names) > 1 else 'it'} during the interrupted run started at {kept['since']}: "
+        "edits made since to documents read then are not seen; a next `m2pg run` catches them up"
+    )
+
+
+def print_run(
+    loaded: LoadReport | None, quarantined: int, out: Console, unread: int = 0, read_before: dict | None = None
+) -> None:
     """The run's last line: whether the target now equals the source (None: reconcile failed);
-    `unread`: documents the extract took the server's word for, unread (--trust-updated-at)."""
+    `unread`: documents the extract took the server's word for, unread (--trust-updated-at);
+    `read_before`: collections a resumed extract kept as an interrupted run read them."""
     if loaded is None:
         out.print("run: the target does NOT equal the source: see reconcile's table above")
         return
@@ -176,9 +191,14 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread:
         )
         return
     unchanged = not (loaded["inserted"] or loaded["updated"] or loaded["deleted"])
+    claim = (
+        "the target equals the source as read, not as it may be now"
+        if read_before
+        else "the target equals the source: every document's row is loaded as the source holds it now"
+    )
     out.print(
         ("run: nothing to write: " if unchanged else f"run: {_written(loaded)}; ")
-        + "the target equals the source: every document's row is loaded as the source holds it now"
+        + claim
         + (f", except the {counted(quarantined, 'quarantined document')} (`m2pg errors`)" if quarantined else "")
         + (
             f"; for {counted(unread, 'document')} as the app's updatedAt vouches for "
@@ -186,6 +206,7 @@ def print_run(loaded: LoadReport | None, quarantined: int, out: Console, unread:
             if unread
             else ""
         )
+        + (f"; {_read_before(read_before)}" if read_before else "")
         + "; `m2pg verify` compares them value by value"
     )
 

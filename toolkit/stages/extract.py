@@ -25,7 +25,7 @@ from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.progress import bars
 from toolkit.runtime.sizes import PART_BYTES, PART_SIZE
 from toolkit.sources import coverage
-from toolkit.sources.readers import Position, changes, resume_point, unresumable
+from toolkit.sources.readers import MongoSource, Position, changes, resume_point, unresumable
 from toolkit.sources.unchanged import CLOCK_MARGIN, kept, last_ids, stamps
 from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import (
@@ -381,6 +381,9 @@ def extract(
     }
     if trust:
         report["trusted_since"] = trust["since"]
+    kept_as_read = [c["collection"] for c in collections if c["parts_resumed"]]
+    if kept_as_read and isinstance(source, MongoSource):  # a dump that changed is read again from its start
+        report["read_before_interruption"] = {"since": marker["started_at"], "collections": kept_as_read}
     write_json(report, staging.report("extract.json"))
     finished = datetime.now(UTC).isoformat()  # a load compares it with the extracts the target was loaded from
     write_json({**marker, "complete": True, "extracted_at": finished}, run)

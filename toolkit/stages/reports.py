@@ -16,6 +16,9 @@ class ExtractReport(TypedDict):
     parts_unread: int  # kept from the previous extract unread: a server vouched for them (--trust-updated-at)
     documents_unread: int
     trusted_since: NotRequired[str]  # the start of the extract the kept parts were read by, or vouched for since
+    # a live server's collections whose parts an interrupted run staged, kept by the resume as read
+    # then: {"since": when that run started, "collections": [...]}
+    read_before_interruption: NotRequired[dict]
     not_migrated: dict  # collections and fields of the source the app does not declare
 
 
