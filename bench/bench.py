@@ -23,9 +23,8 @@ sys.path.insert(0, str(HERE))
 import adbc_driver_postgresql.dbapi as pg  # noqa: E402
 from catch_up import catch_up, run_command  # noqa: E402
 from large_documents import plant  # noqa: E402
-from limits import conversion_alone, copy_alone  # noqa: E402
+from limits import conversion_alone, copy_alone, limit_per_second  # noqa: E402
 from measure import measure  # noqa: E402
-from peers import dlt_pipeline, row_by_row  # noqa: E402
 
 from toolkit.runtime.servers import embedded_mongo, embedded_postgres  # noqa: E402
 from toolkit.staging.layout import read_json  # noqa: E402
@@ -117,19 +116,17 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
     result["queries"] = plan_queries(target)
     conversion = conversion_alone(dump)
     copy = copy_alone(staging, dbs.fresh())
-    limit_seconds = conversion["seconds"] + copy["seconds"] * documents / max(copy["rows"], 1)
     result["limit"] = {
         "conversion_alone": conversion,
         "copy_alone": copy,
-        "per_second": round(documents / limit_seconds),
+        "per_second": limit_per_second(documents, conversion, copy),
     }
     result["ours_over_limit"] = round(result["end_to_end"]["per_second"] / result["limit"]["per_second"], 3)
     if peers:
-        naive = row_by_row(dump / "nextcrm", dbs.fresh())
-        result["peers"] = {"row_by_row": naive}
+        result["peers"] = {"row_by_row": run_peer("row_by_row", dump / "nextcrm", dbs.fresh(), work / f"naive-{scale}")}
         for file_format, name in (("insert_values", "dlt"), ("parquet", "dlt_parquet")):
-            result["peers"][name] = dlt_pipeline(
-                dump / "nextcrm", dbs.fresh(schema=False), work / f"{name}-{scale}", file_format
+            result["peers"][name] = run_peer(
+                file_format, dump / "nextcrm", dbs.fresh(schema=False), work / f"{name}-{scale}"
             )
         for name, peer in result["peers"].items():
             result[f"ours_over_{name}"] = round(result["end_to_end"]["per_second"] / peer["per_second"], 2)
@@ -138,6 +135,21 @@ def run_scale(scale: float, dbs: Databases, work: Path, batch: int, with_server:
             dump / "nextcrm", work / f"mongo-{scale}", work / f"staging-server-{scale}", batch
         )
     return result
+
+
+def run_peer(name: str, dump: Path, uri: str, work: Path) -> dict:
+    """A peer (`peers.py`) in a process of its own, timed as m2pg's commands are: its start and
+    imports included; `seconds_inside` is its own timing, which leaves them out."""
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / "peer.json"
+    run = measure([sys.executable, str(HERE / "peers.py"), name, str(dump), uri, str(work), str(out)]).as_dict()
+    inside = json.loads(out.read_text())
+    return {
+        **inside,
+        **run,
+        "seconds_inside": inside["seconds"],
+        "per_second": round(inside["documents"] / run["seconds"]),
+    }
 
 
 def run_and_catch_up(scale: float, dump: Path, dbs: Databases, work: Path, batch: int) -> tuple[dict, dict]:

@@ -56,5 +56,12 @@ def copy_alone(staging_root: Path, pg_uri: str, batch: int = 100_000) -> dict:
     return {"rows": rows, "seconds": round(seconds, 3), "per_second": round(rows / seconds)}
 
 
+def limit_per_second(documents: int, conversion: dict, copy: dict) -> int:
+    """Documents per second of the two steps one after the other: every document converted,
+    then every final row copied, the junctions' as well as the models' (a document is more
+    than one row to COPY)."""
+    return round(documents / (conversion["seconds"] + copy["seconds"]))
+
+
 if __name__ == "__main__":
     print(conversion_alone(Path(sys.argv[1])))

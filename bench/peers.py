@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -157,3 +159,17 @@ def _socket_host(uri: str) -> str:
     host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
     user = parts.username or "postgres"
     return f"postgresql://{user}:{parts.password or ''}@{quote(host, safe='')}{parts.path}"
+
+
+def main(peer: str, dump: str, pg_uri: str, work: str, out: str) -> None:
+    """One peer in a process of its own, as each m2pg command runs, so that `bench.py` times it
+    the same way: process start and imports included. PEER is row_by_row or a dlt file format."""
+    if peer == "row_by_row":
+        result = row_by_row(Path(dump), pg_uri)
+    else:
+        result = dlt_pipeline(Path(dump), pg_uri, Path(work), peer)
+    Path(out).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":  # python bench/peers.py PEER DUMP PG_URI WORK OUT.json
+    main(*sys.argv[1:])

@@ -124,8 +124,8 @@ def megabyte_lines(m: dict) -> list[str]:
     peak = max(c["peak_rss_mb"] for c in m["commands"].values())
     mark = "met" if peak < m["target_mb"] else "**not met**"
     lines = [
-        f"## documents of megabytes: the sample profile, {m['documents']:,} documents, with {large} "
-        f"among the accounts ({m['collection_bytes'] / 1e6:,.0f} MB)",
+        f"## documents of megabytes: the sample profile, whose {m['documents']:,} accounts hold {large} "
+        f"({m['collection_bytes'] / 1e6:,.0f} MB)",
         "",
         "| command | seconds | peak RSS MB |",
         "|---|---:|---:|",
