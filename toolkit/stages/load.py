@@ -12,9 +12,11 @@ commit keeps them valid. A table whose rows change where it has unique indexes w
 changes in one transaction that drops those indexes and builds them again, as values may change
 hands between its rows. Into empty tables the foreign keys are deferred instead: row-level RI
 triggers take half the time of a bulk load, while validating a whole table once at the end is a
-single join. One transaction stores the definitions in `m2pg.deferred_constraints` and drops the
-constraints; a constraint's row is deleted only in the transaction that validates it again. A
-crash at any moment thus leaves every foreign key live or stored, and the next load restores them.
+single join. A table's foreign key to itself is deferred into tables holding rows too, as a
+new row may point at one a later batch writes. One transaction stores the definitions in
+`m2pg.deferred_constraints` and drops the constraints; a constraint's row is deleted only in
+the transaction that validates it again. A crash at any moment thus leaves every foreign key
+live or stored, and the next load restores them.
 
 Nothing is deferred, emptied or created before the staged inputs and the target are checked
 (preflight_target); --replace empties the app's tables only, never cascading.
@@ -763,24 +765,26 @@ def pointing_at(models, junctions) -> dict[str, list[tuple[str, str, list[str]]]
 
 
 def defer_foreign_keys(conn, tables: list[str]) -> bool:
-    """Whether this load runs without the foreign keys among `tables`.
+    """Whether this load runs without some foreign keys among `tables`.
 
-    Into empty tables, yes: the live ones are stored and dropped in one transaction (a
-    stopped restore may have put some back). Into tables holding rows, only if a deferred
-    load stopped before restoring them; otherwise they stay, and check each row.
+    Into empty tables, all of them: the live ones are stored and dropped in one transaction (a
+    stopped restore may have put some back). Into tables holding rows, those by which a table
+    references itself, as a row may point at one a later batch writes (or an update at one
+    inserted after it), and those a deferred load stopped before restoring; the others stay,
+    and check each row.
     """
     with conn.cursor() as cur:
         cur.execute("SELECT " + " OR ".join(f"EXISTS (SELECT FROM {quote(t)})" for t in tables))
-        if cur.fetchone()[0]:
-            cur.execute(f"SELECT EXISTS (SELECT FROM {DEFERRED})")
-            return cur.fetchone()[0]
-        live = FOREIGN_KEYS_SQL.format(", ".join(map(literal, tables)))
+        own = " AND k.conrelid = k.confrelid" if cur.fetchone()[0] else ""
+        live = FOREIGN_KEYS_SQL.format(", ".join(map(literal, tables))) + own
         cur.execute(f"INSERT INTO {DEFERRED} {live} ON CONFLICT DO NOTHING")
         cur.execute(live)
         for table, name, _ in cur.fetchall():
             cur.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+        cur.execute(f"SELECT EXISTS (SELECT FROM {DEFERRED})")
+        deferred = cur.fetchone()[0]
     conn.commit()
-    return True
+    return deferred
 
 
 def checking(conn, tables: list[str]) -> dict[str, set[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
@@ -16,7 +17,7 @@ from toolkit.runtime.errors import ConfigError
 from toolkit.stages.changes import with_digests
 from toolkit.stages.extract import feeds_of
 from toolkit.stages.rules import repeats
-from toolkit.stages.transform.fingerprint import content, context, digest
+from toolkit.stages.transform.fingerprint import content, context, digest, ids_digest
 from toolkit.stages.transform.judge import judge, repeat_keys
 from toolkit.stages.transform.outcome import Outcome, idmap
 from toolkit.stages.transform.quarantine import quarantine_rows
@@ -138,6 +139,24 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
         offsets.append(offsets[-1] + frame.height)
     repeated = repeats(pl.concat(keys).with_row_index("m2pg_row"), model)
     del keys  # a whole collection's keys: not held while its parts are made
+
+    def read(number: int, path) -> pl.DataFrame:
+        raw = (
+            pl.scan_parquet(path).select(_WITHOUT_DOCUMENTS).collect()
+            if path
+            else pl.DataFrame(decode_chunk(b"", model, feeds))
+        )
+        return raw.with_row_index("m2pg_row", offset=offsets[number])
+
+    def of_part(number: int) -> pl.DataFrame:
+        return repeated.filter(pl.col("m2pg_row").is_between(offsets[number], offsets[number + 1] - 1))
+
+    if any(f.parent.model == model.name for f in model.references):
+        own_outcome(
+            model,
+            (judge(read(n, p), model, enums, outcome, of_part(n), own=False) for n, p in enumerate(files)),
+            outcome,
+        )
     depends_on = context(staging, model, enums, outcome)
     folder = staging.clean(model.table)
     previous: dict = {"parts": {}}
@@ -149,7 +168,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
     done, total, skipped = {}, _Sum(), 0
     for number, path in enumerate(files):
         name = f"part-{number:05d}.parquet"
-        mine = repeated.filter(pl.col("m2pg_row").is_between(offsets[number], offsets[number + 1] - 1))
+        mine = of_part(number)
         fingerprint = digest(
             depends_on, contents[number], str(mine.with_columns(pl.col("m2pg_row") - offsets[number]).rows())
         )
@@ -164,12 +183,7 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
             report, skipped = earlier["report"], skipped + 1
             written = {k: earlier[k] for k in ("file_bytes", "file_sha256", "quarantine") if k in earlier}
         else:
-            raw = (
-                pl.scan_parquet(path).select(_WITHOUT_DOCUMENTS).collect()
-                if path
-                else pl.DataFrame(decode_chunk(b"", model, feeds))
-            )
-            raw = raw.with_row_index("m2pg_row", offset=offsets[number])
+            raw = read(number, path)
             report = transform_part(
                 staging,
                 model,
@@ -205,6 +219,29 @@ def transform_model(staging: Staging, model: ModelSpec, junctions, enums, outcom
         "parts_done": len(files) - skipped,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def own_outcome(model: ModelSpec, judged: Iterable[pl.DataFrame], outcome: Outcome) -> None:
+    """What a model referencing itself keeps, for judging those references: its documents no
+    other rule refuses, less those whose required reference to it names a document refused,
+    again until none is (a reply to a refused reply is refused in turn). `judged`: its parts,
+    one at a time, each judged but for those references."""
+    required = [f.key for f in model.references if f.parent.model == model.name and f.required]
+    frame = pl.concat([j.select("m2pg_object_id", *required, ok=pl.col("problems").list.len() == 0) for j in judged])
+    while True:
+        kept = frame.filter("ok")["m2pg_object_id"].drop_nulls()
+        orphaned = pl.any_horizontal(
+            False, *(pl.col(k).is_not_null() & ~pl.col(k).is_in(kept.implode()) for k in required)
+        )
+        refused = frame.filter(pl.col("ok") & orphaned).height
+        if not refused:
+            break
+        frame = frame.with_columns(ok=pl.col("ok") & ~orphaned)
+    kept = kept.unique().sort().set_sorted().rename("object_id")
+    refused_ids = frame.filter(~pl.col("ok"))["m2pg_object_id"].drop_nulls().rename("object_id")
+    outcome.kept[model.name] = kept.to_frame()
+    outcome.quarantined[model.name] = refused_ids
+    outcome.digests[model.name] = digest("own", ids_digest(kept), ids_digest(refused_ids))
 
 
 def _drop_stale(staging: Staging, model: ModelSpec, names: set[str]) -> None:

@@ -13,9 +13,15 @@ from toolkit.stages.transform.outcome import Outcome
 
 
 def judge(
-    raw: pl.DataFrame, model: ModelSpec, enums, outcome: Outcome, repeated: pl.DataFrame | None = None
+    raw: pl.DataFrame,
+    model: ModelSpec,
+    enums,
+    outcome: Outcome,
+    repeated: pl.DataFrame | None = None,
+    own: bool = True,
 ) -> pl.DataFrame:
-    """Attach `problems` (a list of {field, rule, reason}) and the remapped references."""
+    """Attach `problems` (a list of {field, rule, reason}) and the remapped references; without
+    `own`, the references of the model to itself are left unjudged (what it keeps is not known yet)."""
     extracted = pl.col("m2pg_problems").list.len() > 0
     rules = problems_of(raw, field_rules(model, enums, indexed_texts(model)))
     frame = raw.with_columns(problems=pl.when(extracted).then(pl.col("m2pg_problems")).otherwise(rules))
@@ -29,7 +35,8 @@ def judge(
             .otherwise(pl.concat_list(["problems", "repeats"]))
         )
     for f in model.references:
-        frame = _reference(frame, f, outcome)
+        if own or f.parent.model != model.name:
+            frame = _reference(frame, f, outcome)
     return frame
 
 

@@ -66,7 +66,7 @@ def _side_by_side(
     jobs: dict[str, Job] = {}
     needs: dict[str, set[str]] = {}
     for m in sorted(models, key=lambda m: -rows[m.name]):
-        targets = sorted({f.parent.model for f in m.references})
+        targets = sorted({f.parent.model for f in m.references} - {m.name})  # its own outcome it makes itself
         jobs[m.name] = (
             _model_job,
             (staging, m, junctions, enums, tuple(by_name[t] for t in targets), collections_of(models)),
