@@ -8,7 +8,9 @@ import textwrap
 import pytest
 
 from toolkit.declarations.app import App, DeclarationError, load_order
+from toolkit.declarations.limits import derived_name
 from toolkit.declarations.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
+from toolkit.target.schema import index_name
 from transforms import APP, DECLARED, ENUMS, JUNCTIONS
 
 
@@ -123,7 +125,42 @@ BROKEN = [  # (what is wrong, models, junctions, enums, what the one line must n
         {},
         "collection things: declared twice",
     ),
+    (
+        "two indexes one name once cut to 63 bytes",
+        (model("A" * 58, Field("a", Kind.TEXT), Field("b", Kind.TEXT), indexes=(("a",), ("b",))),),
+        (),
+        {},
+        f"index ('b',): its name in PostgreSQL, '{'A' * 58}__idx', is that of {'A' * 58} index ('a',) too",
+    ),
+    (
+        "a table longer than 63 bytes",
+        (model("T" * 64),),
+        (),
+        {},
+        "is longer than PostgreSQL's 63 bytes",
+    ),
+    (
+        "a column longer than 63 bytes",
+        (model("A", Field("c" * 64, Kind.TEXT)),),
+        (),
+        {},
+        f"A.{'c' * 64}: the name is longer than PostgreSQL's 63 bytes",
+    ),
 ]
+
+NAMES = [  # (table, columns, unique, the name Prisma's migration gives it: cut to 63 bytes, suffix kept)
+    ("Post", ("title",), False, "Post_title_idx"),
+    ("T" * 50, ("checksums",), False, "T" * 50 + "_checksum_idx"),
+    ("T" * 50, ("checksums",), True, "T" * 50 + "_checksum_key"),
+    ("T" * 63, (), None, "T" * 58 + "_pkey"),
+    ("Té" * 20, ("x" * 30,), False, "Té" * 19 + "T_idx"),  # not cut inside a character
+]
+
+
+@pytest.mark.parametrize(("table", "columns", "unique", "name"), NAMES)
+def test_a_long_name_is_cut_as_prisma_cuts_it(table, columns, unique, name):
+    derived = derived_name(table, "pkey") if unique is None else index_name(table, columns, unique)
+    assert derived == name and len(derived.encode()) <= 63
 
 
 @pytest.mark.parametrize(("case", "models", "junctions", "enums", "named"), BROKEN, ids=[b[0] for b in BROKEN])

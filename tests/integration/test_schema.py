@@ -15,7 +15,7 @@ import pytest
 
 from toolkit.declarations.kinds import KINDS
 from toolkit.declarations.limits import BTREE_BYTES, longest_indexed_text
-from toolkit.declarations.spec import Kind
+from toolkit.declarations.spec import ID, Field, Kind, ModelSpec, Reference
 from toolkit.target import schema
 from transforms import APP, ENUMS, JUNCTIONS, MODELS
 
@@ -222,3 +222,29 @@ def test_index_size_allows_the_longest_text_a_btree_entry_holds(pg_uri, kinds):
     assert fitted == {longest: True, longest + 1: False}
     if kinds == (Kind.TEXT,):
         assert longest == BTREE_BYTES
+
+
+def test_long_names_are_cut_as_prisma_cuts_them_and_the_schema_is_made(pg_uri):
+    """An index and a unique index on one long column, a long foreign key: PostgreSQL would cut
+    each name to 63 bytes, suffix and all, and the two indexes would clash."""
+    table, column = "Attachment_Metadata_Records_For_Archival_2024", "checksum_sha256_hex_lowercase"
+    attachments = ModelSpec(
+        "Attachment",
+        (
+            ID,
+            Field(column, Kind.TEXT, unique=True),
+            Field("postId_of_the_attachment", Kind.OBJECT_ID, references=Reference("Post")),
+        ),
+        indexes=((column,),),
+        table_name=table,
+    )
+    posts = ModelSpec("Post", (ID,))
+    schema.create_schema(pg_uri, (posts, attachments), (), {})
+    catalog = schema.read_catalog(pg_uri)["tables"][table]
+    names = {c["name"] for c in catalog["constraints"]} | {i["name"] for i in catalog["indexes"]}
+    assert {
+        "Attachment_Metadata_Records_For_Archival_2024_checksum_sha2_idx",
+        "Attachment_Metadata_Records_For_Archival_2024_checksum_sha2_key",
+        "Attachment_Metadata_Records_For_Archival_2024_postId_of_th_fkey",
+        "Attachment_Metadata_Records_For_Archival_2024_pkey",
+    } <= names

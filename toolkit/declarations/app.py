@@ -14,6 +14,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
+from toolkit.declarations.limits import IDENTIFIER_BYTES, derived_name
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
 from toolkit.runtime.errors import ConfigError
 
@@ -128,6 +129,7 @@ def check(app: App) -> None:
             missing = [c for c in index if c not in fields]
             if missing:
                 raise _fail(app.name, f"{m.name} index {index}", f"unknown column {missing[0]!r}")
+    _names_apart(app)
     for j in app.junctions:
         for side in (j.left, j.right):
             if side.model not in names:
@@ -137,6 +139,37 @@ def check(app: App) -> None:
                 raise _fail(
                     app.name, f"{feed.model}.{feed.key} (feeds {j.table})", "its model is neither end of the junction"
                 )
+
+
+def _names_apart(app: App) -> None:
+    """The tables, primary keys and indexes the schema names share one namespace in PostgreSQL,
+    which keeps 63 bytes of a name: two that end up the same would clash when it is created."""
+    names: dict[str, str] = {}
+    tables = [
+        (m.table, [f.name for f in m.fields], m.indexes, [f.name for f in m.fields if f.unique]) for m in app.models
+    ]
+    tables += [
+        (j.table, [j.left.column, j.right.column], ((j.left.column,), (j.right.column,)), []) for j in app.junctions
+    ]
+    for table, columns, indexes, unique in tables:
+        named = [(table, f"table {table}"), (derived_name(table, "pkey"), f"the primary key of {table}")]
+        named += [(derived_name("_".join((table, *cols)), "idx"), f"{table} index {cols}") for cols in indexes]
+        named += [(derived_name(f"{table}_{column}", "key"), f"{table}.{column} unique") for column in unique]
+        too_long = [c for c in columns if len(c.encode()) > IDENTIFIER_BYTES]
+        if too_long:
+            raise _fail(
+                app.name, f"{table}.{too_long[0]}", f"the name is longer than PostgreSQL's {IDENTIFIER_BYTES} bytes"
+            )
+        for name, what in named:
+            if len(name.encode()) > IDENTIFIER_BYTES:
+                raise _fail(app.name, what, f"the name {name!r} is longer than PostgreSQL's {IDENTIFIER_BYTES} bytes")
+            if name in names:
+                raise _fail(
+                    app.name,
+                    what,
+                    f"its name in PostgreSQL, {name!r}, is that of {names[name]} too: give one a shorter name",
+                )
+            names[name] = what
 
 
 def load_order(models: tuple[ModelSpec, ...], app: str) -> tuple[ModelSpec, ...]:

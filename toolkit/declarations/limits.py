@@ -15,6 +15,17 @@ TIMESTAMP_PRECISION = 3
 """Digits of fractional seconds of every DateTime column, as Prisma's migration creates them:
 milliseconds, all a BSON date holds, so no value is rounded."""
 
+IDENTIFIER_BYTES = 63
+"""The longest name PostgreSQL keeps (NAMEDATALEN - 1); it cuts a longer one, suffix and all."""
+
+
+def derived_name(base: str, suffix: str) -> str:
+    """A key's or index's name as Prisma's migration derives it: `base` cut so that it fits with
+    `_suffix` in `IDENTIFIER_BYTES`, so a long table's index keeps its `_idx` and its `_key`."""
+    room = IDENTIFIER_BYTES - len(suffix) - 1
+    return base.encode()[:room].decode(errors="ignore") + "_" + suffix
+
+
 BTREE_ENTRY = 2_704
 """The most bytes a PostgreSQL btree index entry holds (8 KB pages), its header included.
 PostgreSQL may compress a longer text until it fits, but text that does not compress (random

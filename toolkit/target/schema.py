@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from toolkit.declarations.kinds import KINDS
+from toolkit.declarations.limits import derived_name
 from toolkit.declarations.spec import NOW, Field, Junction, Kind, ModelSpec
 from toolkit.reports.words import are, counted
 from toolkit.target.postgres import connect
@@ -72,12 +73,12 @@ def column_sql(field: Field) -> str:
 
 
 def create_table(table: str, columns: Iterable[str], key: Sequence[str]) -> str:
-    pkey = f"CONSTRAINT {quote(table + '_pkey')} PRIMARY KEY ({', '.join(map(quote, key))})"
+    pkey = f"CONSTRAINT {quote(derived_name(table, 'pkey'))} PRIMARY KEY ({', '.join(map(quote, key))})"
     return f"CREATE TABLE {quote(table)} (\n  " + ",\n  ".join([*columns, pkey]) + "\n)"
 
 
 def index_name(table: str, columns: Sequence[str], unique: bool = False) -> str:
-    return "_".join((table, *columns, "key" if unique else "idx"))
+    return derived_name("_".join((table, *columns)), "key" if unique else "idx")
 
 
 def create_index(table: str, columns: Sequence[str], unique: bool = False) -> str:
@@ -98,7 +99,7 @@ def secondary_indexes(models: Sequence[ModelSpec], junctions: Sequence[Junction]
 
 def foreign_key(table: str, column: str, target: str, on_delete: str, on_update: str) -> str:
     return (
-        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(f'{table}_{column}_fkey')} "
+        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(derived_name(f'{table}_{column}', 'fkey'))} "
         f"FOREIGN KEY ({quote(column)}) REFERENCES {quote(target)} ({quote('id')}) "
         f"ON DELETE {on_delete} ON UPDATE {on_update}"
     )
