@@ -143,6 +143,35 @@ def test_every_part_adds_to_the_skipped_counts_and_rows_sort_by_both_ends(tmp_pa
     assert summary["table"] == JUNCTION.table and summary["pairs_known_to_one_side_only"] == 0
 
 
+def with_undefined(document: dict, key: str) -> bytes:
+    """The document with `key` an array of its ObjectIds and then one undefined (BSON type 6:
+    the old drivers' null, which bson cannot encode)."""
+    items = document.pop(key)
+    undefined = b"\x06" + str(len(items)).encode() + b"\x00"
+    elements = bson.encode({str(i): v for i, v in enumerate(items)})[4:-1] + undefined
+    array = (len(elements) + 5).to_bytes(4, "little") + elements + b"\x00"
+    body = bson.encode(document)[4:-1] + b"\x04" + key.encode() + b"\x00" + array
+    return (len(body) + 5).to_bytes(4, "little") + body + b"\x00"
+
+
+def test_an_undefined_in_an_array_is_skipped_as_a_null_and_its_owner_kept(tmp_path):
+    raw = with_undefined({"_id": KEPT_DOC, KEY: [TASK_1]}, KEY)
+    assert bson.decode(raw)[KEY] == [TASK_1, None]
+    table = pl.from_arrow(decode_chunk(raw, DOCUMENTS, feeds_of(DOCUMENTS, JUNCTIONS)))
+    assert table["m2pg_problems"].to_list() == [[]]  # a good record: not quarantined
+    assert table[KEY].to_list() == [[str(TASK_1), None]]
+    assert table["m2pg_document"].to_list() == [raw]  # the original bytes, undefined and all
+    staging = Staging(tmp_path)
+    write_parquet(table.to_arrow(), staging.raw_dir(DOCUMENTS.source) / "part-00000.parquet")
+    outcome = Outcome()
+    outcome.kept = {"Documents": kept(KEPT_DOC), "crm_Accounts_Tasks": kept(TASK_1)}
+    outcome.quarantined = {name: pl.Series([], dtype=pl.String) for name in outcome.kept}
+
+    frame, summary = junction_rows(staging, JUNCTION, (DOCUMENTS, TASKS), outcome)
+
+    assert summary["rows"] == 1 and summary["skipped_pairs"]["element_null"] == 1
+
+
 def test_an_owner_whose_first_copy_has_no_array_names_no_pair(tmp_path):
     staging = Staging(tmp_path)
     write_parts(staging, [[{"_id": KEPT_DOC, KEY: None}], [{"_id": KEPT_DOC, KEY: [TASK_1]}]])

@@ -104,7 +104,7 @@ def decode_chunk(
         ]
     )
     good = np.setdiff1d(np.arange(n), problems["doc"].to_numpy())
-    typed, failed = _convert(ix, good, fields)
+    typed, failed = _convert(ix, good, fields, feeds)
     kept = np.setdiff1d(good, failed["doc"].to_numpy())
     problems = pl.concat([problems, failed, _null_elements(typed, kept, model)])
     converted = np.full(n, -1, dtype=np.int64)
@@ -296,8 +296,11 @@ def _run(buffer: bytes, schema: Schema) -> pa.Table:
     return context.finish()
 
 
-def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tuple[pa.Table, pl.DataFrame]:
-    """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects."""
+def _convert(
+    ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field], feeds: tuple[str, ...] = ()
+) -> tuple[pa.Table, pl.DataFrame]:
+    """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects (a
+    junction array holding undefined, which it refuses, is converted with nulls there)."""
     failed: list[tuple[int, str, str, str]] = []
     if all(_as_json(f) for f in fields.values()):  # nothing for pymongoarrow to convert
         return pa.table({}), _problem_frame(failed)
@@ -311,6 +314,13 @@ def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tu
             tables.append(_run(ix.documents(part), schema))
         except (TypeError, OverflowError, ValueError) as error:
             if len(part) == 1:
+                nulled = _undefined_as_null(ix.document(int(part[0])), feeds)
+                if nulled is not None:
+                    try:
+                        tables.append(_run(nulled, schema))
+                        continue
+                    except (TypeError, OverflowError, ValueError):
+                        pass
                 name, reason = _diagnose(ix.document(int(part[0])), fields, error)
                 failed.append((int(part[0]), name, "type", reason))
                 continue
@@ -318,6 +328,20 @@ def _convert(ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field]) -> tu
             todo += [part[middle:], part[:middle]]  # the first half is popped first: order kept
     table = pa.concat_tables(tables) if tables else _run(b"", schema)
     return table, _problem_frame(failed)
+
+
+def _undefined_as_null(document: bytes, feeds: tuple[str, ...]) -> bytes | None:
+    """The document with each undefined element (BSON's deprecated null) of its junction arrays
+    made a null, which names no pair either, so it is skipped and counted as one (`element_null`);
+    None when they hold none. Both have no value bytes: only the type byte changes."""
+    arrays = bt.index(document, feeds).elements.filter((pl.col("field") >= 0) & (pl.col("type") == bt.ARRAY))
+    out = bytearray(document)
+    for start in arrays["value"].to_list():
+        items = bt.index(document[start : start + int.from_bytes(document[start : start + 4], "little")])
+        for key, kind, value in items.elements.select("key", "type", "value").iter_rows():
+            if kind == bt.UNDEFINED:
+                out[start + value - len(key.encode()) - 2] = bt.NULL
+    return bytes(out) if out != document else None
 
 
 def _diagnose(document: bytes, fields: dict[str, Field], error: Exception) -> tuple[str, str]:

@@ -184,19 +184,22 @@ def repeats(keys: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
     """Rows (by collection-wide number) that repeat an earlier `_id` or unique value.
 
     `keys` holds every document's `m2pg_row`, `m2pg_object_id`, `m2pg_converted` (no type
-    problem) and the unique fields; the earliest document keeps the value.
+    problem) and the unique fields; the earliest document keeps the value. A later copy of an
+    `_id` keeps none: it never loads, and the row under its `_id` holds the first copy's values.
     """
     keys = keys.rechunk()  # polars 2.1 panics formatting a filtered string column read from several parts
     oid = pl.col("m2pg_object_id")
+    again = oid.is_not_null() & ~oid.is_first_distinct()
+    keys = keys.with_columns(m2pg_holds=pl.col("m2pg_converted") & ~again)
     found = [
-        keys.filter(oid.is_not_null() & ~oid.is_first_distinct()).select(
+        keys.filter(again).select(
             "m2pg_row",
             problem("_id", "unique", pl.format("_id: {} repeats the _id of an earlier document", oid)).alias("repeat"),
         )
     ]
     for f in model.fields:
         if f.unique:
-            value = pl.when(pl.col("m2pg_converted")).then(pl.col(f.key))
+            value = pl.when(pl.col("m2pg_holds")).then(pl.col(f.key))
             holder = pl.format(" (_id {})", oid.first().over(value))  # the operator looks it up: it may be refused too
             found.append(
                 keys.filter(value.is_not_null())
