@@ -170,6 +170,17 @@ def _names_apart(app: App) -> None:
                     f"its name in PostgreSQL, {name!r}, is that of {names[name]} too: give one a shorter name",
                 )
             names[name] = what
+    ledgers: dict[str, str] = {}  # m2pg's record of each table's rows, cut as PostgreSQL cuts it
+    for table, *_ in tables:
+        ledger = ("owned_" + table).encode()[:IDENTIFIER_BYTES].decode(errors="ignore")
+        if ledger in ledgers:
+            raise _fail(
+                app.name,
+                f"table {table}",
+                f"m2pg's record of its rows, m2pg.{ledger}, would be that of table {ledgers[ledger]} too "
+                "(63 bytes of a name are kept): give one a shorter name",
+            )
+        ledgers[ledger] = table
 
 
 def load_order(models: tuple[ModelSpec, ...], app: str) -> tuple[ModelSpec, ...]:
