@@ -60,7 +60,9 @@ def markdown(results: dict) -> str:
             lines += [
                 f"CPU % is m2pg's own processes; cores busy is the whole machine's, PostgreSQL included. "
                 f"`m2pg run` kept {e2e['cores_busy']:.2f} of {cores} cores busy: {work:.1f} core-seconds "
-                f"of work, so with this much work no schedule finishes in less than {work / cores:.1f} s "
+                f"of work ({e2e['cpu_percent'] * e2e['seconds'] / 100:.1f} of them m2pg's own processes, the "
+                "rest PostgreSQL's and whatever else the machine ran), so with this much work no schedule "
+                f"finishes in less than {work / cores:.1f} s "
                 f"({round(s['documents'] / (work / cores)):,} documents/s).",
                 "",
             ]
