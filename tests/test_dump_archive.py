@@ -47,6 +47,16 @@ def test_an_archive_unpacks_to_the_files_of_the_chosen_database(two_databases, t
     assert source.describe() == f"mongodump archive {path} database crm"
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_an_archive_with_a_timeseries_collection_is_whole(two_databases, tmp_path, gzipped):
+    """mongodump lists a timeseries collection under its name and writes its data, and its end, under
+    system.buckets.<name>: the archive was refused as cut short before the end of the collection."""
+    path = archive(two_databases, tmp_path / "dump.archive", gzipped=gzipped, timeseries=("Metrics",))
+    source = DumpSource(path, "crm")
+    assert source.collections() == ["Metrics", "Tasks", "Users"]
+    assert source.file("Users").read_bytes() == (two_databases["crm"] / "Users.bson").read_bytes()
+
+
 def test_an_archive_of_several_databases_needs_one_named(two_databases, tmp_path):
     path = archive(two_databases, tmp_path / "dump.archive")
     with pytest.raises(ConfigError, match="several databases: crm, other"):

@@ -39,12 +39,14 @@ def archive(
     per_segment: int = 7,
     extra_namespaces: tuple[str, ...] = (),
     views: tuple[str, ...] = (),
+    timeseries: tuple[str, ...] = (),
 ) -> Path:
     """What `mongodump --archive` writes for the databases in `folders` (name -> folder of .bson
     files): the prelude, then segments of `per_segment` documents interleaved across collections,
     then each namespace's EOF header. `extra_namespaces` get metadata and an EOF but no data
     (an empty collection); `views`, metadata of type view only (mongodump dumps a view's
-    definition, neither data nor an EOF)."""
+    definition, neither data nor an EOF); `timeseries`, metadata of type timeseries and one bucket
+    of data under system.buckets.<name>, as mongodump writes them for a server before 8.3."""
     prelude = [
         ARCHIVE_MAGIC,
         bson.encode(
@@ -70,6 +72,12 @@ def archive(
         for name in extra_namespaces:
             segments[db, name] = []
             prelude.append(bson.encode({"db": db, "collection": name, "metadata": "{}", "size": 0}))
+        for name in timeseries:
+            options = '{"options": {"timeseries": {"timeField": "t"}}, "indexes": [], "type": "timeseries"}'
+            entry = {"db": db, "collection": name, "metadata": options, "size": 0, "type": "timeseries"}
+            prelude.append(bson.encode(entry))
+            bucket = bson.encode({"_id": bson.ObjectId(), "control": {"version": 1}})
+            segments[db, f"system.buckets.{name}"] = [[bucket]]
         for name in views:
             view = '{"options": {"viewOn": "Users", "pipeline": []}, "type": "view"}'
             prelude.append(bson.encode({"db": db, "collection": name, "metadata": view, "size": 0}))

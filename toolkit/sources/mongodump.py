@@ -28,6 +28,7 @@ from toolkit.runtime.preflight import listed
 GZIP_MAGIC = b"\x1f\x8b"
 ARCHIVE_MAGIC = (0x8199E26D).to_bytes(4, "little")
 TERMINATOR = b"\xff\xff\xff\xff"
+BUCKETS = "system.buckets."  # a timeseries collection's data, before MongoDB 8.3, is in system.buckets.<name>
 BLOCK = 1 << 24  # bytes read at a time
 SUFFIXES = (".bson", ".bson.gz")
 
@@ -202,8 +203,8 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
                 if namespace.get("EOF"):
                     if not reader.terminator():
                         reader.fail("no terminator after the end of a collection")
-                    if ours:
-                        unended.discard(name)
+                    if ours:  # a timeseries collection ends with its buckets
+                        unended.difference_update({name, name.removeprefix(BUCKETS)})
                     continue
                 out = None
                 if ours:
