@@ -148,3 +148,26 @@ def test_a_collection_both_plain_and_gzipped_in_one_folder_is_refused(tmp_path):
         DumpSource(tmp_path / "dump")
     (folder / "Users.bson.gz").unlink()
     assert DumpSource(tmp_path / "dump").collections() == ["Tasks", "Users"]
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_the_oplog_beside_the_database_folders_is_no_database(two_databases, tmp_path, gzipped):
+    """`mongodump --oplog` writes oplog.bson at the root, beside the database folders: the root was
+    taken for a database holding one collection, oplog, and the dump refused as none of the app's."""
+    root = two_databases["crm"].parent
+    oplog = bson.encode({"ts": bson.Timestamp(1, 1), "op": "n", "o": {}})
+    (root / ("oplog.bson.gz" if gzipped else "oplog.bson")).write_bytes(gzip.compress(oplog) if gzipped else oplog)
+    with pytest.raises(ConfigError, match="several databases: crm, other"):
+        DumpSource(root)
+    assert DumpSource(root, "crm").collections() == ["Tasks", "Users"]
+    (root / "other" / "Users.bson").unlink()
+    assert DumpSource(root).folder == root / "crm"
+
+
+def test_the_oplog_of_an_archive_is_no_database(two_databases, tmp_path):
+    """In an archive the oplog is of database "": it was listed as one more database to choose."""
+    path = archive({"crm": two_databases["crm"]}, tmp_path / "dump.archive", oplog=True)
+    assert DumpSource(path).database == "crm"
+    both = archive(two_databases, tmp_path / "both.archive", oplog=True)
+    with pytest.raises(ConfigError, match="holds several databases: crm, other"):
+        DumpSource(both)

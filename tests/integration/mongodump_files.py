@@ -40,13 +40,15 @@ def archive(
     extra_namespaces: tuple[str, ...] = (),
     views: tuple[str, ...] = (),
     timeseries: tuple[str, ...] = (),
+    oplog: bool = False,
 ) -> Path:
     """What `mongodump --archive` writes for the databases in `folders` (name -> folder of .bson
     files): the prelude, then segments of `per_segment` documents interleaved across collections,
     then each namespace's EOF header. `extra_namespaces` get metadata and an EOF but no data
     (an empty collection); `views`, metadata of type view only (mongodump dumps a view's
     definition, neither data nor an EOF); `timeseries`, metadata of type timeseries and one bucket
-    of data under system.buckets.<name>, as mongodump writes them for a server before 8.3."""
+    of data under system.buckets.<name>, as mongodump writes them for a server before 8.3; `oplog`,
+    the oplog `--oplog` adds, of database ""."""
     prelude = [
         ARCHIVE_MAGIC,
         bson.encode(
@@ -81,6 +83,9 @@ def archive(
         for name in views:
             view = '{"options": {"viewOn": "Users", "pipeline": []}, "type": "view"}'
             prelude.append(bson.encode({"db": db, "collection": name, "metadata": view, "size": 0}))
+    if oplog:
+        segments["", "oplog"] = [[bson.encode({"ts": bson.Timestamp(1, 1), "op": "n", "o": {}})]]
+        prelude.append(bson.encode({"db": "", "collection": "oplog", "metadata": "", "size": 0, "type": ""}))
     body = [*prelude, TERMINATOR]
     for round_ in zip_longest(*[[(ns, s) for s in runs] for ns, runs in segments.items()]):
         for ns, segment in filter(None, round_):

@@ -211,6 +211,9 @@ def spans(lengths: np.ndarray, first: int, count: int, limit: int) -> Iterator[t
         start = max(stop, start + 1)
 
 
+OPLOG = "oplog"  # mongodump --oplog writes oplog.bson at the dump's root, beside the database folders
+
+
 @dataclass
 class DumpSource:
     """A mongodump output: a folder `DIR/<db>/<collection>.bson` (or a folder of the files), with
@@ -381,9 +384,9 @@ def resolve_dump(path: Path, database: str | None) -> Path:
         )
     if database and (path / database).is_dir():
         return path / database
-    if _holds_collections(path):
-        return path
     databases = sorted(p.name for p in path.iterdir() if p.is_dir() and _holds_collections(p))
+    if _holds_collections(path, besides=(OPLOG,) if databases else ()):
+        return path
     if len(databases) == 1:
         return path / databases[0]
     if not databases:
@@ -394,8 +397,8 @@ def resolve_dump(path: Path, database: str | None) -> Path:
     raise ConfigError(f"{path} holds several databases: {', '.join(databases)}", hint="choose one with --mongo-db")
 
 
-def _holds_collections(folder: Path) -> bool:
-    return any(mongodump.collection_name(p) for p in folder.iterdir() if p.is_file())
+def _holds_collections(folder: Path, besides: tuple[str, ...] = ()) -> bool:
+    return any(mongodump.collection_name(p) not in (None, *besides) for p in folder.iterdir() if p.is_file())
 
 
 def archive_database(path: Path, database: str | None) -> str:
@@ -405,7 +408,7 @@ def archive_database(path: Path, database: str | None) -> str:
             f"--dump {path} is a file but not a mongodump archive",
             hint="pass the folder mongodump wrote (--out), or the file it wrote with --archive",
         )
-    held = sorted(mongodump.archive_collections(path))
+    held = sorted(db for db in mongodump.archive_collections(path) if db)  # --oplog's oplog is of no database
     if database in held:
         return database
     if database:
