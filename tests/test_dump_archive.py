@@ -1,7 +1,9 @@
 """Reading mongodump's archive and gzip files: the layout, streaming, choosing a database, damage."""
 
 import gzip
+import os
 import tracemalloc
+from pathlib import Path
 
 import bson
 import pytest
@@ -171,3 +173,14 @@ def test_the_oplog_of_an_archive_is_no_database(two_databases, tmp_path):
     both = archive(two_databases, tmp_path / "both.archive", oplog=True)
     with pytest.raises(ConfigError, match="holds several databases: crm, other"):
         DumpSource(both)
+
+
+def test_a_pipe_or_standard_input_is_refused_for_what_it_is(tmp_path, monkeypatch):
+    """`mongodump --archive | m2pg extract --dump /dev/stdin` (or a fifo, <(...), "-") was refused
+    as "dump directory ... does not exist", of a path that exists."""
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(tmp_path)
+    for path in (fifo, Path("-")):
+        with pytest.raises(ConfigError, match="is neither a folder nor a file: an archive is read more than once"):
+            DumpSource(path)

@@ -377,6 +377,12 @@ def file_blocks(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes]]
 
 def resolve_dump(path: Path, database: str | None) -> Path:
     """Find the folder holding the .bson (or .bson.gz) files, picking the database when there are several."""
+    if not path.is_dir() and (path.exists() or str(path) == "-"):  # a pipe, /dev/stdin, <(...), or "-"
+        raise ConfigError(
+            f"--dump {path} is neither a folder nor a file: an archive is read more than once (listed, "
+            "unpacked, and read again by verify), which a pipe or standard input cannot be",
+            hint="write the archive to a file first (mongodump --archive=FILE) and pass that file",
+        )
     if not path.is_dir():
         raise ConfigError(
             f"dump directory {path} does not exist",
