@@ -1,6 +1,7 @@
 """Reading mongodump's archive and gzip files: the layout, streaming, choosing a database, damage."""
 
 import gzip
+import json
 import os
 import tracemalloc
 from pathlib import Path
@@ -11,8 +12,10 @@ from bson import ObjectId
 from integration.mongodump_files import TERMINATOR, archive, gzip_folder
 
 from toolkit.runtime.errors import ConfigError
+from toolkit.runtime.preflight import source_holds_app
 from toolkit.sources import mongodump
 from toolkit.sources.readers import DumpSource
+from transforms import MODELS
 
 
 def write_folder(folder, collections: dict[str, int], padding: int = 40):
@@ -184,3 +187,28 @@ def test_a_pipe_or_standard_input_is_refused_for_what_it_is(tmp_path, monkeypatc
     for path in (fifo, Path("-")):
         with pytest.raises(ConfigError, match="is neither a folder nor a file: an archive is read more than once"):
             DumpSource(path)
+
+
+def view_in_place_of_boards(tmp_path):
+    """A database whose Boards is a view on boards_all: mongodump writes its metadata, no data."""
+    folder = write_folder(tmp_path / "dump" / "crm", {"Users": 3, "boards_all": 5})
+    view = {"options": {"viewOn": "boards_all", "pipeline": []}, "indexes": [], "collectionName": "Boards"}
+    (folder / "Boards.metadata.json").write_text(json.dumps({**view, "type": "view"}))
+    return folder
+
+
+DUMP_FORMS = {
+    "folder": lambda folder, tmp: folder.parent,
+    "gzip folder": lambda folder, tmp: gzip_folder(folder, tmp / "gz" / "crm").parent,
+    "archive": lambda folder, tmp: archive({"crm": folder}, tmp / "dump.archive", views=("Boards",)),
+}
+
+
+@pytest.mark.parametrize("form", DUMP_FORMS)
+def test_a_view_in_place_of_an_app_collection_is_refused(tmp_path, form):
+    """A dump's view named like an app collection was taken for an absent collection (a folder) or
+    an empty one (an archive, without a word), where a server's stops the command in one line."""
+    source = DumpSource(DUMP_FORMS[form](view_in_place_of_boards(tmp_path), tmp_path))
+    with pytest.raises(ConfigError, match="the app's collection Boards is a view on "):
+        source_holds_app(source, MODELS)
+    assert list(source.views()) == ["Boards"]

@@ -157,12 +157,35 @@ def _decoded(reader: _Reader) -> dict:
         reader.fail(f"an unreadable header ({error})")
 
 
-def _is_view(metadata: dict) -> bool:
-    """A view's prelude entry has no data and no end header: mongodump dumps its definition only."""
+def view_on(metadata: str | None) -> str | None:
+    """What a collection's metadata (the JSON of `.metadata.json`, or of an archive's prelude) says
+    it is a view on; None for a collection. mongodump dumps a view's definition only, not its data."""
     try:
-        return json.loads(metadata.get("metadata") or "{}").get("type") == "view"
-    except (ValueError, AttributeError):
-        return False
+        found = json.loads(metadata or "{}")
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or found.get("type") != "view":
+        return None
+    return str((found.get("options") or {}).get("viewOn", "?"))
+
+
+def _is_view(metadata: dict) -> bool:
+    """A view's prelude entry has no data and no end header."""
+    return view_on(metadata.get("metadata")) is not None
+
+
+def folder_views(folder: Path) -> dict[str, str]:
+    """The views of a dump folder, from their `<view>.metadata.json` (`.gz` with `--gzip`): view -> what it is on."""
+    found = {}
+    for path in [*folder.glob("*.metadata.json"), *folder.glob("*.metadata.json.gz")]:
+        try:
+            with open_dump_file(path) as fh:
+                on = view_on(fh.read().decode(errors="replace"))
+        except (OSError, EOFError, zlib.error):
+            continue  # metadata is not needed to read a dump: a damaged file says nothing
+        if on is not None:
+            found[path.name.removesuffix(".gz").removesuffix(".metadata.json")] = on
+    return found
 
 
 def _unreadable(path: Path, error: Exception) -> DamagedDump:
@@ -181,6 +204,14 @@ def archive_collections(path: Path) -> dict[str, list[str]]:
     for m in metadata:
         found.setdefault(m.get("db", ""), []).append(m.get("collection", ""))
     return found
+
+
+def archive_views(path: Path, database: str) -> dict[str, str]:
+    """The database's views in the archive's prelude: view -> what it is on."""
+    with open_dump_file(path) as stream:
+        _, metadata = archive_prelude(_Reader(stream, path))
+    found = {m.get("collection", ""): view_on(m.get("metadata")) for m in metadata if m.get("db") == database}
+    return {name: on for name, on in found.items() if on is not None}
 
 
 def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:

@@ -260,6 +260,10 @@ class DumpSource:
             weakref.finalize(self, shutil.rmtree, self.unpacked, ignore_errors=True)
         return self.unpacked
 
+    def views(self) -> dict[str, str]:
+        """The database's views, each with the collection or view it is defined on."""
+        return mongodump.folder_views(self.folder) if self.folder else mongodump.archive_views(self.path, self.database)
+
     def describe(self) -> str:
         return f"mongodump {self.folder}" if self.folder else f"mongodump archive {self.path} database {self.database}"
 
