@@ -212,3 +212,25 @@ def test_a_view_in_place_of_an_app_collection_is_refused(tmp_path, form):
     with pytest.raises(ConfigError, match="the app's collection Boards is a view on "):
         source_holds_app(source, MODELS)
     assert list(source.views()) == ["Boards"]
+
+
+ESCAPED = {"reports/2024": "reports%2F2024", "Ünits x": "%C3%9Cnits+x", "a.b": "a.b"}  # as mongodump names files
+
+
+FOLDER_FORMS = {
+    "folder": lambda folder, tmp: folder,
+    "gzip folder": lambda folder, tmp: gzip_folder(folder, tmp / "gz" / "crm"),
+    "archive": lambda folder, tmp: archive({"crm": folder}, tmp / "dump.archive"),
+}
+
+
+@pytest.mark.parametrize("form", FOLDER_FORMS)
+def test_collections_named_with_characters_mongodump_escapes(tmp_path, form):
+    """mongodump names a collection's files URL-escaped (`reports%2F2024.bson` holds `reports/2024`):
+    a folder's collection was taken for `reports%2F2024`, and an archive holding `reports/2024` was
+    refused as unreadable, its unpacked file named with a `/`."""
+    folder = write_folder(tmp_path / "crm", {"Users": 2, **{stem: 3 for stem in ESCAPED.values()}})
+    source = DumpSource(FOLDER_FORMS[form](folder, tmp_path))
+    assert source.collections() == sorted(["Users", *ESCAPED])
+    for name, stem in ESCAPED.items():
+        assert b"".join(source.chunks(name, 10)) == (folder / f"{stem}.bson").read_bytes()

@@ -5,6 +5,7 @@ import gzip
 import shutil
 from itertools import zip_longest
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import bson
 from bson import Int64
@@ -59,13 +60,14 @@ def archive(
     for db, folder in folders.items():
         for path in sorted(folder.glob("*.bson")):
             docs = documents(path.read_bytes())
-            segments[db, path.stem] = [docs[i : i + per_segment] for i in range(0, len(docs), per_segment)]
+            name = unquote_plus(path.stem)  # a file's name is escaped, an archive's namespace is not
+            segments[db, name] = [docs[i : i + per_segment] for i in range(0, len(docs), per_segment)]
             metadata = folder / f"{path.stem}.metadata.json"
             prelude.append(
                 bson.encode(
                     {
                         "db": db,
-                        "collection": path.stem,
+                        "collection": name,
                         "size": sum(map(len, docs)),
                         "metadata": metadata.read_text() if metadata.exists() else "{}",
                     }

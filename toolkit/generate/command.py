@@ -16,6 +16,7 @@ from toolkit.declarations.app import App
 from toolkit.runtime.errors import ConfigError, short_cause
 from toolkit.runtime.preflight import mongo_database, need, one_of
 from toolkit.runtime.redact import redact
+from toolkit.sources.mongodump import file_stem
 from toolkit.staging.layout import write_json
 
 PROFILES = ("sample", "bad", "large")
@@ -52,7 +53,7 @@ def held_collections(uri: str, db: str, names: list[str]) -> dict[str, int]:
 
 def held_files(folder: Path, names: list[str]) -> list[Path]:
     """The files of the app's collections a dump folder already has."""
-    paths = (folder / f"{name}{suffix}" for name in names for suffix in DUMP_FILES)
+    paths = (folder / f"{file_stem(name)}{suffix}" for name in names for suffix in DUMP_FILES)
     return [path for path in paths if path.exists()]
 
 

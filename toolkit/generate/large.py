@@ -30,6 +30,7 @@ from toolkit.declarations.spec import LIST_KINDS, Field, Junction, Kind, ModelSp
 from toolkit.documents import index as bt
 from toolkit.generate.sample import END, START, SampleData, dump_metadata, tables, target_model, text_maker
 from toolkit.runtime.progress import tracked
+from toolkit.sources.mongodump import file_stem
 
 MOST_DOCUMENTS = (1 << 24) - 1  # a collection's ObjectIds number its documents in a 3-byte counter
 SCALED, FIXED = True, False  # a count of `SampleData.large_counts` grows with the scale, or not
@@ -71,7 +72,7 @@ def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: st
     folder.mkdir(parents=True, exist_ok=True)
     for model in tracked(app.models, "generate", lambda m: m.source):
         total = sizes[model.source]
-        with (folder / f"{model.source}.bson").open("wb") as fh:
+        with (folder / f"{file_stem(model.source)}.bson").open("wb") as fh:
             offset, earlier, every = 0, list[Future](), list[Future]()
             try:
                 for start in range(0, total, CHUNK):  # a chunk is drawn while the one before is written
@@ -82,7 +83,7 @@ def large(app: App, scale: float = 1.0, seed: int = 7, *, dump_out: Path, db: st
                 _finish(earlier)
             finally:
                 wait(every)  # no write outlives the file it writes to, even when one failed
-        (folder / f"{model.source}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
+        (folder / f"{file_stem(model.source)}.metadata.json").write_text(json.dumps(dump_metadata(model.source)))
     return sizes
 
 

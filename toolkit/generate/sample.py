@@ -31,6 +31,7 @@ from bson import Int64, ObjectId
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import LIST_KINDS, Feed, Field, Kind, ModelSpec
 from toolkit.runtime.progress import tracked
+from toolkit.sources.mongodump import file_stem
 
 if TYPE_CHECKING:
     from pymongo import MongoClient
@@ -342,6 +343,6 @@ def write_dump(directory: str | Path, db: str, dataset: Dataset) -> Path:
     folder = Path(directory) / db
     folder.mkdir(parents=True, exist_ok=True)
     for collection, docs in dataset.items():
-        (folder / f"{collection}.bson").write_bytes(b"".join(bson.encode(d) for d in docs))
-        (folder / f"{collection}.metadata.json").write_text(json.dumps(dump_metadata(collection)))
+        (folder / f"{file_stem(collection)}.bson").write_bytes(b"".join(bson.encode(d) for d in docs))
+        (folder / f"{file_stem(collection)}.metadata.json").write_text(json.dumps(dump_metadata(collection)))
     return folder

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from io import BufferedIOBase
 from pathlib import Path
 from typing import BinaryIO, NoReturn
+from urllib.parse import quote_plus, unquote_plus
 
 import numpy as np
 from bson import decode as bson_decode
@@ -65,11 +66,18 @@ def unpacked_size(path: Path) -> int:
 
 
 def collection_name(path: Path) -> str | None:
-    """`Users` for `Users.bson` or `Users.bson.gz`; None for other files (`.metadata.json`, ...)."""
+    """`Users` for `Users.bson` or `Users.bson.gz`, `a/b` for `a%2Fb.bson`; None for other files
+    (`.metadata.json`, ...)."""
     for suffix in SUFFIXES:
         if path.name.endswith(suffix) and len(path.name) > len(suffix):
-            return path.name[: -len(suffix)]
+            return unquote_plus(path.name[: -len(suffix)])
     return None
+
+
+def file_stem(collection: str) -> str:
+    """The name of a collection's files as mongodump 100.x writes it (Go's url.QueryEscape): a
+    collection may be named with characters a file name cannot hold (`/`)."""
+    return quote_plus(collection)
 
 
 def copy_unpacked(path: Path, target: Path) -> None:
@@ -225,7 +233,7 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
             _, metadata = archive_prelude(reader)
             for m in metadata:
                 if m.get("db") == database:
-                    files[m["collection"]] = folder / f"{m['collection']}.bson"
+                    files[m["collection"]] = folder / f"{file_stem(m['collection'])}.bson"
                     outputs[m["collection"]] = files[m["collection"]].open("wb")
             unended = {str(m["collection"]) for m in metadata if m.get("db") == database and not _is_view(m)}
             while not reader.at_end():
@@ -242,7 +250,7 @@ def unpack_archive(path: Path, database: str, folder: Path) -> dict[str, Path]:
                     unended.add(name)
                     out = outputs.get(name)
                     if out is None:  # data without a metadata document
-                        files[name] = folder / f"{name}.bson"
+                        files[name] = folder / f"{file_stem(name)}.bson"
                         out = outputs[name] = files[name].open("wb")
                 for run in reader.documents():
                     if out is not None:

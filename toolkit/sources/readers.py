@@ -262,7 +262,11 @@ class DumpSource:
 
     def views(self) -> dict[str, str]:
         """The database's views, each with the collection or view it is defined on."""
-        return mongodump.folder_views(self.folder) if self.folder else mongodump.archive_views(self.path, self.database)
+        if self.folder:
+            return mongodump.folder_views(self.folder)
+        return mongodump.archive_views(
+            self.path, self.database or ""
+        )  # an archive's database is chosen when it is opened
 
     def describe(self) -> str:
         return f"mongodump {self.folder}" if self.folder else f"mongodump archive {self.path} database {self.database}"
@@ -272,8 +276,8 @@ class DumpSource:
         if collection in self.plain:
             return self.plain[collection]
         if collection not in self.files:
-            return (self.folder or self.unpacked) / f"{collection}.bson"  # absent: nothing to read
-        target = self.unpacked / f"{collection}.bson"
+            return (self.folder or self.unpacked) / f"{mongodump.file_stem(collection)}.bson"  # absent: nothing to read
+        target = self.unpacked / f"{mongodump.file_stem(collection)}.bson"
         if not target.exists():  # a `.bson.gz`, unpacked by the process that reads it
             mongodump.copy_unpacked(self.files[collection], target)
         self.plain[collection] = target
