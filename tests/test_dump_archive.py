@@ -234,3 +234,12 @@ def test_collections_named_with_characters_mongodump_escapes(tmp_path, form):
     assert source.collections() == sorted(["Users", *ESCAPED])
     for name, stem in ESCAPED.items():
         assert b"".join(source.chunks(name, 10)) == (folder / f"{stem}.bson").read_bytes()
+
+
+def test_a_folder_of_several_databases_without_the_one_named_says_so(two_databases):
+    """--mongo-db naming none of the folder's databases was told to "choose one with --mongo-db"."""
+    root = two_databases["crm"].parent
+    with pytest.raises(ConfigError, match=r"holds no database nextcrm \(it holds crm, other\)"):
+        DumpSource(root, "nextcrm")
+    with pytest.raises(ConfigError, match="several databases: crm, other"):
+        DumpSource(root)

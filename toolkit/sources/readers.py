@@ -408,6 +408,10 @@ def resolve_dump(path: Path, database: str | None) -> Path:
             f"no .bson or .bson.gz files under {path}",
             hint="expected DIR/<db>/<collection>.bson (.bson.gz with --gzip), or an --archive file",
         )
+    if database:
+        raise ConfigError(
+            f"the dump {path} holds no database {database} (it holds {', '.join(databases)})", hint="check --mongo-db"
+        )
     raise ConfigError(f"{path} holds several databases: {', '.join(databases)}", hint="choose one with --mongo-db")
 
 
