@@ -6,10 +6,15 @@ row again as the source holds it, and the deletion then goes through.
 
 And a junction table into which the trial loaded no pair, and into which the app then wrote one
 that the source holds by the catch-up: the same fact, kept as the migration's (as in a junction
-m2pg had written pairs into before), not a duplicate key that stops the load."""
+m2pg had written pairs into before), not a duplicate key that stops the load.
+
+And a row m2pg wrote whose unique value someone else changed since to one a new document then
+has: the load leaves the changed row as it is, so it stops before writing, naming the row, as at a
+row someone else wrote (not at the duplicate key, with a hint that it is no row of the migration's)."""
 
 import psycopg
 import pytest
+from bson import ObjectId
 
 from processes import m2pg
 from toolkit.documents.ids import uuid_for
@@ -111,3 +116,37 @@ def test_a_pair_the_app_wrote_into_a_junction_the_trial_left_empty_is_adopted(pg
     assert verified.returncode == 0, verified.stdout + verified.stderr
     again = run(tmp_path / "changed", pg_uri, staging)  # the pair is the migration's now: nothing to write
     assert again.returncode in (0, 3) and "nothing to write" in " ".join(again.stdout.split()), again.stdout
+
+
+def holders(uri: str, email: str) -> list[str]:
+    with psycopg.connect(uri) as conn:
+        return [row[0] for row in conn.execute('SELECT id::text FROM "Users" WHERE email = %s', [email])]
+
+
+def test_a_unique_value_a_changed_row_keeps_stops_the_load_by_name(pg_uri, tmp_path):
+    trial = {c: documents[:25] for c, documents in generate.sample(APP, 7).items()}
+    generate.write_dump(tmp_path / "trial", "nextcrm", trial)
+    staging = tmp_path / "staging"
+    assert run(tmp_path / "trial", pg_uri, staging).returncode in (0, 3)
+    changed, renamed = trial["Users"][3], trial["Users"][4]
+    with psycopg.connect(pg_uri) as conn:  # the app: a migrated user takes a new email, another a new name
+        for column, value, user in (("email", "taken@example.com", changed), ("name", "Renamed", renamed)):
+            conn.execute(f'UPDATE "Users" SET {column} = %s WHERE id = %s', [value, uuid_for(str(user["_id"]))])
+    newcomer = {"_id": ObjectId(), "email": "taken@example.com"}
+    trial["Users"].append(newcomer)  # the source: a new user with that email; the changed one's is as it was
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+
+    planned = run(tmp_path / "changed", pg_uri, staging, "--dry-run")
+    stopped = run(tmp_path / "changed", pg_uri, staging)
+    for result in (planned, stopped):
+        assert result.returncode == 2, result.stdout + result.stderr
+        held = f"'taken@example.com' is held by row {uuid_for(str(changed['_id']))}"
+        assert held in said(result) and "someone else changed since it wrote it" in said(result), said(result)[-1500:]
+        assert "more)" not in said(result)  # the renamed user's own email is no clash
+    assert holders(pg_uri, "taken@example.com") == [uuid_for(str(changed["_id"]))]  # nothing written
+
+    again = run(tmp_path / "changed", pg_uri, staging, "--overwrite-changed")
+    assert again.returncode in (0, 3), again.stdout + again.stderr
+    assert "the target equals the source" in said(again), said(again)[-1500:]
+    assert holders(pg_uri, changed["email"]) == [uuid_for(str(changed["_id"]))]
+    assert holders(pg_uri, "taken@example.com") == [uuid_for(str(newcomer["_id"]))]

@@ -134,7 +134,7 @@ def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(kinds))
 
 
-def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str) -> None:
+def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str, overwrite: bool = False) -> None:
     """What stops a load of the staged rows into the app's tables before it writes anything
     (none applies on --replace): each a likely mistake that would delete or clash with rows."""
     manifests = {m.source: read_json(staging.manifest(m.source)) for m in models}
@@ -143,7 +143,18 @@ def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str) -> None
     preflight_target.emptied_but_loaded(pg_uri, absent, empty, stage)
     preflight_target.another_source(pg_uri, staging, models, stage)
     preflight_target.older_extract(conn, staging, stage)
-    preflight_target.staged_clash(pg_uri, staging, models)
+    kept = {m.table: kept_changed(conn, staging, m, overwrite) for m in models if any(f.unique for f in m.fields)}
+    preflight_target.staged_clash(pg_uri, staging, models, kept)
+
+
+def kept_changed(conn, staging: Staging, model: ModelSpec, overwrite: bool) -> pl.Series:
+    """Ids of the rows of `model` the migration wrote that someone else changed since and the
+    load leaves as they are (`Owned.kept`): their unique values stay, as another's would."""
+    if overwrite or not preflight_target.exists(conn, owned_table(model.table)):
+        return pl.Series("id", [], pl.String)
+    owned = owned_rows(conn, model.table, ["id"], overwrite)
+    staged = _staged_rows(_parts(staging, model.table), ["id"], [f.name for f in model.fields])
+    return owned.kept(compare(staged, owned.rows, ["id"]))["id"]
 
 
 def ensure_target(
@@ -155,6 +166,7 @@ def ensure_target(
     staging: Staging | None = None,
     stage: str = "load",
     enums=None,
+    overwrite: bool = False,
 ) -> None:
     """Check the target first (its schema; on --replace that emptying the app's tables reaches
     no other table; else that no row of someone else clashes with a staged one), and only then
@@ -167,7 +179,7 @@ def ensure_target(
         if stage != "reset":  # reset asks first, and says how many rows are not the migration's
             preflight_target.may_replace(conn, keys_of(models, junctions), stage)
     elif staging is not None:
-        staged_safe(conn, pg_uri, staging, models, stage)
+        staged_safe(conn, pg_uri, staging, models, stage, overwrite)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:
         for statement in LEDGER_DDL:
@@ -235,9 +247,15 @@ class Owned:
             return 0
         keys = self.changed.columns
         delete = changes.delete.select(keys)
-        written = pl.concat([changes.update.select(keys), delete])
-        changed = self.changed.join(written, on=keys, how="anti").height
-        return changed + self.deleted.join(delete, on=keys, how="anti").height
+        return self.kept(changes).height + self.deleted.join(delete, on=keys, how="anti").height
+
+    def kept(self, changes: Changes) -> pl.DataFrame:
+        """The keys of the changed rows the load leaves as they are."""
+        if self.overwrite:
+            return self.changed.clear()
+        keys = self.changed.columns
+        written = pl.concat([changes.update.select(keys), changes.delete.select(keys)])
+        return self.changed.join(written, on=keys, how="anti")
 
 
 def owned_rows(conn, table: str, keys: list[str], overwrite: bool) -> Owned:
@@ -995,7 +1013,7 @@ def _load_checked(
     enums=None,
 ) -> LoadReport:
     with connect(pg_uri) as conn:
-        ensure_target(conn, pg_uri, models, junctions, replace, staging, enums=enums)
+        ensure_target(conn, pg_uri, models, junctions, replace, staging, enums=enums, overwrite=overwrite)
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
     try:
         done, failed, restoring, order = _load_all(
@@ -1045,7 +1063,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
     with connect(pg_uri) as conn:
         if created:
             try:
-                staged_safe(conn, pg_uri, staging, models, "plan")
+                staged_safe(conn, pg_uri, staging, models, "plan", overwrite)
             except ConfigError as error:  # the plan still shows what the load would have written
                 stop = f"{error.args[0]}; hint: {error.hint}" if error.hint else error.args[0]
         for table, kinds in _kinds(models, junctions).items():

@@ -531,19 +531,25 @@ def may_replace(conn, keys: dict[str, list[str]], stage: str) -> None:
         )
 
 
-def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series) -> tuple | None:
+def unique_clash(
+    pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Series, kept: pl.Series | None = None
+) -> tuple | None:
     """(column, value, id, count) of a row the migration does not own whose unique value equals
     one in `rows` (columns id and the unique fields), the first of `count`; None when there is none.
     The migration owns the rows of `owned` (ids) and those an earlier load wrote: the row of a
-    document deleted or quarantined since gives its value up in the load (`load.parking`)."""
+    document deleted or quarantined since gives its value up in the load (`load.parking`). Of
+    them, those of `kept` (ids: someone else changed them since, and the load leaves them as they
+    are) keep their values, as another's rows do."""
     unique = [f.name for f in model.fields if f.unique]
     if not unique or rows.is_empty():
         return None
     with connect(pg_uri) as conn:
         earlier = exists(conn, owned_table(model.table))
+    kept = pl.Series("id", [], pl.String) if kept is None else kept
     with duck.connect(pg_uri) as con:
         con.register("m2pg_rows", rows.select("id", *unique).to_arrow())
         con.register("m2pg_owned", pl.DataFrame({"id": owned.unique()}).to_arrow())
+        con.register("m2pg_kept", pl.DataFrame({"id": kept.unique()}).to_arrow())
         wrote = f"LEFT JOIN pg.{owned_table(model.table)} w ON w.id = t.id " if earlier else ""
         for column in unique:
             c = quote(column)
@@ -553,7 +559,8 @@ def unique_clash(pg_uri: str, model: ModelSpec, rows: pl.DataFrame, owned: pl.Se
                 # a join, not a correlated NOT EXISTS: DuckDB runs that one as a delim join, a
                 # hundred times slower (1.3 s for 10,000 users)
                 f"LEFT JOIN m2pg_owned o ON o.id = CAST(t.id AS VARCHAR) {wrote}"
-                f"WHERE o.id IS NULL {'AND w.id IS NULL ' if earlier else ''}"
+                "LEFT JOIN m2pg_kept k ON k.id = CAST(t.id AS VARCHAR) "
+                f"WHERE (o.id IS NULL {'AND w.id IS NULL' if earlier else ''}) OR (k.id IS NOT NULL AND r.id <> k.id) "
                 f"ORDER BY v LIMIT 1"
             ).fetchone()
             if found:
@@ -565,11 +572,12 @@ def refuse_clash(model: ModelSpec, clash: tuple, stage: str) -> ConfigError:
     column, value, row_id, count = clash
     more = f" (and {count - 1} more)" if count > 1 else ""
     return ConfigError(
-        f'"{model.table}".{column} {value!r} is held by row {row_id}, which this migration did not write, '
-        f"and a row to load has it too{more}",
+        f'"{model.table}".{column} {value!r} is held by row {row_id}, which this migration did not write '
+        f"(or someone else changed since it wrote it), and a row to load has it too{more}",
         stage=stage,
         hint=f"nothing was written; change or delete that row in the target (or the {model.source} document "
-        "in the source), or load afresh with --replace, then run again",
+        "in the source; or, if m2pg wrote it, make it as the source holds it with --overwrite-changed), "
+        "or load afresh with --replace, then run again",
     )
 
 
@@ -579,15 +587,18 @@ def holds_rows(pg_uri: str, table: str) -> bool:
         return cur.fetchone()[0]
 
 
-def staged_clash(pg_uri: str, staging: Staging, models: Sequence[ModelSpec]) -> None:
-    """No row to load shares a unique value with a row of the target the migration does not own."""
+def staged_clash(
+    pg_uri: str, staging: Staging, models: Sequence[ModelSpec], kept: Mapping[str, pl.Series] | None = None
+) -> None:
+    """No row to load shares a unique value with a row of the target the migration does not own,
+    or with one it wrote that the load leaves as someone else changed it (`kept`, by table)."""
     for model in models:
         unique = [f.name for f in model.fields if f.unique]
         if not unique or not holds_rows(pg_uri, model.table):
             continue
         rows = pl.read_parquet(staging.clean_parts(model.table), columns=["id", *unique])
         owned = pl.read_parquet(staging.idmap(model.source), columns=["id"])["id"]
-        clash = unique_clash(pg_uri, model, rows, owned)
+        clash = unique_clash(pg_uri, model, rows, owned, (kept or {}).get(model.table))
         if clash:
             raise refuse_clash(model, clash, "load")
 
