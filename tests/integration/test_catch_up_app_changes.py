@@ -10,7 +10,11 @@ m2pg had written pairs into before), not a duplicate key that stops the load.
 
 And a row m2pg wrote whose unique value someone else changed since to one a new document then
 has: the load leaves the changed row as it is, so it stops before writing, naming the row, as at a
-row someone else wrote (not at the duplicate key, with a hint that it is no row of the migration's)."""
+row someone else wrote (not at the duplicate key, with a hint that it is no row of the migration's).
+
+And a row m2pg wrote that someone else deleted since, which a row to load then references (a new
+contact of an account the app deleted): the load leaves the deleted row deleted, so it stops before
+writing, naming both, not halfway at the foreign key with a hint that blames a row of another's."""
 
 import psycopg
 import pytest
@@ -150,3 +154,41 @@ def test_a_unique_value_a_changed_row_keeps_stops_the_load_by_name(pg_uri, tmp_p
     assert "the target equals the source" in said(again), said(again)[-1500:]
     assert holders(pg_uri, changed["email"]) == [uuid_for(str(changed["_id"]))]
     assert holders(pg_uri, "taken@example.com") == [uuid_for(str(newcomer["_id"]))]
+
+
+def test_a_row_to_load_pointing_at_a_row_someone_deleted_stops_the_load_by_name(pg_uri, tmp_path):
+    trial = {c: documents[:25] for c, documents in generate.sample(APP, 7).items()}
+    task, comment, account = trial["Tasks"][0], trial["tasksComments"][0], trial["crm_Accounts"][5]
+    comment["task"], comment["user"] = task["_id"], trial["Users"][0]["_id"]
+    generate.write_dump(tmp_path / "trial", "nextcrm", trial)
+    staging = tmp_path / "staging"
+    assert run(tmp_path / "trial", pg_uri, staging).returncode in (0, 3)
+    assert reference(pg_uri, "tasksComments", "task", comment["_id"]) == uuid_for(str(task["_id"]))
+    with psycopg.connect(pg_uri) as conn:  # the app deletes a task (and so its comment) and an account
+        for table, document in (("Tasks", task), ("crm_Accounts", account)):
+            conn.execute(f'DELETE FROM "{table}" WHERE id = %s', [uuid_for(str(document["_id"]))])
+    comment["comment"] = "edited in the source"  # its row stays deleted: not written, no stop
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+    left = run(tmp_path / "changed", pg_uri, staging)
+    assert left.returncode == 1 and "left unlike the source" in said(left), said(left)[-1500:]
+
+    newcomer = {"_id": ObjectId(), "last_name": "New", "accountsIDs": account["_id"]}
+    trial["crm_Contacts"].append(newcomer)  # the source: a new contact of the deleted account
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+    planned = run(tmp_path / "changed", pg_uri, staging, "--dry-run")
+    stopped = run(tmp_path / "changed", pg_uri, staging)
+    for result in (planned, stopped):
+        assert result.returncode == 2, result.stdout + result.stderr
+        named = (
+            f'row {uuid_for(str(account["_id"]))} of "crm_Accounts", which this migration wrote and someone else '
+            f'deleted since, is referenced by "crm_Contacts".accountsIDs of row {uuid_for(str(newcomer["_id"]))}'
+        )
+        assert named in said(result) and "--overwrite-changed" in said(result), said(result)[-1500:]
+    with psycopg.connect(pg_uri) as conn:
+        found = conn.execute('SELECT count(*) FROM "crm_Contacts" WHERE id = %s', [uuid_for(str(newcomer["_id"]))])
+        assert found.fetchone()[0] == 0  # nothing written
+
+    again = run(tmp_path / "changed", pg_uri, staging, "--overwrite-changed")
+    assert again.returncode in (0, 3), again.stdout + again.stderr
+    assert "the target equals the source" in said(again), said(again)[-1500:]
+    assert reference(pg_uri, "crm_Contacts", "accountsIDs", newcomer["_id"]) == uuid_for(str(account["_id"]))

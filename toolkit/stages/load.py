@@ -134,7 +134,7 @@ def to_arrow(frame: pl.DataFrame, kinds: dict[str, Kind]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(kinds))
 
 
-def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str, overwrite: bool = False) -> None:
+def staged_safe(conn, pg_uri: str, staging: Staging, models, junctions, stage: str, overwrite: bool = False) -> None:
     """What stops a load of the staged rows into the app's tables before it writes anything
     (none applies on --replace): each a likely mistake that would delete or clash with rows."""
     manifests = {m.source: read_json(staging.manifest(m.source)) for m in models}
@@ -145,6 +145,8 @@ def staged_safe(conn, pg_uri: str, staging: Staging, models, stage: str, overwri
     preflight_target.older_extract(conn, staging, stage)
     kept = {m.table: kept_changed(conn, staging, m, overwrite) for m in models if any(f.unique for f in m.fields)}
     preflight_target.staged_clash(pg_uri, staging, models, kept)
+    if not overwrite:
+        no_deleted_parent(conn, staging, models, junctions, stage)
 
 
 def kept_changed(conn, staging: Staging, model: ModelSpec, overwrite: bool) -> pl.Series:
@@ -155,6 +157,45 @@ def kept_changed(conn, staging: Staging, model: ModelSpec, overwrite: bool) -> p
     owned = owned_rows(conn, model.table, ["id"], overwrite)
     staged = _staged_rows(_parts(staging, model.table), ["id"], [f.name for f in model.fields])
     return owned.kept(compare(staged, owned.rows, ["id"]))["id"]
+
+
+def no_deleted_parent(conn, staging: Staging, models, junctions, stage: str) -> None:
+    """No row to write points at a row the migration wrote that someone else deleted since:
+    the load leaves that row deleted, so its foreign key would refuse the row halfway through."""
+    kinds = _kinds(models, junctions)
+    for parent, pointing in pointing_at(models, junctions).items():
+        gone = _deleted_since(conn, parent)
+        for child, column, keys in pointing:
+            if not gone or not preflight_target.exists(conn, owned_table(child)):
+                continue
+            read = list(dict.fromkeys([*keys, column]))
+            staged = pl.concat([_digested(p, list(kinds[child]), read) for p in _parts(staging, child)], how="diagonal")
+            staged = staged.filter(pl.col(column).is_in(gone))
+            if staged.height:  # not written: those unchanged, and those someone else deleted (left deleted)
+                owned = _owned_rows(conn, child, keys)
+                staged = staged.join(owned, on=[*keys, DIGEST], how="anti")
+                staged = staged.join(owned.filter(pl.col("m2pg_deleted")), on=keys, how="anti")
+            if staged.height:
+                row = staged.row(0, named=True)
+                raise ConfigError(
+                    f'row {row[column]} of "{parent}", which this migration wrote and someone else deleted since, '
+                    f'is referenced by "{child}".{column} of row {" ".join(row[k] for k in keys)} to load',
+                    stage=stage,
+                    hint="nothing was written; make the deleted row again as the source holds it with "
+                    "--overwrite-changed (or change or delete the referencing document in the source), then run again",
+                )
+
+
+def _deleted_since(conn, table: str) -> list[str]:
+    """Ids of the rows of `table` the migration wrote that someone else deleted since."""
+    if not preflight_target.exists(conn, owned_table(table)):
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT o.id::text FROM {owned_table(table)} o WHERE NOT EXISTS "
+            f"(SELECT FROM {quote(table)} t WHERE t.id = o.id)"
+        )
+        return [found for (found,) in cur.fetchall()]
 
 
 def ensure_target(
@@ -179,7 +220,7 @@ def ensure_target(
         if stage != "reset":  # reset asks first, and says how many rows are not the migration's
             preflight_target.may_replace(conn, keys_of(models, junctions), stage)
     elif staging is not None:
-        staged_safe(conn, pg_uri, staging, models, stage, overwrite)
+        staged_safe(conn, pg_uri, staging, models, junctions, stage, overwrite)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:
         for statement in LEDGER_DDL:
@@ -1063,7 +1104,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
     with connect(pg_uri) as conn:
         if created:
             try:
-                staged_safe(conn, pg_uri, staging, models, "plan", overwrite)
+                staged_safe(conn, pg_uri, staging, models, junctions, "plan", overwrite)
             except ConfigError as error:  # the plan still shows what the load would have written
                 stop = f"{error.args[0]}; hint: {error.hint}" if error.hint else error.args[0]
         for table, kinds in _kinds(models, junctions).items():
