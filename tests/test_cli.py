@@ -464,3 +464,108 @@ def test_a_staging_folder_whose_path_starts_with_a_tilde_is_refused(tmp_path, mo
     assert done.exit_code == 2 and f"its path {folder} starts with ~" in done.output, done.output
     assert "Traceback" not in done.output
     assert not list(work.iterdir()) and not list(home.iterdir())
+
+
+def test_sigterm_is_taken_as_a_ctrl_c():
+    """`timeout`, systemd and Kubernetes stop a command with SIGTERM: it killed m2pg at once
+    (exit 143, no checkpoint line, the staging folder's lock left behind) where Ctrl+C stops
+    after the batch in flight with exit 130."""
+    import signal
+
+    from toolkit.runtime import interrupt
+
+    with interrupt.graceful():
+        assert signal.getsignal(signal.SIGTERM) is signal.getsignal(signal.SIGINT)  # else the next line kills pytest
+        signal.raise_signal(signal.SIGTERM)
+        assert interrupt.requested() and not interrupt.forced()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_json_summary_whose_reader_is_gone_ends_as_a_table_does(tmp_path, monkeypatch, capsys):
+    """`m2pg extract --json | true`: with the reader of standard output gone, writing the JSON
+    raised BrokenPipeError, which m2pg took for a bug of its own ("m2pg failed unexpectedly ...
+    please report it as a bug", its traceback logged), where a table's write ends as rich ends it:
+    nothing more printed, exit 1."""
+    import os
+    import sys
+
+    from bson import ObjectId
+
+    from toolkit.generate import sample as generate
+
+    generate.write_dump(tmp_path / "dump", "nextcrm", {"Users": [{"_id": ObjectId(), "email": "a@example.com"}]})
+    from toolkit import cli
+
+    monkeypatch.setattr(cli.out, "quiet", False)  # rich makes its console quiet for good on a closed pipe
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    with open(write, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        with pytest.raises(SystemExit) as stopped:
+            app(["extract", "--dump", str(tmp_path / "dump"), "--staging", str(tmp_path / "staging"), "--json"])
+    said = capsys.readouterr().err
+    assert stopped.value.code == 1 and "report it as a bug" not in said and "BrokenPipe" not in said, said
+    log = tmp_path / "staging" / "reports" / "errors.log"
+    assert not log.exists() or "BrokenPipe" not in log.read_text()
+
+
+def test_a_full_standard_output_is_named_not_the_staging_folder(tmp_path, monkeypatch, capsys):
+    """`m2pg status > /dev/full` said "cannot write or read a file in staging: No space left on
+    device": a script's operator cleared the staging folder's disk, which was not what failed."""
+    import sys
+
+    (tmp_path / "staging").mkdir()
+    with open("/dev/full", "w") as full:
+        monkeypatch.setattr(sys, "stdout", full)
+        with pytest.raises(SystemExit) as stopped:
+            app(["status", "--staging", str(tmp_path / "staging")])
+    said = capsys.readouterr().err
+    assert stopped.value.code == 1 and "cannot write or read the standard output: No space left on device" in said, said
+
+
+@pytest.mark.parametrize(
+    ("variables", "options", "said"),
+    [
+        ({"M2PG_DUMP": "{missing}"}, [], "(--dump is M2PG_DUMP in the environment)"),
+        ({"M2PG_DUMP": "{dump}", "M2PG_MONGO_DB": "other"}, [], "(--mongo-db is M2PG_MONGO_DB in the environment)"),
+        ({}, ["--dump", "{missing}"], ""),
+        ({"M2PG_MONGO_DB": "other"}, ["--dump", "{dump}", "--mongo-db", "other"], ""),
+    ],
+    ids=["dump", "database", "dump-given", "database-given"],
+)
+def test_an_error_says_which_option_the_environment_gave(tmp_path, monkeypatch, variables, options, said):
+    """`m2pg servers` has M2PG_MONGO_DB exported; a dump of another database then said "pass
+    --mongo-db nextcrm, or leave it out" to a command line without --mongo-db: the value to fix
+    was in the environment, which the error did not name."""
+    from bson import ObjectId
+
+    from toolkit.generate import sample as generate
+
+    generate.write_dump(tmp_path / "dump", "nextcrm", {"Users": [{"_id": ObjectId(), "email": "a@example.com"}]})
+    paths = {"dump": str(tmp_path / "dump"), "missing": str(tmp_path / "missing")}
+    arguments = ["extract", *(o.format(**paths) for o in options), "--staging", str(tmp_path / "staging")]
+    monkeypatch.setattr("sys.argv", ["m2pg", *arguments])
+    for name in ("M2PG_MONGO_URI", "M2PG_MONGO_DB", "M2PG_DUMP"):
+        monkeypatch.delenv(name, raising=False)
+    env = {name: value.format(**paths) for name, value in variables.items()}
+    done = CliRunner().invoke(app, arguments, env={"COLUMNS": "400", **env})
+    assert done.exit_code == 2 and done.output.startswith("error: "), done.output
+    assert done.output.rstrip().endswith(said) and ("in the environment" in done.output) == bool(said), done.output
+
+
+def test_a_locale_that_cannot_show_a_character_escapes_it(tmp_path):
+    """In a locale that is not UTF-8 (de_DE.ISO-8859-1, or PYTHONIOENCODING=latin-1), standard
+    output refused what it could not encode: `m2pg verify` ended its PASS line ("verify: PASS —
+    ...") in "m2pg failed unexpectedly: UnicodeEncodeError" and exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "Zürich—2026"
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("M2PG_")} | {"PYTHONIOENCODING": "latin-1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "status", "--staging", str(folder)], capture_output=True, env=env
+    )
+    said = done.stdout.decode("latin-1") + done.stderr.decode("latin-1")
+    assert done.returncode == 0 and "Zürich\\u20142026" in said and "UnicodeEncodeError" not in said, said

@@ -34,6 +34,7 @@ from toolkit.runtime import servers as servers_mod  # noqa: E402
 from toolkit.runtime.errors import (  # noqa: E402
     ConfigError,  # noqa: E402
     M2pgError,
+    WorkerLost,
     environment_failure,
     one_line,
     short_cause,
@@ -72,12 +73,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+if hasattr(sys.stdout, "reconfigure"):  # in a locale that is not UTF-8, what the locale cannot show is
+    sys.stdout.reconfigure(errors="backslashreplace")  # escaped, as Python does on stderr, not a crash
 # No console markup: what they print holds the source's field names and values, the user's paths
 # and the servers' words, any of which may look like a markup tag; colour comes through Text.
 out = Console(
-    file=cast(IO[str], ScrubbedStream(lambda: sys.stdout)), width=None if sys.stdout.isatty() else 160, markup=False
+    file=cast(IO[str], ScrubbedStream(lambda: sys.stdout, "the standard output")),
+    width=None if sys.stdout.isatty() else 160,
+    markup=False,
 )
-err = Console(file=cast(IO[str], ScrubbedStream(lambda: sys.stderr)), stderr=True, soft_wrap=True, markup=False)
+err = Console(
+    file=cast(IO[str], ScrubbedStream(lambda: sys.stderr, "the standard error")),
+    stderr=True,
+    soft_wrap=True,
+    markup=False,
+)
 
 MongoUri = Annotated[
     str | None, typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB connection URI to read from.")
@@ -268,11 +278,16 @@ def _run(action, staging: Path | None = None, resumable: bool = True) -> None:
     except KeyboardInterrupt:
         _stopped_at_once(resumable)
     except M2pgError as error:
-        err.print(Text.assemble(("error:", "red"), f" {error}"), highlight=False)
+        said = f" {error}{preflight.from_environment(str(error), sys.argv[1:])}"
+        err.print(Text.assemble(("error:", "red"), said), highlight=False)
         raise typer.Exit(error.exit_code) from None
     except Exception as error:  # the environment failed under the command, or a bug of the tool
-        if interrupt.forced() or (interrupt.requested() and isinstance(error, subprocess.CalledProcessError)):
-            _stopped_at_once(resumable)  # a statement the second Ctrl+C cancelled, or a program the first one stopped
+        if interrupt.forced() or (
+            interrupt.requested() and isinstance(error, (subprocess.CalledProcessError, WorkerLost))
+        ):
+            # a statement the second Ctrl+C cancelled, or a program (or worker: a SIGTERM to the
+            # process group, as systemd sends) the first one stopped
+            _stopped_at_once(resumable)
         text = traceback.format_exc()
         log = _log_failure(staging, name, text)
         where = f"the traceback is in {log}" if log else "no staging folder to log the traceback in"
@@ -355,13 +370,16 @@ def _stage(settings: Settings, stage, reports: tuple[str, ...]):
                 for name in reports
                 if _mtime(staging, name) not in (None, before[name])
             }
-            out.file.write(
-                json.dumps(
-                    {"command": settings.command, "exit_code": code, "staging": str(staging), "reports": written}
-                )
-                + "\n"
-            )  # scrubbed of passwords like every output
-            out.file.flush()
+            try:
+                out.file.write(
+                    json.dumps(
+                        {"command": settings.command, "exit_code": code, "staging": str(staging), "reports": written}
+                    )
+                    + "\n"
+                )  # scrubbed of passwords like every output
+                out.file.flush()
+            except BrokenPipeError:  # its reader is gone (`| head`): as rich ends a table's, no traceback, exit 1
+                out.on_broken_pipe()
         return code
 
     return action

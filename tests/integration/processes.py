@@ -23,19 +23,22 @@ def m2pg(*args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*M2PG, *args], capture_output=True, text=True, env=environment(kill_at), timeout=600)
 
 
-def ctrl_c_once(args: list[str], ready: Callable[[], bool]) -> tuple[int, str]:
-    """Start m2pg, press Ctrl+C as soon as `ready()` says so; (exit code, output)."""
+def ctrl_c_once(args: list[str], ready: Callable[[], bool], sent: int = signal.SIGINT) -> tuple[int, str]:
+    """Start m2pg, press Ctrl+C (or send `sent`) as soon as `ready()` says so; (exit code, output)."""
     process = subprocess.Popen(
         [*M2PG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
     )
     deadline = time.time() + 120
     while not ready() and time.time() < deadline:
         time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sent)
     out, err = process.communicate(timeout=300)
     return process.returncode, out + err
 
 
-def ctrl_c_when(args: list[str], folder: Path, pattern: str, count: int = 1) -> tuple[int, str]:
-    """Start m2pg, press Ctrl+C once `count` files match `pattern` under `folder`; (exit code, output)."""
-    return ctrl_c_once(args, lambda: len(list(folder.glob(pattern))) >= count)
+def ctrl_c_when(
+    args: list[str], folder: Path, pattern: str, count: int = 1, sent: int = signal.SIGINT
+) -> tuple[int, str]:
+    """Start m2pg, press Ctrl+C (or send `sent`) once `count` files match `pattern` under `folder`;
+    (exit code, output)."""
+    return ctrl_c_once(args, lambda: len(list(folder.glob(pattern))) >= count, sent)

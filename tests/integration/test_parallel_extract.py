@@ -115,6 +115,31 @@ def test_ctrl_c_stops_every_worker_at_a_checkpoint(dump, serial, tmp_path):
     assert_same_documents(Staging(tmp_path), serial)  # in parts of 20 documents, not 100
 
 
+def test_a_sigterm_to_the_process_group_stops_as_ctrl_c_does(dump, serial, tmp_path):
+    """systemd stops a service with SIGTERM to each of its processes: the command died of it at
+    once, and, once it took SIGTERM as a Ctrl+C, its workers died of it and the command failed
+    ("a worker process ... was killed by SIGTERM", exit 1) instead of stopping."""
+    args = ["extract", "--dump", str(dump), "--staging", str(tmp_path), "--batch-size", "20", "--workers", "2"]
+    command = subprocess.Popen(
+        [*M2PG, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while not list((tmp_path / "raw").glob("*/manifest.json")) and time.time() < deadline:
+        time.sleep(0.01)
+    os.killpg(command.pid, signal.SIGTERM)
+    stdout, stderr = command.communicate(timeout=300)
+    assert command.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and "killed by" not in stderr, stderr
+    resumed = m2pg(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_documents(Staging(tmp_path), serial)
+
+
 def test_a_truncated_file_in_a_worker_sends_its_last_document_to_the_quarantine(dump, tmp_path):
     broken = tmp_path / "dump" / DB
     broken.mkdir(parents=True)

@@ -102,7 +102,9 @@ def test_resuming_costs_only_the_unfinished_work(dump, pg_uri, tmp_path, expecte
     assert transformed.returncode == 3 and "parts skipped (unchanged) 9" in transformed.stdout, transformed.stdout
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected):
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected, sent):
+    """SIGTERM (`timeout`, systemd, Kubernetes) stops as Ctrl+C does: it killed the command at once."""
     args = [
         "run",
         "--dump",
@@ -116,7 +118,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected)
         "--batch-size",
         "50",
     ]
-    code, output = ctrl_c_when(args, tmp_path / "raw", "*/manifest.json", 9)  # about 30% of the collections
+    code, output = ctrl_c_when(args, tmp_path / "raw", "*/manifest.json", 9, sent)  # about 30% of the collections
     assert code == 130, output
     assert "Checkpoint saved" in output and "re-run the same command to resume" in output.lower()
     ledger = assert_exactly_once(pg_uri, tmp_path)

@@ -1,4 +1,5 @@
 """Ctrl+C as a request: the first finishes the batch in flight, the second stops at once.
+SIGTERM (what `timeout`, systemd and Kubernetes send) is taken as the same request.
 
 Stages call `check()` between batches; everything they write is atomic or transactional, so
 stopping at either point leaves a checkpoint that the same command resumes from.
@@ -58,12 +59,12 @@ def _during_statement(cancel) -> None:
 
 @contextmanager
 def graceful():
-    """Install the two-step Ctrl+C handler for the duration of a stage."""
+    """Install the two-step Ctrl+C handler, for SIGTERM too, for the duration of a stage."""
     import adbc_driver_manager.dbapi as adbc_dbapi  # here: loading it takes a worker half a second
 
     global _requested, _forced
     _requested = _forced = False
-    previous = signal.signal(signal.SIGINT, _handle)
+    previous = {number: signal.signal(number, _handle) for number in (signal.SIGINT, signal.SIGTERM)}
     blocking = adbc_dbapi._blocking_call
     adbc_dbapi._blocking_call = lambda func, args, kwargs, cancel: blocking(
         func, args, kwargs, lambda: _during_statement(cancel)
@@ -72,7 +73,8 @@ def graceful():
         yield
     finally:
         adbc_dbapi._blocking_call = blocking
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def forced() -> bool:

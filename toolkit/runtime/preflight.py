@@ -25,10 +25,29 @@ ENCODE_HINT = (
 SHOWN = 8  # names listed in a message before "and N more"
 
 
+def variable(option: str) -> str:
+    """The environment variable that gives an option (--pg-uri: M2PG_PG_URI)."""
+    return "M2PG_" + option.strip("-").replace("-", "_").upper()
+
+
+def from_environment(message: str, arguments: list[str], environ=os.environ) -> str:
+    """The options a message names that the command line leaves out and an M2PG_ variable gives,
+    said as such (unless the message names the variable): a script's fix is then in what it
+    exports, not on its command line."""
+    given = {argument.split("=", 1)[0] for argument in arguments}
+    options = dict.fromkeys(re.findall(r"--[a-z][a-z-]*[a-z]", message))
+    taken = [
+        f"{option} is {variable(option)}"
+        for option in options
+        if option not in given and environ.get(variable(option)) and variable(option) not in message
+    ]
+    return f" ({', '.join(taken)} in the environment)" if taken else ""
+
+
 def need(value: str | None, option: str) -> str:
     """The value of an option the command cannot do without."""
     if not value:
-        env = "M2PG_" + option.strip("-").replace("-", "_").upper()
+        env = variable(option)
         if os.environ.get(env) == "":  # `export M2PG_PG_URI=$UNSET_VARIABLE`: the option reads as not given
             raise ConfigError(
                 f"{option} is required, and {env} is set to nothing", hint=f"give {env} a value, or pass {option}"

@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -123,13 +124,27 @@ def scrub(text: str, pg_uri: str | None = None) -> str:
 
 class ScrubbedStream:
     """A text stream that scrubs what is written through it before it reaches the real one
-    (looked up at each write, so a stream swapped in later is honoured)."""
+    (looked up at each write, so a stream swapped in later is honoured). A failed write names
+    the stream (`name`): `m2pg status > /dev/full` is no full staging folder."""
 
-    def __init__(self, stream):
-        self._stream = stream
+    def __init__(self, stream, name: str):
+        self._stream, self._name = stream, name
 
     def write(self, text: str) -> int:
-        return self._stream().write(scrub(text))
+        with self._named():
+            return self._stream().write(scrub(text))
+
+    def flush(self) -> None:
+        with self._named():
+            self._stream().flush()
+
+    @contextmanager
+    def _named(self):
+        try:
+            yield
+        except OSError as error:
+            error.filename = error.filename or self._name
+            raise
 
     def __getattr__(self, name: str):
         return getattr(self._stream(), name)

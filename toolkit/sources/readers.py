@@ -393,7 +393,7 @@ def resolve_dump(path: Path, database: str | None) -> Path:
         )
     if not path.is_dir():
         raise ConfigError(
-            f"dump directory {path} does not exist",
+            f"--dump {path} does not exist",
             hint="pass the folder mongodump wrote (--out), or its --archive file",
         )
     if database and (path / database).is_dir():
@@ -405,7 +405,7 @@ def resolve_dump(path: Path, database: str | None) -> Path:
         return path / databases[0]
     if not databases:
         raise ConfigError(
-            f"no .bson or .bson.gz files under {path}",
+            f"--dump {path} holds no .bson or .bson.gz files",
             hint="expected DIR/<db>/<collection>.bson (.bson.gz with --gzip), or an --archive file",
         )
     if database:
