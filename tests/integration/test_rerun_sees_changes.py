@@ -128,6 +128,38 @@ def test_an_interrupted_extract_resumes_only_what_the_same_declaration_decoded(d
     assert "restarted" not in contacts and contacts["parts_resumed"] == len(before["crm_Contacts"]["parts"])
 
 
+def test_an_interrupted_extract_resumes_only_what_this_version_decoded(dump, tmp_path):
+    """An upgrade between the kill and the resume: a collection the older m2pg staged, complete or
+    not, is read again, as its parts hold what that version decoded."""
+    staging = tmp_path / "staging"
+    extract = ("extract", "--dump", str(dump), "--staging", str(staging), "--part-size", "100", "--workers", "1")
+    killed = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", *extract], env=environment("extract-part:12"), capture_output=True
+    )
+    assert killed.returncode == -9
+    before = {c: read_json(staging / "raw" / c / "manifest.json") for c in ("Invoices", "crm_Contacts")}
+    assert before["Invoices"]["complete"] and not before["crm_Contacts"]["complete"]
+    for collection, manifest in before.items():  # as the version before RAW_VERSION's bump staged them
+        (staging / "raw" / collection / "manifest.json").write_text(json.dumps({**manifest, "raw_version": "2"}))
+    assert m2pg(*extract).returncode == 0
+    for collection in before:
+        manifest = read_json(staging / "raw" / collection / "manifest.json")
+        assert manifest["restarted"] == "the interrupted extract was made by another version of m2pg"
+        assert manifest["parts_resumed"] == 0 and manifest["parts_written"] == len(manifest["parts"])
+
+
+def test_transform_refuses_what_another_version_extracted(dump, tmp_path):
+    """An upgrade between extract and transform: the parts hold what the older m2pg decoded."""
+    staging = tmp_path / "staging"
+    assert m2pg("extract", "--dump", str(dump), "--staging", str(staging)).returncode == 0
+    path = staging / "raw" / "Documents" / "manifest.json"
+    path.write_text(json.dumps({**read_json(path), "raw_version": "2"}))  # as the version before the bump staged it
+    done = m2pg("transform", "--staging", str(staging))
+    assert done.returncode == 2
+    assert "Documents was extracted by another version of m2pg" in done.stderr
+    assert "run `m2pg extract` to extract it again" in done.stderr
+
+
 def test_a_rerun_counts_ids_pointing_at_documents_gone_since(dump, without_contacts, tmp_path):
     staging = tmp_path / "staging"
     before = transform(staging, dump)

@@ -319,3 +319,12 @@ def staging_inputs(root: Path, stage: str) -> None:
             "(its clean rows and quarantine are of the data staged before)",
             hint=run_first,
         )
+    elif before == "transform":
+        from toolkit.stages.transform.fingerprint import other_rules  # not above: the stages import this module
+
+        if other_rules(staging):
+            raise ConfigError(
+                f"{stage}: the transform output in {root} was made by another version of m2pg "
+                "(its rules may keep or refuse other records)",
+                hint=run_first,
+            )

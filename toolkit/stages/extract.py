@@ -193,6 +193,8 @@ def extract_collection(
     restarted = changes(checkpoint.get("source_file"), identity) if checkpoint else None
     if checkpoint and checkpoint.get("declared") != made_by:
         restarted = "the app's declaration of it changed since the interrupted extract"
+    if checkpoint and checkpoint.get("raw_version") != RAW_VERSION:
+        restarted = "the interrupted extract was made by another version of m2pg"
     if checkpoint and identity is None and not checkpoint.get("complete") and unresumable(checkpoint["last_id"]):
         restarted = "its last staged _id is a regular expression, after which no server can resume"
     if restarted:  # a resume would mix two versions of the collection

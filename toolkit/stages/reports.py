@@ -30,6 +30,7 @@ class TransformReport(TypedDict):
     quarantined: int
     parts_skipped: int
     parts_done: int
+    rules_version: str
 
 
 class ValidateReport(TypedDict):

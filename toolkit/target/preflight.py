@@ -26,6 +26,7 @@ from toolkit.documents.ids import uuid_for
 from toolkit.reports.words import counted, were
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import listed
+from toolkit.stages.transform.fingerprint import other_rules
 from toolkit.staging.layout import Staging, checked_digest, read_json, transform_predates_extract
 from toolkit.target import duck
 from toolkit.target.postgres import connect
@@ -73,6 +74,10 @@ def staged_inputs(staging: Staging, models: Sequence[ModelSpec], junctions: Sequ
         raise ConfigError(f"{root} has not been transformed: no clean rows to load", stage="load", hint=transform)
     if transform_predates_extract(staging):
         raise ConfigError(f"the clean rows in {root / 'clean'} predate the last extract", stage="load", hint=transform)
+    if other_rules(staging):
+        raise ConfigError(
+            f"the clean rows in {root / 'clean'} were made by another version of m2pg", stage="load", hint=transform
+        )
     documents = {c["collection"]: c["documents"] for c in read_json(report)["collections"]}
     for model in models:
         missing = _missing_parts(staging, model)

@@ -9,13 +9,19 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from toolkit.declarations.spec import ModelSpec
-from toolkit.staging.layout import Staging, recorded
+from toolkit.staging.layout import Staging, read_json, recorded
 
 if TYPE_CHECKING:
     from toolkit.stages.transform.outcome import Outcome
 
 SEED = 20_261_203  # the ids' hashes: fixed, so every process gets the same digest
 RULES_VERSION = "6"  # part of every fingerprint: bump when the rules change what they produce
+
+
+def other_rules(staging: Staging) -> bool:
+    """Whether the staged transform output was made under other rules (by another version of
+    m2pg): what they keep and refuse is not what these would, so no later stage may take it."""
+    return read_json(staging.report("transform.json")).get("rules_version") != RULES_VERSION
 
 
 def digest(*parts: str | bytes) -> str:

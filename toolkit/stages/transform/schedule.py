@@ -10,6 +10,7 @@ from toolkit.runtime.parallel import Job
 from toolkit.runtime.progress import bars
 from toolkit.stages.reports import TransformReport
 from toolkit.stages.transform.collection import raw_manifest, transform_model
+from toolkit.stages.transform.fingerprint import RULES_VERSION
 from toolkit.stages.transform.junctions import write_junction
 from toolkit.stages.transform.outcome import Outcome, collections_of, remember
 from toolkit.staging.layout import Staging, write_json
@@ -33,6 +34,7 @@ def transform(staging: Staging, models, junctions, enums, workers: int | None = 
         "quarantined": sum(r["quarantined"] for r in reports),
         "parts_skipped": sum(r["parts_skipped"] for r in reports),
         "parts_done": sum(r["parts_done"] for r in reports),
+        "rules_version": RULES_VERSION,
     }
     write_json(report, staging.report("transform.json"))
     return report
