@@ -110,10 +110,10 @@ def test_a_trusted_extract_reads_again_what_another_declaration_decoded(mongo_ur
     assert read_json(staging / "raw" / "crm_Leads" / "manifest.json")["parts_unread"] == len(kept["parts"])
 
 
-def test_an_interrupted_extract_resumes_only_what_the_same_declaration_decoded(dump, tmp_path):
+def killed_in_the_second_collection(dump: Path, staging: Path) -> tuple[tuple[str, ...], dict[str, dict]]:
     """One worker reads the largest collection first (Invoices), then crm_Contacts: killed in the
-    second, the first is complete and the second half staged."""
-    staging, app = tmp_path / "staging", f"{Path(__file__).stem}:LOOSENED"
+    second, the first is complete and the second half staged. (the extract's arguments, the two
+    manifests)"""
     extract = ("extract", "--dump", str(dump), "--staging", str(staging), "--part-size", "100", "--workers", "1")
     killed = subprocess.run(
         [sys.executable, "-m", "toolkit.cli", *extract], env=environment("extract-part:12"), capture_output=True
@@ -121,6 +121,12 @@ def test_an_interrupted_extract_resumes_only_what_the_same_declaration_decoded(d
     assert killed.returncode == -9
     before = {c: read_json(staging / "raw" / c / "manifest.json") for c in ("Invoices", "crm_Contacts")}
     assert before["Invoices"]["complete"] and not before["crm_Contacts"]["complete"]
+    return extract, before
+
+
+def test_an_interrupted_extract_resumes_only_what_the_same_declaration_decoded(dump, tmp_path):
+    staging, app = tmp_path / "staging", f"{Path(__file__).stem}:LOOSENED"
+    extract, before = killed_in_the_second_collection(dump, staging)
     assert m2pg(*extract, app=app).returncode == 0
     invoices, contacts = (read_json(staging / "raw" / c / "manifest.json") for c in ("Invoices", "crm_Contacts"))
     assert invoices["restarted"] == "the app's declaration of it changed since the interrupted extract"
@@ -132,13 +138,7 @@ def test_an_interrupted_extract_resumes_only_what_this_version_decoded(dump, tmp
     """An upgrade between the kill and the resume: a collection the older m2pg staged, complete or
     not, is read again, as its parts hold what that version decoded."""
     staging = tmp_path / "staging"
-    extract = ("extract", "--dump", str(dump), "--staging", str(staging), "--part-size", "100", "--workers", "1")
-    killed = subprocess.run(
-        [sys.executable, "-m", "toolkit.cli", *extract], env=environment("extract-part:12"), capture_output=True
-    )
-    assert killed.returncode == -9
-    before = {c: read_json(staging / "raw" / c / "manifest.json") for c in ("Invoices", "crm_Contacts")}
-    assert before["Invoices"]["complete"] and not before["crm_Contacts"]["complete"]
+    extract, before = killed_in_the_second_collection(dump, staging)
     for collection, manifest in before.items():  # as the version before RAW_VERSION's bump staged them
         (staging / "raw" / collection / "manifest.json").write_text(json.dumps({**manifest, "raw_version": "2"}))
     assert m2pg(*extract).returncode == 0
