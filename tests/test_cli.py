@@ -569,3 +569,16 @@ def test_a_locale_that_cannot_show_a_character_escapes_it(tmp_path):
     )
     said = done.stdout.decode("latin-1") + done.stderr.decode("latin-1")
     assert done.returncode == 0 and "Zürich\\u20142026" in said and "UnicodeEncodeError" not in said, said
+
+
+def test_an_m2pg_staging_set_to_nothing_names_no_folder(tmp_path, monkeypatch):
+    """`export M2PG_STAGING=$UNSET` read as not set: `reset --yes` emptied the ./staging of the
+    folder it ran in. An explicit --staging still has the last word."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "staging" / "reports").mkdir(parents=True)
+    (tmp_path / "staging" / "reports" / "extract.json").write_text("{}")
+    done = CliRunner().invoke(app, ["reset", "--yes"], env={"M2PG_STAGING": "", "COLUMNS": "400"})
+    assert done.exit_code == 2 and "M2PG_STAGING is set to nothing" in done.output, done.output
+    assert (tmp_path / "staging" / "reports" / "extract.json").exists()
+    given = CliRunner().invoke(app, ["status", "--staging", str(tmp_path / "staging")], env={"M2PG_STAGING": ""})
+    assert given.exit_code == 0, given.output

@@ -14,6 +14,7 @@ collect_less_often()
 
 import inspect  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -153,12 +154,21 @@ def _plain_folder(value: Path | None) -> Path | None:
     return _usage(lambda: preflight.plain_folder(value))
 
 
+def _staging_folder(ctx: typer.Context, value: Path | None) -> Path | None:
+    """An exported M2PG_STAGING that is empty (`export M2PG_STAGING=$UNSET`) names no folder: it
+    read as not set, and `reset --yes` emptied the ./staging of whatever folder it ran in."""
+    source = ctx.get_parameter_source("staging")  # typer's own copy of click's ParameterSource: by its name
+    if os.environ.get("M2PG_STAGING") == "" and getattr(source, "name", None) == "DEFAULT":
+        raise typer.BadParameter("M2PG_STAGING is set to nothing: give it a folder, or pass --staging")
+    return _plain_folder(value)
+
+
 StagingDir = Annotated[
     Path,
     typer.Option(
         "--staging",
         envvar="M2PG_STAGING",
-        callback=_plain_folder,
+        callback=_staging_folder,
         help="Folder where stages write and read Parquet and reports.",
     ),
 ]
