@@ -192,3 +192,43 @@ def test_a_row_to_load_pointing_at_a_row_someone_deleted_stops_the_load_by_name(
     assert again.returncode in (0, 3), again.stdout + again.stderr
     assert "the target equals the source" in said(again), said(again)[-1500:]
     assert reference(pg_uri, "crm_Contacts", "accountsIDs", newcomer["_id"]) == uuid_for(str(account["_id"]))
+
+
+@pytest.mark.parametrize("on_delete", ["CASCADE", "SET NULL"])
+def test_a_row_of_a_table_the_app_added_pointing_at_a_deleted_row_stops_its_deletion(pg_uri, tmp_path, on_delete):
+    """A later migration of the app adds a table whose foreign key points at one of the app's
+    tables; a row of it the app wrote points at a row whose document the source then deletes. Its
+    foreign key would delete that row of the app's or set its reference NULL: the catch-up stops
+    there instead, naming it, and goes through once the row is changed."""
+    trial = {c: documents[:25] for c, documents in generate.sample(APP, 7).items()}
+    account = trial["crm_Accounts"][6]
+    generate.write_dump(tmp_path / "trial", "nextcrm", trial)
+    staging = tmp_path / "staging"
+    assert run(tmp_path / "trial", pg_uri, staging).returncode in (0, 3)
+    note = (
+        "00000000-0000-4000-8000-000000000001",
+        uuid_for(str(account["_id"])),
+        "written by the app",
+    )
+    with psycopg.connect(pg_uri) as conn:
+        conn.execute(
+            'CREATE TABLE "AccountNotes" (id uuid PRIMARY KEY, account uuid '
+            f'REFERENCES "crm_Accounts" (id) ON DELETE {on_delete}, note text)'
+        )
+        conn.execute('INSERT INTO "AccountNotes" VALUES (%s, %s, %s)', list(note))
+    trial["crm_Accounts"].remove(account)
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+
+    stopped = run(tmp_path / "changed", pg_uri, staging)
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    assert f'is referenced by public."AccountNotes".account of row ({",".join(note[:2])}' in said(stopped), said(
+        stopped
+    )[-1500:]
+    with psycopg.connect(pg_uri) as conn:
+        assert conn.execute('SELECT id::text, account::text, note FROM "AccountNotes"').fetchall() == [note]
+        conn.execute('UPDATE "AccountNotes" SET account = NULL')
+    again = run(tmp_path / "changed", pg_uri, staging)
+    assert again.returncode in (0, 3), again.stdout + again.stderr
+    with psycopg.connect(pg_uri) as conn:
+        gone = conn.execute('SELECT count(*) FROM "crm_Accounts" WHERE id = %s', [note[1]]).fetchone()[0]
+    assert gone == 0

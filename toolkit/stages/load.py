@@ -785,7 +785,8 @@ def _not_pointed_at(conn, table: str, batch: pl.DataFrame, pointing: list[tuple[
     it wrote that someone else changed since (its `xmin` is not its record's, `_owned_rows`),
     which the load leaves as it is. By the time a parent's rows are deleted, its children's
     changed rows whose documents changed too have been written again (their `xmin` is their
-    record's once more), and those whose documents are gone have been deleted."""
+    record's once more), and those whose documents are gone have been deleted. A table the app
+    does not declare (no key columns: `outside_pointing`) holds no row of the migration's."""
     if not pointing:
         return
     ids = batch["id"].to_list()
@@ -795,15 +796,18 @@ def _not_pointed_at(conn, table: str, batch: pl.DataFrame, pointing: list[tuple[
             cur.execute(
                 f"SELECT c.{quote(column)}::text, c.{quote(child_keys[0])}::text FROM {quote(child)} c "
                 f"WHERE c.{quote(column)} = ANY($1::uuid[]) AND NOT EXISTS "
-                f"(SELECT FROM {owned_table(child)} o WHERE {theirs} AND o.xmin = c.xmin) LIMIT 1",
+                f"(SELECT FROM {owned_table(child)} o WHERE {theirs} AND o.xmin = c.xmin) LIMIT 1"
+                if child_keys
+                else f"SELECT c.{quote(column)}::text, c::text FROM {child} c "
+                f"WHERE c.{quote(column)} = ANY($1::uuid[]) LIMIT 1",
                 parameters=(ids,),
             )
             found = cur.fetchone()
             if found:
                 raise ConfigError(
                     f'row {found[0]} of "{table}", whose document is gone from the source, is referenced by '
-                    f'"{child}".{column} of row {found[1]}, which this migration did not write (or someone else '
-                    "changed since it wrote it)",
+                    f"{quote(child) if child_keys else child}.{column} of row {found[1]}, which this migration did "
+                    "not write (or someone else changed since it wrote it)",
                     stage="load",
                     hint=f'nothing more was deleted from "{table}"; change or delete that row (or, if m2pg wrote it, '
                     "make it as the source holds it with --overwrite-changed), then run again",
@@ -820,6 +824,30 @@ def pointing_at(models, junctions) -> dict[str, list[tuple[str, str, list[str]]]
     for j in junctions:
         for side in (j.left, j.right):
             found.setdefault(tables[side.model], []).append((j.table, side.column, keys[j.table]))
+    return found
+
+
+OUTSIDE_POINTING_SQL = """
+SELECT f.relname::text, format('%I.%I', n.nspname, r.relname), a.attname::text
+FROM pg_constraint k
+JOIN pg_class r ON r.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = r.relnamespace
+JOIN pg_class f ON f.oid = k.confrelid
+JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+WHERE k.contype = 'f' AND cardinality(k.conkey) = 1 AND f.relnamespace = 'public'::regnamespace
+  AND f.relname IN ({0}) AND NOT (r.relnamespace = 'public'::regnamespace AND r.relname IN ({0}))
+ORDER BY 1, 2, 3
+"""
+
+
+def outside_pointing(conn, tables: list[str]) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """Table -> (table as SQL names it, column, no key columns) of each foreign key from a table
+    the app does not declare (one a later migration of the app added, say) pointing at it."""
+    with conn.cursor() as cur:
+        cur.execute(OUTSIDE_POINTING_SQL.format(", ".join(map(literal, tables))))
+        found: dict[str, list] = {}
+        for table, child, column in cur.fetchall():
+            found.setdefault(table, []).append((child, column, []))
     return found
 
 
@@ -1199,6 +1227,8 @@ def _load_all(
         with borrowed(connections) as conn:
             stored = stored_foreign_keys(conn) if deferred else {}
             checked = checking(conn, order)
+            for table, outside in outside_pointing(conn, order).items():
+                pointing[table] = [*pointing.get(table, []), *outside]
         sizes = {t: sum(p.stat().st_size for p in staging.clean_parts(t)) for t in order}
         jobs, waits = schedule(order, needs, stored, checked, sizes)
         adding, failed, restoring = threading.Lock(), {}, sum(map(len, stored.values()))
