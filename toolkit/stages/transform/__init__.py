@@ -8,6 +8,18 @@ On several worker processes, models whose references are done run side by side; 
 the outcome of the referenced collections from their staged files, as a resumed run does.
 """
 
-from toolkit.stages.transform.schedule import transform
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["transform"]
+
+
+def __getattr__(name: str) -> Any:
+    """`transform`, loaded when asked for: the stages that only read what transform staged (load,
+    reconcile, verify) import its rules' version, without the readers of every source behind it."""
+    if name == "transform":
+        from toolkit.stages.transform.schedule import transform
+
+        return transform
+    raise AttributeError(name)
