@@ -8,9 +8,8 @@ import textwrap
 import pytest
 
 from toolkit.declarations.app import App, DeclarationError, load_order
-from toolkit.declarations.limits import derived_name
+from toolkit.declarations.limits import derived_name, index_name
 from toolkit.declarations.spec import ID, Feed, Field, Junction, Kind, ModelSpec, Reference, Side
-from toolkit.target.schema import index_name
 from transforms import APP, DECLARED, ENUMS, JUNCTIONS
 
 

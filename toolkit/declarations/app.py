@@ -14,7 +14,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
-from toolkit.declarations.limits import IDENTIFIER_BYTES, derived_name
+from toolkit.declarations.limits import IDENTIFIER_BYTES, derived_name, index_name, kept_name
 from toolkit.declarations.spec import Junction, Kind, ModelSpec
 from toolkit.runtime.errors import ConfigError
 
@@ -153,8 +153,8 @@ def _names_apart(app: App) -> None:
     ]
     for table, columns, indexes, unique in tables:
         named = [(table, f"table {table}"), (derived_name(table, "pkey"), f"the primary key of {table}")]
-        named += [(derived_name("_".join((table, *cols)), "idx"), f"{table} index {cols}") for cols in indexes]
-        named += [(derived_name(f"{table}_{column}", "key"), f"{table}.{column} unique") for column in unique]
+        named += [(index_name(table, cols), f"{table} index {cols}") for cols in indexes]
+        named += [(index_name(table, (column,), unique=True), f"{table}.{column} unique") for column in unique]
         too_long = [c for c in columns if len(c.encode()) > IDENTIFIER_BYTES]
         if too_long:
             raise _fail(
@@ -172,7 +172,7 @@ def _names_apart(app: App) -> None:
             names[name] = what
     ledgers: dict[str, str] = {}  # m2pg's record of each table's rows, cut as PostgreSQL cuts it
     for table, *_ in tables:
-        ledger = ("owned_" + table).encode()[:IDENTIFIER_BYTES].decode(errors="ignore")
+        ledger = kept_name("owned_" + table)
         if ledger in ledgers:
             raise _fail(
                 app.name,

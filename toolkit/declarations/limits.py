@@ -3,6 +3,8 @@ the rules, validate, verify and the DDL, so a rule's range and the target's can 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 INT32 = (-(2**31), 2**31 - 1)
 """PostgreSQL `integer`, both ends included."""
 
@@ -19,11 +21,20 @@ IDENTIFIER_BYTES = 63
 """The longest name PostgreSQL keeps (NAMEDATALEN - 1); it cuts a longer one, suffix and all."""
 
 
+def kept_name(name: str, room: int = IDENTIFIER_BYTES) -> str:
+    """What PostgreSQL keeps of a name: its first `room` bytes, not cutting a character."""
+    return name.encode()[:room].decode(errors="ignore")
+
+
 def derived_name(base: str, suffix: str) -> str:
     """A key's or index's name as Prisma's migration derives it: `base` cut so that it fits with
     `_suffix` in `IDENTIFIER_BYTES`, so a long table's index keeps its `_idx` and its `_key`."""
-    room = IDENTIFIER_BYTES - len(suffix) - 1
-    return base.encode()[:room].decode(errors="ignore") + "_" + suffix
+    return kept_name(base, IDENTIFIER_BYTES - len(suffix) - 1) + "_" + suffix
+
+
+def index_name(table: str, columns: Sequence[str], unique: bool = False) -> str:
+    """An index's name as Prisma's migration derives it (`<table>_<columns>_idx`, `_key` if unique)."""
+    return derived_name("_".join((table, *columns)), "key" if unique else "idx")
 
 
 BTREE_ENTRY = 2_704

@@ -313,15 +313,15 @@ def staging_inputs(root: Path, stage: str) -> None:
         raise ConfigError(
             f"{stage}: {root} holds no {before} output (reports/{before}.json is missing)", hint=run_first
         )
-    elif before == "transform" and transform_predates_extract(staging):  # as load checks too
-        raise ConfigError(
-            f"{stage}: the transform output in {root} predates the last extract "
-            "(its clean rows and quarantine are of the data staged before)",
-            hint=run_first,
-        )
-    elif before == "transform":
+    elif before == "transform":  # as load checks too
         from toolkit.stages.transform.fingerprint import other_rules  # not above: the stages import this module
 
+        if transform_predates_extract(staging):
+            raise ConfigError(
+                f"{stage}: the transform output in {root} predates the last extract "
+                "(its clean rows and quarantine are of the data staged before)",
+                hint=run_first,
+            )
         if other_rules(staging):
             raise ConfigError(
                 f"{stage}: the transform output in {root} was made by another version of m2pg "

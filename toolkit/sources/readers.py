@@ -264,9 +264,7 @@ class DumpSource:
         """The database's views, each with the collection or view it is defined on."""
         if self.folder:
             return mongodump.folder_views(self.folder)
-        return mongodump.archive_views(
-            self.path, self.database or ""
-        )  # an archive's database is chosen when it is opened
+        return mongodump.archive_views(self.path, self.database or "")  # an archive's: chosen when opened
 
     def describe(self) -> str:
         return f"mongodump {self.folder}" if self.folder else f"mongodump archive {self.path} database {self.database}"

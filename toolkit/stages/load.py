@@ -165,8 +165,10 @@ def no_deleted_parent(conn, staging: Staging, models, junctions, stage: str) -> 
     kinds = _kinds(models, junctions)
     for parent, pointing in pointing_at(models, junctions).items():
         gone = _deleted_since(conn, parent)
+        if not gone:
+            continue
         for child, column, keys in pointing:
-            if not gone or not preflight_target.exists(conn, owned_table(child)):
+            if not preflight_target.exists(conn, owned_table(child)):
                 continue
             read = list(dict.fromkeys([*keys, column]))
             staged = pl.concat([_digested(p, list(kinds[child]), read) for p in _parts(staging, child)], how="diagonal")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from toolkit.declarations.kinds import KINDS
-from toolkit.declarations.limits import derived_name
+from toolkit.declarations.limits import derived_name, index_name
 from toolkit.declarations.spec import NOW, Field, Junction, Kind, ModelSpec
 from toolkit.reports.words import are, counted
 from toolkit.target.postgres import connect
@@ -75,10 +75,6 @@ def column_sql(field: Field) -> str:
 def create_table(table: str, columns: Iterable[str], key: Sequence[str]) -> str:
     pkey = f"CONSTRAINT {quote(derived_name(table, 'pkey'))} PRIMARY KEY ({', '.join(map(quote, key))})"
     return f"CREATE TABLE {quote(table)} (\n  " + ",\n  ".join([*columns, pkey]) + "\n)"
-
-
-def index_name(table: str, columns: Sequence[str], unique: bool = False) -> str:
-    return derived_name("_".join((table, *columns)), "key" if unique else "idx")
 
 
 def create_index(table: str, columns: Sequence[str], unique: bool = False) -> str:
