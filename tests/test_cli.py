@@ -466,26 +466,102 @@ def test_a_staging_folder_whose_path_starts_with_a_tilde_is_refused(tmp_path, mo
     assert not list(work.iterdir()) and not list(home.iterdir())
 
 
-def test_sigterm_is_taken_as_a_ctrl_c():
+@pytest.mark.parametrize("sent", ["SIGTERM", "SIGHUP"])
+def test_sigterm_is_taken_as_a_ctrl_c(sent):
     """`timeout`, systemd and Kubernetes stop a command with SIGTERM: it killed m2pg at once
     (exit 143, no checkpoint line, the staging folder's lock left behind) where Ctrl+C stops
-    after the batch in flight with exit 130."""
+    after the batch in flight with exit 130. SIGHUP, an SSH session dropping, did the same."""
     import signal
 
     from toolkit.runtime import interrupt
 
+    number = getattr(signal, sent)
     with interrupt.graceful():
-        assert signal.getsignal(signal.SIGTERM) is signal.getsignal(signal.SIGINT)  # else the next line kills pytest
-        signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(number) is signal.getsignal(signal.SIGINT)  # else the next line kills pytest
+        signal.raise_signal(number)
         assert interrupt.requested() and not interrupt.forced()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(number) is signal.SIG_DFL
+
+
+def test_a_hangup_saves_the_checkpoint_though_the_terminal_is_gone(monkeypatch):
+    """An SSH session dropping closes the terminal, then sends SIGHUP: every later write to the
+    terminal fails (EIO), and the command's next table, then its checkpoint line, turned into an
+    error and a traceback (exit 1) instead of the stop SIGTERM makes (exit 130)."""
+    import os
+    import pty
+    import signal
+    import sys
+
+    from toolkit import cli
+    from toolkit.runtime import interrupt
+
+    master, follower = pty.openpty()
+    with open(follower, "w") as terminal:
+        monkeypatch.setattr(sys, "stdout", terminal)
+        monkeypatch.setattr(sys, "stderr", terminal)
+
+        def stage() -> int:
+            os.close(master)  # the session drops
+            assert signal.getsignal(signal.SIGHUP) is signal.getsignal(signal.SIGINT)  # else pytest dies
+            signal.raise_signal(signal.SIGHUP)
+            cli.out.print("a table the stage prints as it ends")
+            interrupt.check("extract", "Users: 2 parts", "the rest of this collection")
+            return 0
+
+        with pytest.raises(typer.Exit) as stopped:
+            cli._run(stage)
+    assert stopped.value.exit_code == 130
+
+
+@pytest.mark.parametrize(
+    "arguments", [["--help"], ["--version"], ["status", "--help"], ["status", "--staging", "{staging}"]]
+)
+def test_a_closed_pipe_ends_the_command_as_sigpipe_would(tmp_path, monkeypatch, capsys, arguments):
+    """`m2pg --help | head -1`, `m2pg status | head -1`: the reader quit, and m2pg exited 1, its code
+    for a failure, where a command whose reader went away ends as SIGPIPE ends it: 141."""
+    import os
+    import sys
+
+    from toolkit import cli
+
+    (tmp_path / "staging").mkdir()
+    monkeypatch.setattr(cli.out, "quiet", False)  # rich made its console quiet for good on a closed pipe
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        with pytest.raises(SystemExit) as stopped:
+            app([a.format(staging=tmp_path / "staging") for a in arguments])
+    said = capsys.readouterr().err
+    assert stopped.value.code == 141 and not said, said
+
+
+@pytest.mark.parametrize("arguments", [["--version"], ["--help"]])
+def test_a_full_standard_output_is_one_line_before_any_command(monkeypatch, capsys, arguments):
+    """`m2pg --version > /dev/full` printed a traceback: an option read before any command runs
+    writes its output outside the command's handling of a failed write."""
+    import contextlib
+    import sys
+
+    from toolkit import cli
+
+    monkeypatch.setattr(sys, "argv", ["m2pg", *arguments])
+    full = open("/dev/full", "w")  # closed below: what it still holds fails again
+    monkeypatch.setattr(sys, "stdout", full)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    with contextlib.suppress(OSError):
+        full.close()
+    said = capsys.readouterr().err
+    assert stopped.value.code == 1 and "Traceback" not in said, said
+    assert said == "error: cannot write or read the standard output: No space left on device\n", said
 
 
 def test_a_json_summary_whose_reader_is_gone_ends_as_a_table_does(tmp_path, monkeypatch, capsys):
     """`m2pg extract --json | true`: with the reader of standard output gone, writing the JSON
     raised BrokenPipeError, which m2pg took for a bug of its own ("m2pg failed unexpectedly ...
-    please report it as a bug", its traceback logged), where a table's write ends as rich ends it:
-    nothing more printed, exit 1."""
+    please report it as a bug", its traceback logged), where a table's write ends: nothing more
+    printed, exit 141."""
     import os
     import sys
 
@@ -504,7 +580,7 @@ def test_a_json_summary_whose_reader_is_gone_ends_as_a_table_does(tmp_path, monk
         with pytest.raises(SystemExit) as stopped:
             app(["extract", "--dump", str(tmp_path / "dump"), "--staging", str(tmp_path / "staging"), "--json"])
     said = capsys.readouterr().err
-    assert stopped.value.code == 1 and "report it as a bug" not in said and "BrokenPipe" not in said, said
+    assert stopped.value.code == 141 and "report it as a bug" not in said and "BrokenPipe" not in said, said
     log = tmp_path / "staging" / "reports" / "errors.log"
     assert not log.exists() or "BrokenPipe" not in log.read_text()
 

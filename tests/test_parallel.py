@@ -179,7 +179,7 @@ def test_a_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
     def pressed():
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(sys.modules, "toolkit.cli", types.SimpleNamespace(app=pressed))
+    monkeypatch.setitem(sys.modules, "toolkit.cli", types.SimpleNamespace(main=pressed))
     with pytest.raises(SystemExit) as stopped:
         start.main()
     assert stopped.value.code == 130

@@ -1,7 +1,7 @@
 """The `m2pg` command: parses options, calls a stage, prints its summary, sets the exit code.
 
 Exit codes: 0 everything migrated; 3 completed with quarantined records; 2 usage or
-configuration error; 1 failure; 130 interrupted.
+configuration error; 1 failure; 130 interrupted; 141 the output's reader quit.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+from contextlib import contextmanager, suppress  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from importlib.metadata import version as installed_version  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -69,13 +69,15 @@ app = typer.Typer(
     "Stages: extract -> transform -> validate -> load -> reconcile; each reads only what the "
     "previous one staged and can be re-run. `m2pg run` does them all; `m2pg demo` shows them.",
     epilog="Exit codes: 0 everything migrated; 3 completed with quarantined records; "
-    "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume).",
+    "2 usage or configuration error; 1 failure; 130 interrupted (re-run to resume); 141 the output's reader quit.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 if hasattr(sys.stdout, "reconfigure"):  # in a locale that is not UTF-8, what the locale cannot show is
     sys.stdout.reconfigure(errors="backslashreplace")  # escaped, as Python does on stderr, not a crash
+# A closed pipe on any console (these, the bars', typer's help): exit 141, where rich exits 1, a failure
+Console.on_broken_pipe = interrupt.reader_gone  # type: ignore[method-assign,assignment]
 # No console markup: what they print holds the source's field names and values, the user's paths
 # and the servers' words, any of which may look like a markup tag; colour comes through Text.
 out = Console(
@@ -388,7 +390,7 @@ def _stage(settings: Settings, stage, reports: tuple[str, ...]):
                     + "\n"
                 )  # scrubbed of passwords like every output
                 out.file.flush()
-            except BrokenPipeError:  # its reader is gone (`| head`): as rich ends a table's, no traceback, exit 1
+            except BrokenPipeError:  # its reader is gone (`| head`): as a table's ends, no traceback, exit 141
                 out.on_broken_pipe()
         return code
 
@@ -827,8 +829,19 @@ def _one_line_summaries() -> None:
 _one_line_summaries()
 
 
-def main() -> None:  # pragma: no cover - entry point convenience
-    app()
+def main() -> None:
+    """The command. What fails outside a command's own handling, in an option read before any
+    command runs (--version, --help) or a usage error, is writing their output (`> /dev/full`):
+    one line too, not a traceback."""
+    try:
+        app()
+    except OSError as error:
+        cause = environment_failure(OSError(error.errno, error.strerror, error.filename or "the standard output"))
+        if not cause:  # a bug of m2pg: its traceback
+            raise
+        with suppress(OSError):  # standard error may be what failed
+            err.print(Text.assemble(("error:", "red"), f" {one_line(cause)}"), highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ import sys
 
 def main() -> None:
     try:
-        from toolkit.cli import app
+        from toolkit.cli import main as command
 
-        app()
+        command()
     except KeyboardInterrupt:
         from toolkit.runtime.interrupt import STOPPED
 

@@ -102,9 +102,10 @@ def test_resuming_costs_only_the_unfinished_work(dump, pg_uri, tmp_path, expecte
     assert transformed.returncode == 3 and "parts skipped (unchanged) 9" in transformed.stdout, transformed.stdout
 
 
-@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
 def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected, sent):
-    """SIGTERM (`timeout`, systemd, Kubernetes) stops as Ctrl+C does: it killed the command at once."""
+    """SIGTERM (`timeout`, systemd, Kubernetes) and SIGHUP (an SSH session dropping) stop as
+    Ctrl+C does: they killed the command at once."""
     args = [
         "run",
         "--dump",

@@ -1,5 +1,6 @@
 """Ctrl+C as a request: the first finishes the batch in flight, the second stops at once.
-SIGTERM (what `timeout`, systemd and Kubernetes send) is taken as the same request.
+SIGTERM (what `timeout`, systemd and Kubernetes send) and SIGHUP (the terminal closing, as when an
+SSH session drops) are taken as the same request.
 
 Stages call `check()` between batches; everything they write is atomic or transactional, so
 stopping at either point leaves a checkpoint that the same command resumes from.
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from typing import NoReturn
 
 STOPPING = "Stopping after the batch in flight (Ctrl+C again to stop at once)...\n"
 STOPPED = ("Stopped at once.", " Everything written is whole; re-run the same command to resume.")
@@ -25,6 +28,9 @@ _forced = False  # a second Ctrl+C cancelled a PostgreSQL statement
 _passed: Counter = Counter()
 _parent_stop = None  # in a worker process: the parent's stop event
 _parent_pid: int | None = None
+# what stops a command as Ctrl+C does: SIGHUP only where the platform has it (not on Windows)
+REQUESTS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+READER_GONE = 141  # 128 + SIGPIPE: the exit code a shell shows of a command whose reader quit (`| head`)
 
 
 class Interrupted(Exception):
@@ -40,10 +46,43 @@ class Interrupted(Exception):
 
 def _handle(signum, frame) -> None:
     global _requested
+    hung_up(signum)
     if _requested:
         raise KeyboardInterrupt
     _requested = True
-    sys.stderr.write(STOPPING)  # not through rich: the handler may run while a module of it is half imported
+    _say(STOPPING)
+
+
+def _say(text: str) -> None:
+    """Not through rich: the handler may run while a module of it is half imported."""
+    with suppress(OSError):  # a terminal that hung up refuses it (EIO): the stop goes on
+        sys.stderr.write(text)
+
+
+def hung_up(signum: int) -> None:
+    """On SIGHUP: the terminal hung up and refuses every write (EIO), and the command's next line
+    would fail on it; what it prints from now on goes to /dev/null instead. A standard stream that
+    is a character device but no longer a terminal is one that hung up; a file or a pipe is kept."""
+    if signum != getattr(signal, "SIGHUP", None):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # no file descriptor (a test's capture), or a closed one
+            number = stream.fileno()
+            if stat.S_ISCHR(os.fstat(number).st_mode) and not os.isatty(number):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, number)
+                os.close(devnull)
+
+
+def reader_gone(console) -> NoReturn:
+    """A rich console's closed pipe (`m2pg status | head -1`): its reader quit, which is no failure
+    of the command; nothing more is printed there (Python's last flush at exit included) and the
+    command ends as one that SIGPIPE stopped would, exit 141."""
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, console.file.fileno())
+        os.close(devnull)
+    raise SystemExit(READER_GONE)
 
 
 def _during_statement(cancel) -> None:
@@ -54,17 +93,17 @@ def _during_statement(cancel) -> None:
         cancel()
     else:
         _requested = True
-        sys.stderr.write(STOPPING)
+        _say(STOPPING)
 
 
 @contextmanager
 def graceful():
-    """Install the two-step Ctrl+C handler, for SIGTERM too, for the duration of a stage."""
+    """Install the two-step Ctrl+C handler, for SIGTERM and SIGHUP too, for the duration of a stage."""
     import adbc_driver_manager.dbapi as adbc_dbapi  # here: loading it takes a worker half a second
 
     global _requested, _forced
     _requested = _forced = False
-    previous = {number: signal.signal(number, _handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, _handle) for number in REQUESTS}
     blocking = adbc_dbapi._blocking_call
     adbc_dbapi._blocking_call = lambda func, args, kwargs, cancel: blocking(
         func, args, kwargs, lambda: _during_statement(cancel)

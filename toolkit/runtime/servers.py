@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from toolkit.runtime import interrupt
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import pattern_characters
 from toolkit.staging import lock
@@ -114,7 +115,12 @@ def serve(directory: Path | None, database: str, out: Console) -> int:
     """Start both servers, print how to reach them, and keep them up until Ctrl+C (or SIGTERM, or
     the terminal closing: SIGHUP left PostgreSQL running with no one to stop it)."""
     stop = threading.Event()
-    handlers = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+    def asked(signum: int, frame) -> None:
+        interrupt.hung_up(signum)  # their last lines go nowhere then, not into an error
+        stop.set()
+
+    handlers = {s: signal.signal(s, asked) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         with _stopped_while_starting(stop), both(directory, database) as (root, mongo_uri, pg_uri):
             kept = "kept when they stop" if directory else "removed when they stop; --dir DIR keeps it"
