@@ -48,7 +48,7 @@ def with_element(raw: bytes, element: bytes) -> bytes:
     return int32(len(body) + 5) + body + b"\x00"
 
 
-def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
+def cases(board: dict, task: dict, repeated: dict, user: dict) -> dict[str, list[dict]]:
     """Per collection, the crafted documents in file order: their bytes, and what the quarantine
     must say (rule, a fragment of the reason, the ObjectId it names; `at`: the reason gives the
     file offset), or `loads` for an odd but valid document."""
@@ -176,7 +176,27 @@ def cases(board: dict, task: dict, repeated: dict) -> dict[str, list[dict]]:
             "exact": True,
         },
     ]
-    return {"Boards": boards, "Tasks": tasks}
+    # Users has a unique field: a run into a target that holds rows reads its documents before the
+    # extract, to find a unique value held by another's row (run's source_clash)
+    users = [
+        {
+            "bytes": replaced(bson.encode({**user, "_id": oid(30), "email": "BADX@x.io"}), b"BADX", b"BAD\xff"),
+            "rule": "utf8",
+            "reason": "is not valid UTF-8",
+            "object_id": oid(30),
+            "at": True,
+        },
+        {
+            "bytes": replaced(
+                bson.encode({**user, "_id": oid(31), "email": "z@x.io", "zzz": 1}), b"\x10zzz\x00", b"\x42zzz\x00"
+            ),
+            "rule": "bson",
+            "reason": "element type 0x42",
+            "object_id": oid(31),
+            "at": True,
+        },
+    ]
+    return {"Boards": boards, "Tasks": tasks, "Users": users}
 
 
 def document(elements: bytes) -> bytes:
@@ -192,7 +212,7 @@ def write_bad_dump(root: Path) -> tuple[Path, dict[str, list[dict]]]:
     (the truncated one last, where a truncated document can only be); records each offset."""
     data = generate.sample(APP, 7)
     folder = generate.write_dump(root, "nextcrm", data)
-    crafted = cases(data["Boards"][0], data["Tasks"][0], data["Boards"][5])
+    crafted = cases(data["Boards"][0], data["Tasks"][0], data["Boards"][5], data["Users"][0])
     for collection, made in crafted.items():
         valid = [bson.encode(d) for d in data[collection]]
         out = bytearray()
@@ -292,3 +312,14 @@ def test_errors_groups_the_new_rules_with_their_hints(migrated):
     from toolkit.stages.rules import HINTS
 
     assert HINTS["bson"] in log and HINTS["utf8"] in log and HINTS["repeated_key"] in log
+
+
+def test_a_run_again_over_the_same_dump_writes_nothing(migrated):
+    """The target now holds rows, so the run reads the source's unique values before extracting:
+    a malformed document among them is quarantined again, not a crash of the whole run."""
+    again = m2pg(
+        "run", "--dump", str(migrated["dump"]), "--pg-uri", migrated["uri"], "--staging", str(migrated["staging"])
+    )
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert "Traceback" not in again.stdout + again.stderr and "failed unexpectedly" not in again.stderr
+    assert "run: nothing to write" in again.stdout
