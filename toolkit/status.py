@@ -9,7 +9,9 @@ from pathlib import Path
 
 from toolkit.declarations.app import App
 from toolkit.stages import load as load_mod
-from toolkit.staging.layout import DamagedStaging, Staging, read_manifest, size_problem, stale_reports
+from toolkit.stages.extract import other_raw
+from toolkit.stages.transform.fingerprint import refused
+from toolkit.staging.layout import DamagedStaging, Staging, read_json, read_manifest, size_problem, stale_reports
 from toolkit.staging.layout import damaged as staging_damaged
 
 STAGES = ("extract", "transform", "validate", "load", "reconcile")
@@ -24,7 +26,8 @@ def age(path: Path) -> str:
 
 def status(app: App, root: Path, pg_uri: str | None = None) -> dict:
     """{"root", "rows": one list of cells per collection, "stages": stage -> age of its last report
-    (None: not finished), "damage": lines, "target": what the load left there (with a URI)}."""
+    (None: not finished), "stale" (`stale_reports`), "other_version" (`other_version`), "damage":
+    lines, "target": what the load left there (with a URI)}."""
     staging = Staging(root)
     rows: list[list[str]] = []
     damage: list[str] = []
@@ -55,9 +58,29 @@ def status(app: App, root: Path, pg_uri: str | None = None) -> dict:
         "rows": rows,
         "stages": {stage: age(path) if path.exists() else None for stage, path in finished.items()},
         "stale": stale_reports(staging.root),
+        "other_version": other_version(staging.root),
         "damage": damage,
         "target": target_status(pg_uri) if pg_uri else None,
     }
+
+
+def other_version(root: Path) -> dict | None:
+    """{"stage", "reason", "hint"}: the first stage whose staged output another version of m2pg
+    made, in the words of the stage that refuses it; that stage and every one after it must be
+    run again. None when this version made all of it."""
+    staging = Staging(root)
+    for manifest in sorted(staging.root.glob("raw/*/manifest.json")):
+        try:
+            refusal = other_raw(manifest.parent.name, read_json(manifest))
+        except (DamagedStaging, AttributeError):  # named as damage where it is shown
+            continue
+        if refusal:
+            return {"stage": "extract", "reason": refusal.args[0], "hint": refusal.hint}
+    try:
+        refusal = refused(staging, "validate") if staging.report("transform.json").exists() else None
+    except (DamagedStaging, AttributeError):
+        refusal = None
+    return {"stage": "transform", "reason": refusal.args[0], "hint": refusal.hint} if refusal else None
 
 
 def _readable(path: Path, damage: list[str]) -> dict | str | None:

@@ -234,12 +234,20 @@ def print_status(found: dict, out: Console) -> None:
     for row in found["rows"]:
         table.add_row(*row)
     out.print(table)
-    stale = found.get("stale", {})
+    stale, other = found.get("stale", {}), found.get("other_version")
+    stages = list(found["stages"])  # in run order: the one to run again, and those after it
+    again = (
+        {s: f", stale: {other['reason']} ({other['hint']})" for s in stages[stages.index(other["stage"]) :]}
+        if other
+        else {}
+    )
     for stage, age in found["stages"].items():
         line = f"last finished {age} ago" if age else "not finished"
-        if age and stage in stale:
+        if age and stage in again:
+            line += again[stage]
+        elif age and stage in stale:
             line += f", before the last {stale[stage]}: of data no longer staged (run `m2pg {stage}` again)"
-        out.print(f"{stage:<10} {line}")
+        out.print(f"{stage:<10} {line}", soft_wrap=True, markup=False)
     for line in found["damage"]:
         out.print(Text.assemble(("damaged: ", "red"), line), soft_wrap=True)
     if found["target"]:

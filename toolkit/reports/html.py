@@ -21,6 +21,7 @@ from toolkit.reports.words import REFUSED, are, counted, were
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
 from toolkit.staging.layout import Staging, read_json, stale_reports, write_text
+from toolkit.status import other_version
 
 REPORT = "report.html"
 STAGES = ("extract", "transform", "validate", "load", "reconcile", "verify")  # in run order
@@ -39,9 +40,10 @@ def render_report(staging_root: Path | str) -> Path:
     reports = {stage: _read(staging.report(f"{stage}.json")) for stage in STAGES}
     quarantine = error_log.summary(staging.root)
     times = stage_times(staging.root)
-    stale = stale_reports(staging.root)
+    other = other_version(staging.root)
+    stale = _stale_marks(staging, reports, other)
     body = (
-        _header(staging, reports, quarantine, stale)
+        _header(staging, reports, quarantine, stale, other)
         + _verification(reports["verify"], stale.get("verify"))
         + _reconciliation(reports["reconcile"], stale.get("reconcile"))
         + _writes(reports["load"], stale.get("load"))
@@ -92,21 +94,54 @@ def stage_times(staging_root: Path | str) -> list[dict]:
 # --- sections -------------------------------------------------------------------------------
 
 
-def _stale(stage: str, since: str | None) -> str:
-    """A line saying a stage's report is of data no longer staged, or nothing."""
-    if since is None:
+def _stale_marks(staging: Staging, reports: dict, other: dict | None) -> dict[str, tuple[str, str]]:
+    """Stage -> (its card's badge, its section's line) for a report not of what is staged now: of
+    data staged before an earlier stage was run again, or of output another version of m2pg made."""
+    marks = {
+        stage: (
+            f"stale: before the last {since}",
+            f"STALE: this {stage} report predates the last {since}: it is of data no longer staged; "
+            f"run `m2pg {stage}` again",
+        )
+        for stage, since in stale_reports(staging.root).items()
+    }
+    if other:
+        again = [s for s in STAGES[STAGES.index(other["stage"]) :] if reports[s] is not None]
+        marks |= {
+            stage: (
+                "stale: made by another version of m2pg",
+                f"STALE: this {stage} report is of output another version of m2pg made: "
+                f"{other['reason']}; {other['hint']}",
+            )
+            for stage in again
+        }
+    return marks
+
+
+def _stale(mark: tuple[str, str] | None) -> str:
+    """A line saying a stage's report is not of what is staged now, or nothing."""
+    return "" if mark is None else f'<p class="bad">{_t(mark[1])}</p>'
+
+
+def _card(value: str, mark: tuple[str, str] | None) -> str:
+    return value if mark is None else value + f' <span class="badge bad">{_t(mark[0])}</span>'
+
+
+def _other_version(other: dict | None) -> str:
+    """The header's warning that the staged output is another version's, and what to run again."""
+    if other is None:
         return ""
-    said = f"STALE: this {stage} report predates the last {since}: it is of data no longer staged"
-    return f'<p class="bad">{_t(f"{said}; run `m2pg {stage}` again")}</p>'
-
-
-def _card(value: str, since: str | None) -> str:
-    return (
-        value if since is None else value + f' <span class="badge bad">{_t(f"stale: before the last {since}")}</span>'
+    said = (
+        "NOT OF THIS VERSION: the staged output was made by another version of m2pg, and the next "
+        f"command will refuse it: {other['reason']}; {other['hint']}. Run `m2pg {other['stage']}` again, "
+        "then every stage after it: the reports below marked stale do not hold for this version"
     )
+    return f'<p class="bad">{_t(said)}</p>'
 
 
-def _header(staging: Staging, reports: dict, quarantine: dict, stale: dict[str, str]) -> str:
+def _header(
+    staging: Staging, reports: dict, quarantine: dict, stale: dict[str, tuple[str, str]], other: dict | None
+) -> str:
     extract, load, verify, reconcile = (reports[s] for s in ("extract", "load", "verify", "reconcile"))
     facts = [
         ("staging", staging.root.resolve()),
@@ -123,7 +158,7 @@ def _header(staging: Staging, reports: dict, quarantine: dict, stale: dict[str, 
             )
         )
     cards = [
-        ("documents extracted", _number((extract or {}).get("documents"))),
+        ("documents extracted", _card(_number((extract or {}).get("documents")), stale.get("extract"))),
         (
             "rows loaded",
             _card(_number((load or {}).get("rows")) + _unlike((load or {}).get("left_changed")), stale.get("load")),
@@ -142,6 +177,7 @@ def _header(staging: Staging, reports: dict, quarantine: dict, stale: dict[str, 
     ]
     return (
         "<header><h1>m2pg migration report</h1>"
+        + _other_version(other)
         + _facts(facts)
         + '<div class="cards">'
         + "".join(
@@ -157,11 +193,11 @@ def _unlike(left: int | None) -> str:
     return f' <span class="badge bad">{_t(f"{left} left unlike the source")}</span>' if left else ""
 
 
-def _verification(verify: dict | None, since: str | None) -> str:
+def _verification(verify: dict | None, mark: tuple[str, str] | None) -> str:
     head = '<section id="verification"><h2>Verification</h2>'
     if verify is None:
         return head + _muted("not run: reports/verify.json is absent") + "</section>"
-    parts = [_stale("verify", since) + f"<p>status {_badge(verify.get('status'))}</p>"]
+    parts = [_stale(mark) + f"<p>status {_badge(verify.get('status'))}</p>"]
     summary, layers, tables = verify.get("summary"), verify.get("layers"), verify.get("tables")
     if isinstance(summary, dict):
         parts.append(_table(["item", "value"], list(_flatten(summary).items())))
@@ -197,9 +233,9 @@ def _verification(verify: dict | None, since: str | None) -> str:
     return head + "".join(parts) + "</section>"
 
 
-def _writes(load: dict | None, since: str | None) -> str:
+def _writes(load: dict | None, mark: tuple[str, str] | None) -> str:
     """What the last load wrote to each table: a trial's inserts, or a catch-up's difference."""
-    head = '<section id="load"><h2>Rows written by the last load</h2>' + _stale("load", since)
+    head = '<section id="load"><h2>Rows written by the last load</h2>' + _stale(mark)
     if load is None:
         return head + _muted("not run: reports/load.json is absent (run `m2pg load`)") + "</section>"
     kinds = ("inserted", "updated", "deleted", "unchanged")
@@ -219,8 +255,8 @@ def _writes(load: dict | None, since: str | None) -> str:
     return head + f"<p>{total}</p>" + unlike + _table(headers, rows, failed=[bool(r[-1]) for r in rows]) + "</section>"
 
 
-def _reconciliation(reconcile: dict | None, since: str | None) -> str:
-    head = '<section id="reconciliation"><h2>Reconciliation</h2>' + _stale("reconcile", since)
+def _reconciliation(reconcile: dict | None, mark: tuple[str, str] | None) -> str:
+    head = '<section id="reconciliation"><h2>Reconciliation</h2>' + _stale(mark)
     if reconcile is None:
         return head + _muted("not run: reports/reconcile.json is absent (run `m2pg reconcile`)") + "</section>"
     rows, checks = reconcile.get("tables", []), reconcile.get("orphans", [])
@@ -263,8 +299,8 @@ def _reconciliation(reconcile: dict | None, since: str | None) -> str:
     )
 
 
-def _quarantine(summary: dict, transformed: bool, since: str | None) -> str:
-    head = '<section id="quarantine"><h2>Quarantine</h2>' + _stale("transform", since)
+def _quarantine(summary: dict, transformed: bool, mark: tuple[str, str] | None) -> str:
+    head = '<section id="quarantine"><h2>Quarantine</h2>' + _stale(mark)
     failures = summary.get("tool_failures", 0)
     failure_line = (
         f'<p class="bad">{counted(failures, "failure")} of m2pg itself logged: see {_t(summary["log"])}</p>'

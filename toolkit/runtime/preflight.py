@@ -314,7 +314,7 @@ def staging_inputs(root: Path, stage: str) -> None:
             f"{stage}: {root} holds no {before} output (reports/{before}.json is missing)", hint=run_first
         )
     elif before == "transform":  # as load checks too
-        from toolkit.stages.transform.fingerprint import other_rules  # not above: the stages import this module
+        from toolkit.stages.transform.fingerprint import refused  # not above: the stages import this module
 
         if transform_predates_extract(staging):
             raise ConfigError(
@@ -322,9 +322,6 @@ def staging_inputs(root: Path, stage: str) -> None:
                 "(its clean rows and quarantine are of the data staged before)",
                 hint=run_first,
             )
-        if other_rules(staging):
-            raise ConfigError(
-                f"{stage}: the transform output in {root} was made by another version of m2pg "
-                "(its rules may keep or refuse other records)",
-                hint=run_first,
-            )
+        refusal = refused(staging, stage)
+        if refusal:
+            raise refusal

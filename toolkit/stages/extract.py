@@ -22,6 +22,7 @@ from toolkit.documents.ids import idmap_slices
 from toolkit.documents.index import document_bounds
 from toolkit.reports.words import counted
 from toolkit.runtime import interrupt, parallel
+from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.progress import bars
 from toolkit.runtime.sizes import PART_BYTES, PART_SIZE
 from toolkit.sources import coverage
@@ -42,6 +43,18 @@ from toolkit.staging.layout import (
 log = logging.getLogger(__name__)
 IDMAP_SLICE = 50_000  # rows of the id map built and written at once
 RAW_VERSION = "3"  # what decode_chunk stages: bump when it stages other columns or values, so no part is kept
+
+
+def other_raw(collection: str, manifest: dict) -> ConfigError | None:
+    """Transform's refusal of a collection whose parts another version of m2pg decoded (they hold
+    what that version staged: extract reads it again from its start), or None."""
+    if manifest.get("raw_version") == RAW_VERSION:
+        return None
+    return ConfigError(
+        f"{collection} was extracted by another version of m2pg",
+        stage="transform",
+        hint="run `m2pg extract` to extract it again",
+    )
 
 
 def feeds_of(model: ModelSpec, junctions: tuple[Junction, ...]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from toolkit.documents.decode import decode_chunk
 from toolkit.runtime import interrupt, parallel
 from toolkit.runtime.errors import ConfigError
 from toolkit.stages.changes import with_digests
-from toolkit.stages.extract import RAW_VERSION, feeds_of
+from toolkit.stages.extract import feeds_of, other_raw
 from toolkit.stages.rules import repeats
 from toolkit.stages.transform.fingerprint import content, context, digest, ids_digest
 from toolkit.stages.transform.judge import judge, repeat_keys
@@ -51,12 +51,9 @@ def raw_manifest(staging: Staging, model: ModelSpec) -> dict:
             stage="transform",
             hint="re-run `m2pg extract` to finish it",
         )
-    if manifest.get("raw_version") != RAW_VERSION:  # its parts hold what that version decoded
-        raise ConfigError(
-            f"{model.source} was extracted by another version of m2pg",
-            stage="transform",
-            hint="run `m2pg extract` to extract it again",
-        )
+    refusal = other_raw(model.source, manifest)
+    if refusal:
+        raise refusal
     return manifest
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from toolkit.declarations.spec import ModelSpec
+from toolkit.runtime.errors import ConfigError
 from toolkit.staging.layout import Staging, read_json, recorded
 
 if TYPE_CHECKING:
@@ -22,6 +23,18 @@ def other_rules(staging: Staging) -> bool:
     """Whether the staged transform output was made under other rules (by another version of
     m2pg): what they keep and refuse is not what these would, so no later stage may take it."""
     return read_json(staging.report("transform.json")).get("rules_version") != RULES_VERSION
+
+
+def refused(staging: Staging, stage: str) -> ConfigError | None:
+    """`stage`'s refusal of a transform output made under other rules (`other_rules`), or None."""
+    if not other_rules(staging):
+        return None
+    return ConfigError(
+        f"the transform output in {staging.root} was made by another version of m2pg "
+        "(its rules may keep or refuse other records)",
+        stage=stage,
+        hint=f"run `m2pg transform --staging {staging.root}` first",
+    )
 
 
 def digest(*parts: str | bytes) -> str:
