@@ -1,9 +1,12 @@
 """What the app does not declare, said as warnings: collections and fields the source holds that
 no model names, counted in words, with a few ids of their documents."""
 
+import bson
 import polars as pl
+from bson import ObjectId
 
-from toolkit.sources.coverage import unknown_fields, warnings
+from toolkit.sources.coverage import of_source, unknown_fields, warnings
+from toolkit.sources.readers import DumpSource
 from toolkit.staging.layout import Staging, write_json
 from transforms import APP
 
@@ -42,3 +45,18 @@ def test_the_ids_shown_of_an_unknown_field_are_distinct(tmp_path):
         {"collection": "Users", "field": "legacy", "documents": 4, "sample_ids": ["a1", "7", "b2"]},
         {"collection": "Users", "field": "old", "documents": 1, "sample_ids": ["7"]},
     ]
+
+
+def test_an_undeclared_collection_of_documents_pymongo_cannot_decode_is_still_counted(tmp_path):
+    """A real MongoDB may hold invalid UTF-8 (old drivers wrote it): the sample ids of a collection
+    the app does not declare were decoded whole, and the extract failed on such a document."""
+    first = ObjectId()
+    garbled = bson.encode({"_id": first, "note": "x"}).replace(b"x\x00", b"\xff\x00")
+    unreadable = bson.encode({"_id": "x"}).replace(b"x\x00", b"\xff\x00")  # its `_id` itself
+    folder = tmp_path / "dump" / "nextcrm"
+    folder.mkdir(parents=True)
+    (folder / "audit_log.bson").write_bytes(garbled + unreadable + bson.encode({"_id": 7}))
+    found = of_source(DumpSource(tmp_path / "dump", "nextcrm"), APP.models)["undeclared_collections"]
+    assert [(c["collection"], c["documents"]) for c in found] == [("audit_log", 3)]
+    samples = found[0]["sample_ids"]  # in `_id` order, an unreadable one last
+    assert samples[:2] == ["7", str(first)] and "_id unreadable" in samples[2], samples

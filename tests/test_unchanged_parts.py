@@ -87,3 +87,15 @@ def test_last_ids_of_parts_that_end_with_other_ids_are_refused():
     parts = [{"last_id": dumps(i, json_options=CANONICAL_JSON_OPTIONS)} for i in (IDS[2], IDS[4])]
     assert last_ids(parts).to_list() == [str(IDS[2]), str(IDS[4])]
     assert last_ids([*parts, {"last_id": dumps("text", json_options=CANONICAL_JSON_OPTIONS)}]) is None
+
+
+def test_a_document_pymongo_cannot_decode_counts_as_written_since():
+    """A real MongoDB may hold invalid UTF-8 in a string (old drivers wrote it): the catch-up's
+    read of the stamps crashed on it; its part is read again, and its neighbours still count."""
+    garbled = bson.encode({"_id": IDS[1], "updatedAt": "x"}).replace(b"x\x00", b"\xff\x00")
+    batch = raw_batch({"_id": IDS[0], "updatedAt": BEFORE}) + garbled + raw_batch({"_id": IDS[2], "updatedAt": AFTER})
+    ids, written = stamps([batch], FIELDS, milliseconds(SINCE))
+    assert ids.to_list() == [str(IDS[n]) for n in (0, 1, 2)]
+    assert written.to_list() == [str(IDS[n]) for n in (1, 2)]
+    unreadable = bson.encode({"_id": "x"}).replace(b"x\x00", b"\xff\x00")  # its `_id` itself
+    assert stamps([raw_batch({"_id": IDS[0]}) + unreadable], FIELDS, 0) is None

@@ -8,19 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from bson import decode as bson_decode
-from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from bson.objectid import ObjectId
 from pymongo.errors import OperationFailure
 
-from toolkit.documents.index import document_bounds
+from toolkit.documents.index import document_bounds, document_id
 from toolkit.reports.words import counted
 from toolkit.runtime.errors import short_cause
 from toolkit.staging.layout import Staging, checked_all, read_json
 
 SAMPLES = 3
-_CODEC: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
 def of_source(src, models) -> dict:
@@ -54,7 +51,9 @@ def _undeclared(src, name: str) -> dict:
 
 
 def _id_text(document: bytes) -> str:
-    value = bson_decode(document, _CODEC).get("_id")
+    """A sample's `_id` as text; of a document pymongo cannot decode (bytes a real MongoDB may
+    hold), read as the quarantine reads it, not a crash of the extract."""
+    value = document_id(document)
     return str(value) if isinstance(value, ObjectId) else dumps(value, json_options=RELAXED_JSON_OPTIONS)
 
 

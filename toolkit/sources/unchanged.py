@@ -18,11 +18,14 @@ import polars as pl
 from bson import ObjectId, decode_all
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
+from bson.errors import InvalidBSON
 
+from toolkit.documents.index import document_bounds, document_id
 from toolkit.sources.id_order import id_from_json
 
 CLOCK_MARGIN = timedelta(hours=1)  # how far an app server's clock may run behind this machine's
 _MILLISECONDS: CodecOptions = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)  # any year
+UNDECODED = "$m2pg_undecoded"  # what a document pymongo cannot decode holds in place of its dates
 
 
 def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, pl.Series] | None:
@@ -35,15 +38,33 @@ def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, 
     a time it does not tell: it counts as written since."""
     ids, written = [], []
     for batch in batches:
-        for document in decode_all(batch, _MILLISECONDS):
+        for document in _decoded(batch):
             key = document.get("_id")
             if not isinstance(key, ObjectId):
                 return None
             ids.append(str(key))
-            values = [v for v in map(document.get, fields) if v is not None]
+            values = [v for v in map(document.get, (*fields, UNDECODED)) if v is not None]
             if any(int(v) > since_ms if isinstance(v, DatetimeMS) else True for v in values):
                 written.append(str(key))
     return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort()
+
+
+def _decoded(batch: bytes) -> list[dict]:
+    """The batch's documents; one pymongo cannot decode (invalid UTF-8 in a string a real MongoDB
+    stored, which the transform quarantines) holds its `_id` alone and a value that is no date,
+    so it counts as written since and its part is read again."""
+    try:
+        return decode_all(batch, _MILLISECONDS)
+    except InvalidBSON:
+        starts, ends = document_bounds(batch)
+        return [_one(bytes(batch[s:e])) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _one(raw: bytes) -> dict:
+    try:
+        return decode_all(raw, _MILLISECONDS)[0]
+    except InvalidBSON:
+        return {"_id": document_id(raw), UNDECODED: UNDECODED}
 
 
 def last_ids(parts: list[dict]) -> pl.Series | None:
