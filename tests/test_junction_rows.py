@@ -283,3 +283,15 @@ def test_kept_ids_not_written_as_lowercase_hex_are_sorted_by_their_uuids(tmp_pat
 
     assert len(slices) == 1
     assert slices[0].rows() == sorted(slices[0].rows())
+
+
+def test_an_undefined_in_an_optional_field_is_a_null_and_its_document_kept():
+    """`_EMPTY` allows undefined (the old drivers' null) in any field, but pymongoarrow refused
+    it and the document went to the quarantine as `type`: a good record lost."""
+    plain = bson.encode({"_id": OTHER_DOC, "document_name": "kept", "description": None})
+    raw = plain.replace(b"\x0adescription\x00", b"\x06description\x00")
+    assert raw != plain and bson.decode(raw)["description"] is None
+    table = pl.from_arrow(decode_chunk(plain + raw, DOCUMENTS, feeds_of(DOCUMENTS, JUNCTIONS)))
+    assert table["m2pg_problems"].to_list() == [[], []]
+    assert table["description"].to_list() == [None, None] and table["document_name"].to_list() == ["kept"] * 2
+    assert table["m2pg_document"].to_list() == [plain, raw]  # the original bytes, undefined and all

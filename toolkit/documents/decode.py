@@ -299,8 +299,8 @@ def _run(buffer: bytes, schema: Schema) -> pa.Table:
 def _convert(
     ix: bt.BsonIndex, rows: np.ndarray, fields: dict[str, Field], feeds: tuple[str, ...] = ()
 ) -> tuple[pa.Table, pl.DataFrame]:
-    """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects (a
-    junction array holding undefined, which it refuses, is converted with nulls there)."""
+    """Convert the chosen documents; bisect to isolate any that pymongoarrow still rejects (one
+    holding undefined, which it refuses, is converted with nulls there)."""
     failed: list[tuple[int, str, str, str]] = []
     if all(_as_json(f) for f in fields.values()):  # nothing for pymongoarrow to convert
         return pa.table({}), _problem_frame(failed)
@@ -331,17 +331,23 @@ def _convert(
 
 
 def _undefined_as_null(document: bytes, feeds: tuple[str, ...]) -> bytes | None:
-    """The document with each undefined element (BSON's deprecated null) of its junction arrays
-    made a null, which names no pair either, so it is skipped and counted as one (`element_null`);
-    None when they hold none. Both have no value bytes: only the type byte changes."""
-    arrays = bt.index(document, feeds).elements.filter((pl.col("field") >= 0) & (pl.col("type") == bt.ARRAY))
+    """The document with each undefined element (BSON's deprecated null, which pymongoarrow
+    refuses) made a null: of a top-level field, a missing value as a null is (`_EMPTY`); of a
+    junction array, one that names no pair, so it is skipped and counted as one (`element_null`).
+    None when it holds none. Both have no value bytes: only the type byte changes."""
+    elements = bt.index(document, feeds).elements
     out = bytearray(document)
-    for start in arrays["value"].to_list():
+    _nulled(out, 0, elements.filter(pl.col("type") == bt.UNDEFINED))
+    for start in elements.filter((pl.col("field") >= 0) & (pl.col("type") == bt.ARRAY))["value"].to_list():
         items = bt.index(document[start : start + int.from_bytes(document[start : start + 4], "little")])
-        for key, kind, value in items.elements.select("key", "type", "value").iter_rows():
-            if kind == bt.UNDEFINED:
-                out[start + value - len(key.encode()) - 2] = bt.NULL
+        _nulled(out, start, items.elements.filter(pl.col("type") == bt.UNDEFINED))
     return bytes(out) if out != document else None
+
+
+def _nulled(out: bytearray, start: int, undefined: pl.DataFrame) -> None:
+    """Each element's type byte, which precedes its key and the key's terminating zero, set to null."""
+    for key, value in undefined.select("key", "value").iter_rows():
+        out[start + value - len(key.encode()) - 2] = bt.NULL
 
 
 def _diagnose(document: bytes, fields: dict[str, Field], error: Exception) -> tuple[str, str]:

@@ -42,7 +42,7 @@ from toolkit.staging.layout import (
 
 log = logging.getLogger(__name__)
 IDMAP_SLICE = 50_000  # rows of the id map built and written at once
-RAW_VERSION = "3"  # what decode_chunk stages: bump when it stages other columns or values, so no part is kept
+RAW_VERSION = "4"  # what decode_chunk stages: bump when it stages other columns or values, so no part is kept
 
 
 def other_raw(collection: str, manifest: dict) -> ConfigError | None:
