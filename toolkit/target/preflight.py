@@ -149,9 +149,10 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
     """The target must take what m2pg writes, checked before anything is: a schema public
     (`public_schema`), UTF8 text (binary COPY hands PostgreSQL text as UTF-8 bytes, which a
     database in another encoding stores unconverted, so the app's client would read them garbled,
-    and verify, reading the same bytes back, would not see it), and, unless the command only plans
-    (`writes` False), writes at all (`writable`) by a role that may make the app's `tables` and,
-    with `ledger`, m2pg's own (`privileged`)."""
+    and verify, reading the same bytes back, would not see it), a role that may make the app's
+    `tables` and, with `ledger`, m2pg's own (`privileged`) and rows reaching them as written
+    (`unaltered`), and writes at all (`writable`) unless the command only plans (`writes` False): a
+    plan reads only the catalog, as it may on a replica, and ends where the command would."""
     with connect(pg_uri) as conn:
         public_schema(conn, stage)
         with conn.cursor() as cur:
@@ -167,9 +168,9 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
             )
         if writes:
             writable(conn, stage)
-            privileged(conn, stage, tables, ledger)
-            if ledger:
-                unaltered(conn, stage, tables)
+        privileged(conn, stage, tables, ledger)
+        if ledger:
+            unaltered(conn, stage, tables)
 
 
 def holds_app(pg_uri: str, stage: str, tables: Sequence[str]) -> None:
@@ -446,6 +447,37 @@ def another_source(pg_uri: str, staging: Staging, models: Sequence[ModelSpec], s
             hint="nothing was written; check --mongo-uri and --mongo-db (or --dump), or --pg-uri; to replace "
             "the target's rows with this source's, load afresh with --replace",
         )
+
+
+def unrecorded(conn, staging: Staging, models: Sequence[ModelSpec], stage: str) -> None:
+    """Rows of the app's tables with the ids of staged documents, of which m2pg keeps no record (a
+    copy of schema public alone restored, without m2pg's schema): the load would insert them again
+    and fail on their keys, as if someone else held them. m2pg cannot prove it wrote them, so it
+    stops before writing, saying so. The first SHARED_SAMPLE ids of each collection are looked up."""
+    for model in models:
+        path = staging.idmap(model.source)
+        if not path.exists() or exists(conn, owned_table(model.table)):
+            continue
+        ids = pl.read_parquet(path, columns=["id"], n_rows=SHARED_SAMPLE)["id"].to_list()
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT (SELECT count(*) FROM {quote(model.table)} WHERE id = ANY($1::uuid[])), "
+                "to_regnamespace('m2pg') IS NOT NULL",
+                parameters=(ids,),
+            )
+            found, kept = cur.fetchone()
+        if found:
+            missing = owned_table(model.table) if kept else "schema m2pg"
+            raise ConfigError(
+                f'the target holds rows of "{model.table}" with the ids of the source\'s documents ({found} of the '
+                f"first {len(ids)} looked up) but not m2pg's record of the rows it wrote (no {missing}: a copy of "
+                "schema public alone, restored?): m2pg cannot tell them from rows someone else wrote, and does not "
+                "write over them",
+                stage=stage,
+                hint="nothing was written; restore m2pg's schema m2pg from the same database too (pg_dump -n m2pg) "
+                "and run once with --overwrite-changed (every restored row counts as changed), or, if every row "
+                "of the app's tables there came from m2pg, empty them with `m2pg reset --stage load` and run again",
+            )
 
 
 EXTRACTS = "m2pg.extracts"  # each extract a load took its rows from, and when it was made
