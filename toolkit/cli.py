@@ -241,7 +241,7 @@ DryRun = Annotated[
         "--dry-run",
         help="Write nothing to the target: print (and write to reports/plan.json) what a load would "
         "insert, update and delete per table, compared with what earlier loads wrote; exit 2 with the "
-        "load's error where it would stop before writing.",
+        "load's error where it would stop (before writing, or at its deletions).",
     ),
 ]
 AsJson = Annotated[

@@ -118,7 +118,7 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool 
     write_json(report, staging.report("plan.json"))
     console.print_plan(report, out)
     if "stop" in report:
-        raise ConfigError(f"a load would stop before writing anything: {report['stop']}", stage="plan")
+        raise ConfigError(report["stop"], stage="plan")
     return FAILED if report["left_changed"] else _code(staging)  # as the load would: the target unlike the source
 
 
@@ -276,6 +276,17 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
             preflight_target.writable(conn, "reset")
             preflight_target.privileged(conn, "reset", preflight_target.tables_of(app.models, app.junctions), True)
             others = sum(preflight_target.not_the_migrations(conn, keys).values())
+            if others and not preflight_target.exists(conn, load_mod.LEDGER):
+                # no m2pg load ever wrote here: those rows are someone else's (--pg-uri naming the
+                # app's own database), and emptying them is no reset of a load, whatever --yes says
+                raise ConfigError(
+                    f"no m2pg load ever wrote to {redact(target)} (it has no {load_mod.LEDGER}), yet the app's "
+                    f"tables there hold {counted(others, 'row')}: they are not the migration's, and reset would "
+                    "delete them",
+                    stage="reset",
+                    hint="nothing was emptied; check --pg-uri (is it the app's own database?); "
+                    "if those rows must go, empty the tables yourself",
+                )
         among = (
             f" ({counted(others, 'row')} this migration did not write or that {were(others)} changed since among them)"
             if others

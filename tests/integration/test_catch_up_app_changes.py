@@ -219,11 +219,13 @@ def test_a_row_of_a_table_the_app_added_pointing_at_a_deleted_row_stops_its_dele
     trial["crm_Accounts"].remove(account)
     generate.write_dump(tmp_path / "changed", "nextcrm", trial)
 
+    planned = run(tmp_path / "changed", pg_uri, staging, "--dry-run")
     stopped = run(tmp_path / "changed", pg_uri, staging)
-    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
-    assert f'is referenced by public."AccountNotes".account of row ({",".join(note[:2])}' in said(stopped), said(
-        stopped
-    )[-1500:]
+    for result in (planned, stopped):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f'is referenced by public."AccountNotes".account of row ({",".join(note[:2])}' in said(result), said(
+            result
+        )[-1500:]
     with psycopg.connect(pg_uri) as conn:
         assert conn.execute('SELECT id::text, account::text, note FROM "AccountNotes"').fetchall() == [note]
         conn.execute('UPDATE "AccountNotes" SET account = NULL')
@@ -232,3 +234,31 @@ def test_a_row_of_a_table_the_app_added_pointing_at_a_deleted_row_stops_its_dele
     with psycopg.connect(pg_uri) as conn:
         gone = conn.execute('SELECT count(*) FROM "crm_Accounts" WHERE id = %s', [note[1]]).fetchone()[0]
     assert gone == 0
+
+
+def test_the_plan_foresees_a_deletion_stopped_by_a_row_the_app_wrote(pg_uri, tmp_path):
+    """After the cut-over the app writes a task of a migrated user whose document the source then
+    deletes: the load stops at that deletion (after writing the inserts and updates before it).
+    `--dry-run`, the gate a script runs before the window, said exit 3 and nothing of the stop."""
+    trial = {c: documents[:25] for c, documents in generate.sample(APP, 7).items()}
+    user = trial["Users"][6]
+    generate.write_dump(tmp_path / "trial", "nextcrm", trial)
+    staging = tmp_path / "staging"
+    assert run(tmp_path / "trial", pg_uri, staging).returncode in (0, 3)
+    task = "00000000-0000-4000-8000-000000000002"
+    with psycopg.connect(pg_uri) as conn:
+        conn.execute(
+            'INSERT INTO "Tasks" (id, __v, position, priority, title, "user") VALUES (%s, 0, 1, %s, %s, %s)',
+            [task, "high", "written by the app", uuid_for(str(user["_id"]))],
+        )
+    trial["Users"].remove(user)
+    generate.write_dump(tmp_path / "changed", "nextcrm", trial)
+
+    planned = run(tmp_path / "changed", pg_uri, staging, "--dry-run")
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    named = f'of "Users", whose document is gone from the source, is referenced by "Tasks".user of row {task}'
+    stop = 'a load would stop at its deletions from "Users"'
+    assert stop in said(planned) and named in said(planned), said(planned)[-1500:]
+    with psycopg.connect(pg_uri) as conn:  # the plan wrote nothing: the app's task and the user as they were
+        found = conn.execute('SELECT "user"::text FROM "Tasks" WHERE id = %s', [task]).fetchall()
+        assert found == [(uuid_for(str(user["_id"])),)]

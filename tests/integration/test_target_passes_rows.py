@@ -2,9 +2,11 @@
 rewrote a column let `run` say "the target equals the source" (and every later run "nothing to
 write"); one that refused a table's rows, or row-level security in force for the role (COPY is
 refused then: "please report it as a bug"), stopped the load halfway, with rows written and every
-foreign key dropped. So did an enum of an older migration lacking a value the app declares. Each
-now stops run and load first, in one line, with nothing written; their dry runs end in the same
-line (they planned as if the load would work)."""
+foreign key dropped. So did an enum of an older migration lacking a value the app declares, and a
+column whose type is a domain with a check. A rule `DO INSTEAD NOTHING` on UPDATE let a catch-up
+say it made rows as the source holds them, having written nothing. Each now stops run and load
+first, in one line, with nothing written; their dry runs end in the same line (they planned as if
+the load would work)."""
 
 import psycopg
 import pytest
@@ -22,6 +24,11 @@ REWRITE = (
 REFUSE = (
     "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no boards'; END $$",
     'CREATE TRIGGER refuse BEFORE INSERT ON "Boards" FOR EACH ROW EXECUTE FUNCTION refuse()',
+)
+RULE = ('CREATE RULE keep AS ON UPDATE TO "Tasks" DO INSTEAD NOTHING',)  # a catch-up said it wrote what it did not
+DOMAIN = (  # a newer migration's type: its check refused a batch halfway, the foreign keys dropped
+    "CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 5)",
+    'ALTER TABLE "Tasks" ALTER COLUMN priority TYPE short_text',
 )
 SECURED = (
     'ALTER TABLE "crm_Accounts" ENABLE ROW LEVEL SECURITY',
@@ -88,8 +95,10 @@ def refused_untouched(uri: str, staged, dump, tmp_path, *names: str) -> None:
         (REWRITE, "the app's tables carry 1 row trigger of the target's own (\"Tasks\".shout)"),
         (REFUSE, "the app's tables carry 1 row trigger of the target's own (\"Boards\".refuse)"),
         (SECURED, 'row-level security is in force for this role on "crm_Accounts"'),
+        (RULE, "the app's tables carry 1 rule of the target's own (\"Tasks\".keep)"),
+        (DOMAIN, 'column "Tasks"."priority" has type short_text, declared text'),
     ],
-    ids=["rewriting trigger", "refusing trigger", "row-level security"],
+    ids=["rewriting trigger", "refusing trigger", "row-level security", "rule", "domain with a check"],
 )
 def test_a_target_that_would_alter_or_refuse_the_rows_stops_run_and_load(
     staged, dump, owner_uri, tmp_path, setup, named

@@ -213,6 +213,21 @@ def test_replace_never_empties_rows_the_migration_did_not_write(staged, dump, ta
     assert target_state(target) == before
 
 
+def test_reset_of_the_load_never_empties_a_database_no_load_wrote_to(staged, target, tmp_path):
+    """--pg-uri naming the app's own database, which holds its users and was never a migration's
+    target: `reset --stage load --yes` in a script emptied it. It stops, whatever --yes says."""
+    sql(target, """INSERT INTO "Users" (id, email) VALUES (gen_random_uuid(), 'boss@example.com')""")
+    before = target_state(target)
+    done = m2pg("reset", "--stage", "load", "--yes", "--staging", str(staged), "--pg-uri", with_password(target))
+    refused(done, "no m2pg load ever wrote to", "1 row", "nothing was emptied")
+    assert target_state(target) == before
+    sql(target, 'DELETE FROM "Users"')  # empty, it may be reset: nothing of anyone's goes
+    copy = tmp_path / "st"  # the reset removes the load's reports of its staging folder
+    shutil.copytree(staged, copy)
+    done = m2pg("reset", "--stage", "load", "--yes", "--staging", str(copy), "--pg-uri", with_password(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_an_extract_older_than_the_one_loaded_last_is_not_loaded_over_it(dump, target, tmp_path):
     """A staging folder kept from the trial, loaded after the catch-up, would take back every
     change the source made in between: the load stops first, unless asked with --replace."""

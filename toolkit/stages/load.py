@@ -782,24 +782,29 @@ def delete_rows(
     return deleted
 
 
-def _not_pointed_at(conn, table: str, batch: pl.DataFrame, pointing: list[tuple[str, str, list[str]]]) -> None:
+def _not_pointed_at(
+    conn, table: str, batch: pl.DataFrame, pointing: list[tuple[str, str, list[str]]], changed: bool = True
+) -> None:
     """No row of someone else points at a row about to be deleted (its foreign key would delete
     it, set it to NULL or refuse the deletion): neither one the migration did not write nor one
     it wrote that someone else changed since (its `xmin` is not its record's, `_owned_rows`),
     which the load leaves as it is. By the time a parent's rows are deleted, its children's
     changed rows whose documents changed too have been written again (their `xmin` is their
     record's once more), and those whose documents are gone have been deleted. A table the app
-    does not declare (no key columns: `outside_pointing`) holds no row of the migration's."""
+    does not declare (no key columns: `outside_pointing`) holds no row of the migration's.
+    Without `changed` (the plan, before the load wrote any child again), only rows the migration
+    never wrote count."""
     if not pointing:
         return
     ids = batch["id"].to_list()
+    same = " AND o.xmin = c.xmin" if changed else ""
     with conn.cursor() as cur:
         for child, column, child_keys in pointing:
             theirs = " AND ".join(f"o.{quote(k)} = c.{quote(k)}" for k in child_keys)
             cur.execute(
                 f"SELECT c.{quote(column)}::text, c.{quote(child_keys[0])}::text FROM {quote(child)} c "
                 f"WHERE c.{quote(column)} = ANY($1::uuid[]) AND NOT EXISTS "
-                f"(SELECT FROM {owned_table(child)} o WHERE {theirs} AND o.xmin = c.xmin) LIMIT 1"
+                f"(SELECT FROM {owned_table(child)} o WHERE {theirs}{same}) LIMIT 1"
                 if child_keys
                 else f"SELECT c.{quote(column)}::text, c::text FROM {child} c "
                 f"WHERE c.{quote(column)} = ANY($1::uuid[]) LIMIT 1",
@@ -1132,18 +1137,30 @@ def plan(staging: Staging, pg_uri: str, models, junctions, overwrite: bool = Fal
         preflight_target.schema_matches(pg_uri, models, junctions, "plan", enums)
     keys, sources = keys_of(models, junctions), {m.table: m.source for m in models}
     tables: list[dict] = []
-    stop = None
+    stop, pointing = None, pointing_at(models, junctions)
     with connect(pg_uri) as conn:
         if created:
             try:
                 staged_safe(conn, pg_uri, staging, models, junctions, "plan", overwrite)
             except ConfigError as error:  # the plan still shows what the load would have written
-                stop = f"{error.args[0]}; hint: {error.hint}" if error.hint else error.args[0]
+                hint = f"; hint: {error.hint}" if error.hint else ""
+                stop = f"a load would stop before writing anything: {error.args[0]}{hint}"
+            for table, outside in outside_pointing(conn, list(keys)).items():
+                pointing[table] = [*pointing.get(table, []), *outside]
         for table, kinds in _kinds(models, junctions).items():
             source = sources.get(table)
             quarantined = _rows_in(staging.quarantine_parts(source)) if source else 0
             if created and preflight_target.exists(conn, owned_table(table)):
                 changes, left = plan_table(conn, staging, table, keys[table], list(kinds), overwrite)
+                if stop is None and changes.delete.height:  # the load would stop at this deletion
+                    try:
+                        _not_pointed_at(conn, table, changes.delete, pointing.get(table, []), changed=False)
+                    except ConfigError as error:
+                        stop = (
+                            f'a load would stop at its deletions from "{table}", after writing the inserts and '
+                            f"updates before them: {error.args[0]}; hint: change or delete that row (or, if m2pg "
+                            "wrote it, make it as the source holds it with --overwrite-changed) before the load"
+                        )
                 refused = refused_among(staging, source, changes.delete)
                 counts = {**changes.counts(), "delete_refused": refused, "left_changed": left}
                 if len(keys[table]) > 1 and changes.insert.height:  # a junction: pairs to keep, not insert

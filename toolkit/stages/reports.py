@@ -63,7 +63,7 @@ class PlanReport(TypedDict):
     unchanged: int
     left_changed: int  # rows someone else changed or deleted since m2pg wrote them that a load would leave
     quarantined: NotRequired[int]  # added by the command, from transform's report
-    stop: NotRequired[str]  # why a load would stop before writing anything, when it would
+    stop: NotRequired[str]  # where and why a load would stop (before writing anything, or at its deletions)
 
 
 class ReconcileReport(TypedDict):

@@ -286,6 +286,10 @@ SELECT array(SELECT format('%I.%I', c.relname, t.tgname) FROM pg_trigger t JOIN 
        array(SELECT format('%I', c.relname) FROM pg_class c
              WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1::text[])
                AND c.relkind IN ('r', 'p') AND row_security_active(c.oid)
+             ORDER BY 1),
+       array(SELECT format('%I.%I', c.relname, r.rulename) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1::text[])
+               AND r.rulename <> '_RETURN' AND r.ev_enabled IN ('O', 'A')
              ORDER BY 1)
 """
 
@@ -295,11 +299,14 @@ def unaltered(conn, stage: str, tables: Sequence[str]) -> None:
     row trigger of the target's own on one of them (not a key's) may rewrite a row (the load then
     said the target equals the source, and every later run that nothing changed), skip it, or
     refuse it halfway through the load, its foreign keys dropped; row-level security in force for
-    the role makes PostgreSQL refuse COPY into the table, halfway too. (A statement trigger sees
-    no row: it may only refuse a whole batch, which the load reports and resumes from.)"""
+    the role makes PostgreSQL refuse COPY into the table, halfway too; a rule of the target's own
+    rewrites the load's UPDATE and DELETE statements into others or none (`DO INSTEAD NOTHING`:
+    the load said it made the rows as the source holds them, and wrote nothing). (A statement
+    trigger sees no row: it may only refuse a whole batch, which the load reports and resumes
+    from.)"""
     with conn.cursor() as cur:
         cur.execute(PASSING_SQL, parameters=(list(tables),))
-        triggers, secured = cur.fetchone()
+        triggers, secured, rules = cur.fetchone()
     conn.rollback()
     if triggers:
         raise ConfigError(
@@ -307,6 +314,14 @@ def unaltered(conn, stage: str, tables: Sequence[str]) -> None:
             f"({listed(triggers)}), which would act on every row m2pg writes: rewrite it, skip it or refuse it",
             stage=stage,
             hint="disable them for the migration (ALTER TABLE ... DISABLE TRIGGER name) and enable them after, "
+            "or drop them; nothing was written",
+        )
+    if rules:
+        raise ConfigError(
+            f"the app's tables carry {counted(len(rules), 'rule')} of the target's own ({listed(rules)}), "
+            "which would rewrite the statements m2pg runs on them into others, or none",
+            stage=stage,
+            hint="disable them for the migration (ALTER TABLE ... DISABLE RULE name) and enable them after, "
             "or drop them; nothing was written",
         )
     if secured:

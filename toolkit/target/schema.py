@@ -160,13 +160,16 @@ def client_drift(models: Sequence[ModelSpec]) -> str | None:
 
 COLUMNS_SQL = """
 SELECT c.table_name::text, c.column_name::text,
-       CASE WHEN c.data_type IN ('ARRAY', 'USER-DEFINED') THEN c.udt_name ELSE c.data_type END::text,
+       CASE WHEN c.domain_name IS NOT NULL THEN c.domain_name
+            WHEN c.data_type IN ('ARRAY', 'USER-DEFINED') THEN c.udt_name ELSE c.data_type END::text,
        c.data_type = 'ARRAY', c.column_default::text, c.is_nullable = 'YES', c.datetime_precision::text
 FROM information_schema.columns c
 JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
 WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
 ORDER BY c.table_name, c.ordinal_position
 """
+"""Each column of the public tables; a column of a domain has the domain's name as its type (its
+base type is what information_schema gives as data_type), as its constraints may refuse a row."""
 
 UNFILLED_SQL = """
 SELECT table_name::text, column_name::text FROM information_schema.columns
