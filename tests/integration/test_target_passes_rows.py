@@ -123,3 +123,28 @@ def test_an_enum_without_a_value_the_app_declares_stops_run_and_load_first(stage
     done = m2pg("load", "--staging", str(staged), "--pg-uri", pg_uri)
     assert done.returncode == 3, done.stdout + done.stderr
     assert sql(pg_uri, f"SELECT count(*) FROM \"crm_Opportunities\" WHERE status = '{VALUE}'")[0][0] > 0
+
+
+REDEFINED = 'CREATE INDEX "Tasks_priority_idx" ON public."Tasks" USING btree (priority, "createdAt" DESC)'
+
+
+def indexes_of(uri: str, table: str) -> dict[str, str]:
+    return dict(sql(uri, f"SELECT indexname, indexdef FROM pg_indexes WHERE tablename = '{table}'"))
+
+
+@pytest.mark.parametrize("killed", [False, True], ids=["load", "load killed mid-way and run again"])
+def test_a_bulk_load_builds_the_targets_own_indexes_again_as_they_were(staged, pg_uri, killed):
+    """A later migration of the app's may redefine an index under its name, or not have one yet:
+    a bulk load dropped the indexes and built them again as m2pg declares them, and made the
+    missing one, so the target no longer held its own schema (and the app's next migration,
+    creating that index, would fail on it)."""
+    schema.create_schema(pg_uri, APP.models, APP.junctions, APP.enums)
+    sql(pg_uri, 'DROP INDEX "Tasks_priority_idx"', REDEFINED, 'DROP INDEX "Tasks_user_idx"')
+    before = indexes_of(pg_uri, "Tasks")
+    load = ("load", "--staging", str(staged), "--pg-uri", pg_uri)
+    if killed:  # in the middle of the rows, the indexes dropped and kept aside
+        assert m2pg(*load, kill_at="load-batch:3").returncode == -9
+        assert sql(pg_uri, "SELECT count(*) FROM m2pg.set_aside_indexes")[0][0] > 0
+    assert m2pg(*load).returncode == 3
+    assert indexes_of(pg_uri, "Tasks") == before
+    assert sql(pg_uri, "SELECT count(*) FROM m2pg.set_aside_indexes") == [(0,)]

@@ -55,7 +55,7 @@ from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
 from toolkit.target.postgres import server_message
 from toolkit.target.preflight import owned_table
-from toolkit.target.schema import DEFERRED, has_schema, literal, quote, secondary_indexes
+from toolkit.target.schema import DEFERRED, SET_ASIDE, has_schema, literal, quote, secondary_indexes
 
 log = logging.getLogger(__name__)
 WORKERS = 2
@@ -68,6 +68,8 @@ LEDGER_DDL = (
     f"ALTER TABLE {LEDGER} ADD COLUMN IF NOT EXISTS updated integer NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0",
     f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
+    " definition text NOT NULL, PRIMARY KEY (table_name, name))",
+    f"CREATE TABLE IF NOT EXISTS {SET_ASIDE} (table_name text NOT NULL, name text NOT NULL,"
     " definition text NOT NULL, PRIMARY KEY (table_name, name))",
     f"CREATE TABLE IF NOT EXISTS {preflight_target.EXTRACTS} (run text PRIMARY KEY, extracted_at timestamptz NOT NULL,"
     " loaded_at timestamptz NOT NULL DEFAULT now())",
@@ -588,12 +590,22 @@ def _batch_digest(kind: str, rows: pl.DataFrame, keys: list[str]) -> str:
     return f"{kind}:{hashlib.sha256(content).hexdigest()[:32]}:{time.time_ns()}"
 
 
-def _live_indexes(conn, table: str) -> set[str]:
+def _live_indexes(conn, table: str, names: list[str]) -> dict[str, str]:
+    """Of the indexes `names`, those the table has: name -> its definition as the target holds it."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1", parameters=(table,)
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1"
+            " AND indexname = ANY($2::text[])",
+            parameters=(table, names),
         )
-        return {row[0] for row in cur.fetchall()}
+        return dict(cur.fetchall())
+
+
+def _set_aside(conn, table: str) -> dict[str, str]:
+    """The table's plain indexes a bulk load dropped and has not built again: name -> definition."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT name, definition FROM {SET_ASIDE} WHERE table_name = $1", parameters=(table,))
+        return dict(cur.fetchall())
 
 
 def _owned_key(conn, table: str) -> str | None:
@@ -611,14 +623,20 @@ def _owned_key(conn, table: str) -> str | None:
 def _bulk(conn, table: str, indexes: dict[str, str], empty: bool) -> bool:
     """Into an empty table (or one whose plain indexes or owned rows' key a crashed bulk load
     dropped), drop the plain indexes and the owned rows' primary key now and build them once
-    the rows are in: one sort each instead of an insertion into a btree for every row."""
-    missing = set(indexes) - _live_indexes(conn, table)
-    key = _owned_key(conn, table)
-    if not (empty or missing or key is None):
+    the rows are in: one sort each instead of an insertion into a btree for every row. Each index
+    is kept as the target defines it (a later migration of the app's may have redefined one under
+    its name), in the transaction that drops it, and built again from that."""
+    aside, key = _set_aside(conn, table), _owned_key(conn, table)
+    if not (empty or aside or key is None):
         return False
+    live = _live_indexes(conn, table, list(indexes))
     with conn.cursor() as cur:
-        for name in indexes:
-            cur.execute(f"DROP INDEX IF EXISTS {quote(name)}")
+        for name, definition in live.items():
+            cur.execute(
+                f"INSERT INTO {SET_ASIDE} (table_name, name, definition) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                parameters=(table, name, definition),
+            )
+            cur.execute(f"DROP INDEX {quote(name)}")
         if key:
             cur.execute(f"ALTER TABLE {owned_table(table)} DROP CONSTRAINT {quote(key)}")
     conn.commit()
@@ -626,11 +644,21 @@ def _bulk(conn, table: str, indexes: dict[str, str], empty: bool) -> bool:
 
 
 def _rebuild(conn, table: str, indexes: dict[str, str], keys: list[str]) -> None:
-    """The plain indexes and the owned rows' primary key a bulk load dropped, built again."""
+    """The plain indexes and the owned rows' primary key a bulk load dropped, built again: each
+    index as the target defined it. Of a bulk load by a version of m2pg that kept no definition
+    (its owned rows' key dropped with them), the declared `indexes` the table lacks."""
     unkeyed = _owned_key(conn, table) is None and preflight_target.exists(conn, owned_table(table))
+    aside = _set_aside(conn, table)
+    if not aside and unkeyed:
+        aside = {
+            name: statement for name, statement in indexes.items() if name not in _live_indexes(conn, table, [name])
+        }
+    present = _live_indexes(conn, table, list(aside))
     with conn.cursor() as cur:
-        for statement in indexes.values():
-            cur.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+        for name, definition in aside.items():
+            if name not in present:
+                cur.execute(definition)
+        cur.execute(f"DELETE FROM {SET_ASIDE} WHERE table_name = $1", parameters=(table,))
         if unkeyed:
             cur.execute(f"ALTER TABLE {owned_table(table)} ADD PRIMARY KEY ({', '.join(map(quote, keys))})")
     conn.commit()

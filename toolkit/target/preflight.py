@@ -491,7 +491,8 @@ def unrecorded(conn, staging: Staging, models: Sequence[ModelSpec], stage: str) 
                 stage=stage,
                 hint="nothing was written; restore m2pg's schema m2pg from the same database too (pg_dump -n m2pg) "
                 "and run once with --overwrite-changed (every restored row counts as changed), or, if every row "
-                "of the app's tables there came from m2pg, empty them with `m2pg reset --stage load` and run again",
+                "of the app's tables there came from m2pg, empty them yourself (reset will not: nothing says m2pg "
+                "wrote them) and run again",
             )
 
 

@@ -340,6 +340,7 @@ FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_class f ON f.
 WHERE r.relnamespace = 'public'::regnamespace AND k.contype = 'f' AND (k.convalidated OR NOT {valid})
 """
 DEFERRED = "m2pg.deferred_constraints"  # the foreign keys a load dropped, until it puts them back
+SET_ASIDE = "m2pg.set_aside_indexes"  # the plain indexes a bulk load dropped, as the target defined them
 DEFERRED_KEYS_SQL = f"""
 SELECT d.table_name, k[1], k[2] FROM {DEFERRED} d,
   regexp_match(replace(d.definition, '"', ''), '^FOREIGN KEY \\((.+?)\\) REFERENCES (.+?)\\(') k
