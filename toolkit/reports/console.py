@@ -24,6 +24,7 @@ from toolkit.stages.reports import (
     VerifyReport,
 )
 from toolkit.stages.verify import LAYERS
+from toolkit.target.schema import SET_ASIDE
 
 
 def print_warnings(lines: list[str], out: Console) -> None:
@@ -290,6 +291,19 @@ def print_target(target: dict, out: Console) -> None:
         )
     else:
         out.print("foreign keys: none waiting to be restored")
+    aside = target.get("set_aside_indexes")
+    if aside:
+        count = sum(map(len, aside.values()))
+        tables = ", ".join(f"{t} ({len(names)})" for t, names in aside.items())
+        then = "the running load builds them when its rows are in" if writing else "run `m2pg load` to build them"
+        out.print(
+            Text(
+                f"{counted(count, 'index', 'indexes')} {are(count)} set aside in {SET_ASIDE}, not yet built again, "
+                f"of: {tables}; {then}",
+                style="yellow",
+            ),
+            highlight=False,
+        )
 
 
 def print_reconcile(report: ReconcileReport, console: Console) -> None:

@@ -948,25 +948,30 @@ def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:
 
 def target_progress(pg_uri: str) -> dict:
     """What loads have left in the target: batches and rows the ledger records per table, the
-    foreign keys stored by a load that stopped before putting them back (or one running now: the
-    session `writing`, None when no m2pg command writes to it)."""
+    foreign keys stored and the plain indexes set aside by a load that stopped before putting them
+    back (or one running now: the session `writing`, None when no m2pg command writes to it)."""
     with connect(pg_uri) as conn:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL", parameters=(LEDGER, DEFERRED)
+                "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL, to_regclass($3) IS NOT NULL",
+                parameters=(LEDGER, DEFERRED, SET_ASIDE),
             )
-            has_ledger, has_store = cur.fetchone()
-            loaded = {}
+            has_ledger, has_store, has_aside = cur.fetchone()
+            loaded, aside = {}, {}
             if has_ledger:
                 cur.execute(
                     f"SELECT table_name, count(*), sum(inserted) - sum(deleted) FROM {LEDGER} GROUP BY 1 ORDER BY 1"
                 )
                 loaded = {table: {"batches": batches, "rows": int(rows)} for table, batches, rows in cur.fetchall()}
+            if has_aside:
+                cur.execute(f"SELECT table_name, array_agg(name ORDER BY name) FROM {SET_ASIDE} GROUP BY 1 ORDER BY 1")
+                aside = dict(cur.fetchall())
         waiting = stored_foreign_keys(conn) if has_store else {}
         writer = preflight_target.writer_session(conn)
     return {
         "loaded": loaded,
         "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()},
+        "set_aside_indexes": aside,
         "writing": preflight_target.session_words(writer) if writer else None,
     }
 
