@@ -8,7 +8,7 @@ walk over the bytes), so each stored type can be checked before conversion.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -352,6 +352,25 @@ def document_id(raw: bytes):
         wrapped = values_as_documents(raw, ids["type"].to_numpy()[:1], ids["value"].to_numpy()[:1])
         return decode_all(wrapped, codec)[0]["v"]
     return dict(UNREADABLE_ID)
+
+
+def decoded(chunk: bytes, codec) -> Iterator[tuple[memoryview, dict[str, Any] | None, int]]:
+    """Each document of the chunk: its bytes, pymongo's decoding of them (None where the strict
+    walk refuses them, as pymongo does: bytes a real MongoDB may hold, which the transform
+    quarantines) and the walk's count of its top-level elements. One decode of the whole chunk
+    when every document is well formed."""
+    from bson import decode, decode_all
+
+    starts, ends = document_bounds(chunk)
+    codes, _, elements = defects(chunk, starts, ends)
+    whole = iter(decode_all(chunk, codec)) if (codes == WELL_FORMED).all() else None
+    view = memoryview(chunk)
+    for start, end, code, count in zip(starts.tolist(), ends.tolist(), codes.tolist(), elements.tolist(), strict=True):
+        raw = view[start:end]
+        if code != WELL_FORMED:
+            yield raw, None, count
+        else:
+            yield raw, next(whole) if whole else decode(bytes(raw), codec), count
 
 
 def values_as_documents(buffer: bytes, kinds: np.ndarray, offsets: np.ndarray) -> bytes:

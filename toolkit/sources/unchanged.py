@@ -11,16 +11,16 @@ and `m2pg verify` reads every document regardless.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import numpy as np
 import polars as pl
-from bson import ObjectId, decode_all
+from bson import ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
-from bson.errors import InvalidBSON
 
-from toolkit.documents.index import document_bounds, document_id
+from toolkit.documents.index import decoded, document_id
 from toolkit.sources.id_order import id_from_json
 
 CLOCK_MARGIN = timedelta(hours=1)  # how far an app server's clock may run behind this machine's
@@ -49,22 +49,12 @@ def stamps(batches, fields: tuple[str, ...], since_ms: int) -> tuple[pl.Series, 
     return pl.Series(ids, dtype=pl.String).sort(), pl.Series(written, dtype=pl.String).sort()
 
 
-def _decoded(batch: bytes) -> list[dict]:
+def _decoded(batch: bytes) -> Iterator[dict]:
     """The batch's documents; one pymongo cannot decode (invalid UTF-8 in a string a real MongoDB
     stored, which the transform quarantines) holds its `_id` alone and a value that is no date,
     so it counts as written since and its part is read again."""
-    try:
-        return decode_all(batch, _MILLISECONDS)
-    except InvalidBSON:
-        starts, ends = document_bounds(batch)
-        return [_one(bytes(batch[s:e])) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-
-
-def _one(raw: bytes) -> dict:
-    try:
-        return decode_all(raw, _MILLISECONDS)[0]
-    except InvalidBSON:
-        return {"_id": document_id(raw), UNDECODED: UNDECODED}
+    for raw, document, _ in decoded(batch, _MILLISECONDS):
+        yield {"_id": document_id(bytes(raw)), UNDECODED: UNDECODED} if document is None else document
 
 
 def last_ids(parts: list[dict]) -> pl.Series | None:

@@ -650,9 +650,8 @@ def _rebuild(conn, table: str, indexes: dict[str, str], keys: list[str]) -> None
     unkeyed = _owned_key(conn, table) is None and preflight_target.exists(conn, owned_table(table))
     aside = _set_aside(conn, table)
     if not aside and unkeyed:
-        aside = {
-            name: statement for name, statement in indexes.items() if name not in _live_indexes(conn, table, [name])
-        }
+        live = _live_indexes(conn, table, list(indexes))
+        aside = {name: statement for name, statement in indexes.items() if name not in live}
     present = _live_indexes(conn, table, list(aside))
     with conn.cursor() as cur:
         for name, definition in aside.items():

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import adbc_driver_postgresql.dbapi as pgdbapi
-import bson
 import polars as pl
 from bson import ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
@@ -657,21 +656,6 @@ def staged_clash(
             raise refuse_clash(model, clash, "load")
 
 
-def well_formed(chunk: bytes) -> Iterator[dict]:
-    """The chunk's documents decoded, but for those the strict walk refuses (`bson`, `utf8`):
-    the transform quarantines them, so their values count for nothing (pymongo cannot decode
-    them either)."""
-    starts, ends = bt.document_bounds(chunk)
-    codes, _, _ = bt.defects(chunk, starts, ends)
-    if (codes == bt.WELL_FORMED).all():
-        yield from bson.decode_all(chunk, MS)
-        return
-    view = memoryview(chunk)
-    for start, end, code in zip(starts.tolist(), ends.tolist(), codes.tolist(), strict=True):
-        if code == bt.WELL_FORMED:
-            yield bson.decode(bytes(view[start:end]), MS)
-
-
 def source_clash(pg_uri: str, source, models: Sequence[ModelSpec]) -> None:
     """The same, read from the source before anything is extracted: a document's unique value
     held in the target by a row that is not one of this source's documents."""
@@ -682,7 +666,9 @@ def source_clash(pg_uri: str, source, models: Sequence[ModelSpec]) -> None:
         ids: list = []
         values: dict[str, list] = {f.name: [] for f in unique}
         for chunk in source.chunks(model.source, 10_000):
-            for document in well_formed(chunk):
+            for _, document, _ in bt.decoded(chunk, MS):
+                if document is None:  # bytes the transform quarantines: their values count for nothing
+                    continue
                 if isinstance(document.get("_id"), ObjectId):
                     ids.append(uuid_for(str(document["_id"])))
                     for f in unique:

@@ -15,7 +15,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bson
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -79,18 +78,11 @@ def source_documents(source, collection: str):
     (the document is then None), or a top-level key that appears twice (the decoded document
     holds fewer keys than the walk counted elements)."""
     for chunk in source.chunks(collection, CHUNK, limit=DECODED_BYTES):
-        starts, ends = bt.document_bounds(chunk)
-        codes, _, elements = bt.defects(chunk, starts, ends)
-        malformed = codes != bt.WELL_FORMED
-        view = memoryview(chunk)
-        decoded = iter(bson.decode_all(chunk, MS)) if not malformed.any() else None
-        for start, end, bad, count in zip(starts.tolist(), ends.tolist(), malformed.tolist(), elements, strict=False):
-            raw = view[start:end]
-            document = next(decoded) if decoded else None if bad else bson.decode(bytes(raw), MS)
+        for raw, document, elements in bt.decoded(chunk, MS):
             if document is None:
                 yield raw, None, MALFORMED_BSON
             else:
-                yield raw, document, (REPEATED_KEY if len(document) != count else None)
+                yield raw, document, (REPEATED_KEY if len(document) != elements else None)
 
 
 class Accounting:
