@@ -626,3 +626,21 @@ def test_run_against_an_app_user_holding_a_migrated_email_stops_before_extract(s
     refused(done, '"Users"', "email", user["email"])
     assert target_state(target) == before
     assert files(staging / "raw") == {}
+
+
+def test_checking_another_apps_database_of_the_same_table_names_is_one_line(pg_uri, staged, dump):
+    """Reconcile and verify pointed at another app's database holding two tables named as the app's
+    (no m2pg load ever wrote there) printed a table of DuckDB binder errors, one per table, and exit
+    1: now one line, exit 2, and neither that database nor the staging folder is touched."""
+    sql(pg_uri, 'CREATE TABLE "Users" (id serial PRIMARY KEY, login text)')
+    sql(pg_uri, 'CREATE TABLE "crm_Accounts" (id serial PRIMARY KEY, title text)')
+    sql(pg_uri, "INSERT INTO \"Users\" (login) VALUES ('a'), ('b')")
+    before = files(staged)
+    for done in (
+        m2pg("reconcile", "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
+        m2pg("verify", "--dump", str(dump), "--staging", str(staged), "--pg-uri", with_password(pg_uri)),
+    ):
+        refused(done, "holds 2 of the app's", "no m2pg load ever wrote to it")
+    assert files(staged) == before
+    assert sql(pg_uri, 'SELECT login FROM "Users" ORDER BY 1') == [("a",), ("b",)]
+    assert sql(pg_uri, "SELECT count(*) FROM pg_namespace WHERE nspname = 'm2pg'") == [(0,)]

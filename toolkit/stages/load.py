@@ -54,12 +54,11 @@ from toolkit.staging.layout import Staging, checked, checked_digest, read_json, 
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
 from toolkit.target.postgres import server_message
-from toolkit.target.preflight import owned_table
+from toolkit.target.preflight import LEDGER, owned_table
 from toolkit.target.schema import DEFERRED, SET_ASIDE, has_schema, literal, quote, secondary_indexes
 
 log = logging.getLogger(__name__)
 WORKERS = 2
-LEDGER = "m2pg.ledger"
 LEDGER_DDL = (
     "CREATE SCHEMA IF NOT EXISTS m2pg",
     f"CREATE TABLE IF NOT EXISTS {LEDGER} (table_name text NOT NULL, digest text NOT NULL,"

@@ -173,9 +173,10 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
 
 
 def holds_app(pg_uri: str, stage: str, tables: Sequence[str]) -> None:
-    """A check of the target (reconcile, verify) needs the app's tables there: a database holding
-    none of them (--pg-uri naming another database, or one not yet loaded) would fail every table
-    with the server's words, so it stops first, in one line."""
+    """A check of the target (reconcile, verify) needs the app's tables there, written by an m2pg
+    load: a database holding none of them (--pg-uri naming another database), or only tables no
+    load wrote to (another app's of the same names, one the schema alone was made in) would fail
+    every table with the server's words or DuckDB's, so it stops first, in one line."""
     with connect(pg_uri) as conn:
         public_schema(conn, stage)
         with conn.cursor() as cur:
@@ -185,13 +186,24 @@ def holds_app(pg_uri: str, stage: str, tables: Sequence[str]) -> None:
                 parameters=(list(tables),),
             )
             present = cur.fetchone()[0]
+        loaded = exists(conn, LEDGER)
         conn.rollback()
+    hint = (
+        "point --pg-uri at the database m2pg loaded (its name is the URI's path), or run "
+        "`m2pg run` (or `m2pg load`) into this one first"
+    )
     if not present:
         raise ConfigError(
             f"the target database holds none of the app's {len(tables)} tables: there is nothing to check",
             stage=stage,
-            hint="point --pg-uri at the database m2pg loaded (its name is the URI's path), or run "
-            "`m2pg run` (or `m2pg load`) into this one first",
+            hint=hint,
+        )
+    if not loaded:
+        raise ConfigError(
+            f"the target database holds {present} of the app's {len(tables)} tables, but no m2pg load ever wrote "
+            f"to it (it has no {LEDGER}): there is no migration there to check",
+            stage=stage,
+            hint=hint,
         )
 
 
@@ -495,6 +507,7 @@ def unrecorded(conn, staging: Staging, models: Sequence[ModelSpec], stage: str) 
             )
 
 
+LEDGER = "m2pg.ledger"  # each batch a load committed: its table, digest and counts
 EXTRACTS = "m2pg.extracts"  # each extract a load took its rows from, and when it was made
 
 
