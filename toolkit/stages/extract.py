@@ -30,6 +30,7 @@ from toolkit.sources.readers import MongoSource, Position, changes, resume_point
 from toolkit.sources.unchanged import CLOCK_MARGIN, kept, last_ids, stamps
 from toolkit.stages.reports import ExtractReport
 from toolkit.staging.layout import (
+    RAW_VERSION,
     DamagedStaging,
     Staging,
     file_record,
@@ -42,7 +43,6 @@ from toolkit.staging.layout import (
 
 log = logging.getLogger(__name__)
 IDMAP_SLICE = 50_000  # rows of the id map built and written at once
-RAW_VERSION = "4"  # what decode_chunk stages: bump when it stages other columns or values, so no part is kept
 
 
 def other_raw(collection: str, manifest: dict) -> ConfigError | None:

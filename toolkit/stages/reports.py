@@ -31,6 +31,7 @@ class TransformReport(TypedDict):
     parts_skipped: int
     parts_done: int
     rules_version: str
+    raw_version: str
 
 
 class ValidateReport(TypedDict):

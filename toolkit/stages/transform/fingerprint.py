@@ -10,7 +10,7 @@ import polars as pl
 
 from toolkit.declarations.spec import ModelSpec
 from toolkit.runtime.errors import ConfigError
-from toolkit.staging.layout import Staging, read_json, recorded
+from toolkit.staging.layout import RAW_VERSION, Staging, read_json, recorded
 
 if TYPE_CHECKING:
     from toolkit.stages.transform.outcome import Outcome
@@ -20,9 +20,11 @@ RULES_VERSION = "6"  # part of every fingerprint: bump when the rules change wha
 
 
 def other_rules(staging: Staging) -> bool:
-    """Whether the staged transform output was made under other rules (by another version of
-    m2pg): what they keep and refuse is not what these would, so no later stage may take it."""
-    return read_json(staging.report("transform.json")).get("rules_version") != RULES_VERSION
+    """Whether the staged transform output was made under other rules, or from raw parts another
+    version of m2pg decoded: what it keeps and refuses is not what this version would, so no later
+    stage may take it."""
+    made = read_json(staging.report("transform.json"))
+    return made.get("rules_version") != RULES_VERSION or made.get("raw_version") != RAW_VERSION
 
 
 def refused(staging: Staging, stage: str) -> ConfigError | None:

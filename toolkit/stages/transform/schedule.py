@@ -13,7 +13,7 @@ from toolkit.stages.transform.collection import raw_manifest, transform_model
 from toolkit.stages.transform.fingerprint import RULES_VERSION
 from toolkit.stages.transform.junctions import write_junction
 from toolkit.stages.transform.outcome import Outcome, collections_of, remember
-from toolkit.staging.layout import Staging, write_json
+from toolkit.staging.layout import RAW_VERSION, Staging, write_json
 
 
 def transform(staging: Staging, models, junctions, enums, workers: int | None = None) -> TransformReport:
@@ -35,6 +35,7 @@ def transform(staging: Staging, models, junctions, enums, workers: int | None = 
         "parts_skipped": sum(r["parts_skipped"] for r in reports),
         "parts_done": sum(r["parts_done"] for r in reports),
         "rules_version": RULES_VERSION,
+        "raw_version": RAW_VERSION,
     }
     write_json(report, staging.report("transform.json"))
     return report
