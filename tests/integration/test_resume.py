@@ -129,6 +129,21 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(dump, pg_uri, tmp_path, expected,
     assert_exactly_once(pg_uri, tmp_path, complete=True, before=ledger)
 
 
+def test_ctrl_c_during_reconcile_stops_it_and_the_run_resumes(dump, pg_uri, tmp_path, expected):
+    """Ctrl+C once the load was done: reconcile ran every count to its end and the run exited 0
+    or 3 after saying "Stopping after the batch in flight"; now it stops at the next table or key
+    checked, writes no report, and exits 130."""
+    args = ["run", "--dump", str(dump), "--pg-uri", pg_uri, "--staging", str(tmp_path)]
+    code, output = ctrl_c_when(args, tmp_path / "reports", "load.json")
+    assert code == 130, output
+    assert "Checkpoint saved (reconcile: " in " ".join(output.split()), output
+    assert not (tmp_path / "reports" / "reconcile.json").exists()
+    resumed = m2pg(*args)
+    assert resumed.returncode == 3, resumed.stderr
+    assert (tmp_path / "reports" / "reconcile.json").exists()
+    assert snapshot(pg_uri) == expected
+
+
 def test_fixed_records_migrate_on_rerun_without_duplicates(tmp_path, pg_uri):
     dataset = generate.demo_dataset(APP, 7)
     fixes = {

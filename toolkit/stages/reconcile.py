@@ -13,7 +13,7 @@ to PostgreSQL to compute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import duckdb
 from toolkit.declarations.app import App
 from toolkit.declarations.spec import Junction, ModelSpec
 from toolkit.reports.words import counted
+from toolkit.runtime import interrupt
 from toolkit.runtime.progress import tracked
 from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
@@ -277,8 +278,23 @@ def orphan_checks(con, app: App, models: Sequence[ModelSpec], junctions: Sequenc
         with con.cursor() as cursor:  # a DuckDB connection of its own, for this thread
             return orphan_check(cursor, *check)
 
-    with ThreadPoolExecutor(2) as pool:
-        return list(tracked(pool.map(run, checks), "reconcile: foreign keys", total=len(checks)))
+    pool = ThreadPoolExecutor(2)
+    try:
+        return list(_stoppable(tracked(pool.map(run, checks), "reconcile: foreign keys", total=len(checks)), "keys"))
+    finally:
+        pool.shutdown(cancel_futures=True)  # after Ctrl+C, the checks not yet started are not run
+
+
+def _stoppable(items: Iterable, what: str) -> Iterator:
+    """`items`, stopping before the next one after Ctrl+C: reconcile writes nothing until its
+    report, so a stop loses only the counting done, and the next run counts from the start."""
+    for done, item in enumerate(items):
+        interrupt.check(
+            "reconcile",
+            f"{done} {what} checked",
+            "the rest, counted again from the start (reconcile keeps no checkpoint)",
+        )
+        yield item
 
 
 def _with_error(row: dict, error: str | None) -> dict:
@@ -299,8 +315,12 @@ def reconcile(
     staging = Staging(Path(staging_root))
     with duck.connect(pg_uri, alias=PG) as con:
         collections = {m.name: m.source for m in app.models}
-        rows = [model_row(con, staging, m) for m in tracked(models, "reconcile", lambda m: m.table)] + [
-            junction_row(con, staging, j, collections) for j in tracked(junctions, "reconcile", lambda j: j.table)
+        rows = [
+            model_row(con, staging, m) for m in _stoppable(tracked(models, "reconcile", lambda m: m.table), "tables")
+        ]
+        rows += [
+            junction_row(con, staging, j, collections)
+            for j in _stoppable(tracked(junctions, "reconcile", lambda j: j.table), "junction tables")
         ]
         orphans = orphan_checks(con, app, models, junctions)
     report: ReconcileReport = {
