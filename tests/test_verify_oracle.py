@@ -13,6 +13,7 @@ from toolkit.stages.verify.compare import as_text, canonical_sql, json_shape, sa
 from toolkit.stages.verify.failures import LIMIT, Failures
 from toolkit.stages.verify.integrity import one_sided
 from toolkit.stages.verify.oracle import Unloadable, canonical_json, expected_value, row_reader
+from toolkit.stages.verify.records import _differences
 from transforms import JUNCTIONS, MODELS
 
 SPECS = {m.name: m for m in MODELS}
@@ -321,6 +322,31 @@ def test_json_shape_is_jsonb_typeof_and_its_size(text, shape):
 )
 def test_show_gives_a_reader_the_value(value, kind, shown):
     assert show(value, kind) == shown
+
+
+@pytest.mark.parametrize(
+    "expected, actual, said_expected, said_found, at",
+    [
+        ("a" * 150 + "b" + "c" * 100, "a" * 150 + "X" + "c" * 100, "ab" + "c" * 10, "aX" + "c" * 10, 151),
+        ("a" * 150, "a" * 150 + " ", "…'" + "a" * 20 + "' (150", "…'" + "a" * 20 + " ' (151", 151),
+        ('[{"k":"' + "v" * 99 + '"},1]', '[{"k":"' + "v" * 99 + '"},2]', "},1]", "},2]", 110),
+    ],
+)
+def test_a_long_value_is_shown_where_it_differs(expected, actual, said_expected, said_found, at):
+    """Long values alike in their first 80 characters: both are shown from a little before the
+    first character that differs, which is named. Cut at their beginning, they read the same."""
+    fails = Failures()
+    _differences(SPECS["crm_Accounts"], [(OID, uuid_for(OID), "name", expected, actual)], fails)
+    (failure,) = fails.kept["records", "crm_Accounts"]
+    shown_expected, shown_found = failure["problem"].removeprefix("expected ").split("; ")[0].split(", found ")
+    assert said_expected in shown_expected and said_found in shown_found, failure
+    assert failure["problem"].endswith(f"they differ from character {at}")
+
+
+def test_a_short_value_is_shown_whole():
+    fails = Failures()
+    _differences(SPECS["crm_Accounts"], [(OID, uuid_for(OID), "name", "Acme", "Acme ")], fails)
+    assert fails.kept["records", "crm_Accounts"][0]["problem"] == "expected 'Acme', found 'Acme '"
 
 
 def test_one_sided_pairs_are_those_only_one_feed_knew():

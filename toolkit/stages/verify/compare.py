@@ -18,6 +18,7 @@ from toolkit.stages.verify.oracle import canonical_json
 from toolkit.target.schema import quote
 
 HOUR, QUARTER_HOUR = 3_600_000, 900_000
+CONTEXT = 20  # characters shown before the first that differs, in a long value
 
 
 def pg_value(f: Field) -> str:
@@ -65,14 +66,34 @@ def canonical_arrow(texts: pa.Array) -> pa.Array:
     return pa.array([canonical_json(t) for t in texts.to_pylist()], pa.string())
 
 
-def show(value: str | None, kind: Kind | None = None, width: int = 80) -> str:
-    """A canonical value for a reader: cut when long, timestamps also as a date (any year)."""
+def show(value: str | None, kind: Kind | None = None, width: int = 80, start: int = 0) -> str:
+    """A canonical value for a reader: cut when long, timestamps also as a date (any year);
+    from its character `start` on, after a `…`, when the beginning is not worth showing."""
     if value is None:
         return "NULL"
     if kind is Kind.DATETIME:
         return f"{value} ms ({np.datetime64(int(value), 'ms')})"
-    text = repr(value)
-    return text if len(text) <= width else f"{text[:width]}… ({counted(len(value), 'character')})"
+    text = repr(value[start:])
+    if len(text) <= width and not start:
+        return text
+    cut = f"{'…' if start else ''}{text[:width]}{'…' if len(text) > width else ''}"
+    return f"{cut} ({counted(len(value), 'character')})"
+
+
+def difference(kind: Kind, expected: str | None, actual: str | None, width: int = 80) -> str:
+    """Two differing values for a reader. Long values that agree on their beginning are both
+    shown from a little before the first character where they differ, which is named: cut at
+    the same place, they would look alike."""
+    start = first = 0
+    long = any(value is not None and len(repr(value)) > width for value in (expected, actual))
+    if kind is not Kind.DATETIME and long and expected is not None and actual is not None:
+        first = next(
+            (i for i, (e, a) in enumerate(zip(expected, actual, strict=False)) if e != a),
+            min(len(expected), len(actual)),
+        )
+        start = max(first - CONTEXT, 0) if first > width // 2 else 0
+    said = f"expected {show(expected, kind, width, start)}, found {show(actual, kind, width, start)}"
+    return f"{said}; they differ from character {first + 1}" if start else said
 
 
 def json_shape(text: str) -> dict:

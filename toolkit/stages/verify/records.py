@@ -11,7 +11,7 @@ from toolkit.declarations.spec import Junction, Kind, ModelSpec
 from toolkit.documents.ids import object_id_of
 from toolkit.runtime.sizes import PART_BYTES
 from toolkit.sources.readers import spans
-from toolkit.stages.verify.compare import as_text, canonical_sql, pg_select, same, show
+from toolkit.stages.verify.compare import as_text, canonical_sql, difference, pg_select, same
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
 from toolkit.stages.verify.ownership import expected_pairs, object_id_shaped, pairs_with_owner
@@ -72,7 +72,7 @@ def _differences(model: ModelSpec, rows, fails: Failures) -> pl.DataFrame:
         fails.add(
             "records",
             model.table,
-            f"expected {show(expected, kinds[name])}, found {show(actual, kinds[name])}",
+            difference(kinds[name], expected, actual),
             object_id=object_id,
             field=name,
         )
