@@ -50,3 +50,21 @@ def test_a_pass_counts_in_words(documents, tables, said):
     passed = report(0, 0) | {"status": "pass"}
     passed["summary"] = {"documents": documents, "quarantined": 0, "tables": tables, "seconds": 0.1, "mode": "full"}
     assert f"verify: PASS — {said}" in rendered(passed)
+
+
+def sampled(compared: int, expected: int) -> dict:
+    """A sampled verify that passed, having compared `compared` of `expected` rows field by field."""
+    passed = report(0, 0) | {"status": "pass"}
+    passed["summary"] = {"documents": expected, "quarantined": 0, "tables": 1, "seconds": 0.1, "mode": "sample"}
+    passed["summary"] |= {"sample": 100, "seed": 7, "expected_rows": expected}
+    passed["tables"]["Users"] |= dict.fromkeys(LAYERS, "pass") | {"kind": "model", "status": "pass"}
+    passed["layers"]["records"]["tables"]["Users"]["compared"] = compared
+    return passed
+
+
+def test_a_sampled_pass_says_how_many_rows_it_did_not_compare():
+    text = rendered(sampled(100, 350))
+    assert "100 of 350 rows compared field by field" in text
+    assert "the other 250 only by counts and column profiles" in text
+    assert "`m2pg verify --full` compares every row" in text
+    assert "field by field" not in rendered(sampled(350, 350))  # a sample that held every row

@@ -396,6 +396,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
             + ", ".join(f"{t} {n}" for t, n in other.items())
             + ")"
         )
+    if s.get("mode") == "sample" and (unread := sampled_out(report)):
+        console.print(f"info: {unread}")
     if report["status"] == "pass":
         console.print(
             Text.assemble(
@@ -414,6 +416,19 @@ def print_verify(report: VerifyReport, console: Console) -> None:
                 f" — {counted(s['failures'], 'failure')} in " + ", ".join(s["failed_tables"]),
             )
         )
+
+
+def sampled_out(report: VerifyReport) -> str | None:
+    """What a sampled verify did not compare field by field, said beside its verdict."""
+    records, expected = report["layers"]["records"]["tables"], report["summary"].get("expected_rows") or 0
+    compared = sum(records[t].get("compared") or 0 for t, row in report["tables"].items() if row["kind"] == "model")
+    if compared >= expected:
+        return None
+    return (
+        f"a sample: {compared} of {expected} rows compared field by field (every junction pair in full); "
+        f"the other {expected - compared} only by counts and column profiles, which miss a change that keeps "
+        "a column's totals (a character replaced, two values swapped): `m2pg verify --full` compares every row"
+    )
 
 
 def describe(failure: dict) -> str:
