@@ -98,6 +98,7 @@ def load_stage(
         staging, pg_uri, app.models, app.junctions, batch_size, replace, overwrite=overwrite, enums=app.enums
     )
     console.print_load(report, out)
+    warn_case_folding(pg_uri, out)
     return FAILED if report["left_changed"] else _code(staging)
 
 
@@ -117,6 +118,7 @@ def plan_stage(app: App, pg_uri: str, root: Path, out: Console, overwrite: bool 
     report["quarantined"] = quarantined_count(staging)
     write_json(report, staging.report("plan.json"))
     console.print_plan(report, out)
+    warn_case_folding(pg_uri, out)
     if "stop" in report:
         raise ConfigError(report["stop"], stage="plan")
     return FAILED if report["left_changed"] else _code(staging)  # as the load would: the target unlike the source
@@ -134,6 +136,14 @@ def reconcile_stage(app: App, pg_uri: str, root: Path, out: Console) -> int:
     return _code(staging) if report["ok"] else FAILED
 
 
+def warn_case_folding(pg_uri: str, out: Console) -> None:
+    from toolkit.target.preflight import ascii_case_only
+
+    folding = ascii_case_only(pg_uri)
+    if folding:
+        out.print(Text.assemble(("warning:", "yellow"), f" {folding}"), highlight=False)
+
+
 def warn_client_drift(app: App, out: Console) -> None:
     from toolkit.target.schema import client_drift
 
@@ -142,16 +152,20 @@ def warn_client_drift(app: App, out: Console) -> None:
         out.print(Text.assemble(("warning:", "yellow"), f" {drift}"), highlight=False)
 
 
-def schema_stage(app: App, pg_uri: str, out: Console) -> int:
+def schema_stage(app: App, pg_uri: str, out: Console, alone: bool = True) -> int:
     """Create the app's schema in an empty target, under the writer lock: two commands
-    creating it at once would race on the same type and table names."""
+    creating it at once would race on the same type and table names. Run `alone` (not by
+    `run`, whose load warns later), it warns of a target that folds case in ASCII only."""
     from toolkit.target import preflight as preflight_target
 
     preflight_target.usable_target(
         pg_uri, "schema", preflight_target.tables_of(app.models, app.junctions), ledger=False
     )
     with preflight_target.only_writer(pg_uri, "schema"):
-        return _schema_once(app, pg_uri, out)
+        code = _schema_once(app, pg_uri, out)
+    if alone:
+        warn_case_folding(pg_uri, out)
+    return code
 
 
 def _schema_once(app: App, pg_uri: str, out: Console) -> int:
@@ -222,7 +236,7 @@ def run_all(
                 preflight_target.emptied_but_loaded(pg_uri, absent, empty, "run")
             preflight_target.source_clash(pg_uri, src, app.models)
     elif not dry_run:  # a plan only reads the target
-        schema_stage(app, pg_uri, out)
+        schema_stage(app, pg_uri, out, alone=False)
     with parallel.kept_workers():  # the workers that extracted transform too; gone before the load
         extract_stage(app, src, root, part_size, out, workers, trust_updated_at)
         transform_stage(app, root, out, workers)

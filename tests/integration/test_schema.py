@@ -181,6 +181,34 @@ def test_schema_command_warns_of_the_apps_own_bigint_drift(pg_uri):
     assert len(lines) == 1 and lines[0].startswith("warning: 12 columns are BigInt in the app's client")
 
 
+@pytest.mark.parametrize("ctype, warned", [("C", True), ("C.UTF-8", False)])
+def test_a_target_that_folds_case_in_ascii_only_is_warned_of(pg_server, dump, tmp_path, ctype, warned):
+    """A target created with LC_CTYPE C took the migration without a word, and the app's
+    case-insensitive searches (Prisma's mode: 'insensitive', ILIKE) no longer found 'Černý' by
+    'ČERNÝ'. `schema` and `run` (once, by its load) say so; a UTF-8 locale is not warned of."""
+    name = f"ctype_{ctype.replace('.', '_').replace('-', '').lower()}"
+    execute(
+        pg_server.get_uri(),
+        f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE '{ctype}' TEMPLATE template0",
+    )
+    uri = pg_server.get_uri(name)
+    m2pg = [sys.executable, "-m", "toolkit.cli"]
+    schema_only = subprocess.run([*m2pg, "schema", "--pg-uri", uri], capture_output=True, text=True, timeout=300)
+    execute(uri, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")  # run creates the schema itself
+    run = subprocess.run(
+        [*m2pg, "run", "--dump", str(dump), "--staging", str(tmp_path), "--pg-uri", uri],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    for done, code in ((schema_only, 0), (run, 3)):
+        assert done.returncode == code, done.stdout + done.stderr
+        said = " ".join((done.stdout + done.stderr).split())
+        assert said.count("folds case in ASCII letters only") == warned, said
+    if warned:
+        assert f"(its LC_CTYPE is {ctype})" in said and "will not find 'É' by 'é'" in said
+
+
 LAYOUTS = sorted(  # every btree index of the app that holds a text column, by its columns' kinds
     {
         tuple(kinds[c] for c in index)

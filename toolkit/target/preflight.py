@@ -172,6 +172,24 @@ def usable_target(pg_uri: str, stage: str, tables: Sequence[str], writes: bool =
             unaltered(conn, stage, tables)
 
 
+def ascii_case_only(pg_uri: str) -> str | None:
+    """Why the app's case-insensitive searches would miss accented letters in the target, or None.
+    Prisma's `mode: 'insensitive'` is ILIKE on PostgreSQL, which folds case by the database's
+    locale: under LC_CTYPE C it folds ASCII letters only, so 'ČERNÝ' no longer finds 'Černý'.
+    Asked of the server itself (ILIKE on two letters), whatever its version or locale provider."""
+    with connect(pg_uri) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 'É' ILIKE 'é', datctype FROM pg_database WHERE datname = current_database()")
+        folds, ctype = cur.fetchone()
+        conn.rollback()
+    if folds:
+        return None
+    return (
+        f"the target database folds case in ASCII letters only (its LC_CTYPE is {ctype}): the app's "
+        "case-insensitive searches (Prisma's mode: 'insensitive', ILIKE) will not find 'É' by 'é'; a database "
+        "created with a UTF-8 locale (LC_CTYPE 'C.UTF-8', or an ICU locale) does"
+    )
+
+
 def holds_app(pg_uri: str, stage: str, tables: Sequence[str]) -> None:
     """A check of the target (reconcile, verify) needs the app's tables there, written by an m2pg
     load: a database holding none of them (--pg-uri naming another database), or only tables no
