@@ -85,8 +85,9 @@ out = Console(
     width=None if sys.stdout.isatty() else 160,
     markup=False,
 )
-err = Console(
+err = Console(  # with --json the tables come here: as wide as standard output's, not cut to 80
     file=cast(IO[str], ScrubbedStream(lambda: sys.stderr, "the standard error")),
+    width=None if sys.stderr.isatty() else 160,
     stderr=True,
     soft_wrap=True,
     markup=False,

@@ -202,6 +202,26 @@ def test_names_that_look_like_console_markup_are_printed_as_they_are(tmp_path):
         assert "[/link] (1)" in said and "[bold]shout (1)" in said and f"staged under {staging}/raw" in said, said
 
 
+def test_json_tables_on_stderr_name_every_collection_whole(tmp_path):
+    """With --json the tables went to a standard error that is not a terminal at rich's default 80
+    columns: `crm_Opportunities_Sales_Stages` and `crm_Opportunities_Type` both read `crm_Opportu…`,
+    seven junction tables `DocumentsTo…`, in the log a script keeps of the run."""
+    from toolkit.generate import sample as generate
+    from transforms import APP
+
+    generate.write_dump(tmp_path / "dump", "nextcrm", generate.demo_dataset(APP, 7))
+    env = {k: v for k, v in environment().items() if k != "COLUMNS"}
+    done = subprocess.run(
+        [*M2PG, "extract", "--dump", str(tmp_path / "dump"), "--staging", str(tmp_path / "staging"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = {line.split("│")[1].strip() for line in done.stderr.splitlines() if line.startswith("│")}
+    assert {m.source for m in APP.models} <= shown, done.stderr
+
+
 @pytest.mark.parametrize("folder", ["[red]staging", "part*", "a?b"])
 def test_a_staging_folder_whose_path_reads_as_a_pattern_is_a_usage_error(tmp_path, folder):
     """Polars and DuckDB take * ? [ ] in a path for a file pattern: a staging folder named so was
