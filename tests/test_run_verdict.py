@@ -1,6 +1,7 @@
 """The run's last line: the verdict, with its counts in words."""
 
 import io
+import json
 
 import pytest
 from rich.console import Console
@@ -45,3 +46,30 @@ def test_collections_kept_as_an_interrupted_run_read_them_take_back_the_claim_of
     assert "as the source holds it now" not in text and "not as it may be now, except the 1 quarantined" in text
     assert "2 collections (Tasks, Users) are staged, whole or in part, as the server held them during the " in text
     assert "interrupted run started at 2026-12-05T10:00:00+00:00: edits made since" in text
+
+
+def test_references_loaded_as_null_take_back_the_claim_for_their_rows():
+    """A catch-up whose source quarantined every crm_Industry_Type document loaded 474 accounts
+    with `industry` NULL where the source holds an id, and the run still said every document's row
+    was loaded as the source holds it, except the quarantined documents."""
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    print_run(loaded(updated=474, rows=600), 101, console, nulled=474)
+    text = console.file.getvalue()
+    assert "except the 101 quarantined documents (`m2pg errors`); 474 optional references to a missing or " in text
+    assert "quarantined document are loaded as NULL (the transform's nulled refs)" in text
+
+
+def test_the_run_counts_the_nulled_references_of_every_collection(tmp_path):
+    from toolkit.pipeline import nulled_count
+    from toolkit.staging.layout import Staging
+
+    staging = Staging(tmp_path)
+    staging.report("transform.json").parent.mkdir(parents=True)
+    collections = [
+        {"collection": "crm_Accounts", "nulled_references": {"industry": {"quarantined": 3, "missing": 1}}},
+        {"collection": "Tasks", "nulled_references": {}},
+        {"collection": "crm_Leads", "nulled_references": {"assigned_to": {"missing": 2}}},
+    ]
+    staging.report("transform.json").write_text(json.dumps({"collections": collections, "quarantined": 0}))
+    assert nulled_count(staging) == 6
+    assert nulled_count(Staging(tmp_path / "none")) == 0

@@ -49,6 +49,14 @@ def quarantined_count(staging: Staging) -> int:
     return read_json(path)["quarantined"] if path.exists() else 0
 
 
+def nulled_count(staging: Staging) -> int:
+    """Optional references the transform loaded as NULL, the document naming a missing or
+    quarantined one."""
+    path = staging.report("transform.json")
+    collections = read_json(path)["collections"] if path.exists() else []
+    return sum(n for c in collections for reasons in c["nulled_references"].values() for n in reasons.values())
+
+
 def _code(staging: Staging) -> int:
     return QUARANTINED if quarantined_count(staging) else MIGRATED
 
@@ -255,6 +263,7 @@ def run_all(
         out,
         extracted.get("documents_unread", 0),
         extracted.get("read_before_interruption"),
+        nulled_count(Staging(root)),
     )
     return FAILED if loaded["left_changed"] else code
 

@@ -175,11 +175,18 @@ def _read_before(kept: dict) -> str:
 
 
 def print_run(
-    loaded: LoadReport | None, quarantined: int, out: Console, unread: int = 0, read_before: dict | None = None
+    loaded: LoadReport | None,
+    quarantined: int,
+    out: Console,
+    unread: int = 0,
+    read_before: dict | None = None,
+    nulled: int = 0,
 ) -> None:
     """The run's last line: whether the target now equals the source (None: reconcile failed);
     `unread`: documents the extract took the server's word for, unread (--trust-updated-at);
-    `read_before`: collections a resumed extract kept as an interrupted run read them."""
+    `read_before`: collections a resumed extract kept as an interrupted run read them; `nulled`:
+    optional references to a missing or quarantined document, loaded as NULL where the source
+    holds an id (the transform's "nulled refs"), so rows not as the source holds them."""
     if loaded is None:
         out.print("run: the target does NOT equal the source: see reconcile's table above")
         return
@@ -201,6 +208,12 @@ def print_run(
         ("run: nothing to write: " if unchanged else f"run: {_written(loaded)}; ")
         + claim
         + (f", except the {counted(quarantined, 'quarantined document')} (`m2pg errors`)" if quarantined else "")
+        + (
+            f"; {counted(nulled, 'optional reference')} to a missing or quarantined document {are(nulled)} "
+            "loaded as NULL (the transform's nulled refs)"
+            if nulled
+            else ""
+        )
         + (
             f"; for {counted(unread, 'document')} as the app's updatedAt vouches for "
             "(not read again: --trust-updated-at)"
