@@ -268,13 +268,7 @@ def run_all(
     return FAILED if loaded["left_changed"] else code
 
 
-_OF_THE_LOAD = (  # what the load and the commands after it report of the target
-    "reports/plan.json",
-    "reports/load.json",
-    "reports/reconcile.json",
-    "reports/verify.json",
-    "reports/report.html",
-)
+_OF_THE_LOAD = tuple(f"reports/{name}" for name in load_mod.OF_THE_TARGET)  # of the target as it was
 _VALIDATE = ("reports/validate.json", "reports/validate_failures.parquet", *_OF_THE_LOAD)
 STAGE_FILES = {  # what resetting a stage removes, with everything the later stages made from it
     "extract": ("raw", "idmap", "clean", "quarantine", "reports"),
@@ -319,8 +313,7 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
             raise ConfigError("reset cancelled: nothing was dropped")
         with preflight_target.only_writer(target, "reset"), load_mod.connect(target) as conn:
             load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
-        for name in _OF_THE_LOAD:  # of a load no longer in the target
-            (staging.root / name).unlink(missing_ok=True)
+        load_mod.forget_reports_of_the_target(staging)  # of a load no longer in the target
         out.print("reset: target tables and ledger emptied")
         return MIGRATED
     names = dict.fromkeys(name for s in (list(STAGE_FILES) if stage == "all" else [stage]) for name in STAGE_FILES[s])

@@ -213,3 +213,23 @@ def test_errors_summarises_the_quarantine_and_logs_every_record(dump, tmp_path):
     log = (tmp_path / "st" / "reports" / "errors.log").read_text()
     for _collection, document, rule in generate.bad_records(APP, 7):
         assert (str(document["_id"]) in log) and rule in log
+
+
+def test_a_load_stopped_halfway_leaves_no_report_of_the_target_before_it(dump, pg_uri, tmp_path):
+    """`m2pg load --replace` killed halfway left the previous load's load.json, reconcile.json and
+    verify.json: `m2pg status` said "load last finished", and the HTML report "rows loaded 19,579"
+    and "reconciliation ok" of a target that held 2,059 rows."""
+    staging = tmp_path / "staging"
+    common = ["--pg-uri", pg_uri, "--staging", str(staging), "--batch-size", BATCH]
+    first = m2pg("run", "--dump", str(dump), *common)
+    assert first.returncode == 3, first.stdout + first.stderr
+    reports = staging / "reports"
+    assert (reports / "load.json").exists() and (reports / "reconcile.json").exists()
+    killed = m2pg("load", "--replace", *common, kill_at="load-copy:3")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert not [name for name in ("load.json", "reconcile.json") if (reports / name).exists()]
+    status = m2pg("status", "--pg-uri", pg_uri, "--staging", str(staging))
+    assert "load       not finished" in status.stdout and "reconcile  not finished" in status.stdout, status.stdout
+    again = m2pg("run", "--dump", str(dump), *common)
+    assert again.returncode == 3 and "the target equals the source" in again.stdout, again.stdout + again.stderr
+    assert (reports / "load.json").exists() and (reports / "reconcile.json").exists()

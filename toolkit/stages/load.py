@@ -1122,6 +1122,7 @@ def _load_checked(
 ) -> LoadReport:
     with connect(pg_uri) as conn:
         ensure_target(conn, pg_uri, models, junctions, replace, staging, enums=enums, overwrite=overwrite)
+        forget_reports_of_the_target(staging)
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
     try:
         done, failed, restoring, order = _load_all(
@@ -1151,6 +1152,20 @@ def _load_checked(
     }
     write_json(report, staging.report("load.json"))
     return report
+
+
+# What the load and the commands after it report of the target, which a load about to write makes
+# untrue: a load stopped halfway (--replace having emptied the tables) left the last one's
+# load.json, reconcile.json and verify.json in place, and `m2pg status` and the HTML report said
+# "rows loaded 19,579" and "verification pass" of a target holding 2,059 rows.
+OF_THE_TARGET = ("plan.json", "load.json", "reconcile.json", "verify.json", "report.html")
+
+
+def forget_reports_of_the_target(staging: Staging) -> None:
+    """Remove the reports of the target as it was: once the checks have passed and the load is
+    about to write, they describe a target that is going; the load writes its own when it ends."""
+    for name in OF_THE_TARGET:
+        staging.report(name).unlink(missing_ok=True)
 
 
 WRITES = ("inserted", "updated", "deleted", "unchanged")
