@@ -149,6 +149,27 @@ def test_a_verification_is_shown_escaped_and_without_passwords(tmp_path, migrate
     assert stage_times(staging)[-1] == {"stage": "verify", "seconds": 1.5, "how": "recorded by the stage"}
 
 
+def test_references_loaded_as_null_are_counted_on_the_page(tmp_path, migrated):
+    """A catch-up whose source quarantined every crm_Industry_Type document loaded 474 accounts with
+    `industry` NULL where the source holds an id: the page the migration is signed off on said
+    nothing of them (the transform's table and transform.json alone counted them)."""
+    staging = tmp_path / "staging"
+    shutil.copytree(migrated[0], staging)
+    path = staging / "reports" / "transform.json"
+    transform = json.loads(path.read_text())
+    for c in transform["collections"]:
+        c["nulled_references"] = {"industry": {"quarantined": 474}} if c["collection"] == "crm_Accounts" else {}
+    path.write_text(json.dumps(transform))
+    page = render_report(staging).read_text(encoding="utf-8")
+    nulled = page[page.index('id="nulled"') : page.index('id="not-migrated"')]
+    assert "474 optional references to a missing or quarantined document loaded as NULL" in nulled
+    assert '<td>crm_Accounts</td><td>industry</td><td class="num">0</td><td class="num">474</td>' in nulled
+    for c in transform["collections"]:
+        c["nulled_references"] = {}
+    path.write_text(json.dumps(transform))
+    assert 'id="nulled"' not in render_report(staging).read_text(encoding="utf-8")
+
+
 def test_chromium_renders_the_report(tmp_path, page, migrated):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium): the page was checked as text only")

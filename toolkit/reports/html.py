@@ -48,6 +48,7 @@ def render_report(staging_root: Path | str) -> Path:
         + _reconciliation(reports["reconcile"], stale.get("reconcile"))
         + _writes(reports["load"], stale.get("load"))
         + _quarantine(quarantine, reports["transform"] is not None, stale.get("transform"))
+        + _nulled(reports["transform"], stale.get("transform"))
         + _not_migrated(coverage.read(staging.root))
         + _timings(times, reports)
     )
@@ -330,6 +331,28 @@ def _quarantine(summary: dict, transformed: bool, mark: tuple[str, str] | None) 
             [[rule, r["records"], ", ".join(r["samples"]), r["hint"]] for rule, r in rules.items()],
         )
         + "</div></div></section>"
+    )
+
+
+def _nulled(transform: dict | None, mark: tuple[str, str] | None) -> str:
+    """Optional references loaded as NULL where the document names a missing or quarantined one:
+    rows not as the source holds them, which the transform counts; nothing when there are none."""
+    rows = [
+        [c["collection"], field, reasons.get("missing", 0), reasons.get("quarantined", 0)]
+        for c in (transform or {}).get("collections", [])
+        for field, reasons in c["nulled_references"].items()
+    ]
+    if not rows:
+        return ""
+    total = sum(missing + quarantined for *_, missing, quarantined in rows)
+    return (
+        '<section id="nulled"><h2>References loaded as NULL</h2>'
+        + _stale(mark)
+        + f"<p>{_number(total)} optional {'reference' if total == 1 else 'references'} to a missing or quarantined "
+        "document loaded as NULL: these rows are not as the source holds them (fix the referenced document, "
+        "or the reference, in MongoDB).</p>"
+        + _table(["collection", "field", "to a missing document", "to a quarantined document"], rows)
+        + "</section>"
     )
 
 
