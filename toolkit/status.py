@@ -40,7 +40,9 @@ def status(app: App, root: Path, pg_uri: str | None = None) -> dict:
         latest = max((p for p in (manifest, cleaned) if p.exists()), key=lambda p: p.stat().st_mtime, default=None)
         if isinstance(raw, dict):
             total = len(raw["parts"])
-            cells = [f"{raw['documents']}" + ("" if raw.get("complete") else " (interrupted)"), str(total)]
+            said = " (absent from the source)" if raw.get("absent") else ""
+            said += "" if raw.get("complete") else " (interrupted)"
+            cells = [f"{raw['documents']}{said}", str(total)]
         else:
             total, cells = None, [raw or "-", "-"]
         if isinstance(clean, dict) and clean["parts"]:

@@ -1,5 +1,6 @@
 """Stop a real `m2pg` process anywhere (Ctrl+C, SIGKILL), resume, and end with the same database."""
 
+import shutil
 import signal
 
 import polars as pl
@@ -200,6 +201,20 @@ def test_status_shows_done_and_left_and_reset_starts_over(dump, tmp_path):
     assert not (tmp_path / "st" / "raw").exists()
     again = m2pg("extract", "--dump", str(dump), "--staging", staging, "--batch-size", BATCH)
     assert again.returncode == 0 and "parts kept from the interrupted run 0" in " ".join(again.stdout.split())
+
+
+def test_status_names_a_collection_absent_from_the_source(dump, tmp_path):
+    """A collection the dump lacks showed as "0" extracted, like an empty one, and "1 of 1"
+    transformed: status did not say the source has no such collection, as the extract's table does."""
+    source = tmp_path / "dump"
+    shutil.copytree(dump, source)
+    for lost in (source / "nextcrm").glob("gpt_models.*"):
+        lost.unlink()
+    staging = str(tmp_path / "st")
+    assert m2pg("extract", "--dump", str(source), "--staging", staging).returncode == 0
+    lines = {line.split()[1]: line for line in m2pg("status", "--staging", staging).stdout.splitlines() if "│" in line}
+    assert "0 (absent from the source)" in lines["gpt_models"], lines["gpt_models"]
+    assert not [name for name, line in lines.items() if "absent" in line and name != "gpt_models"], lines
 
 
 def test_errors_summarises_the_quarantine_and_logs_every_record(dump, tmp_path):
