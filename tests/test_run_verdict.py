@@ -73,3 +73,14 @@ def test_the_run_counts_the_nulled_references_of_every_collection(tmp_path):
     staging.report("transform.json").write_text(json.dumps({"collections": collections, "quarantined": 0}))
     assert nulled_count(staging) == 6
     assert nulled_count(Staging(tmp_path / "none")) == 0
+
+
+def test_a_server_that_cannot_say_whether_it_was_written_takes_back_the_claim_of_now():
+    """A user without serverStatus: the run cannot know whether the source changed while read."""
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    unknown = {"since": "2026-12-05T10:00:00+00:00", "writes": None, "unknown": "serverStatus: not authorized"}
+    print_run(loaded(inserted=3, rows=3), 0, console, written=unknown)
+    text = console.file.getvalue()
+    assert "the target equals the source as read, not as it may be now" in text and "holds it now" not in text
+    assert "whether the server took writes while the extract read it (from 2026-12-05T10:00:00+00:00) is not " in text
+    assert "known (serverStatus: not authorized)" in text

@@ -264,6 +264,7 @@ def run_all(
         extracted.get("documents_unread", 0),
         extracted.get("read_before_interruption"),
         nulled_count(Staging(root)),
+        extracted.get("written_while_read"),
     )
     return FAILED if loaded["left_changed"] else code
 

@@ -71,6 +71,8 @@ def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
     )
     if "read_before_interruption" in report:
         out.print(_read_before(report["read_before_interruption"]))
+    if "written_while_read" in report:
+        out.print(f"extract: {_written_while_read(report['written_while_read'])}")
     if "trusted_since" in report:
         whole: dict[str, list[str]] = {}
         for c in report["collections"]:
@@ -174,6 +176,21 @@ def _read_before(kept: dict) -> str:
     )
 
 
+def _written_while_read(written: dict) -> str:
+    """A live server that took writes while the extract read it, or could not say whether it did."""
+    known = written["writes"] is not None
+    return (
+        (
+            f"the server took {counted(written['writes'], 'write')} while the extract read it (from {written['since']})"
+            if known
+            else f"whether the server took writes while the extract read it (from {written['since']}) is not known "
+            f"({written['unknown']})"
+        )
+        + ": a document read before a write is staged as it was, one inserted behind the read position is not "
+        "staged; a next `m2pg run` once the writes stop catches them up"
+    )
+
+
 def print_run(
     loaded: LoadReport | None,
     quarantined: int,
@@ -181,10 +198,12 @@ def print_run(
     unread: int = 0,
     read_before: dict | None = None,
     nulled: int = 0,
+    written: dict | None = None,
 ) -> None:
     """The run's last line: whether the target now equals the source (None: reconcile failed);
     `unread`: documents the extract took the server's word for, unread (--trust-updated-at);
-    `read_before`: collections a resumed extract kept as an interrupted run read them; `nulled`:
+    `read_before`: collections a resumed extract kept as an interrupted run read them; `written`:
+    a live server's writes while the extract read it (or that it could not say); `nulled`:
     optional references to a missing or quarantined document, loaded as NULL where the source
     holds an id (the transform's "nulled refs"), so rows not as the source holds them."""
     if loaded is None:
@@ -201,7 +220,7 @@ def print_run(
     unchanged = not (loaded["inserted"] or loaded["updated"] or loaded["deleted"])
     claim = (
         "the target equals the source as read, not as it may be now"
-        if read_before
+        if read_before or written
         else "the target equals the source: every document's row is loaded as the source holds it now"
     )
     out.print(
@@ -221,6 +240,7 @@ def print_run(
             else ""
         )
         + (f"; {_read_before(read_before)}" if read_before else "")
+        + (f"; {_written_while_read(written)}" if written else "")
         + "; `m2pg verify` compares them value by value"
     )
 

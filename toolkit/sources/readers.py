@@ -183,6 +183,22 @@ class MongoSource:
                 query, batch_size=batch_size, sort=[("_id", 1)]
             )
 
+    def writes(self) -> int | str:
+        """How many inserts, updates and deletes the server has taken since it started, its own
+        clients' and those it replicated (a secondary's); or, when it cannot say, why. Asked
+        before and after an extract: a difference means the source may have changed while it
+        was read. A router (mongos) counts only the writes that went through itself."""
+        try:
+            status = self.client.admin.command("serverStatus", read_preference=self.client.read_preference)
+        except PyMongoError as error:  # a user without clusterMonitor's serverStatus
+            return f"serverStatus: {short_cause(error)}"
+        if status.get("process") == "mongos":
+            return "the server is a router (mongos): the writes through other routers are not counted"
+        counters = [status.get(name) or {} for name in ("opcounters", "opcountersRepl")]
+        if not counters[0]:
+            return "serverStatus holds no opcounters"
+        return sum(int(c.get(op, 0)) for c in counters for op in ("insert", "update", "delete"))
+
     def stamp_batches(self, collection: str, fields: tuple[str, ...]) -> Iterator[bytes]:
         """Raw batches of every document's `_id` and `fields` alone: which documents exist, and
         when the app last wrote each, without reading them."""

@@ -328,6 +328,16 @@ def extract_collection(
     return summary
 
 
+def _written_while_read(source: MongoSource, before: int | str, since: str) -> dict | None:
+    """Whether the server took writes while this extract read it (its write counters before and
+    after; they count every database's): then a document read early may have changed since, and
+    one written behind the read position was not seen. None when it took none."""
+    after = source.writes()
+    if isinstance(before, int) and isinstance(after, int):
+        return {"since": since, "writes": after - before} if after != before else None
+    return {"since": since, "writes": None, "unknown": before if isinstance(before, str) else after}
+
+
 def extract(
     source,
     staging: Staging,
@@ -362,6 +372,8 @@ def extract(
     elif trust_updated_at:
         trust = {"previous_run": marker["previous_run"], "since": marker["since"]}
     volumes = {m.source: source.volume(m.source) for m in models}
+    writes_before = source.writes() if isinstance(source, MongoSource) else None
+    reading_since = datetime.now(UTC).isoformat()
     largest_first = sorted(models, key=lambda m: -volumes[m.source])
     job = functools.partial(extract_collection, trust=trust)
     jobs = [(job, (source, staging, m, junctions, part_size)) for m in largest_first]
@@ -383,6 +395,7 @@ def extract(
         by_name[name]["absent"] = True
         write_json(by_name[name], staging.manifest(name))
     collections = [by_name[m.source] for m in models]
+    written = _written_while_read(source, writes_before, reading_since) if writes_before is not None else None
     not_migrated["unknown_fields"] = coverage.unknown_fields(staging, models)
     report: ExtractReport = {
         "source": source.describe(),
@@ -396,6 +409,8 @@ def extract(
     }
     if trust:
         report["trusted_since"] = trust["since"]
+    if written:
+        report["written_while_read"] = written
     kept_as_read = [c["collection"] for c in collections if c["parts_resumed"]]
     if kept_as_read and isinstance(source, MongoSource):  # a dump that changed is read again from its start
         report["read_before_interruption"] = {"since": marker["started_at"], "collections": kept_as_read}

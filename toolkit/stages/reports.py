@@ -19,6 +19,9 @@ class ExtractReport(TypedDict):
     # a live server's collections whose parts an interrupted run staged, kept by the resume as read
     # then: {"since": when that run started, "collections": [...]}
     read_before_interruption: NotRequired[dict]
+    # a live server written to while the extract read it, or that could not say: {"since": when
+    # the reading began, "writes": how many its counters rose by, or None and "unknown": why}
+    written_while_read: NotRequired[dict]
     not_migrated: dict  # collections and fields of the source the app does not declare
 
 
