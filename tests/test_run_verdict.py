@@ -82,5 +82,5 @@ def test_a_server_that_cannot_say_whether_it_was_written_takes_back_the_claim_of
     print_run(loaded(inserted=3, rows=3), 0, console, written=unknown)
     text = console.file.getvalue()
     assert "the target equals the source as read, not as it may be now" in text and "holds it now" not in text
-    assert "whether the server took writes while the extract read it (from 2026-12-05T10:00:00+00:00) is not " in text
-    assert "known (serverStatus: not authorized)" in text
+    assert "whether the server took writes since the extract began reading it (2026-12-05T10:00:00+00:00) is " in text
+    assert "not known (serverStatus: not authorized)" in text

@@ -257,6 +257,8 @@ def run_all(
     code = reconcile_stage(app, pg_uri, root, out)
     explained = code != FAILED or loaded["left_changed"]  # rows others deleted fail reconcile's counts too
     extracted = read_json(Staging(root).report("extract.json"))
+    # writes during the transform and the load make "as the source holds it now" as untrue
+    written = extract_mod.written_since(src, extracted["server_writes"]) if "server_writes" in extracted else None
     console.print_run(
         loaded if explained else None,
         quarantined_count(Staging(root)),
@@ -264,7 +266,7 @@ def run_all(
         extracted.get("documents_unread", 0),
         extracted.get("read_before_interruption"),
         nulled_count(Staging(root)),
-        extracted.get("written_while_read"),
+        written,
     )
     return FAILED if loaded["left_changed"] else code
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from toolkit.generate import sample as generate
 from toolkit.reports.console import print_run
 from toolkit.sources.readers import MongoSource
-from toolkit.stages.extract import extract
+from toolkit.stages.extract import extract, written_since
 from toolkit.staging.layout import Staging
 from transforms import APP
 
@@ -43,7 +43,7 @@ def test_writes_while_the_extract_reads_take_back_the_claim_of_now(mongo_uri, tm
     assert report["written_while_read"]["writes"] == 1, report.get("written_while_read")
     said = verdict(report)
     assert "the target equals the source as read, not as it may be now" in said, said
-    assert "the server took 1 write while the extract read it" in said, said
+    assert "the server took 1 write since the extract began reading it" in said, said
     assert "as the source holds it now" not in said
 
 
@@ -51,3 +51,16 @@ def test_an_extract_nothing_wrote_during_keeps_the_claim_of_now(mongo_uri, tmp_p
     report = extract(MongoSource(mongo_uri, "nextcrm"), Staging(tmp_path), APP.models, APP.junctions, 50, workers=1)
     assert "written_while_read" not in report
     assert "as the source holds it now" in verdict(report)
+
+
+def test_a_write_after_the_extract_is_seen_by_the_runs_verdict(mongo_uri, tmp_path):
+    """The app wrote while the run transformed and loaded: the target is not the source as it is
+    now either. `m2pg run` asks the counters again before its last line."""
+    source = MongoSource(mongo_uri, "nextcrm")
+    report = extract(source, Staging(tmp_path), APP.models, APP.junctions, 50, workers=1)
+    assert written_since(source, report["server_writes"]) is None
+    with MongoClient(mongo_uri) as app:
+        app["nextcrm"]["Tasks"].delete_one({"_id": app["nextcrm"]["Tasks"].find_one()["_id"]})
+    written = written_since(source, report["server_writes"])
+    assert written is not None and written["writes"] == 1, written
+    assert "as read, not as it may be now" in verdict({"written_while_read": written})

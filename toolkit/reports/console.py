@@ -181,10 +181,11 @@ def _written_while_read(written: dict) -> str:
     known = written["writes"] is not None
     return (
         (
-            f"the server took {counted(written['writes'], 'write')} while the extract read it (from {written['since']})"
+            f"the server took {counted(written['writes'], 'write')} since the extract began reading it "
+            f"({written['since']})"
             if known
-            else f"whether the server took writes while the extract read it (from {written['since']}) is not known "
-            f"({written['unknown']})"
+            else f"whether the server took writes since the extract began reading it ({written['since']}) is not "
+            f"known ({written['unknown']})"
         )
         + ": a document read before a write is staged as it was, one inserted behind the read position is not "
         "staged; a next `m2pg run` once the writes stop catches them up"

@@ -328,14 +328,16 @@ def extract_collection(
     return summary
 
 
-def _written_while_read(source: MongoSource, before: int | str, since: str) -> dict | None:
-    """Whether the server took writes while this extract read it (its write counters before and
-    after; they count every database's): then a document read early may have changed since, and
-    one written behind the read position was not seen. None when it took none."""
-    after = source.writes()
-    if isinstance(before, int) and isinstance(after, int):
-        return {"since": since, "writes": after - before} if after != before else None
-    return {"since": since, "writes": None, "unknown": before if isinstance(before, str) else after}
+def written_since(source: MongoSource, counted: dict) -> dict | None:
+    """Whether the server took writes since `counted` (its write counters then, and when: an
+    extract's `server_writes`): then a document read early may have changed since, and one
+    written behind the read position was not seen. None when it took none. The counters count
+    every database's writes."""
+    before, after = counted["before"], source.writes()
+    if isinstance(before, int) and isinstance(after, int) and after >= before:
+        return {"since": counted["since"], "writes": after - before} if after != before else None
+    unknown = next((c for c in (before, after) if isinstance(c, str)), "the server restarted: its counters went back")
+    return {"since": counted["since"], "writes": None, "unknown": unknown}
 
 
 def extract(
@@ -372,8 +374,9 @@ def extract(
     elif trust_updated_at:
         trust = {"previous_run": marker["previous_run"], "since": marker["since"]}
     volumes = {m.source: source.volume(m.source) for m in models}
-    writes_before = source.writes() if isinstance(source, MongoSource) else None
-    reading_since = datetime.now(UTC).isoformat()
+    counted = (
+        {"since": datetime.now(UTC).isoformat(), "before": source.writes()} if isinstance(source, MongoSource) else None
+    )
     largest_first = sorted(models, key=lambda m: -volumes[m.source])
     job = functools.partial(extract_collection, trust=trust)
     jobs = [(job, (source, staging, m, junctions, part_size)) for m in largest_first]
@@ -395,7 +398,7 @@ def extract(
         by_name[name]["absent"] = True
         write_json(by_name[name], staging.manifest(name))
     collections = [by_name[m.source] for m in models]
-    written = _written_while_read(source, writes_before, reading_since) if writes_before is not None else None
+    written = written_since(source, counted) if counted else None
     not_migrated["unknown_fields"] = coverage.unknown_fields(staging, models)
     report: ExtractReport = {
         "source": source.describe(),
@@ -409,6 +412,8 @@ def extract(
     }
     if trust:
         report["trusted_since"] = trust["since"]
+    if counted:
+        report["server_writes"] = counted
     if written:
         report["written_while_read"] = written
     kept_as_read = [c["collection"] for c in collections if c["parts_resumed"]]

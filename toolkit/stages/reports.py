@@ -19,8 +19,10 @@ class ExtractReport(TypedDict):
     # a live server's collections whose parts an interrupted run staged, kept by the resume as read
     # then: {"since": when that run started, "collections": [...]}
     read_before_interruption: NotRequired[dict]
-    # a live server written to while the extract read it, or that could not say: {"since": when
-    # the reading began, "writes": how many its counters rose by, or None and "unknown": why}
+    # a live server's write counters when the extract began reading: {"since": when, "before":
+    # their sum, or why the server cannot say}; and, if it took writes while read or cannot say,
+    # {"since", "writes": how many its counters rose by, or None and "unknown": why}
+    server_writes: NotRequired[dict]
     written_while_read: NotRequired[dict]
     not_migrated: dict  # collections and fields of the source the app does not declare
 
