@@ -248,3 +248,56 @@ def test_a_load_stopped_halfway_leaves_no_report_of_the_target_before_it(dump, p
     again = m2pg("run", "--dump", str(dump), *common)
     assert again.returncode == 3 and "the target equals the source" in again.stdout, again.stdout + again.stderr
     assert (reports / "load.json").exists() and (reports / "reconcile.json").exists()
+
+
+def a_row_before_its_parent(uri: str) -> tuple[str, str, str, str] | None:
+    """(child table, child id, parent table, parent id) of a row a bulk load wrote before its
+    parent (its foreign keys dropped meanwhile), or None."""
+    tables = {m.name: m.table for m in MODELS}
+    with psycopg.connect(uri) as conn:
+        for model in sorted(MODELS, key=lambda m: m.table != "Tasks"):  # Tasks first: the case first seen
+            for field in model.references:
+                parent = tables[field.references.model]
+                found = conn.execute(
+                    f'SELECT c.id::text, c."{field.name}"::text FROM "{model.table}" c WHERE NOT EXISTS '
+                    f'(SELECT FROM "{parent}" p WHERE p.id = c."{field.name}") AND c."{field.name}" IS NOT NULL LIMIT 1'
+                ).fetchone()
+                if found:
+                    return model.table, found[0], parent, found[1]
+    return None
+
+
+def test_a_load_killed_before_the_parents_then_both_documents_deleted_resumes(pg_server, tmp_path):
+    """Killed with rows of a child written before their parents', then the child's and the
+    parent's documents deleted in the source: the re-run must delete the child's row before it
+    restores the child's foreign keys, which PostgreSQL refuses while the row names the parent.
+    Whether the restore came first depended on which jobs finished when (tests/test_load_schedule.py
+    pins the order); this is the whole path, from the kill to a database equal to a fresh one."""
+    dataset = generate.demo_dataset(APP, 7)
+    generate.write_dump(tmp_path / "before", DB, dataset)
+    uris = {}
+    for name in ("killed_early", "fresh_after"):
+        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        uris[name] = pg_server.get_uri(name)
+    sizes = ("--part-size", BATCH, "--batch-size", "50")
+    args = ("--pg-uri", uris["killed_early"], "--staging", str(tmp_path / "st"), *sizes)
+    killed = m2pg("run", "--dump", str(tmp_path / "before"), *args, kill_at="load-batch:40")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    found = a_row_before_its_parent(uris["killed_early"])
+    assert found is not None, "the largest tables, children, load first: one of their rows must name a missing parent"
+    child, child_id, parent, parent_id = found
+    sources = {m.table: m.source for m in MODELS}
+    gone = {(sources[child], child_id), (sources[parent], parent_id)}
+
+    def kept(collection: str, document: dict) -> bool:
+        return not isinstance(document["_id"], ObjectId) or (collection, uuid_for(str(document["_id"]))) not in gone
+
+    after = {c: [d for d in docs if kept(c, d)] for c, docs in dataset.items()}
+    assert sum(map(len, dataset.values())) - sum(map(len, after.values())) == 2
+    generate.write_dump(tmp_path / "after", DB, after)
+    resumed = m2pg("run", "--dump", str(tmp_path / "after"), *args)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    fresh = ("--pg-uri", uris["fresh_after"], "--staging", str(tmp_path / "fresh"), *sizes)
+    assert m2pg("run", "--dump", str(tmp_path / "after"), *fresh).returncode == 3
+    assert snapshot(uris["killed_early"]) == snapshot(uris["fresh_after"])

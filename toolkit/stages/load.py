@@ -1262,7 +1262,10 @@ def schedule(
     with the rows (changed, or deleted themselves); the stored foreign keys go back once every
     table is loaded: adding one locks both its tables against writes and index builds, so
     added while others load, each waited for them, holding a connection that could load
-    (deleting rows nothing points at any more breaks no key)."""
+    (deleting rows nothing points at any more breaks no key). A table's keys also wait for its
+    own deletions: a bulk load stopped with a child's rows written before their parents' leaves
+    rows naming parents never loaded, and where those documents are gone since, the child's
+    rows are deleted, not written again."""
     children = {t: {c for c in order if t in needs[c] and c != t} for t in order}
     largest_first = sorted(order, key=lambda t: -sizes[t])
     jobs = [("load", t) for t in largest_first] + [("delete", t) for t in order] + [("restore", t) for t in stored]
@@ -1270,7 +1273,8 @@ def schedule(
     waits.update(
         {("delete", t): {("load", t)} | {(step, c) for c in children[t] for step in ("load", "delete")} for t in order}
     )
-    waits.update({("restore", t): {("load", p) for p in order} for t in stored})
+    own = {t: {("delete", t)} if t in children else set() for t in stored}  # a table the app lacks has none
+    waits.update({("restore", t): {("load", p) for p in order} | own[t] for t in stored})
     return jobs, waits
 
 
