@@ -315,8 +315,9 @@ def reset(app: App, root: Path, stage: str, pg_uri: str | None, confirm, out: Co
         if not confirm(f"Empty every {app.name} table{among} and the load ledger in {redact(target)}?"):
             raise ConfigError("reset cancelled: nothing was dropped")
         with preflight_target.only_writer(target, "reset"), load_mod.connect(target) as conn:
-            load_mod.ensure_target(conn, target, app.models, app.junctions, replace=True, stage="reset")
-        load_mod.forget_reports_of_the_target(staging)  # of a load no longer in the target
+            load_mod.ensure_target(  # the reports of a load no longer in the target go first
+                conn, target, app.models, app.junctions, replace=True, stage="reset", reports_of=staging
+            )
         out.print("reset: target tables and ledger emptied")
         return MIGRATED
     names = dict.fromkeys(name for s in (list(STAGE_FILES) if stage == "all" else [stage]) for name in STAGE_FILES[s])

@@ -230,17 +230,23 @@ def test_errors_summarises_the_quarantine_and_logs_every_record(dump, tmp_path):
         assert (str(document["_id"]) in log) and rule in log
 
 
-def test_a_load_stopped_halfway_leaves_no_report_of_the_target_before_it(dump, pg_uri, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "point"),
+    [(("load", "--replace"), "load-copy:3"), (("reset", "--stage", "load", "--yes"), "target-ready:1")],
+    ids=["load-replace", "reset-load"],
+)
+def test_a_load_stopped_halfway_leaves_no_report_of_the_target_before_it(dump, pg_uri, tmp_path, command, point):
     """`m2pg load --replace` killed halfway left the previous load's load.json, reconcile.json and
     verify.json: `m2pg status` said "load last finished", and the HTML report "rows loaded 19,579"
-    and "reconciliation ok" of a target that held 2,059 rows."""
+    and "reconciliation ok" of a target that held 2,059 rows. `reset --stage load` killed once it
+    had emptied the tables left them too (it removed them after)."""
     staging = tmp_path / "staging"
     common = ["--pg-uri", pg_uri, "--staging", str(staging), "--batch-size", BATCH]
     first = m2pg("run", "--dump", str(dump), *common)
     assert first.returncode == 3, first.stdout + first.stderr
     reports = staging / "reports"
     assert (reports / "load.json").exists() and (reports / "reconcile.json").exists()
-    killed = m2pg("load", "--replace", *common, kill_at="load-copy:3")
+    killed = m2pg(*command, *common[:4], kill_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert not [name for name in ("load.json", "reconcile.json") if (reports / name).exists()]
     status = m2pg("status", "--pg-uri", pg_uri, "--staging", str(staging))

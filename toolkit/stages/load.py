@@ -212,11 +212,13 @@ def ensure_target(
     stage: str = "load",
     enums=None,
     overwrite: bool = False,
+    reports_of: Staging | None = None,
 ) -> None:
     """Check the target first (its schema; on --replace that emptying the app's tables reaches
     no other table; else that no row of someone else clashes with a staged one), and only then
-    create the ledger and the owned rows' tables and, on --replace, empty the app's tables and
-    m2pg's own in one statement that never cascades."""
+    remove the reports of the target as it was from `reports_of`, create the ledger and the
+    owned rows' tables and, on --replace, empty the app's tables and m2pg's own in one statement
+    that never cascades."""
     preflight_target.schema_matches(pg_uri, models, junctions, stage, enums)
     tables = preflight_target.tables_of(models, junctions)
     if replace:
@@ -225,6 +227,8 @@ def ensure_target(
             preflight_target.may_replace(conn, keys_of(models, junctions), stage)
     elif staging is not None:
         staged_safe(conn, pg_uri, staging, models, junctions, stage, overwrite)
+    if reports_of is not None:  # checked: from here on the target changes, and a stop leaves it halfway
+        forget_reports_of_the_target(reports_of)
     keys = keys_of(models, junctions)
     with conn.cursor() as cur:
         for statement in LEDGER_DDL:
@@ -249,6 +253,7 @@ def ensure_target(
                 parameters=(extract["run"], extract["extracted_at"]),
             )
     conn.commit()
+    interrupt.crash_point("target-ready")  # emptied on --replace (or by reset), nothing loaded yet
 
 
 def keys_of(models, junctions) -> dict[str, list[str]]:
@@ -1121,8 +1126,9 @@ def _load_checked(
     enums=None,
 ) -> LoadReport:
     with connect(pg_uri) as conn:
-        ensure_target(conn, pg_uri, models, junctions, replace, staging, enums=enums, overwrite=overwrite)
-        forget_reports_of_the_target(staging)
+        ensure_target(
+            conn, pg_uri, models, junctions, replace, staging, enums=enums, overwrite=overwrite, reports_of=staging
+        )
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
     try:
         done, failed, restoring, order = _load_all(
