@@ -216,6 +216,23 @@ def test_the_apps_database_url_is_taken_without_prismas_schema_public(given, tak
     assert preflight.without_prisma_schema(given) == taken
 
 
+@pytest.mark.parametrize(
+    "given, taken",
+    [
+        (None, None),
+        ("postgresql://app:p%20w@db/nextcrm", "postgresql://app:p%20w@db/nextcrm"),
+        ("POSTGRESQL://App:PW@db/NextCRM", "postgresql://App:PW@db/NextCRM"),
+        (" postgres://app@db/nextcrm\n", "postgres://app@db/nextcrm"),
+        ("MongoDB+SRV://App@Cluster/crm\r\n", "mongodb+srv://App@Cluster/crm"),
+        ("host=db dbname=nextcrm", "host=db dbname=nextcrm"),
+    ],
+)
+def test_a_uri_is_handed_to_the_drivers_trimmed_and_with_its_scheme_in_lower_case(given, taken):
+    """libpq read `POSTGRESQL://` or a leading space as key=value pairs and kept a pasted newline
+    in the database's name; pymongo refused `MONGODB://`: RFC 3986 schemes take any case."""
+    assert preflight.as_drivers_read(given) == taken
+
+
 def test_a_database_url_naming_another_schema_is_a_usage_error():
     """m2pg migrates into public: a URI naming another schema would have it write where the app
     does not read."""

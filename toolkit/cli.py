@@ -93,8 +93,16 @@ err = Console(  # with --json the tables come here: as wide as standard output's
     markup=False,
 )
 
+
+def _mongo_uri(value: str | None) -> str | None:
+    return preflight.as_drivers_read(value)
+
+
 MongoUri = Annotated[
-    str | None, typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB connection URI to read from.")
+    str | None,
+    typer.Option(
+        "--mongo-uri", envvar="M2PG_MONGO_URI", callback=_mongo_uri, help="MongoDB connection URI to read from."
+    ),
 ]
 
 
@@ -138,7 +146,7 @@ def _usage(check):
 
 
 def _app_uri(value: str | None) -> str | None:
-    return _usage(lambda: preflight.without_prisma_schema(value))
+    return _usage(lambda: preflight.without_prisma_schema(preflight.as_drivers_read(value)))
 
 
 PgUri = Annotated[
@@ -742,7 +750,12 @@ def generate(
     seed: Annotated[int, typer.Option(min=0, max=SEED_MOST, help="Seed: the same seed gives the same data.")] = 7,
     mongo_uri: Annotated[
         str | None,
-        typer.Option("--mongo-uri", envvar="M2PG_MONGO_URI", help="MongoDB server to write the dataset into."),
+        typer.Option(
+            "--mongo-uri",
+            envvar="M2PG_MONGO_URI",
+            callback=_mongo_uri,
+            help="MongoDB server to write the dataset into.",
+        ),
     ] = None,
     mongo_db: Annotated[
         str | None,

@@ -175,6 +175,21 @@ def pg_uri(uri: str) -> None:
     check_uri(uri, "PostgreSQL", PG_SCHEMES, "--pg-uri")
 
 
+def as_drivers_read(uri: str | None) -> str | None:
+    """The URI as libpq and pymongo read it: without the whitespace around it (a pasted line's
+    newline, which libpq took into the database's name, or a leading space, after which it read
+    the URI as `key=value` pairs) and with its scheme in lower case, which RFC 3986 allows in any
+    case but the drivers take only in lower case. Both stopped with a message contradicting the
+    URI shown beside it."""
+    if uri is None:
+        return None
+    uri = uri.strip()
+    scheme, sep, rest = uri.partition("://")
+    if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return f"{scheme.lower()}://{rest}"
+    return uri
+
+
 def without_prisma_schema(uri: str | None) -> str | None:
     """The app's own DATABASE_URL pasted as --pg-uri: Prisma's URIs name their schema
     (`?schema=public`), a parameter libpq refuses. Naming `public`, where the app's migration
