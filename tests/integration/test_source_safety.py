@@ -373,10 +373,11 @@ def test_connections_refused_during_reconcile_leave_no_password_anywhere(tmp_pat
     uri = with_password(pg_server.get_uri("reconciled"), quote(PASSWORD, safe=""))
     staging = tmp_path / "st"
     assert m2pg("schema", "--pg-uri", uri).returncode == 0
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute("ALTER ROLE m2pg CONNECTION LIMIT 1")
     assert m2pg("extract", "--dump", str(dump), "--staging", str(staging)).returncode == 0
     assert m2pg("transform", "--staging", str(staging)).returncode == 3
+    assert m2pg("load", "--pg-uri", uri, "--staging", str(staging)).returncode == 3  # reconcile checks a load
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("ALTER ROLE m2pg CONNECTION LIMIT 1")
     done = m2pg("reconcile", "--pg-uri", uri, "--staging", str(staging))
     assert done.returncode == 1 and "connections for role" in done.stdout, done.stdout + done.stderr
     assert not [p for p in PIECES if p in done.stdout + done.stderr]
