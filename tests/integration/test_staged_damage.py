@@ -167,12 +167,13 @@ def test_a_damaged_part_stops_the_reports_that_read_it(
 ):
     root = tmp_path / "staging"
     shutil.copytree(pristine, root)
+    target = ()
+    if command in ("reconcile", "verify"):  # a target the staged rows were loaded into, then the damage
+        assert m2pg("schema", "--pg-uri", pg_uri).returncode == 0
+        assert m2pg("load", "--staging", str(root), "--pg-uri", pg_uri).returncode == 3
+        target = ("--pg-uri", pg_uri) + (("--dump", str(dump)) if command == "verify" else ())
     part = first_part(root, folder)
     damage(part)
-    target = ()
-    if command in ("reconcile", "verify"):
-        assert m2pg("schema", "--pg-uri", pg_uri).returncode == 0
-        target = ("--pg-uri", pg_uri) + (("--dump", str(dump)) if command == "verify" else ())
     done = m2pg(command, "--staging", str(root), *target)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
