@@ -94,8 +94,10 @@ def assert_exactly_once(
     """Check the invariant; return the ledger, to pass as `before` once the next load has ended.
 
     complete: the load has written every staged row (and deleted every row no longer staged).
-    before: the ledger as the load that just finished found it; its report (reports/load.json)
-    must then tell what the ledger tells. foreign: rows someone other than m2pg wrote, per table.
+    before: the ledger as the last finished load left it (before the load that just finished and
+    any stopped before it began); its report (reports/load.json) must then tell what the ledger
+    tells: a load that goes on with a stopped one counts that one's writes too.
+    foreign: rows someone other than m2pg wrote, per table.
     """
     recorded, rows, clean, mine = ledger(uri), present(uri, app), staged(staging, app), owned(uri, app)
     foreign = foreign or {}

@@ -15,6 +15,7 @@ from pymongo import MongoClient
 
 from catch_up_source import RENAMED, RETITLED, Cast, copy_of_the_first_run, edit, first_world, run_between
 from exactly_once import assert_exactly_once
+from exactly_once import ledger as ledger_of
 from processes import m2pg
 from toolkit.documents.ids import uuid_for
 from toolkit.staging.layout import read_json
@@ -436,21 +437,37 @@ def test_catch_up_quarantines_with_the_reason(world, caught_up, role, rule):
 
 
 @pytest.mark.parametrize("point", ["load-copy:1", "load-batch:6", "load-copy:12", "load-unique:1"])
-def test_sigkill_during_the_catch_up_then_again_equals_one_catch_up(world, pg_server, tmp_path, point):
+def test_sigkill_during_the_catch_up_then_again_equals_one_catch_up(world, pg_server, tmp_path, caught_up, point):
     name = "killed_" + point.replace("-", "_").replace(":", "_")
     uri, staging = target_before_the_catch_up(world, pg_server, tmp_path, name)
+    trial = ledger_of(uri)
     killed = catch_up(world, uri, staging, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, f"{point} was never reached:\n{killed.stdout}{killed.stderr}"
     assert app_rows(uri) == world.app_rows
-    ledger = assert_exactly_once(uri, staging, foreign=APP_ROWS)  # each batch whole, or not at all
+    assert_exactly_once(uri, staging, foreign=APP_ROWS)  # each batch whole, or not at all
+    checked = m2pg("reconcile", "--pg-uri", uri, "--staging", str(staging))
+    assert checked.returncode == 1, checked.stdout + checked.stderr  # whatever the counts, the load is unfinished
+    assert "the last load into this target stopped before it finished" in said(checked), checked.stdout
     again = catch_up(world, uri, staging)
     assert again.returncode == 3, again.stdout + again.stderr
     assert "target equals the source" in said(again), again.stdout
+    assert written(staging) == written(caught_up[1])  # the killed run's writes counted as the one run's
+    assert said(again).split("run: ")[-1] == said(caught_up[2]).split("run: ")[-1]
     assert "someone else changed" not in again.stdout + again.stderr  # the killed run's writes are its own
     assert_same_rows(migrated_rows(uri), world.fresh)
     assert app_rows(uri) == world.app_rows
     assert catalog(uri) == catalog(world.before_db)  # no index or constraint lost on the way
-    assert_exactly_once(uri, staging, complete=True, before=ledger, foreign=APP_ROWS)
+    assert_exactly_once(uri, staging, complete=True, before=trial, foreign=APP_ROWS)
+
+
+def written(staging: Path) -> dict[str, tuple[int, ...]]:
+    """Each table's rows inserted, updated, deleted (refused among them) and left unchanged, as the
+    load's report counts them, and the totals."""
+    report = read_json(staging / "reports" / "load.json")
+    counts = ("inserted", "updated", "deleted", "deleted_refused", "unchanged")
+    return {t["table"]: tuple(t[c] for c in counts) for t in report["tables"]} | {
+        "all": tuple(report[c] for c in counts)
+    }
 
 
 def test_dry_run_plans_the_catch_up_and_touches_nothing(world, pg_server, tmp_path):

@@ -114,7 +114,7 @@ def test_postgresql_stopping_mid_load_is_one_line_and_the_same_command_resumes(t
     sql(uri, f'DROP TRIGGER hold ON "{HELD}"')
     again = subprocess.run(load, capture_output=True, text=True, env=environment(), timeout=600)
     assert again.returncode in (0, 3), again.stdout + again.stderr
-    assert_exactly_once(uri, staging, complete=True, before=partial)
+    assert_exactly_once(uri, staging, complete=True, before={})  # the stopped load's writes counted too
     assert present(uri) == staged(staging)
     assert not sql(uri, "SELECT * FROM m2pg.deferred_constraints"), "foreign keys left dropped"
 

@@ -375,9 +375,19 @@ def print_reconcile(report: ReconcileReport, console: Console) -> None:
             f"; {counted(other, 'row')} in the target {are(other)} not this migration's (the app's, anyone's), "
             "counted apart"
         )
+    if report.get("unfinished_load"):
+        console.print(
+            Text.assemble(
+                "reconcile: ",
+                ("FAILED", "red"),
+                f": the last load into this target stopped before it finished (it began {report['unfinished_load']} "
+                "UTC, or it is running now); rows may count right while their values are not yet written: run "
+                "`m2pg load` (or `m2pg run`) again to finish it",
+            )
+        )
     if report["ok"]:
         console.print(f"reconcile: every document is loaded or quarantined; no orphans{apart}")
-    else:
+    elif failing or not report.get("unfinished_load"):
         console.print(Text.assemble("reconcile: ", ("FAILED", "red"), f" in {', '.join(failing)}{apart}"))
 
 

@@ -292,6 +292,12 @@ def _reconciliation(reconcile: dict | None, mark: tuple[str, str] | None) -> str
         head + f"<p>{_badge(reconcile.get('ok'))} against {_t(reconcile.get('database', ''))}: "
         f"{sum(not r.get('ok') for r in rows)} of {len(rows)} tables and {len(failing)} of {len(checks)} "
         f"foreign key checks fail</p>"
+        + (
+            f"<p>The last load into this target stopped before it finished (it began {_t(began)} UTC): "
+            "rows may count right while their values are not yet written.</p>"
+            if (began := reconcile.get("unfinished_load"))
+            else ""
+        )
         + _chart("records per table: loaded and quarantined", _records_chart(rows))
         + table
         + f"<details{' open' if failing else ''}><summary>foreign key checks ({len(checks)})</summary>"

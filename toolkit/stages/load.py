@@ -54,7 +54,7 @@ from toolkit.staging.layout import Staging, checked, checked_digest, read_json, 
 from toolkit.target import postgres
 from toolkit.target import preflight as preflight_target
 from toolkit.target.postgres import server_message
-from toolkit.target.preflight import LEDGER, owned_table
+from toolkit.target.preflight import LEDGER, UNDER_WAY, owned_table
 from toolkit.target.schema import DEFERRED, SET_ASIDE, has_schema, literal, quote, secondary_indexes
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,9 @@ LEDGER_DDL = (
     " rows integer NOT NULL, inserted integer NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(),"
     " PRIMARY KEY (table_name, digest))",
     f"ALTER TABLE {LEDGER} ADD COLUMN IF NOT EXISTS updated integer NOT NULL DEFAULT 0,"
-    " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0",
+    " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS refused integer NOT NULL DEFAULT 0",  # deleted as a rule refuses the document now
+    f"CREATE TABLE IF NOT EXISTS {UNDER_WAY} (started_at timestamptz NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
     " definition text NOT NULL, PRIMARY KEY (table_name, name))",
     f"CREATE TABLE IF NOT EXISTS {SET_ASIDE} (table_name text NOT NULL, name text NOT NULL,"
@@ -243,8 +245,12 @@ def ensure_target(
         if replace:
             cur.execute(
                 "TRUNCATE "
-                + ", ".join([*map(quote, tables), LEDGER, preflight_target.EXTRACTS, *map(owned_table, tables)])
+                + ", ".join(
+                    [*map(quote, tables), LEDGER, preflight_target.EXTRACTS, UNDER_WAY, *map(owned_table, tables)]
+                )
             )
+        if stage == "load":  # a load killed before is under way still: its writes are counted with this one's
+            cur.execute(f"INSERT INTO {UNDER_WAY} SELECT now() WHERE NOT EXISTS (SELECT FROM {UNDER_WAY})")
         extract = read_json(staging.root / "raw" / "run.json") if staging is not None else {}
         if extract.get("extracted_at"):
             cur.execute(
@@ -368,11 +374,18 @@ def refused_among(staging: Staging, collection: str | None, gone: pl.DataFrame) 
     """How many of the rows to delete are of documents the source still holds but a rule now
     refuses (they are in the quarantine), as against documents gone from the source; none for a
     junction table (`collection` None), whose rows are no documents."""
-    if collection is None or gone.is_empty() or not (parts := staging.quarantine_parts(collection)):
-        return 0
+    refused = refused_ids(staging, collection) if gone.height else None
+    return 0 if refused is None else gone.join(refused, on="id", how="semi").height
+
+
+def refused_ids(staging: Staging, collection: str | None) -> pl.DataFrame | None:
+    """The ids (column `id`, text) of the documents of `collection` in the quarantine; None when
+    it holds none, or for a junction table (`collection` None), whose rows are no documents."""
+    if collection is None or not (parts := staging.quarantine_parts(collection)):
+        return None
     refused = pl.concat([pl.read_parquet(checked(p), columns=["object_id"]) for p in parts])
     ids = pl.read_parquet(checked(staging.idmap(collection)), columns=["object_id", "id"])
-    return gone.join(ids.join(refused, on="object_id", how="semi").select("id"), on="id", how="semi").height
+    return ids.join(refused, on="object_id", how="semi").select("id")
 
 
 def _rows_in(paths: list[Path]) -> int:
@@ -414,12 +427,19 @@ def _matching(alias: str, other: str, keys: list[str]) -> str:
 
 
 def write_batch(
-    conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool = False
+    conn,
+    table: str,
+    kind: str,
+    rows: pl.DataFrame,
+    keys: list[str],
+    kinds: dict[str, Kind],
+    adopt: bool = False,
+    refused: int = 0,
 ) -> int:
     """One transaction: insert, update or delete a batch of rows, keep the owned rows in step and
-    record the batch in the ledger. The number of rows PostgreSQL wrote. `adopt`: see `_apply`."""
+    record the batch in the ledger. The number of rows PostgreSQL wrote. `adopt`, `refused`: see `_apply`."""
     try:
-        return _write_batch(conn, table, kind, rows, keys, kinds, adopt)
+        return _write_batch(conn, table, kind, rows, keys, kinds, adopt, refused)
     except pgdbapi.IntegrityError as error:
         conn.rollback()
         raise ConfigError(
@@ -432,22 +452,30 @@ def write_batch(
 
 
 def _write_batch(
-    conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool
+    conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool, refused: int
 ) -> int:
     with conn.cursor() as cur:
-        written = _apply(cur, table, kind, rows, keys, kinds, adopt)
+        written = _apply(cur, table, kind, rows, keys, kinds, adopt, refused)
     conn.commit()
     interrupt.crash_point("load-batch")
     return written
 
 
 def _apply(
-    cur, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool = False
+    cur,
+    table: str,
+    kind: str,
+    rows: pl.DataFrame,
+    keys: list[str],
+    kinds: dict[str, Kind],
+    adopt: bool = False,
+    refused: int = 0,
 ) -> int:
     """A batch's rows, owned rows and ledger line written in the open transaction; the number
     of rows PostgreSQL wrote. `adopt` (a junction's pairs): a pair someone else wrote that the
     source now holds too is the same fact; it is written over with its own values, so that it and
-    its record share `xmin` (`_owned_rows`), and is not counted as written."""
+    its record share `xmin` (`_owned_rows`), and is not counted as written. `refused`: how many
+    rows of a batch to delete are of documents a rule refuses now (the ledger counts them)."""
     key_kinds = {k: Kind.OBJECT_ID for k in keys}
     owned_kinds = {**key_kinds, DIGEST: Kind.INT}
     mine = owned_table(table)
@@ -487,8 +515,9 @@ def _apply(
             cur.execute(f"DELETE FROM {mine} o USING {scratch} s WHERE {_matching('o', 's', keys)}")
     counts = {"insert": (written, 0, 0), "update": (0, written, 0), "delete": (0, 0, written)}[kind]
     cur.execute(
-        f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted, updated, deleted) VALUES ($1, $2, $3, $4, $5, $6)",
-        parameters=(table, _batch_digest(kind, rows, keys), rows.height, *counts),
+        f"INSERT INTO {LEDGER} (table_name, digest, rows, inserted, updated, deleted, refused)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        parameters=(table, _batch_digest(kind, rows, keys), rows.height, *counts, refused),
     )
     interrupt.crash_point("load-copy")
     return written
@@ -797,20 +826,23 @@ def delete_rows(
     batch_size: int,
     pointing: list[tuple[str, str, list[str]]],
     progress,
-) -> int:
-    """Delete the rows whose documents are gone, batch by batch, once the rows that pointed at
-    them have been changed or deleted; stop, naming it, at a row the migration did not write
-    that still points at one. The number deleted."""
+    refused: pl.DataFrame | None = None,
+) -> dict[str, int]:
+    """Delete the rows whose documents are gone or now refused (the ids `refused`), batch by
+    batch, once the rows that pointed at them have been changed or deleted; stop, naming it, at a
+    row the migration did not write that still points at one. The numbers deleted and refused."""
+    deleted, refused_rows = 0, 0
     if gone.is_empty():
-        return 0
+        return {"deleted": 0, "deleted_refused": 0}
     task = progress.add_task(f"delete from {table}", total=gone.height)
-    deleted = 0
     for batch in batches(gone, batch_size):
         _not_pointed_at(conn, table, batch, pointing)
-        deleted += write_batch(conn, table, "delete", batch, keys, {})
+        among = batch.join(refused, on="id", how="semi").height if refused is not None else 0
+        deleted += write_batch(conn, table, "delete", batch, keys, {}, refused=among)
+        refused_rows += among
         progress.update(task, advance=batch.height)
         interrupt.check("load", f"{table}: {deleted} of {gone.height} rows deleted", "the remaining deletions")
-    return deleted
+    return {"deleted": deleted, "deleted_refused": refused_rows}
 
 
 def _not_pointed_at(
@@ -1129,6 +1161,7 @@ def _load_checked(
         ensure_target(
             conn, pg_uri, models, junctions, replace, staging, enums=enums, overwrite=overwrite, reports_of=staging
         )
+        earlier = _earlier_writes(conn)
         deferred = defer_foreign_keys(conn, preflight_target.tables_of(models, junctions))
     try:
         done, failed, restoring, order = _load_all(
@@ -1142,7 +1175,7 @@ def _load_checked(
         raise
     if failed:
         raise refused(failed, restoring)
-    tables = [done[t] for t in order]
+    tables = [_with_earlier(done[t], earlier.get(t)) for t in order]
     total = {key: sum(t[key] for t in tables) for key in ("rows", *WRITES, "deleted_refused")}
     report: LoadReport = {
         "target": redact(pg_uri),
@@ -1157,7 +1190,37 @@ def _load_checked(
         "foreign_keys_restored": restoring,
     }
     write_json(report, staging.report("load.json"))
+    with connect(pg_uri) as conn, conn.cursor() as cur:  # reported: the next load is a new one
+        cur.execute(f"DELETE FROM {UNDER_WAY}")
+        conn.commit()
     return report
+
+
+EARLIER = ("inserted", "updated", "deleted", "deleted_refused")
+
+
+def _earlier_writes(conn) -> dict[str, dict[str, int]]:
+    """Table -> the rows that loads stopped before they finished wrote (none after a finished
+    load): this load goes on with their work, and reports it as one load that never stopped."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT l.table_name, sum(l.inserted), sum(l.updated), sum(l.deleted), sum(l.refused) "
+            f"FROM {LEDGER} l JOIN {UNDER_WAY} u ON l.loaded_at >= u.started_at GROUP BY 1"
+        )
+        return {table: dict(zip(EARLIER, map(int, counts), strict=True)) for table, *counts in cur.fetchall()}
+
+
+def _with_earlier(summary: dict, earlier: dict[str, int] | None) -> dict:
+    """A table's summary with the writes of the stopped loads added: the rows they inserted or
+    updated, which this load found as the source holds them, are not unchanged but written."""
+    if not earlier:
+        return summary
+    written = earlier["inserted"] + earlier["updated"]
+    return {
+        **summary,
+        **{key: summary[key] + earlier[key] for key in EARLIER},
+        "unchanged": max(summary["unchanged"] - written, 0),
+    }
 
 
 # What the load and the commands after it report of the target, which a load about to write makes
@@ -1327,11 +1390,12 @@ def _load_all(
                         parked.get(table, []),
                         overwrite,
                     )
-                    summary["deleted_refused"] = refused_among(staging, sources.get(table), gone[table])
                     return summary
                 if kind == "delete":
+                    rows = gone.pop(table)
+                    refused = refused_ids(staging, sources.get(table)) if rows.height else None
                     return delete_rows(
-                        conn, table, keys[table], gone.pop(table), batch_size, pointing.get(table, []), progress
+                        conn, table, keys[table], rows, batch_size, pointing.get(table, []), progress, refused
                     )
                 return restore_table(conn, table, stored[table], adding, progress, task)
 
@@ -1354,5 +1418,5 @@ def _load_all(
             failed.update(result)
     loads = {table: result for (kind, table), result in done.items() if kind == "load"}
     for table in order:
-        loads[table]["deleted"] = done["delete", table]
+        loads[table].update(done["delete", table])
     return loads, failed, restoring, order

@@ -28,7 +28,7 @@ from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
 from toolkit.staging.layout import Staging, checked, checked_all, read_manifest, write_json
 from toolkit.target import duck
-from toolkit.target.preflight import owned_table, with_owner
+from toolkit.target.preflight import owned_table, unfinished_load, with_owner
 from toolkit.target.schema import literal, quote
 
 PG = "pg"  # the attached database's name in DuckDB
@@ -323,11 +323,13 @@ def reconcile(
             for j in _stoppable(tracked(junctions, "reconcile", lambda j: j.table), "junction tables")
         ]
         orphans = orphan_checks(con, app, models, junctions)
+    unfinished = unfinished_load(pg_uri)  # its rows may count right while their values are not yet written
     report: ReconcileReport = {
-        "ok": all(r["ok"] for r in rows + orphans),
+        "ok": all(r["ok"] for r in rows + orphans) and unfinished is None,
         "database": redact(pg_uri),
         "tables": rows,
         "orphans": orphans,
+        "unfinished_load": unfinished,
     }
     write_json(report, staging.report("reconcile.json"))
     return report

@@ -77,6 +77,7 @@ class ReconcileReport(TypedDict):
     database: str
     tables: list[dict]
     orphans: list[dict]
+    unfinished_load: NotRequired[str | None]  # when the last load began (UTC), if it has not finished
 
 
 class VerifyReport(TypedDict):
