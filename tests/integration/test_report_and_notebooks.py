@@ -309,3 +309,22 @@ def test_a_notebook_fails_loudly(name, env, says, migrated, tmp_path):
     done = notebook(name, base | {k: v and v.format(tmp=tmp_path) for k, v in env.items()})
     assert done.returncode != 0 and says in done.stderr, done.stderr
     assert "hunter2" not in done.stdout + done.stderr
+
+
+def test_writes_while_read_and_an_unfinished_load_are_said_on_the_page(tmp_path, migrated):
+    """The page a migration is signed off on said nothing of a live server written to while the
+    extract read it (the console's run line took back its claim) nor of a load that stopped halfway."""
+    staging = tmp_path / "staging"
+    shutil.copytree(migrated[0], staging)
+    extract_path, reconcile_path = staging / "reports" / "extract.json", staging / "reports" / "reconcile.json"
+    extract, reconcile = json.loads(extract_path.read_text()), json.loads(reconcile_path.read_text())
+    extract["written_while_read"] = {"writes": 4115, "since": "2026-12-05T21:14:03+00:00"}
+    reconcile |= {"ok": False, "unfinished_load": "2026-12-05 21:20:00"}
+    extract_path.write_text(json.dumps(extract))
+    reconcile_path.write_text(json.dumps(reconcile))
+    page = " ".join(render_report(staging).read_text(encoding="utf-8").split())
+    assert "the server took 4115 writes since the extract began reading it (2026-12-05T21:14:03+00:00)" in page
+    assert "The last load into this target stopped before it finished (it began 2026-12-05 21:20:00 UTC)" in page
+    extract["written_while_read"] = {"writes": None, "since": "2026-12-05T21:14:03+00:00", "unknown": "no serverStatus"}
+    extract_path.write_text(json.dumps(extract))
+    assert "is not known (no serverStatus)" in render_report(staging).read_text(encoding="utf-8")

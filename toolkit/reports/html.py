@@ -17,6 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from toolkit.reports import error_log
+from toolkit.reports.console import read_before, written_while_read
 from toolkit.reports.words import REFUSED, are, counted, were
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
@@ -158,6 +159,10 @@ def _header(
                 f"after {extract['trusted_since']} (less an hour) by the app's updatedAt",
             )
         )
+    if extract and "written_while_read" in extract:
+        facts.append(("source written while read", written_while_read(extract["written_while_read"])))
+    if extract and "read_before_interruption" in extract:
+        facts.append(("read before an interruption", read_before(extract["read_before_interruption"])))
     cards = [
         ("documents extracted", _card(_number((extract or {}).get("documents")), stale.get("extract"))),
         (
