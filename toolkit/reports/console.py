@@ -70,9 +70,9 @@ def print_extract(report: ExtractReport, raw: Path, out: Console) -> None:
         f"parts written {report['parts_written']}, parts kept from the interrupted run {report['parts_resumed']}"
     )
     if "read_before_interruption" in report:
-        out.print(read_before(report["read_before_interruption"]))
+        out.print(read_before_note(report["read_before_interruption"]))
     if "written_while_read" in report:
-        out.print(f"extract: {written_while_read(report['written_while_read'])}")
+        out.print(f"extract: {written_while_read_note(report['written_while_read'])}")
     if "trusted_since" in report:
         whole: dict[str, list[str]] = {}
         for c in report["collections"]:
@@ -166,7 +166,7 @@ def print_plan(report: PlanReport, out: Console) -> None:
         )
 
 
-def read_before(kept: dict) -> str:
+def read_before_note(kept: dict) -> str:
     """What a resumed extract from a live server kept as an interrupted run read it."""
     names = kept["collections"]
     return (
@@ -176,7 +176,7 @@ def read_before(kept: dict) -> str:
     )
 
 
-def written_while_read(written: dict) -> str:
+def written_while_read_note(written: dict) -> str:
     """A live server that took writes while the extract read it, or could not say whether it did."""
     known = written["writes"] is not None
     return (
@@ -240,8 +240,8 @@ def print_run(
             if unread
             else ""
         )
-        + (f"; {read_before(read_before)}" if read_before else "")
-        + (f"; {written_while_read(written)}" if written else "")
+        + (f"; {read_before_note(read_before)}" if read_before else "")
+        + (f"; {written_while_read_note(written)}" if written else "")
         + "; `m2pg verify` compares them value by value"
     )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from toolkit.reports import error_log
-from toolkit.reports.console import read_before, written_while_read
+from toolkit.reports.console import read_before_note, written_while_read_note
 from toolkit.reports.words import REFUSED, are, counted, were
 from toolkit.runtime.redact import scrub
 from toolkit.sources import coverage
@@ -160,9 +160,9 @@ def _header(
             )
         )
     if extract and "written_while_read" in extract:
-        facts.append(("source written while read", written_while_read(extract["written_while_read"])))
+        facts.append(("source written while read", written_while_read_note(extract["written_while_read"])))
     if extract and "read_before_interruption" in extract:
-        facts.append(("read before an interruption", read_before(extract["read_before_interruption"])))
+        facts.append(("read before an interruption", read_before_note(extract["read_before_interruption"])))
     cards = [
         ("documents extracted", _card(_number((extract or {}).get("documents")), stale.get("extract"))),
         (
