@@ -309,6 +309,24 @@ def test_a_pair_the_app_wrote_between_migrated_rows_is_counted_apart(migrated, d
     assert reconciled["ok"] and watchers["other_rows"] == 1, watchers
 
 
+def test_a_row_someone_wrote_with_an_id_of_the_migrations_form_is_counted_apart(migrated, database):
+    """Whose a row is, the load's record says: a row inserted by hand with an id of the form the
+    migration gives (as a copy of a migrated row would have) was counted apart by reconcile and by
+    verify's counts, and failed `verify --full` as "in PostgreSQL but not expected"."""
+    theirs = uuid_for("65f0c0ffee0000000000beef")
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute('INSERT INTO "crm_Industry_Type" (id, "__v", name) VALUES (%s, 0, %s)', [theirs, "by hand"])
+    for options in ({"full": True}, {"sample": 20}):
+        report, text = run_verify(migrated, database, **options)
+        assert report["status"] == "pass", text
+        assert report["layers"]["counts"]["tables"]["crm_Industry_Type"]["other_rows"] == 1
+    full, _ = run_verify(migrated, database, full=True)
+    assert full["layers"]["records"]["tables"]["crm_Industry_Type"]["other_rows"] == 1
+    reconciled = reconcile(APP, migrated["staging"], database)
+    industries = next(t for t in reconciled["tables"] if t["table"] == "crm_Industry_Type")
+    assert reconciled["ok"] and industries["other_rows"] == 1, industries
+
+
 def test_the_targets_own_session_settings_do_not_change_what_is_checked(migrated, database):
     """A database whose sessions time out after 50 ms and look in another schema first (hardening
     advice drops `public` from search_path): verify stopped at its first long query ("canceling

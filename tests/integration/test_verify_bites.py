@@ -129,6 +129,8 @@ def corrupt_model(conn, model, fresh) -> dict[str, list[Named]]:
             )
             named[f"swapped {f.name}"] = [Named(table, object_id_of(u), f.name) for u in pair]
             break
+    owned = f'm2pg."owned_{table}"'  # the load's record of its rows, as if it had written these
+    conn.execute(f'DELETE FROM {owned}; INSERT INTO {owned} SELECT id, 0 FROM "{table}"')
     return named
 
 

@@ -15,6 +15,7 @@ from toolkit.stages.verify.compare import as_text, canonical_sql, difference, pg
 from toolkit.stages.verify.failures import Failures
 from toolkit.stages.verify.oracle import canonical_json
 from toolkit.stages.verify.ownership import expected_pairs, object_id_shaped, pairs_with_owner
+from toolkit.target.preflight import owned_table
 from toolkit.target.schema import literal, quote
 
 SLICE = 5_000  # expected rows compared at a time: larger slices hold more and gain little
@@ -85,14 +86,16 @@ def full_records(
     slices: Callable[[], Iterable[pl.DataFrame]],
     fails: Failures,
     ranges: Sequence[tuple[str | None, str | None]] = ((None, None),),
+    recorded: bool = False,
 ) -> dict:
     """Every row: canonical text per column and a 64-bit hash of them per row on both sides (a
     differing row escapes only if its hashes collide: 2^-64), joined on id. The expected rows
     come a slice at a time (`slices()` gives them all, again at each call) and only their ids (16
     bytes) and hashes are kept; PostgreSQL's rows stream past them in one join that keeps only
     the rows that are not equal, and the cells are read again for the rows whose hashes differ.
-    A row no expected row names is a wrong row of the migration when its id has the migration's
-    form (as every source document's has), and another's otherwise: counted apart. PostgreSQL's
+    A row no expected row names is a wrong row of the migration when the load recorded writing
+    it (`recorded`: the target keeps the record), or, without a record, when its id has the
+    migration's form (as every source document's has); another's otherwise: counted apart. PostgreSQL's
     rows are read once per range of ids in `ranges` (see `id_ranges`): rows of megabytes are
     then not read thousands at a time."""
     names = [f"c{i}" for i in range(len(model.fields))]
@@ -127,6 +130,10 @@ def full_records(
         for low, high in ranges:  # PostgreSQL's rows read once
             con.execute(f"INSERT INTO m2pg_a SELECT {keyed} FROM {loaded(low, high)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_x AS {unequal}")
+        if recorded and con.execute("SELECT count(*) FROM m2pg_x WHERE expected_id IS NULL").fetchone()[0]:
+            owned = literal(f"SELECT id FROM {owned_table(model.table)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE m2pg_o AS SELECT id FROM postgres_query('pg', {owned})")
+            ours = "CAST(actual_id AS UUID) IN (SELECT id FROM m2pg_o)"
         missing = con.execute("SELECT expected_id FROM m2pg_x WHERE actual_id IS NULL").fetchall()
         extra = con.execute(f"SELECT actual_id FROM m2pg_x WHERE expected_id IS NULL AND {ours} ORDER BY 1").fetchall()
         (other,) = con.execute(f"SELECT count(*) FROM m2pg_x WHERE expected_id IS NULL AND NOT {ours}").fetchone()
@@ -158,7 +165,9 @@ def full_records(
             ).fetchall()
     finally:
         con.unregister("m2pg_expected")
-        con.execute(" ".join(f"DROP TABLE IF EXISTS {t};" for t in ("m2pg_e", "m2pg_a", "m2pg_x", "m2pg_d", "m2pg_l")))
+        con.execute(
+            " ".join(f"DROP TABLE IF EXISTS {t};" for t in ("m2pg_e", "m2pg_a", "m2pg_x", "m2pg_d", "m2pg_l", "m2pg_o"))
+        )
     missing = sorted(object_id_of(str(uuid)) for (uuid,) in missing)  # the expected ids are all of that form
     for object_id in missing:
         fails.add("records", model.table, "missing in PostgreSQL", object_id=object_id)

@@ -122,13 +122,14 @@ def check_model(run: Run, model: ModelSpec, handover: Path) -> None:
     found = taken_over(handover, model.name, ["id"])
     nulled = nulled_references(handover, model, run.loaded)
     run.found.totals.update(documents=found.documents, quarantined=found.quarantined, expected=found.rows.height)
-    counts = run.check("counts", t, count_model, run.con, model, found, quarantine, recorded(run.conn, t), fails)
+    known = recorded(run.conn, t)  # whose a row is, the load's record says
+    counts = run.check("counts", t, count_model, run.con, model, found, quarantine, known, fails)
     height = found.rows.height
     del found  # a whole collection's ids: not held while its rows are compared
     if run.full:
         slices = partial(resolved_slices, handover, model, run.loaded, SLICE)
         ranges = id_ranges(handover, model)
-        records = run.check("records", t, full_records, run.con, model, slices, fails, ranges)
+        records = run.check("records", t, full_records, run.con, model, slices, fails, ranges, known)
     else:
         chosen = sampled_rows(handover, model, run.loaded, height, run.sample, run.seed)
         records = run.check("records", t, sample_records, run.conn, model, chosen, run.seed, fails)
