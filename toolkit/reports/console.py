@@ -301,9 +301,18 @@ def print_target(target: dict, out: Console) -> None:
             else "no batch loaded yet"
         )
     )
-    writing = target.get("writing")
+    writing, began = target.get("writing"), target.get("unfinished_load")
     if writing:
         out.print(f"an m2pg command is writing to the target now ({writing})", highlight=False)
+    if began and not writing:
+        out.print(
+            Text(
+                f"the last load, begun {began} UTC, stopped before it finished: run `m2pg load` (or `m2pg run`) "
+                "to finish it",
+                style="yellow",
+            ),
+            highlight=False,
+        )
     if waiting:
         count = sum(map(len, waiting.values()))
         tables = ", ".join(f"{t} ({len(keys)})" for t, keys in waiting.items())

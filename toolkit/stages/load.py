@@ -984,7 +984,8 @@ def stored_foreign_keys(conn) -> dict[str, list[tuple[str, str, bool]]]:
 def target_progress(pg_uri: str) -> dict:
     """What loads have left in the target: batches and rows the ledger records per table, the
     foreign keys stored and the plain indexes set aside by a load that stopped before putting them
-    back (or one running now: the session `writing`, None when no m2pg command writes to it)."""
+    back (or one running now: the session `writing`, None when no m2pg command writes to it), and
+    when the last load began if it has not finished (`unfinished_load`)."""
     with connect(pg_uri) as conn:
         with conn.cursor() as cur:
             cur.execute(
@@ -1008,6 +1009,7 @@ def target_progress(pg_uri: str) -> dict:
         "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()},
         "set_aside_indexes": aside,
         "writing": preflight_target.session_words(writer) if writer else None,
+        "unfinished_load": preflight_target.unfinished_load(pg_uri),
     }
 
 
