@@ -385,7 +385,7 @@ def _unknown(elements: pl.DataFrame, n: int) -> pl.Series:
 def _json_values(
     ix: bt.BsonIndex, elements: pl.DataFrame, position: int, name: str, exclude: pl.Series
 ) -> tuple[pl.Series, pl.DataFrame]:
-    """Json values as relaxed extended JSON, keys kept byte for byte; only the values are decoded.
+    """Json values as relaxed extended JSON, keys kept byte for byte (in sorted order); only the values are decoded.
     With them, the documents in whose value an object repeats a key (rule `repeated_key`: jsonb
     would keep one of the values, so m2pg picks none)."""
     present = elements.filter(
@@ -458,13 +458,16 @@ def document_text(raw: bytes) -> str:
 
 
 def json_text(value) -> str:
-    """Relaxed extended JSON of a value decoded with `JSON_CODEC`. Plain JSON values (the common
-    case) take the standard library's encoder, which writes the same text; any other BSON type,
-    NaN or infinity takes the extended JSON encoder."""
+    """Relaxed extended JSON of a value decoded with `JSON_CODEC`, every object's keys sorted:
+    jsonb keeps an object's keys in an order of its own, so a document whose objects only
+    reorder their keys loads the same value, and must stage the same text (its row's digest
+    unchanged, a catch-up writes nothing). Plain JSON values (the common case) take the standard
+    library's encoder, which writes the same text; any other BSON type, NaN or infinity takes the
+    extended JSON encoder."""
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_not_plain)
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True, default=_not_plain)
     except (TypeError, ValueError):
-        return dumps(value, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False, default=_script_json)
+        return dumps(value, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False, sort_keys=True, default=_script_json)
 
 
 def _script_json(value):

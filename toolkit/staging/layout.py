@@ -35,7 +35,7 @@ from toolkit.runtime.redact import scrub
 if TYPE_CHECKING:
     import polars as pl
 
-RAW_VERSION = "4"  # what extract decodes into a raw part: bump when it stages other columns or values
+RAW_VERSION = "5"  # what extract decodes into a raw part: bump when it stages other columns or values
 
 WRITERS = {"raw": "extract", "idmap": "extract", "clean": "transform", "quarantine": "transform"}
 
