@@ -12,7 +12,7 @@ from rich.text import Text
 from toolkit.declarations.app import App
 from toolkit.reports import console, error_log
 from toolkit.reports.words import counted, were
-from toolkit.runtime import parallel, preflight, sizes
+from toolkit.runtime import interrupt, parallel, preflight, sizes
 from toolkit.runtime.errors import ConfigError
 from toolkit.runtime.preflight import need
 from toolkit.runtime.redact import redact
@@ -98,12 +98,27 @@ def validate_stage(app: App, root: Path, out: Console) -> int:
 
 
 def load_stage(
-    app: App, pg_uri: str, root: Path, batch_size: int, replace: bool, out: Console, overwrite: bool = False
+    app: App,
+    pg_uri: str,
+    root: Path,
+    batch_size: int,
+    replace: bool,
+    out: Console,
+    overwrite: bool = False,
+    in_run: bool = False,
 ) -> int:
     """Exit 1 when rows someone else changed are left unlike the source: the target does not equal it."""
     staging = Staging(root)
     report = load_mod.load(
-        staging, pg_uri, app.models, app.junctions, batch_size, replace, overwrite=overwrite, enums=app.enums
+        staging,
+        pg_uri,
+        app.models,
+        app.junctions,
+        batch_size,
+        replace,
+        overwrite=overwrite,
+        enums=app.enums,
+        in_run=in_run,
     )
     console.print_load(report, out)
     warn_case_folding(pg_uri, out)
@@ -252,7 +267,8 @@ def run_all(
         return FAILED
     if dry_run:
         return plan_stage(app, pg_uri, root, out, overwrite)
-    load_stage(app, pg_uri, root, batch_size or BATCH_SIZE, replace, out, overwrite)
+    load_stage(app, pg_uri, root, batch_size or BATCH_SIZE, replace, out, overwrite, in_run=True)
+    interrupt.crash_point("run-loaded")  # the load reported; the run's reconcile and last line to come
     loaded = read_json(Staging(root).report("load.json"))
     code = reconcile_stage(app, pg_uri, root, out)
     explained = code != FAILED or loaded["left_changed"]  # rows others deleted fail reconcile's counts too
@@ -268,6 +284,7 @@ def run_all(
         nulled_count(Staging(root)),
         written,
     )
+    load_mod.run_ended(pg_uri)  # its last line said what it wrote: a run killed before it is gone on with
     return FAILED if loaded["left_changed"] else code
 
 

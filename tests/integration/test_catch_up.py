@@ -460,6 +460,28 @@ def test_sigkill_during_the_catch_up_then_again_equals_one_catch_up(world, pg_se
     assert_exactly_once(uri, staging, complete=True, before=trial, foreign=APP_ROWS)
 
 
+def test_sigkill_after_the_catch_ups_load_then_again_says_what_the_one_catch_up_wrote(
+    world, pg_server, tmp_path, caught_up
+):
+    """Killed once its load has finished, before the run's reconcile and last line: reconcile
+    passes (the load finished), and the run again says what one catch-up wrote, not that it had
+    nothing to write (it said `run: nothing to write` and load.json counted every row unchanged)."""
+    uri, staging = target_before_the_catch_up(world, pg_server, tmp_path, "killed_after_the_load")
+    killed = catch_up(world, uri, staging, kill_at="run-loaded:1")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    checked = m2pg("reconcile", "--pg-uri", uri, "--staging", str(staging))
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert "stopped before it finished" not in said(checked), checked.stdout
+    again = catch_up(world, uri, staging)
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert written(staging) == written(caught_up[1])
+    assert said(again).split("run: ")[-1] == said(caught_up[2]).split("run: ")[-1]
+    assert_same_rows(migrated_rows(uri), world.fresh)
+    assert app_rows(uri) == world.app_rows
+    assert catch_up(world, uri, staging).returncode == 3  # that run ended: the next one is a new one
+    assert written(staging)["all"][:4] == (0, 0, 0, 0)
+
+
 def written(staging: Path) -> dict[str, tuple[int, ...]]:
     """Each table's rows inserted, updated, deleted (refused among them) and left unchanged, as the
     load's report counts them, and the totals."""

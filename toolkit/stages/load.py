@@ -68,6 +68,7 @@ LEDGER_DDL = (
     " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS refused integer NOT NULL DEFAULT 0",  # deleted as a rule refuses the document now
     f"CREATE TABLE IF NOT EXISTS {UNDER_WAY} (started_at timestamptz NOT NULL)",
+    f"ALTER TABLE {UNDER_WAY} ADD COLUMN IF NOT EXISTS finished_at timestamptz",  # the load's, in a run not yet ended
     f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
     " definition text NOT NULL, PRIMARY KEY (table_name, name))",
     f"CREATE TABLE IF NOT EXISTS {SET_ASIDE} (table_name text NOT NULL, name text NOT NULL,"
@@ -251,6 +252,7 @@ def ensure_target(
             )
         if stage == "load":  # a load killed before is under way still: its writes are counted with this one's
             cur.execute(f"INSERT INTO {UNDER_WAY} SELECT now() WHERE NOT EXISTS (SELECT FROM {UNDER_WAY})")
+            cur.execute(f"UPDATE {UNDER_WAY} SET finished_at = NULL")  # of a run killed after its load: going on
         extract = read_json(staging.root / "raw" / "run.json") if staging is not None else {}
         if extract.get("extracted_at"):
             cur.execute(
@@ -1134,6 +1136,7 @@ def load(
     workers: int = WORKERS,
     overwrite: bool = False,
     enums=None,
+    in_run: bool = False,
 ) -> LoadReport:
     """Make every table's migrated rows equal its staged rows: inserts and updates parents
     first, deletions children first; tables whose turn has come load side by side, each worker on
@@ -1141,11 +1144,12 @@ def load(
     on the same connections as soon as their tables are done, beside the loading of the rest.
 
     Nothing is deferred or emptied before the staged inputs and the target are checked; a load
-    that stops before its first row puts the foreign keys back as they were."""
+    that stops before its first row puts the foreign keys back as they were. `in_run`: the load
+    of `m2pg run`, which stays under way (finished) until the run ends (`run_ended`)."""
     preflight_target.staged_inputs(staging, models, junctions)
     preflight_target.usable_target(pg_uri, "load", preflight_target.tables_of(models, junctions))
     with preflight_target.only_writer(pg_uri, "load"):
-        return _load_checked(staging, pg_uri, models, junctions, batch_size, replace, workers, overwrite, enums)
+        return _load_checked(staging, pg_uri, models, junctions, batch_size, replace, workers, overwrite, enums, in_run)
 
 
 def _load_checked(
@@ -1158,6 +1162,7 @@ def _load_checked(
     workers: int,
     overwrite: bool,
     enums=None,
+    in_run: bool = False,
 ) -> LoadReport:
     with connect(pg_uri) as conn:
         ensure_target(
@@ -1192,10 +1197,20 @@ def _load_checked(
         "foreign_keys_restored": restoring,
     }
     write_json(report, staging.report("load.json"))
-    with connect(pg_uri) as conn, conn.cursor() as cur:  # reported: the next load is a new one
+    if in_run:  # a run killed before its last line: the next one reports these writes too
+        with connect(pg_uri) as conn, conn.cursor() as cur:
+            cur.execute(f"UPDATE {UNDER_WAY} SET finished_at = now()")
+            conn.commit()
+    else:
+        run_ended(pg_uri)
+    return report
+
+
+def run_ended(pg_uri: str) -> None:
+    """The load, and the run it was part of, reported: the next load is a new one."""
+    with connect(pg_uri) as conn, conn.cursor() as cur:
         cur.execute(f"DELETE FROM {UNDER_WAY}")
         conn.commit()
-    return report
 
 
 EARLIER = ("inserted", "updated", "deleted", "deleted_refused")

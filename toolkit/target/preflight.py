@@ -527,17 +527,21 @@ def unrecorded(conn, staging: Staging, models: Sequence[ModelSpec], stage: str) 
 
 LEDGER = "m2pg.ledger"  # each batch a load committed: its table, digest and counts
 EXTRACTS = "m2pg.extracts"  # each extract a load took its rows from, and when it was made
-UNDER_WAY = "m2pg.load_under_way"  # one row, when a load began, until it finishes: a killed one's goes on
+UNDER_WAY = "m2pg.load_under_way"  # one row, when a load began (and finished, in a run), until it is reported
 
 
 def unfinished_load(pg_uri: str) -> str | None:
     """When the last load into the target began (UTC), if it has not finished: it stopped halfway
-    (killed, refused) or is running now. None once it finished, or before any load."""
+    (killed, refused) or is running now. None once it finished (in a run not yet ended too), or
+    before any load."""
     with connect(pg_uri) as conn:
         if not exists(conn, UNDER_WAY):
             return None
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {UNDER_WAY}")
+        with conn.cursor() as cur:  # finished_at read through jsonb: a target of an earlier m2pg has no such column
+            cur.execute(
+                f"SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {UNDER_WAY} u "
+                "WHERE to_jsonb(u) ->> 'finished_at' IS NULL"
+            )
             return cur.fetchone()[0]
 
 
