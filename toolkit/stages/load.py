@@ -67,8 +67,8 @@ LEDGER_DDL = (
     f"ALTER TABLE {LEDGER} ADD COLUMN IF NOT EXISTS updated integer NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS deleted integer NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS refused integer NOT NULL DEFAULT 0",  # deleted as a rule refuses the document now
-    f"CREATE TABLE IF NOT EXISTS {UNDER_WAY} (started_at timestamptz NOT NULL)",
-    f"ALTER TABLE {UNDER_WAY} ADD COLUMN IF NOT EXISTS finished_at timestamptz",  # the load's, in a run not yet ended
+    # finished_at: the load's, in a run not yet ended
+    f"CREATE TABLE IF NOT EXISTS {UNDER_WAY} (started_at timestamptz NOT NULL, finished_at timestamptz)",
     f"CREATE TABLE IF NOT EXISTS {DEFERRED} (table_name text NOT NULL, name text NOT NULL,"
     " definition text NOT NULL, PRIMARY KEY (table_name, name))",
     f"CREATE TABLE IF NOT EXISTS {SET_ASIDE} (table_name text NOT NULL, name text NOT NULL,"

@@ -537,10 +537,10 @@ def unfinished_load(pg_uri: str) -> str | None:
     with connect(pg_uri) as conn:
         if not exists(conn, UNDER_WAY):
             return None
-        with conn.cursor() as cur:  # finished_at read through jsonb: a target of an earlier m2pg has no such column
+        with conn.cursor() as cur:
             cur.execute(
-                f"SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {UNDER_WAY} u "
-                "WHERE to_jsonb(u) ->> 'finished_at' IS NULL"
+                f"SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {UNDER_WAY} "
+                "WHERE finished_at IS NULL"
             )
             return cur.fetchone()[0]
 
