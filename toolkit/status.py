@@ -46,7 +46,9 @@ def status(app: App, root: Path, pg_uri: str | None = None) -> dict:
         else:
             total, cells = None, [raw or "-", "-"]
         if isinstance(clean, dict) and clean["parts"]:
-            reports = [p["report"] for p in clean["parts"].values()]
+            staged = {p["file"] for p in raw["parts"]} if isinstance(raw, dict) else set(clean["parts"])
+            # of an earlier extract: a part no longer staged is no part of this one
+            reports = [p["report"] for name, p in clean["parts"].items() if name in staged]
             done = f"{len(reports)} of {max(total, 1)}" if total is not None else str(len(reports))
             cells += [done, str(sum(r["clean"] for r in reports)), str(sum(r["quarantined"] for r in reports))]
         elif clean == "damaged":

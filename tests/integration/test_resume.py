@@ -203,6 +203,18 @@ def test_status_shows_done_and_left_and_reset_starts_over(dump, tmp_path):
     assert again.returncode == 0 and "parts kept from the interrupted run 0" in " ".join(again.stdout.split())
 
 
+def test_status_counts_only_the_transformed_parts_of_the_extract_staged_now(dump, tmp_path):
+    """A catch-up killed in its extract, which staged fewer parts of a collection than the trial:
+    status said "6 of 5" parts transformed, setting the trial's transform against the new extract."""
+    staging = str(tmp_path / "st")
+    assert m2pg("extract", "--dump", str(dump), "--staging", staging, "--part-size", "5").returncode == 0
+    assert m2pg("transform", "--staging", staging).returncode == 3
+    assert m2pg("extract", "--dump", str(dump), "--staging", staging, "--part-size", "1000").returncode == 0
+    lines = [line.split("│") for line in m2pg("status", "--staging", staging).stdout.splitlines() if "│" in line]
+    done = [cells[4].split(" of ") for cells in lines if " of " in cells[4]]
+    assert done and all(int(d) <= int(t) for d, t in done), lines
+
+
 def test_status_names_a_collection_absent_from_the_source(dump, tmp_path):
     """A collection the dump lacks showed as "0" extracted, like an empty one, and "1 of 1"
     transformed: status did not say the source has no such collection, as the extract's table does."""
