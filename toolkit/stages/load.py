@@ -441,7 +441,9 @@ def write_batch(
     """One transaction: insert, update or delete a batch of rows, keep the owned rows in step and
     record the batch in the ledger. The number of rows PostgreSQL wrote. `adopt`, `refused`: see `_apply`."""
     try:
-        return _write_batch(conn, table, kind, rows, keys, kinds, adopt, refused)
+        with conn.cursor() as cur:
+            written = _apply(cur, table, kind, rows, keys, kinds, adopt, refused)
+        conn.commit()
     except pgdbapi.IntegrityError as error:
         conn.rollback()
         raise ConfigError(
@@ -451,14 +453,6 @@ def write_batch(
             hint="nothing of that batch was written; a row this migration did not write holds "
             "that key or value: change or delete it, or load afresh with --replace",
         ) from None
-
-
-def _write_batch(
-    conn, table: str, kind: str, rows: pl.DataFrame, keys: list[str], kinds: dict[str, Kind], adopt: bool, refused: int
-) -> int:
-    with conn.cursor() as cur:
-        written = _apply(cur, table, kind, rows, keys, kinds, adopt, refused)
-    conn.commit()
     interrupt.crash_point("load-batch")
     return written
 
