@@ -1000,12 +1000,13 @@ def target_progress(pg_uri: str) -> dict:
                 aside = dict(cur.fetchall())
         waiting = stored_foreign_keys(conn) if has_store else {}
         writer = preflight_target.writer_session(conn)
+        unfinished = preflight_target.unfinished_load(conn)
     return {
         "loaded": loaded,
         "stored_foreign_keys": {t: [name for name, *_ in keys] for t, keys in waiting.items()},
         "set_aside_indexes": aside,
         "writing": preflight_target.session_words(writer) if writer else None,
-        "unfinished_load": preflight_target.unfinished_load(pg_uri),
+        "unfinished_load": unfinished,
     }
 
 

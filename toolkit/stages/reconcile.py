@@ -28,6 +28,7 @@ from toolkit.runtime.redact import redact
 from toolkit.stages.reports import ReconcileReport
 from toolkit.staging.layout import Staging, checked, checked_all, read_manifest, write_json
 from toolkit.target import duck
+from toolkit.target.postgres import connect
 from toolkit.target.preflight import owned_table, unfinished_load, with_owner
 from toolkit.target.schema import literal, quote
 
@@ -323,7 +324,8 @@ def reconcile(
             for j in _stoppable(tracked(junctions, "reconcile", lambda j: j.table), "junction tables")
         ]
         orphans = orphan_checks(con, app, models, junctions)
-    unfinished = unfinished_load(pg_uri)  # its rows may count right while their values are not yet written
+    with connect(pg_uri) as conn:  # its rows may count right while their values are not yet written
+        unfinished = unfinished_load(conn)
     report: ReconcileReport = {
         "ok": all(r["ok"] for r in rows + orphans) and unfinished is None,
         "database": redact(pg_uri),

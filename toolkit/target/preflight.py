@@ -530,19 +530,18 @@ EXTRACTS = "m2pg.extracts"  # each extract a load took its rows from, and when i
 UNDER_WAY = "m2pg.load_under_way"  # one row, when a load began (and finished, in a run), until it is reported
 
 
-def unfinished_load(pg_uri: str) -> str | None:
+def unfinished_load(conn) -> str | None:
     """When the last load into the target began (UTC), if it has not finished: it stopped halfway
     (killed, refused) or is running now. None once it finished (in a run not yet ended too), or
     before any load."""
-    with connect(pg_uri) as conn:
-        if not exists(conn, UNDER_WAY):
-            return None
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {UNDER_WAY} "
-                "WHERE finished_at IS NULL"
-            )
-            return cur.fetchone()[0]
+    if not exists(conn, UNDER_WAY):
+        return None
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {UNDER_WAY} "
+            "WHERE finished_at IS NULL"
+        )
+        return cur.fetchone()[0]
 
 
 def older_extract(conn, staging: Staging, stage: str) -> None:
